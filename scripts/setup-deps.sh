@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs every Debian 12 package Fluid's build, app and tests need. Idempotent: quiet and quick when
+# everything is already there.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config clang-format clang-tidy git
+  qt6-base-dev libqt6svg6 qt6-websockets-dev qt6-httpserver-dev libqt6sql6-sqlite libqt6sql6-psql qt6-qpa-plugins
+  qtkeychain-qt6-dev libsecret-1-0 gnome-keyring dbus
+  libvirt-dev libssh-dev libyaml-cpp-dev libssl-dev libvterm-dev
+  postgresql xvfb xauth x11-apps imagemagick fonts-dejavu-core libxkbcommon-dev
+  openssh-client openssh-server
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+
+echo "setup-deps: installing ${#missing[@]} package(s): ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup-deps: done"

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "TestSupport.h"
+
+#include <QDir>
+#include <QUuid>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace fluid::test {
+
+void skipWholeTest(const QString& reason) {
+    std::fprintf(stdout, "SKIPPED: %s\n", qPrintable(reason));
+    std::fflush(stdout);
+    std::exit(kSkipExitCode);
+}
+
+QString makeTempDir(const QString& prefix) {
+    QString base = qEnvironmentVariable("FLUID_TEST_TMP");
+    if (base.isEmpty())
+        base = QDir::tempPath();
+    const QString dir = base + QLatin1Char('/') + prefix + QLatin1Char('-') +
+                        QUuid::createUuid().toString(QUuid::Id128).left(12);
+    QDir().mkpath(dir);
+    return dir;
+}
+
+} // namespace fluid::test

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <QString>
+
+namespace fluid::test {
+
+/// Exit code that ctest reports as Skipped (SKIP_RETURN_CODE 77).
+inline constexpr int kSkipExitCode = 77;
+
+/// Prints "SKIPPED: reason" and exits with kSkipExitCode. For a test that cannot run on this machine;
+/// never use QSKIP for that, since ctest counts QSKIP as passed.
+[[noreturn]] void skipWholeTest(const QString& reason);
+
+/// A fresh directory under the build tree's test-tmp (FLUID_TEST_TMP), removed by the caller or left for
+/// post-mortem; unique per call.
+QString makeTempDir(const QString& prefix);
+
+} // namespace fluid::test

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "MainWindow.h"
+
+#include "AboutDialog.h"
+#include "base/Paths.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QLabel>
+#include <QMenuBar>
+#include <QSettings>
+#include <QStatusBar>
+#include <QVBoxLayout>
+
+namespace fluid::ui {
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent) {
+    setObjectName(QStringLiteral("mainWindow"));
+    setWindowTitle(tr("Fluid"));
+    setWindowIcon(QIcon(QStringLiteral(":/fluid/fluid.svg")));
+    setDockNestingEnabled(true);
+    resize(1280, 800);
+
+    auto* welcome = new QLabel(tr("<h2>No sandbox selected</h2>"
+                                  "<p>Sandboxes, their terminals and their snapshot diffs open here.</p>"));
+    welcome->setObjectName(QStringLiteral("welcome"));
+    welcome->setAlignment(Qt::AlignCenter);
+    welcome->setTextFormat(Qt::RichText);
+    welcome->setEnabled(false);
+    setCentralWidget(welcome);
+
+    createMenus();
+    createDocks();
+
+    m_storeStatus = new QLabel(tr("Store: opening…"));
+    m_storeStatus->setObjectName(QStringLiteral("storeStatus"));
+    statusBar()->addPermanentWidget(m_storeStatus);
+    statusBar()->showMessage(tr("Ready"), 3000);
+
+    restoreLayout();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::createMenus() {
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+
+    m_viewMenu = menuBar()->addMenu(tr("&View"));
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    QAction* about = help->addAction(tr("&About Fluid"), this, &MainWindow::showAbout);
+    about->setObjectName(QStringLiteral("actionAbout"));
+    help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+}
+
+void MainWindow::createDocks() {}
+
+void MainWindow::restoreLayout() {
+    QSettings settings(paths::uiStateFile(), QSettings::IniFormat);
+    restoreGeometry(settings.value(QStringLiteral("mainWindow/geometry")).toByteArray());
+    restoreState(settings.value(QStringLiteral("mainWindow/state")).toByteArray());
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    QSettings settings(paths::uiStateFile(), QSettings::IniFormat);
+    settings.setValue(QStringLiteral("mainWindow/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("mainWindow/state"), saveState());
+    QMainWindow::closeEvent(event);
+}
+
+void MainWindow::setStoreStatus(const QString& text, bool healthy) {
+    m_storeStatus->setText(text);
+    m_storeStatus->setStyleSheet(healthy ? QString()
+                                         : QStringLiteral("color: palette(highlight); font-weight: bold"));
+}
+
+void MainWindow::showAbout() {
+    AboutDialog dialog(this);
+    dialog.setWindowIcon(windowIcon());
+    dialog.exec();
+}
+
+} // namespace fluid::ui
