@@ -12,8 +12,8 @@ bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 data=/tmp/fluid-test-pg-$(printf '%s' "$(realpath -m "$state")" | sha1sum | cut -c1-12)
 
 stop() {
-  if [ -f "$data/postmaster.pid" ]; then
-    runuser -u postgres -- "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null || true
+  if [ -f "$data/db/postmaster.pid" ]; then
+    runuser -u postgres -- "$bin/pg_ctl" -D "$data/db" -m fast -w stop >/dev/null || true
   fi
   rm -rf "$data" "$state"
 }

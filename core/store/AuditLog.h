@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "base/Clock.h"
+#include "Database.h"
+#include "model/Model.h"
+
+#include <optional>
+
+namespace fluid::store {
+
+struct AuditFilter {
+    QString sandboxId;
+    QString kindPrefix; ///< "sandbox." matches sandbox.create, sandbox.destroy, ...
+    QDateTime from;
+    QDateTime to;
+    int limit = 500; ///< newest first
+};
+
+struct AuditVerifyReport {
+    qint64 rowsChecked = 0;
+    std::optional<qint64> firstBrokenSeq; ///< empty when the chain is intact
+    QString reason;
+    bool intact() const { return !firstBrokenSeq.has_value(); }
+};
+
+/// The append-only, hash-chained audit log. Each row stores hash = sha256(prev_hash + canonical event),
+/// so editing, removing or reordering any row breaks the chain at that row. Appends are serialised
+/// (SQLite write lock / PostgreSQL table lock), so concurrent writers still form one chain. Summaries and
+/// data are redacted before they are hashed and stored. Lives on the Database's thread.
+class AuditLog {
+public:
+    explicit AuditLog(Database& db, const Clock& clock = Clock::system());
+
+    /// Appends the event (seq, time, hashes are filled in) and returns it as stored.
+    Result<model::AuditEvent> append(model::AuditEvent event);
+    /// Shorthand for the common case.
+    Result<model::AuditEvent> append(const QString& actor, const QString& kind, const QString& summary,
+                                     const QJsonObject& data = {}, const QString& sandboxId = {},
+                                     const QString& sessionId = {});
+
+    Result<QList<model::AuditEvent>> list(const AuditFilter& filter = {});
+    /// Walks the whole chain in order; names the first row that does not verify.
+    Result<AuditVerifyReport> verify();
+
+    /// The bytes hashed for an event (its fields in a fixed order as a compact JSON array of strings).
+    static QByteArray canonical(const model::AuditEvent& event, const QString& dataText);
+    static QString chainHash(const QString& prevHash, const QByteArray& canonicalEvent);
+    static QString genesisHash();
+
+private:
+    Database& m_db;
+    const Clock& m_clock;
+};
+
+} // namespace fluid::store

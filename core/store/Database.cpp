@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "Database.h"
+
+#include "base/Logging.h"
+#include "base/Redact.h"
+#include "Migrations.h"
+
+#include <QAtomicInteger>
+#include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QSqlError>
+
+namespace fluid::store {
+namespace {
+
+QString nextConnectionName() {
+    static QAtomicInteger<quint64> counter;
+    return QStringLiteral("fluid-store-%1").arg(counter.fetchAndAddRelaxed(1));
+}
+
+QString driverText(const QSqlError& error) {
+    return redact(error.text().trimmed());
+}
+
+} // namespace
+
+Database::Database(DatabaseOptions options, QString connectionName)
+    : m_options(std::move(options))
+    , m_connectionName(std::move(connectionName)) {}
+
+Database::~Database() {
+    {
+        QSqlDatabase db = QSqlDatabase::database(m_connectionName, false);
+        if (db.isOpen())
+            db.close();
+    }
+    QSqlDatabase::removeDatabase(m_connectionName);
+}
+
+QSqlDatabase Database::connection() const {
+    return QSqlDatabase::database(m_connectionName, false);
+}
+
+QString Database::describe() const {
+    if (m_options.backend == Backend::Sqlite)
+        return QStringLiteral("SQLite %1").arg(m_options.sqlitePath);
+    return QStringLiteral("PostgreSQL %1@%2:%3/%4")
+        .arg(m_options.pgUser, m_options.pgHost)
+        .arg(m_options.pgPort)
+        .arg(m_options.pgDatabase);
+}
+
+Error Database::sqlError(const QString& what, const QString& detail) const {
+    return makeError(ErrorCode::Database, QStringLiteral("%1 failed in the store (%2)").arg(what, describe()),
+                     detail);
+}
+
+Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options) {
+    const QString name = nextConnectionName();
+    std::unique_ptr<Database> database(new Database(options, name));
+
+    if (options.backend == Backend::Sqlite) {
+        if (options.sqlitePath.isEmpty())
+            return makeError(ErrorCode::InvalidArgument, QStringLiteral("No SQLite database path was given"));
+        const QFileInfo info(options.sqlitePath);
+        if (!QDir().mkpath(info.absolutePath())) {
+            return makeError(
+                ErrorCode::Io,
+                QStringLiteral("Cannot create the folder for the store: %1").arg(info.absolutePath()),
+                QStringLiteral("check that the folder is writable"));
+        }
+        const bool existed = info.exists();
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
+        db.setDatabaseName(options.sqlitePath);
+        db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=10000"));
+        if (!db.open()) {
+            return makeError(ErrorCode::Database,
+                             QStringLiteral("Cannot open the SQLite store %1").arg(options.sqlitePath),
+                             driverText(db.lastError()));
+        }
+        if (!existed) {
+            // Command output and conversations live here: readable by the owner only.
+            QFile::setPermissions(options.sqlitePath, QFile::ReadOwner | QFile::WriteOwner);
+        }
+        for (const char* pragma :
+             {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"}) {
+            auto r = database->exec(QString::fromLatin1(pragma));
+            if (!r)
+                return r.error();
+        }
+    } else {
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), name);
+        db.setHostName(options.pgHost);
+        db.setPort(options.pgPort);
+        db.setDatabaseName(options.pgDatabase);
+        db.setUserName(options.pgUser);
+        db.setPassword(options.pgPassword);
+        db.setConnectOptions(QStringLiteral("connect_timeout=10"));
+        if (!db.open()) {
+            return makeError(
+                ErrorCode::Unavailable,
+                QStringLiteral("Cannot connect to PostgreSQL at %1:%2, database %3, user %4. Check "
+                               "store.postgresql in config.yaml and the password stored in the "
+                               "keychain as store/postgresql.")
+                    .arg(options.pgHost)
+                    .arg(options.pgPort)
+                    .arg(options.pgDatabase, options.pgUser),
+                driverText(db.lastError()));
+        }
+        auto r = database->exec(QStringLiteral("SET client_min_messages TO WARNING"));
+        if (!r)
+            return r.error();
+    }
+    qCDebug(lcStore) << "opened" << database->describe();
+    return database;
+}
+
+Result<QSqlQuery> Database::exec(const QString& sql, const QVariantList& binds) {
+    QSqlQuery query(connection());
+    query.setForwardOnly(true);
+    if (binds.isEmpty()) {
+        // PostgreSQL cannot PREPARE utility statements (SET, CREATE, DROP, LOCK): run those directly.
+        if (!query.exec(sql))
+            return sqlError(QStringLiteral("A statement"), driverText(query.lastError()));
+        return query;
+    }
+    if (!query.prepare(sql))
+        return sqlError(QStringLiteral("Preparing a statement"), driverText(query.lastError()));
+    for (const QVariant& v : binds) {
+        // Qt binds a null QString as SQL NULL; Fluid's text columns mean "empty" by it. A real NULL is a
+        // QVariant without a value (QVariant(QMetaType(...))).
+        if (!v.isNull() && v.typeId() == QMetaType::QString && v.toString().isNull())
+            query.addBindValue(QStringLiteral(""));
+        else
+            query.addBindValue(v);
+    }
+    if (!query.exec())
+        return sqlError(QStringLiteral("A statement"), driverText(query.lastError()));
+    return query;
+}
+
+Result<void> Database::transaction(const std::function<Result<void>()>& work) {
+    QSqlDatabase db = connection();
+    // BEGIN IMMEDIATE takes SQLite's write lock up front, so read-then-write work (the audit chain) cannot
+    // fail half-way with SQLITE_BUSY.
+    QSqlQuery begin(db);
+    const bool begun = m_options.backend == Backend::Sqlite ? begin.exec(QStringLiteral("BEGIN IMMEDIATE"))
+                                                            : db.transaction();
+    if (!begun)
+        return sqlError(QStringLiteral("Starting a transaction"), driverText(begin.lastError()));
+
+    Result<void> result = work();
+    if (!result) {
+        const bool rolledBack = m_options.backend == Backend::Sqlite
+                                    ? QSqlQuery(db).exec(QStringLiteral("ROLLBACK"))
+                                    : db.rollback();
+        if (!rolledBack)
+            qCWarning(lcStore) << "rollback failed:" << driverText(db.lastError());
+        return result;
+    }
+    const bool committed =
+        m_options.backend == Backend::Sqlite ? QSqlQuery(db).exec(QStringLiteral("COMMIT")) : db.commit();
+    if (!committed) {
+        const QString detail = driverText(db.lastError());
+        if (m_options.backend == Backend::Sqlite)
+            QSqlQuery(db).exec(QStringLiteral("ROLLBACK"));
+        else
+            db.rollback();
+        return sqlError(QStringLiteral("Committing a transaction"), detail);
+    }
+    return {};
+}
+
+int Database::latestSchemaVersion() {
+    return migrations().constLast().version;
+}
+
+Result<int> Database::schemaVersion() {
+    auto created =
+        exec(QStringLiteral("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                            "description TEXT NOT NULL, applied_at BIGINT NOT NULL)"));
+    if (!created)
+        return created.error();
+    auto q = exec(QStringLiteral("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+    if (!q)
+        return q.error();
+    return q->next() ? q->value(0).toInt() : 0;
+}
+
+Result<void> Database::migrate(int target) {
+    auto current = schemaVersion();
+    if (!current)
+        return current.error();
+    if (*current > latestSchemaVersion()) {
+        return makeError(
+            ErrorCode::Database,
+            QStringLiteral("The store %1 is at schema version %2, newer than this Fluid knows (%3). "
+                           "Use a newer Fluid with this store.")
+                .arg(describe())
+                .arg(*current)
+                .arg(latestSchemaVersion()));
+    }
+    for (const Migration& m : migrations()) {
+        if (m.version <= *current || m.version > target)
+            continue;
+        auto applied = transaction([&]() -> Result<void> {
+            for (const QString& statement : m.statements(m_options.backend)) {
+                auto r = exec(statement);
+                if (!r) {
+                    return makeError(ErrorCode::Database,
+                                     QStringLiteral("Migrating the store %1 to schema version %2 failed")
+                                         .arg(describe())
+                                         .arg(m.version),
+                                     r.error().detail);
+                }
+            }
+            auto r =
+                exec(QStringLiteral("INSERT INTO schema_migrations (version, description, applied_at) VALUES "
+                                    "(?, ?, ?)"),
+                     {m.version, m.description, QDateTime::currentMSecsSinceEpoch()});
+            if (!r)
+                return r.error();
+            return {};
+        });
+        if (!applied)
+            return applied;
+        qCInfo(lcStore) << "store migrated to schema version" << m.version << "-" << m.description;
+    }
+    return {};
+}
+
+Result<std::unique_ptr<Database>> openAndMigrate(const DatabaseOptions& options) {
+    auto db = Database::open(options);
+    if (!db)
+        return db.error();
+    auto migrated = (*db)->migrate();
+    if (!migrated)
+        return migrated.error();
+    return std::move(*db);
+}
+
+} // namespace fluid::store

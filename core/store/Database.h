@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "base/Result.h"
+
+#include <QSqlDatabase>
+#include <QSqlQuery>
+#include <QVariantList>
+
+#include <functional>
+#include <memory>
+
+namespace fluid::store {
+
+enum class Backend { Sqlite, Postgresql };
+
+/// Where the store lives. SQLite is the embedded default; PostgreSQL is for teams.
+struct DatabaseOptions {
+    Backend backend = Backend::Sqlite;
+    QString sqlitePath; ///< file path; created with its folder if missing
+    QString pgHost = QStringLiteral("127.0.0.1");
+    int pgPort = 5432;
+    QString pgDatabase = QStringLiteral("fluid");
+    QString pgUser = QStringLiteral("fluid");
+    QString pgPassword; ///< from the keychain (store/postgresql), never from config
+};
+
+/// One open connection to Fluid's store, and the schema migrations. A Database belongs to the thread that
+/// opened it (Qt SQL connections are per thread); the GUI reaches it only through StoreWorker.
+class Database {
+public:
+    /// Opens a connection (SQLite: WAL, foreign keys on, busy timeout; the file is private to the user).
+    /// Does not migrate: call migrate().
+    static Result<std::unique_ptr<Database>> open(const DatabaseOptions& options);
+    ~Database();
+    Database(const Database&) = delete;
+    Database& operator=(const Database&) = delete;
+
+    Backend backend() const { return m_options.backend; }
+    const DatabaseOptions& options() const { return m_options; }
+    /// "SQLite /path/fluid.sqlite" or "PostgreSQL fluid@127.0.0.1:5432/fluid", for people.
+    QString describe() const;
+
+    /// Prepares and runs one statement with positional (?) bindings. SQL text comes from code only;
+    /// every value goes through a binding.
+    Result<QSqlQuery> exec(const QString& sql, const QVariantList& binds = {});
+
+    /// Runs work inside a write transaction (SQLite BEGIN IMMEDIATE); commits on success, rolls back on
+    /// error. Not reentrant.
+    Result<void> transaction(const std::function<Result<void>()>& work);
+
+    /// The newest schema version this build knows.
+    static int latestSchemaVersion();
+    /// The version the database is at (0 for an empty database).
+    Result<int> schemaVersion();
+    /// Applies each missing migration up to target, each in its own transaction.
+    Result<void> migrate(int target = latestSchemaVersion());
+
+    QSqlDatabase connection() const;
+
+private:
+    explicit Database(DatabaseOptions options, QString connectionName);
+    Error sqlError(const QString& what, const QString& detail) const;
+
+    DatabaseOptions m_options;
+    QString m_connectionName;
+};
+
+/// Opens and migrates to the latest schema: what front ends call.
+Result<std::unique_ptr<Database>> openAndMigrate(const DatabaseOptions& options);
+
+} // namespace fluid::store

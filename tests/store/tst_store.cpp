@@ -1,0 +1,623 @@
+// SPDX-License-Identifier: Apache-2.0
+// Every repository, the migrations and the audit chain, against the backend FLUID_TEST_BACKEND names.
+#include "StoreTestEnv.h"
+
+#include "store/AuditLog.h"
+#include "store/Migrations.h"
+#include "store/Repository.h"
+#include "store/StoreWorker.h"
+
+#include <QSignalSpy>
+#include <QSqlError>
+#include <QTest>
+#include <QThread>
+
+using namespace fluid;
+using namespace fluid::model;
+using namespace fluid::store;
+using fluid::test::StoreTestEnv;
+
+namespace {
+QDateTime at(qint64 ms) {
+    return QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC);
+}
+
+template <typename T>
+T must(Result<T> r) {
+    if (!r)
+        qFatal("unexpected error: %s", qPrintable(r.error().toString()));
+    return std::move(r).value();
+}
+
+void must(Result<void> r) {
+    if (!r)
+        qFatal("unexpected error: %s", qPrintable(r.error().toString()));
+}
+
+Host makeHost(const QString& name) {
+    return {newId(), name, QStringLiteral("qemu:///system"), QStringLiteral("SHA256:abc"), at(1000)};
+}
+
+Sandbox makeSandbox(const QString& hostId) {
+    Sandbox s;
+    s.id = newId();
+    s.name = QStringLiteral("sbx-1");
+    s.hostId = hostId;
+    s.domainName = QStringLiteral("fluid-sbx-1");
+    s.state = SandboxState::Running;
+    s.ip = QStringLiteral("10.0.0.5");
+    s.memoryMib = 512;
+    s.vcpus = 1;
+    s.accelerator = QStringLiteral("tcg");
+    s.overlayPath = QStringLiteral("/var/lib/libvirt/images/sbx-1.qcow2");
+    s.createdAt = at(2000);
+    s.updatedAt = at(3000);
+    return s;
+}
+
+QStringList tableNames(Database& db) {
+    const QString sql =
+        db.backend() == Backend::Sqlite
+            ? QStringLiteral("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+            : QStringLiteral("SELECT tablename FROM pg_tables WHERE schemaname='public' ORDER BY "
+                             "tablename");
+    auto q = must(db.exec(sql));
+    QStringList names;
+    while (q.next())
+        names << q.value(0).toString();
+    return names;
+}
+
+void dropAuditTriggers(Database& db) {
+    if (db.backend() == Backend::Sqlite) {
+        must(db.exec(QStringLiteral("DROP TRIGGER audit_events_no_update")));
+        must(db.exec(QStringLiteral("DROP TRIGGER audit_events_no_delete")));
+    } else {
+        must(db.exec(QStringLiteral("DROP TRIGGER audit_events_append_only ON audit_events")));
+    }
+}
+} // namespace
+
+class TestStore : public QObject {
+    Q_OBJECT
+
+private:
+    std::unique_ptr<Database> freshDb() {
+        auto db = must(Database::open(StoreTestEnv::fresh()));
+        must(db->migrate());
+        return db;
+    }
+
+private Q_SLOTS:
+    void initTestCase() { qInfo() << "backend:" << StoreTestEnv::backendName(); }
+
+    void migratesFromEmpty() {
+        auto db = must(Database::open(StoreTestEnv::fresh()));
+        QCOMPARE(must(db->schemaVersion()), 0);
+        must(db->migrate());
+        QCOMPARE(must(db->schemaVersion()), Database::latestSchemaVersion());
+        const QStringList tables = tableNames(*db);
+        for (const char* t : {"hosts", "source_vms", "sandboxes", "snapshots", "diffs", "commands",
+                              "agent_sessions", "messages", "tool_calls", "approvals", "playbooks",
+                              "playbook_tasks", "audit_events", "schema_migrations"})
+            QVERIFY2(tables.contains(QLatin1String(t)), t);
+        // A second run is a no-op.
+        must(db->migrate());
+        QCOMPARE(must(db->schemaVersion()), Database::latestSchemaVersion());
+        auto q = must(db->exec(QStringLiteral("SELECT COUNT(*) FROM schema_migrations")));
+        QVERIFY(q.next());
+        QCOMPARE(q.value(0).toInt(), migrations().size());
+    }
+
+    void migratesFromPreviousVersion() {
+        const DatabaseOptions options = StoreTestEnv::fresh();
+        const int previous = Database::latestSchemaVersion() - 1;
+        QVERIFY(previous >= 1);
+        Host host = makeHost(QStringLiteral("old"));
+        {
+            auto db = must(Database::open(options));
+            must(db->migrate(previous));
+            QCOMPARE(must(db->schemaVersion()), previous);
+            QVERIFY(!tableNames(*db).contains(QStringLiteral("playbooks")));
+            // Rows written by the previous version, with the previous version's columns.
+            must(
+                db->exec(QStringLiteral("INSERT INTO hosts (id, name, uri, host_key_fingerprint, created_at) "
+                                        "VALUES (?, ?, ?, ?, ?)"),
+                         {host.id, host.name, host.uri, host.hostKeyFingerprint, qint64(1000)}));
+            must(db->exec(
+                QStringLiteral("INSERT INTO sandboxes (id, name, host_id, domain_name, state, created_at, "
+                               "updated_at) VALUES ('s1', 'sbx-old', ?, 'fluid-sbx-old', 'stopped', 5, 6)"),
+                {host.id}));
+            AuditLog audit(*db);
+            must(audit.append(QStringLiteral("system"), QStringLiteral("host.add"),
+                              QStringLiteral("added old")));
+            must(audit.append(QStringLiteral("system"), QStringLiteral("sandbox.create"),
+                              QStringLiteral("made s1")));
+        }
+        auto db = must(Database::open(options));
+        must(db->migrate());
+        QCOMPARE(must(db->schemaVersion()), Database::latestSchemaVersion());
+        QCOMPARE(must(HostRepository(*db).get(host.id)).name, host.name);
+        const Sandbox old = must(SandboxRepository(*db).get(QStringLiteral("s1")));
+        QCOMPARE(old.state, SandboxState::Stopped);
+        QCOMPARE(old.accelerator, QString());
+        QVERIFY(must(AuditLog(*db).verify()).intact());
+        // New tables work after the upgrade.
+        Playbook p{
+            newId(), QStringLiteral("s1"), QString(), QStringLiteral("web"), QStringLiteral("all"), at(1),
+            at(2)};
+        must(PlaybookRepository(*db).insert(p));
+        QCOMPARE(must(PlaybookRepository(*db).get(p.id)).name, QStringLiteral("web"));
+    }
+
+    void refusesNewerSchema() {
+        auto db = freshDb();
+        must(db->exec(
+            QStringLiteral("INSERT INTO schema_migrations (version, description, applied_at) VALUES (999, "
+                           "'future', 0)")));
+        auto r = db->migrate();
+        QVERIFY(!r.ok());
+        QVERIFY2(r.error().message.contains(QLatin1String("newer")), qPrintable(r.error().message));
+    }
+
+    void hostsAndSourceVms() {
+        auto db = freshDb();
+        HostRepository hosts(*db);
+        Host h = makeHost(QStringLiteral("local"));
+        must(hosts.insert(h));
+        QCOMPARE(must(hosts.get(h.id)).uri, h.uri);
+        QCOMPARE(must(hosts.get(h.id)).createdAt, h.createdAt);
+        // Names are unique.
+        Host dup = makeHost(QStringLiteral("local"));
+        auto r = hosts.insert(dup);
+        QVERIFY(!r.ok());
+        QCOMPARE(r.error().code, ErrorCode::Database);
+
+        h.hostKeyFingerprint = QStringLiteral("SHA256:new");
+        must(hosts.update(h));
+        QCOMPARE(must(hosts.get(h.id)).hostKeyFingerprint, QStringLiteral("SHA256:new"));
+        QCOMPARE(hosts.update(makeHost(QStringLiteral("ghost"))).error().code, ErrorCode::NotFound);
+        QCOMPARE(hosts.get(QStringLiteral("nope")).error().code, ErrorCode::NotFound);
+
+        SourceVm vm;
+        vm.id = newId();
+        vm.hostId = h.id;
+        vm.domainName = QStringLiteral("golden-bookworm");
+        vm.diskPath = QStringLiteral("/var/lib/libvirt/images/golden.qcow2");
+        vm.diskFormat = QStringLiteral("qcow2");
+        vm.memoryMib = 512;
+        vm.vcpus = 2;
+        vm.golden = true;
+        vm.createdAt = at(5);
+        SourceVmRepository vms(*db);
+        must(vms.insert(vm));
+        const SourceVm back = must(vms.get(vm.id));
+        QCOMPARE(back.golden, true);
+        QCOMPARE(back.vcpus, 2);
+        QCOMPARE(must(vms.list(QStringLiteral("host_id = ?"), {h.id})).size(), 1);
+        // Deleting the host cascades to its source VMs.
+        must(hosts.remove(h.id));
+        QCOMPARE(must(vms.count()), 0);
+        QCOMPARE(hosts.remove(h.id).error().code, ErrorCode::NotFound);
+    }
+
+    void sandboxesSnapshotsDiffs() {
+        auto db = freshDb();
+        Host h = makeHost(QStringLiteral("local"));
+        must(HostRepository(*db).insert(h));
+        SandboxRepository sandboxes(*db);
+        Sandbox s = makeSandbox(h.id);
+        must(sandboxes.insert(s));
+        Sandbox back = must(sandboxes.get(s.id));
+        QCOMPARE(back.state, SandboxState::Running);
+        QCOMPARE(back.sourceVmId, QString());
+        QCOMPARE(back.accelerator, QStringLiteral("tcg"));
+        QCOMPARE(back.updatedAt, s.updatedAt);
+        s.state = SandboxState::Destroyed;
+        must(sandboxes.update(s));
+        QCOMPARE(must(sandboxes.list(QStringLiteral("state = ?"), {QStringLiteral("destroyed")})).size(), 1);
+
+        // A sandbox must belong to a known host (foreign keys are on).
+        Sandbox orphan = makeSandbox(QStringLiteral("no-such-host"));
+        QVERIFY(!sandboxes.insert(orphan).ok());
+
+        SnapshotRepository snapshots(*db);
+        Snapshot a{newId(), s.id, QStringLiteral("baseline"), QStringLiteral("baseline"), QString(), at(10)};
+        Snapshot b{newId(), s.id, QStringLiteral("after"), QStringLiteral("manual"), QStringLiteral("x"),
+                   at(20)};
+        must(snapshots.insert(a));
+        must(snapshots.insert(b));
+        QCOMPARE(
+            must(snapshots.list(QStringLiteral("sandbox_id = ?"), {s.id}, QStringLiteral("created_at DESC")))
+                .first()
+                .name,
+            QStringLiteral("after"));
+
+        QVERIFY(!must(findDiff(*db, a.id, b.id)).has_value());
+        Diff d{newId(),
+               s.id,
+               a.id,
+               b.id,
+               QJsonObject{{QStringLiteral("added"), 3}},
+               QByteArray("{\"files\":[]}"),
+               at(30)};
+        must(DiffRepository(*db).insert(d));
+        const auto found = must(findDiff(*db, a.id, b.id));
+        QVERIFY(found.has_value());
+        QCOMPARE(found->summary.value(QStringLiteral("added")).toInt(), 3);
+        QCOMPARE(found->content, d.content);
+
+        // Removing the sandbox cascades to its snapshots and diffs.
+        must(sandboxes.remove(s.id));
+        QCOMPARE(must(snapshots.count()), 0);
+        QCOMPARE(must(DiffRepository(*db).count()), 0);
+    }
+
+    void commandsKeepBytesAndFlags() {
+        auto db = freshDb();
+        Host h = makeHost(QStringLiteral("local"));
+        must(HostRepository(*db).insert(h));
+        Sandbox s = makeSandbox(h.id);
+        must(SandboxRepository(*db).insert(s));
+
+        CommandRepository commands(*db);
+        Command ok;
+        ok.id = newId();
+        ok.sandboxId = s.id;
+        ok.command = QStringLiteral("printf 'a\\0b' | cat; echo \"$HOME\" `id`");
+        ok.stdoutData = QByteArray("a\0b\xff\xfe", 5);
+        ok.stderrData = QByteArray("warning\n");
+        ok.exitCode = 0;
+        ok.stdoutBytes = 5;
+        ok.stderrBytes = 8;
+        ok.startedAt = at(100);
+        ok.finishedAt = at(150);
+        must(commands.insert(ok));
+        Command back = must(commands.get(ok.id));
+        QCOMPARE(back.command, ok.command);
+        QCOMPARE(back.stdoutData, ok.stdoutData);
+        QCOMPARE(back.stderrData, ok.stderrData);
+        QCOMPARE(back.exitCode, std::optional<int>(0));
+        QCOMPARE(back.finishedAt, ok.finishedAt);
+
+        Command killed;
+        killed.id = newId();
+        killed.sandboxId = s.id;
+        killed.command = QStringLiteral("sleep 1000");
+        killed.signal = QStringLiteral("KILL");
+        killed.timedOut = true;
+        killed.stdoutTruncated = true;
+        killed.stdoutBytes = 10'000'000'000LL;
+        killed.startedAt = at(200);
+        must(commands.insert(killed));
+        back = must(commands.get(killed.id));
+        QVERIFY(!back.exitCode.has_value());
+        QCOMPARE(back.signal, QStringLiteral("KILL"));
+        QVERIFY(back.timedOut);
+        QVERIFY(back.stdoutTruncated);
+        QVERIFY(!back.stderrTruncated);
+        QCOMPARE(back.stdoutBytes, 10'000'000'000LL);
+        QVERIFY(!back.finishedAt.isValid());
+    }
+
+    void secretsAreRedactedOnWrite() {
+        auto db = freshDb();
+        Host h = makeHost(QStringLiteral("local"));
+        must(HostRepository(*db).insert(h));
+        Sandbox s = makeSandbox(h.id);
+        must(SandboxRepository(*db).insert(s));
+
+        const QString key = QStringLiteral("sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX1234");
+        Command c;
+        c.id = newId();
+        c.sandboxId = s.id;
+        c.command = QStringLiteral("curl -H 'Authorization: Bearer %1' https://api.example/v1").arg(key);
+        c.stdoutData = QByteArray("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END "
+                                  "OPENSSH PRIVATE KEY-----\nok\n");
+        c.stderrData = QByteArray("\x00\x01sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX1234\xff\xfe", 40);
+        c.startedAt = at(1);
+        must(CommandRepository(*db).insert(c));
+        const Command back = must(CommandRepository(*db).get(c.id));
+        QVERIFY(!back.command.contains(key));
+        QVERIFY(back.command.contains(QLatin1String("[REDACTED]")));
+        QVERIFY(!back.stdoutData.contains("b3BlbnNzaC1rZXktdjEAAAAA"));
+        QVERIFY(back.stdoutData.endsWith("ok\n"));
+        // Binary output keeps every byte except the secret in it.
+        QCOMPARE(back.stderrData, QByteArray("\x00\x01[REDACTED]\xff\xfe", 14));
+        Command binary = c;
+        binary.id = newId();
+        binary.stderrData = QByteArray("\x00\xff\xfe\x80plain", 9);
+        must(CommandRepository(*db).insert(binary));
+        QCOMPARE(must(CommandRepository(*db).get(binary.id)).stderrData, binary.stderrData);
+
+        // Playbook task arguments are approved by hash and must run as written.
+        Playbook p{newId(), s.id, QString(), QStringLiteral("p"), QStringLiteral("all"), at(1), at(1)};
+        must(PlaybookRepository(*db).insert(p));
+        PlaybookTask t;
+        t.name = QStringLiteral("set password");
+        t.module = QStringLiteral("ansible.builtin.user");
+        t.args = QJsonObject{{QStringLiteral("password"), QStringLiteral("{{ vault_pw }}")}};
+        must(replacePlaybookTasks(*db, p.id, {t}));
+        QCOMPARE(must(playbookTasks(*db, p.id)).first().args, t.args);
+
+        // Audit summaries and data are redacted before hashing.
+        AuditLog audit(*db);
+        const AuditEvent e = must(audit.append(QStringLiteral("person"), QStringLiteral("llm.key"),
+                                               QStringLiteral("set key %1").arg(key),
+                                               QJsonObject{{QStringLiteral("api_key"), key}}));
+        QVERIFY(!e.summary.contains(key));
+        QCOMPARE(e.data.value(QStringLiteral("api_key")).toString(), QStringLiteral("[REDACTED]"));
+        QVERIFY(must(audit.verify()).intact());
+    }
+
+    void sessionsMessagesToolCalls() {
+        auto db = freshDb();
+        AgentSession session{newId(),
+                             QString(),
+                             QStringLiteral("install nginx"),
+                             QStringLiteral("edit"),
+                             QStringLiteral("openai"),
+                             QStringLiteral("gpt"),
+                             QStringLiteral("active"),
+                             at(1),
+                             {}};
+        must(AgentSessionRepository(*db).insert(session));
+        QCOMPARE(must(AgentSessionRepository(*db).get(session.id)).task, session.task);
+        MessageRepository messages(*db);
+        for (int i : {2, 0, 1}) {
+            must(messages.insert({newId(), session.id, i,
+                                  i == 0 ? QStringLiteral("user") : QStringLiteral("assistant"),
+                                  QStringLiteral("m%1").arg(i), 10 * i, at(i)}));
+        }
+        const QList<Message> ordered = must(sessionMessages(*db, session.id));
+        QCOMPARE(ordered.size(), 3);
+        QCOMPARE(ordered.at(0).content, QStringLiteral("m0"));
+        QCOMPARE(ordered.at(2).tokens, 20);
+        // (session, seq) is unique.
+        QVERIFY(
+            !messages
+                 .insert({newId(), session.id, 1, QStringLiteral("user"), QStringLiteral("dup"), 0, at(9)})
+                 .ok());
+
+        ToolCall call{newId(),
+                      session.id,
+                      ordered.at(1).id,
+                      QStringLiteral("run_command"),
+                      QJsonObject{{QStringLiteral("command"), QStringLiteral("apt-get install -y nginx")}},
+                      QStringLiteral("exit 0"),
+                      QStringLiteral("ok"),
+                      at(5),
+                      at(6)};
+        must(ToolCallRepository(*db).insert(call));
+        const ToolCall back = must(ToolCallRepository(*db).get(call.id));
+        QCOMPARE(back.arguments, call.arguments);
+        QCOMPARE(back.finishedAt, call.finishedAt);
+        must(AgentSessionRepository(*db).remove(session.id));
+        QCOMPARE(must(messages.count()), 0);
+        QCOMPARE(must(ToolCallRepository(*db).count()), 0);
+    }
+
+    void approvals() {
+        auto db = freshDb();
+        Approval a;
+        a.id = newId();
+        a.kind = QStringLiteral("resources");
+        a.sandboxId = QStringLiteral("sbx");
+        a.request = QStringLiteral("8192 MiB over the host limit");
+        a.context = QJsonObject{{QStringLiteral("memoryMib"), 8192}};
+        a.contentHash = QStringLiteral("ab12");
+        a.requestedBy = QStringLiteral("agent:1");
+        a.createdAt = at(10);
+        a.expiresAt = at(100);
+        ApprovalRepository approvals(*db);
+        must(approvals.insert(a));
+        QCOMPARE(must(approvals.list(QStringLiteral("status = ?"), {QStringLiteral("pending")})).size(), 1);
+        a.status = ApprovalStatus::Approved;
+        a.decidedBy = QStringLiteral("alice");
+        a.comment = QStringLiteral("fine for today");
+        a.decidedAt = at(50);
+        must(approvals.update(a));
+        const Approval back = must(approvals.get(a.id));
+        QCOMPARE(back.status, ApprovalStatus::Approved);
+        QCOMPARE(back.decidedBy, QStringLiteral("alice"));
+        QCOMPARE(back.context.value(QStringLiteral("memoryMib")).toInt(), 8192);
+        QCOMPARE(back.expiresAt, a.expiresAt);
+        QCOMPARE(back.decidedAt, a.decidedAt);
+    }
+
+    void playbookTasksKeepOrder() {
+        auto db = freshDb();
+        Playbook p{newId(), QString(), QString(), QStringLiteral("web"), QStringLiteral("web"), at(1), at(1)};
+        must(PlaybookRepository(*db).insert(p));
+        QList<PlaybookTask> tasks;
+        for (const char* n : {"install", "configure", "start"}) {
+            PlaybookTask t;
+            t.name = QLatin1String(n);
+            t.module = QStringLiteral("ansible.builtin.command");
+            t.createdAt = at(1);
+            tasks << t;
+        }
+        must(replacePlaybookTasks(*db, p.id, tasks));
+        std::reverse(tasks.begin(), tasks.end());
+        must(replacePlaybookTasks(*db, p.id, tasks));
+        const QList<PlaybookTask> back = must(playbookTasks(*db, p.id));
+        QCOMPARE(back.size(), 3);
+        QCOMPARE(back.at(0).name, QStringLiteral("start"));
+        QCOMPARE(back.at(2).name, QStringLiteral("install"));
+        QCOMPARE(back.at(2).position, 2);
+    }
+
+    void auditChainVerifies() {
+        auto db = freshDb();
+        ManualClock clock;
+        AuditLog audit(*db, clock);
+        QVERIFY(must(audit.verify()).intact());
+        QCOMPARE(must(audit.verify()).rowsChecked, 0);
+        QString prev = AuditLog::genesisHash();
+        for (int i = 1; i <= 5; ++i) {
+            clock.advance(1000);
+            const AuditEvent e = must(audit.append(
+                QStringLiteral("system"), QStringLiteral("sandbox.event"), QStringLiteral("event %1").arg(i),
+                QJsonObject{{QStringLiteral("i"), i}}, QStringLiteral("sbx")));
+            QCOMPARE(e.seq, qint64(i));
+            QCOMPARE(e.prevHash, prev);
+            QCOMPARE(e.time, clock.now());
+            prev = e.hash;
+        }
+        const AuditVerifyReport report = must(audit.verify());
+        QVERIFY(report.intact());
+        QCOMPARE(report.rowsChecked, 5);
+
+        AuditFilter filter;
+        filter.kindPrefix = QStringLiteral("sandbox.");
+        filter.limit = 2;
+        const QList<AuditEvent> newest = must(audit.list(filter));
+        QCOMPARE(newest.size(), 2);
+        QCOMPARE(newest.first().seq, 5);
+        filter.kindPrefix = QStringLiteral("sandbox_");
+        QCOMPARE(must(audit.list(filter)).size(), 0); // '_' is not a wildcard
+    }
+
+    void auditRowsCannotBeChangedThroughSql() {
+        auto db = freshDb();
+        AuditLog audit(*db);
+        must(audit.append(QStringLiteral("system"), QStringLiteral("a"), QStringLiteral("one")));
+        QVERIFY(!db->exec(QStringLiteral("UPDATE audit_events SET summary = 'x' WHERE seq = 1")).ok());
+        QVERIFY(!db->exec(QStringLiteral("DELETE FROM audit_events WHERE seq = 1")).ok());
+    }
+
+    void auditDetectsEditedRow() {
+        auto db = freshDb();
+        AuditLog audit(*db);
+        for (int i = 1; i <= 6; ++i)
+            must(audit.append(QStringLiteral("system"), QStringLiteral("k"),
+                              QStringLiteral("event %1").arg(i)));
+        dropAuditTriggers(*db);
+        must(db->exec(QStringLiteral("UPDATE audit_events SET summary = 'nothing happened' WHERE seq = 4")));
+        const AuditVerifyReport report = must(audit.verify());
+        QVERIFY(!report.intact());
+        QCOMPARE(*report.firstBrokenSeq, 4);
+        QVERIFY2(report.reason.contains(QLatin1String("changed")), qPrintable(report.reason));
+    }
+
+    void auditDetectsEditedDataAndRecomputedHash() {
+        // An attacker who also recomputes the edited row's own hash still breaks the link of the next row.
+        auto db = freshDb();
+        AuditLog audit(*db);
+        for (int i = 1; i <= 4; ++i)
+            must(audit.append(QStringLiteral("system"), QStringLiteral("k"), QStringLiteral("e%1").arg(i)));
+        dropAuditTriggers(*db);
+        AuditFilter all;
+        QList<AuditEvent> events = must(audit.list(all));
+        AuditEvent second = events.at(2); // newest first: seq 2
+        QCOMPARE(second.seq, 2);
+        second.summary = QStringLiteral("forged");
+        const QString forgedHash =
+            AuditLog::chainHash(second.prevHash, AuditLog::canonical(second, QStringLiteral("{}")));
+        must(db->exec(QStringLiteral("UPDATE audit_events SET summary = ?, hash = ? WHERE seq = 2"),
+                      {second.summary, forgedHash}));
+        const AuditVerifyReport report = must(audit.verify());
+        QCOMPARE(report.firstBrokenSeq, std::optional<qint64>(3));
+    }
+
+    void auditDetectsRemovedRow() {
+        auto db = freshDb();
+        AuditLog audit(*db);
+        for (int i = 1; i <= 5; ++i)
+            must(audit.append(QStringLiteral("system"), QStringLiteral("k"), QStringLiteral("e%1").arg(i)));
+        dropAuditTriggers(*db);
+        must(db->exec(QStringLiteral("DELETE FROM audit_events WHERE seq = 2")));
+        const AuditVerifyReport report = must(audit.verify());
+        QCOMPARE(report.firstBrokenSeq, std::optional<qint64>(3));
+    }
+
+    void auditConcurrentWritersFormOneChain() {
+        const DatabaseOptions options = StoreTestEnv::fresh();
+        must(must(Database::open(options))->migrate());
+        constexpr int perThread = 40;
+        auto writer = [options](const QString& actor) {
+            auto db = must(Database::open(options));
+            AuditLog audit(*db);
+            for (int i = 0; i < perThread; ++i)
+                must(audit.append(actor, QStringLiteral("k"), QStringLiteral("%1 %2").arg(actor).arg(i)));
+        };
+        QThread* a = QThread::create(writer, QStringLiteral("a"));
+        QThread* b = QThread::create(writer, QStringLiteral("b"));
+        a->start();
+        b->start();
+        QVERIFY(a->wait(120000));
+        QVERIFY(b->wait(120000));
+        delete a;
+        delete b;
+        auto db = must(Database::open(options));
+        const AuditVerifyReport report = must(AuditLog(*db).verify());
+        QVERIFY2(report.intact(), qPrintable(report.reason));
+        QCOMPARE(report.rowsChecked, 2 * perThread);
+    }
+
+    void storeWorkerRunsOffThread() {
+        StoreWorker worker(StoreTestEnv::fresh());
+        QSignalSpy opened(&worker, &StoreWorker::opened);
+        worker.start();
+        QVERIFY(opened.wait(30000));
+        QCOMPARE(opened.first().at(0).toBool(), true);
+
+        QObject context;
+        Qt::HANDLE workThread = nullptr;
+        std::optional<Result<qint64>> got;
+        worker.run<qint64>(
+            &context,
+            [&workThread](Database& db) -> Result<qint64> {
+                workThread = QThread::currentThreadId();
+                AuditLog audit(db);
+                auto e = audit.append(QStringLiteral("system"), QStringLiteral("k"),
+                                      QStringLiteral("from worker"));
+                if (!e)
+                    return e.error();
+                return e->seq;
+            },
+            [&got](Result<qint64> r) { got = std::move(r); });
+        QTRY_VERIFY_WITH_TIMEOUT(got.has_value(), 30000);
+        QVERIFY(got->ok());
+        QCOMPARE(got->value(), 1);
+        QVERIFY(workThread != QThread::currentThreadId());
+
+        // A result for a context that is gone is dropped, not delivered to a dangling object.
+        bool delivered = false;
+        auto* doomed = new QObject;
+        worker.run<int>(
+            doomed,
+            [](Database&) -> Result<int> {
+                QThread::msleep(50);
+                return 1;
+            },
+            [&delivered](Result<int>) { delivered = true; });
+        delete doomed;
+        std::optional<Result<int>> after;
+        worker.run<int>(
+            &context, [](Database&) -> Result<int> { return 2; }, [&after](Result<int> r) { after = r; });
+        QTRY_VERIFY_WITH_TIMEOUT(after.has_value(), 30000);
+        QVERIFY(!delivered);
+    }
+
+    void storeWorkerReportsOpenFailure() {
+        DatabaseOptions bad;
+        bad.backend = Backend::Sqlite;
+        bad.sqlitePath = QStringLiteral("/proc/fluid-cannot-be-here/fluid.sqlite");
+        StoreWorker worker(bad);
+        QSignalSpy opened(&worker, &StoreWorker::opened);
+        worker.start();
+        QVERIFY(opened.wait(30000));
+        QCOMPARE(opened.first().at(0).toBool(), false);
+        QVERIFY(opened.first().at(1).toString().contains(QLatin1String("Cannot create the folder")));
+        QObject context;
+        std::optional<Result<int>> got;
+        worker.run<int>(
+            &context, [](Database&) -> Result<int> { return 1; }, [&got](Result<int> r) { got = r; });
+        QTRY_VERIFY_WITH_TIMEOUT(got.has_value(), 30000);
+        QVERIFY(!got->ok());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestStore)
+#include "tst_store.moc"
