@@ -5,20 +5,22 @@
 
 #include <QDialogButtonBox>
 #include <QFormLayout>
+#include <QIcon>
 #include <QLabel>
 #include <QVBoxLayout>
 
 namespace fluid::ui {
 
 AboutDialog::AboutDialog(QWidget* parent)
-    : QDialog(parent) {
+    : QDialog(parent)
+{
     setWindowTitle(tr("About Fluid"));
     setObjectName(QStringLiteral("aboutDialog"));
 
     auto* layout = new QVBoxLayout(this);
     auto* header = new QHBoxLayout;
     auto* icon = new QLabel;
-    icon->setPixmap(windowIcon().pixmap(64, 64));
+    icon->setPixmap(QIcon(QStringLiteral(":/fluid/fluid.svg")).pixmap(64, 64));
     header->addWidget(icon);
     auto* title = new QLabel(tr("<h2>Fluid %1</h2><p>AI agents do infrastructure work in disposable sandbox "
                                 "VMs;<br>a person reviews every change before it reaches production.</p>")

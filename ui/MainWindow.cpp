@@ -2,7 +2,9 @@
 #include "MainWindow.h"
 
 #include "AboutDialog.h"
+#include "AuditDock.h"
 #include "base/Paths.h"
+#include "store/StoreWorker.h"
 
 #include <QAction>
 #include <QApplication>
@@ -16,8 +18,10 @@
 
 namespace fluid::ui {
 
-MainWindow::MainWindow(QWidget* parent)
-    : QMainWindow(parent) {
+MainWindow::MainWindow(store::StoreWorker* store, QWidget* parent)
+    : QMainWindow(parent)
+    , m_store(store)
+{
     setObjectName(QStringLiteral("mainWindow"));
     setWindowTitle(tr("Fluid"));
     setWindowIcon(QIcon(QStringLiteral(":/fluid/fluid.svg")));
@@ -41,11 +45,16 @@ MainWindow::MainWindow(QWidget* parent)
     statusBar()->showMessage(tr("Ready"), 3000);
 
     restoreLayout();
+    if (m_store)
+        connect(m_store, &store::StoreWorker::opened, this, &MainWindow::onStoreOpened);
+    else
+        setStoreStatus(tr("Store: not configured"), false);
 }
 
 MainWindow::~MainWindow() = default;
 
-void MainWindow::createMenus() {
+void MainWindow::createMenus()
+{
     QMenu* file = menuBar()->addMenu(tr("&File"));
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
@@ -58,28 +67,57 @@ void MainWindow::createMenus() {
     help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 }
 
-void MainWindow::createDocks() {}
+void MainWindow::createDocks()
+{
+    m_auditDock = new AuditDock(m_store, this);
+    addDockWidget(Qt::BottomDockWidgetArea, m_auditDock);
+    QAction* toggle = m_auditDock->toggleViewAction();
+    toggle->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_A));
+    m_viewMenu->addAction(toggle);
+    connect(m_auditDock, &AuditDock::chainVerified, this, [this](bool intact, const QString& text) {
+        if (!intact)
+            setStoreStatus(text, false);
+    });
+}
 
-void MainWindow::restoreLayout() {
+void MainWindow::onStoreOpened(bool ok, const QString& message)
+{
+    if (!ok) {
+        setStoreStatus(tr("Store unavailable"), false);
+        m_storeStatus->setToolTip(message);
+        statusBar()->showMessage(tr("The store could not be opened: %1").arg(message));
+        return;
+    }
+    setStoreStatus(tr("Store: %1").arg(message), true);
+    m_auditDock->refresh();
+    m_auditDock->verifyChain();
+}
+
+void MainWindow::restoreLayout()
+{
     QSettings settings(paths::uiStateFile(), QSettings::IniFormat);
     restoreGeometry(settings.value(QStringLiteral("mainWindow/geometry")).toByteArray());
     restoreState(settings.value(QStringLiteral("mainWindow/state")).toByteArray());
 }
 
-void MainWindow::closeEvent(QCloseEvent* event) {
+void MainWindow::closeEvent(QCloseEvent* event)
+{
     QSettings settings(paths::uiStateFile(), QSettings::IniFormat);
     settings.setValue(QStringLiteral("mainWindow/geometry"), saveGeometry());
     settings.setValue(QStringLiteral("mainWindow/state"), saveState());
     QMainWindow::closeEvent(event);
 }
 
-void MainWindow::setStoreStatus(const QString& text, bool healthy) {
+void MainWindow::setStoreStatus(const QString& text, bool healthy)
+{
     m_storeStatus->setText(text);
-    m_storeStatus->setStyleSheet(healthy ? QString()
-                                         : QStringLiteral("color: palette(highlight); font-weight: bold"));
+    QFont font = m_storeStatus->font();
+    font.setBold(!healthy);
+    m_storeStatus->setFont(font);
 }
 
-void MainWindow::showAbout() {
+void MainWindow::showAbout()
+{
     AboutDialog dialog(this);
     dialog.setWindowIcon(windowIcon());
     dialog.exec();

@@ -5,7 +5,13 @@
 
 class QLabel;
 
+namespace fluid::store {
+class StoreWorker;
+}
+
 namespace fluid::ui {
+
+class AuditDock;
 
 /// Fluid's main window: dock layout (restored from the last session), menus, status bar. GUI thread;
 /// it only paints and reacts, all work happens in core services on workers.
@@ -13,11 +19,11 @@ class MainWindow : public QMainWindow {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(MainWindow)
 public:
-    explicit MainWindow(QWidget* parent = nullptr);
+    /// store may be null (no store configured); the window then says so and docks stay empty.
+    explicit MainWindow(store::StoreWorker* store, QWidget* parent = nullptr);
     ~MainWindow() override;
 
-    /// Shows a short message in the status bar's permanent area (store, chain state).
-    void setStoreStatus(const QString& text, bool healthy);
+    AuditDock* auditDock() const { return m_auditDock; }
 
 public Q_SLOTS:
     void showAbout();
@@ -29,7 +35,11 @@ private:
     void createMenus();
     void createDocks();
     void restoreLayout();
+    void onStoreOpened(bool ok, const QString& message);
+    void setStoreStatus(const QString& text, bool healthy);
 
+    store::StoreWorker* m_store;
+    AuditDock* m_auditDock = nullptr;
     QLabel* m_storeStatus = nullptr;
     QMenu* m_viewMenu = nullptr;
 };

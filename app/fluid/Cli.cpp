@@ -2,18 +2,25 @@
 #include "Cli.h"
 
 #include "base/BuildInfo.h"
+#include "runtime/Runtime.h"
+#include "store/AuditLog.h"
 
+#include <QFileInfo>
 #include <QTextStream>
 
 namespace fluid::app {
 namespace {
 
-QTextStream& out() {
+enum ExitCode { Ok = 0, Failed = 1, Usage = 2, CannotRun = 3 };
+
+QTextStream& out()
+{
     static QTextStream s(stdout);
     return s;
 }
 
-QTextStream& err() {
+QTextStream& err()
+{
     static QTextStream s(stderr);
     return s;
 }
@@ -23,50 +30,217 @@ const char kUsage[] = R"(Usage: fluid [OPTIONS] [COMMAND]
 Without a command, opens the Fluid desktop window.
 
 Options:
-  -h, --help            Show this help and exit.
-  -v, --version         Show Fluid's version and the library versions it runs with.
-  --config FILE         Use FILE instead of the default config.yaml.
+  -h, --help              Show this help and exit.
+  -v, --version           Show Fluid's version and the library versions it runs with.
+  --config FILE           Use FILE instead of the default config.yaml.
 
 Commands:
-  audit verify          Check the audit log's hash chain; names the first broken row.
-  audit list [--limit N]
-                        Print the newest audit events.
-  config check          Validate the config file and print the effective settings.
+  audit verify            Check the audit log's hash chain. Exit 0 when intact, 1 when broken
+                          (the first broken row is named).
+  audit list [--limit N] [--sandbox ID] [--kind PREFIX]
+                          Print the newest audit events.
+  config check            Validate config.yaml; print warnings and the effective settings.
+                          Exit 0 when valid, 1 when not.
+
+Environment:
+  FLUID_SECRETS_PASSPHRASE  passphrase of the encrypted secrets file, when config.yaml chooses
+                            secrets.backend: encrypted-file (the keychain is the default).
+  FLUID_CONFIG_DIR, FLUID_DATA_DIR  override where config.yaml and the SQLite store live.
 )";
 
-int printVersion() {
+/// Arguments after the program name, with --config FILE taken out.
+struct Parsed {
+    QString configPath;
+    QStringList words;
+    QString error;
+};
+
+Parsed parse(const QStringList& arguments)
+{
+    Parsed p;
+    const QStringList args = arguments.mid(1);
+    for (qsizetype i = 0; i < args.size(); ++i) {
+        const QString& a = args.at(i);
+        if (a == QLatin1String("--config")) {
+            if (i + 1 >= args.size()) {
+                p.error = QStringLiteral("--config needs a file name");
+                return p;
+            }
+            p.configPath = args.at(++i);
+        } else if (a.startsWith(QLatin1String("--config="))) {
+            p.configPath = a.mid(9);
+        } else {
+            p.words << a;
+        }
+    }
+    return p;
+}
+
+int printVersion()
+{
     out() << "fluid " << fluidVersion() << "\n";
     for (const ComponentVersion& c : componentVersions())
         out() << "  " << c.name << " " << c.version << "\n";
-    out().flush();
-    return 0;
+    return Ok;
+}
+
+int usageError(const QString& message)
+{
+    err() << "fluid: " << message << "\n\n" << kUsage;
+    return Usage;
+}
+
+int cannotRun(const Error& error)
+{
+    err() << "fluid: " << error.toString() << "\n";
+    return CannotRun;
+}
+
+/// Opens the configured store for a command; nullopt-like error when it cannot.
+Result<std::unique_ptr<store::Database>> openStore(const Parsed& p, bool* missing)
+{
+    auto loaded = runtime::loadSettings(p.configPath);
+    if (!loaded)
+        return loaded.error();
+    for (const QString& w : loaded->warnings)
+        err() << "warning: " << w << "\n";
+    auto options =
+        runtime::resolveDatabaseOptions(loaded->settings, qEnvironmentVariable(runtime::kPassphraseEnv));
+    if (!options)
+        return options.error();
+    if (options->backend == store::Backend::Sqlite && !QFileInfo::exists(options->sqlitePath)) {
+        *missing = true;
+        return makeError(ErrorCode::NotFound,
+                         QStringLiteral("There is no store at %1 yet: Fluid has recorded "
+                                        "nothing there")
+                             .arg(options->sqlitePath));
+    }
+    return store::openAndMigrate(*options);
+}
+
+int auditVerify(const Parsed& p)
+{
+    bool missing = false;
+    auto db = openStore(p, &missing);
+    if (!db) {
+        if (missing) {
+            out() << db.error().message << ": nothing to verify.\n";
+            return Ok;
+        }
+        return cannotRun(db.error());
+    }
+    auto report = store::AuditLog(**db).verify();
+    if (!report)
+        return cannotRun(report.error());
+    if (report->intact()) {
+        out() << "Audit chain intact: " << report->rowsChecked << " row(s) verified in " << (*db)->describe()
+              << "\n";
+        return Ok;
+    }
+    out() << "Audit chain BROKEN at row " << *report->firstBrokenSeq << ": " << report->reason << "\n"
+          << "Rows before " << *report->firstBrokenSeq << " verify; this row and every later one cannot be "
+          << "trusted. Store: " << (*db)->describe() << "\n";
+    return Failed;
+}
+
+int auditList(const Parsed& p, const QStringList& rest)
+{
+    store::AuditFilter filter;
+    filter.limit = 50;
+    for (qsizetype i = 0; i < rest.size(); ++i) {
+        const QString& a = rest.at(i);
+        auto value = [&]() -> QString {
+            return i + 1 < rest.size() ? rest.at(++i) : QString();
+        };
+        if (a == QLatin1String("--limit")) {
+            bool ok = false;
+            filter.limit = value().toInt(&ok);
+            if (!ok || filter.limit < 1)
+                return usageError(QStringLiteral("--limit needs a positive number"));
+        } else if (a == QLatin1String("--sandbox")) {
+            filter.sandboxId = value();
+        } else if (a == QLatin1String("--kind")) {
+            filter.kindPrefix = value();
+        } else {
+            return usageError(QStringLiteral("audit list: unknown option %1").arg(a));
+        }
+    }
+    bool missing = false;
+    auto db = openStore(p, &missing);
+    if (!db) {
+        if (missing) {
+            out() << db.error().message << ".\n";
+            return Ok;
+        }
+        return cannotRun(db.error());
+    }
+    auto events = store::AuditLog(**db).list(filter);
+    if (!events)
+        return cannotRun(events.error());
+    for (const model::AuditEvent& e : *events) {
+        out() << e.seq << "  " << e.time.toString(Qt::ISODate) << "  " << e.actor << "  " << e.kind << "  "
+              << (e.sandboxId.isEmpty() ? QStringLiteral("-") : e.sandboxId) << "  " << e.summary << "\n";
+    }
+    return Ok;
+}
+
+int configCheck(const Parsed& p)
+{
+    auto loaded = runtime::loadSettings(p.configPath);
+    if (!loaded) {
+        err() << loaded.error().toString() << "\n";
+        return loaded.error().code == ErrorCode::Config ? Failed : CannotRun;
+    }
+    for (const QString& w : loaded->warnings)
+        err() << "warning: " << w << "\n";
+    out() << "# " << (loaded->fromFile ? QStringLiteral("valid: ") : QStringLiteral("no file, defaults: "))
+          << loaded->path << "\n"
+          << QString::fromUtf8(config::toYaml(loaded->settings));
+    return Ok;
 }
 
 } // namespace
 
-bool Cli::handles(const QStringList& arguments) {
+bool Cli::handles(const QStringList& arguments)
+{
     static const QStringList flags = {QStringLiteral("-h"), QStringLiteral("--help"), QStringLiteral("-v"),
                                       QStringLiteral("--version")};
     static const QStringList commands = {QStringLiteral("audit"), QStringLiteral("config")};
-    for (const QString& a : arguments.mid(1)) {
-        if (flags.contains(a) || commands.contains(a))
+    const Parsed p = parse(arguments);
+    if (!p.error.isEmpty())
+        return true;
+    for (const QString& w : p.words) {
+        if (flags.contains(w))
             return true;
     }
-    return false;
+    return !p.words.isEmpty() &&
+           (commands.contains(p.words.first()) || !p.words.first().startsWith(QLatin1Char('-')));
 }
 
-int Cli::run(const QStringList& arguments) {
-    const QStringList args = arguments.mid(1);
-    if (args.contains(QStringLiteral("-h")) || args.contains(QStringLiteral("--help"))) {
+int Cli::run(const QStringList& arguments)
+{
+    const Parsed p = parse(arguments);
+    int code = Ok;
+    if (!p.error.isEmpty()) {
+        code = usageError(p.error);
+    } else if (p.words.contains(QStringLiteral("-h")) || p.words.contains(QStringLiteral("--help"))) {
         out() << kUsage;
-        out().flush();
-        return 0;
+    } else if (p.words.contains(QStringLiteral("-v")) || p.words.contains(QStringLiteral("--version"))) {
+        code = printVersion();
+    } else if (p.words.value(0) == QLatin1String("audit") && p.words.value(1) == QLatin1String("verify")) {
+        code = p.words.size() == 2 ? auditVerify(p)
+                                   : usageError(QStringLiteral("audit verify takes no arguments"));
+    } else if (p.words.value(0) == QLatin1String("audit") && p.words.value(1) == QLatin1String("list")) {
+        code = auditList(p, p.words.mid(2));
+    } else if (p.words.value(0) == QLatin1String("config") && p.words.value(1) == QLatin1String("check")) {
+        code = p.words.size() == 2 ? configCheck(p)
+                                   : usageError(QStringLiteral("config check takes no arguments"));
+    } else {
+        code = usageError(QStringLiteral("unknown command: %1").arg(p.words.join(QLatin1Char(' '))));
     }
-    if (args.contains(QStringLiteral("-v")) || args.contains(QStringLiteral("--version")))
-        return printVersion();
-    err() << "fluid: unknown command: " << args.join(QLatin1Char(' ')) << "\n" << kUsage;
+    out().flush();
     err().flush();
-    return 2;
+    return code;
 }
 
 } // namespace fluid::app

@@ -3,26 +3,79 @@
 
 #include "base/Logging.h"
 #include "MainWindow.h"
+#include "runtime/Runtime.h"
+#include "store/StoreWorker.h"
 
 #include <QApplication>
 #include <QCoreApplication>
+#include <QInputDialog>
+#include <QMessageBox>
 
 namespace {
-QStringList argumentList(int argc, char** argv) {
+QStringList argumentList(int argc, char** argv)
+{
     QStringList list;
     for (int i = 0; i < argc; ++i)
         list.append(QString::fromLocal8Bit(argv[i]));
     return list;
 }
 
-void setIdentity() {
+QString configPathArgument(const QStringList& arguments)
+{
+    const qsizetype i = arguments.indexOf(QStringLiteral("--config"));
+    return i >= 0 ? arguments.value(i + 1) : QString();
+}
+
+void setIdentity()
+{
     // Organization left empty on purpose: user folders become ~/.config/fluid and ~/.local/share/fluid.
     QCoreApplication::setApplicationName(QStringLiteral("fluid"));
     QCoreApplication::setApplicationVersion(QStringLiteral(FLUID_VERSION));
 }
+
+int runWindow(int argc, char** argv, const QStringList& arguments)
+{
+    QApplication app(argc, argv);
+    setIdentity();
+    QApplication::setApplicationDisplayName(QStringLiteral("Fluid"));
+    QApplication::setDesktopFileName(QStringLiteral("dev.fluid.Fluid"));
+    QApplication::setWindowIcon(QIcon(QStringLiteral(":/fluid/fluid.svg")));
+
+    // Reading a small local file; everything slow (keychain, database) happens on the store thread.
+    auto loaded = fluid::runtime::loadSettings(configPathArgument(arguments));
+    if (!loaded) {
+        QMessageBox::critical(
+            nullptr, QObject::tr("Fluid cannot start"),
+            QObject::tr("The configuration file has problems:\n\n%1\n\nFix the file (or move "
+                        "it away to start from defaults) and start Fluid again.")
+                .arg(loaded.error().toString()));
+        return 1;
+    }
+    fluid::config::logWarnings(*loaded);
+    const fluid::config::Settings settings = loaded->settings;
+
+    QString passphrase = qEnvironmentVariable(fluid::runtime::kPassphraseEnv);
+    if (passphrase.isEmpty() && fluid::runtime::storeNeedsSecrets(settings) &&
+        settings.secrets.backend == fluid::config::SecretsBackend::EncryptedFile) {
+        bool ok = false;
+        passphrase = QInputDialog::getText(nullptr, QObject::tr("Unlock secrets"),
+                                           QObject::tr("Passphrase of Fluid's encrypted secrets file:"),
+                                           QLineEdit::Password, QString(), &ok);
+        if (!ok)
+            return 1;
+    }
+
+    fluid::store::StoreWorker store(
+        [settings, passphrase]() { return fluid::runtime::resolveDatabaseOptions(settings, passphrase); });
+    fluid::ui::MainWindow window(&store);
+    window.show();
+    store.start();
+    return app.exec();
+}
 } // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv)
+{
     fluid::installRedactingMessageHandler();
     const QStringList arguments = argumentList(argc, argv);
     if (fluid::app::Cli::handles(arguments)) {
@@ -30,12 +83,5 @@ int main(int argc, char** argv) {
         setIdentity();
         return fluid::app::Cli::run(arguments);
     }
-
-    QApplication app(argc, argv);
-    setIdentity();
-    QApplication::setApplicationDisplayName(QStringLiteral("Fluid"));
-    QApplication::setDesktopFileName(QStringLiteral("dev.fluid.Fluid"));
-    fluid::ui::MainWindow window;
-    window.show();
-    return app.exec();
+    return runWindow(argc, argv, arguments);
 }

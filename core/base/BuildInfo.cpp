@@ -9,11 +9,13 @@
 
 namespace fluid {
 
-QString fluidVersion() {
+QString fluidVersion()
+{
     return QStringLiteral(FLUID_VERSION);
 }
 
-QList<ComponentVersion> componentVersions() {
+QList<ComponentVersion> componentVersions()
+{
     QList<ComponentVersion> list;
     list.append({QStringLiteral("Qt"), QString::fromLatin1(qVersion())});
 
@@ -27,7 +29,7 @@ QList<ComponentVersion> componentVersions() {
         list.append({QStringLiteral("libvirt"), QStringLiteral("unknown")});
     }
     list.append({QStringLiteral("libssh"), QString::fromLatin1(ssh_version(0))});
-    list.append({QStringLiteral("OpenSSL"), QString::fromLatin1(OpenSSL_version(OPENSSL_VERSION))});
+    list.append({QStringLiteral("OpenSSL"), QString::fromLatin1(OpenSSL_version(OPENSSL_VERSION_STRING))});
     // yaml-cpp, libvterm and QtKeychain have no run-time version call: these are the versions built against.
     list.append({QStringLiteral("yaml-cpp"), QStringLiteral(FLUID_YAMLCPP_VERSION)});
     list.append({QStringLiteral("libvterm"), QStringLiteral(FLUID_VTERM_VERSION)});

@@ -9,25 +9,31 @@ public:
 };
 } // namespace
 
-Clock& Clock::system() {
+Clock& Clock::system()
+{
     static SystemClock clock;
     return clock;
 }
 
 ManualClock::ManualClock(QDateTime start)
-    : m_now(std::move(start)) {}
+    : m_now(std::move(start))
+{
+}
 
-QDateTime ManualClock::now() const {
+QDateTime ManualClock::now() const
+{
     QMutexLocker lock(&m_mutex);
     return m_now;
 }
 
-void ManualClock::set(QDateTime t) {
+void ManualClock::set(QDateTime t)
+{
     QMutexLocker lock(&m_mutex);
     m_now = std::move(t);
 }
 
-void ManualClock::advance(qint64 ms) {
+void ManualClock::advance(qint64 ms)
+{
     QMutexLocker lock(&m_mutex);
     m_now = m_now.addMSecs(ms);
 }

@@ -20,13 +20,15 @@ namespace fluid {
 namespace {
 QtMessageHandler g_previous = nullptr;
 
-void redactingHandler(QtMsgType type, const QMessageLogContext& context, const QString& message) {
+void redactingHandler(QtMsgType type, const QMessageLogContext& context, const QString& message)
+{
     if (g_previous)
         g_previous(type, context, redact(message));
 }
 } // namespace
 
-void installRedactingMessageHandler() {
+void installRedactingMessageHandler()
+{
     QtMessageHandler previous = qInstallMessageHandler(redactingHandler);
     if (previous != redactingHandler)
         g_previous = previous;

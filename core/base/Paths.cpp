@@ -5,29 +5,35 @@
 
 namespace fluid::paths {
 namespace {
-QString fromEnvOr(const char* name, QStandardPaths::StandardLocation location) {
+QString fromEnvOr(const char* name, QStandardPaths::StandardLocation location)
+{
     const QString overridden = qEnvironmentVariable(name);
     return overridden.isEmpty() ? QStandardPaths::writableLocation(location) : overridden;
 }
 } // namespace
 
-QString configDir() {
+QString configDir()
+{
     return fromEnvOr("FLUID_CONFIG_DIR", QStandardPaths::AppConfigLocation);
 }
 
-QString dataDir() {
+QString dataDir()
+{
     return fromEnvOr("FLUID_DATA_DIR", QStandardPaths::AppDataLocation);
 }
 
-QString configFile() {
+QString configFile()
+{
     return configDir() + QStringLiteral("/config.yaml");
 }
 
-QString defaultDatabaseFile() {
+QString defaultDatabaseFile()
+{
     return dataDir() + QStringLiteral("/fluid.sqlite");
 }
 
-QString uiStateFile() {
+QString uiStateFile()
+{
     return configDir() + QStringLiteral("/ui-state.ini");
 }
 

@@ -13,7 +13,8 @@ struct Rule {
     QString replacement;
 };
 
-const QList<Rule>& rules() {
+const QList<Rule>& rules()
+{
     static const QList<Rule> list = [] {
         const auto ci = QRegularExpression::CaseInsensitiveOption;
         const QString r = QString::fromLatin1(kRedacted);
@@ -57,14 +58,16 @@ QSet<QString> g_secrets;
 
 } // namespace
 
-void registerSecret(const QString& value) {
+void registerSecret(const QString& value)
+{
     if (value.size() < 6)
         return;
     QMutexLocker lock(&g_mutex);
     g_secrets.insert(value);
 }
 
-QString redact(const QString& text) {
+QString redact(const QString& text)
+{
     if (text.isEmpty())
         return text;
     QString out = text;

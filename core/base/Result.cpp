@@ -3,7 +3,8 @@
 
 namespace fluid {
 
-QString errorCodeName(ErrorCode code) {
+QString errorCodeName(ErrorCode code)
+{
     switch (code) {
     case ErrorCode::Unknown:
         return QStringLiteral("unknown");
@@ -37,7 +38,8 @@ QString errorCodeName(ErrorCode code) {
     return QStringLiteral("unknown");
 }
 
-QString Error::toString() const {
+QString Error::toString() const
+{
     return detail.isEmpty() ? message : message + QStringLiteral(" (") + detail + QLatin1Char(')');
 }
 

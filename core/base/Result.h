@@ -44,9 +44,13 @@ template <typename T>
 class [[nodiscard]] Result {
 public:
     Result(T value)
-        : m_v(std::move(value)) {}
+        : m_v(std::move(value))
+    {
+    }
     Result(Error error)
-        : m_v(std::move(error)) {}
+        : m_v(std::move(error))
+    {
+    }
 
     bool ok() const { return std::holds_alternative<T>(m_v); }
     explicit operator bool() const { return ok(); }
@@ -71,7 +75,9 @@ class [[nodiscard]] Result<void> {
 public:
     Result() = default;
     Result(Error error)
-        : m_error(std::move(error)) {}
+        : m_error(std::move(error))
+    {
+    }
 
     bool ok() const { return !m_error.has_value(); }
     explicit operator bool() const { return ok(); }
@@ -81,7 +87,8 @@ private:
     std::optional<Error> m_error;
 };
 
-inline Error makeError(ErrorCode code, QString message, QString detail = {}) {
+inline Error makeError(ErrorCode code, QString message, QString detail = {})
+{
     return Error{code, std::move(message), std::move(detail)};
 }
 

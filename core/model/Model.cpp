@@ -8,7 +8,8 @@
 namespace fluid::model {
 namespace {
 template <typename E, size_t N>
-std::optional<E> fromName(const std::array<const char*, N>& names, const QString& text) {
+std::optional<E> fromName(const std::array<const char*, N>& names, const QString& text)
+{
     for (size_t i = 0; i < N; ++i) {
         if (text == QLatin1String(names[i]))
             return static_cast<E>(i);
@@ -21,23 +22,28 @@ constexpr std::array<const char*, 5> kSandboxStates = {"creating", "running", "s
 constexpr std::array<const char*, 4> kApprovalStatuses = {"pending", "approved", "rejected", "expired"};
 } // namespace
 
-QString newId() {
+QString newId()
+{
     return QUuid::createUuid().toString(QUuid::WithoutBraces);
 }
 
-QString sandboxStateName(SandboxState state) {
+QString sandboxStateName(SandboxState state)
+{
     return QLatin1String(kSandboxStates[static_cast<size_t>(state)]);
 }
 
-std::optional<SandboxState> sandboxStateFromString(const QString& text) {
+std::optional<SandboxState> sandboxStateFromString(const QString& text)
+{
     return fromName<SandboxState>(kSandboxStates, text);
 }
 
-QString approvalStatusName(ApprovalStatus status) {
+QString approvalStatusName(ApprovalStatus status)
+{
     return QLatin1String(kApprovalStatuses[static_cast<size_t>(status)]);
 }
 
-std::optional<ApprovalStatus> approvalStatusFromString(const QString& text) {
+std::optional<ApprovalStatus> approvalStatusFromString(const QString& text)
+{
     return fromName<ApprovalStatus>(kApprovalStatuses, text);
 }
 

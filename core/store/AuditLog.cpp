@@ -14,7 +14,8 @@ namespace {
 const QString kColumns =
     QStringLiteral("seq,time,actor,kind,sandbox_id,session_id,summary,data,prev_hash,hash");
 
-AuditEvent fromQuery(const QSqlQuery& q, QString* dataText) {
+AuditEvent fromQuery(const QSqlQuery& q, QString* dataText)
+{
     AuditEvent e;
     e.seq = q.value(0).toLongLong();
     e.time = QDateTime::fromMSecsSinceEpoch(q.value(1).toLongLong(), Qt::UTC);
@@ -35,13 +36,17 @@ AuditEvent fromQuery(const QSqlQuery& q, QString* dataText) {
 
 AuditLog::AuditLog(Database& db, const Clock& clock)
     : m_db(db)
-    , m_clock(clock) {}
+    , m_clock(clock)
+{
+}
 
-QString AuditLog::genesisHash() {
+QString AuditLog::genesisHash()
+{
     return QString(64, QLatin1Char('0'));
 }
 
-QByteArray AuditLog::canonical(const AuditEvent& e, const QString& dataText) {
+QByteArray AuditLog::canonical(const AuditEvent& e, const QString& dataText)
+{
     // Strings only: numbers in JSON could be re-rendered differently by another reader.
     const QJsonArray fields = {QString::number(e.seq),
                                QString::number(e.time.toMSecsSinceEpoch()),
@@ -54,14 +59,16 @@ QByteArray AuditLog::canonical(const AuditEvent& e, const QString& dataText) {
     return QJsonDocument(fields).toJson(QJsonDocument::Compact);
 }
 
-QString AuditLog::chainHash(const QString& prevHash, const QByteArray& canonicalEvent) {
+QString AuditLog::chainHash(const QString& prevHash, const QByteArray& canonicalEvent)
+{
     QCryptographicHash h(QCryptographicHash::Sha256);
     h.addData(prevHash.toLatin1());
     h.addData(canonicalEvent);
     return QString::fromLatin1(h.result().toHex());
 }
 
-Result<AuditEvent> AuditLog::append(AuditEvent event) {
+Result<AuditEvent> AuditLog::append(AuditEvent event)
+{
     event.summary = redact(event.summary);
     const QString dataText =
         redact(QString::fromUtf8(QJsonDocument(event.data).toJson(QJsonDocument::Compact)));
@@ -102,7 +109,8 @@ Result<AuditEvent> AuditLog::append(AuditEvent event) {
 
 Result<AuditEvent> AuditLog::append(const QString& actor, const QString& kind, const QString& summary,
                                     const QJsonObject& data, const QString& sandboxId,
-                                    const QString& sessionId) {
+                                    const QString& sessionId)
+{
     AuditEvent e;
     e.actor = actor;
     e.kind = kind;
@@ -113,7 +121,8 @@ Result<AuditEvent> AuditLog::append(const QString& actor, const QString& kind, c
     return append(std::move(e));
 }
 
-Result<QList<AuditEvent>> AuditLog::list(const AuditFilter& filter) {
+Result<QList<AuditEvent>> AuditLog::list(const AuditFilter& filter)
+{
     QStringList where;
     QVariantList binds;
     if (!filter.sandboxId.isEmpty()) {
@@ -149,7 +158,8 @@ Result<QList<AuditEvent>> AuditLog::list(const AuditFilter& filter) {
     return events;
 }
 
-Result<AuditVerifyReport> AuditLog::verify() {
+Result<AuditVerifyReport> AuditLog::verify()
+{
     auto q = m_db.exec(QStringLiteral("SELECT %1 FROM audit_events ORDER BY seq").arg(kColumns));
     if (!q)
         return q.error();

@@ -15,12 +15,14 @@
 namespace fluid::store {
 namespace {
 
-QString nextConnectionName() {
+QString nextConnectionName()
+{
     static QAtomicInteger<quint64> counter;
     return QStringLiteral("fluid-store-%1").arg(counter.fetchAndAddRelaxed(1));
 }
 
-QString driverText(const QSqlError& error) {
+QString driverText(const QSqlError& error)
+{
     return redact(error.text().trimmed());
 }
 
@@ -28,9 +30,12 @@ QString driverText(const QSqlError& error) {
 
 Database::Database(DatabaseOptions options, QString connectionName)
     : m_options(std::move(options))
-    , m_connectionName(std::move(connectionName)) {}
+    , m_connectionName(std::move(connectionName))
+{
+}
 
-Database::~Database() {
+Database::~Database()
+{
     {
         QSqlDatabase db = QSqlDatabase::database(m_connectionName, false);
         if (db.isOpen())
@@ -39,11 +44,13 @@ Database::~Database() {
     QSqlDatabase::removeDatabase(m_connectionName);
 }
 
-QSqlDatabase Database::connection() const {
+QSqlDatabase Database::connection() const
+{
     return QSqlDatabase::database(m_connectionName, false);
 }
 
-QString Database::describe() const {
+QString Database::describe() const
+{
     if (m_options.backend == Backend::Sqlite)
         return QStringLiteral("SQLite %1").arg(m_options.sqlitePath);
     return QStringLiteral("PostgreSQL %1@%2:%3/%4")
@@ -52,12 +59,14 @@ QString Database::describe() const {
         .arg(m_options.pgDatabase);
 }
 
-Error Database::sqlError(const QString& what, const QString& detail) const {
+Error Database::sqlError(const QString& what, const QString& detail) const
+{
     return makeError(ErrorCode::Database, QStringLiteral("%1 failed in the store (%2)").arg(what, describe()),
                      detail);
 }
 
-Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options) {
+Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options)
+{
     const QString name = nextConnectionName();
     std::unique_ptr<Database> database(new Database(options, name));
 
@@ -117,7 +126,8 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options)
     return database;
 }
 
-Result<QSqlQuery> Database::exec(const QString& sql, const QVariantList& binds) {
+Result<QSqlQuery> Database::exec(const QString& sql, const QVariantList& binds)
+{
     QSqlQuery query(connection());
     query.setForwardOnly(true);
     if (binds.isEmpty()) {
@@ -141,7 +151,8 @@ Result<QSqlQuery> Database::exec(const QString& sql, const QVariantList& binds) 
     return query;
 }
 
-Result<void> Database::transaction(const std::function<Result<void>()>& work) {
+Result<void> Database::transaction(const std::function<Result<void>()>& work)
+{
     QSqlDatabase db = connection();
     // BEGIN IMMEDIATE takes SQLite's write lock up front, so read-then-write work (the audit chain) cannot
     // fail half-way with SQLITE_BUSY.
@@ -173,11 +184,13 @@ Result<void> Database::transaction(const std::function<Result<void>()>& work) {
     return {};
 }
 
-int Database::latestSchemaVersion() {
+int Database::latestSchemaVersion()
+{
     return migrations().constLast().version;
 }
 
-Result<int> Database::schemaVersion() {
+Result<int> Database::schemaVersion()
+{
     auto created =
         exec(QStringLiteral("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                             "description TEXT NOT NULL, applied_at BIGINT NOT NULL)"));
@@ -189,7 +202,8 @@ Result<int> Database::schemaVersion() {
     return q->next() ? q->value(0).toInt() : 0;
 }
 
-Result<void> Database::migrate(int target) {
+Result<void> Database::migrate(int target)
+{
     auto current = schemaVersion();
     if (!current)
         return current.error();
@@ -231,7 +245,8 @@ Result<void> Database::migrate(int target) {
     return {};
 }
 
-Result<std::unique_ptr<Database>> openAndMigrate(const DatabaseOptions& options) {
+Result<std::unique_ptr<Database>> openAndMigrate(const DatabaseOptions& options)
+{
     auto db = Database::open(options);
     if (!db)
         return db.error();

@@ -3,7 +3,8 @@
 
 namespace fluid::store {
 
-QStringList Migration::statements(Backend backend) const {
+QStringList Migration::statements(Backend backend) const
+{
     QStringList out;
     const QString blob = backend == Backend::Sqlite ? QStringLiteral("BLOB") : QStringLiteral("BYTEA");
     for (QString s : common)
@@ -14,7 +15,8 @@ QStringList Migration::statements(Backend backend) const {
 
 // Times are BIGINT milliseconds since the epoch (UTC); ids are UUID text. Never edit a released
 // migration: add a new one.
-const QList<Migration>& migrations() {
+const QList<Migration>& migrations()
+{
     static const QList<Migration> list = {
         {1,
          QStringLiteral("hosts, source VMs, sandboxes, snapshots, diffs, commands, audit log"),

@@ -11,32 +11,39 @@ using namespace fluid::model;
 
 namespace {
 
-QVariant timeToDb(const QDateTime& t) {
+QVariant timeToDb(const QDateTime& t)
+{
     return t.isValid() ? QVariant(t.toMSecsSinceEpoch()) : QVariant(QMetaType(QMetaType::LongLong));
 }
 
-QDateTime timeFromDb(const QVariant& v) {
+QDateTime timeFromDb(const QVariant& v)
+{
     return v.isNull() ? QDateTime() : QDateTime::fromMSecsSinceEpoch(v.toLongLong(), Qt::UTC);
 }
 
-QString jsonToDb(const QJsonObject& o) {
+QString jsonToDb(const QJsonObject& o)
+{
     return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
 }
 
-QJsonObject jsonFromDb(const QVariant& v) {
+QJsonObject jsonFromDb(const QVariant& v)
+{
     return QJsonDocument::fromJson(v.toByteArray()).object();
 }
 
-QVariant nullText(const QString& s) {
+QVariant nullText(const QString& s)
+{
     return s.isEmpty() ? QVariant(QMetaType(QMetaType::QString)) : QVariant(s);
 }
 
-QVariant blob(const QByteArray& b) {
+QVariant blob(const QByteArray& b)
+{
     // An empty QByteArray binds as NULL in some drivers; keep "no output" and "empty output" the same.
     return b.isNull() ? QVariant(QMetaType(QMetaType::QByteArray)) : QVariant(b);
 }
 
-QVariant redactValue(const QVariant& v) {
+QVariant redactValue(const QVariant& v)
+{
     if (v.isNull())
         return v;
     if (v.typeId() == QMetaType::QString)
@@ -57,14 +64,16 @@ QVariant redactValue(const QVariant& v) {
     return v;
 }
 
-QSet<QString> ids(std::initializer_list<const char*> extra = {}) {
+QSet<QString> ids(std::initializer_list<const char*> extra = {})
+{
     QSet<QString> set = {QStringLiteral("id")};
     for (const char* c : extra)
         set.insert(QString::fromLatin1(c));
     return set;
 }
 
-QStringList cols(const char* text) {
+QStringList cols(const char* text)
+{
     return QString::fromLatin1(text).split(QLatin1Char(','), Qt::SkipEmptyParts);
 }
 
@@ -73,23 +82,27 @@ QStringList cols(const char* text) {
 // ---- table definitions --------------------------------------------------------------------------------
 
 template <>
-const TableDef& Table<Host>::def() {
+const TableDef& Table<Host>::def()
+{
     static const TableDef d{QStringLiteral("hosts"), cols("id,name,uri,host_key_fingerprint,created_at"),
                             ids({"host_key_fingerprint"})};
     return d;
 }
 template <>
-QVariantList Table<Host>::values(const Host& r) {
+QVariantList Table<Host>::values(const Host& r)
+{
     return {r.id, r.name, r.uri, r.hostKeyFingerprint, timeToDb(r.createdAt)};
 }
 template <>
-Host Table<Host>::fromRecord(const QSqlRecord& r) {
+Host Table<Host>::fromRecord(const QSqlRecord& r)
+{
     return {r.value(0).toString(), r.value(1).toString(), r.value(2).toString(), r.value(3).toString(),
             timeFromDb(r.value(4))};
 }
 
 template <>
-const TableDef& Table<SourceVm>::def() {
+const TableDef& Table<SourceVm>::def()
+{
     static const TableDef d{
         QStringLiteral("source_vms"),
         cols("id,host_id,domain_name,domain_uuid,disk_path,disk_format,memory_mib,vcpus,golden,created_at"),
@@ -97,12 +110,14 @@ const TableDef& Table<SourceVm>::def() {
     return d;
 }
 template <>
-QVariantList Table<SourceVm>::values(const SourceVm& r) {
+QVariantList Table<SourceVm>::values(const SourceVm& r)
+{
     return {r.id,         r.hostId,    r.domainName, r.domainUuid,  r.diskPath,
             r.diskFormat, r.memoryMib, r.vcpus,      int(r.golden), timeToDb(r.createdAt)};
 }
 template <>
-SourceVm Table<SourceVm>::fromRecord(const QSqlRecord& r) {
+SourceVm Table<SourceVm>::fromRecord(const QSqlRecord& r)
+{
     SourceVm v;
     v.id = r.value(0).toString();
     v.hostId = r.value(1).toString();
@@ -118,7 +133,8 @@ SourceVm Table<SourceVm>::fromRecord(const QSqlRecord& r) {
 }
 
 template <>
-const TableDef& Table<Sandbox>::def() {
+const TableDef& Table<Sandbox>::def()
+{
     static const TableDef d{
         QStringLiteral("sandboxes"),
         cols("id,name,host_id,source_vm_id,domain_name,state,ip,memory_mib,vcpus,accelerator,"
@@ -127,7 +143,8 @@ const TableDef& Table<Sandbox>::def() {
     return d;
 }
 template <>
-QVariantList Table<Sandbox>::values(const Sandbox& r) {
+QVariantList Table<Sandbox>::values(const Sandbox& r)
+{
     return {r.id,
             r.name,
             r.hostId,
@@ -144,7 +161,8 @@ QVariantList Table<Sandbox>::values(const Sandbox& r) {
             timeToDb(r.updatedAt)};
 }
 template <>
-Sandbox Table<Sandbox>::fromRecord(const QSqlRecord& r) {
+Sandbox Table<Sandbox>::fromRecord(const QSqlRecord& r)
+{
     Sandbox v;
     v.id = r.value(0).toString();
     v.name = r.value(1).toString();
@@ -164,30 +182,35 @@ Sandbox Table<Sandbox>::fromRecord(const QSqlRecord& r) {
 }
 
 template <>
-const TableDef& Table<Snapshot>::def() {
+const TableDef& Table<Snapshot>::def()
+{
     static const TableDef d{QStringLiteral("snapshots"),
                             cols("id,sandbox_id,name,kind,description,created_at"), ids({"sandbox_id"})};
     return d;
 }
 template <>
-QVariantList Table<Snapshot>::values(const Snapshot& r) {
+QVariantList Table<Snapshot>::values(const Snapshot& r)
+{
     return {r.id, r.sandboxId, r.name, r.kind, r.description, timeToDb(r.createdAt)};
 }
 template <>
-Snapshot Table<Snapshot>::fromRecord(const QSqlRecord& r) {
+Snapshot Table<Snapshot>::fromRecord(const QSqlRecord& r)
+{
     return {r.value(0).toString(), r.value(1).toString(), r.value(2).toString(),
             r.value(3).toString(), r.value(4).toString(), timeFromDb(r.value(5))};
 }
 
 template <>
-const TableDef& Table<Diff>::def() {
+const TableDef& Table<Diff>::def()
+{
     static const TableDef d{QStringLiteral("diffs"),
                             cols("id,sandbox_id,from_snapshot_id,to_snapshot_id,summary,content,created_at"),
                             ids({"sandbox_id", "from_snapshot_id", "to_snapshot_id"})};
     return d;
 }
 template <>
-QVariantList Table<Diff>::values(const Diff& r) {
+QVariantList Table<Diff>::values(const Diff& r)
+{
     return {r.id,
             r.sandboxId,
             r.fromSnapshotId,
@@ -197,13 +220,15 @@ QVariantList Table<Diff>::values(const Diff& r) {
             timeToDb(r.createdAt)};
 }
 template <>
-Diff Table<Diff>::fromRecord(const QSqlRecord& r) {
+Diff Table<Diff>::fromRecord(const QSqlRecord& r)
+{
     return {r.value(0).toString(),  r.value(1).toString(),    r.value(2).toString(), r.value(3).toString(),
             jsonFromDb(r.value(4)), r.value(5).toByteArray(), timeFromDb(r.value(6))};
 }
 
 template <>
-const TableDef& Table<Command>::def() {
+const TableDef& Table<Command>::def()
+{
     static const TableDef d{
         QStringLiteral("commands"),
         cols("id,sandbox_id,session_id,command,stdout,stderr,exit_code,signal,timed_out,"
@@ -212,7 +237,8 @@ const TableDef& Table<Command>::def() {
     return d;
 }
 template <>
-QVariantList Table<Command>::values(const Command& r) {
+QVariantList Table<Command>::values(const Command& r)
+{
     return {r.id,
             r.sandboxId,
             r.sessionId,
@@ -230,7 +256,8 @@ QVariantList Table<Command>::values(const Command& r) {
             timeToDb(r.finishedAt)};
 }
 template <>
-Command Table<Command>::fromRecord(const QSqlRecord& r) {
+Command Table<Command>::fromRecord(const QSqlRecord& r)
+{
     Command v;
     v.id = r.value(0).toString();
     v.sandboxId = r.value(1).toString();
@@ -252,14 +279,16 @@ Command Table<Command>::fromRecord(const QSqlRecord& r) {
 }
 
 template <>
-const TableDef& Table<AgentSession>::def() {
+const TableDef& Table<AgentSession>::def()
+{
     static const TableDef d{QStringLiteral("agent_sessions"),
                             cols("id,sandbox_id,task,mode,provider,model,state,created_at,ended_at"),
                             ids({"sandbox_id"})};
     return d;
 }
 template <>
-QVariantList Table<AgentSession>::values(const AgentSession& r) {
+QVariantList Table<AgentSession>::values(const AgentSession& r)
+{
     return {r.id,
             nullText(r.sandboxId),
             r.task,
@@ -271,30 +300,35 @@ QVariantList Table<AgentSession>::values(const AgentSession& r) {
             timeToDb(r.endedAt)};
 }
 template <>
-AgentSession Table<AgentSession>::fromRecord(const QSqlRecord& r) {
+AgentSession Table<AgentSession>::fromRecord(const QSqlRecord& r)
+{
     return {r.value(0).toString(), r.value(1).toString(),  r.value(2).toString(),
             r.value(3).toString(), r.value(4).toString(),  r.value(5).toString(),
             r.value(6).toString(), timeFromDb(r.value(7)), timeFromDb(r.value(8))};
 }
 
 template <>
-const TableDef& Table<Message>::def() {
+const TableDef& Table<Message>::def()
+{
     static const TableDef d{QStringLiteral("messages"),
                             cols("id,session_id,seq,role,content,tokens,created_at"), ids({"session_id"})};
     return d;
 }
 template <>
-QVariantList Table<Message>::values(const Message& r) {
+QVariantList Table<Message>::values(const Message& r)
+{
     return {r.id, r.sessionId, r.seq, r.role, r.content, r.tokens, timeToDb(r.createdAt)};
 }
 template <>
-Message Table<Message>::fromRecord(const QSqlRecord& r) {
+Message Table<Message>::fromRecord(const QSqlRecord& r)
+{
     return {r.value(0).toString(), r.value(1).toString(), r.value(2).toInt(),    r.value(3).toString(),
             r.value(4).toString(), r.value(5).toInt(),    timeFromDb(r.value(6))};
 }
 
 template <>
-const TableDef& Table<ToolCall>::def() {
+const TableDef& Table<ToolCall>::def()
+{
     static const TableDef d{
         QStringLiteral("tool_calls"),
         cols("id,session_id,message_id,name,arguments,result,status,started_at,finished_at"),
@@ -302,19 +336,22 @@ const TableDef& Table<ToolCall>::def() {
     return d;
 }
 template <>
-QVariantList Table<ToolCall>::values(const ToolCall& r) {
+QVariantList Table<ToolCall>::values(const ToolCall& r)
+{
     return {r.id,     r.sessionId,           r.messageId,           r.name, jsonToDb(r.arguments), r.result,
             r.status, timeToDb(r.startedAt), timeToDb(r.finishedAt)};
 }
 template <>
-ToolCall Table<ToolCall>::fromRecord(const QSqlRecord& r) {
+ToolCall Table<ToolCall>::fromRecord(const QSqlRecord& r)
+{
     return {r.value(0).toString(), r.value(1).toString(),  r.value(2).toString(),
             r.value(3).toString(), jsonFromDb(r.value(4)), r.value(5).toString(),
             r.value(6).toString(), timeFromDb(r.value(7)), timeFromDb(r.value(8))};
 }
 
 template <>
-const TableDef& Table<Approval>::def() {
+const TableDef& Table<Approval>::def()
+{
     // content_hash binds the decision to exact content: never altered.
     static const TableDef d{
         QStringLiteral("approvals"),
@@ -324,7 +361,8 @@ const TableDef& Table<Approval>::def() {
     return d;
 }
 template <>
-QVariantList Table<Approval>::values(const Approval& r) {
+QVariantList Table<Approval>::values(const Approval& r)
+{
     return {r.id,
             r.kind,
             r.sandboxId,
@@ -341,7 +379,8 @@ QVariantList Table<Approval>::values(const Approval& r) {
             timeToDb(r.decidedAt)};
 }
 template <>
-Approval Table<Approval>::fromRecord(const QSqlRecord& r) {
+Approval Table<Approval>::fromRecord(const QSqlRecord& r)
+{
     Approval v;
     v.id = r.value(0).toString();
     v.kind = r.value(1).toString();
@@ -361,24 +400,28 @@ Approval Table<Approval>::fromRecord(const QSqlRecord& r) {
 }
 
 template <>
-const TableDef& Table<Playbook>::def() {
+const TableDef& Table<Playbook>::def()
+{
     static const TableDef d{QStringLiteral("playbooks"),
                             cols("id,sandbox_id,session_id,name,hosts,created_at,updated_at"),
                             ids({"sandbox_id", "session_id"})};
     return d;
 }
 template <>
-QVariantList Table<Playbook>::values(const Playbook& r) {
+QVariantList Table<Playbook>::values(const Playbook& r)
+{
     return {r.id, r.sandboxId, r.sessionId, r.name, r.hosts, timeToDb(r.createdAt), timeToDb(r.updatedAt)};
 }
 template <>
-Playbook Table<Playbook>::fromRecord(const QSqlRecord& r) {
+Playbook Table<Playbook>::fromRecord(const QSqlRecord& r)
+{
     return {r.value(0).toString(), r.value(1).toString(),  r.value(2).toString(), r.value(3).toString(),
             r.value(4).toString(), timeFromDb(r.value(5)), timeFromDb(r.value(6))};
 }
 
 template <>
-const TableDef& Table<PlaybookTask>::def() {
+const TableDef& Table<PlaybookTask>::def()
+{
     // Task arguments are what a person approves by hash and what runs on production: redacting them would
     // change the approved content, so they are stored as written (secrets belong in vault references).
     static const TableDef d{QStringLiteral("playbook_tasks"),
@@ -387,11 +430,13 @@ const TableDef& Table<PlaybookTask>::def() {
     return d;
 }
 template <>
-QVariantList Table<PlaybookTask>::values(const PlaybookTask& r) {
+QVariantList Table<PlaybookTask>::values(const PlaybookTask& r)
+{
     return {r.id, r.playbookId, r.position, r.name, r.module, jsonToDb(r.args), timeToDb(r.createdAt)};
 }
 template <>
-PlaybookTask Table<PlaybookTask>::fromRecord(const QSqlRecord& r) {
+PlaybookTask Table<PlaybookTask>::fromRecord(const QSqlRecord& r)
+{
     return {r.value(0).toString(), r.value(1).toString(),  r.value(2).toInt(),    r.value(3).toString(),
             r.value(4).toString(), jsonFromDb(r.value(5)), timeFromDb(r.value(6))};
 }
@@ -399,7 +444,8 @@ PlaybookTask Table<PlaybookTask>::fromRecord(const QSqlRecord& r) {
 // ---- generic repository ---------------------------------------------------------------------------------
 
 template <typename T>
-QVariantList Repository<T>::redactedValues(const T& row) const {
+QVariantList Repository<T>::redactedValues(const T& row) const
+{
     const TableDef& d = Table<T>::def();
     QVariantList values = Table<T>::values(row);
     for (qsizetype i = 0; i < values.size(); ++i) {
@@ -410,7 +456,8 @@ QVariantList Repository<T>::redactedValues(const T& row) const {
 }
 
 template <typename T>
-Result<void> Repository<T>::insert(const T& row) {
+Result<void> Repository<T>::insert(const T& row)
+{
     const TableDef& d = Table<T>::def();
     QStringList marks;
     marks.fill(QStringLiteral("?"), d.columns.size());
@@ -423,7 +470,8 @@ Result<void> Repository<T>::insert(const T& row) {
 }
 
 template <typename T>
-Result<void> Repository<T>::update(const T& row) {
+Result<void> Repository<T>::update(const T& row)
+{
     const TableDef& d = Table<T>::def();
     QStringList sets;
     for (qsizetype i = 1; i < d.columns.size(); ++i)
@@ -444,7 +492,8 @@ Result<void> Repository<T>::update(const T& row) {
 
 template <typename T>
 Result<QList<T>> Repository<T>::list(const QString& where, const QVariantList& binds, const QString& orderBy,
-                                     int limit) {
+                                     int limit)
+{
     const TableDef& d = Table<T>::def();
     QString sql = QStringLiteral("SELECT %1 FROM %2").arg(d.columns.join(QLatin1Char(',')), d.name);
     if (!where.isEmpty())
@@ -462,7 +511,8 @@ Result<QList<T>> Repository<T>::list(const QString& where, const QVariantList& b
 }
 
 template <typename T>
-Result<T> Repository<T>::get(const QString& id) {
+Result<T> Repository<T>::get(const QString& id)
+{
     const TableDef& d = Table<T>::def();
     auto rows = list(d.columns.first() + QStringLiteral(" = ?"), {id});
     if (!rows)
@@ -473,7 +523,8 @@ Result<T> Repository<T>::get(const QString& id) {
 }
 
 template <typename T>
-Result<qint64> Repository<T>::count(const QString& where, const QVariantList& binds) {
+Result<qint64> Repository<T>::count(const QString& where, const QVariantList& binds)
+{
     QString sql = QStringLiteral("SELECT COUNT(*) FROM %1").arg(Table<T>::def().name);
     if (!where.isEmpty())
         sql += QStringLiteral(" WHERE ") + where;
@@ -484,7 +535,8 @@ Result<qint64> Repository<T>::count(const QString& where, const QVariantList& bi
 }
 
 template <typename T>
-Result<void> Repository<T>::remove(const QString& id) {
+Result<void> Repository<T>::remove(const QString& id)
+{
     const TableDef& d = Table<T>::def();
     auto r = m_db.exec(QStringLiteral("DELETE FROM %1 WHERE %2 = ?").arg(d.name, d.columns.first()), {id});
     if (!r)
@@ -509,12 +561,14 @@ template class Repository<PlaybookTask>;
 
 // ---- queries beyond the generic ones ---------------------------------------------------------------------
 
-Result<QList<PlaybookTask>> playbookTasks(Database& db, const QString& playbookId) {
+Result<QList<PlaybookTask>> playbookTasks(Database& db, const QString& playbookId)
+{
     return PlaybookTaskRepository(db).list(QStringLiteral("playbook_id = ?"), {playbookId},
                                            QStringLiteral("position"));
 }
 
-Result<void> replacePlaybookTasks(Database& db, const QString& playbookId, QList<PlaybookTask> tasks) {
+Result<void> replacePlaybookTasks(Database& db, const QString& playbookId, QList<PlaybookTask> tasks)
+{
     return db.transaction([&]() -> Result<void> {
         auto removed =
             db.exec(QStringLiteral("DELETE FROM playbook_tasks WHERE playbook_id = ?"), {playbookId});
@@ -537,12 +591,13 @@ Result<void> replacePlaybookTasks(Database& db, const QString& playbookId, QList
     });
 }
 
-Result<QList<Message>> sessionMessages(Database& db, const QString& sessionId) {
+Result<QList<Message>> sessionMessages(Database& db, const QString& sessionId)
+{
     return MessageRepository(db).list(QStringLiteral("session_id = ?"), {sessionId}, QStringLiteral("seq"));
 }
 
-Result<std::optional<Diff>> findDiff(Database& db, const QString& fromSnapshotId,
-                                     const QString& toSnapshotId) {
+Result<std::optional<Diff>> findDiff(Database& db, const QString& fromSnapshotId, const QString& toSnapshotId)
+{
     auto rows = DiffRepository(db).list(QStringLiteral("from_snapshot_id = ? AND to_snapshot_id = ?"),
                                         {fromSnapshotId, toSnapshotId});
     if (!rows)

@@ -32,7 +32,9 @@ template <typename T>
 class Repository {
 public:
     explicit Repository(Database& db)
-        : m_db(db) {}
+        : m_db(db)
+    {
+    }
 
     Result<void> insert(const T& row);
     /// Updates the row with the same primary key; NotFound when there is none.

@@ -8,11 +8,19 @@ namespace fluid::store {
 /// Lives on the worker thread; owns the Database there.
 class StoreWorker::Executor : public QObject {
 public:
-    explicit Executor(DatabaseOptions options)
-        : m_options(std::move(options)) {}
+    explicit Executor(std::function<Result<DatabaseOptions>()> resolve)
+        : m_resolve(std::move(resolve))
+    {
+    }
 
-    void open() {
-        auto db = openAndMigrate(m_options);
+    void open()
+    {
+        auto options = m_resolve();
+        if (!options) {
+            m_openError = options.error();
+            return;
+        }
+        auto db = openAndMigrate(*options);
         if (db) {
             m_db = std::move(*db);
             m_openError.reset();
@@ -27,21 +35,28 @@ public:
     const Error* openError() const { return m_openError ? &*m_openError : &m_notOpened; }
 
 private:
-    DatabaseOptions m_options;
+    std::function<Result<DatabaseOptions>()> m_resolve;
     std::unique_ptr<Database> m_db;
     std::optional<Error> m_openError;
     Error m_notOpened{ErrorCode::Unavailable, QStringLiteral("The store is not open yet"), {}};
 };
 
 StoreWorker::StoreWorker(DatabaseOptions options, QObject* parent)
+    : StoreWorker([options]() -> Result<DatabaseOptions> { return options; }, parent)
+{
+}
+
+StoreWorker::StoreWorker(std::function<Result<DatabaseOptions>()> resolve, QObject* parent)
     : QObject(parent)
-    , m_executor(new Executor(std::move(options))) {
+    , m_executor(new Executor(std::move(resolve)))
+{
     m_thread.setObjectName(QStringLiteral("fluid-store"));
     m_executor->moveToThread(&m_thread);
     m_thread.start();
 }
 
-StoreWorker::~StoreWorker() {
+StoreWorker::~StoreWorker()
+{
     Executor* executor = m_executor;
     QMetaObject::invokeMethod(
         executor,
@@ -55,7 +70,8 @@ StoreWorker::~StoreWorker() {
     m_thread.wait();
 }
 
-void StoreWorker::start() {
+void StoreWorker::start()
+{
     QPointer<StoreWorker> self(this);
     Executor* executor = m_executor;
     QMetaObject::invokeMethod(
@@ -74,12 +90,14 @@ void StoreWorker::start() {
         Qt::QueuedConnection);
 }
 
-void StoreWorker::relay(const QPointer<StoreWorker>& self, std::function<void()> call) {
+void StoreWorker::relay(const QPointer<StoreWorker>& self, std::function<void()> call)
+{
     // Queued to the StoreWorker's own thread; Qt drops the event if the StoreWorker is deleted first.
     QMetaObject::invokeMethod(self.data(), std::move(call), Qt::QueuedConnection);
 }
 
-void StoreWorker::post(std::function<void(Database*, const Error*)> job) {
+void StoreWorker::post(std::function<void(Database*, const Error*)> job)
+{
     Executor* executor = m_executor;
     QMetaObject::invokeMethod(
         executor,

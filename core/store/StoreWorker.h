@@ -21,6 +21,9 @@ class StoreWorker : public QObject {
     Q_DISABLE_COPY_MOVE(StoreWorker)
 public:
     explicit StoreWorker(DatabaseOptions options, QObject* parent = nullptr);
+    /// For options that take blocking work to resolve (a password from the keychain): resolve runs on the
+    /// worker thread when start() is called.
+    explicit StoreWorker(std::function<Result<DatabaseOptions>()> resolve, QObject* parent = nullptr);
     ~StoreWorker() override;
 
     /// Opens and migrates the store on the worker thread; emits opened() when done.
@@ -29,8 +32,8 @@ public:
     /// Runs work(db) on the worker thread, then done(result) on context's thread. Before the store is open
     /// (or when it failed to open) work is not run and done receives the open error.
     template <typename R>
-    void run(QObject* context, std::function<Result<R>(Database&)> work,
-             std::function<void(Result<R>)> done) {
+    void run(QObject* context, std::function<Result<R>(Database&)> work, std::function<void(Result<R>)> done)
+    {
         // The result is relayed through this object (same thread as context), where the guard is checked
         // safely; reading it from the worker thread would race with context's destruction.
         QPointer<QObject> guard(context);

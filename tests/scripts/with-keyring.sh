@@ -8,6 +8,8 @@ command -v dbus-run-session >/dev/null || { echo "SKIPPED: dbus-run-session not 
 command -v gnome-keyring-daemon >/dev/null || { echo "SKIPPED: gnome-keyring-daemon not installed"; exit 77; }
 home=$(mktemp -d /tmp/fluid-keyring-XXXXXX)
 trap 'rm -rf "$home"' EXIT
+unset DISPLAY WAYLAND_DISPLAY  # a keyring prompt must never reach a developer's screen
+export FLUID_TEST_KEYRING=1
 export XDG_DATA_HOME=$home/data XDG_CONFIG_HOME=$home/config XDG_RUNTIME_DIR=$home/run HOME=$home
 mkdir -p "$XDG_DATA_HOME" "$XDG_CONFIG_HOME" "$XDG_RUNTIME_DIR"
 chmod 700 "$XDG_RUNTIME_DIR"

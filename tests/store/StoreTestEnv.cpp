@@ -8,17 +8,20 @@
 
 namespace fluid::test {
 
-store::Backend StoreTestEnv::backend() {
+store::Backend StoreTestEnv::backend()
+{
     return qEnvironmentVariable("FLUID_TEST_BACKEND") == QLatin1String("postgresql")
                ? store::Backend::Postgresql
                : store::Backend::Sqlite;
 }
 
-QString StoreTestEnv::backendName() {
+QString StoreTestEnv::backendName()
+{
     return backend() == store::Backend::Postgresql ? QStringLiteral("postgresql") : QStringLiteral("sqlite");
 }
 
-store::DatabaseOptions StoreTestEnv::fresh() {
+store::DatabaseOptions StoreTestEnv::fresh()
+{
     store::DatabaseOptions o;
     o.backend = backend();
     if (o.backend == store::Backend::Sqlite) {

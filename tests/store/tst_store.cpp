@@ -18,27 +18,32 @@ using namespace fluid::store;
 using fluid::test::StoreTestEnv;
 
 namespace {
-QDateTime at(qint64 ms) {
+QDateTime at(qint64 ms)
+{
     return QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC);
 }
 
 template <typename T>
-T must(Result<T> r) {
+T must(Result<T> r)
+{
     if (!r)
         qFatal("unexpected error: %s", qPrintable(r.error().toString()));
     return std::move(r).value();
 }
 
-void must(Result<void> r) {
+void must(Result<void> r)
+{
     if (!r)
         qFatal("unexpected error: %s", qPrintable(r.error().toString()));
 }
 
-Host makeHost(const QString& name) {
+Host makeHost(const QString& name)
+{
     return {newId(), name, QStringLiteral("qemu:///system"), QStringLiteral("SHA256:abc"), at(1000)};
 }
 
-Sandbox makeSandbox(const QString& hostId) {
+Sandbox makeSandbox(const QString& hostId)
+{
     Sandbox s;
     s.id = newId();
     s.name = QStringLiteral("sbx-1");
@@ -55,7 +60,8 @@ Sandbox makeSandbox(const QString& hostId) {
     return s;
 }
 
-QStringList tableNames(Database& db) {
+QStringList tableNames(Database& db)
+{
     const QString sql =
         db.backend() == Backend::Sqlite
             ? QStringLiteral("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
@@ -68,7 +74,8 @@ QStringList tableNames(Database& db) {
     return names;
 }
 
-void dropAuditTriggers(Database& db) {
+void dropAuditTriggers(Database& db)
+{
     if (db.backend() == Backend::Sqlite) {
         must(db.exec(QStringLiteral("DROP TRIGGER audit_events_no_update")));
         must(db.exec(QStringLiteral("DROP TRIGGER audit_events_no_delete")));
@@ -82,7 +89,8 @@ class TestStore : public QObject {
     Q_OBJECT
 
 private:
-    std::unique_ptr<Database> freshDb() {
+    std::unique_ptr<Database> freshDb()
+    {
         auto db = must(Database::open(StoreTestEnv::fresh()));
         must(db->migrate());
         return db;
@@ -91,7 +99,8 @@ private:
 private Q_SLOTS:
     void initTestCase() { qInfo() << "backend:" << StoreTestEnv::backendName(); }
 
-    void migratesFromEmpty() {
+    void migratesFromEmpty()
+    {
         auto db = must(Database::open(StoreTestEnv::fresh()));
         QCOMPARE(must(db->schemaVersion()), 0);
         must(db->migrate());
@@ -109,7 +118,8 @@ private Q_SLOTS:
         QCOMPARE(q.value(0).toInt(), migrations().size());
     }
 
-    void migratesFromPreviousVersion() {
+    void migratesFromPreviousVersion()
+    {
         const DatabaseOptions options = StoreTestEnv::fresh();
         const int previous = Database::latestSchemaVersion() - 1;
         QVERIFY(previous >= 1);
@@ -150,7 +160,8 @@ private Q_SLOTS:
         QCOMPARE(must(PlaybookRepository(*db).get(p.id)).name, QStringLiteral("web"));
     }
 
-    void refusesNewerSchema() {
+    void refusesNewerSchema()
+    {
         auto db = freshDb();
         must(db->exec(
             QStringLiteral("INSERT INTO schema_migrations (version, description, applied_at) VALUES (999, "
@@ -160,7 +171,8 @@ private Q_SLOTS:
         QVERIFY2(r.error().message.contains(QLatin1String("newer")), qPrintable(r.error().message));
     }
 
-    void hostsAndSourceVms() {
+    void hostsAndSourceVms()
+    {
         auto db = freshDb();
         HostRepository hosts(*db);
         Host h = makeHost(QStringLiteral("local"));
@@ -201,7 +213,8 @@ private Q_SLOTS:
         QCOMPARE(hosts.remove(h.id).error().code, ErrorCode::NotFound);
     }
 
-    void sandboxesSnapshotsDiffs() {
+    void sandboxesSnapshotsDiffs()
+    {
         auto db = freshDb();
         Host h = makeHost(QStringLiteral("local"));
         must(HostRepository(*db).insert(h));
@@ -253,7 +266,8 @@ private Q_SLOTS:
         QCOMPARE(must(DiffRepository(*db).count()), 0);
     }
 
-    void commandsKeepBytesAndFlags() {
+    void commandsKeepBytesAndFlags()
+    {
         auto db = freshDb();
         Host h = makeHost(QStringLiteral("local"));
         must(HostRepository(*db).insert(h));
@@ -300,7 +314,8 @@ private Q_SLOTS:
         QVERIFY(!back.finishedAt.isValid());
     }
 
-    void secretsAreRedactedOnWrite() {
+    void secretsAreRedactedOnWrite()
+    {
         auto db = freshDb();
         Host h = makeHost(QStringLiteral("local"));
         must(HostRepository(*db).insert(h));
@@ -350,7 +365,8 @@ private Q_SLOTS:
         QVERIFY(must(audit.verify()).intact());
     }
 
-    void sessionsMessagesToolCalls() {
+    void sessionsMessagesToolCalls()
+    {
         auto db = freshDb();
         AgentSession session{newId(),
                              QString(),
@@ -397,7 +413,8 @@ private Q_SLOTS:
         QCOMPARE(must(ToolCallRepository(*db).count()), 0);
     }
 
-    void approvals() {
+    void approvals()
+    {
         auto db = freshDb();
         Approval a;
         a.id = newId();
@@ -425,7 +442,8 @@ private Q_SLOTS:
         QCOMPARE(back.decidedAt, a.decidedAt);
     }
 
-    void playbookTasksKeepOrder() {
+    void playbookTasksKeepOrder()
+    {
         auto db = freshDb();
         Playbook p{newId(), QString(), QString(), QStringLiteral("web"), QStringLiteral("web"), at(1), at(1)};
         must(PlaybookRepository(*db).insert(p));
@@ -447,7 +465,8 @@ private Q_SLOTS:
         QCOMPARE(back.at(2).position, 2);
     }
 
-    void auditChainVerifies() {
+    void auditChainVerifies()
+    {
         auto db = freshDb();
         ManualClock clock;
         AuditLog audit(*db, clock);
@@ -478,7 +497,8 @@ private Q_SLOTS:
         QCOMPARE(must(audit.list(filter)).size(), 0); // '_' is not a wildcard
     }
 
-    void auditRowsCannotBeChangedThroughSql() {
+    void auditRowsCannotBeChangedThroughSql()
+    {
         auto db = freshDb();
         AuditLog audit(*db);
         must(audit.append(QStringLiteral("system"), QStringLiteral("a"), QStringLiteral("one")));
@@ -486,7 +506,8 @@ private Q_SLOTS:
         QVERIFY(!db->exec(QStringLiteral("DELETE FROM audit_events WHERE seq = 1")).ok());
     }
 
-    void auditDetectsEditedRow() {
+    void auditDetectsEditedRow()
+    {
         auto db = freshDb();
         AuditLog audit(*db);
         for (int i = 1; i <= 6; ++i)
@@ -500,7 +521,8 @@ private Q_SLOTS:
         QVERIFY2(report.reason.contains(QLatin1String("changed")), qPrintable(report.reason));
     }
 
-    void auditDetectsEditedDataAndRecomputedHash() {
+    void auditDetectsEditedDataAndRecomputedHash()
+    {
         // An attacker who also recomputes the edited row's own hash still breaks the link of the next row.
         auto db = freshDb();
         AuditLog audit(*db);
@@ -520,7 +542,8 @@ private Q_SLOTS:
         QCOMPARE(report.firstBrokenSeq, std::optional<qint64>(3));
     }
 
-    void auditDetectsRemovedRow() {
+    void auditDetectsRemovedRow()
+    {
         auto db = freshDb();
         AuditLog audit(*db);
         for (int i = 1; i <= 5; ++i)
@@ -531,7 +554,8 @@ private Q_SLOTS:
         QCOMPARE(report.firstBrokenSeq, std::optional<qint64>(3));
     }
 
-    void auditConcurrentWritersFormOneChain() {
+    void auditConcurrentWritersFormOneChain()
+    {
         const DatabaseOptions options = StoreTestEnv::fresh();
         must(must(Database::open(options))->migrate());
         constexpr int perThread = 40;
@@ -555,7 +579,8 @@ private Q_SLOTS:
         QCOMPARE(report.rowsChecked, 2 * perThread);
     }
 
-    void storeWorkerRunsOffThread() {
+    void storeWorkerRunsOffThread()
+    {
         StoreWorker worker(StoreTestEnv::fresh());
         QSignalSpy opened(&worker, &StoreWorker::opened);
         worker.start();
@@ -600,7 +625,8 @@ private Q_SLOTS:
         QVERIFY(!delivered);
     }
 
-    void storeWorkerReportsOpenFailure() {
+    void storeWorkerReportsOpenFailure()
+    {
         DatabaseOptions bad;
         bad.backend = Backend::Sqlite;
         bad.sqlitePath = QStringLiteral("/proc/fluid-cannot-be-here/fluid.sqlite");

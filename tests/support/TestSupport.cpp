@@ -9,13 +9,15 @@
 
 namespace fluid::test {
 
-void skipWholeTest(const QString& reason) {
+void skipWholeTest(const QString& reason)
+{
     std::fprintf(stdout, "SKIPPED: %s\n", qPrintable(reason));
     std::fflush(stdout);
     std::exit(kSkipExitCode);
 }
 
-QString makeTempDir(const QString& prefix) {
+QString makeTempDir(const QString& prefix)
+{
     QString base = qEnvironmentVariable("FLUID_TEST_TMP");
     if (base.isEmpty())
         base = QDir::tempPath();

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "config/Settings.h"
+
+namespace fluid::config {
+
+QString toName(StoreBackend value)
+{
+    switch (value) {
+    case StoreBackend::Sqlite:
+        return QStringLiteral("sqlite");
+    case StoreBackend::Postgresql:
+        return QStringLiteral("postgresql");
+    }
+    return {};
+}
+
+QString toName(Accelerator value)
+{
+    switch (value) {
+    case Accelerator::Auto:
+        return QStringLiteral("auto");
+    case Accelerator::Kvm:
+        return QStringLiteral("kvm");
+    case Accelerator::Tcg:
+        return QStringLiteral("tcg");
+    }
+    return {};
+}
+
+QString toName(AgentProvider value)
+{
+    switch (value) {
+    case AgentProvider::OpenAi:
+        return QStringLiteral("openai");
+    case AgentProvider::Anthropic:
+        return QStringLiteral("anthropic");
+    case AgentProvider::OpenRouter:
+        return QStringLiteral("openrouter");
+    case AgentProvider::Ollama:
+        return QStringLiteral("ollama");
+    case AgentProvider::Vllm:
+        return QStringLiteral("vllm");
+    }
+    return {};
+}
+
+QString toName(SecretsBackend value)
+{
+    switch (value) {
+    case SecretsBackend::Keychain:
+        return QStringLiteral("keychain");
+    case SecretsBackend::EncryptedFile:
+        return QStringLiteral("encrypted-file");
+    }
+    return {};
+}
+
+template <>
+QList<StoreBackend> allValues<StoreBackend>()
+{
+    return {StoreBackend::Sqlite, StoreBackend::Postgresql};
+}
+
+template <>
+QList<Accelerator> allValues<Accelerator>()
+{
+    return {Accelerator::Auto, Accelerator::Kvm, Accelerator::Tcg};
+}
+
+template <>
+QList<AgentProvider> allValues<AgentProvider>()
+{
+    return {AgentProvider::OpenAi, AgentProvider::Anthropic, AgentProvider::OpenRouter, AgentProvider::Ollama,
+            AgentProvider::Vllm};
+}
+
+template <>
+QList<SecretsBackend> allValues<SecretsBackend>()
+{
+    return {SecretsBackend::Keychain, SecretsBackend::EncryptedFile};
+}
+
+QStringList defaultCommandDenyPatterns()
+{
+    return {
+        // rm of / or /* with any options (-rf, -fr, --no-preserve-root, --), alone or in a command list.
+        QStringLiteral("\\brm\\s+(-\\S*\\s+)*/\\*?\\s*($|[;&|)])"),
+        // Making a file system on, or writing raw bytes to, a block device.
+        QStringLiteral("\\bmkfs(\\.\\w+)?\\s.*/dev/"),
+        QStringLiteral("\\bdd\\s.*\\bof=/dev/(sd|vd|hd|xvd|nvme|mmcblk|dm-|mapper/)"),
+        // Taking the machine down: the agent would lose its sandbox mid-task.
+        QStringLiteral("(^|[;&|(])\\s*((sudo|exec|nohup|systemctl)\\s+)*(/usr)?(/s?bin/)?"
+                       "(shutdown|reboot|poweroff|halt|(tel)?init\\s+[06])\\b"),
+        // Fork bomb under any function name, such as :(){ :|:& };:
+        QStringLiteral("([\\w:]+)\\s*\\(\\)\\s*\\{\\s*\\1\\s*\\|\\s*\\1\\s*&\\s*\\}"),
+    };
+}
+
+QStringList defaultDeniedPaths()
+{
+    return {QStringLiteral("/proc"), QStringLiteral("/sys"), QStringLiteral("/dev"), QStringLiteral("/boot")};
+}
+
+QList<HostSettings> defaultHosts()
+{
+    HostSettings local;
+    local.name = QStringLiteral("local");
+    local.uri = QStringLiteral("qemu:///system");
+    return {local};
+}
+
+const HostSettings* Settings::host(const QString& name) const
+{
+    for (const HostSettings& candidate : hosts) {
+        if (candidate.name == name)
+            return &candidate;
+    }
+    return nullptr;
+}
+
+Accelerator Settings::effectiveAccelerator(const HostSettings& host) const
+{
+    return host.accelerator.value_or(sandbox.accelerator);
+}
+
+} // namespace fluid::config

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <QList>
+#include <QString>
+#include <QStringList>
+
+#include <optional>
+
+namespace fluid::config {
+
+/// Where Fluid keeps its data: an embedded SQLite file (the default) or a shared PostgreSQL server.
+enum class StoreBackend { Sqlite, Postgresql };
+
+/// How sandbox VMs are accelerated. Auto uses KVM when the host offers it and TCG (software) otherwise.
+enum class Accelerator { Auto, Kvm, Tcg };
+
+/// Which LLM API the agent talks to.
+enum class AgentProvider { OpenAi, Anthropic, OpenRouter, Ollama, Vllm };
+
+/// Where secrets live: the OS keychain, or an encrypted file as an explicit opt-in fallback.
+enum class SecretsBackend { Keychain, EncryptedFile };
+
+/// The YAML spelling of a value: "sqlite", "postgresql", "auto", "kvm", "openai", "encrypted-file", ...
+// Not named toString: QTest looks up toString() by ADL in this namespace and expects char*.
+QString toName(StoreBackend value);
+QString toName(Accelerator value);
+QString toName(AgentProvider value);
+QString toName(SecretsBackend value);
+
+/// Every value of an enum above, in declaration order (for combo boxes and "must be one of" messages).
+template <typename E>
+QList<E> allValues();
+template <>
+QList<StoreBackend> allValues<StoreBackend>();
+template <>
+QList<Accelerator> allValues<Accelerator>();
+template <>
+QList<AgentProvider> allValues<AgentProvider>();
+template <>
+QList<SecretsBackend> allValues<SecretsBackend>();
+
+/// The YAML spellings of every value of E, in declaration order.
+template <typename E>
+QStringList allNames()
+{
+    QStringList names;
+    for (E value : allValues<E>())
+        names.append(toName(value));
+    return names;
+}
+
+/// The value whose YAML spelling is `text` (ASCII case-insensitive), or nullopt.
+template <typename E>
+std::optional<E> fromName(const QString& text)
+{
+    for (E value : allValues<E>()) {
+        if (toName(value).compare(text, Qt::CaseInsensitive) == 0)
+            return value;
+    }
+    return std::nullopt;
+}
+
+/// An inclusive range for an integer setting. Parsing, validate() and the settings dialog's spin boxes
+/// all use the same bounds below. Plain data; thread: any.
+struct IntRange {
+    int min;
+    int max;
+    constexpr bool contains(qint64 value) const { return value >= min && value <= max; }
+};
+
+namespace bounds {
+inline constexpr IntRange kPostgresqlPort{1, 65535};
+inline constexpr IntRange kHostMaxMemoryMib{0, 16777216};
+inline constexpr IntRange kHostMaxVcpus{0, 4096};
+inline constexpr IntRange kHostMaxSandboxes{0, 10000};
+inline constexpr IntRange kDefaultVcpus{1, 64};
+inline constexpr IntRange kDefaultMemoryMib{128, 1048576};
+inline constexpr IntRange kReadyTimeoutS{10, 3600};
+inline constexpr IntRange kCommandTimeoutS{1, 86400};
+inline constexpr IntRange kOutputCapBytes{1024, 268435456};
+inline constexpr IntRange kCertTtlMinutes{1, 10};
+inline constexpr IntRange kContextLimitTokens{1000, 10000000};
+} // namespace bounds
+
+/// Connection to a PostgreSQL server (store.postgresql). The password comes from the keychain, never from
+/// the config file. Plain data; thread: any.
+struct PostgresqlSettings {
+    QString host = QStringLiteral("127.0.0.1");
+    int port = 5432;
+    QString database = QStringLiteral("fluid");
+    QString user = QStringLiteral("fluid");
+
+    bool operator==(const PostgresqlSettings&) const = default;
+};
+
+/// Which database backs Fluid (store). Plain data; thread: any.
+struct StoreSettings {
+    StoreBackend backend = StoreBackend::Sqlite;
+    /// Empty means fluid::paths::defaultDatabaseFile(); otherwise an absolute path.
+    QString sqlitePath;
+    PostgresqlSettings postgresql;
+
+    bool operator==(const StoreSettings&) const = default;
+};
+
+/// What Fluid may take from one libvirt host (hosts[].limits); 0 means no limit beyond what the host has
+/// free. Plain data; thread: any.
+struct HostLimits {
+    int maxMemoryMib = 0;
+    int maxVcpus = 0;
+    int maxSandboxes = 0;
+
+    bool operator==(const HostLimits&) const = default;
+};
+
+/// One libvirt host sandboxes can run on (an item of hosts). Plain data; thread: any.
+struct HostSettings {
+    /// Unique, [a-z0-9][a-z0-9-]{0,39}.
+    QString name;
+    /// libvirt connection URI: qemu:///system, qemu+ssh://user@host/system, test:///default, ...
+    QString uri;
+    /// Overrides sandbox.accelerator for this host when set.
+    std::optional<Accelerator> accelerator;
+    HostLimits limits;
+
+    bool operator==(const HostSettings&) const = default;
+};
+
+/// Defaults for new sandboxes (sandbox). Plain data; thread: any.
+struct SandboxSettings {
+    int defaultVcpus = 1;
+    int defaultMemoryMib = 512;
+    Accelerator accelerator = Accelerator::Auto;
+    int readyTimeoutS = 180;
+
+    bool operator==(const SandboxSettings&) const = default;
+};
+
+/// The built-in deny list for commands: rm -rf /, mkfs or dd onto /dev, shutdown/reboot/poweroff/halt,
+/// and fork bombs (QRegularExpression patterns).
+QStringList defaultCommandDenyPatterns();
+
+/// Limits on the commands the agent runs in a sandbox (commands). allow and deny hold QRegularExpression
+/// patterns; an empty allow list allows everything that deny does not match. Plain data; thread: any.
+struct CommandSettings {
+    int timeoutS = 120;
+    int outputCapBytes = 1048576;
+    QStringList allow;
+    QStringList deny = defaultCommandDenyPatterns();
+
+    bool operator==(const CommandSettings&) const = default;
+};
+
+/// Sandbox SSH certificates (ssh). Plain data; thread: any.
+struct SshSettings {
+    int certTtlMinutes = 5;
+
+    bool operator==(const SshSettings&) const = default;
+};
+
+/// The LLM the agent uses (agent). The API key comes from the keychain, never from the config file.
+/// Plain data; thread: any.
+struct AgentSettings {
+    AgentProvider provider = AgentProvider::OpenAi;
+    /// Free text; may stay empty until onboarding picks a model.
+    QString model;
+    /// Empty means the provider's default; otherwise an http:// or https:// URL.
+    QString endpoint;
+    int contextLimitTokens = 100000;
+
+    bool operator==(const AgentSettings&) const = default;
+};
+
+/// The built-in deny list for the agent's file tools: /proc, /sys, /dev, /boot.
+QStringList defaultDeniedPaths();
+
+/// Absolute paths the agent's file tools may touch (paths); an empty allow list allows everything that
+/// deny does not cover. Plain data; thread: any.
+struct PathSettings {
+    QStringList allow;
+    QStringList deny = defaultDeniedPaths();
+
+    bool operator==(const PathSettings&) const = default;
+};
+
+/// Where secrets are kept (secrets). Plain data; thread: any.
+struct SecretsSettings {
+    SecretsBackend backend = SecretsBackend::Keychain;
+    /// Empty means <data dir>/secrets.enc; otherwise an absolute path.
+    QString encryptedFile;
+
+    bool operator==(const SecretsSettings&) const = default;
+};
+
+/// One host named "local" at qemu:///system.
+QList<HostSettings> defaultHosts();
+
+/// Everything config.yaml can say, with the defaults a missing file gets. Build one with loadConfig() or
+/// parseConfig() (config/Config.h), check one with validate(). Plain data; thread: any.
+struct Settings {
+    StoreSettings store;
+    QList<HostSettings> hosts = defaultHosts();
+    SandboxSettings sandbox;
+    CommandSettings commands;
+    SshSettings ssh;
+    AgentSettings agent;
+    PathSettings paths;
+    SecretsSettings secrets;
+
+    /// The host with this name, or nullptr. The pointer is valid until hosts changes.
+    const HostSettings* host(const QString& name) const;
+
+    /// The host's own accelerator if it sets one, else sandbox.accelerator.
+    Accelerator effectiveAccelerator(const HostSettings& host) const;
+
+    bool operator==(const Settings&) const = default;
+};
+
+} // namespace fluid::config

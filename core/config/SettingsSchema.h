@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Internal to core/config: the one description of config.yaml's keys, shared by the reader, the writer
+// and the checker so the three can never disagree on a key name, a range or a format.
+
+#include "config/Settings.h"
+
+namespace fluid::config::detail {
+
+/// The format a text setting must have; checkText() in SettingsChecks.h enforces it.
+enum class TextRule {
+    HostName,            // [a-z0-9][a-z0-9-]{0,39}
+    LibvirtUri,          // qemu:///system, qemu+ssh://user@host/system, ...
+    ServerHost,          // a host name, an IP address or an absolute socket folder
+    ServerName,          // a PostgreSQL database or user name
+    FreeText,            // anything on one line
+    HttpUrlOrEmpty,      // empty, or an http:// or https:// URL
+    AbsolutePathOrEmpty, // empty, or an absolute path
+    AbsolutePath,        // an absolute path without ".." or NUL
+    RegularExpression,   // a valid, non-empty QRegularExpression pattern
+};
+
+// A visitor V has: section(key, S&), list(key, QList<S>&), integer(key, int&, IntRange),
+// text(key, QString&, TextRule), textList(key, QStringList&, TextRule), choice(key, E&),
+// optionalChoice(key, std::optional<E>&). Keys are the YAML spellings, in the order toYaml() writes them.
+
+template <typename V>
+void visitFields(V& v, PostgresqlSettings& s)
+{
+    v.text("host", s.host, TextRule::ServerHost);
+    v.integer("port", s.port, bounds::kPostgresqlPort);
+    v.text("database", s.database, TextRule::ServerName);
+    v.text("user", s.user, TextRule::ServerName);
+}
+
+template <typename V>
+void visitFields(V& v, StoreSettings& s)
+{
+    v.choice("backend", s.backend);
+    v.text("sqlite_path", s.sqlitePath, TextRule::AbsolutePathOrEmpty);
+    v.section("postgresql", s.postgresql);
+}
+
+template <typename V>
+void visitFields(V& v, HostLimits& s)
+{
+    v.integer("max_memory_mib", s.maxMemoryMib, bounds::kHostMaxMemoryMib);
+    v.integer("max_vcpus", s.maxVcpus, bounds::kHostMaxVcpus);
+    v.integer("max_sandboxes", s.maxSandboxes, bounds::kHostMaxSandboxes);
+}
+
+template <typename V>
+void visitFields(V& v, HostSettings& s)
+{
+    v.text("name", s.name, TextRule::HostName);
+    v.text("uri", s.uri, TextRule::LibvirtUri);
+    v.optionalChoice("accelerator", s.accelerator);
+    v.section("limits", s.limits);
+}
+
+template <typename V>
+void visitFields(V& v, SandboxSettings& s)
+{
+    v.integer("default_vcpus", s.defaultVcpus, bounds::kDefaultVcpus);
+    v.integer("default_memory_mib", s.defaultMemoryMib, bounds::kDefaultMemoryMib);
+    v.choice("accelerator", s.accelerator);
+    v.integer("ready_timeout_s", s.readyTimeoutS, bounds::kReadyTimeoutS);
+}
+
+template <typename V>
+void visitFields(V& v, CommandSettings& s)
+{
+    v.integer("timeout_s", s.timeoutS, bounds::kCommandTimeoutS);
+    v.integer("output_cap_bytes", s.outputCapBytes, bounds::kOutputCapBytes);
+    v.textList("allow", s.allow, TextRule::RegularExpression);
+    v.textList("deny", s.deny, TextRule::RegularExpression);
+}
+
+template <typename V>
+void visitFields(V& v, SshSettings& s)
+{
+    v.integer("cert_ttl_minutes", s.certTtlMinutes, bounds::kCertTtlMinutes);
+}
+
+template <typename V>
+void visitFields(V& v, AgentSettings& s)
+{
+    v.choice("provider", s.provider);
+    v.text("model", s.model, TextRule::FreeText);
+    v.text("endpoint", s.endpoint, TextRule::HttpUrlOrEmpty);
+    v.integer("context_limit_tokens", s.contextLimitTokens, bounds::kContextLimitTokens);
+}
+
+template <typename V>
+void visitFields(V& v, PathSettings& s)
+{
+    v.textList("allow", s.allow, TextRule::AbsolutePath);
+    v.textList("deny", s.deny, TextRule::AbsolutePath);
+}
+
+template <typename V>
+void visitFields(V& v, SecretsSettings& s)
+{
+    v.choice("backend", s.backend);
+    v.text("encrypted_file", s.encryptedFile, TextRule::AbsolutePathOrEmpty);
+}
+
+template <typename V>
+void visitFields(V& v, Settings& s)
+{
+    v.section("store", s.store);
+    v.list("hosts", s.hosts);
+    v.section("sandbox", s.sandbox);
+    v.section("commands", s.commands);
+    v.section("ssh", s.ssh);
+    v.section("agent", s.agent);
+    v.section("paths", s.paths);
+    v.section("secrets", s.secrets);
+}
+
+} // namespace fluid::config::detail

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+// The fluid executable's command line, run as a separate process with no display.
+#include "base/BuildInfo.h"
+#include "store/AuditLog.h"
+#include "TestSupport.h"
+
+#include <QFile>
+#include <QProcess>
+#include <QTest>
+
+using namespace fluid;
+
+namespace {
+struct Run {
+    int exitCode = -1;
+    QString out;
+    QString err;
+};
+} // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+
+    QString m_dir;
+
+    Run fluid(const QStringList& args, const QByteArray& configYaml = {})
+    {
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.remove(QStringLiteral("DISPLAY"));
+        env.remove(QStringLiteral("WAYLAND_DISPLAY"));
+        env.remove(QStringLiteral("QT_QPA_PLATFORM")); // a window would abort without a display
+        env.insert(QStringLiteral("FLUID_CONFIG_DIR"), m_dir + QStringLiteral("/config"));
+        env.insert(QStringLiteral("FLUID_DATA_DIR"), m_dir + QStringLiteral("/data"));
+        p.setProcessEnvironment(env);
+        QStringList all = args;
+        if (!configYaml.isNull()) {
+            const QString path = m_dir + QStringLiteral("/test-config.yaml");
+            QFile f(path);
+            if (!f.open(QIODevice::WriteOnly) || f.write(configYaml) != configYaml.size())
+                qFatal("cannot write %s", qPrintable(path));
+            f.close();
+            all.prepend(path);
+            all.prepend(QStringLiteral("--config"));
+        }
+        p.start(QStringLiteral(FLUID_BIN), all);
+        if (!p.waitForFinished(60000))
+            qFatal("fluid %s did not finish", qPrintable(all.join(QLatin1Char(' '))));
+        return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
+                QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
+    }
+
+    QString sqlitePath() const { return m_dir + QStringLiteral("/data/fluid.sqlite"); }
+
+private Q_SLOTS:
+    void init() { m_dir = test::makeTempDir(QStringLiteral("cli")); }
+
+    void versionWorksWithoutDisplay()
+    {
+        const Run r = fluid({QStringLiteral("--version")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.out.startsWith(QStringLiteral("fluid ") + fluidVersion()));
+        for (const char* lib : {"Qt", "libvirt", "libssh", "OpenSSL", "yaml-cpp"})
+            QVERIFY2(r.out.contains(QLatin1String(lib)), lib);
+    }
+
+    void helpWorksWithoutDisplay()
+    {
+        const Run r = fluid({QStringLiteral("--help")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.out.contains(QLatin1String("audit verify")));
+        QVERIFY(r.out.contains(QLatin1String("config check")));
+    }
+
+    void unknownCommandIsAUsageError()
+    {
+        const Run r = fluid({QStringLiteral("frobnicate")});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY(r.err.contains(QLatin1String("unknown command: frobnicate")));
+    }
+
+    void auditVerifyWithNoStoreYet()
+    {
+        const Run r = fluid({QStringLiteral("audit"), QStringLiteral("verify")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains(QLatin1String("nothing to verify")), qPrintable(r.out));
+        QVERIFY(!QFile::exists(sqlitePath())); // verifying does not create a store
+    }
+
+    void auditVerifyIntactThenTampered()
+    {
+        {
+            store::DatabaseOptions o;
+            o.sqlitePath = sqlitePath();
+            auto db = store::openAndMigrate(o);
+            QVERIFY(db.ok());
+            store::AuditLog audit(**db);
+            for (int i = 1; i <= 7; ++i)
+                QVERIFY(
+                    audit.append(QStringLiteral("system"), QStringLiteral("k"), QStringLiteral("e%1").arg(i))
+                        .ok());
+        }
+        Run r = fluid({QStringLiteral("audit"), QStringLiteral("verify")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains(QLatin1String("intact: 7 row(s)")), qPrintable(r.out));
+
+        r = fluid({QStringLiteral("audit"), QStringLiteral("list"), QStringLiteral("--limit"),
+                   QStringLiteral("2")});
+        QCOMPARE(r.exitCode, 0);
+        QCOMPARE(r.out.count(QLatin1Char('\n')), 2);
+        QVERIFY(r.out.startsWith(QLatin1String("7  ")));
+
+        {
+            store::DatabaseOptions o;
+            o.sqlitePath = sqlitePath();
+            auto db = store::Database::open(o);
+            QVERIFY(db.ok());
+            QVERIFY((*db)->exec(QStringLiteral("DROP TRIGGER audit_events_no_update")).ok());
+            QVERIFY(
+                (*db)->exec(QStringLiteral("UPDATE audit_events SET data = '{\"x\":1}' WHERE seq = 5")).ok());
+        }
+        r = fluid({QStringLiteral("audit"), QStringLiteral("verify")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.out.contains(QLatin1String("BROKEN at row 5")), qPrintable(r.out));
+    }
+
+    void configCheckReportsLineAndKey()
+    {
+        Run r = fluid({QStringLiteral("config"), QStringLiteral("check")},
+                      "sandbox:\n  default_vcpus: 2\n  default_memory_mib: 64\n");
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains(QLatin1String("test-config.yaml:3: sandbox.default_memory_mib")),
+                 qPrintable(r.err));
+
+        r = fluid({QStringLiteral("config"), QStringLiteral("check")}, "sandbox:\n  default_vcpuz: 2\n");
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.err.contains(QLatin1String("warning:")) && r.err.contains(QLatin1String("default_vcpus")),
+                 qPrintable(r.err));
+        QVERIFY(r.out.contains(QLatin1String("default_memory_mib: 512")));
+    }
+
+    void configWithASecretIsRefused()
+    {
+        const Run r = fluid({QStringLiteral("config"), QStringLiteral("check")},
+                            "agent:\n  provider: openai\n  api_key: sk-test-0123456789abcdefghij\n");
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.err.contains(QLatin1String("keychain")));
+        QVERIFY(!r.err.contains(QLatin1String("0123456789abcdefghij")));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0
+// The main window over a real store: audit dock contents, chain status, About, layout persistence.
+#include "AboutDialog.h"
+#include "AuditDock.h"
+#include "AuditLogModel.h"
+#include "base/BuildInfo.h"
+#include "MainWindow.h"
+#include "store/AuditLog.h"
+#include "store/StoreWorker.h"
+#include "TestSupport.h"
+
+#include <QApplication>
+#include <QFormLayout>
+#include <QLabel>
+#include <QSignalSpy>
+#include <QTest>
+
+using namespace fluid;
+
+class TestMainWindow : public QObject {
+    Q_OBJECT
+
+    store::DatabaseOptions m_options;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        const QString dir = test::makeTempDir(QStringLiteral("gui"));
+        qputenv("FLUID_CONFIG_DIR", (dir + QStringLiteral("/config")).toUtf8());
+        m_options.sqlitePath = dir + QStringLiteral("/fluid.sqlite");
+        auto db = store::openAndMigrate(m_options);
+        QVERIFY(db.ok());
+        store::AuditLog audit(**db);
+        for (const char* kind : {"host.add", "sandbox.create", "sandbox.destroy"})
+            QVERIFY(audit
+                        .append(QStringLiteral("person"), QLatin1String(kind),
+                                QStringLiteral("did %1").arg(kind), {}, QStringLiteral("sbx-1"))
+                        .ok());
+    }
+
+    void auditDockShowsEventsAndVerifiedChain()
+    {
+        store::StoreWorker worker(m_options);
+        ui::MainWindow window(&worker);
+        QSignalSpy verified(window.auditDock(), &ui::AuditDock::chainVerified);
+        worker.start();
+        window.show();
+        QVERIFY(verified.wait(10000));
+        QCOMPARE(verified.first().at(0).toBool(), true);
+        QTRY_COMPARE(window.auditDock()->model()->rowCount(), 3);
+        QCOMPARE(window.auditDock()->model()->eventAt(0).kind, QStringLiteral("sandbox.destroy"));
+        QVERIFY(window.auditDock()->chainStatus().contains(QLatin1String("3 row(s) intact")));
+        QVERIFY(window.findChild<QLabel*>(QStringLiteral("storeStatus"))
+                    ->text()
+                    .contains(QLatin1String("SQLite")));
+    }
+
+    void auditDockReportsTamperedRow()
+    {
+        {
+            auto db = store::Database::open(m_options);
+            QVERIFY(db.ok());
+            QVERIFY((*db)->exec(QStringLiteral("DROP TRIGGER audit_events_no_update")).ok());
+            QVERIFY(
+                (*db)->exec(QStringLiteral("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2")).ok());
+        }
+        store::StoreWorker worker(m_options);
+        ui::MainWindow window(&worker);
+        QSignalSpy verified(window.auditDock(), &ui::AuditDock::chainVerified);
+        worker.start();
+        QVERIFY(verified.wait(10000));
+        QCOMPARE(verified.first().at(0).toBool(), false);
+        QVERIFY2(window.auditDock()->chainStatus().startsWith(QLatin1String("Chain broken at row 2")),
+                 qPrintable(window.auditDock()->chainStatus()));
+    }
+
+    void storeFailureIsShownNotFatal()
+    {
+        store::DatabaseOptions bad;
+        bad.sqlitePath = QStringLiteral("/proc/nope/fluid.sqlite");
+        store::StoreWorker worker(bad);
+        ui::MainWindow window(&worker);
+        QSignalSpy opened(&worker, &store::StoreWorker::opened);
+        worker.start();
+        QVERIFY(opened.wait(10000));
+        QTRY_COMPARE(window.findChild<QLabel*>(QStringLiteral("storeStatus"))->text(),
+                     QStringLiteral("Store unavailable"));
+    }
+
+    void aboutListsLibraryVersions()
+    {
+        ui::AboutDialog about;
+        const QList<QLabel*> labels = about.findChildren<QLabel*>();
+        QStringList texts;
+        for (QLabel* l : labels)
+            texts << l->text();
+        const QString all = texts.join(QLatin1Char('\n'));
+        QVERIFY(all.contains(fluidVersion()));
+        for (const ComponentVersion& c : componentVersions()) {
+            QVERIFY2(all.contains(c.name), qPrintable(c.name));
+            QVERIFY2(all.contains(c.version), qPrintable(c.version));
+        }
+    }
+
+    void dockLayoutSurvivesRestart()
+    {
+        {
+            ui::MainWindow window(nullptr);
+            window.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&window));
+            QVERIFY(window.auditDock()->isVisible());
+            window.auditDock()->hide();
+            window.close();
+        }
+        ui::MainWindow again(nullptr);
+        again.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&again));
+        QVERIFY(!again.auditDock()->isVisible());
+        again.auditDock()->show();
+        again.close();
+    }
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "tst_mainwindow.moc"

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "AuditDock.h"
+
+#include "AuditLogModel.h"
+#include "store/AuditLog.h"
+#include "store/StoreWorker.h"
+
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QTableView>
+#include <QTimer>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+namespace fluid::ui {
+
+AuditDock::AuditDock(store::StoreWorker* store, QWidget* parent)
+    : QDockWidget(tr("Audit log"), parent)
+    , m_store(store)
+    , m_model(new AuditLogModel(this))
+    , m_view(new QTableView)
+    , m_sandboxFilter(new QLineEdit)
+    , m_kindFilter(new QLineEdit)
+    , m_chainLabel(new QLabel)
+{
+    setObjectName(QStringLiteral("auditDock"));
+    auto* body = new QWidget;
+    auto* layout = new QVBoxLayout(body);
+    layout->setContentsMargins(4, 4, 4, 4);
+
+    auto* filters = new QHBoxLayout;
+    m_sandboxFilter->setPlaceholderText(tr("Sandbox id"));
+    m_sandboxFilter->setAccessibleName(tr("Filter by sandbox"));
+    m_sandboxFilter->setClearButtonEnabled(true);
+    m_kindFilter->setPlaceholderText(tr("Kind, e.g. sandbox."));
+    m_kindFilter->setAccessibleName(tr("Filter by kind"));
+    m_kindFilter->setClearButtonEnabled(true);
+    auto* refreshButton = new QToolButton;
+    refreshButton->setText(tr("Refresh"));
+    refreshButton->setToolTip(tr("Reload the newest events (F5)"));
+    refreshButton->setShortcut(QKeySequence::Refresh);
+    auto* verifyButton = new QToolButton;
+    verifyButton->setText(tr("Verify chain"));
+    verifyButton->setObjectName(QStringLiteral("verifyChain"));
+    verifyButton->setToolTip(tr("Recompute every row's hash and check that each links to the one before"));
+    filters->addWidget(m_sandboxFilter, 1);
+    filters->addWidget(m_kindFilter, 1);
+    filters->addWidget(refreshButton);
+    filters->addWidget(verifyButton);
+    layout->addLayout(filters);
+
+    m_view->setModel(m_model);
+    m_view->setObjectName(QStringLiteral("auditView"));
+    m_view->setAccessibleName(tr("Audit events"));
+    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_view->setAlternatingRowColors(true);
+    m_view->verticalHeader()->hide();
+    m_view->horizontalHeader()->setStretchLastSection(true);
+    m_view->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    layout->addWidget(m_view, 1);
+
+    m_chainLabel->setObjectName(QStringLiteral("chainStatus"));
+    m_chainLabel->setText(tr("Chain not verified yet"));
+    layout->addWidget(m_chainLabel);
+    setWidget(body);
+
+    // Typing in a filter reloads once the person pauses.
+    auto* debounce = new QTimer(this);
+    debounce->setSingleShot(true);
+    debounce->setInterval(250);
+    connect(debounce, &QTimer::timeout, this, &AuditDock::refresh);
+    connect(m_sandboxFilter, &QLineEdit::textChanged, debounce, qOverload<>(&QTimer::start));
+    connect(m_kindFilter, &QLineEdit::textChanged, debounce, qOverload<>(&QTimer::start));
+    connect(refreshButton, &QToolButton::clicked, this, &AuditDock::refresh);
+    connect(verifyButton, &QToolButton::clicked, this, &AuditDock::verifyChain);
+}
+
+QString AuditDock::chainStatus() const
+{
+    return m_chainLabel->text();
+}
+
+void AuditDock::refresh()
+{
+    if (!m_store)
+        return;
+    store::AuditFilter filter;
+    filter.sandboxId = m_sandboxFilter->text().trimmed();
+    filter.kindPrefix = m_kindFilter->text().trimmed();
+    m_store->run<QList<model::AuditEvent>>(
+        this, [filter](store::Database& db) { return store::AuditLog(db).list(filter); },
+        [this](Result<QList<model::AuditEvent>> events) {
+            if (events) {
+                m_model->setEvents(std::move(*events));
+            } else {
+                m_chainLabel->setText(tr("Cannot read the audit log: %1").arg(events.error().toString()));
+            }
+            Q_EMIT refreshed();
+        });
+}
+
+void AuditDock::verifyChain()
+{
+    if (!m_store)
+        return;
+    m_chainLabel->setText(tr("Verifying the chain…"));
+    m_store->run<store::AuditVerifyReport>(
+        this, [](store::Database& db) { return store::AuditLog(db).verify(); },
+        [this](Result<store::AuditVerifyReport> report) {
+            QString text;
+            bool intact = false;
+            if (!report) {
+                text = tr("Cannot verify the audit log: %1").arg(report.error().toString());
+            } else if (report->intact()) {
+                intact = true;
+                text = tr("Chain verified: %n row(s) intact", nullptr, int(report->rowsChecked));
+                m_model->setBrokenSeq(std::nullopt);
+            } else {
+                text = tr("Chain broken at row %1: %2").arg(*report->firstBrokenSeq).arg(report->reason);
+                m_model->setBrokenSeq(report->firstBrokenSeq);
+            }
+            m_chainLabel->setText(text);
+            Q_EMIT chainVerified(intact, text);
+        });
+}
+
+} // namespace fluid::ui
