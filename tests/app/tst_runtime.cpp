@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+// Front-end wiring: config.yaml choosing PostgreSQL, its password in the (encrypted-file) secret store,
+// and the store opened from that, against the real PostgreSQL the "postgres" fixture runs.
+#include "../store/StoreTestEnv.h"
+#include "runtime/Runtime.h"
+#include "secrets/SecretStore.h"
+#include "store/AuditLog.h"
+#include "TestSupport.h"
+
+#include <QFile>
+#include <QTest>
+
+using namespace fluid;
+
+class TestRuntime : public QObject {
+    Q_OBJECT
+
+    QString writeConfig(const QByteArray& yaml)
+    {
+        const QString path = test::makeTempDir(QStringLiteral("runtime")) + QStringLiteral("/config.yaml");
+        QFile f(path);
+        if (!f.open(QIODevice::WriteOnly) || f.write(yaml) != yaml.size())
+            qFatal("cannot write %s", qPrintable(path));
+        return path;
+    }
+
+private Q_SLOTS:
+    void sqliteNeedsNoSecrets()
+    {
+        auto loaded = runtime::loadSettings(
+            writeConfig("store:\n  backend: sqlite\n  sqlite_path: /tmp/x/fluid.sqlite\n"));
+        QVERIFY(loaded.ok());
+        QVERIFY(!runtime::storeNeedsSecrets(loaded->settings));
+        auto options = runtime::resolveDatabaseOptions(loaded->settings, QString());
+        QVERIFY(options.ok());
+        QCOMPARE(options->backend, store::Backend::Sqlite);
+        QCOMPARE(options->sqlitePath, QStringLiteral("/tmp/x/fluid.sqlite"));
+    }
+
+    void postgresqlWithPasswordFromEncryptedSecrets()
+    {
+        store::DatabaseOptions pg = test::StoreTestEnv::fresh();
+        QCOMPARE(pg.backend, store::Backend::Postgresql);
+        const QString secretsFile =
+            test::makeTempDir(QStringLiteral("runtime")) + QStringLiteral("/secrets.enc");
+        const QByteArray yaml =
+            QStringLiteral("store:\n  backend: postgresql\n  postgresql:\n    host: %1\n    port: "
+                           "%2\n    database: %3\n    user: %4\nsecrets:\n  backend: "
+                           "encrypted-file\n  encrypted_file: %5\n")
+                .arg(pg.pgHost)
+                .arg(pg.pgPort)
+                .arg(pg.pgDatabase, pg.pgUser, secretsFile)
+                .toUtf8();
+        auto loaded = runtime::loadSettings(writeConfig(yaml));
+        QVERIFY2(loaded.ok(), qPrintable(loaded.ok() ? QString() : loaded.error().toString()));
+        QVERIFY(runtime::storeNeedsSecrets(loaded->settings));
+        const QString passphrase = QStringLiteral("correct horse battery staple");
+
+        // No password stored yet: a clear error naming the secret.
+        auto missing = runtime::resolveDatabaseOptions(loaded->settings, passphrase);
+        QVERIFY(!missing.ok());
+        QCOMPARE(missing.error().code, ErrorCode::NotFound);
+        QVERIFY2(missing.error().message.contains(QLatin1String("store/postgresql")),
+                 qPrintable(missing.error().message));
+
+        {
+            auto secrets =
+                secrets::openSecretStore(runtime::secretStoreOptions(loaded->settings, passphrase));
+            QVERIFY(secrets.ok());
+            QVERIFY((*secrets)
+                        ->write(QString::fromLatin1(secrets::keys::kStorePostgresql), pg.pgPassword.toUtf8())
+                        .ok());
+        }
+        auto options = runtime::resolveDatabaseOptions(loaded->settings, passphrase);
+        QVERIFY2(options.ok(), qPrintable(options.ok() ? QString() : options.error().toString()));
+        auto db = store::openAndMigrate(*options);
+        QVERIFY2(db.ok(), qPrintable(db.ok() ? QString() : db.error().toString()));
+        QVERIFY(store::AuditLog(**db)
+                    .append(QStringLiteral("system"), QStringLiteral("k"), QStringLiteral("hello"))
+                    .ok());
+        QVERIFY(store::AuditLog(**db).verify()->intact());
+
+        // The wrong passphrase never reaches the database.
+        auto wrong = runtime::resolveDatabaseOptions(loaded->settings, QStringLiteral("wrong"));
+        QVERIFY(!wrong.ok());
+        QCOMPARE(wrong.error().code, ErrorCode::Crypto);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestRuntime)
+#include "tst_runtime.moc"
