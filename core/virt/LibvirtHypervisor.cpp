@@ -1,0 +1,779 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "LibvirtHypervisor.h"
+
+#include "base/Logging.h"
+#include "base/Redact.h"
+
+#include <QFile>
+#include <QRegularExpression>
+#include <QThread>
+#include <QUrl>
+#include <QXmlStreamReader>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <mutex>
+
+namespace fluid::virt {
+namespace {
+
+template <typename T, int (*Free)(T*)>
+struct Deleter {
+    void operator()(T* p) const
+    {
+        if (p)
+            Free(p);
+    }
+};
+using DomainPtr = std::unique_ptr<virDomain, Deleter<virDomain, virDomainFree>>;
+using PoolPtr = std::unique_ptr<virStoragePool, Deleter<virStoragePool, virStoragePoolFree>>;
+using VolPtr = std::unique_ptr<virStorageVol, Deleter<virStorageVol, virStorageVolFree>>;
+using NetPtr = std::unique_ptr<virNetwork, Deleter<virNetwork, virNetworkFree>>;
+using SnapPtr = std::unique_ptr<virDomainSnapshot, Deleter<virDomainSnapshot, virDomainSnapshotFree>>;
+using StreamPtr = std::unique_ptr<virStream, Deleter<virStream, virStreamFree>>;
+
+struct CString {
+    char* p = nullptr;
+    ~CString() { free(p); } // NOLINT(cppcoreguidelines-no-malloc): libvirt hands out malloc'd strings
+    QString text() const { return QString::fromUtf8(p); }
+};
+
+/// libvirt's last error on this thread, as an Error that says what Fluid was doing.
+Error lastError(const QString& what, ErrorCode fallback = ErrorCode::Unavailable)
+{
+    const virError* e = virGetLastError();
+    QString detail =
+        e && e->message ? QString::fromUtf8(e->message) : QStringLiteral("no detail from libvirt");
+    ErrorCode code = fallback;
+    if (e) {
+        switch (e->code) {
+        case VIR_ERR_NO_DOMAIN:
+        case VIR_ERR_NO_STORAGE_VOL:
+        case VIR_ERR_NO_STORAGE_POOL:
+        case VIR_ERR_NO_NETWORK:
+        case VIR_ERR_NO_DOMAIN_SNAPSHOT:
+            code = ErrorCode::NotFound;
+            break;
+        case VIR_ERR_OPERATION_DENIED:
+        case VIR_ERR_AUTH_FAILED:
+        case VIR_ERR_AUTH_CANCELLED:
+            code = ErrorCode::PermissionDenied;
+            break;
+        case VIR_ERR_NO_SUPPORT:
+            code = ErrorCode::Refused;
+            break;
+        default:
+            break;
+        }
+    }
+    virResetLastError();
+    return makeError(code, what, redact(detail));
+}
+
+bool lastErrorIs(int code)
+{
+    const virError* e = virGetLastError();
+    return e && e->code == code;
+}
+
+void silentErrorHandler(void*, virErrorPtr) {}
+
+/// libvirt's default event loop on one thread for the whole process; needed for keepalive and events.
+void ensureEventLoop()
+{
+    static std::once_flag once;
+    std::call_once(once, []() {
+        virSetErrorFunc(nullptr, silentErrorHandler);
+        if (virEventRegisterDefaultImpl() < 0) {
+            qCWarning(lcVirt) << "libvirt event loop unavailable:" << lastError(QString()).detail;
+            return;
+        }
+        QThread* loop = QThread::create([]() {
+            for (;;) {
+                if (virEventRunDefaultImpl() < 0)
+                    QThread::msleep(100);
+            }
+        });
+        loop->setObjectName(QStringLiteral("libvirt-events"));
+        loop->start();
+    });
+}
+
+DomainState stateFrom(int s)
+{
+    switch (s) {
+    case VIR_DOMAIN_RUNNING:
+        return DomainState::Running;
+    case VIR_DOMAIN_BLOCKED:
+        return DomainState::Running;
+    case VIR_DOMAIN_PAUSED:
+        return DomainState::Paused;
+    case VIR_DOMAIN_SHUTDOWN:
+        return DomainState::ShuttingDown;
+    case VIR_DOMAIN_SHUTOFF:
+        return DomainState::ShutOff;
+    case VIR_DOMAIN_CRASHED:
+        return DomainState::Crashed;
+    case VIR_DOMAIN_PMSUSPENDED:
+        return DomainState::Suspended;
+    default:
+        return DomainState::Unknown;
+    }
+}
+
+DomainState stateFromEvent(int event)
+{
+    switch (event) {
+    case VIR_DOMAIN_EVENT_STARTED:
+    case VIR_DOMAIN_EVENT_RESUMED:
+        return DomainState::Running;
+    case VIR_DOMAIN_EVENT_SUSPENDED:
+        return DomainState::Paused;
+    case VIR_DOMAIN_EVENT_STOPPED:
+        return DomainState::ShutOff;
+    case VIR_DOMAIN_EVENT_SHUTDOWN:
+        return DomainState::ShuttingDown;
+    case VIR_DOMAIN_EVENT_PMSUSPENDED:
+        return DomainState::Suspended;
+    case VIR_DOMAIN_EVENT_CRASHED:
+        return DomainState::Crashed;
+    default:
+        return DomainState::Unknown;
+    }
+}
+
+QString versionText(unsigned long v)
+{
+    return QStringLiteral("%1.%2.%3").arg(v / 1000000).arg((v / 1000) % 1000).arg(v % 1000);
+}
+
+QString xmlEscape(const QString& s)
+{
+    return s.toHtmlEscaped();
+}
+
+/// The text of the first <path> inside <target> of a pool's XML.
+QString poolTargetPath(const QString& xml)
+{
+    QXmlStreamReader r(xml);
+    bool inTarget = false;
+    while (!r.atEnd()) {
+        r.readNext();
+        if (r.isStartElement() && r.name() == QLatin1String("target"))
+            inTarget = true;
+        else if (r.isEndElement() && r.name() == QLatin1String("target"))
+            inTarget = false;
+        else if (inTarget && r.isStartElement() && r.name() == QLatin1String("path"))
+            return r.readElementText().trimmed();
+    }
+    return {};
+}
+
+} // namespace
+
+QString acceleratorName(Accelerator a)
+{
+    return a == Accelerator::Kvm ? QStringLiteral("kvm") : QStringLiteral("tcg");
+}
+
+QString domainStateName(DomainState s)
+{
+    switch (s) {
+    case DomainState::Running:
+        return QStringLiteral("running");
+    case DomainState::Paused:
+        return QStringLiteral("paused");
+    case DomainState::ShuttingDown:
+        return QStringLiteral("shutting down");
+    case DomainState::ShutOff:
+        return QStringLiteral("shut off");
+    case DomainState::Crashed:
+        return QStringLiteral("crashed");
+    case DomainState::Suspended:
+        return QStringLiteral("suspended");
+    case DomainState::Unknown:
+        break;
+    }
+    return QStringLiteral("unknown");
+}
+
+Accelerator chooseAccelerator(AcceleratorChoice choice, bool kvmAdvertised, bool localHost, QString* reason)
+{
+    auto say = [reason](const QString& text) {
+        if (reason)
+            *reason = text;
+    };
+    if (choice == AcceleratorChoice::Kvm) {
+        say(QStringLiteral("KVM chosen in settings"));
+        return Accelerator::Kvm;
+    }
+    if (choice == AcceleratorChoice::Tcg) {
+        say(QStringLiteral("TCG (software emulation) chosen in settings"));
+        return Accelerator::Tcg;
+    }
+    if (!kvmAdvertised) {
+        say(QStringLiteral("the host does not offer KVM: using TCG (software emulation, slower)"));
+        return Accelerator::Tcg;
+    }
+    if (localHost && QFile::exists(QStringLiteral("/sys/module/kvm_pvm"))) {
+        say(QStringLiteral(
+            "this kernel's KVM is PVM (/sys/module/kvm_pvm), which cannot run ordinary guests: "
+            "using TCG (software emulation, slower)"));
+        return Accelerator::Tcg;
+    }
+    if (localHost && !QFile::exists(QStringLiteral("/dev/kvm"))) {
+        say(QStringLiteral("/dev/kvm is missing: using TCG (software emulation, slower)"));
+        return Accelerator::Tcg;
+    }
+    say(QStringLiteral("KVM hardware acceleration"));
+    return Accelerator::Kvm;
+}
+
+struct LibvirtHypervisor::Impl {
+    virConnectPtr conn = nullptr;
+    int eventCallbackId = -1;
+    QMutex handlerMutex;
+    DomainEventHandler handler;
+
+    ~Impl()
+    {
+        if (eventCallbackId >= 0)
+            virConnectDomainEventDeregisterAny(conn, eventCallbackId);
+        if (conn)
+            virConnectClose(conn);
+    }
+
+    Result<DomainPtr> domain(const QString& name)
+    {
+        DomainPtr d(virDomainLookupByName(conn, name.toUtf8().constData()));
+        if (!d)
+            return lastError(QStringLiteral("Domain %1 was not found").arg(name), ErrorCode::NotFound);
+        return d;
+    }
+
+    static int onLifecycle(virConnectPtr, virDomainPtr dom, int event, int, void* opaque)
+    {
+        auto* self = static_cast<Impl*>(opaque);
+        const QString name = QString::fromUtf8(virDomainGetName(dom));
+        DomainEventHandler h;
+        {
+            QMutexLocker lock(&self->handlerMutex);
+            h = self->handler;
+        }
+        if (h)
+            h(name, stateFromEvent(event));
+        return 0;
+    }
+};
+
+Result<std::unique_ptr<LibvirtHypervisor>> LibvirtHypervisor::connect(const QString& uri)
+{
+    ensureEventLoop();
+    auto impl = std::make_unique<Impl>();
+    impl->conn = virConnectOpenAuth(uri.toUtf8().constData(), virConnectAuthPtrDefault, 0);
+    if (!impl->conn) {
+        Error e = lastError(QStringLiteral("Cannot connect to libvirt at %1").arg(uri));
+        if (uri.startsWith(QLatin1String("qemu+ssh")))
+            e.message += QStringLiteral(". Check that the host is reachable and its SSH host key is trusted "
+                                        "(known_hosts).");
+        else
+            e.message += QStringLiteral(". Check that libvirtd is running and you may use it.");
+        return e;
+    }
+    // Not every driver has keepalive (test:///default has none): that is fine.
+    if (virConnectSetKeepAlive(impl->conn, 5, 3) < 0)
+        virResetLastError();
+    impl->eventCallbackId =
+        virConnectDomainEventRegisterAny(impl->conn, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                         VIR_DOMAIN_EVENT_CALLBACK(Impl::onLifecycle), impl.get(), nullptr);
+    if (impl->eventCallbackId < 0) {
+        qCWarning(lcVirt) << "no lifecycle events from" << uri << lastError(QString()).detail;
+    }
+    return std::unique_ptr<LibvirtHypervisor>(new LibvirtHypervisor(uri, std::move(impl)));
+}
+
+LibvirtHypervisor::LibvirtHypervisor(QString uri, std::unique_ptr<Impl> impl)
+    : m_uri(std::move(uri))
+    , m_impl(std::move(impl))
+{
+}
+
+LibvirtHypervisor::~LibvirtHypervisor() = default;
+
+bool LibvirtHypervisor::isLocal() const
+{
+    return QUrl(m_uri).host().isEmpty();
+}
+
+Result<HostInfo> LibvirtHypervisor::hostInfo(AcceleratorChoice choice)
+{
+    HostInfo info;
+    info.uri = m_uri;
+    virNodeInfo node;
+    if (virNodeGetInfo(m_impl->conn, &node) < 0)
+        return lastError(QStringLiteral("Cannot read the host's CPU and memory"));
+    info.cpus = int(node.cpus);
+    info.memoryTotalKib = qint64(node.memory);
+    const unsigned long long freeBytes = virNodeGetFreeMemory(m_impl->conn);
+    info.memoryFreeKib = freeBytes > 0 ? qint64(freeBytes / 1024) : -1;
+    if (freeBytes == 0)
+        virResetLastError();
+    unsigned long v = 0;
+    if (virConnectGetLibVersion(m_impl->conn, &v) == 0)
+        info.libvirtVersion = versionText(v);
+    if (virConnectGetVersion(m_impl->conn, &v) == 0)
+        info.hypervisorVersion = versionText(v);
+    virResetLastError();
+    CString host{virConnectGetHostname(m_impl->conn)};
+    info.hostname = host.text();
+    CString caps{virConnectGetCapabilities(m_impl->conn)};
+    const bool kvmAdvertised = caps.text().contains(QLatin1String("<domain type='kvm'"));
+    info.accelerator = chooseAccelerator(choice, kvmAdvertised, isLocal(), &info.acceleratorReason);
+
+    auto poolNames = pools();
+    if (poolNames && !poolNames->isEmpty()) {
+        info.poolName = poolNames->first();
+        PoolPtr pool(virStoragePoolLookupByName(m_impl->conn, info.poolName.toUtf8().constData()));
+        virStoragePoolInfo pi;
+        if (pool && virStoragePoolGetInfo(pool.get(), &pi) == 0)
+            info.poolFreeBytes = qint64(pi.available);
+    }
+    virResetLastError();
+    return info;
+}
+
+Result<QList<DomainSummary>> LibvirtHypervisor::domains()
+{
+    virDomainPtr* list = nullptr;
+    const int n = virConnectListAllDomains(m_impl->conn, &list, 0);
+    if (n < 0)
+        return lastError(QStringLiteral("Cannot list the host's domains"));
+    QList<DomainSummary> out;
+    for (int i = 0; i < n; ++i) {
+        DomainPtr d(list[i]);
+        DomainSummary s;
+        s.name = QString::fromUtf8(virDomainGetName(d.get()));
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        if (virDomainGetUUIDString(d.get(), uuid) == 0)
+            s.uuid = QString::fromLatin1(uuid);
+        virDomainInfo di;
+        if (virDomainGetInfo(d.get(), &di) == 0) {
+            s.state = stateFrom(di.state);
+            s.vcpus = di.nrVirtCpu;
+            s.memoryKib = qint64(di.maxMem);
+        }
+        out.append(s);
+    }
+    free(list); // NOLINT(cppcoreguidelines-no-malloc)
+    virResetLastError();
+    return out;
+}
+
+Result<QString> LibvirtHypervisor::domainXml(const QString& name)
+{
+    auto d = m_impl->domain(name);
+    if (!d)
+        return d.error();
+    CString xml{virDomainGetXMLDesc(d->get(), VIR_DOMAIN_XML_INACTIVE)};
+    if (!xml.p)
+        return lastError(QStringLiteral("Cannot read the definition of %1").arg(name));
+    return xml.text();
+}
+
+Result<DomainState> LibvirtHypervisor::domainState(const QString& name)
+{
+    auto d = m_impl->domain(name);
+    if (!d)
+        return d.error();
+    int state = 0;
+    int reason = 0;
+    if (virDomainGetState(d->get(), &state, &reason, 0) < 0)
+        return lastError(QStringLiteral("Cannot read the state of %1").arg(name));
+    return stateFrom(state);
+}
+
+Result<void> LibvirtHypervisor::defineDomain(const QString& xml)
+{
+    DomainPtr d(virDomainDefineXML(m_impl->conn, xml.toUtf8().constData()));
+    if (!d)
+        return lastError(QStringLiteral("libvirt refused the sandbox definition"), ErrorCode::Refused);
+    return {};
+}
+
+Result<void> LibvirtHypervisor::undefineDomain(const QString& name)
+{
+    DomainPtr d(virDomainLookupByName(m_impl->conn, name.toUtf8().constData()));
+    if (!d) {
+        if (lastErrorIs(VIR_ERR_NO_DOMAIN)) {
+            virResetLastError();
+            return {};
+        }
+        return lastError(QStringLiteral("Cannot look up %1").arg(name));
+    }
+    const unsigned int all = VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM |
+                             VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA;
+    if (virDomainUndefineFlags(d.get(), all) == 0)
+        return {};
+    // Drivers without NVRAM or checkpoint support reject those flags; retry with what they know.
+    if (virDomainUndefineFlags(d.get(), VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) == 0)
+        return {};
+    return lastError(QStringLiteral("Cannot remove the definition of %1").arg(name));
+}
+
+Result<void> LibvirtHypervisor::startDomain(const QString& name)
+{
+    auto d = m_impl->domain(name);
+    if (!d)
+        return d.error();
+    if (virDomainCreate(d->get()) < 0)
+        return lastError(QStringLiteral("Cannot start %1").arg(name));
+    return {};
+}
+
+Result<void> LibvirtHypervisor::shutdownDomain(const QString& name)
+{
+    auto d = m_impl->domain(name);
+    if (!d)
+        return d.error();
+    if (virDomainShutdown(d->get()) < 0)
+        return lastError(QStringLiteral("Cannot ask %1 to shut down").arg(name));
+    return {};
+}
+
+Result<void> LibvirtHypervisor::destroyDomain(const QString& name)
+{
+    auto d = m_impl->domain(name);
+    if (!d)
+        return d.error();
+    if (virDomainIsActive(d->get()) == 0)
+        return {};
+    if (virDomainDestroy(d->get()) < 0) {
+        if (lastErrorIs(VIR_ERR_OPERATION_INVALID)) { // it stopped in the meantime
+            virResetLastError();
+            return {};
+        }
+        return lastError(QStringLiteral("Cannot power off %1").arg(name));
+    }
+    return {};
+}
+
+Result<QStringList> LibvirtHypervisor::addresses(const QString& name)
+{
+    auto d = m_impl->domain(name);
+    if (!d)
+        return d.error();
+    QStringList out;
+    for (unsigned int source :
+         {VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT}) {
+        virDomainInterfacePtr* ifaces = nullptr;
+        const int n = virDomainInterfaceAddresses(d->get(), &ifaces, source, 0);
+        for (int i = 0; i < n; ++i) {
+            for (unsigned int a = 0; a < ifaces[i]->naddrs; ++a) {
+                const virDomainIPAddress& addr = ifaces[i]->addrs[a];
+                const QString ip = QString::fromLatin1(addr.addr);
+                if (addr.type == VIR_IP_ADDR_TYPE_IPV4 && !ip.startsWith(QLatin1String("127.")) &&
+                    !out.contains(ip))
+                    out.append(ip);
+            }
+            virDomainInterfaceFree(ifaces[i]);
+        }
+        free(ifaces); // NOLINT(cppcoreguidelines-no-malloc)
+        virResetLastError();
+        if (!out.isEmpty())
+            break;
+    }
+    return out;
+}
+
+Result<void> LibvirtHypervisor::syncGuestTime(const QString& name)
+{
+    auto d = m_impl->domain(name);
+    if (!d)
+        return d.error();
+    if (virDomainSetTime(d->get(), 0, 0, VIR_DOMAIN_TIME_SYNC) < 0)
+        return lastError(
+            QStringLiteral("Cannot set the clock of %1 (is the guest agent running?)").arg(name));
+    return {};
+}
+
+Result<QStringList> LibvirtHypervisor::pools()
+{
+    virStoragePoolPtr* list = nullptr;
+    const int n = virConnectListAllStoragePools(m_impl->conn, &list, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
+    if (n < 0)
+        return lastError(QStringLiteral("Cannot list the host's storage pools"));
+    QStringList names;
+    for (int i = 0; i < n; ++i) {
+        PoolPtr p(list[i]);
+        names.append(QString::fromUtf8(virStoragePoolGetName(p.get())));
+    }
+    free(list); // NOLINT(cppcoreguidelines-no-malloc)
+    return names;
+}
+
+Result<QString> LibvirtHypervisor::poolForPath(const QString& path)
+{
+    const QString dir = path.left(path.lastIndexOf(QLatin1Char('/')));
+    auto names = pools();
+    if (!names)
+        return names.error();
+    for (const QString& name : *names) {
+        PoolPtr p(virStoragePoolLookupByName(m_impl->conn, name.toUtf8().constData()));
+        if (!p)
+            continue;
+        CString xml{virStoragePoolGetXMLDesc(p.get(), 0)};
+        const QString target = poolTargetPath(xml.text());
+        if (!target.isEmpty() && (dir == target || dir == target + QLatin1Char('/')))
+            return name;
+    }
+    virResetLastError();
+    return makeError(ErrorCode::NotFound,
+                     QStringLiteral("No active storage pool on %1 holds %2. Define a directory pool for its "
+                                    "folder (virsh pool-define-as NAME dir --target %3) and start it.")
+                         .arg(m_uri, path, dir));
+}
+
+Result<VolumeInfo> LibvirtHypervisor::createOverlay(const QString& pool, const QString& name,
+                                                    const QString& backingPath, const QString& backingFormat)
+{
+    PoolPtr p(virStoragePoolLookupByName(m_impl->conn, pool.toUtf8().constData()));
+    if (!p)
+        return lastError(QStringLiteral("Storage pool %1 was not found").arg(pool), ErrorCode::NotFound);
+    // The overlay's size must be at least its backing image's.
+    qint64 capacity = 0;
+    virStoragePoolRefresh(p.get(), 0);
+    VolPtr backing(virStorageVolLookupByPath(m_impl->conn, backingPath.toUtf8().constData()));
+    virStorageVolInfo bi;
+    if (backing && virStorageVolGetInfo(backing.get(), &bi) == 0)
+        capacity = qint64(bi.capacity);
+    virResetLastError();
+    if (capacity <= 0) {
+        return makeError(
+            ErrorCode::NotFound,
+            QStringLiteral("The source disk %1 is not a volume libvirt knows on %2").arg(backingPath, m_uri));
+    }
+    const QString xml =
+        QStringLiteral("<volume><name>%1</name><capacity unit='bytes'>%2</capacity>"
+                       "<target><format type='qcow2'/><permissions><mode>0600</mode></permissions>"
+                       "</target><backingStore><path>%3</path><format type='%4'/></backingStore>"
+                       "</volume>")
+            .arg(xmlEscape(name))
+            .arg(capacity)
+            .arg(xmlEscape(backingPath), xmlEscape(backingFormat));
+    VolPtr vol(virStorageVolCreateXML(p.get(), xml.toUtf8().constData(), 0));
+    if (!vol)
+        return lastError(QStringLiteral("Cannot create the overlay %1 in pool %2").arg(name, pool));
+    CString path{virStorageVolGetPath(vol.get())};
+    return VolumeInfo{pool, name, path.text(), capacity};
+}
+
+Result<VolumeInfo> LibvirtHypervisor::createVolumeWithContent(const QString& pool, const QString& name,
+                                                              const QByteArray& content)
+{
+    PoolPtr p(virStoragePoolLookupByName(m_impl->conn, pool.toUtf8().constData()));
+    if (!p)
+        return lastError(QStringLiteral("Storage pool %1 was not found").arg(pool), ErrorCode::NotFound);
+    const QString xml =
+        QStringLiteral("<volume><name>%1</name><capacity unit='bytes'>%2</capacity>"
+                       "<target><format type='raw'/><permissions><mode>0600</mode></permissions>"
+                       "</target></volume>")
+            .arg(xmlEscape(name))
+            .arg(qMax<qint64>(content.size(), 1));
+    VolPtr vol(virStorageVolCreateXML(p.get(), xml.toUtf8().constData(), 0));
+    if (!vol)
+        return lastError(QStringLiteral("Cannot create volume %1 in pool %2").arg(name, pool));
+    CString path{virStorageVolGetPath(vol.get())};
+    auto fail = [&](const QString& what) -> Error {
+        Error e = lastError(what);
+        virStorageVolDelete(vol.get(), 0);
+        virResetLastError();
+        return e;
+    };
+    StreamPtr stream(virStreamNew(m_impl->conn, 0));
+    if (!stream || virStorageVolUpload(vol.get(), stream.get(), 0, quint64(content.size()), 0) < 0)
+        return fail(QStringLiteral("Cannot upload %1 to %2").arg(name, m_uri));
+    qint64 sent = 0;
+    while (sent < content.size()) {
+        const int n = virStreamSend(stream.get(), content.constData() + sent, size_t(content.size() - sent));
+        if (n < 0) {
+            virStreamAbort(stream.get());
+            return fail(QStringLiteral("Uploading %1 to %2 failed").arg(name, m_uri));
+        }
+        sent += n;
+    }
+    if (virStreamFinish(stream.get()) < 0)
+        return fail(QStringLiteral("Uploading %1 to %2 did not finish").arg(name, m_uri));
+    return VolumeInfo{pool, name, path.text(), content.size()};
+}
+
+Result<void> LibvirtHypervisor::deleteVolume(const QString& path)
+{
+    VolPtr vol(virStorageVolLookupByPath(m_impl->conn, path.toUtf8().constData()));
+    if (!vol) {
+        if (lastErrorIs(VIR_ERR_NO_STORAGE_VOL)) {
+            virResetLastError();
+            return {};
+        }
+        return lastError(QStringLiteral("Cannot look up volume %1").arg(path));
+    }
+    if (virStorageVolDelete(vol.get(), 0) < 0)
+        return lastError(QStringLiteral("Cannot delete volume %1").arg(path));
+    return {};
+}
+
+Result<QList<VolumeInfo>> LibvirtHypervisor::volumes(const QString& pool)
+{
+    PoolPtr p(virStoragePoolLookupByName(m_impl->conn, pool.toUtf8().constData()));
+    if (!p)
+        return lastError(QStringLiteral("Storage pool %1 was not found").arg(pool), ErrorCode::NotFound);
+    virStoragePoolRefresh(p.get(), 0);
+    virResetLastError();
+    virStorageVolPtr* list = nullptr;
+    const int n = virStoragePoolListAllVolumes(p.get(), &list, 0);
+    if (n < 0)
+        return lastError(QStringLiteral("Cannot list the volumes of pool %1").arg(pool));
+    QList<VolumeInfo> out;
+    for (int i = 0; i < n; ++i) {
+        VolPtr v(list[i]);
+        CString path{virStorageVolGetPath(v.get())};
+        virStorageVolInfo vi;
+        const qint64 cap = virStorageVolGetInfo(v.get(), &vi) == 0 ? qint64(vi.capacity) : 0;
+        out.append(VolumeInfo{pool, QString::fromUtf8(virStorageVolGetName(v.get())), path.text(), cap});
+    }
+    free(list); // NOLINT(cppcoreguidelines-no-malloc)
+    return out;
+}
+
+Result<void> LibvirtHypervisor::ensureNetwork(const NetworkSpec& spec)
+{
+    NetPtr net(virNetworkLookupByName(m_impl->conn, spec.name.toUtf8().constData()));
+    if (!net) {
+        virResetLastError();
+        // No <forward>: an isolated network. Guests reach the host's side of the bridge (DHCP, DNS) and
+        // each other, nothing beyond.
+        const QString xml =
+            QStringLiteral("<network><name>%1</name><bridge name='%2' stp='on' delay='0'/>"
+                           "<ip address='%3' netmask='%4'><dhcp><range start='%5' end='%6'/>"
+                           "</dhcp></ip></network>")
+                .arg(xmlEscape(spec.name), xmlEscape(spec.bridge), xmlEscape(spec.gatewayAddress),
+                     xmlEscape(spec.netmask), xmlEscape(spec.dhcpStart), xmlEscape(spec.dhcpEnd));
+        net.reset(virNetworkDefineXML(m_impl->conn, xml.toUtf8().constData()));
+        if (!net)
+            return lastError(QStringLiteral("Cannot define the isolated network %1").arg(spec.name));
+    }
+    if (virNetworkIsActive(net.get()) == 0 && virNetworkCreate(net.get()) < 0)
+        return lastError(QStringLiteral("Cannot start the isolated network %1").arg(spec.name));
+    return {};
+}
+
+Result<void> LibvirtHypervisor::createSnapshot(const QString& domain, const QString& name,
+                                               const QString& description, bool quiesce)
+{
+    auto d = m_impl->domain(domain);
+    if (!d)
+        return d.error();
+    const QString xml = QStringLiteral("<domainsnapshot><name>%1</name><description>%2</description>"
+                                       "</domainsnapshot>")
+                            .arg(xmlEscape(name), xmlEscape(description));
+    const bool running = virDomainIsActive(d->get()) == 1;
+    unsigned int flags = VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC;
+    if (quiesce && running) {
+        SnapPtr s(virDomainSnapshotCreateXML(d->get(), xml.toUtf8().constData(),
+                                             flags | VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE));
+        if (s)
+            return {};
+        // Internal snapshots of a running guest save its memory too, so they are consistent without a
+        // freeze; quiescing is best effort when the agent does not answer.
+        qCInfo(lcVirt) << "snapshot without quiesce for" << domain << ":" << lastError(QString()).detail;
+    }
+    SnapPtr s(virDomainSnapshotCreateXML(d->get(), xml.toUtf8().constData(), flags));
+    if (!s)
+        return lastError(QStringLiteral("Cannot take snapshot %1 of %2").arg(name, domain));
+    return {};
+}
+
+Result<QList<SnapshotInfo>> LibvirtHypervisor::snapshots(const QString& domain)
+{
+    auto d = m_impl->domain(domain);
+    if (!d)
+        return d.error();
+    virDomainSnapshotPtr* list = nullptr;
+    const int n = virDomainListAllSnapshots(d->get(), &list, 0);
+    if (n < 0)
+        return lastError(QStringLiteral("Cannot list the snapshots of %1").arg(domain));
+    QList<SnapshotInfo> out;
+    for (int i = 0; i < n; ++i) {
+        SnapPtr s(list[i]);
+        SnapshotInfo info;
+        info.name = QString::fromUtf8(virDomainSnapshotGetName(s.get()));
+        info.current = virDomainSnapshotIsCurrent(s.get(), 0) == 1;
+        CString xml{virDomainSnapshotGetXMLDesc(s.get(), VIR_DOMAIN_SNAPSHOT_XML_SECURE)};
+        QXmlStreamReader r(xml.text());
+        int depth = 0;
+        while (!r.atEnd()) {
+            r.readNext();
+            if (r.isStartElement()) {
+                ++depth;
+                if (depth == 2 && r.name() == QLatin1String("description")) {
+                    info.description = r.readElementText();
+                    --depth;
+                } else if (depth == 2 && r.name() == QLatin1String("creationTime")) {
+                    info.createdAt = QDateTime::fromSecsSinceEpoch(r.readElementText().toLongLong(), Qt::UTC);
+                    --depth;
+                } else if (depth == 2 && r.name() == QLatin1String("state")) {
+                    const QString st = r.readElementText();
+                    info.state = st == QLatin1String("running")   ? DomainState::Running
+                                 : st == QLatin1String("shutoff") ? DomainState::ShutOff
+                                 : st == QLatin1String("paused")  ? DomainState::Paused
+                                                                  : DomainState::Unknown;
+                    --depth;
+                } else if (depth == 2) {
+                    r.skipCurrentElement();
+                    --depth;
+                }
+            } else if (r.isEndElement()) {
+                --depth;
+            }
+        }
+        out.append(info);
+    }
+    free(list); // NOLINT(cppcoreguidelines-no-malloc)
+    std::sort(out.begin(), out.end(),
+              [](const SnapshotInfo& a, const SnapshotInfo& b) { return a.createdAt < b.createdAt; });
+    return out;
+}
+
+Result<void> LibvirtHypervisor::revertSnapshot(const QString& domain, const QString& name)
+{
+    auto d = m_impl->domain(domain);
+    if (!d)
+        return d.error();
+    SnapPtr s(virDomainSnapshotLookupByName(d->get(), name.toUtf8().constData(), 0));
+    if (!s)
+        return lastError(QStringLiteral("%1 has no snapshot %2").arg(domain, name), ErrorCode::NotFound);
+    if (virDomainRevertToSnapshot(s.get(), 0) < 0)
+        return lastError(QStringLiteral("Cannot revert %1 to %2").arg(domain, name));
+    return {};
+}
+
+Result<void> LibvirtHypervisor::deleteSnapshot(const QString& domain, const QString& name)
+{
+    auto d = m_impl->domain(domain);
+    if (!d)
+        return d.error();
+    SnapPtr s(virDomainSnapshotLookupByName(d->get(), name.toUtf8().constData(), 0));
+    if (!s)
+        return lastError(QStringLiteral("%1 has no snapshot %2").arg(domain, name), ErrorCode::NotFound);
+    if (virDomainSnapshotDelete(s.get(), 0) < 0)
+        return lastError(QStringLiteral("Cannot delete snapshot %1 of %2").arg(name, domain));
+    return {};
+}
+
+void LibvirtHypervisor::setDomainEventHandler(DomainEventHandler handler)
+{
+    QMutexLocker lock(&m_impl->handlerMutex);
+    m_impl->handler = std::move(handler);
+}
+
+} // namespace fluid::virt

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "base/Result.h"
+
+namespace fluid::virt {
+
+/// A sandbox name a person chose or Fluid generated: [a-z0-9][a-z0-9-]{0,39}. Names reach libvirt XML,
+/// file names and shell commands, so nothing else passes (no dots, slashes, spaces, quotes or a leading
+/// dash that could read as an option).
+Result<void> validateSandboxName(const QString& name);
+
+/// "sbx-" and 8 random hex digits.
+QString generateSandboxName();
+
+/// The libvirt domain name of a sandbox: "fluid-<name>". Reconcile treats every domain and volume with
+/// this prefix as Fluid's own.
+QString domainNameFor(const QString& sandboxName);
+inline constexpr char kDomainPrefix[] = "fluid-";
+
+/// The sandbox name inside a Fluid domain or volume name, or an empty string when it is not one.
+QString sandboxNameFromDomain(const QString& domainName);
+
+} // namespace fluid::virt
