@@ -153,6 +153,19 @@ Result<QSqlQuery> Database::exec(const QString& sql, const QVariantList& binds)
 
 Result<void> Database::transaction(const std::function<Result<void>()>& work)
 {
+    if (m_transactionDepth > 0) {
+        // Joins the outer transaction: an error propagates and the outer one rolls everything back.
+        ++m_transactionDepth;
+        Result<void> r = work();
+        --m_transactionDepth;
+        return r;
+    }
+    struct Depth {
+        int& d;
+        explicit Depth(int& depth)
+            : d(depth) { ++d; }
+        ~Depth() { --d; }
+    };
     QSqlDatabase db = connection();
     // BEGIN IMMEDIATE takes SQLite's write lock up front, so read-then-write work (the audit chain) cannot
     // fail half-way with SQLITE_BUSY.
@@ -162,7 +175,10 @@ Result<void> Database::transaction(const std::function<Result<void>()>& work)
     if (!begun)
         return sqlError(QStringLiteral("Starting a transaction"), driverText(begin.lastError()));
 
-    Result<void> result = work();
+    Result<void> result = [&]() {
+        Depth depth(m_transactionDepth);
+        return work();
+    }();
     if (!result) {
         const bool rolledBack = m_options.backend == Backend::Sqlite
                                     ? QSqlQuery(db).exec(QStringLiteral("ROLLBACK"))

@@ -46,7 +46,7 @@ public:
     Result<QSqlQuery> exec(const QString& sql, const QVariantList& binds = {});
 
     /// Runs work inside a write transaction (SQLite BEGIN IMMEDIATE); commits on success, rolls back on
-    /// error. Not reentrant.
+    /// error. A transaction started inside another joins it.
     Result<void> transaction(const std::function<Result<void>()>& work);
 
     /// The newest schema version this build knows.
@@ -64,6 +64,7 @@ private:
 
     DatabaseOptions m_options;
     QString m_connectionName;
+    int m_transactionDepth = 0;
 };
 
 /// Opens and migrates to the latest schema: what front ends call.

@@ -101,6 +101,9 @@ public:
     /// A qcow2 volume in `pool` whose backing file is `backingPath`.
     virtual Result<VolumeInfo> createOverlay(const QString& pool, const QString& name,
                                              const QString& backingPath, const QString& backingFormat) = 0;
+    /// An empty volume of `capacityBytes` in `pool` (format raw or qcow2).
+    virtual Result<VolumeInfo> createVolume(const QString& pool, const QString& name, qint64 capacityBytes,
+                                            const QString& format) = 0;
     /// A volume in `pool` holding exactly `content` (identity files, seeds, NVRAM copies), mode 0600.
     virtual Result<VolumeInfo> createVolumeWithContent(const QString& pool, const QString& name,
                                                        const QByteArray& content) = 0;

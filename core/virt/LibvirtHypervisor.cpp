@@ -568,21 +568,35 @@ Result<VolumeInfo> LibvirtHypervisor::createOverlay(const QString& pool, const Q
     return VolumeInfo{pool, name, path.text(), capacity};
 }
 
-Result<VolumeInfo> LibvirtHypervisor::createVolumeWithContent(const QString& pool, const QString& name,
-                                                              const QByteArray& content)
+Result<VolumeInfo> LibvirtHypervisor::createVolume(const QString& pool, const QString& name,
+                                                   qint64 capacityBytes, const QString& format)
 {
     PoolPtr p(virStoragePoolLookupByName(m_impl->conn, pool.toUtf8().constData()));
     if (!p)
         return lastError(QStringLiteral("Storage pool %1 was not found").arg(pool), ErrorCode::NotFound);
     const QString xml =
         QStringLiteral("<volume><name>%1</name><capacity unit='bytes'>%2</capacity>"
-                       "<target><format type='raw'/><permissions><mode>0600</mode></permissions>"
+                       "<target><format type='%3'/><permissions><mode>0600</mode></permissions>"
                        "</target></volume>")
             .arg(xmlEscape(name))
-            .arg(qMax<qint64>(content.size(), 1));
+            .arg(qMax<qint64>(capacityBytes, 1))
+            .arg(xmlEscape(format));
     VolPtr vol(virStorageVolCreateXML(p.get(), xml.toUtf8().constData(), 0));
     if (!vol)
         return lastError(QStringLiteral("Cannot create volume %1 in pool %2").arg(name, pool));
+    CString path{virStorageVolGetPath(vol.get())};
+    return VolumeInfo{pool, name, path.text(), capacityBytes};
+}
+
+Result<VolumeInfo> LibvirtHypervisor::createVolumeWithContent(const QString& pool, const QString& name,
+                                                              const QByteArray& content)
+{
+    auto made = createVolume(pool, name, content.size(), QStringLiteral("raw"));
+    if (!made)
+        return made.error();
+    VolPtr vol(virStorageVolLookupByPath(m_impl->conn, made->path.toUtf8().constData()));
+    if (!vol)
+        return lastError(QStringLiteral("Volume %1 vanished after it was created").arg(made->path));
     CString path{virStorageVolGetPath(vol.get())};
     auto fail = [&](const QString& what) -> Error {
         Error e = lastError(what);

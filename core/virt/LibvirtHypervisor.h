@@ -35,6 +35,8 @@ public:
     Result<QString> poolForPath(const QString& path) override;
     Result<VolumeInfo> createOverlay(const QString& pool, const QString& name, const QString& backingPath,
                                      const QString& backingFormat) override;
+    Result<VolumeInfo> createVolume(const QString& pool, const QString& name, qint64 capacityBytes,
+                                    const QString& format) override;
     Result<VolumeInfo> createVolumeWithContent(const QString& pool, const QString& name,
                                                const QByteArray& content) override;
     Result<void> deleteVolume(const QString& path) override;

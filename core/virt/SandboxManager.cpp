@@ -1,0 +1,913 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "SandboxManager.h"
+
+#include "approval/ApprovalBroker.h"
+#include "base/Logging.h"
+#include "DomainXml.h"
+#include "Names.h"
+#include "store/AuditLog.h"
+#include "store/Repository.h"
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonArray>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QSaveFile>
+#include <QTcpSocket>
+#include <QTemporaryDir>
+#include <QThread>
+
+namespace fluid::virt {
+using model::Sandbox;
+using model::SandboxState;
+
+namespace {
+
+const QString kLiveRows = QStringLiteral("host_id = ? AND state <> 'destroyed'");
+
+/// "fluid-<name>.<what>": a volume or file that belongs to sandbox <name>. Names have no dots, so the
+/// first dot ends the name even when the name has dashes.
+QString hostFileName(const QString& sandboxName, const QString& what)
+{
+    return domainNameFor(sandboxName) + QLatin1Char('.') + what;
+}
+
+QString ownerOfHostFile(const QString& fileName)
+{
+    if (!fileName.startsWith(QLatin1String(kDomainPrefix)))
+        return {};
+    const qsizetype dot = fileName.indexOf(QLatin1Char('.'));
+    return dot < 0 ? QString() : sandboxNameFromDomain(fileName.left(dot));
+}
+
+Result<void> validateSnapshotName(const QString& name)
+{
+    static const QRegularExpression valid(QStringLiteral("^[a-z0-9][a-z0-9._-]{0,63}$"));
+    if (valid.match(name).hasMatch())
+        return {};
+    return makeError(ErrorCode::InvalidArgument,
+                     QStringLiteral("Snapshot names use 1 to 64 lower-case letters, digits, dots, dashes and "
+                                    "underscores, starting with a letter or digit"));
+}
+
+bool cancelled(const std::atomic<bool>* cancel)
+{
+    return cancel && cancel->load();
+}
+
+Error cancelError()
+{
+    return makeError(ErrorCode::Cancelled,
+                     QStringLiteral("Creating the sandbox was cancelled; everything made "
+                                    "so far was removed"));
+}
+
+/// A NoCloud seed (ISO 9660, volume id "cidata") carrying the sandbox's identity, for cloud-init images.
+Result<QByteArray> makeCloudInitSeed(const QString& hostname, const SandboxIdentity& id)
+{
+    QTemporaryDir dir;
+    if (!dir.isValid())
+        return makeError(ErrorCode::Io,
+                         QStringLiteral("Cannot make a temporary folder for the cloud-init seed"));
+    auto indent = [](const QByteArray& text) {
+        QByteArray out;
+        for (const QByteArray& line : text.trimmed().split('\n'))
+            out += "      " + line + '\n';
+        return out;
+    };
+    QByteArray userData = "#cloud-config\n";
+    userData += "hostname: " + hostname.toUtf8() + "\n";
+    userData += "ssh_deletekeys: true\nssh_genkeytypes: []\n";
+    userData += "ssh_keys:\n  ed25519_private: |\n" + indent(id.hostPrivateKey).replace("      ", "    ");
+    userData += "  ed25519_certificate: \"" + id.hostCertificate.trimmed() + "\"\n";
+    userData += "write_files:\n";
+    userData += "  - path: /etc/ssh/fluid_user_ca.pub\n    permissions: '0644'\n    content: |\n" +
+                indent(id.userCaPublicKey);
+    userData += "  - path: /etc/ssh/fluid_principals/root\n    permissions: '0644'\n    content: |\n" +
+                indent(id.principal.toUtf8());
+    userData +=
+        "  - path: /etc/ssh/ssh_host_ed25519_key-cert.pub\n    permissions: '0644'\n    content: |\n" +
+        indent(id.hostCertificate);
+    const QByteArray metaData =
+        "instance-id: " + hostname.toUtf8() + "\nlocal-hostname: " + hostname.toUtf8() + "\n";
+    for (const auto& [name, content] : {std::pair{"user-data", userData}, std::pair{"meta-data", metaData}}) {
+        QFile f(dir.filePath(QLatin1String(name)));
+        if (!f.open(QIODevice::WriteOnly) || f.write(content) != content.size())
+            return makeError(ErrorCode::Io, QStringLiteral("Cannot write the cloud-init seed"));
+    }
+    QProcess p;
+    p.setWorkingDirectory(dir.path());
+    p.start(QStringLiteral("genisoimage"),
+            {QStringLiteral("-quiet"), QStringLiteral("-output"), QStringLiteral("seed.iso"),
+             QStringLiteral("-volid"), QStringLiteral("cidata"), QStringLiteral("-joliet"),
+             QStringLiteral("-rock"), QStringLiteral("user-data"), QStringLiteral("meta-data")});
+    if (!p.waitForFinished(30000) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0) {
+        return makeError(ErrorCode::Unavailable,
+                         QStringLiteral("Cannot build the cloud-init seed (is genisoimage installed?)"),
+                         QString::fromUtf8(p.readAllStandardError()).trimmed());
+    }
+    QFile iso(dir.filePath(QStringLiteral("seed.iso")));
+    if (!iso.open(QIODevice::ReadOnly))
+        return makeError(ErrorCode::Io, QStringLiteral("The cloud-init seed was not written"));
+    return iso.readAll();
+}
+
+} // namespace
+
+bool sshBannerAnswers(const QString& ip, int timeoutMs)
+{
+    QTcpSocket socket;
+    socket.connectToHost(ip, 22);
+    if (!socket.waitForConnected(timeoutMs))
+        return false;
+    QByteArray banner;
+    QElapsedTimer timer;
+    timer.start();
+    while (!banner.contains('\n') && timer.elapsed() < timeoutMs) {
+        if (!socket.waitForReadyRead(int(qMax<qint64>(1, timeoutMs - timer.elapsed()))))
+            break;
+        banner += socket.readAll();
+    }
+    return banner.startsWith("SSH-2.0");
+}
+
+QString createStageName(CreateStage s)
+{
+    switch (s) {
+    case CreateStage::Checking:
+        return QStringLiteral("checking the source");
+    case CreateStage::Admission:
+        return QStringLiteral("checking resources");
+    case CreateStage::Overlay:
+        return QStringLiteral("creating the overlay disk");
+    case CreateStage::Identity:
+        return QStringLiteral("issuing the SSH identity");
+    case CreateStage::Define:
+        return QStringLiteral("defining the VM");
+    case CreateStage::Start:
+        return QStringLiteral("starting the VM");
+    case CreateStage::WaitAddress:
+        return QStringLiteral("waiting for an IP address");
+    case CreateStage::WaitSsh:
+        return QStringLiteral("waiting for SSH");
+    case CreateStage::Ready:
+        return QStringLiteral("ready");
+    }
+    return {};
+}
+
+/// What a create has made so far, for rollback.
+struct SandboxManager::Created {
+    Sandbox row;
+    bool rowInserted = false;
+    QStringList hostFiles; ///< volumes or local files
+    bool defined = false;
+    bool started = false;
+};
+
+SandboxManager::SandboxManager(Hypervisor& hypervisor, store::Database& db, ManagerOptions options,
+                               const Clock& clock)
+    : m_hv(hypervisor)
+    , m_db(db)
+    , m_options(std::move(options))
+    , m_clock(clock)
+{
+}
+
+void SandboxManager::audit(const QString& actor, const QString& kind, const QString& summary,
+                           const QString& sandboxId, const QJsonObject& data)
+{
+    auto r = store::AuditLog(m_db, m_clock).append(actor, kind, summary, data, sandboxId);
+    if (!r)
+        qCWarning(lcVirt) << "audit failed:" << r.error().toString();
+}
+
+Result<QList<SandboxManager::Source>> SandboxManager::sources()
+{
+    auto domains = m_hv.domains();
+    if (!domains)
+        return domains.error();
+    QList<Source> out;
+    for (const DomainSummary& d : *domains) {
+        if (!sandboxNameFromDomain(d.name).isEmpty())
+            continue;
+        auto xml = m_hv.domainXml(d.name);
+        if (!xml)
+            continue; // vanished while listing
+        auto parsed = parseDomainXml(*xml);
+        if (!parsed || !parsed->sandboxId.isEmpty())
+            continue;
+        Source s;
+        s.domain = *parsed;
+        s.state = d.state;
+        if (auto ok = checkCloneable(*parsed); !ok)
+            s.refusal = ok.error().message;
+        if (d.state == DomainState::Running || d.state == DomainState::Paused) {
+            s.warning =
+                QStringLiteral("%1 is running: its disk changes under a clone. Shut it down, or take a "
+                               "snapshot of it and clone a shut-off copy.")
+                    .arg(d.name);
+        }
+        out.append(s);
+    }
+    return out;
+}
+
+Result<void> SandboxManager::admit(const CreateOptions& o, const HostInfo& host, const QString& name,
+                                   const CreateProgress& progress, const std::atomic<bool>* cancel)
+{
+    auto live = store::SandboxRepository(m_db).list(kLiveRows, {o.hostId});
+    if (!live)
+        return live.error();
+    int usedMemory = 0;
+    int usedVcpus = 0;
+    for (const Sandbox& s : *live) {
+        usedMemory += s.memoryMib;
+        usedVcpus += s.vcpus;
+    }
+    QStringList over;
+    const qint64 freeMib = host.memoryFreeKib / 1024;
+    if (host.memoryFreeKib > 0 && o.memoryMib > freeMib)
+        over << QStringLiteral("%1 MiB asked, the host has %2 MiB free").arg(o.memoryMib).arg(freeMib);
+    if (o.limits.maxMemoryMib > 0 && usedMemory + o.memoryMib > o.limits.maxMemoryMib) {
+        over << QStringLiteral("sandboxes would use %1 MiB, the limit is %2 MiB")
+                    .arg(usedMemory + o.memoryMib)
+                    .arg(o.limits.maxMemoryMib);
+    }
+    if (o.limits.maxVcpus > 0 && usedVcpus + o.vcpus > o.limits.maxVcpus)
+        over << QStringLiteral("sandboxes would use %1 vCPUs, the limit is %2")
+                    .arg(usedVcpus + o.vcpus)
+                    .arg(o.limits.maxVcpus);
+    if (o.limits.maxSandboxes > 0 && live->size() + 1 > o.limits.maxSandboxes)
+        over << QStringLiteral("%1 sandboxes would run, the limit is %2")
+                    .arg(live->size() + 1)
+                    .arg(o.limits.maxSandboxes);
+    if (over.isEmpty())
+        return {};
+
+    approval::ApprovalBroker broker(m_db, m_clock);
+    model::Approval a;
+    a.kind = QStringLiteral("resources");
+    a.request = QStringLiteral("Create sandbox %1 (%2 MiB, %3 vCPU) on %4 beyond its limits")
+                    .arg(name)
+                    .arg(o.memoryMib)
+                    .arg(o.vcpus)
+                    .arg(host.hostname.isEmpty() ? host.uri : host.hostname);
+    a.context = QJsonObject{{QStringLiteral("sandbox"), name},
+                            {QStringLiteral("host"), host.uri},
+                            {QStringLiteral("memoryMib"), o.memoryMib},
+                            {QStringLiteral("vcpus"), o.vcpus},
+                            {QStringLiteral("over"), QJsonArray::fromStringList(over)}};
+    a.requestedBy = o.actor;
+    a.sessionId = o.sessionId;
+    auto filed = broker.request(a, o.approvalTtlMs);
+    if (!filed)
+        return filed.error();
+    if (progress) {
+        progress(
+            CreateStage::Admission,
+            QStringLiteral("waiting for approval %1: %2").arg(filed->id, over.join(QStringLiteral("; "))));
+    }
+    auto status = broker.wait(filed->id, cancel);
+    if (!status)
+        return status.error();
+    auto decided = store::ApprovalRepository(m_db).get(filed->id);
+    if (!decided)
+        return decided.error();
+    switch (*status) {
+    case model::ApprovalStatus::Approved:
+        if (decided->contentHash != filed->contentHash)
+            return makeError(ErrorCode::Tampered,
+                             QStringLiteral("Approval %1 changed after it was asked").arg(filed->id));
+        return {};
+    case model::ApprovalStatus::Rejected:
+        return makeError(ErrorCode::Refused,
+                         QStringLiteral("%1 rejected the request: %2")
+                             .arg(decided->decidedBy, decided->comment.isEmpty()
+                                                          ? over.join(QStringLiteral("; "))
+                                                          : decided->comment));
+    case model::ApprovalStatus::Expired:
+        return makeError(ErrorCode::Timeout,
+                         QStringLiteral("Nobody decided approval %1 in time").arg(filed->id));
+    case model::ApprovalStatus::Pending:
+        break;
+    }
+    return makeError(ErrorCode::Unknown, QStringLiteral("Approval %1 is still pending").arg(filed->id));
+}
+
+Result<QString> SandboxManager::storeHostFile(const QString& pool, const QString& name,
+                                              const QByteArray& content)
+{
+    auto vol = m_hv.createVolumeWithContent(pool, name, content);
+    if (vol)
+        return vol->path;
+    // libvirt's test driver cannot upload; on a local host a private file serves the same purpose.
+    if (vol.error().code != ErrorCode::Refused || !m_hv.isLocal() || m_options.localFileDir.isEmpty())
+        return vol.error();
+    if (!QDir().mkpath(m_options.localFileDir))
+        return makeError(ErrorCode::Io, QStringLiteral("Cannot create %1").arg(m_options.localFileDir));
+    QFile::setPermissions(m_options.localFileDir, QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
+    const QString path = m_options.localFileDir + QLatin1Char('/') + name;
+    QSaveFile f(path);
+    if (!f.open(QIODevice::WriteOnly) || f.write(content) != content.size() ||
+        !f.setPermissions(QFile::ReadOwner | QFile::WriteOwner) || !f.commit())
+        return makeError(ErrorCode::Io, QStringLiteral("Cannot write %1").arg(path), f.errorString());
+    return path;
+}
+
+Result<void> SandboxManager::removeHostFile(const QString& path)
+{
+    if (!m_options.localFileDir.isEmpty() && path.startsWith(m_options.localFileDir + QLatin1Char('/'))) {
+        if (QFile::exists(path) && !QFile::remove(path))
+            return makeError(ErrorCode::Io, QStringLiteral("Cannot remove %1").arg(path));
+        return {};
+    }
+    return m_hv.deleteVolume(path);
+}
+
+Result<void> SandboxManager::rollback(Created& made)
+{
+    QStringList problems;
+    const QString domain = made.row.domainName;
+    if (made.started) {
+        if (auto r = m_hv.destroyDomain(domain); !r && r.error().code != ErrorCode::NotFound)
+            problems << r.error().toString();
+    }
+    if (made.defined) {
+        if (auto r = m_hv.undefineDomain(domain); !r)
+            problems << r.error().toString();
+    }
+    for (const QString& path : std::as_const(made.hostFiles)) {
+        if (auto r = removeHostFile(path); !r)
+            problems << r.error().toString();
+    }
+    if (made.rowInserted) {
+        if (auto r = store::SandboxRepository(m_db).remove(made.row.id); !r)
+            problems << r.error().toString();
+    }
+    if (problems.isEmpty())
+        return {};
+    return makeError(ErrorCode::Unknown,
+                     QStringLiteral("Some of what was made for %1 could not be removed; the next start-up "
+                                    "reconcile will retry")
+                         .arg(made.row.name),
+                     problems.join(QStringLiteral("; ")));
+}
+
+Result<Sandbox> SandboxManager::create(const CreateOptions& o, const CreateProgress& progress,
+                                       const std::atomic<bool>* cancel)
+{
+    auto report = [&](CreateStage stage, const QString& message = {}) {
+        if (progress)
+            progress(stage, message.isEmpty() ? createStageName(stage) : message);
+    };
+    const QString name = o.name.isEmpty() ? generateSandboxName() : o.name;
+    if (auto ok = validateSandboxName(name); !ok)
+        return ok.error();
+    report(CreateStage::Checking);
+    auto clash =
+        store::SandboxRepository(m_db).count(kLiveRows + QStringLiteral(" AND name = ?"), {o.hostId, name});
+    if (!clash)
+        return clash.error();
+    if (*clash > 0)
+        return makeError(ErrorCode::AlreadyExists,
+                         QStringLiteral("A sandbox named %1 already exists on this host").arg(name));
+    auto sourceXml = m_hv.domainXml(o.sourceDomain);
+    if (!sourceXml)
+        return sourceXml.error();
+    auto source = parseDomainXml(*sourceXml);
+    if (!source)
+        return source.error();
+    if (!source->sandboxId.isEmpty())
+        return makeError(ErrorCode::Refused,
+                         QStringLiteral("%1 is itself a sandbox; clone a golden VM").arg(o.sourceDomain));
+    if (auto ok = checkCloneable(*source); !ok)
+        return ok.error();
+    auto host = m_hv.hostInfo(o.accelerator);
+    if (!host)
+        return host.error();
+
+    report(CreateStage::Admission);
+    if (auto ok = admit(o, *host, name, progress, cancel); !ok)
+        return ok.error();
+
+    Created made;
+    made.row.id = model::newId();
+    made.row.name = name;
+    made.row.hostId = o.hostId;
+    made.row.domainName = domainNameFor(name);
+    made.row.state = SandboxState::Creating;
+    made.row.memoryMib = o.memoryMib;
+    made.row.vcpus = o.vcpus;
+    made.row.accelerator = acceleratorName(host->accelerator);
+    made.row.createdAt = made.row.updatedAt = m_clock.now();
+    // The row comes first: if Fluid dies from here on, reconcile finds it in CREATING and cleans up.
+    if (auto r = store::SandboxRepository(m_db).insert(made.row); !r)
+        return r.error();
+    made.rowInserted = true;
+    audit(o.actor, QStringLiteral("sandbox.create.begin"),
+          QStringLiteral("Creating %1 from %2 (%3 MiB, %4 vCPU, %5)")
+              .arg(name, o.sourceDomain)
+              .arg(o.memoryMib)
+              .arg(o.vcpus)
+              .arg(made.row.accelerator),
+          made.row.id,
+          QJsonObject{{QStringLiteral("source"), o.sourceDomain}, {QStringLiteral("host"), m_hv.uri()}});
+
+    auto fail = [&](const Error& e) -> Result<Sandbox> {
+        auto undone = rollback(made);
+        audit(o.actor, QStringLiteral("sandbox.create.failed"),
+              QStringLiteral("Creating %1 failed: %2").arg(name, e.message), made.row.id,
+              QJsonObject{{QStringLiteral("error"), e.toString()},
+                          {QStringLiteral("rollback"),
+                           undone ? QStringLiteral("complete") : undone.error().toString()}});
+        if (!undone)
+            qCWarning(lcVirt) << undone.error().toString();
+        return e;
+    };
+    auto step = [&](CreateStage stage) -> std::optional<Error> {
+        if (cancelled(cancel))
+            return cancelError();
+        report(stage);
+        return std::nullopt;
+    };
+
+    if (auto c = step(CreateStage::Overlay))
+        return fail(*c);
+    SandboxXmlSpec spec;
+    spec.domainName = made.row.domainName;
+    spec.sandboxId = made.row.id;
+    spec.sourceName = source->name;
+    spec.macAddress = randomMac();
+    spec.networkName = m_options.network.name;
+    if (source->domainType == QLatin1String("kvm") || source->domainType == QLatin1String("qemu"))
+        spec.domainType =
+            host->accelerator == Accelerator::Kvm ? QStringLiteral("kvm") : QStringLiteral("qemu");
+    spec.memoryMib = o.memoryMib;
+    spec.vcpus = o.vcpus;
+    QString rootPool;
+    for (const DiskInfo& disk : source->writableDisks()) {
+        auto pool = m_hv.poolForPath(disk.sourcePath);
+        if (!pool)
+            return fail(pool.error());
+        auto overlay = m_hv.createOverlay(*pool, hostFileName(name, disk.target + QStringLiteral(".qcow2")),
+                                          disk.sourcePath, disk.format);
+        if (!overlay)
+            return fail(overlay.error());
+        made.hostFiles << overlay->path;
+        spec.overlays.insert(disk.target, overlay->path);
+        if (rootPool.isEmpty()) {
+            rootPool = *pool;
+            made.row.overlayPath = overlay->path;
+        }
+    }
+    if (!source->nvramPath.isEmpty()) {
+        if (!m_hv.isLocal()) {
+            return fail(
+                makeError(ErrorCode::Refused,
+                          QStringLiteral("%1 boots UEFI with its own NVRAM; copying NVRAM on a remote host "
+                                         "is not supported yet")
+                              .arg(source->name)));
+        }
+        QFile nvram(source->nvramPath);
+        if (!nvram.open(QIODevice::ReadOnly))
+            return fail(makeError(ErrorCode::Io,
+                                  QStringLiteral("Cannot read the NVRAM of %1").arg(source->name),
+                                  nvram.errorString()));
+        auto copy = storeHostFile(rootPool, hostFileName(name, QStringLiteral("nvram.fd")), nvram.readAll());
+        if (!copy)
+            return fail(copy.error());
+        made.hostFiles << *copy;
+        spec.nvramPath = *copy;
+    }
+
+    if (auto c = step(CreateStage::Identity))
+        return fail(*c);
+    if (m_options.issueIdentity) {
+        auto id = m_options.issueIdentity(name);
+        if (!id)
+            return fail(id.error());
+        if (source->identity == QLatin1String("cloud-init")) {
+            auto seed = makeCloudInitSeed(name, *id);
+            if (!seed)
+                return fail(seed.error());
+            auto path = storeHostFile(rootPool, hostFileName(name, QStringLiteral("seed.iso")), *seed);
+            if (!path)
+                return fail(path.error());
+            made.hostFiles << *path;
+            spec.seedIsoPath = *path;
+        } else {
+            spec.fwcfg << FwCfgEntry{QStringLiteral("opt/fluid/hostname"), name, {}}
+                       << FwCfgEntry{QStringLiteral("opt/fluid/principal"), id->principal, {}};
+            const QList<std::pair<QString, QByteArray>> files = {
+                {QStringLiteral("host_key"), id->hostPrivateKey},
+                {QStringLiteral("host_cert"), id->hostCertificate},
+                {QStringLiteral("user_ca"), id->userCaPublicKey}};
+            for (const auto& [entry, content] : files) {
+                auto path = storeHostFile(rootPool, hostFileName(name, entry), content);
+                if (!path)
+                    return fail(path.error());
+                made.hostFiles << *path;
+                spec.fwcfg << FwCfgEntry{QStringLiteral("opt/fluid/") + entry, {}, *path};
+            }
+        }
+    }
+
+    if (auto c = step(CreateStage::Define))
+        return fail(*c);
+    if (auto r = m_hv.ensureNetwork(m_options.network); !r)
+        return fail(r.error());
+    auto xml = deriveSandboxXml(*sourceXml, spec);
+    if (!xml)
+        return fail(xml.error());
+    if (auto r = m_hv.defineDomain(xml->xml); !r)
+        return fail(r.error());
+    made.defined = true;
+    if (auto r = store::SandboxRepository(m_db).update(made.row); !r)
+        return fail(r.error());
+
+    if (auto c = step(CreateStage::Start))
+        return fail(*c);
+    if (auto r = m_hv.startDomain(made.row.domainName); !r)
+        return fail(r.error());
+    made.started = true;
+
+    if (o.waitReady) {
+        QElapsedTimer timer;
+        timer.start();
+        const qint64 deadline = qint64(o.readyTimeoutS) * 1000;
+        if (auto c = step(CreateStage::WaitAddress))
+            return fail(*c);
+        QString ip;
+        while (ip.isEmpty()) {
+            auto ips = m_hv.addresses(made.row.domainName);
+            if (ips && !ips->isEmpty()) {
+                ip = ips->first();
+                break;
+            }
+            if (cancelled(cancel))
+                return fail(cancelError());
+            if (timer.elapsed() > deadline) {
+                return fail(
+                    makeError(ErrorCode::Timeout,
+                              QStringLiteral("%1 got no IP address within %2 s (is DHCP working on network "
+                                             "%3?)")
+                                  .arg(name)
+                                  .arg(o.readyTimeoutS)
+                                  .arg(m_options.network.name)));
+            }
+            // No libvirt event exists for DHCP leases: ask again shortly.
+            QThread::msleep(500);
+        }
+        made.row.ip = ip;
+        if (auto c = step(CreateStage::WaitSsh))
+            return fail(*c);
+        report(CreateStage::WaitSsh, QStringLiteral("waiting for SSH on %1").arg(ip));
+        while (!m_options.probe(ip, 2000)) {
+            if (cancelled(cancel))
+                return fail(cancelError());
+            if (timer.elapsed() > deadline) {
+                return fail(
+                    makeError(ErrorCode::Timeout, QStringLiteral("%1 (%2) did not answer on SSH within %3 s")
+                                                      .arg(name, ip)
+                                                      .arg(o.readyTimeoutS)));
+            }
+            QThread::msleep(500);
+        }
+    }
+
+    made.row.state = SandboxState::Running;
+    made.row.updatedAt = m_clock.now();
+    if (auto r = store::SandboxRepository(m_db).update(made.row); !r)
+        return fail(r.error());
+    audit(o.actor, QStringLiteral("sandbox.create"),
+          QStringLiteral("Created %1 from %2%3")
+              .arg(name, o.sourceDomain,
+                   made.row.ip.isEmpty() ? QString() : QStringLiteral(" at ") + made.row.ip),
+          made.row.id,
+          QJsonObject{{QStringLiteral("domain"), made.row.domainName}, {QStringLiteral("ip"), made.row.ip}});
+    report(CreateStage::Ready, QStringLiteral("%1 is ready").arg(name));
+    return made.row;
+}
+
+Result<Sandbox> SandboxManager::loadLive(const QString& sandboxId)
+{
+    auto row = store::SandboxRepository(m_db).get(sandboxId);
+    if (!row)
+        return row.error();
+    if (row->state == SandboxState::Destroyed)
+        return makeError(ErrorCode::NotFound, QStringLiteral("Sandbox %1 was destroyed").arg(row->name));
+    return row;
+}
+
+Result<void> SandboxManager::waitForState(const QString& domain, DomainState wanted, int timeoutMs)
+{
+    QElapsedTimer timer;
+    timer.start();
+    for (;;) {
+        auto state = m_hv.domainState(domain);
+        if (!state)
+            return state.error();
+        if (*state == wanted)
+            return {};
+        if (timer.elapsed() > timeoutMs)
+            return makeError(
+                ErrorCode::Timeout,
+                QStringLiteral("%1 did not reach state %2").arg(domain, domainStateName(wanted)));
+        QThread::msleep(200);
+    }
+}
+
+Result<Sandbox> SandboxManager::start(const QString& sandboxId)
+{
+    auto row = loadLive(sandboxId);
+    if (!row)
+        return row.error();
+    auto state = m_hv.domainState(row->domainName);
+    if (!state)
+        return state.error();
+    if (*state != DomainState::Running) {
+        if (auto r = m_hv.startDomain(row->domainName); !r)
+            return r.error();
+    }
+    row->state = SandboxState::Running;
+    row->updatedAt = m_clock.now();
+    if (auto r = store::SandboxRepository(m_db).update(*row); !r)
+        return r.error();
+    audit(QStringLiteral("person"), QStringLiteral("sandbox.start"),
+          QStringLiteral("Started %1").arg(row->name), row->id);
+    return row;
+}
+
+Result<Sandbox> SandboxManager::stop(const QString& sandboxId)
+{
+    auto row = loadLive(sandboxId);
+    if (!row)
+        return row.error();
+    auto state = m_hv.domainState(row->domainName);
+    if (!state)
+        return state.error();
+    bool forced = false;
+    if (*state != DomainState::ShutOff) {
+        auto asked = m_hv.shutdownDomain(row->domainName);
+        if (!asked || !waitForState(row->domainName, DomainState::ShutOff, m_options.stopTimeoutS * 1000)) {
+            forced = true;
+            if (auto r = m_hv.destroyDomain(row->domainName); !r)
+                return r.error();
+            if (auto r = waitForState(row->domainName, DomainState::ShutOff, 30000); !r)
+                return r.error();
+        }
+    }
+    row->state = SandboxState::Stopped;
+    row->updatedAt = m_clock.now();
+    if (auto r = store::SandboxRepository(m_db).update(*row); !r)
+        return r.error();
+    audit(QStringLiteral("person"), QStringLiteral("sandbox.stop"),
+          QStringLiteral("Stopped %1%2")
+              .arg(row->name,
+                   forced ? QStringLiteral(" (forced after the guest did not shut down)") : QString()),
+          row->id);
+    return row;
+}
+
+Result<Sandbox> SandboxManager::destroy(const QString& sandboxId)
+{
+    auto row = loadLive(sandboxId);
+    if (!row)
+        return row.error();
+    if (auto r = m_hv.destroyDomain(row->domainName); !r && r.error().code != ErrorCode::NotFound)
+        return r.error();
+    if (auto r = m_hv.undefineDomain(row->domainName); !r)
+        return r.error();
+    QStringList removed;
+    auto pools = m_hv.pools();
+    if (!pools)
+        return pools.error();
+    for (const QString& pool : *pools) {
+        auto vols = m_hv.volumes(pool);
+        if (!vols)
+            continue;
+        for (const VolumeInfo& v : *vols) {
+            if (ownerOfHostFile(v.name) == row->name) {
+                if (auto r = m_hv.deleteVolume(v.path); !r)
+                    return r.error();
+                removed << v.path;
+            }
+        }
+    }
+    if (!m_options.localFileDir.isEmpty()) {
+        for (const QString& f : QDir(m_options.localFileDir).entryList(QDir::Files)) {
+            if (ownerOfHostFile(f) == row->name) {
+                const QString path = m_options.localFileDir + QLatin1Char('/') + f;
+                if (auto r = removeHostFile(path); !r)
+                    return r.error();
+                removed << path;
+            }
+        }
+    }
+    row->state = SandboxState::Destroyed;
+    row->ip.clear();
+    row->updatedAt = m_clock.now();
+    if (auto r = store::SandboxRepository(m_db).update(*row); !r)
+        return r.error();
+    audit(QStringLiteral("person"), QStringLiteral("sandbox.destroy"),
+          QStringLiteral("Destroyed %1").arg(row->name), row->id,
+          QJsonObject{{QStringLiteral("removed"), QJsonArray::fromStringList(removed)}});
+    return row;
+}
+
+Result<model::Snapshot> SandboxManager::snapshot(const QString& sandboxId, const QString& name,
+                                                 const QString& kind, const QString& description)
+{
+    if (auto ok = validateSnapshotName(name); !ok)
+        return ok.error();
+    auto row = loadLive(sandboxId);
+    if (!row)
+        return row.error();
+    if (auto r = m_hv.createSnapshot(row->domainName, name, description, true); !r)
+        return r.error();
+    model::Snapshot snap{model::newId(), row->id, name, kind, description, m_clock.now()};
+    if (auto r = store::SnapshotRepository(m_db).insert(snap); !r) {
+        if (auto undone = m_hv.deleteSnapshot(row->domainName, name); !undone)
+            qCWarning(lcVirt) << undone.error().toString();
+        return r.error();
+    }
+    audit(QStringLiteral("person"), QStringLiteral("snapshot.create"),
+          QStringLiteral("Snapshot %1 of %2").arg(name, row->name), row->id);
+    return snap;
+}
+
+Result<QList<SnapshotInfo>> SandboxManager::snapshots(const QString& sandboxId)
+{
+    auto row = loadLive(sandboxId);
+    if (!row)
+        return row.error();
+    return m_hv.snapshots(row->domainName);
+}
+
+Result<void> SandboxManager::revert(const QString& sandboxId, const QString& snapshotName)
+{
+    auto row = loadLive(sandboxId);
+    if (!row)
+        return row.error();
+    if (auto r = m_hv.revertSnapshot(row->domainName, snapshotName); !r)
+        return r;
+    auto state = m_hv.domainState(row->domainName);
+    if (state && *state == DomainState::Running) {
+        // A revert brings back the clock of the snapshot too.
+        if (auto r = m_hv.syncGuestTime(row->domainName); !r)
+            qCInfo(lcVirt) << "guest clock not synced after revert:" << r.error().toString();
+    }
+    row->state = state && *state == DomainState::Running ? SandboxState::Running : SandboxState::Stopped;
+    row->updatedAt = m_clock.now();
+    if (auto r = store::SandboxRepository(m_db).update(*row); !r)
+        return r;
+    audit(QStringLiteral("person"), QStringLiteral("snapshot.revert"),
+          QStringLiteral("Reverted %1 to %2").arg(row->name, snapshotName), row->id);
+    return {};
+}
+
+Result<void> SandboxManager::deleteSnapshot(const QString& sandboxId, const QString& snapshotName)
+{
+    auto row = loadLive(sandboxId);
+    if (!row)
+        return row.error();
+    if (auto r = m_hv.deleteSnapshot(row->domainName, snapshotName); !r)
+        return r;
+    auto removed = m_db.exec(QStringLiteral("DELETE FROM snapshots WHERE sandbox_id = ? AND name = ?"),
+                             {row->id, snapshotName});
+    if (!removed)
+        return removed.error();
+    audit(QStringLiteral("person"), QStringLiteral("snapshot.delete"),
+          QStringLiteral("Deleted snapshot %1 of %2").arg(snapshotName, row->name), row->id);
+    return {};
+}
+
+Result<ReconcileReport> SandboxManager::reconcile(const QString& hostId)
+{
+    ReconcileReport report;
+    auto rows = store::SandboxRepository(m_db).list(kLiveRows, {hostId});
+    if (!rows)
+        return rows.error();
+    auto domains = m_hv.domains();
+    if (!domains)
+        return domains.error();
+    QHash<QString, DomainState> domainStates;
+    for (const DomainSummary& d : *domains)
+        domainStates.insert(d.name, d.state);
+
+    // Rows first: a create that died mid-way, and sandboxes whose domain is gone.
+    QSet<QString> keep;
+    for (Sandbox row : *rows) {
+        if (row.state == SandboxState::Creating) {
+            Created leftover;
+            leftover.row = row;
+            leftover.rowInserted = true;
+            leftover.defined = leftover.started = domainStates.contains(row.domainName);
+            if (auto r = rollback(leftover); !r)
+                report.problems << r.error().toString();
+            report.updatedRows << QStringLiteral("%1: unfinished create removed").arg(row.name);
+            audit(QStringLiteral("system"), QStringLiteral("reconcile.create"),
+                  QStringLiteral("Removed %1, left half-created by an earlier run").arg(row.name), row.id);
+            continue;
+        }
+        if (!domainStates.contains(row.domainName)) {
+            row.state = SandboxState::Destroyed;
+            row.error = QStringLiteral("its domain disappeared from the host");
+            row.updatedAt = m_clock.now();
+            if (auto r = store::SandboxRepository(m_db).update(row); !r)
+                report.problems << r.error().toString();
+            report.updatedRows << QStringLiteral("%1: domain gone, marked destroyed").arg(row.name);
+            audit(QStringLiteral("system"), QStringLiteral("reconcile.missing"),
+                  QStringLiteral("%1's domain is gone from the host: marked destroyed").arg(row.name),
+                  row.id);
+            continue;
+        }
+        keep.insert(row.name);
+        const DomainState actual = domainStates.value(row.domainName);
+        const SandboxState state =
+            actual == DomainState::ShutOff ? SandboxState::Stopped : SandboxState::Running;
+        if (state != row.state) {
+            row.state = state;
+            row.updatedAt = m_clock.now();
+            if (auto r = store::SandboxRepository(m_db).update(row); !r)
+                report.problems << r.error().toString();
+            report.updatedRows << QStringLiteral("%1: now %2").arg(row.name, model::sandboxStateName(state));
+        }
+    }
+
+    // Then Fluid-named things nobody owns.
+    for (auto it = domainStates.cbegin(); it != domainStates.cend(); ++it) {
+        const QString owner = sandboxNameFromDomain(it.key());
+        if (owner.isEmpty() || keep.contains(owner))
+            continue;
+        if (auto r = m_hv.destroyDomain(it.key()); !r && r.error().code != ErrorCode::NotFound)
+            report.problems << r.error().toString();
+        if (auto r = m_hv.undefineDomain(it.key()); !r) {
+            report.problems << r.error().toString();
+            continue;
+        }
+        report.removedDomains << it.key();
+        audit(QStringLiteral("system"), QStringLiteral("reconcile.domain"),
+              QStringLiteral("Removed domain %1 that no sandbox owns").arg(it.key()), QString());
+    }
+    QStringList orphanFiles;
+    if (auto pools = m_hv.pools()) {
+        for (const QString& pool : *pools) {
+            auto vols = m_hv.volumes(pool);
+            if (!vols)
+                continue;
+            for (const VolumeInfo& v : *vols) {
+                const QString owner = ownerOfHostFile(v.name);
+                if (!owner.isEmpty() && !keep.contains(owner))
+                    orphanFiles << v.path;
+            }
+        }
+    }
+    if (!m_options.localFileDir.isEmpty()) {
+        for (const QString& f : QDir(m_options.localFileDir).entryList(QDir::Files)) {
+            const QString owner = ownerOfHostFile(f);
+            if (!owner.isEmpty() && !keep.contains(owner))
+                orphanFiles << m_options.localFileDir + QLatin1Char('/') + f;
+        }
+    }
+    for (const QString& path : std::as_const(orphanFiles)) {
+        if (auto r = removeHostFile(path); !r) {
+            report.problems << r.error().toString();
+            continue;
+        }
+        report.removedVolumes << path;
+        audit(QStringLiteral("system"), QStringLiteral("reconcile.volume"),
+              QStringLiteral("Removed %1 that no sandbox owns").arg(path), QString());
+    }
+    return report;
+}
+
+Result<void> SandboxManager::applyDomainEvent(const QString& domainName, DomainState state)
+{
+    auto rows = store::SandboxRepository(m_db).list(
+        QStringLiteral("domain_name = ? AND state IN ('running', 'stopped')"), {domainName});
+    if (!rows)
+        return rows.error();
+    for (Sandbox row : *rows) {
+        const SandboxState mapped = state == DomainState::ShutOff || state == DomainState::Crashed
+                                        ? SandboxState::Stopped
+                                    : state == DomainState::Running ? SandboxState::Running
+                                                                    : row.state;
+        if (mapped == row.state)
+            continue;
+        row.state = mapped;
+        row.updatedAt = m_clock.now();
+        if (auto r = store::SandboxRepository(m_db).update(row); !r)
+            return r;
+        audit(QStringLiteral("system"), QStringLiteral("sandbox.state"),
+              QStringLiteral("%1 is now %2 (%3)")
+                  .arg(row.name, model::sandboxStateName(mapped), domainStateName(state)),
+              row.id);
+    }
+    return {};
+}
+
+} // namespace fluid::virt

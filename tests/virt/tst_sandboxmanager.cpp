@@ -1,0 +1,606 @@
+// SPDX-License-Identifier: Apache-2.0
+// The sandbox lifecycle on libvirt's own test driver (test:///default): create with every step, rollback
+// after an injected failure at each step, cancel, admission to approval, snapshots, destroy, reconcile.
+#include "approval/ApprovalBroker.h"
+#include "store/AuditLog.h"
+#include "store/Repository.h"
+#include "TestSupport.h"
+#include "virt/LibvirtHypervisor.h"
+#include "virt/Names.h"
+#include "virt/SandboxManager.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QTest>
+#include <QThread>
+
+using namespace fluid;
+using namespace fluid::virt;
+
+namespace {
+
+/// The real libvirt test driver with one call made to fail, to prove rollback at that step.
+class FailingHypervisor final : public Hypervisor {
+public:
+    explicit FailingHypervisor(Hypervisor& real)
+        : m_real(real)
+    {
+    }
+    QString failOn; ///< method name to fail
+
+    Error injected(const char* what) const
+    {
+        return makeError(ErrorCode::Unavailable,
+                         QStringLiteral("injected failure in %1").arg(QLatin1String(what)));
+    }
+#define FLUID_MAYBE_FAIL(name)                                                                               \
+    if (failOn == QLatin1String(#name))                                                                      \
+        return injected(#name);
+
+    QString uri() const override
+    {
+        return m_real.uri();
+    }
+    bool isLocal() const override
+    {
+        return m_real.isLocal();
+    }
+    Result<HostInfo> hostInfo(AcceleratorChoice c) override
+    {
+        return m_real.hostInfo(c);
+    }
+    Result<QList<DomainSummary>> domains() override
+    {
+        return m_real.domains();
+    }
+    Result<QString> domainXml(const QString& n) override
+    {
+        return m_real.domainXml(n);
+    }
+    Result<DomainState> domainState(const QString& n) override
+    {
+        return m_real.domainState(n);
+    }
+    Result<void> defineDomain(const QString& xml) override
+    {
+        FLUID_MAYBE_FAIL(defineDomain)
+        return m_real.defineDomain(xml);
+    }
+    Result<void> undefineDomain(const QString& n) override
+    {
+        return m_real.undefineDomain(n);
+    }
+    Result<void> startDomain(const QString& n) override
+    {
+        FLUID_MAYBE_FAIL(startDomain)
+        return m_real.startDomain(n);
+    }
+    Result<void> shutdownDomain(const QString& n) override
+    {
+        return m_real.shutdownDomain(n);
+    }
+    Result<void> destroyDomain(const QString& n) override
+    {
+        return m_real.destroyDomain(n);
+    }
+    Result<QStringList> addresses(const QString& n) override
+    {
+        FLUID_MAYBE_FAIL(addresses)
+        return m_real.addresses(n);
+    }
+    Result<void> syncGuestTime(const QString& n) override
+    {
+        return m_real.syncGuestTime(n);
+    }
+    Result<QString> poolForPath(const QString& p) override
+    {
+        FLUID_MAYBE_FAIL(poolForPath)
+        return m_real.poolForPath(p);
+    }
+    Result<VolumeInfo> createOverlay(const QString& pool, const QString& n, const QString& b,
+                                     const QString& f) override
+    {
+        FLUID_MAYBE_FAIL(createOverlay)
+        return m_real.createOverlay(pool, n, b, f);
+    }
+    Result<VolumeInfo> createVolume(const QString& pool, const QString& n, qint64 size,
+                                    const QString& f) override
+    {
+        return m_real.createVolume(pool, n, size, f);
+    }
+    Result<VolumeInfo> createVolumeWithContent(const QString& pool, const QString& n,
+                                               const QByteArray& c) override
+    {
+        if (failOn == QLatin1String("createVolumeWithContent") && n.contains(QLatin1String("host_cert")))
+            return injected("createVolumeWithContent");
+        return m_real.createVolumeWithContent(pool, n, c);
+    }
+    Result<void> deleteVolume(const QString& p) override
+    {
+        return m_real.deleteVolume(p);
+    }
+    Result<QList<VolumeInfo>> volumes(const QString& pool) override
+    {
+        return m_real.volumes(pool);
+    }
+    Result<QStringList> pools() override
+    {
+        return m_real.pools();
+    }
+    Result<void> ensureNetwork(const NetworkSpec& s) override
+    {
+        FLUID_MAYBE_FAIL(ensureNetwork)
+        return m_real.ensureNetwork(s);
+    }
+    Result<void> createSnapshot(const QString& d, const QString& n, const QString& desc, bool q) override
+    {
+        return m_real.createSnapshot(d, n, desc, q);
+    }
+    Result<QList<SnapshotInfo>> snapshots(const QString& d) override
+    {
+        return m_real.snapshots(d);
+    }
+    Result<void> revertSnapshot(const QString& d, const QString& n) override
+    {
+        return m_real.revertSnapshot(d, n);
+    }
+    Result<void> deleteSnapshot(const QString& d, const QString& n) override
+    {
+        return m_real.deleteSnapshot(d, n);
+    }
+    void setDomainEventHandler(DomainEventHandler h) override
+    {
+        m_real.setDomainEventHandler(std::move(h));
+    }
+#undef FLUID_MAYBE_FAIL
+
+private:
+    Hypervisor& m_real;
+};
+
+template <typename T>
+T must(Result<T> r)
+{
+    if (!r)
+        qFatal("unexpected error: %s", qPrintable(r.error().toString()));
+    return std::move(r).value();
+}
+void must(Result<void> r)
+{
+    if (!r)
+        qFatal("unexpected error: %s", qPrintable(r.error().toString()));
+}
+
+const char kGoldenXml[] = R"(<domain type='test'>
+  <name>golden</name>
+  <memory unit='MiB'>512</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='/default-pool/golden.img'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>)";
+
+} // namespace
+
+class TestSandboxManager : public QObject {
+    Q_OBJECT
+
+    std::unique_ptr<LibvirtHypervisor> m_hv;
+    std::unique_ptr<store::Database> m_db;
+    QString m_hostId;
+    QString m_files;
+    int m_identityCalls = 0;
+    bool m_identityFails = false;
+
+    ManagerOptions options()
+    {
+        ManagerOptions o;
+        o.localFileDir = m_files;
+        o.issueIdentity = [this](const QString& name) -> Result<SandboxIdentity> {
+            ++m_identityCalls;
+            if (m_identityFails)
+                return makeError(ErrorCode::Crypto, QStringLiteral("injected failure in the CA"));
+            return SandboxIdentity{"-----BEGIN OPENSSH PRIVATE KEY-----\nkey of " + name.toUtf8() +
+                                       "\n-----END OPENSSH PRIVATE KEY-----\n",
+                                   "ssh-ed25519-cert-v01@openssh.com AAAA " + name.toUtf8(),
+                                   "ssh-ed25519 AAAA ca", name};
+        };
+        // No network is touched from unit tests: the probe never answers.
+        o.probe = [](const QString&, int) {
+            return false;
+        };
+        o.stopTimeoutS = 5;
+        return o;
+    }
+
+    CreateOptions createOptions(const QString& name = {})
+    {
+        CreateOptions c;
+        c.hostId = m_hostId;
+        c.sourceDomain = QStringLiteral("golden");
+        c.name = name;
+        c.memoryMib = 2; // the test driver's host has 3 MiB free
+        c.vcpus = 1;
+        c.waitReady = false;
+        c.approvalTtlMs = 60000;
+        return c;
+    }
+
+    /// Asserts nothing of a sandbox is left: no fluid- domain, volume, file or live row.
+    void verifyNothingLeft()
+    {
+        for (const DomainSummary& d : must(m_hv->domains()))
+            QVERIFY2(!d.name.startsWith(QLatin1String("fluid-")), qPrintable(d.name));
+        for (const VolumeInfo& v : must(m_hv->volumes(QStringLiteral("default-pool"))))
+            QVERIFY2(!v.name.startsWith(QLatin1String("fluid-")), qPrintable(v.name));
+        QCOMPARE(QDir(m_files).entryList(QDir::Files), QStringList());
+        QCOMPARE(must(store::SandboxRepository(*m_db).count(QStringLiteral("state <> 'destroyed'"))), 0);
+    }
+
+private Q_SLOTS:
+    void init()
+    {
+        m_hv = must(LibvirtHypervisor::connect(QStringLiteral("test:///default")));
+        const QString dir = test::makeTempDir(QStringLiteral("virt"));
+        m_files = dir + QStringLiteral("/hostfiles");
+        store::DatabaseOptions o;
+        o.sqlitePath = dir + QStringLiteral("/fluid.sqlite");
+        m_db = must(store::openAndMigrate(o));
+        model::Host host{
+            model::newId(), QStringLiteral("local"), m_hv->uri(), {}, QDateTime::currentDateTimeUtc()};
+        must(store::HostRepository(*m_db).insert(host));
+        m_hostId = host.id;
+        m_identityCalls = 0;
+        m_identityFails = false;
+        // A golden VM with a raw disk in the test driver's pool.
+        must(m_hv->createVolume(QStringLiteral("default-pool"), QStringLiteral("golden.img"), 1 << 20,
+                                QStringLiteral("raw")));
+        must(m_hv->defineDomain(QString::fromLatin1(kGoldenXml)));
+    }
+
+    void cleanup()
+    {
+        m_db.reset();
+        m_hv.reset();
+    }
+
+    void choosesAccelerator()
+    {
+        QString why;
+        QCOMPARE(chooseAccelerator(AcceleratorChoice::Tcg, true, true, &why), Accelerator::Tcg);
+        QCOMPARE(chooseAccelerator(AcceleratorChoice::Kvm, false, true, &why), Accelerator::Kvm);
+        QCOMPARE(chooseAccelerator(AcceleratorChoice::Auto, false, true, &why), Accelerator::Tcg);
+        QVERIFY(why.contains(QLatin1String("does not offer KVM")));
+        // Remote hosts are judged by what they advertise.
+        QCOMPARE(chooseAccelerator(AcceleratorChoice::Auto, true, false, &why), Accelerator::Kvm);
+        const bool pvm = QFileInfo::exists(QStringLiteral("/sys/module/kvm_pvm"));
+        const bool kvmDevice = QFileInfo::exists(QStringLiteral("/dev/kvm"));
+        QCOMPARE(chooseAccelerator(AcceleratorChoice::Auto, true, true, &why),
+                 (pvm || !kvmDevice) ? Accelerator::Tcg : Accelerator::Kvm);
+        if (pvm)
+            QVERIFY(why.contains(QLatin1String("PVM")));
+    }
+
+    void reportsHostInfo()
+    {
+        const HostInfo info = must(m_hv->hostInfo(AcceleratorChoice::Auto));
+        QVERIFY(info.cpus > 0);
+        QVERIFY(info.memoryTotalKib > 0);
+        QVERIFY(!info.libvirtVersion.isEmpty());
+        QCOMPARE(info.poolName, QStringLiteral("default-pool"));
+        QVERIFY(!info.acceleratorReason.isEmpty());
+    }
+
+    void listsSourcesWithReasons()
+    {
+        SandboxManager manager(*m_hv, *m_db, options());
+        const auto sources = must(manager.sources());
+        QStringList names;
+        for (const auto& s : sources) {
+            names << s.domain.name;
+            if (s.domain.name == QLatin1String("golden"))
+                QVERIFY2(s.refusal.isEmpty(), qPrintable(s.refusal));
+            if (s.domain.name == QLatin1String("test")) {
+                // The driver's built-in domain has a disk of unknown format, and it runs.
+                QVERIFY(s.refusal.contains(QLatin1String("format")));
+                QVERIFY(s.warning.contains(QLatin1String("running")));
+            }
+        }
+        QVERIFY(names.contains(QStringLiteral("golden")));
+        QVERIFY(names.contains(QStringLiteral("test")));
+    }
+
+    void createsRunsSnapshotsAndDestroys()
+    {
+        SandboxManager manager(*m_hv, *m_db, options());
+        QList<CreateStage> stages;
+        const model::Sandbox s = must(manager.create(createOptions(QStringLiteral("web-1")),
+                                                     [&](CreateStage st, const QString&) { stages << st; }));
+        QCOMPARE(stages.first(), CreateStage::Checking);
+        QCOMPARE(stages.last(), CreateStage::Ready);
+        QVERIFY(stages.contains(CreateStage::Overlay) && stages.contains(CreateStage::Identity) &&
+                stages.contains(CreateStage::Define) && stages.contains(CreateStage::Start));
+        QCOMPARE(s.state, model::SandboxState::Running);
+        QCOMPARE(s.domainName, QStringLiteral("fluid-web-1"));
+        QCOMPARE(must(m_hv->domainState(s.domainName)), DomainState::Running);
+        QCOMPARE(s.overlayPath, QStringLiteral("/default-pool/fluid-web-1.vda.qcow2"));
+        QCOMPARE(m_identityCalls, 1);
+
+        // The domain is the derived sandbox: overlay disk, isolated NIC, fw_cfg identity files.
+        const QString xml = must(m_hv->domainXml(s.domainName));
+        QVERIFY(xml.contains(QLatin1String("/default-pool/fluid-web-1.vda.qcow2")));
+        QVERIFY(xml.contains(QLatin1String("network='fluid-sandbox'")));
+        QVERIFY(xml.contains(QLatin1String("opt/fluid/host_key")));
+        QVERIFY(!xml.contains(QLatin1String("/default-pool/golden.img'")));
+        // The test driver cannot upload volumes: identity files are private local files.
+        const QStringList files = QDir(m_files).entryList(QDir::Files);
+        QCOMPARE(files.size(), 3);
+        for (const QString& f : files) {
+            QVERIFY(f.startsWith(QLatin1String("fluid-web-1.")));
+            QCOMPARE(QFileInfo(m_files + QLatin1Char('/') + f).permissions() &
+                         (QFile::ReadGroup | QFile::ReadOther),
+                     QFileDevice::Permissions());
+        }
+
+        // A second sandbox with the same name is refused.
+        QCOMPARE(manager.create(createOptions(QStringLiteral("web-1"))).error().code,
+                 ErrorCode::AlreadyExists);
+
+        must(manager.snapshot(s.id, QStringLiteral("baseline"), QStringLiteral("baseline")));
+        must(manager.snapshot(s.id, QStringLiteral("after"), QStringLiteral("manual"),
+                              QStringLiteral("installed x")));
+        QCOMPARE(manager.snapshot(s.id, QStringLiteral("Bad Name")).error().code, ErrorCode::InvalidArgument);
+        const QList<SnapshotInfo> snaps = must(manager.snapshots(s.id));
+        QCOMPARE(snaps.size(), 2);
+        must(manager.revert(s.id, QStringLiteral("baseline")));
+        must(manager.deleteSnapshot(s.id, QStringLiteral("after")));
+        QCOMPARE(must(manager.snapshots(s.id)).size(), 1);
+        QCOMPARE(must(store::SnapshotRepository(*m_db).count()), 1);
+
+        const model::Sandbox stopped = must(manager.stop(s.id));
+        QCOMPARE(stopped.state, model::SandboxState::Stopped);
+        QCOMPARE(must(m_hv->domainState(s.domainName)), DomainState::ShutOff);
+        QCOMPARE(must(manager.start(s.id)).state, model::SandboxState::Running);
+
+        const model::Sandbox gone = must(manager.destroy(s.id));
+        QCOMPARE(gone.state, model::SandboxState::Destroyed);
+        verifyNothingLeft();
+        QCOMPARE(manager.destroy(s.id).error().code, ErrorCode::NotFound);
+
+        QStringList kinds;
+        for (const model::AuditEvent& e : must(store::AuditLog(*m_db).list()))
+            kinds << e.kind;
+        for (const char* k : {"sandbox.create.begin", "sandbox.create", "snapshot.create", "snapshot.revert",
+                              "snapshot.delete", "sandbox.stop", "sandbox.start", "sandbox.destroy"})
+            QVERIFY2(kinds.contains(QLatin1String(k)), k);
+        QVERIFY(must(store::AuditLog(*m_db).verify()).intact());
+    }
+
+    void rollsBackAfterFailureAtEachStep_data()
+    {
+        QTest::addColumn<QString>("failOn");
+        QTest::addColumn<bool>("waitReady");
+        QTest::newRow("pool lookup") << "poolForPath" << false;
+        QTest::newRow("overlay") << "createOverlay" << false;
+        QTest::newRow("identity CA") << "ca" << false;
+        QTest::newRow("identity upload") << "createVolumeWithContent" << false;
+        QTest::newRow("network") << "ensureNetwork" << false;
+        QTest::newRow("define") << "defineDomain" << false;
+        QTest::newRow("start") << "startDomain" << false;
+        QTest::newRow("address") << "addresses" << true;
+        QTest::newRow("ssh timeout") << "" << true;
+    }
+
+    void rollsBackAfterFailureAtEachStep()
+    {
+        QFETCH(QString, failOn);
+        QFETCH(bool, waitReady);
+        FailingHypervisor failing(*m_hv);
+        failing.failOn = failOn;
+        m_identityFails = failOn == QLatin1String("ca");
+        // The identity upload must reach the failing call, so no local-file fallback here.
+        ManagerOptions o = options();
+        if (failOn == QLatin1String("createVolumeWithContent"))
+            o.localFileDir.clear();
+        SandboxManager manager(failing, *m_db, o);
+        CreateOptions c = createOptions(QStringLiteral("doomed"));
+        c.waitReady = waitReady;
+        c.readyTimeoutS = 1;
+        auto r = manager.create(c);
+        QVERIFY(!r.ok());
+        if (!failOn.isEmpty() && failOn != QLatin1String("ca") &&
+            failOn != QLatin1String("createVolumeWithContent") && failOn != QLatin1String("addresses"))
+            QVERIFY2(r.error().message.contains(failOn), qPrintable(r.error().toString()));
+        if (failOn.isEmpty() || failOn == QLatin1String("addresses"))
+            QCOMPARE(r.error().code, failOn.isEmpty() ? ErrorCode::Timeout : ErrorCode::Timeout);
+        verifyNothingLeft();
+        bool auditedFailure = false;
+        for (const model::AuditEvent& e : must(store::AuditLog(*m_db).list()))
+            auditedFailure |= e.kind == QLatin1String("sandbox.create.failed");
+        QVERIFY(auditedFailure);
+    }
+
+    void cancelRollsBack()
+    {
+        SandboxManager manager(*m_hv, *m_db, options());
+        std::atomic<bool> cancel{false};
+        auto r = manager.create(
+            createOptions(QStringLiteral("cancelled")),
+            [&](CreateStage st, const QString&) {
+                if (st == CreateStage::Define)
+                    cancel = true;
+            },
+            &cancel);
+        QVERIFY(!r.ok());
+        QCOMPARE(r.error().code, ErrorCode::Cancelled);
+        verifyNothingLeft();
+    }
+
+    void refusesInjectionAndSandboxSources()
+    {
+        SandboxManager manager(*m_hv, *m_db, options());
+        QCOMPARE(manager.create(createOptions(QStringLiteral("a';rm -rf /"))).error().code,
+                 ErrorCode::InvalidArgument);
+        QCOMPARE(manager.create(createOptions(QStringLiteral("-oProxyCommand=x"))).error().code,
+                 ErrorCode::InvalidArgument);
+        const model::Sandbox s = must(manager.create(createOptions(QStringLiteral("one"))));
+        CreateOptions fromSandbox = createOptions(QStringLiteral("two"));
+        fromSandbox.sourceDomain = s.domainName;
+        QCOMPARE(manager.create(fromSandbox).error().code, ErrorCode::Refused);
+        must(manager.destroy(s.id));
+        verifyNothingLeft();
+    }
+
+    void overLimitWaitsForApproval()
+    {
+        SandboxManager manager(*m_hv, *m_db, options());
+        CreateOptions c = createOptions(QStringLiteral("big"));
+        c.limits.maxMemoryMib = 1; // 2 asked
+        const QString dbPath = m_db->options().sqlitePath;
+
+        // A person approves from another connection (another front end) while the create waits.
+        QThread* person = QThread::create([dbPath]() {
+            store::DatabaseOptions o;
+            o.sqlitePath = dbPath;
+            auto db = store::Database::open(o);
+            if (!db)
+                return;
+            approval::ApprovalBroker broker(**db);
+            for (int i = 0; i < 100; ++i) {
+                auto pending = broker.pending();
+                if (pending && !pending->isEmpty()) {
+                    (void)broker.decide(pending->first().id, true, QStringLiteral("alice"),
+                                        QStringLiteral("ok today"), pending->first().contentHash);
+                    return;
+                }
+                QThread::msleep(100);
+            }
+        });
+        person->start();
+        QStringList messages;
+        const model::Sandbox s =
+            must(manager.create(c, [&](CreateStage, const QString& m) { messages << m; }));
+        QVERIFY(person->wait(10000));
+        delete person;
+        QVERIFY(messages.join(QLatin1Char('\n')).contains(QLatin1String("waiting for approval")));
+        const QList<model::Approval> all = must(store::ApprovalRepository(*m_db).list());
+        QCOMPARE(all.size(), 1);
+        QCOMPARE(all.first().status, model::ApprovalStatus::Approved);
+        QCOMPARE(all.first().decidedBy, QStringLiteral("alice"));
+        QVERIFY(all.first()
+                    .context.value(QStringLiteral("over"))
+                    .toArray()
+                    .first()
+                    .toString()
+                    .contains(QLatin1String("limit is 1 MiB")));
+        must(manager.destroy(s.id));
+    }
+
+    void rejectedOrExpiredApprovalLeavesNothing()
+    {
+        SandboxManager manager(*m_hv, *m_db, options());
+        CreateOptions c = createOptions(QStringLiteral("denied"));
+        c.limits.maxSandboxes = 0;
+        c.limits.maxVcpus = 0;
+        c.limits.maxMemoryMib = 1;
+        c.approvalTtlMs = 300; // nobody answers: expires
+        auto r = manager.create(c);
+        QCOMPARE(r.error().code, ErrorCode::Timeout);
+        QCOMPARE(must(store::ApprovalRepository(*m_db).list()).first().status,
+                 model::ApprovalStatus::Expired);
+        verifyNothingLeft();
+
+        // A decision bound to other content is refused.
+        approval::ApprovalBroker broker(*m_db);
+        model::Approval a;
+        a.kind = QStringLiteral("resources");
+        a.request = QStringLiteral("x");
+        const model::Approval filed = must(broker.request(a, 60000));
+        QCOMPARE(
+            broker.decide(filed.id, true, QStringLiteral("bob"), {}, QStringLiteral("deadbeef")).error().code,
+            ErrorCode::Refused);
+        must(broker.decide(filed.id, false, QStringLiteral("bob"), QStringLiteral("no")));
+        QCOMPARE(broker.decide(filed.id, true, QStringLiteral("bob"), {}).error().code, ErrorCode::Refused);
+    }
+
+    void reconcileCleansUp()
+    {
+        SandboxManager manager(*m_hv, *m_db, options());
+        // A sandbox that stays, one whose domain vanished, a create that died mid-way, and orphans.
+        const model::Sandbox keep = must(manager.create(createOptions(QStringLiteral("keep"))));
+        const model::Sandbox vanished = must(manager.create(createOptions(QStringLiteral("vanished"))));
+        must(m_hv->destroyDomain(vanished.domainName));
+        must(m_hv->undefineDomain(vanished.domainName));
+
+        model::Sandbox half;
+        half.id = model::newId();
+        half.name = QStringLiteral("half");
+        half.hostId = m_hostId;
+        half.domainName = QStringLiteral("fluid-half");
+        half.state = model::SandboxState::Creating;
+        half.createdAt = half.updatedAt = QDateTime::currentDateTimeUtc();
+        must(store::SandboxRepository(*m_db).insert(half));
+        must(m_hv->createOverlay(QStringLiteral("default-pool"), QStringLiteral("fluid-half.vda.qcow2"),
+                                 QStringLiteral("/default-pool/golden.img"), QStringLiteral("raw")));
+        must(m_hv->createOverlay(QStringLiteral("default-pool"), QStringLiteral("fluid-ghost.vda.qcow2"),
+                                 QStringLiteral("/default-pool/golden.img"), QStringLiteral("raw")));
+        QString orphanXml = QString::fromLatin1(kGoldenXml);
+        orphanXml.replace(QLatin1String("<name>golden</name>"), QLatin1String("<name>fluid-orphan</name>"));
+        must(m_hv->defineDomain(orphanXml));
+
+        const ReconcileReport report = must(manager.reconcile(m_hostId));
+        QVERIFY2(report.problems.isEmpty(), qPrintable(report.problems.join(QLatin1Char('\n'))));
+        QCOMPARE(report.removedDomains, QStringList{QStringLiteral("fluid-orphan")});
+        QStringList removedVolumes = report.removedVolumes;
+        removedVolumes.sort();
+        QCOMPARE(removedVolumes, QStringList({QStringLiteral("/default-pool/fluid-ghost.vda.qcow2"),
+                                              QStringLiteral("/default-pool/fluid-half.vda.qcow2"),
+                                              QStringLiteral("/default-pool/fluid-vanished.vda.qcow2"),
+                                              m_files + QStringLiteral("/fluid-vanished.host_cert"),
+                                              m_files + QStringLiteral("/fluid-vanished.host_key"),
+                                              m_files + QStringLiteral("/fluid-vanished.user_ca")}));
+        QCOMPARE(must(store::SandboxRepository(*m_db).get(vanished.id)).state,
+                 model::SandboxState::Destroyed);
+        QCOMPARE(store::SandboxRepository(*m_db).get(half.id).error().code, ErrorCode::NotFound);
+        QCOMPARE(must(store::SandboxRepository(*m_db).get(keep.id)).state, model::SandboxState::Running);
+        QCOMPARE(must(m_hv->domainState(keep.domainName)), DomainState::Running);
+
+        // A second reconcile has nothing to do.
+        const ReconcileReport again = must(manager.reconcile(m_hostId));
+        QVERIFY(again.removedDomains.isEmpty() && again.removedVolumes.isEmpty() &&
+                again.updatedRows.isEmpty());
+        must(manager.destroy(keep.id));
+        verifyNothingLeft();
+    }
+
+    void domainEventsReachTheStore()
+    {
+        SandboxManager manager(*m_hv, *m_db, options());
+        QMutex mutex;
+        QList<QPair<QString, DomainState>> events;
+        m_hv->setDomainEventHandler([&](const QString& d, DomainState s) {
+            QMutexLocker lock(&mutex);
+            events.append({d, s});
+        });
+        const model::Sandbox s = must(manager.create(createOptions(QStringLiteral("evented"))));
+        must(m_hv->destroyDomain(s.domainName)); // powered off behind Fluid's back
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&]() {
+                QMutexLocker lock(&mutex);
+                return events.contains({s.domainName, DomainState::ShutOff});
+            }(),
+            5000);
+        must(manager.applyDomainEvent(s.domainName, DomainState::ShutOff));
+        QCOMPARE(must(store::SandboxRepository(*m_db).get(s.id)).state, model::SandboxState::Stopped);
+        m_hv->setDomainEventHandler({});
+        must(manager.destroy(s.id));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSandboxManager)
+#include "tst_sandboxmanager.moc"
