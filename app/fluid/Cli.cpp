@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "Cli.h"
 
+#include "CliSupport.h"
+#include "SandboxCommands.h"
+
 #include "base/BuildInfo.h"
 #include "runtime/Runtime.h"
 #include "store/AuditLog.h"
@@ -10,20 +13,7 @@
 
 namespace fluid::app {
 namespace {
-
-enum ExitCode { Ok = 0, Failed = 1, Usage = 2, CannotRun = 3 };
-
-QTextStream& out()
-{
-    static QTextStream s(stdout);
-    return s;
-}
-
-QTextStream& err()
-{
-    static QTextStream s(stderr);
-    return s;
-}
+using namespace cli;
 
 const char kUsage[] = R"(Usage: fluid [OPTIONS] [COMMAND]
 
@@ -40,40 +30,16 @@ Commands:
   audit list [--limit N] [--sandbox ID] [--kind PREFIX]
                           Print the newest audit events.
   config check            Validate config.yaml; print warnings and the effective settings.
-                          Exit 0 when valid, 1 when not.
-
+                          Exit 0 when valid, 1 when not.%1
 Environment:
   FLUID_SECRETS_PASSPHRASE  passphrase of the encrypted secrets file, when config.yaml chooses
                             secrets.backend: encrypted-file (the keychain is the default).
   FLUID_CONFIG_DIR, FLUID_DATA_DIR  override where config.yaml and the SQLite store live.
 )";
 
-/// Arguments after the program name, with --config FILE taken out.
-struct Parsed {
-    QString configPath;
-    QStringList words;
-    QString error;
-};
-
-Parsed parse(const QStringList& arguments)
+QString usage()
 {
-    Parsed p;
-    const QStringList args = arguments.mid(1);
-    for (qsizetype i = 0; i < args.size(); ++i) {
-        const QString& a = args.at(i);
-        if (a == QLatin1String("--config")) {
-            if (i + 1 >= args.size()) {
-                p.error = QStringLiteral("--config needs a file name");
-                return p;
-            }
-            p.configPath = args.at(++i);
-        } else if (a.startsWith(QLatin1String("--config="))) {
-            p.configPath = a.mid(9);
-        } else {
-            p.words << a;
-        }
-    }
-    return p;
+    return QString::fromUtf8(kUsage).arg(QString::fromUtf8(kSandboxUsage));
 }
 
 int printVersion()
@@ -84,44 +50,10 @@ int printVersion()
     return Ok;
 }
 
-int usageError(const QString& message)
-{
-    err() << "fluid: " << message << "\n\n" << kUsage;
-    return Usage;
-}
-
-int cannotRun(const Error& error)
-{
-    err() << "fluid: " << error.toString() << "\n";
-    return CannotRun;
-}
-
-/// Opens the configured store for a command; nullopt-like error when it cannot.
-Result<std::unique_ptr<store::Database>> openStore(const Parsed& p, bool* missing)
-{
-    auto loaded = runtime::loadSettings(p.configPath);
-    if (!loaded)
-        return loaded.error();
-    for (const QString& w : loaded->warnings)
-        err() << "warning: " << w << "\n";
-    auto options =
-        runtime::resolveDatabaseOptions(loaded->settings, qEnvironmentVariable(runtime::kPassphraseEnv));
-    if (!options)
-        return options.error();
-    if (options->backend == store::Backend::Sqlite && !QFileInfo::exists(options->sqlitePath)) {
-        *missing = true;
-        return makeError(ErrorCode::NotFound,
-                         QStringLiteral("There is no store at %1 yet: Fluid has recorded "
-                                        "nothing there")
-                             .arg(options->sqlitePath));
-    }
-    return store::openAndMigrate(*options);
-}
-
 int auditVerify(const Parsed& p)
 {
     bool missing = false;
-    auto db = openStore(p, &missing);
+    auto db = openStore(p, true, &missing);
     if (!db) {
         if (missing) {
             out() << db.error().message << ": nothing to verify.\n";
@@ -166,7 +98,7 @@ int auditList(const Parsed& p, const QStringList& rest)
         }
     }
     bool missing = false;
-    auto db = openStore(p, &missing);
+    auto db = openStore(p, true, &missing);
     if (!db) {
         if (missing) {
             out() << db.error().message << ".\n";
@@ -205,7 +137,9 @@ bool Cli::handles(const QStringList& arguments)
 {
     static const QStringList flags = {QStringLiteral("-h"), QStringLiteral("--help"), QStringLiteral("-v"),
                                       QStringLiteral("--version")};
-    static const QStringList commands = {QStringLiteral("audit"), QStringLiteral("config")};
+    static const QStringList commands = {QStringLiteral("audit"), QStringLiteral("config"),
+                                         QStringLiteral("host"), QStringLiteral("sandbox"),
+                                         QStringLiteral("approval")};
     const Parsed p = parse(arguments);
     if (!p.error.isEmpty())
         return true;
@@ -224,7 +158,7 @@ int Cli::run(const QStringList& arguments)
     if (!p.error.isEmpty()) {
         code = usageError(p.error);
     } else if (p.words.contains(QStringLiteral("-h")) || p.words.contains(QStringLiteral("--help"))) {
-        out() << kUsage;
+        out() << usage();
     } else if (p.words.contains(QStringLiteral("-v")) || p.words.contains(QStringLiteral("--version"))) {
         code = printVersion();
     } else if (p.words.value(0) == QLatin1String("audit") && p.words.value(1) == QLatin1String("verify")) {
@@ -235,6 +169,12 @@ int Cli::run(const QStringList& arguments)
     } else if (p.words.value(0) == QLatin1String("config") && p.words.value(1) == QLatin1String("check")) {
         code = p.words.size() == 2 ? configCheck(p)
                                    : usageError(QStringLiteral("config check takes no arguments"));
+    } else if (p.words.value(0) == QLatin1String("host")) {
+        code = runHostCommand(p);
+    } else if (p.words.value(0) == QLatin1String("sandbox")) {
+        code = runSandboxCommand(p);
+    } else if (p.words.value(0) == QLatin1String("approval")) {
+        code = runApprovalCommand(p);
     } else {
         code = usageError(QStringLiteral("unknown command: %1").arg(p.words.join(QLatin1Char(' '))));
     }

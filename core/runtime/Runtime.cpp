@@ -2,6 +2,7 @@
 #include "Runtime.h"
 
 #include "base/Paths.h"
+#include "store/Repository.h"
 
 namespace fluid::runtime {
 
@@ -74,6 +75,74 @@ Result<store::DatabaseOptions> resolveDatabaseOptions(const config::Settings& se
     if (!secretStore)
         return secretStore.error();
     return databaseOptions(settings, secretStore->get());
+}
+
+Result<config::HostSettings> hostSettings(const config::Settings& settings, const QString& name)
+{
+    if (settings.hosts.isEmpty())
+        return makeError(ErrorCode::NotFound,
+                         QStringLiteral("No libvirt host is configured (hosts: in config.yaml)"));
+    if (name.isEmpty())
+        return settings.hosts.first();
+    if (const config::HostSettings* h = settings.host(name))
+        return *h;
+    QStringList names;
+    for (const config::HostSettings& h : settings.hosts)
+        names << h.name;
+    return makeError(ErrorCode::NotFound, QStringLiteral("No host named %1 in config.yaml (there are: %2)")
+                                              .arg(name, names.join(QStringLiteral(", "))));
+}
+
+Result<model::Host> ensureHostRow(store::Database& db, const config::HostSettings& host)
+{
+    store::HostRepository hosts(db);
+    auto existing = hosts.list(QStringLiteral("name = ?"), {host.name});
+    if (!existing)
+        return existing.error();
+    if (!existing->isEmpty()) {
+        model::Host row = existing->first();
+        if (row.uri != host.uri) {
+            row.uri = host.uri;
+            if (auto r = hosts.update(row); !r)
+                return r.error();
+        }
+        return row;
+    }
+    model::Host row{model::newId(), host.name, host.uri, {}, QDateTime::currentDateTimeUtc()};
+    if (auto r = hosts.insert(row); !r)
+        return r.error();
+    return row;
+}
+
+virt::ManagerOptions managerOptions(const config::Settings& settings)
+{
+    virt::ManagerOptions o;
+    o.localFileDir = paths::dataDir() + QStringLiteral("/hostfiles");
+    o.stopTimeoutS = qBound(5, settings.sandbox.readyTimeoutS / 3, 120);
+    return o;
+}
+
+virt::CreateOptions createDefaults(const config::Settings& settings, const config::HostSettings& host,
+                                   const QString& hostRowId)
+{
+    virt::CreateOptions c;
+    c.hostId = hostRowId;
+    c.memoryMib = settings.sandbox.defaultMemoryMib;
+    c.vcpus = settings.sandbox.defaultVcpus;
+    switch (settings.effectiveAccelerator(host)) {
+    case config::Accelerator::Auto:
+        c.accelerator = virt::AcceleratorChoice::Auto;
+        break;
+    case config::Accelerator::Kvm:
+        c.accelerator = virt::AcceleratorChoice::Kvm;
+        break;
+    case config::Accelerator::Tcg:
+        c.accelerator = virt::AcceleratorChoice::Tcg;
+        break;
+    }
+    c.limits = {host.limits.maxMemoryMib, host.limits.maxVcpus, host.limits.maxSandboxes};
+    c.readyTimeoutS = settings.sandbox.readyTimeoutS;
+    return c;
 }
 
 } // namespace fluid::runtime

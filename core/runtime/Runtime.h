@@ -5,6 +5,9 @@
 #include "config/Config.h"
 #include "secrets/SecretStore.h"
 #include "store/Database.h"
+#include "virt/SandboxManager.h"
+
+#include <memory>
 
 namespace fluid::runtime {
 
@@ -32,5 +35,19 @@ Result<store::DatabaseOptions> databaseOptions(const config::Settings& settings,
 /// databaseOptions() with the secret store opened on demand (only for PostgreSQL).
 Result<store::DatabaseOptions> resolveDatabaseOptions(const config::Settings& settings,
                                                       const QString& passphrase);
+
+/// The configured host named `name` (the first one when empty); NotFound lists the names there are.
+Result<config::HostSettings> hostSettings(const config::Settings& settings, const QString& name);
+
+/// The store row for a configured host, created on first use (name and URI from config).
+Result<model::Host> ensureHostRow(store::Database& db, const config::HostSettings& host);
+
+/// How SandboxManager is set up from config: network, host-file folder, stop timeout. The identity issuer
+/// is left to the caller (it needs the SSH CA).
+virt::ManagerOptions managerOptions(const config::Settings& settings);
+
+/// CreateOptions defaults from config for a host (memory, vCPUs, accelerator, limits, ready timeout).
+virt::CreateOptions createDefaults(const config::Settings& settings, const config::HostSettings& host,
+                                   const QString& hostRowId);
 
 } // namespace fluid::runtime

@@ -163,7 +163,10 @@ Result<void> Database::transaction(const std::function<Result<void>()>& work)
     struct Depth {
         int& d;
         explicit Depth(int& depth)
-            : d(depth) { ++d; }
+            : d(depth)
+        {
+            ++d;
+        }
         ~Depth() { --d; }
     };
     QSqlDatabase db = connection();

@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "SandboxCommands.h"
+
+#include "approval/ApprovalBroker.h"
+#include "runtime/Runtime.h"
+#include "store/Repository.h"
+#include "virt/LibvirtHypervisor.h"
+
+#include <QJsonDocument>
+
+#include <csignal>
+
+namespace fluid::app {
+using namespace cli;
+
+const char kSandboxUsage[] = R"(
+  host test [--host NAME]  Connect to a configured libvirt host and report its version, CPUs,
+                          memory, storage and the accelerator that really works.
+  sandbox sources [--host NAME]
+                          List the VMs that sandboxes can be cloned from, and why others cannot.
+  sandbox create SOURCE [--name NAME] [--memory MIB] [--vcpus N] [--host NAME] [--no-wait]
+                          Clone SOURCE into a sandbox and wait until SSH answers. Ctrl-C cancels
+                          and removes everything made so far.
+  sandbox list [--host NAME] [--all]
+  sandbox start|stop|destroy NAME [--host NAME]
+  sandbox snapshot NAME SNAPSHOT [--description TEXT]
+  sandbox snapshots NAME
+  sandbox revert NAME SNAPSHOT
+  sandbox reconcile [--host NAME]
+                          Remove Fluid domains and volumes nobody owns; fix rows whose domain is gone.
+  approval list           Pending approval requests.
+  approval approve|reject ID [--comment TEXT] [--hash SHA256] [--by NAME]
+)";
+
+namespace {
+
+std::atomic<bool> g_cancel{false};
+
+void onInterrupt(int)
+{
+    g_cancel = true;
+}
+
+/// Everything a sandbox command needs: settings, store, the host's connection and a manager over them.
+struct Context {
+    config::Settings settings;
+    config::HostSettings host;
+    std::unique_ptr<store::Database> db;
+    model::Host hostRow;
+    std::unique_ptr<virt::LibvirtHypervisor> hv;
+    std::unique_ptr<virt::SandboxManager> manager;
+};
+
+Result<Context> open(const Parsed& p, const QString& hostName)
+{
+    Context c;
+    auto loaded = loadSettings(p);
+    if (!loaded)
+        return loaded.error();
+    c.settings = loaded->settings;
+    auto host = runtime::hostSettings(c.settings, hostName);
+    if (!host)
+        return host.error();
+    c.host = *host;
+    auto db = openStore(p);
+    if (!db)
+        return db.error();
+    c.db = std::move(*db);
+    auto row = runtime::ensureHostRow(*c.db, c.host);
+    if (!row)
+        return row.error();
+    c.hostRow = *row;
+    auto hv = virt::LibvirtHypervisor::connect(c.host.uri);
+    if (!hv)
+        return hv.error();
+    c.hv = std::move(*hv);
+    c.manager = std::make_unique<virt::SandboxManager>(*c.hv, *c.db, runtime::managerOptions(c.settings));
+    return c;
+}
+
+Result<model::Sandbox> findSandbox(Context& c, const QString& name)
+{
+    auto rows = store::SandboxRepository(*c.db).list(
+        QStringLiteral("host_id = ? AND name = ? AND state <> 'destroyed'"), {c.hostRow.id, name});
+    if (!rows)
+        return rows.error();
+    if (rows->isEmpty())
+        return makeError(ErrorCode::NotFound,
+                         QStringLiteral("No sandbox named %1 on host %2").arg(name, c.host.name));
+    return rows->first();
+}
+
+void printSandbox(const model::Sandbox& s)
+{
+    out() << s.name << "  " << model::sandboxStateName(s.state) << "  "
+          << (s.ip.isEmpty() ? QStringLiteral("-") : s.ip) << "  " << s.memoryMib << " MiB  " << s.vcpus
+          << " vCPU  " << s.accelerator << "  " << s.id << "\n";
+}
+
+int hostTest(const Parsed& p, const Options& o)
+{
+    auto loaded = loadSettings(p);
+    if (!loaded)
+        return cannotRun(loaded.error());
+    auto host = runtime::hostSettings(loaded->settings, o.value(QStringLiteral("--host")));
+    if (!host)
+        return cannotRun(host.error());
+    auto hv = virt::LibvirtHypervisor::connect(host->uri);
+    if (!hv)
+        return cannotRun(hv.error());
+    const virt::CreateOptions defaults = runtime::createDefaults(loaded->settings, *host, QString());
+    auto info = (*hv)->hostInfo(defaults.accelerator);
+    if (!info)
+        return cannotRun(info.error());
+    out() << "host:        " << host->name << " (" << info->uri << ")\n"
+          << "hostname:    " << info->hostname << "\n"
+          << "libvirt:     " << info->libvirtVersion << ", hypervisor " << info->hypervisorVersion << "\n"
+          << "CPUs:        " << info->cpus << "\n"
+          << "memory:      " << info->memoryFreeKib / 1024 << " MiB free of " << info->memoryTotalKib / 1024
+          << " MiB\n"
+          << "storage:     "
+          << (info->poolName.isEmpty()
+                  ? QStringLiteral("no active pool")
+                  : QStringLiteral("%1, %2 MiB free").arg(info->poolName).arg(info->poolFreeBytes >> 20))
+          << "\n"
+          << "accelerator: " << virt::acceleratorName(info->accelerator) << " (" << info->acceleratorReason
+          << ")\n";
+    return Ok;
+}
+
+int sources(Context& c)
+{
+    auto list = c.manager->sources();
+    if (!list)
+        return cannotRun(list.error());
+    for (const auto& s : *list) {
+        out() << s.domain.name << "  " << virt::domainStateName(s.state) << "  " << s.domain.memoryKib / 1024
+              << " MiB  " << s.domain.vcpus << " vCPU  "
+              << (s.domain.disks.isEmpty() ? QString() : s.domain.disks.first().sourcePath) << "\n";
+        if (!s.refusal.isEmpty())
+            out() << "    cannot clone: " << s.refusal << "\n";
+        if (!s.warning.isEmpty())
+            out() << "    warning: " << s.warning << "\n";
+    }
+    return Ok;
+}
+
+int create(Context& c, const Options& o)
+{
+    if (o.positional.size() != 1)
+        return usageError(QStringLiteral("sandbox create needs exactly one SOURCE"));
+    virt::CreateOptions options = runtime::createDefaults(c.settings, c.host, c.hostRow.id);
+    options.sourceDomain = o.positional.first();
+    options.name = o.value(QStringLiteral("--name"));
+    bool ok = true;
+    if (o.values.contains(QStringLiteral("--memory")))
+        options.memoryMib = o.value(QStringLiteral("--memory")).toInt(&ok);
+    if (!ok || options.memoryMib < 16)
+        return usageError(QStringLiteral("--memory needs a number of MiB"));
+    if (o.values.contains(QStringLiteral("--vcpus")))
+        options.vcpus = o.value(QStringLiteral("--vcpus")).toInt(&ok);
+    if (!ok || options.vcpus < 1)
+        return usageError(QStringLiteral("--vcpus needs a positive number"));
+    options.waitReady = !o.has(QStringLiteral("--no-wait"));
+    std::signal(SIGINT, onInterrupt);
+    std::signal(SIGTERM, onInterrupt);
+    auto made = c.manager->create(
+        options,
+        [](virt::CreateStage, const QString& message) { err() << "  " << message << "\n"
+                                                              << Qt::flush; },
+        &g_cancel);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    if (!made)
+        return made.error().code == ErrorCode::Cancelled ? (err() << made.error().message << "\n", Failed)
+                                                         : cannotRun(made.error());
+    printSandbox(*made);
+    return Ok;
+}
+
+int list(Context& c, const Options& o)
+{
+    const QString where = o.has(QStringLiteral("--all"))
+                              ? QStringLiteral("host_id = ?")
+                              : QStringLiteral("host_id = ? AND state <> 'destroyed'");
+    auto rows = store::SandboxRepository(*c.db).list(where, {c.hostRow.id}, QStringLiteral("created_at"));
+    if (!rows)
+        return cannotRun(rows.error());
+    for (const model::Sandbox& s : *rows)
+        printSandbox(s);
+    return Ok;
+}
+
+} // namespace
+
+int runHostCommand(const Parsed& p)
+{
+    const QString verb = p.words.value(1);
+    const Options o = parseOptions(p.words.mid(2), {QStringLiteral("--host")}, {});
+    if (!o.error.isEmpty())
+        return usageError(o.error);
+    if (verb == QLatin1String("test"))
+        return hostTest(p, o);
+    return usageError(QStringLiteral("unknown host command: %1").arg(verb));
+}
+
+int runSandboxCommand(const Parsed& p)
+{
+    const QString verb = p.words.value(1);
+    const Options o =
+        parseOptions(p.words.mid(2),
+                     {QStringLiteral("--host"), QStringLiteral("--name"), QStringLiteral("--memory"),
+                      QStringLiteral("--vcpus"), QStringLiteral("--description")},
+                     {QStringLiteral("--no-wait"), QStringLiteral("--all")});
+    if (!o.error.isEmpty())
+        return usageError(o.error);
+    static const QStringList verbs = {QStringLiteral("sources"),  QStringLiteral("create"),
+                                      QStringLiteral("list"),     QStringLiteral("start"),
+                                      QStringLiteral("stop"),     QStringLiteral("destroy"),
+                                      QStringLiteral("snapshot"), QStringLiteral("snapshots"),
+                                      QStringLiteral("revert"),   QStringLiteral("reconcile")};
+    if (!verbs.contains(verb))
+        return usageError(QStringLiteral("unknown sandbox command: %1").arg(verb));
+    auto context = open(p, o.value(QStringLiteral("--host")));
+    if (!context)
+        return cannotRun(context.error());
+    Context& c = *context;
+    if (verb == QLatin1String("sources"))
+        return sources(c);
+    if (verb == QLatin1String("create"))
+        return create(c, o);
+    if (verb == QLatin1String("list"))
+        return list(c, o);
+    if (verb == QLatin1String("reconcile")) {
+        auto report = c.manager->reconcile(c.hostRow.id);
+        if (!report)
+            return cannotRun(report.error());
+        for (const QString& d : report->removedDomains)
+            out() << "removed domain " << d << "\n";
+        for (const QString& v : report->removedVolumes)
+            out() << "removed volume " << v << "\n";
+        for (const QString& r : report->updatedRows)
+            out() << "updated " << r << "\n";
+        for (const QString& e : report->problems)
+            err() << "problem: " << e << "\n";
+        return report->problems.isEmpty() ? Ok : Failed;
+    }
+
+    const int wanted = verb == QLatin1String("snapshot") || verb == QLatin1String("revert") ? 2 : 1;
+    if (o.positional.size() != wanted)
+        return usageError(
+            QStringLiteral("sandbox %1 needs %2")
+                .arg(verb, wanted == 2 ? QStringLiteral("NAME SNAPSHOT") : QStringLiteral("NAME")));
+    auto sandbox = findSandbox(c, o.positional.first());
+    if (!sandbox)
+        return cannotRun(sandbox.error());
+    const QString id = sandbox->id;
+    if (verb == QLatin1String("snapshots")) {
+        auto snaps = c.manager->snapshots(id);
+        if (!snaps)
+            return cannotRun(snaps.error());
+        for (const virt::SnapshotInfo& s : *snaps) {
+            out() << s.name << "  " << s.createdAt.toString(Qt::ISODate) << "  "
+                  << virt::domainStateName(s.state) << (s.current ? QStringLiteral("  (current)") : QString())
+                  << "  " << s.description << "\n";
+        }
+        return Ok;
+    }
+    Result<void> done;
+    if (verb == QLatin1String("snapshot")) {
+        auto s = c.manager->snapshot(id, o.positional.at(1), QStringLiteral("manual"),
+                                     o.value(QStringLiteral("--description")));
+        done = s ? Result<void>() : Result<void>(s.error());
+    } else if (verb == QLatin1String("revert")) {
+        done = c.manager->revert(id, o.positional.at(1));
+    } else {
+        auto s = verb == QLatin1String("start")  ? c.manager->start(id)
+                 : verb == QLatin1String("stop") ? c.manager->stop(id)
+                                                 : c.manager->destroy(id);
+        if (s)
+            printSandbox(*s);
+        done = s ? Result<void>() : Result<void>(s.error());
+    }
+    return done ? Ok : cannotRun(done.error());
+}
+
+int runApprovalCommand(const Parsed& p)
+{
+    const QString verb = p.words.value(1);
+    const Options o = parseOptions(
+        p.words.mid(2), {QStringLiteral("--comment"), QStringLiteral("--hash"), QStringLiteral("--by")}, {});
+    if (!o.error.isEmpty())
+        return usageError(o.error);
+    auto db = openStore(p);
+    if (!db)
+        return cannotRun(db.error());
+    approval::ApprovalBroker broker(**db);
+    if (verb == QLatin1String("list")) {
+        auto pending = broker.pending();
+        if (!pending)
+            return cannotRun(pending.error());
+        for (const model::Approval& a : *pending) {
+            out() << a.id << "  " << a.kind << "  expires " << a.expiresAt.toLocalTime().toString(Qt::ISODate)
+                  << "\n    " << a.request << "\n    hash " << a.contentHash << "\n    "
+                  << QString::fromUtf8(QJsonDocument(a.context).toJson(QJsonDocument::Compact)) << "\n";
+        }
+        return Ok;
+    }
+    if (verb != QLatin1String("approve") && verb != QLatin1String("reject"))
+        return usageError(QStringLiteral("unknown approval command: %1").arg(verb));
+    if (o.positional.size() != 1)
+        return usageError(QStringLiteral("approval %1 needs the request's ID").arg(verb));
+    const QString who =
+        o.value(QStringLiteral("--by"), qEnvironmentVariable("USER", QStringLiteral("person")));
+    auto decided = broker.decide(o.positional.first(), verb == QLatin1String("approve"), who,
+                                 o.value(QStringLiteral("--comment")), o.value(QStringLiteral("--hash")));
+    if (!decided)
+        return cannotRun(decided.error());
+    out() << model::approvalStatusName(decided->status) << ": " << decided->request << "\n";
+    return Ok;
+}
+
+} // namespace fluid::app
