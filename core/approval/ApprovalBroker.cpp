@@ -73,13 +73,18 @@ Result<Approval> ApprovalBroker::expireIfDue(Approval a)
     return a;
 }
 
+Result<Approval> ApprovalBroker::load(const QString& id)
+{
+    auto a = store::ApprovalRepository(m_db).get(id);
+    if (!a)
+        return a.error();
+    return expireIfDue(*a);
+}
+
 Result<ApprovalStatus> ApprovalBroker::wait(const QString& id, const std::atomic<bool>* cancel)
 {
     for (;;) {
-        auto a = store::ApprovalRepository(m_db).get(id);
-        if (!a)
-            return a.error();
-        auto current = expireIfDue(*a);
+        auto current = load(id);
         if (!current)
             return current.error();
         if (current->status != ApprovalStatus::Pending)
@@ -95,10 +100,7 @@ Result<Approval> ApprovalBroker::decide(const QString& id, bool approve, const Q
 {
     Result<Approval> decided = makeError(ErrorCode::Unknown, QString());
     auto done = m_db.transaction([&]() -> Result<void> {
-        auto a = store::ApprovalRepository(m_db).get(id);
-        if (!a)
-            return a.error();
-        auto current = expireIfDue(*a);
+        auto current = load(id);
         if (!current)
             return current.error();
         if (current->status != ApprovalStatus::Pending) {

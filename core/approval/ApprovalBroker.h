@@ -35,6 +35,8 @@ public:
 
 private:
     Result<model::Approval> expireIfDue(model::Approval a);
+    /// The stored request, marked Expired first when its time is up.
+    Result<model::Approval> load(const QString& id);
 
     store::Database& m_db;
     const Clock& m_clock;

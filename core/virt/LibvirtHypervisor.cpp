@@ -244,6 +244,17 @@ struct LibvirtHypervisor::Impl {
             virConnectClose(conn);
     }
 
+    /// Runs call(domain) and turns a negative return into an error saying `what`.
+    Result<void> onDomain(const QString& name, int (*call)(virDomainPtr), const QString& what)
+    {
+        auto d = domain(name);
+        if (!d)
+            return d.error();
+        if (call(d->get()) < 0)
+            return lastError(what);
+        return {};
+    }
+
     Result<DomainPtr> domain(const QString& name)
     {
         DomainPtr d(virDomainLookupByName(conn, name.toUtf8().constData()));
@@ -423,22 +434,12 @@ Result<void> LibvirtHypervisor::undefineDomain(const QString& name)
 
 Result<void> LibvirtHypervisor::startDomain(const QString& name)
 {
-    auto d = m_impl->domain(name);
-    if (!d)
-        return d.error();
-    if (virDomainCreate(d->get()) < 0)
-        return lastError(QStringLiteral("Cannot start %1").arg(name));
-    return {};
+    return m_impl->onDomain(name, virDomainCreate, QStringLiteral("Cannot start %1").arg(name));
 }
 
 Result<void> LibvirtHypervisor::shutdownDomain(const QString& name)
 {
-    auto d = m_impl->domain(name);
-    if (!d)
-        return d.error();
-    if (virDomainShutdown(d->get()) < 0)
-        return lastError(QStringLiteral("Cannot ask %1 to shut down").arg(name));
-    return {};
+    return m_impl->onDomain(name, virDomainShutdown, QStringLiteral("Cannot ask %1 to shut down").arg(name));
 }
 
 Result<void> LibvirtHypervisor::destroyDomain(const QString& name)
@@ -488,13 +489,9 @@ Result<QStringList> LibvirtHypervisor::addresses(const QString& name)
 
 Result<void> LibvirtHypervisor::syncGuestTime(const QString& name)
 {
-    auto d = m_impl->domain(name);
-    if (!d)
-        return d.error();
-    if (virDomainSetTime(d->get(), 0, 0, VIR_DOMAIN_TIME_SYNC) < 0)
-        return lastError(
-            QStringLiteral("Cannot set the clock of %1 (is the guest agent running?)").arg(name));
-    return {};
+    return m_impl->onDomain(
+        name, [](virDomainPtr d) { return virDomainSetTime(d, 0, 0, VIR_DOMAIN_TIME_SYNC); },
+        QStringLiteral("Cannot set the clock of %1 (is the guest agent running?)").arg(name));
 }
 
 Result<QStringList> LibvirtHypervisor::pools()

@@ -317,6 +317,30 @@ Result<QString> SandboxManager::storeHostFile(const QString& pool, const QString
     return path;
 }
 
+Result<QHash<QString, QStringList>> SandboxManager::hostFiles()
+{
+    QHash<QString, QStringList> owned;
+    auto pools = m_hv.pools();
+    if (!pools)
+        return pools.error();
+    for (const QString& pool : *pools) {
+        auto vols = m_hv.volumes(pool);
+        if (!vols)
+            return vols.error();
+        for (const VolumeInfo& v : *vols) {
+            if (const QString owner = ownerOfHostFile(v.name); !owner.isEmpty())
+                owned[owner] << v.path;
+        }
+    }
+    if (!m_options.localFileDir.isEmpty()) {
+        for (const QString& f : QDir(m_options.localFileDir).entryList(QDir::Files)) {
+            if (const QString owner = ownerOfHostFile(f); !owner.isEmpty())
+                owned[owner] << m_options.localFileDir + QLatin1Char('/') + f;
+        }
+    }
+    return owned;
+}
+
 Result<void> SandboxManager::removeHostFile(const QString& path)
 {
     if (!m_options.localFileDir.isEmpty() && path.startsWith(m_options.localFileDir + QLatin1Char('/'))) {
@@ -681,31 +705,13 @@ Result<Sandbox> SandboxManager::destroy(const QString& sandboxId)
         return r.error();
     if (auto r = m_hv.undefineDomain(row->domainName); !r)
         return r.error();
-    QStringList removed;
-    auto pools = m_hv.pools();
-    if (!pools)
-        return pools.error();
-    for (const QString& pool : *pools) {
-        auto vols = m_hv.volumes(pool);
-        if (!vols)
-            continue;
-        for (const VolumeInfo& v : *vols) {
-            if (ownerOfHostFile(v.name) == row->name) {
-                if (auto r = m_hv.deleteVolume(v.path); !r)
-                    return r.error();
-                removed << v.path;
-            }
-        }
-    }
-    if (!m_options.localFileDir.isEmpty()) {
-        for (const QString& f : QDir(m_options.localFileDir).entryList(QDir::Files)) {
-            if (ownerOfHostFile(f) == row->name) {
-                const QString path = m_options.localFileDir + QLatin1Char('/') + f;
-                if (auto r = removeHostFile(path); !r)
-                    return r.error();
-                removed << path;
-            }
-        }
+    auto files = hostFiles();
+    if (!files)
+        return files.error();
+    const QStringList mine = files->value(row->name);
+    for (const QString& path : mine) {
+        if (auto r = removeHostFile(path); !r)
+            return r.error();
     }
     row->state = SandboxState::Destroyed;
     row->ip.clear();
@@ -714,7 +720,7 @@ Result<Sandbox> SandboxManager::destroy(const QString& sandboxId)
         return r.error();
     audit(QStringLiteral("person"), QStringLiteral("sandbox.destroy"),
           QStringLiteral("Destroyed %1").arg(row->name), row->id,
-          QJsonObject{{QStringLiteral("removed"), QJsonArray::fromStringList(removed)}});
+          QJsonObject{{QStringLiteral("removed"), QJsonArray::fromStringList(mine)}});
     return row;
 }
 
@@ -853,25 +859,13 @@ Result<ReconcileReport> SandboxManager::reconcile(const QString& hostId)
         audit(QStringLiteral("system"), QStringLiteral("reconcile.domain"),
               QStringLiteral("Removed domain %1 that no sandbox owns").arg(it.key()), QString());
     }
+    auto files = hostFiles();
+    if (!files)
+        return files.error();
     QStringList orphanFiles;
-    if (auto pools = m_hv.pools()) {
-        for (const QString& pool : *pools) {
-            auto vols = m_hv.volumes(pool);
-            if (!vols)
-                continue;
-            for (const VolumeInfo& v : *vols) {
-                const QString owner = ownerOfHostFile(v.name);
-                if (!owner.isEmpty() && !keep.contains(owner))
-                    orphanFiles << v.path;
-            }
-        }
-    }
-    if (!m_options.localFileDir.isEmpty()) {
-        for (const QString& f : QDir(m_options.localFileDir).entryList(QDir::Files)) {
-            const QString owner = ownerOfHostFile(f);
-            if (!owner.isEmpty() && !keep.contains(owner))
-                orphanFiles << m_options.localFileDir + QLatin1Char('/') + f;
-        }
+    for (auto it = files->cbegin(); it != files->cend(); ++it) {
+        if (!keep.contains(it.key()))
+            orphanFiles << it.value();
     }
     for (const QString& path : std::as_const(orphanFiles)) {
         if (auto r = removeHostFile(path); !r) {

@@ -123,6 +123,8 @@ private:
     Result<void> rollback(Created& made);
     Result<QString> storeHostFile(const QString& pool, const QString& name, const QByteArray& content);
     Result<void> removeHostFile(const QString& path);
+    /// Every volume and local file named for a sandbox ("fluid-<name>.<what>"), by sandbox name.
+    Result<QHash<QString, QStringList>> hostFiles();
     Result<void> waitForState(const QString& domain, DomainState wanted, int timeoutMs);
     void audit(const QString& actor, const QString& kind, const QString& summary, const QString& sandboxId,
                const QJsonObject& data = {});

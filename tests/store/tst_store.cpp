@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Every repository, the migrations and the audit chain, against the backend FLUID_TEST_BACKEND names.
 #include "StoreTestEnv.h"
+#include "TestSupport.h"
 
 #include "store/AuditLog.h"
 #include "store/Migrations.h"
@@ -13,6 +14,7 @@
 #include <QThread>
 
 using namespace fluid;
+using fluid::test::must;
 using namespace fluid::model;
 using namespace fluid::store;
 using fluid::test::StoreTestEnv;
@@ -21,20 +23,6 @@ namespace {
 QDateTime at(qint64 ms)
 {
     return QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC);
-}
-
-template <typename T>
-T must(Result<T> r)
-{
-    if (!r)
-        qFatal("unexpected error: %s", qPrintable(r.error().toString()));
-    return std::move(r).value();
-}
-
-void must(Result<void> r)
-{
-    if (!r)
-        qFatal("unexpected error: %s", qPrintable(r.error().toString()));
 }
 
 Host makeHost(const QString& name)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "base/Result.h"
+
 #include <QString>
 
 namespace fluid::test {
@@ -15,5 +17,20 @@ inline constexpr int kSkipExitCode = 77;
 /// A fresh directory under the build tree's test-tmp (FLUID_TEST_TMP), removed by the caller or left for
 /// post-mortem; unique per call.
 QString makeTempDir(const QString& prefix);
+
+/// The value of a Result that must succeed; a failure aborts the test with the error's text.
+template <typename T>
+T must(Result<T> r)
+{
+    if (!r)
+        qFatal("unexpected error: %s", qPrintable(r.error().toString()));
+    return std::move(r).value();
+}
+
+inline void must(Result<void> r)
+{
+    if (!r)
+        qFatal("unexpected error: %s", qPrintable(r.error().toString()));
+}
 
 } // namespace fluid::test

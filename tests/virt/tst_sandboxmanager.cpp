@@ -15,6 +15,7 @@
 #include <QThread>
 
 using namespace fluid;
+using fluid::test::must;
 using namespace fluid::virt;
 
 namespace {
@@ -157,19 +158,6 @@ public:
 private:
     Hypervisor& m_real;
 };
-
-template <typename T>
-T must(Result<T> r)
-{
-    if (!r)
-        qFatal("unexpected error: %s", qPrintable(r.error().toString()));
-    return std::move(r).value();
-}
-void must(Result<void> r)
-{
-    if (!r)
-        qFatal("unexpected error: %s", qPrintable(r.error().toString()));
-}
 
 const char kGoldenXml[] = R"(<domain type='test'>
   <name>golden</name>
