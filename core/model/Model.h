@@ -55,6 +55,7 @@ struct Sandbox {
     int vcpus = 0;
     QString accelerator; ///< kvm | tcg, as chosen at create
     QString overlayPath;
+    QString hostPublicKey; ///< the SSH host key Fluid injected (OpenSSH line); clients pin it
     QString error;
     QDateTime createdAt;
     QDateTime updatedAt;

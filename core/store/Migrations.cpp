@@ -118,6 +118,13 @@ const QList<Migration>& migrations()
          },
          {},
          {}},
+        {3,
+         QStringLiteral("sandbox host keys (pinned by the SSH client)"),
+         {
+             QStringLiteral("ALTER TABLE sandboxes ADD COLUMN host_public_key TEXT NOT NULL DEFAULT ''"),
+         },
+         {},
+         {}},
     };
     return list;
 }

@@ -138,8 +138,8 @@ const TableDef& Table<Sandbox>::def()
     static const TableDef d{
         QStringLiteral("sandboxes"),
         cols("id,name,host_id,source_vm_id,domain_name,state,ip,memory_mib,vcpus,accelerator,"
-             "overlay_path,error,created_at,updated_at"),
-        ids({"host_id", "source_vm_id"})};
+             "overlay_path,host_public_key,error,created_at,updated_at"),
+        ids({"host_id", "source_vm_id", "host_public_key"})};
     return d;
 }
 template <>
@@ -156,6 +156,7 @@ QVariantList Table<Sandbox>::values(const Sandbox& r)
             r.vcpus,
             r.accelerator,
             r.overlayPath,
+            r.hostPublicKey,
             r.error,
             timeToDb(r.createdAt),
             timeToDb(r.updatedAt)};
@@ -175,9 +176,10 @@ Sandbox Table<Sandbox>::fromRecord(const QSqlRecord& r)
     v.vcpus = r.value(8).toInt();
     v.accelerator = r.value(9).toString();
     v.overlayPath = r.value(10).toString();
-    v.error = r.value(11).toString();
-    v.createdAt = timeFromDb(r.value(12));
-    v.updatedAt = timeFromDb(r.value(13));
+    v.hostPublicKey = r.value(11).toString();
+    v.error = r.value(12).toString();
+    v.createdAt = timeFromDb(r.value(13));
+    v.updatedAt = timeFromDb(r.value(14));
     return v;
 }
 

@@ -96,9 +96,8 @@ public:
     /// Sets the guest clock from the host's (guest agent).
     virtual Result<void> syncGuestTime(const QString& name) = 0;
 
-    /// The active storage pool whose target folder holds `path`.
-    virtual Result<QString> poolForPath(const QString& path) = 0;
-    /// A qcow2 volume in `pool` whose backing file is `backingPath`.
+    /// A qcow2 volume in `pool` whose backing file is `backingPath` (a volume libvirt knows, or on a local
+    /// host any image file), as large as its backing image.
     virtual Result<VolumeInfo> createOverlay(const QString& pool, const QString& name,
                                              const QString& backingPath, const QString& backingFormat) = 0;
     /// An empty volume of `capacityBytes` in `pool` (format raw or qcow2).
@@ -113,6 +112,8 @@ public:
     virtual Result<QStringList> pools() = 0;
 
     virtual Result<void> ensureNetwork(const NetworkSpec& spec) = 0;
+    /// A directory storage pool `name` at `path` on the host: defined, built and started when missing.
+    virtual Result<void> ensurePool(const QString& name, const QString& path) = 0;
 
     /// Internal snapshot; quiesce freezes guest file systems through the guest agent when it answers.
     virtual Result<void> createSnapshot(const QString& domain, const QString& name,

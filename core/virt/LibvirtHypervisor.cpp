@@ -5,6 +5,9 @@
 #include "base/Redact.h"
 
 #include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
 #include <QRegularExpression>
 #include <QThread>
 #include <QUrl>
@@ -153,21 +156,19 @@ QString xmlEscape(const QString& s)
     return s.toHtmlEscaped();
 }
 
-/// The text of the first <path> inside <target> of a pool's XML.
-QString poolTargetPath(const QString& xml)
+/// The virtual size of a local disk image (qemu-img reads it without locking, so a running source is fine);
+/// 0 when it cannot be read.
+qint64 localImageSize(const QString& path)
 {
-    QXmlStreamReader r(xml);
-    bool inTarget = false;
-    while (!r.atEnd()) {
-        r.readNext();
-        if (r.isStartElement() && r.name() == QLatin1String("target"))
-            inTarget = true;
-        else if (r.isEndElement() && r.name() == QLatin1String("target"))
-            inTarget = false;
-        else if (inTarget && r.isStartElement() && r.name() == QLatin1String("path"))
-            return r.readElementText().trimmed();
-    }
-    return {};
+    QProcess p;
+    p.start(QStringLiteral("qemu-img"),
+            {QStringLiteral("info"), QStringLiteral("-U"), QStringLiteral("--output=json"), path});
+    if (!p.waitForFinished(30000) || p.exitCode() != 0)
+        return 0;
+    return QJsonDocument::fromJson(p.readAllStandardOutput())
+        .object()
+        .value(QStringLiteral("virtual-size"))
+        .toInteger();
 }
 
 } // namespace
@@ -509,28 +510,6 @@ Result<QStringList> LibvirtHypervisor::pools()
     return names;
 }
 
-Result<QString> LibvirtHypervisor::poolForPath(const QString& path)
-{
-    const QString dir = path.left(path.lastIndexOf(QLatin1Char('/')));
-    auto names = pools();
-    if (!names)
-        return names.error();
-    for (const QString& name : *names) {
-        PoolPtr p(virStoragePoolLookupByName(m_impl->conn, name.toUtf8().constData()));
-        if (!p)
-            continue;
-        CString xml{virStoragePoolGetXMLDesc(p.get(), 0)};
-        const QString target = poolTargetPath(xml.text());
-        if (!target.isEmpty() && (dir == target || dir == target + QLatin1Char('/')))
-            return name;
-    }
-    virResetLastError();
-    return makeError(ErrorCode::NotFound,
-                     QStringLiteral("No active storage pool on %1 holds %2. Define a directory pool for its "
-                                    "folder (virsh pool-define-as NAME dir --target %3) and start it.")
-                         .arg(m_uri, path, dir));
-}
-
 Result<VolumeInfo> LibvirtHypervisor::createOverlay(const QString& pool, const QString& name,
                                                     const QString& backingPath, const QString& backingFormat)
 {
@@ -545,6 +524,8 @@ Result<VolumeInfo> LibvirtHypervisor::createOverlay(const QString& pool, const Q
     if (backing && virStorageVolGetInfo(backing.get(), &bi) == 0)
         capacity = qint64(bi.capacity);
     virResetLastError();
+    if (capacity <= 0 && isLocal())
+        capacity = localImageSize(backingPath);
     if (capacity <= 0) {
         return makeError(
             ErrorCode::NotFound,
@@ -675,6 +656,28 @@ Result<void> LibvirtHypervisor::ensureNetwork(const NetworkSpec& spec)
     }
     if (virNetworkIsActive(net.get()) == 0 && virNetworkCreate(net.get()) < 0)
         return lastError(QStringLiteral("Cannot start the isolated network %1").arg(spec.name));
+    return {};
+}
+
+Result<void> LibvirtHypervisor::ensurePool(const QString& name, const QString& path)
+{
+    PoolPtr pool(virStoragePoolLookupByName(m_impl->conn, name.toUtf8().constData()));
+    if (!pool) {
+        virResetLastError();
+        const QString xml =
+            QStringLiteral("<pool type='dir'><name>%1</name><target><path>%2</path><permissions>"
+                           "<mode>0711</mode></permissions></target></pool>")
+                .arg(xmlEscape(name), xmlEscape(path));
+        pool.reset(virStoragePoolDefineXML(m_impl->conn, xml.toUtf8().constData(), 0));
+        if (!pool)
+            return lastError(QStringLiteral("Cannot define storage pool %1 at %2").arg(name, path));
+        if (virStoragePoolBuild(pool.get(), 0) < 0)
+            virResetLastError(); // the folder may exist already
+        virStoragePoolSetAutostart(pool.get(), 1);
+        virResetLastError();
+    }
+    if (virStoragePoolIsActive(pool.get()) == 0 && virStoragePoolCreate(pool.get(), 0) < 0)
+        return lastError(QStringLiteral("Cannot start storage pool %1").arg(name));
     return {};
 }
 

@@ -32,7 +32,6 @@ public:
     Result<void> destroyDomain(const QString& name) override;
     Result<QStringList> addresses(const QString& name) override;
     Result<void> syncGuestTime(const QString& name) override;
-    Result<QString> poolForPath(const QString& path) override;
     Result<VolumeInfo> createOverlay(const QString& pool, const QString& name, const QString& backingPath,
                                      const QString& backingFormat) override;
     Result<VolumeInfo> createVolume(const QString& pool, const QString& name, qint64 capacityBytes,
@@ -43,6 +42,7 @@ public:
     Result<QList<VolumeInfo>> volumes(const QString& pool) override;
     Result<QStringList> pools() override;
     Result<void> ensureNetwork(const NetworkSpec& spec) override;
+    Result<void> ensurePool(const QString& name, const QString& path) override;
     Result<void> createSnapshot(const QString& domain, const QString& name, const QString& description,
                                 bool quiesce) override;
     Result<QList<SnapshotInfo>> snapshots(const QString& domain) override;

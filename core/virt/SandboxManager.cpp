@@ -471,21 +471,19 @@ Result<Sandbox> SandboxManager::create(const CreateOptions& o, const CreateProgr
             host->accelerator == Accelerator::Kvm ? QStringLiteral("kvm") : QStringLiteral("qemu");
     spec.memoryMib = o.memoryMib;
     spec.vcpus = o.vcpus;
-    QString rootPool;
+    if (auto r = m_hv.ensurePool(m_options.poolName, m_options.poolPath); !r)
+        return fail(r.error());
+    const QString rootPool = m_options.poolName;
     for (const DiskInfo& disk : source->writableDisks()) {
-        auto pool = m_hv.poolForPath(disk.sourcePath);
-        if (!pool)
-            return fail(pool.error());
-        auto overlay = m_hv.createOverlay(*pool, hostFileName(name, disk.target + QStringLiteral(".qcow2")),
-                                          disk.sourcePath, disk.format);
+        auto overlay =
+            m_hv.createOverlay(rootPool, hostFileName(name, disk.target + QStringLiteral(".qcow2")),
+                               disk.sourcePath, disk.format);
         if (!overlay)
             return fail(overlay.error());
         made.hostFiles << overlay->path;
         spec.overlays.insert(disk.target, overlay->path);
-        if (rootPool.isEmpty()) {
-            rootPool = *pool;
+        if (made.row.overlayPath.isEmpty())
             made.row.overlayPath = overlay->path;
-        }
     }
     if (!source->nvramPath.isEmpty()) {
         if (!m_hv.isLocal()) {
@@ -513,6 +511,7 @@ Result<Sandbox> SandboxManager::create(const CreateOptions& o, const CreateProgr
         auto id = m_options.issueIdentity(name);
         if (!id)
             return fail(id.error());
+        made.row.hostPublicKey = id->hostPublicKey;
         if (source->identity == QLatin1String("cloud-init")) {
             auto seed = makeCloudInitSeed(name, *id);
             if (!seed)

@@ -15,6 +15,7 @@ namespace fluid::virt {
 /// one principal it accepts for root. Issued by the SSH layer's CA.
 struct SandboxIdentity {
     QByteArray hostPrivateKey; ///< OpenSSH private key file content
+    QString hostPublicKey;     ///< its public half, OpenSSH line: stored so clients can pin it
     QByteArray hostCertificate;
     QByteArray userCaPublicKey;
     QString principal;
@@ -64,6 +65,9 @@ struct ManagerOptions {
     NetworkSpec network{QStringLiteral("fluid-sandbox"), QStringLiteral("fluidbr0"),
                         QStringLiteral("10.213.0.1"),    QStringLiteral("255.255.255.0"),
                         QStringLiteral("10.213.0.100"),  QStringLiteral("10.213.0.200")};
+    /// The pool sandbox overlays and identity files go to, created on demand (a directory pool).
+    QString poolName = QStringLiteral("fluid-sandboxes");
+    QString poolPath = QStringLiteral("/var/lib/libvirt/images/fluid-sandboxes");
     /// Where identity files go on a local host whose storage driver cannot upload (libvirt's test driver).
     QString localFileDir;
     IdentityIssuer issueIdentity; ///< empty: no identity injected (sources that bring their own access)

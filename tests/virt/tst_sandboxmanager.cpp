@@ -93,10 +93,10 @@ public:
     {
         return m_real.syncGuestTime(n);
     }
-    Result<QString> poolForPath(const QString& p) override
+    Result<void> ensurePool(const QString& n, const QString& p) override
     {
-        FLUID_MAYBE_FAIL(poolForPath)
-        return m_real.poolForPath(p);
+        FLUID_MAYBE_FAIL(ensurePool)
+        return m_real.ensurePool(n, p);
     }
     Result<VolumeInfo> createOverlay(const QString& pool, const QString& n, const QString& b,
                                      const QString& f) override
@@ -189,12 +189,15 @@ class TestSandboxManager : public QObject {
     {
         ManagerOptions o;
         o.localFileDir = m_files;
+        o.poolName = QStringLiteral("default-pool");
+        o.poolPath = QStringLiteral("/default-pool");
         o.issueIdentity = [this](const QString& name) -> Result<SandboxIdentity> {
             ++m_identityCalls;
             if (m_identityFails)
                 return makeError(ErrorCode::Crypto, QStringLiteral("injected failure in the CA"));
             return SandboxIdentity{"-----BEGIN OPENSSH PRIVATE KEY-----\nkey of " + name.toUtf8() +
                                        "\n-----END OPENSSH PRIVATE KEY-----\n",
+                                   QStringLiteral("ssh-ed25519 AAAAhost ") + name,
                                    "ssh-ed25519-cert-v01@openssh.com AAAA " + name.toUtf8(),
                                    "ssh-ed25519 AAAA ca", name};
         };
@@ -318,6 +321,8 @@ private Q_SLOTS:
         QCOMPARE(must(m_hv->domainState(s.domainName)), DomainState::Running);
         QCOMPARE(s.overlayPath, QStringLiteral("/default-pool/fluid-web-1.vda.qcow2"));
         QCOMPARE(m_identityCalls, 1);
+        QCOMPARE(must(store::SandboxRepository(*m_db).get(s.id)).hostPublicKey,
+                 QStringLiteral("ssh-ed25519 AAAAhost web-1"));
 
         // The domain is the derived sandbox: overlay disk, isolated NIC, fw_cfg identity files.
         const QString xml = must(m_hv->domainXml(s.domainName));
@@ -373,7 +378,7 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("failOn");
         QTest::addColumn<bool>("waitReady");
-        QTest::newRow("pool lookup") << "poolForPath" << false;
+        QTest::newRow("pool lookup") << "ensurePool" << false;
         QTest::newRow("overlay") << "createOverlay" << false;
         QTest::newRow("identity CA") << "ca" << false;
         QTest::newRow("identity upload") << "createVolumeWithContent" << false;
