@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "base/Result.h"
+#include "Exec.h"
+#include "model/Model.h"
+
+#include <functional>
+#include <optional>
+
+namespace fluid::store {
+class AuditLog;
+class Database;
+class StoreWorker;
+} // namespace fluid::store
+
+namespace fluid::ssh {
+
+/// Who and what an SSH connection acts for; stamped on every audit record it emits.
+struct AuditContext {
+    QString actor = QStringLiteral("system"); ///< person, agent:<session>, system
+    QString sandboxId;                        ///< model::Sandbox::id, empty for hypervisor hosts
+    QString sessionId;
+    QString target; ///< "root@sandbox-1 (10.0.0.5:22)", for people
+};
+
+/// One audited action: the event for the hash-chained audit log (kind command.run, file.read, file.write,
+/// file.edit, pty.open, pty.close) and, for command.run, the command with its captured output for
+/// store::CommandRepository.
+struct AuditRecord {
+    model::AuditEvent event;
+    std::optional<model::Command> command;
+};
+
+/// Receives every audit record, on the connection's thread, before the caller sees the result. Must be
+/// thread-safe and must not block for long (hand the record to the store's thread).
+using AuditSink = std::function<void(const AuditRecord&)>;
+
+/// The record for one finished (or failed) command. `error` is set when it could not run at all.
+AuditRecord commandAuditRecord(const AuditContext& context, const ExecRequest& request,
+                               const ExecResult& result, const Error* error = nullptr);
+
+/// Writes a record into the store: the audit event through AuditLog (always first, so it is never lost),
+/// then the command row through CommandRepository. Call on the Database's thread.
+Result<void> storeAuditRecord(store::Database& db, store::AuditLog& log, const AuditRecord& record);
+
+/// An AuditSink that hands each record to the StoreWorker's thread and stores it there with
+/// storeAuditRecord(); failures are logged (lcSsh). The worker must outlive every connection using the sink.
+AuditSink storeWorkerAuditSink(store::StoreWorker& worker);
+
+} // namespace fluid::ssh

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Private to core/ssh: the connection thread's state and the operations it drives. Everything here runs on
+// the connection's thread unless a comment says otherwise.
+
+#include "SshConnection.h"
+
+#include <QElapsedTimer>
+#include <QMutex>
+#include <QPromise>
+
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <libssh/sftp.h>
+
+#include <atomic>
+#include <deque>
+#include <thread>
+#include <vector>
+
+namespace fluid::ssh::detail {
+
+/// Milliseconds on a monotonic clock; command timeouts are real elapsed time, not the injected Clock.
+qint64 steadyMs();
+
+/// Wakes the connection thread from its poll. Shared with handles that outlive the thread (PTY sessions);
+/// wake() after close() does nothing. Thread-safe.
+class Waker {
+public:
+    Waker();
+    ~Waker();
+    Waker(const Waker&) = delete;
+    Waker& operator=(const Waker&) = delete;
+    int readFd() const { return m_fds[0]; }
+    bool valid() const { return m_fds[0] >= 0; }
+    void wake();
+    void drain();
+    void close();
+
+private:
+    QMutex m_mutex;
+    int m_fds[2] = {-1, -1};
+};
+
+/// State a PtySession handle shares with its operation on the connection thread.
+struct PtyShared {
+    QMutex mutex;
+    PtySession* session = nullptr; ///< cleared by ~PtySession; signals are emitted under the mutex
+    QByteArray input;
+    std::optional<std::pair<int, int>> resize;
+    bool closeRequested = false;
+    std::shared_ptr<Waker> waker;
+};
+
+class ConnectionImpl;
+
+enum class Step { Continue, Done, Requeue };
+
+/// A unit of work on the connection thread.
+class Op {
+public:
+    virtual ~Op() = default;
+    /// One turn: make whatever progress is possible without blocking.
+    virtual Step step(ConnectionImpl& c) = 0;
+    /// Ends the operation with `error` (connection failed, lost or closed). May run on any thread before
+    /// the op was started.
+    virtual void abort(const Error& error) = 0;
+    /// Monotonic ms when the op wants a turn even without I/O; 0: none.
+    virtual qint64 wakeAt() const { return 0; }
+    /// Channels the op holds while active (for the MaxSessions limit).
+    virtual int channels() const { return 1; }
+    /// Channels the server has confirmed open right now (what its MaxSessions has counted).
+    virtual int openChannels() const { return channels(); }
+    /// Kill requests bypass the channel limit.
+    virtual bool urgent() const { return false; }
+    /// True while the op has bytes it could not hand over yet (poll again soon).
+    virtual bool backlogged() const { return false; }
+};
+
+/// The connection thread's state: the libssh session, the work queue, and the loop.
+class ConnectionImpl {
+public:
+    explicit ConnectionImpl(ConnectionOptions options);
+    ~ConnectionImpl();
+
+    // Any thread.
+    void start();
+    void post(std::unique_ptr<Op> op);
+    void stop(bool waitForWork);
+    void join();
+    SshConnection::State state() const { return m_state.load(); }
+    QString describe() const;
+    PublicKey serverKey() const;
+    int inFlight() const { return m_inFlight.load(); }
+    QFuture<Result<void>> ready() const { return m_readyFuture; }
+    const ConnectionOptions& options() const { return m_options; }
+    const std::shared_ptr<Waker>& waker() const { return m_waker; }
+
+    // Connection thread only.
+    ssh_session session() const { return m_session; }
+    ssh_event event() const { return m_event; }
+    Result<sftp_session> sftp();
+    /// The error libssh holds for the session, for messages.
+    QString sessionError() const;
+    /// Posts an urgent op from the connection thread itself (a kill request).
+    void postInternal(std::unique_ptr<Op> op);
+    void emitAudit(const AuditRecord& record) const;
+    Error lostError() const;
+
+private:
+    void run();
+    Result<void> establish();
+    Result<void> verifyHostKey();
+    Result<void> authenticate();
+    void loop();
+    void admit();
+    int channelsInUse() const;
+    int openChannels() const;
+    void finishOp(std::size_t index);
+    void abortAll(const Error& error);
+    Error closedError() const;
+
+    ConnectionOptions m_options;
+    std::thread m_thread;
+    std::shared_ptr<Waker> m_waker;
+    std::atomic<SshConnection::State> m_state{SshConnection::State::Connecting};
+    std::atomic<int> m_inFlight{0};
+    QPromise<Result<void>> m_readyPromise;
+    QFuture<Result<void>> m_readyFuture;
+
+    mutable QMutex m_mutex; // guards the fields below
+    std::deque<std::unique_ptr<Op>> m_incoming;
+    bool m_accepting = true;
+    bool m_stop = false;
+    bool m_drain = false;
+    PublicKey m_serverKey;
+    QString m_describe;
+
+    // Connection thread only.
+    ssh_session m_session = nullptr;
+    ssh_event m_event = nullptr;
+    sftp_session m_sftp = nullptr;
+    std::deque<std::unique_ptr<Op>> m_waiting;
+    std::vector<std::unique_ptr<Op>> m_active;
+    int m_channelLimit = 10;
+};
+
+/// Runs a command on its own channel without the wrapper (kill requests) and reports the exit code.
+std::unique_ptr<Op> makeRawCommandOp(QByteArray command, qint64 timeoutMs,
+                                     std::function<void(Result<int>)> done, bool urgent);
+std::unique_ptr<Op> makeExecOp(ExecRequest request, QPromise<Result<ExecResult>> promise,
+                               const ConnectionOptions& options);
+std::unique_ptr<Op> makePtyOp(PtyOptions options, std::shared_ptr<PtyShared> shared,
+                              const ConnectionOptions& connection);
+std::unique_ptr<Op> makeTunnelOp(QByteArray host, int port, QPromise<Result<int>> promise, qint64 timeoutMs);
+/// SFTP work runs synchronously within one turn, with the session switched to blocking mode.
+std::unique_ptr<Op> makeSftpOp(std::function<void(ConnectionImpl&)> body,
+                               std::function<void(const Error&)> abort);
+
+// SFTP bodies (SftpOps.cpp); run inside a blocking SFTP turn.
+Result<QByteArray> sftpReadFile(ConnectionImpl& c, const QString& path, qint64 maxBytes);
+Result<void> sftpWriteFile(ConnectionImpl& c, const QString& path, const QByteArray& content,
+                           const WriteOptions& options);
+Result<EditResult> sftpEditFile(ConnectionImpl& c, const QString& path, const QByteArray& oldText,
+                                const QByteArray& newText);
+
+/// Runs a command to completion in blocking mode (inside an SFTP turn) and returns its exit code.
+Result<int> runBlocking(ConnectionImpl& c, const QByteArray& command, QByteArray* stderrText);
+
+} // namespace fluid::ssh::detail

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "RemoteFiles.h"
+
+#include <QStringList>
+
+namespace fluid::ssh {
+
+Result<QString> validateRemotePath(const QString& path)
+{
+    if (path.isEmpty())
+        return makeError(ErrorCode::InvalidArgument, QStringLiteral("The remote path is empty."));
+    if (path.contains(QChar(0)))
+        return makeError(ErrorCode::InvalidArgument, QStringLiteral("The remote path contains a NUL byte."));
+    if (!path.startsWith(QLatin1Char('/')))
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("The remote path \"%1\" is relative; give an absolute path (starting "
+                                        "with /).")
+                             .arg(path.left(200)));
+    QStringList parts;
+    for (const QString& part : path.split(QLatin1Char('/'), Qt::SkipEmptyParts)) {
+        if (part == QLatin1String(".."))
+            return makeError(
+                ErrorCode::InvalidArgument,
+                QStringLiteral("The remote path \"%1\" contains \"..\"; give the path without it.")
+                    .arg(path.left(200)));
+        if (part != QLatin1String("."))
+            parts.append(part);
+    }
+    return QLatin1Char('/') + parts.join(QLatin1Char('/'));
+}
+
+Result<QByteArray> replaceExactlyOnce(const QByteArray& content, const QByteArray& oldText,
+                                      const QByteArray& newText, const QString& path, EditResult* info)
+{
+    if (oldText.isEmpty())
+        return makeError(
+            ErrorCode::InvalidArgument,
+            QStringLiteral("The text to replace in %1 is empty; give the exact text to change.").arg(path));
+    const qsizetype first = content.indexOf(oldText);
+    if (first < 0)
+        return makeError(
+            ErrorCode::NotFound,
+            QStringLiteral("The text to replace was not found in %1; read the file again and copy "
+                           "the exact text, including whitespace.")
+                .arg(path));
+    const qint64 count = content.count(oldText);
+    if (count > 1)
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("The text to replace occurs %1 times in %2; include more surrounding "
+                                        "text so it occurs exactly once.")
+                             .arg(count)
+                             .arg(path));
+    QByteArray out = content.left(first) + newText + content.mid(first + oldText.size());
+    if (info) {
+        info->oldSize = content.size();
+        info->newSize = out.size();
+        info->line = int(content.left(first).count('\n')) + 1;
+    }
+    return out;
+}
+
+} // namespace fluid::ssh

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "Certificate.h"
+#include "CommandAudit.h"
+#include "HostTrust.h"
+#include "RemoteShell.h"
+
+#include <QFuture>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+namespace fluid::ssh {
+
+class SshConnection;
+namespace detail {
+class ConnectionImpl;
+}
+
+/// The key a connection authenticates with, and the certificate that goes with it (sandboxes).
+struct Identity {
+    KeyPair key;
+    std::optional<Certificate> certificate;
+};
+
+struct ConnectionOptions {
+    /// Address or name; with useSshConfig, also a Host alias of the ssh config file.
+    QString host;
+    /// 0: from the ssh config when used, else 22.
+    int port = 0;
+    /// Empty: from the ssh config when used, else the local user name.
+    QString user;
+    HostKeyCheck hostKeyCheck;
+    /// Empty: libssh's automatic public key authentication (ssh-agent, IdentityFile from the config, the
+    /// default key files), for hypervisor hosts.
+    std::optional<Identity> identity;
+    /// Honour an ssh config file (Host, HostName, Port, User, IdentityFile, UserKnownHostsFile, ...). For
+    /// hypervisor hosts; sandboxes never read it, so a person's config cannot redirect them.
+    bool useSshConfig = false;
+    QString sshConfigFile; ///< empty: ~/.ssh/config
+    /// ProxyJump: reach host:port through a direct-tcpip channel of this (hypervisor host) connection.
+    std::shared_ptr<SshConnection> jump;
+    std::chrono::milliseconds connectTimeout{15000};
+    /// Concurrent channels on this connection; OpenSSH's sshd allows MaxSessions (default 10). Work beyond
+    /// it waits in order.
+    int maxChannels = 10;
+    /// After a timed-out command's process group was sent SIGKILL, how long to wait for its channel to close.
+    std::chrono::milliseconds killGrace{5000};
+    AuditContext audit;
+    AuditSink auditSink;
+};
+
+/// One authenticated SSH connection (libssh 0.10) and the thread that owns it. libssh sessions are not
+/// thread-safe, so the session and all its channels live on this connection's own thread, which drives them
+/// with non-blocking polling; callers on any thread post work through a thread-safe queue and get QFutures
+/// back. Many commands run at once as channels of the one connection: a command costs a channel, not a
+/// handshake. SFTP operations run one at a time on the same thread (bounded by their size caps).
+///
+/// Commands: the command text travels on the channel's stdin to a fixed wrapper (execWrapper()), so it
+/// arrives byte for byte; the wrapper reports its process group, and on timeout or cancel a second channel
+/// sends SIGKILL to that whole group, so the remote processes really end.
+///
+/// Thread: create and use from any thread; the object is thread-safe. Destroying it closes the connection
+/// and fails unfinished work with ErrorCode::Cancelled (do not destroy it from one of its own callbacks).
+class SshConnection final : public RemoteShell {
+public:
+    enum class State { Connecting, Ready, Failed, Closed };
+
+    /// Starts connecting on the connection's thread and returns at once; work posted before the connection
+    /// is ready waits for it (and fails with the connection's error if it cannot be made).
+    static std::shared_ptr<SshConnection> open(ConnectionOptions options);
+    ~SshConnection() override;
+    SshConnection(const SshConnection&) = delete;
+    SshConnection& operator=(const SshConnection&) = delete;
+
+    /// Resolves when the connection is authenticated, or with the reason it could not be.
+    QFuture<Result<void>> ready() const;
+    State state() const;
+    /// "root@127.0.0.1:2222", for messages.
+    QString describe() const;
+    /// The server's host key (valid once ready).
+    PublicKey serverHostKey() const;
+    /// Operations posted and not yet finished.
+    int inFlight() const;
+
+    QFuture<Result<ExecResult>> exec(ExecRequest request) override;
+    QFuture<Result<QByteArray>> readFile(const QString& path, qint64 maxBytes = kDefaultReadCap) override;
+    QFuture<Result<void>> writeFile(const QString& path, const QByteArray& content,
+                                    const WriteOptions& options = {}) override;
+    QFuture<Result<EditResult>> editFile(const QString& path, const QByteArray& oldText,
+                                         const QByteArray& newText) override;
+    std::unique_ptr<PtySession> openPty(const PtyOptions& options = {}) override;
+
+    /// Opens a direct-tcpip channel to host:port as seen from this connection's server, and returns one end
+    /// of a local socket pair bridged to it (the caller owns and closes the descriptor). This is how
+    /// ProxyJump works: the sandbox's connection runs its SSH session over that descriptor.
+    QFuture<Result<int>> openTunnel(const QString& host, int port);
+
+    /// Takes no new work; closes once the work in flight has finished. Used when a renewed connection takes
+    /// over, so running commands are not cut.
+    void retire();
+
+    /// Connects without authenticating and returns the server's Ed25519 host key, for a person to confirm
+    /// its fingerprint before it goes into known_hosts. Blocks (call it off the GUI thread).
+    static Result<PublicKey> fetchHostKey(const QString& host, int port, std::chrono::milliseconds timeout);
+
+private:
+    explicit SshConnection(ConnectionOptions options);
+    std::shared_ptr<detail::ConnectionImpl> d;
+};
+
+} // namespace fluid::ssh

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "LoopbackSshd.h"
+#include "TestSupport.h"
+
+#include <QFuture>
+#include <QTest>
+
+namespace fluid::test {
+
+/// A fresh in-memory CA (user and host keys) on `clock`, for tests.
+std::shared_ptr<ssh::CertificateAuthority> makeTestCa(const Clock& clock = Clock::system());
+
+/// Skips the whole test (exit 77) when no loopback sshd can run here.
+void requireLoopbackSshd();
+
+/// Waits for a future without blocking the event loop, so queued signals still arrive meanwhile.
+template <typename T>
+T await(QFuture<T> future, int timeoutMs = 60000)
+{
+    QElapsedTimer t;
+    t.start();
+    while (!future.isFinished() && t.elapsed() < timeoutMs)
+        QTest::qWait(5);
+    if (!future.isFinished())
+        qFatal("a future did not finish within %d ms", timeoutMs);
+    return future.result();
+}
+
+/// A SandboxShell for `sshd`'s sandbox with default options plus `options`.
+std::unique_ptr<ssh::SandboxShell> makeShell(const std::shared_ptr<ssh::CertificateAuthority>& ca,
+                                             const LoopbackSshd& sshd, ssh::SandboxShellOptions options = {});
+
+/// An ExecRequest for `text` with a 60 s timeout.
+ssh::ExecRequest command(const QByteArray& text);
+
+/// Runs `command` and fails the test when it cannot run or exits non-zero; returns its stdout.
+QByteArray runOk(ssh::RemoteShell& shell, const QByteArray& command);
+
+} // namespace fluid::test
