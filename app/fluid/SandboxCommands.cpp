@@ -3,6 +3,8 @@
 
 #include "approval/ApprovalBroker.h"
 #include "runtime/Runtime.h"
+#include "secrets/SecretStore.h"
+#include "ssh/CertificateAuthority.h"
 #include "store/Repository.h"
 #include "virt/LibvirtHypervisor.h"
 
@@ -162,6 +164,17 @@ int create(Context& c, const Options& o)
     if (!ok || options.vcpus < 1)
         return usageError(QStringLiteral("--vcpus needs a positive number"));
     options.waitReady = !o.has(QStringLiteral("--no-wait"));
+    // Each sandbox's SSH identity comes from Fluid's CA, whose keys live in the secret store.
+    auto secretStore = secrets::openSecretStore(
+        runtime::secretStoreOptions(c.settings, qEnvironmentVariable(runtime::kPassphraseEnv)));
+    if (!secretStore)
+        return cannotRun(secretStore.error());
+    auto ca = ssh::CertificateAuthority::loadOrCreate(**secretStore);
+    if (!ca)
+        return cannotRun(ca.error());
+    virt::ManagerOptions managerOptions = runtime::managerOptions(c.settings);
+    managerOptions.issueIdentity = runtime::identityIssuer(*ca);
+    c.manager = std::make_unique<virt::SandboxManager>(*c.hv, *c.db, managerOptions);
     std::signal(SIGINT, onInterrupt);
     std::signal(SIGTERM, onInterrupt);
     auto made = c.manager->create(

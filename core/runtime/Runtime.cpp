@@ -2,6 +2,7 @@
 #include "Runtime.h"
 
 #include "base/Paths.h"
+#include "ssh/CertificateAuthority.h"
 #include "store/Repository.h"
 
 namespace fluid::runtime {
@@ -120,6 +121,24 @@ virt::ManagerOptions managerOptions(const config::Settings& settings)
     o.localFileDir = paths::dataDir() + QStringLiteral("/hostfiles");
     o.stopTimeoutS = qBound(5, settings.sandbox.readyTimeoutS / 3, 120);
     return o;
+}
+
+virt::IdentityIssuer identityIssuer(std::shared_ptr<const ssh::CertificateAuthority> ca)
+{
+    return [ca](const QString& name) -> Result<virt::SandboxIdentity> {
+        auto key = ssh::KeyPair::generate(name);
+        if (!key)
+            return key.error();
+        ssh::HostCertificateRequest request;
+        request.key = key->publicKey();
+        request.sandboxName = name;
+        auto cert = ca->issueHostCertificate(request);
+        if (!cert)
+            return cert.error();
+        return virt::SandboxIdentity{key->toOpenSshPrivateKey(), key->publicKey().toOpenSshLine(name),
+                                     cert->toOpenSshLine(name).toUtf8() + '\n',
+                                     ca->userCaOpenSshLine().toUtf8() + '\n', name};
+    };
 }
 
 virt::CreateOptions createDefaults(const config::Settings& settings, const config::HostSettings& host,

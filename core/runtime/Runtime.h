@@ -7,6 +7,10 @@
 #include "store/Database.h"
 #include "virt/SandboxManager.h"
 
+namespace fluid::ssh {
+class CertificateAuthority;
+}
+
 #include <memory>
 
 namespace fluid::runtime {
@@ -45,6 +49,10 @@ Result<model::Host> ensureHostRow(store::Database& db, const config::HostSetting
 /// How SandboxManager is set up from config: network, host-file folder, stop timeout. The identity issuer
 /// is left to the caller (it needs the SSH CA).
 virt::ManagerOptions managerOptions(const config::Settings& settings);
+
+/// Issues each new sandbox's identity from Fluid's SSH CA: a fresh Ed25519 host key, its host certificate
+/// (principal = the sandbox name), the user CA to trust, and the sandbox name as the one root principal.
+virt::IdentityIssuer identityIssuer(std::shared_ptr<const ssh::CertificateAuthority> ca);
 
 /// CreateOptions defaults from config for a host (memory, vCPUs, accelerator, limits, ready timeout).
 virt::CreateOptions createDefaults(const config::Settings& settings, const config::HostSettings& host,
