@@ -137,9 +137,9 @@ bool Cli::handles(const QStringList& arguments)
 {
     static const QStringList flags = {QStringLiteral("-h"), QStringLiteral("--help"), QStringLiteral("-v"),
                                       QStringLiteral("--version")};
-    static const QStringList commands = {QStringLiteral("audit"), QStringLiteral("config"),
-                                         QStringLiteral("host"), QStringLiteral("sandbox"),
-                                         QStringLiteral("approval")};
+    static const QStringList commands = {QStringLiteral("audit"),    QStringLiteral("config"),
+                                         QStringLiteral("host"),     QStringLiteral("sandbox"),
+                                         QStringLiteral("approval"), QStringLiteral("image")};
     const Parsed p = parse(arguments);
     if (!p.error.isEmpty())
         return true;
@@ -173,6 +173,8 @@ int Cli::run(const QStringList& arguments)
         code = runHostCommand(p);
     } else if (p.words.value(0) == QLatin1String("sandbox")) {
         code = runSandboxCommand(p);
+    } else if (p.words.value(0) == QLatin1String("image")) {
+        code = runImageCommand(p);
     } else if (p.words.value(0) == QLatin1String("approval")) {
         code = runApprovalCommand(p);
     } else {

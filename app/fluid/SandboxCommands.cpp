@@ -8,7 +8,10 @@
 #include "store/Repository.h"
 #include "virt/LibvirtHypervisor.h"
 
+#include <QCoreApplication>
+#include <QFileInfo>
 #include <QJsonDocument>
+#include <QProcess>
 
 #include <csignal>
 
@@ -30,6 +33,11 @@ const char kSandboxUsage[] = R"(
   sandbox revert NAME SNAPSHOT
   sandbox reconcile [--host NAME]
                           Remove Fluid domains and volumes nobody owns; fix rows whose domain is gone.
+  image build [--flavour fwcfg|cloudinit] [--define] [--host NAME]
+                          Build (or reuse) Fluid's offline Debian 12 golden image; --define also
+                          defines it as a shut-off source VM on the host.
+  image path [--flavour fwcfg|cloudinit]
+                          Print where the built image is.
   approval list           Pending approval requests.
   approval approve|reject ID [--comment TEXT] [--hash SHA256] [--by NAME]
 )";
@@ -295,6 +303,52 @@ int runSandboxCommand(const Parsed& p)
         done = s ? Result<void>() : Result<void>(s.error());
     }
     return done ? Ok : cannotRun(done.error());
+}
+
+int runImageCommand(const Parsed& p)
+{
+    const QString verb = p.words.value(1);
+    const Options o = parseOptions(p.words.mid(2), {QStringLiteral("--flavour"), QStringLiteral("--host")},
+                                   {QStringLiteral("--define")});
+    if (!o.error.isEmpty())
+        return usageError(o.error);
+    if (verb != QLatin1String("build") && verb != QLatin1String("path"))
+        return usageError(QStringLiteral("unknown image command: %1").arg(verb));
+    // The same builder the test bed uses: from FLUID_SCRIPTS_DIR, the source tree beside a build, or the
+    // installed share folder.
+    const QString exeDir = QCoreApplication::applicationDirPath();
+    QString script;
+    for (const QString& dir :
+         {qEnvironmentVariable("FLUID_SCRIPTS_DIR"), exeDir + QStringLiteral("/../../../scripts"),
+          exeDir + QStringLiteral("/../share/fluid/scripts")}) {
+        if (!dir.isEmpty() && QFileInfo::exists(dir + QStringLiteral("/golden-image.sh"))) {
+            script = QFileInfo(dir + QStringLiteral("/golden-image.sh")).canonicalFilePath();
+            break;
+        }
+    }
+    if (script.isEmpty())
+        return cannotRun(
+            makeError(ErrorCode::NotFound, QStringLiteral("golden-image.sh was not found; set "
+                                                          "FLUID_SCRIPTS_DIR to Fluid's scripts folder")));
+    QStringList args = {script, verb, QStringLiteral("--flavour"),
+                        o.value(QStringLiteral("--flavour"), QStringLiteral("fwcfg"))};
+    if (o.has(QStringLiteral("--define"))) {
+        auto loaded = loadSettings(p);
+        if (!loaded)
+            return cannotRun(loaded.error());
+        auto host = runtime::hostSettings(loaded->settings, o.value(QStringLiteral("--host")));
+        if (!host)
+            return cannotRun(host.error());
+        args << QStringLiteral("--define") << host->uri;
+    }
+    QProcess builder;
+    builder.setProcessChannelMode(QProcess::ForwardedChannels);
+    builder.start(QStringLiteral("bash"), args);
+    if (!builder.waitForStarted())
+        return cannotRun(
+            makeError(ErrorCode::Unavailable, QStringLiteral("Cannot run bash"), builder.errorString()));
+    builder.waitForFinished(-1);
+    return builder.exitStatus() == QProcess::NormalExit ? builder.exitCode() : CannotRun;
 }
 
 int runApprovalCommand(const Parsed& p)

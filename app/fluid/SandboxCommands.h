@@ -10,6 +10,8 @@ namespace fluid::app {
 int runHostCommand(const cli::Parsed& p);
 int runSandboxCommand(const cli::Parsed& p);
 int runApprovalCommand(const cli::Parsed& p);
+/// `fluid image build|path`: runs scripts/golden-image.sh, the same builder the test bed uses.
+int runImageCommand(const cli::Parsed& p);
 
 extern const char kSandboxUsage[];
 

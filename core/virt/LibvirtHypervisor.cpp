@@ -690,20 +690,32 @@ Result<void> LibvirtHypervisor::createSnapshot(const QString& domain, const QStr
     const QString xml = QStringLiteral("<domainsnapshot><name>%1</name><description>%2</description>"
                                        "</domainsnapshot>")
                             .arg(xmlEscape(name), xmlEscape(description));
-    const bool running = virDomainIsActive(d->get()) == 1;
-    unsigned int flags = VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC;
-    if (quiesce && running) {
-        SnapPtr s(virDomainSnapshotCreateXML(d->get(), xml.toUtf8().constData(),
-                                             flags | VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE));
-        if (s)
-            return {};
-        // Internal snapshots of a running guest save its memory too, so they are consistent without a
-        // freeze; quiescing is best effort when the agent does not answer.
-        qCInfo(lcVirt) << "snapshot without quiesce for" << domain << ":" << lastError(QString()).detail;
+    // Freeze the guest's file systems through its agent so what the disk holds is consistent; a guest
+    // without an agent still gets a snapshot (its memory is saved too, so nothing is lost, only less tidy).
+    bool frozen = false;
+    if (quiesce && virDomainIsActive(d->get()) == 1) {
+        frozen = virDomainFSFreeze(d->get(), nullptr, 0, 0) >= 0;
+        if (!frozen)
+            qCInfo(lcVirt) << "snapshot of" << domain << "without freezing:" << lastError(QString()).detail;
     }
-    SnapPtr s(virDomainSnapshotCreateXML(d->get(), xml.toUtf8().constData(), flags));
+    SnapPtr s(
+        virDomainSnapshotCreateXML(d->get(), xml.toUtf8().constData(), VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC));
+    std::optional<Error> failure;
     if (!s)
-        return lastError(QStringLiteral("Cannot take snapshot %1 of %2").arg(name, domain));
+        failure = lastError(QStringLiteral("Cannot take snapshot %1 of %2").arg(name, domain));
+    if (frozen) {
+        int thawed = -1;
+        for (int attempt = 0; attempt < 3 && thawed < 0; ++attempt)
+            thawed = virDomainFSThaw(d->get(), nullptr, 0, 0);
+        if (thawed < 0) {
+            return lastError(
+                QStringLiteral("The file systems of %1 stay frozen after snapshot %2: run `virsh "
+                               "domfsthaw %1`")
+                    .arg(domain, name));
+        }
+    }
+    if (failure)
+        return *failure;
     return {};
 }
 

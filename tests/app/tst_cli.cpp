@@ -139,6 +139,17 @@ private Q_SLOTS:
         QVERIFY(r.out.contains(QLatin1String("default_memory_mib: 512")));
     }
 
+    void imagePathUsesTheSameBuilder()
+    {
+        // The CLI runs scripts/golden-image.sh; an unknown flavour is refused by the builder itself.
+        const Run r = fluid({QStringLiteral("image"), QStringLiteral("path"), QStringLiteral("--flavour"),
+                             QStringLiteral("nosuch")});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains(QLatin1String("unknown flavour 'nosuch'")) ||
+                     r.out.contains(QLatin1String("unknown flavour 'nosuch'")),
+                 qPrintable(r.err + r.out));
+    }
+
     void configWithASecretIsRefused()
     {
         const Run r = fluid({QStringLiteral("config"), QStringLiteral("check")},
