@@ -152,10 +152,10 @@ define_domain() {
     virsh -c "$uri" version >/dev/null 2>&1 ||
         die "cannot reach libvirt at $uri to define $dom: start it first (scripts/testbed up)"
     if virsh -c "$uri" dominfo "$dom" >/dev/null 2>&1; then
-        state=$(virsh -c "$uri" domstate "$dom" 2>/dev/null | head -n 1)
+        state=$(virsh -c "$uri" domstate "$dom" 2>/dev/null | sed -n 1p)
         [ "$state" = "shut off" ] ||
             die "golden domain $dom is '$state'; a golden VM must stay shut off: virsh -c $uri destroy $dom"
-        uuid_line="<uuid>$(virsh -c "$uri" domuuid "$dom" | head -n 1)</uuid>"
+        uuid_line="<uuid>$(virsh -c "$uri" domuuid "$dom" | sed -n 1p)</uuid>"
     fi
     xml=$(mktemp)
     cat >"$xml" <<XML

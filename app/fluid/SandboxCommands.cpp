@@ -6,7 +6,6 @@
 #include "secrets/SecretStore.h"
 #include "ssh/CertificateAuthority.h"
 #include "store/Repository.h"
-#include "virt/LibvirtHypervisor.h"
 
 #include <QCoreApplication>
 #include <QFileInfo>
@@ -20,7 +19,12 @@ using namespace cli;
 
 const char kSandboxUsage[] = R"(
   host test [--host NAME]  Connect to a configured libvirt host and report its version, CPUs,
-                          memory, storage and the accelerator that really works.
+                          memory, storage and the accelerator that really works. A remote
+                          host's SSH key must be in ~/.ssh/known_hosts; if not, its fingerprint
+                          is shown.
+  host trust --fingerprint SHA256:... [--host NAME]
+                          Add a remote host's SSH key to ~/.ssh/known_hosts once you have
+                          confirmed its fingerprint with the host's administrator.
   sandbox sources [--host NAME]
                           List the VMs that sandboxes can be cloned from, and why others cannot.
   sandbox create SOURCE [--name NAME] [--memory MIB] [--vcpus N] [--host NAME] [--no-wait]
@@ -57,7 +61,7 @@ struct Context {
     config::HostSettings host;
     std::unique_ptr<store::Database> db;
     model::Host hostRow;
-    std::unique_ptr<virt::LibvirtHypervisor> hv;
+    std::unique_ptr<virt::Hypervisor> hv;
     std::unique_ptr<virt::SandboxManager> manager;
 };
 
@@ -80,7 +84,7 @@ Result<Context> open(const Parsed& p, const QString& hostName)
     if (!row)
         return row.error();
     c.hostRow = *row;
-    auto hv = virt::LibvirtHypervisor::connect(c.host.uri);
+    auto hv = runtime::connectHypervisor(c.host.uri);
     if (!hv)
         return hv.error();
     c.hv = std::move(*hv);
@@ -107,18 +111,46 @@ void printSandbox(const model::Sandbox& s)
           << " vCPU  " << s.accelerator << "  " << s.id << "\n";
 }
 
-int hostTest(const Parsed& p, const Options& o)
+/// The settings and the host that --host names (the first configured one by default).
+Result<std::pair<config::Settings, config::HostSettings>> settingsAndHost(const Parsed& p, const Options& o)
 {
     auto loaded = loadSettings(p);
     if (!loaded)
-        return cannotRun(loaded.error());
+        return loaded.error();
     auto host = runtime::hostSettings(loaded->settings, o.value(QStringLiteral("--host")));
     if (!host)
-        return cannotRun(host.error());
-    auto hv = virt::LibvirtHypervisor::connect(host->uri);
+        return host.error();
+    return std::pair{loaded->settings, *host};
+}
+
+int hostTrust(const Parsed& p, const Options& o)
+{
+    const QString fingerprint = o.value(QStringLiteral("--fingerprint"));
+    if (fingerprint.isEmpty())
+        return usageError(
+            QStringLiteral("host trust needs --fingerprint SHA256:... (run `fluid host test` to "
+                           "see the host's fingerprint, and confirm it with its administrator)"));
+    auto found = settingsAndHost(p, o);
+    if (!found)
+        return cannotRun(found.error());
+    const config::HostSettings* host = &found->second;
+    auto trusted = runtime::trustHypervisorHost(host->uri, fingerprint);
+    if (!trusted)
+        return cannotRun(trusted.error());
+    out() << "trusted " << host->name << " (" << *trusted << ")\n";
+    return Ok;
+}
+
+int hostTest(const Parsed& p, const Options& o)
+{
+    auto found = settingsAndHost(p, o);
+    if (!found)
+        return cannotRun(found.error());
+    const config::HostSettings* host = &found->second;
+    auto hv = runtime::connectHypervisor(host->uri);
     if (!hv)
         return cannotRun(hv.error());
-    const virt::CreateOptions defaults = runtime::createDefaults(loaded->settings, *host, QString());
+    const virt::CreateOptions defaults = runtime::createDefaults(found->first, *host, QString());
     auto info = (*hv)->hostInfo(defaults.accelerator);
     if (!info)
         return cannotRun(info.error());
@@ -217,11 +249,14 @@ int list(Context& c, const Options& o)
 int runHostCommand(const Parsed& p)
 {
     const QString verb = p.words.value(1);
-    const Options o = parseOptions(p.words.mid(2), {QStringLiteral("--host")}, {});
+    const Options o =
+        parseOptions(p.words.mid(2), {QStringLiteral("--host"), QStringLiteral("--fingerprint")}, {});
     if (!o.error.isEmpty())
         return usageError(o.error);
     if (verb == QLatin1String("test"))
         return hostTest(p, o);
+    if (verb == QLatin1String("trust"))
+        return hostTrust(p, o);
     return usageError(QStringLiteral("unknown host command: %1").arg(verb));
 }
 

@@ -3,7 +3,13 @@
 
 #include "base/Paths.h"
 #include "ssh/CertificateAuthority.h"
+#include "ssh/SshConnection.h"
 #include "store/Repository.h"
+#include "virt/LibvirtHypervisor.h"
+
+#include <QDir>
+#include <QUrl>
+#include <QUrlQuery>
 
 namespace fluid::runtime {
 
@@ -162,6 +168,77 @@ virt::CreateOptions createDefaults(const config::Settings& settings, const confi
     c.limits = {host.limits.maxMemoryMib, host.limits.maxVcpus, host.limits.maxSandboxes};
     c.readyTimeoutS = settings.sandbox.readyTimeoutS;
     return c;
+}
+
+namespace {
+
+/// True for libvirt URIs whose transport is SSH.
+bool overSsh(const QUrl& url)
+{
+    const QString transport = url.scheme().section(QLatin1Char('+'), 1);
+    return transport == QLatin1String("ssh") || transport == QLatin1String("libssh") ||
+           transport == QLatin1String("libssh2");
+}
+
+QString userKnownHosts(const QString& file)
+{
+    return file.isEmpty() ? QDir::homePath() + QStringLiteral("/.ssh/known_hosts") : file;
+}
+
+} // namespace
+
+Result<QString> trustHypervisorHost(const QString& uri, const QString& confirmedFingerprint,
+                                    const QString& knownHostsFile)
+{
+    const QUrl url(uri);
+    if (!overSsh(url) || url.host().isEmpty())
+        return makeError(
+            ErrorCode::Refused,
+            QStringLiteral("%1 is not reached over SSH: there is no host key to trust.").arg(uri));
+    const int port = url.port(22);
+    auto key = ssh::SshConnection::fetchHostKey(url.host(), port, std::chrono::seconds(15));
+    if (!key)
+        return key.error();
+    if (key->fingerprint() != confirmedFingerprint.trimmed())
+        return makeError(
+            ErrorCode::Tampered,
+            QStringLiteral("%1:%2 presents the key %3, not the confirmed %4. Nothing was trusted.")
+                .arg(url.host())
+                .arg(port)
+                .arg(key->fingerprint(), confirmedFingerprint.trimmed()));
+    if (auto r = ssh::trustHostKey(userKnownHosts(knownHostsFile), url.host(), port, *key); !r)
+        return r.error();
+    return key->fingerprint();
+}
+
+Result<std::unique_ptr<virt::Hypervisor>> connectHypervisor(const QString& uri, const QString& knownHostsFile)
+{
+    const QUrl url(uri);
+    if (overSsh(url)) {
+        const QUrlQuery query(url);
+        if (query.hasQueryItem(QStringLiteral("no_verify")) &&
+            query.queryItemValue(QStringLiteral("no_verify")) != QLatin1String("0"))
+            return makeError(
+                ErrorCode::Refused,
+                QStringLiteral("Refusing %1: no_verify turns off the host key check. Remove it and "
+                               "trust the host's key instead.")
+                    .arg(uri));
+        if (url.host().isEmpty())
+            return makeError(ErrorCode::Config, QStringLiteral("%1 names no host.").arg(uri));
+        ssh::ConnectionOptions check;
+        check.host = url.host();
+        check.port = url.port(0);
+        check.user = url.userName();
+        check.useSshConfig = true;
+        check.hostKeyCheck = ssh::HostKeyCheck::knownHosts(knownHostsFile);
+        auto key = ssh::SshConnection::checkHostKey(std::move(check));
+        if (!key)
+            return key.error();
+    }
+    auto hv = virt::LibvirtHypervisor::connect(uri);
+    if (!hv)
+        return hv.error();
+    return std::unique_ptr<virt::Hypervisor>(std::move(*hv));
 }
 
 } // namespace fluid::runtime

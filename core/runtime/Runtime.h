@@ -54,6 +54,20 @@ virt::ManagerOptions managerOptions(const config::Settings& settings);
 /// (principal = the sandbox name), the user CA to trust, and the sandbox name as the one root principal.
 virt::IdentityIssuer identityIssuer(std::shared_ptr<const ssh::CertificateAuthority> ca);
 
+/// Opens the hypervisor at `uri`. For a remote host reached over SSH (qemu+ssh://user@host[:port]/system)
+/// Fluid first checks the host's SSH key itself, strictly, against `knownHostsFile` (empty:
+/// ~/.ssh/known_hosts; ~/.ssh/config is honoured): an unknown key fails with NotFound naming its SHA256
+/// fingerprint for a person to confirm, a changed key with Tampered, and a URI that turns libvirt's own
+/// check off (no_verify) is refused. Only then does libvirt open its connection. Blocks: call it off the
+/// GUI thread.
+Result<std::unique_ptr<virt::Hypervisor>> connectHypervisor(const QString& uri,
+                                                            const QString& knownHostsFile = {});
+/// After a person confirmed `confirmedFingerprint` ("SHA256:...") with the host's administrator: fetches
+/// the SSH host key of the remote libvirt host in `uri`, checks it has exactly that fingerprint (else
+/// Tampered) and adds it to `knownHostsFile` (empty: ~/.ssh/known_hosts). Returns the fingerprint.
+/// A local URI is Refused (nothing to trust). Blocks.
+Result<QString> trustHypervisorHost(const QString& uri, const QString& confirmedFingerprint,
+                                    const QString& knownHostsFile = {});
 /// CreateOptions defaults from config for a host (memory, vCPUs, accelerator, limits, ready timeout).
 virt::CreateOptions createDefaults(const config::Settings& settings, const config::HostSettings& host,
                                    const QString& hostRowId);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <mutex>
 
 namespace fluid::ssh {
@@ -27,6 +28,12 @@ void initLibssh()
 {
     static std::once_flag once;
     std::call_once(once, [] {
+        // libssh writes to sockets with plain send(): a peer that went away (a destroyed sandbox) would
+        // otherwise kill the whole process with SIGPIPE. Fluid handles EPIPE as an error instead; a host
+        // program that set its own SIGPIPE handler keeps it.
+        struct sigaction current {};
+        if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL)
+            std::signal(SIGPIPE, SIG_IGN);
         ssh_init();
         ssh_set_log_callback(libsshLog);
         bool ok = false;
@@ -534,6 +541,8 @@ Result<void> ConnectionImpl::establish()
             sessionError());
     if (auto v = verifyHostKey(); !v)
         return v;
+    if (m_options.hostKeyOnly)
+        return {};
     return authenticate();
 }
 
@@ -865,6 +874,18 @@ Result<PublicKey> SshConnection::fetchHostKey(const QString& host, int port,
     }
     ssh_free(s);
     return out;
+}
+
+Result<PublicKey> SshConnection::checkHostKey(ConnectionOptions options)
+{
+    options.hostKeyOnly = true;
+    options.identity.reset();
+    auto connection = open(std::move(options));
+    auto ready = connection->ready();
+    ready.waitForFinished();
+    if (const Result<void> r = ready.result(); !r)
+        return r.error();
+    return connection->serverHostKey();
 }
 
 PtySession::PtySession(std::shared_ptr<detail::PtyShared> shared, QObject* parent)

@@ -50,6 +50,8 @@ struct ConnectionOptions {
     std::chrono::milliseconds killGrace{5000};
     AuditContext audit;
     AuditSink auditSink;
+    /// Stop once the host key has been checked (no authentication); see SshConnection::checkHostKey().
+    bool hostKeyOnly = false;
 };
 
 /// One authenticated SSH connection (libssh 0.10) and the thread that owns it. libssh sessions are not
@@ -105,6 +107,12 @@ public:
     /// Connects without authenticating and returns the server's Ed25519 host key, for a person to confirm
     /// its fingerprint before it goes into known_hosts. Blocks (call it off the GUI thread).
     static Result<PublicKey> fetchHostKey(const QString& host, int port, std::chrono::milliseconds timeout);
+
+    /// Connects, checks the server's host key as `options.hostKeyCheck` says (ssh config honoured when
+    /// asked), and disconnects without authenticating. Returns the key, or the check's error (an unknown
+    /// key: NotFound naming its fingerprint; a changed key: Tampered). For tools that reach a host over
+    /// their own SSH transport (libvirt's qemu+ssh://), so Fluid's strict check runs first. Blocks.
+    static Result<PublicKey> checkHostKey(ConnectionOptions options);
 
 private:
     explicit SshConnection(ConnectionOptions options);

@@ -126,6 +126,12 @@ public:
     /// delivered on libvirt's event thread. Replaces any earlier handler; an empty function stops delivery.
     using DomainEventHandler = std::function<void(const QString& domain, DomainState state)>;
     virtual void setDomainEventHandler(DomainEventHandler handler) = 0;
+
+    /// Connection drops and recoveries: up=false with the reason when the connection to the host is lost
+    /// (Fluid then reconnects by itself, with back-off), up=true once it is back and events flow again.
+    /// Delivered on a libvirt thread. Replaces any earlier handler.
+    using ConnectionHandler = std::function<void(bool up, const QString& reason)>;
+    virtual void setConnectionHandler(ConnectionHandler handler) { Q_UNUSED(handler) }
 };
 
 /// Chooses the accelerator: Kvm or Tcg when forced; Auto picks KVM only where it really works. Linux hosts

@@ -11,6 +11,7 @@
 #include <QRegularExpression>
 #include <QThread>
 #include <QUrl>
+#include <QWaitCondition>
 #include <QXmlStreamReader>
 
 #include <libvirt/libvirt.h>
@@ -231,18 +232,124 @@ Accelerator chooseAccelerator(AcceleratorChoice choice, bool kvmAdvertised, bool
     return Accelerator::Kvm;
 }
 
+using ConnPtr = std::unique_ptr<virConnect, Deleter<virConnect, virConnectClose>>;
+
+/// The connection and what keeps it alive: keepalive probes, a close callback that notices a dropped
+/// connection, and a reconnect thread that opens a new one (with back-off) so lifecycle events resume
+/// without waiting for the next call.
 struct LibvirtHypervisor::Impl {
+    QString uri;
+
+    QMutex connMutex; // guards conn, eventCallbackId, lost
     virConnectPtr conn = nullptr;
     int eventCallbackId = -1;
-    QMutex handlerMutex;
+    bool lost = false;
+    QString lostReason;
+
+    QMutex handlerMutex; // guards handler, connectionHandler
     DomainEventHandler handler;
+    ConnectionHandler connectionHandler;
+
+    QMutex reconnectMutex; // guards stopping, with reconnectWake
+    QWaitCondition reconnectWake;
+    bool stopping = false;
+    QThread* reconnector = nullptr;
 
     ~Impl()
     {
-        if (eventCallbackId >= 0)
-            virConnectDomainEventDeregisterAny(conn, eventCallbackId);
-        if (conn)
-            virConnectClose(conn);
+        {
+            QMutexLocker lock(&reconnectMutex);
+            stopping = true;
+            reconnectWake.wakeAll();
+        }
+        if (reconnector) {
+            reconnector->wait();
+            delete reconnector;
+        }
+        QMutexLocker lock(&connMutex);
+        release(conn, eventCallbackId);
+    }
+
+    /// Drops Fluid's hold on `c`: its event and close callbacks, then its reference.
+    void release(virConnectPtr c, int callbackId)
+    {
+        if (!c)
+            return;
+        if (callbackId >= 0)
+            virConnectDomainEventDeregisterAny(c, callbackId);
+        virConnectUnregisterCloseCallback(c, &Impl::onClose);
+        virResetLastError();
+        virConnectClose(c);
+    }
+
+    /// Opens a connection with keepalive, the close callback and lifecycle events. connMutex held (or not
+    /// yet shared).
+    Result<void> open()
+    {
+        virConnectPtr c = virConnectOpenAuth(uri.toUtf8().constData(), virConnectAuthPtrDefault, 0);
+        if (!c) {
+            Error e = lastError(QStringLiteral("Cannot connect to libvirt at %1").arg(uri));
+            if (uri.startsWith(QLatin1String("qemu+ssh")))
+                e.message += QStringLiteral(". Check that the host is reachable and its SSH host key is "
+                                            "trusted (known_hosts).");
+            else
+                e.message += QStringLiteral(". Check that libvirtd is running and you may use it.");
+            return e;
+        }
+        // Not every driver has keepalive or close callbacks (test:///default has neither): that is fine.
+        if (virConnectSetKeepAlive(c, 5, 3) < 0)
+            virResetLastError();
+        if (virConnectRegisterCloseCallback(c, &Impl::onClose, this, nullptr) < 0)
+            virResetLastError();
+        const int id =
+            virConnectDomainEventRegisterAny(c, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                             VIR_DOMAIN_EVENT_CALLBACK(Impl::onLifecycle), this, nullptr);
+        if (id < 0)
+            qCWarning(lcVirt) << "no lifecycle events from" << uri << lastError(QString()).detail;
+        release(conn, eventCallbackId);
+        conn = c;
+        eventCallbackId = id;
+        lost = false;
+        return {};
+    }
+
+    /// A reference to the live connection, reconnecting first when it was lost. The caller's reference
+    /// keeps the connection valid even if another thread replaces it meanwhile.
+    Result<ConnPtr> connection()
+    {
+        bool reconnected = false;
+        ConnPtr out;
+        {
+            QMutexLocker lock(&connMutex);
+            if (lost || !conn || virConnectIsAlive(conn) != 1) {
+                virResetLastError();
+                if (auto r = open(); !r)
+                    return makeError(
+                        r.error().code,
+                        QStringLiteral("The connection to %1 was lost and cannot be made again: %2")
+                            .arg(uri, r.error().message),
+                        r.error().detail);
+                reconnected = true;
+            }
+            virConnectRef(conn);
+            out.reset(conn);
+        }
+        if (reconnected) {
+            qCInfo(lcVirt) << "reconnected to" << uri;
+            notifyConnection(true, QString());
+        }
+        return out;
+    }
+
+    Result<DomainPtr> domain(const QString& name)
+    {
+        auto c = connection();
+        if (!c)
+            return c.error();
+        DomainPtr d(virDomainLookupByName(c->get(), name.toUtf8().constData()));
+        if (!d)
+            return lastError(QStringLiteral("Domain %1 was not found").arg(name), ErrorCode::NotFound);
+        return d;
     }
 
     /// Runs call(domain) and turns a negative return into an error saying `what`.
@@ -256,12 +363,71 @@ struct LibvirtHypervisor::Impl {
         return {};
     }
 
-    Result<DomainPtr> domain(const QString& name)
+    void notifyConnection(bool up, const QString& reason)
     {
-        DomainPtr d(virDomainLookupByName(conn, name.toUtf8().constData()));
-        if (!d)
-            return lastError(QStringLiteral("Domain %1 was not found").arg(name), ErrorCode::NotFound);
-        return d;
+        ConnectionHandler h;
+        {
+            QMutexLocker lock(&handlerMutex);
+            h = connectionHandler;
+        }
+        if (h)
+            h(up, reason);
+    }
+
+    /// Reconnects in the background after a drop: 1 s, then doubling up to 30 s between attempts.
+    void reconnectLoop()
+    {
+        int backoffMs = 1000;
+        for (;;) {
+            {
+                QMutexLocker lock(&reconnectMutex);
+                if (stopping)
+                    return;
+            }
+            bool needed = false;
+            {
+                QMutexLocker lock(&connMutex);
+                needed = lost;
+            }
+            if (needed && connection()) {
+                backoffMs = 1000;
+                continue;
+            }
+            QMutexLocker lock(&reconnectMutex);
+            if (stopping)
+                return;
+            reconnectWake.wait(&reconnectMutex, QDeadlineTimer(needed ? backoffMs : 60000));
+            if (needed)
+                backoffMs = qMin(backoffMs * 2, 30000);
+        }
+    }
+
+    /// libvirt's close callback, on its event thread: the connection dropped (daemon restarted, network
+    /// gone, keepalive timed out). Marks it lost and wakes the reconnect thread.
+    static void onClose(virConnectPtr c, int reason, void* opaque)
+    {
+        auto* self = static_cast<Impl*>(opaque);
+        static const char* const reasons[] = {"an I/O error", "the end of the stream", "keepalive timeout",
+                                              "a client request"};
+        const QString why = QString::fromLatin1(reason >= 0 && reason < 4 ? reasons[reason] : "unknown");
+        {
+            QMutexLocker lock(&self->connMutex);
+            if (c != self->conn)
+                return; // an old connection we already replaced
+            self->lost = true;
+            self->lostReason = why;
+        }
+        qCWarning(lcVirt) << "connection to" << self->uri << "lost:" << why;
+        self->notifyConnection(false, QStringLiteral("Connection lost (%1); reconnecting.").arg(why));
+        {
+            QMutexLocker lock(&self->reconnectMutex);
+            if (!self->reconnector && !self->stopping) {
+                self->reconnector = QThread::create([self]() { self->reconnectLoop(); });
+                self->reconnector->setObjectName(QStringLiteral("libvirt-reconnect"));
+                self->reconnector->start();
+            }
+            self->reconnectWake.wakeAll();
+        }
     }
 
     static int onLifecycle(virConnectPtr, virDomainPtr dom, int event, int, void* opaque)
@@ -283,24 +449,11 @@ Result<std::unique_ptr<LibvirtHypervisor>> LibvirtHypervisor::connect(const QStr
 {
     ensureEventLoop();
     auto impl = std::make_unique<Impl>();
-    impl->conn = virConnectOpenAuth(uri.toUtf8().constData(), virConnectAuthPtrDefault, 0);
-    if (!impl->conn) {
-        Error e = lastError(QStringLiteral("Cannot connect to libvirt at %1").arg(uri));
-        if (uri.startsWith(QLatin1String("qemu+ssh")))
-            e.message += QStringLiteral(". Check that the host is reachable and its SSH host key is trusted "
-                                        "(known_hosts).");
-        else
-            e.message += QStringLiteral(". Check that libvirtd is running and you may use it.");
-        return e;
-    }
-    // Not every driver has keepalive (test:///default has none): that is fine.
-    if (virConnectSetKeepAlive(impl->conn, 5, 3) < 0)
-        virResetLastError();
-    impl->eventCallbackId =
-        virConnectDomainEventRegisterAny(impl->conn, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                         VIR_DOMAIN_EVENT_CALLBACK(Impl::onLifecycle), impl.get(), nullptr);
-    if (impl->eventCallbackId < 0) {
-        qCWarning(lcVirt) << "no lifecycle events from" << uri << lastError(QString()).detail;
+    impl->uri = uri;
+    {
+        QMutexLocker lock(&impl->connMutex);
+        if (auto r = impl->open(); !r)
+            return r.error();
     }
     return std::unique_ptr<LibvirtHypervisor>(new LibvirtHypervisor(uri, std::move(impl)));
 }
@@ -320,33 +473,36 @@ bool LibvirtHypervisor::isLocal() const
 
 Result<HostInfo> LibvirtHypervisor::hostInfo(AcceleratorChoice choice)
 {
+    auto conn = m_impl->connection();
+    if (!conn)
+        return conn.error();
     HostInfo info;
     info.uri = m_uri;
     virNodeInfo node;
-    if (virNodeGetInfo(m_impl->conn, &node) < 0)
+    if (virNodeGetInfo(conn->get(), &node) < 0)
         return lastError(QStringLiteral("Cannot read the host's CPU and memory"));
     info.cpus = int(node.cpus);
     info.memoryTotalKib = qint64(node.memory);
-    const unsigned long long freeBytes = virNodeGetFreeMemory(m_impl->conn);
+    const unsigned long long freeBytes = virNodeGetFreeMemory(conn->get());
     info.memoryFreeKib = freeBytes > 0 ? qint64(freeBytes / 1024) : -1;
     if (freeBytes == 0)
         virResetLastError();
     unsigned long v = 0;
-    if (virConnectGetLibVersion(m_impl->conn, &v) == 0)
+    if (virConnectGetLibVersion(conn->get(), &v) == 0)
         info.libvirtVersion = versionText(v);
-    if (virConnectGetVersion(m_impl->conn, &v) == 0)
+    if (virConnectGetVersion(conn->get(), &v) == 0)
         info.hypervisorVersion = versionText(v);
     virResetLastError();
-    CString host{virConnectGetHostname(m_impl->conn)};
+    CString host{virConnectGetHostname(conn->get())};
     info.hostname = host.text();
-    CString caps{virConnectGetCapabilities(m_impl->conn)};
+    CString caps{virConnectGetCapabilities(conn->get())};
     const bool kvmAdvertised = caps.text().contains(QLatin1String("<domain type='kvm'"));
     info.accelerator = chooseAccelerator(choice, kvmAdvertised, isLocal(), &info.acceleratorReason);
 
     auto poolNames = pools();
     if (poolNames && !poolNames->isEmpty()) {
         info.poolName = poolNames->first();
-        PoolPtr pool(virStoragePoolLookupByName(m_impl->conn, info.poolName.toUtf8().constData()));
+        PoolPtr pool(virStoragePoolLookupByName(conn->get(), info.poolName.toUtf8().constData()));
         virStoragePoolInfo pi;
         if (pool && virStoragePoolGetInfo(pool.get(), &pi) == 0)
             info.poolFreeBytes = qint64(pi.available);
@@ -357,8 +513,11 @@ Result<HostInfo> LibvirtHypervisor::hostInfo(AcceleratorChoice choice)
 
 Result<QList<DomainSummary>> LibvirtHypervisor::domains()
 {
+    auto conn = m_impl->connection();
+    if (!conn)
+        return conn.error();
     virDomainPtr* list = nullptr;
-    const int n = virConnectListAllDomains(m_impl->conn, &list, 0);
+    const int n = virConnectListAllDomains(conn->get(), &list, 0);
     if (n < 0)
         return lastError(QStringLiteral("Cannot list the host's domains"));
     QList<DomainSummary> out;
@@ -407,7 +566,10 @@ Result<DomainState> LibvirtHypervisor::domainState(const QString& name)
 
 Result<void> LibvirtHypervisor::defineDomain(const QString& xml)
 {
-    DomainPtr d(virDomainDefineXML(m_impl->conn, xml.toUtf8().constData()));
+    auto conn = m_impl->connection();
+    if (!conn)
+        return conn.error();
+    DomainPtr d(virDomainDefineXML(conn->get(), xml.toUtf8().constData()));
     if (!d)
         return lastError(QStringLiteral("libvirt refused the sandbox definition"), ErrorCode::Refused);
     return {};
@@ -415,7 +577,10 @@ Result<void> LibvirtHypervisor::defineDomain(const QString& xml)
 
 Result<void> LibvirtHypervisor::undefineDomain(const QString& name)
 {
-    DomainPtr d(virDomainLookupByName(m_impl->conn, name.toUtf8().constData()));
+    auto conn = m_impl->connection();
+    if (!conn)
+        return conn.error();
+    DomainPtr d(virDomainLookupByName(conn->get(), name.toUtf8().constData()));
     if (!d) {
         if (lastErrorIs(VIR_ERR_NO_DOMAIN)) {
             virResetLastError();
@@ -497,8 +662,11 @@ Result<void> LibvirtHypervisor::syncGuestTime(const QString& name)
 
 Result<QStringList> LibvirtHypervisor::pools()
 {
+    auto conn = m_impl->connection();
+    if (!conn)
+        return conn.error();
     virStoragePoolPtr* list = nullptr;
-    const int n = virConnectListAllStoragePools(m_impl->conn, &list, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
+    const int n = virConnectListAllStoragePools(conn->get(), &list, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
     if (n < 0)
         return lastError(QStringLiteral("Cannot list the host's storage pools"));
     QStringList names;
@@ -513,13 +681,16 @@ Result<QStringList> LibvirtHypervisor::pools()
 Result<VolumeInfo> LibvirtHypervisor::createOverlay(const QString& pool, const QString& name,
                                                     const QString& backingPath, const QString& backingFormat)
 {
-    PoolPtr p(virStoragePoolLookupByName(m_impl->conn, pool.toUtf8().constData()));
+    auto conn = m_impl->connection();
+    if (!conn)
+        return conn.error();
+    PoolPtr p(virStoragePoolLookupByName(conn->get(), pool.toUtf8().constData()));
     if (!p)
         return lastError(QStringLiteral("Storage pool %1 was not found").arg(pool), ErrorCode::NotFound);
     // The overlay's size must be at least its backing image's.
     qint64 capacity = 0;
     virStoragePoolRefresh(p.get(), 0);
-    VolPtr backing(virStorageVolLookupByPath(m_impl->conn, backingPath.toUtf8().constData()));
+    VolPtr backing(virStorageVolLookupByPath(conn->get(), backingPath.toUtf8().constData()));
     virStorageVolInfo bi;
     if (backing && virStorageVolGetInfo(backing.get(), &bi) == 0)
         capacity = qint64(bi.capacity);
@@ -549,7 +720,10 @@ Result<VolumeInfo> LibvirtHypervisor::createOverlay(const QString& pool, const Q
 Result<VolumeInfo> LibvirtHypervisor::createVolume(const QString& pool, const QString& name,
                                                    qint64 capacityBytes, const QString& format)
 {
-    PoolPtr p(virStoragePoolLookupByName(m_impl->conn, pool.toUtf8().constData()));
+    auto conn = m_impl->connection();
+    if (!conn)
+        return conn.error();
+    PoolPtr p(virStoragePoolLookupByName(conn->get(), pool.toUtf8().constData()));
     if (!p)
         return lastError(QStringLiteral("Storage pool %1 was not found").arg(pool), ErrorCode::NotFound);
     const QString xml =
@@ -569,10 +743,13 @@ Result<VolumeInfo> LibvirtHypervisor::createVolume(const QString& pool, const QS
 Result<VolumeInfo> LibvirtHypervisor::createVolumeWithContent(const QString& pool, const QString& name,
                                                               const QByteArray& content)
 {
+    auto conn = m_impl->connection();
+    if (!conn)
+        return conn.error();
     auto made = createVolume(pool, name, content.size(), QStringLiteral("raw"));
     if (!made)
         return made.error();
-    VolPtr vol(virStorageVolLookupByPath(m_impl->conn, made->path.toUtf8().constData()));
+    VolPtr vol(virStorageVolLookupByPath(conn->get(), made->path.toUtf8().constData()));
     if (!vol)
         return lastError(QStringLiteral("Volume %1 vanished after it was created").arg(made->path));
     CString path{virStorageVolGetPath(vol.get())};
@@ -582,7 +759,7 @@ Result<VolumeInfo> LibvirtHypervisor::createVolumeWithContent(const QString& poo
         virResetLastError();
         return e;
     };
-    StreamPtr stream(virStreamNew(m_impl->conn, 0));
+    StreamPtr stream(virStreamNew(conn->get(), 0));
     if (!stream || virStorageVolUpload(vol.get(), stream.get(), 0, quint64(content.size()), 0) < 0)
         return fail(QStringLiteral("Cannot upload %1 to %2").arg(name, m_uri));
     qint64 sent = 0;
@@ -601,7 +778,10 @@ Result<VolumeInfo> LibvirtHypervisor::createVolumeWithContent(const QString& poo
 
 Result<void> LibvirtHypervisor::deleteVolume(const QString& path)
 {
-    VolPtr vol(virStorageVolLookupByPath(m_impl->conn, path.toUtf8().constData()));
+    auto conn = m_impl->connection();
+    if (!conn)
+        return conn.error();
+    VolPtr vol(virStorageVolLookupByPath(conn->get(), path.toUtf8().constData()));
     if (!vol) {
         if (lastErrorIs(VIR_ERR_NO_STORAGE_VOL)) {
             virResetLastError();
@@ -616,7 +796,10 @@ Result<void> LibvirtHypervisor::deleteVolume(const QString& path)
 
 Result<QList<VolumeInfo>> LibvirtHypervisor::volumes(const QString& pool)
 {
-    PoolPtr p(virStoragePoolLookupByName(m_impl->conn, pool.toUtf8().constData()));
+    auto conn = m_impl->connection();
+    if (!conn)
+        return conn.error();
+    PoolPtr p(virStoragePoolLookupByName(conn->get(), pool.toUtf8().constData()));
     if (!p)
         return lastError(QStringLiteral("Storage pool %1 was not found").arg(pool), ErrorCode::NotFound);
     virStoragePoolRefresh(p.get(), 0);
@@ -639,7 +822,10 @@ Result<QList<VolumeInfo>> LibvirtHypervisor::volumes(const QString& pool)
 
 Result<void> LibvirtHypervisor::ensureNetwork(const NetworkSpec& spec)
 {
-    NetPtr net(virNetworkLookupByName(m_impl->conn, spec.name.toUtf8().constData()));
+    auto conn = m_impl->connection();
+    if (!conn)
+        return conn.error();
+    NetPtr net(virNetworkLookupByName(conn->get(), spec.name.toUtf8().constData()));
     if (!net) {
         virResetLastError();
         // No <forward>: an isolated network. Guests reach the host's side of the bridge (DHCP, DNS) and
@@ -650,7 +836,7 @@ Result<void> LibvirtHypervisor::ensureNetwork(const NetworkSpec& spec)
                            "</dhcp></ip></network>")
                 .arg(xmlEscape(spec.name), xmlEscape(spec.bridge), xmlEscape(spec.gatewayAddress),
                      xmlEscape(spec.netmask), xmlEscape(spec.dhcpStart), xmlEscape(spec.dhcpEnd));
-        net.reset(virNetworkDefineXML(m_impl->conn, xml.toUtf8().constData()));
+        net.reset(virNetworkDefineXML(conn->get(), xml.toUtf8().constData()));
         if (!net)
             return lastError(QStringLiteral("Cannot define the isolated network %1").arg(spec.name));
     }
@@ -661,14 +847,17 @@ Result<void> LibvirtHypervisor::ensureNetwork(const NetworkSpec& spec)
 
 Result<void> LibvirtHypervisor::ensurePool(const QString& name, const QString& path)
 {
-    PoolPtr pool(virStoragePoolLookupByName(m_impl->conn, name.toUtf8().constData()));
+    auto conn = m_impl->connection();
+    if (!conn)
+        return conn.error();
+    PoolPtr pool(virStoragePoolLookupByName(conn->get(), name.toUtf8().constData()));
     if (!pool) {
         virResetLastError();
         const QString xml =
             QStringLiteral("<pool type='dir'><name>%1</name><target><path>%2</path><permissions>"
                            "<mode>0711</mode></permissions></target></pool>")
                 .arg(xmlEscape(name), xmlEscape(path));
-        pool.reset(virStoragePoolDefineXML(m_impl->conn, xml.toUtf8().constData(), 0));
+        pool.reset(virStoragePoolDefineXML(conn->get(), xml.toUtf8().constData(), 0));
         if (!pool)
             return lastError(QStringLiteral("Cannot define storage pool %1 at %2").arg(name, path));
         if (virStoragePoolBuild(pool.get(), 0) < 0)
@@ -780,6 +969,22 @@ Result<void> LibvirtHypervisor::revertSnapshot(const QString& domain, const QStr
         return lastError(QStringLiteral("%1 has no snapshot %2").arg(domain, name), ErrorCode::NotFound);
     if (virDomainRevertToSnapshot(s.get(), 0) < 0)
         return lastError(QStringLiteral("Cannot revert %1 to %2").arg(domain, name));
+    // A running snapshot was taken with the guest's file systems frozen (createSnapshot), and its memory
+    // comes back that way: thaw them, or every write in the guest would hang. The agent needs a moment to
+    // answer after the revert; a guest without an agent was never frozen.
+    if (virDomainIsActive(d->get()) == 1) {
+        bool thawed = false;
+        for (int attempt = 0; attempt < 20 && !thawed; ++attempt) {
+            thawed = virDomainFSThaw(d->get(), nullptr, 0, 0) >= 0;
+            if (!thawed && lastErrorIs(VIR_ERR_AGENT_UNRESPONSIVE))
+                QThread::msleep(500);
+            else if (!thawed)
+                break;
+        }
+        if (!thawed)
+            qCInfo(lcVirt) << "no thaw after reverting" << domain << lastError(QString()).detail;
+        virResetLastError();
+    }
     return {};
 }
 
@@ -800,6 +1005,12 @@ void LibvirtHypervisor::setDomainEventHandler(DomainEventHandler handler)
 {
     QMutexLocker lock(&m_impl->handlerMutex);
     m_impl->handler = std::move(handler);
+}
+
+void LibvirtHypervisor::setConnectionHandler(ConnectionHandler handler)
+{
+    QMutexLocker lock(&m_impl->handlerMutex);
+    m_impl->connectionHandler = std::move(handler);
 }
 
 } // namespace fluid::virt

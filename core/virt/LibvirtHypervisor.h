@@ -10,7 +10,9 @@
 namespace fluid::virt {
 
 /// Hypervisor over the libvirt C API: one connection per host, keepalive where the driver supports it,
-/// lifecycle events from libvirt's event loop (a process-wide thread). Thread-safe; blocking.
+/// lifecycle events from libvirt's event loop (a process-wide thread). A dropped connection is noticed
+/// (close callback, keepalive) and made again: in the background with back-off, and at the latest by the
+/// next call. Thread-safe; blocking.
 class LibvirtHypervisor final : public Hypervisor {
 public:
     /// Connects to `uri`. For qemu+ssh:// the host's SSH key must already be trusted (known_hosts).
@@ -49,6 +51,7 @@ public:
     Result<void> revertSnapshot(const QString& domain, const QString& name) override;
     Result<void> deleteSnapshot(const QString& domain, const QString& name) override;
     void setDomainEventHandler(DomainEventHandler handler) override;
+    void setConnectionHandler(ConnectionHandler handler) override;
 
 private:
     struct Impl;

@@ -3,6 +3,7 @@
 // the golden image with identities from Fluid's SSH CA, SandboxShell logs in with short-lived certificates
 // and a pinned host key; snapshot, revert, stop, start, destroy; 4 creates at once; a create killed with
 // SIGKILL half-way leaves nothing behind once reconcile has run. Runs inside the test bed's namespace.
+#include "E2eBed.h"
 #include "runtime/Runtime.h"
 #include "ssh/SandboxShell.h"
 #include "store/Repository.h"
@@ -12,9 +13,12 @@
 
 #include <QCoreApplication>
 #include <QFile>
+#include <QMutex>
 #include <QProcess>
 #include <QTest>
 #include <QThread>
+
+#include <atomic>
 
 #include <csignal>
 
@@ -25,62 +29,18 @@ namespace {
 
 QHash<QString, QString> readEnvFile()
 {
-    QHash<QString, QString> env;
-    QFile f(qEnvironmentVariable("FLUID_TESTBED_ENV", QStringLiteral("/run/fluid-testbed/env")));
-    if (!f.open(QIODevice::ReadOnly))
-        return env;
-    for (const QByteArray& line : f.readAll().split('\n')) {
-        const int eq = line.indexOf('=');
-        if (eq > 0)
-            env.insert(QString::fromUtf8(line.left(eq)), QString::fromUtf8(line.mid(eq + 1)));
-    }
-    return env;
+    return test::readTestbedEnv();
 }
-
-/// Shared by the test and its --create-child helper mode.
-struct Bed {
-    QHash<QString, QString> env;
-    QString dir;
-    std::unique_ptr<virt::LibvirtHypervisor> hv;
-    std::shared_ptr<ssh::CertificateAuthority> ca;
-
-    virt::ManagerOptions options() const
-    {
-        virt::ManagerOptions o;
-        o.poolName = QStringLiteral("fluid-e2e");
-        o.poolPath = QStringLiteral("/var/lib/libvirt/images/fluid-e2e");
-        o.localFileDir = dir + QStringLiteral("/hostfiles");
-        o.issueIdentity = runtime::identityIssuer(ca);
-        o.stopTimeoutS = 60;
-        return o;
-    }
-
-    store::DatabaseOptions dbOptions() const
-    {
-        store::DatabaseOptions o;
-        o.sqlitePath = dir + QStringLiteral("/fluid.sqlite");
-        return o;
-    }
-};
 
 std::shared_ptr<ssh::CertificateAuthority> makeCa()
 {
-    return std::make_shared<ssh::CertificateAuthority>(
-        must(ssh::KeyPair::generate(QStringLiteral("user-ca"))),
-        must(ssh::KeyPair::generate(QStringLiteral("host-ca"))));
+    test::Bed bed;
+    test::makeCa(bed);
+    return bed.ca;
 }
 
-virt::CreateOptions createOptions(const QString& hostId, const QString& golden, const QString& name)
-{
-    virt::CreateOptions c;
-    c.hostId = hostId;
-    c.sourceDomain = golden;
-    c.name = name;
-    c.memoryMib = 512;
-    c.vcpus = 1;
-    c.readyTimeoutS = 300;
-    return c;
-}
+using test::Bed;
+using test::createOptions;
 
 } // namespace
 
@@ -94,22 +54,12 @@ class TestE2eEngine : public QObject {
 
     std::unique_ptr<ssh::SandboxShell> shellFor(const model::Sandbox& s)
     {
-        ssh::SandboxEndpoint endpoint;
-        endpoint.sandboxId = s.id;
-        endpoint.sandboxName = s.name;
-        endpoint.host = s.ip;
-        endpoint.hostKey = must(ssh::PublicKey::fromOpenSshLine(s.hostPublicKey));
-        return std::make_unique<ssh::SandboxShell>(m_bed.ca, endpoint);
+        return test::shellFor(m_bed.ca, s);
     }
 
     ssh::ExecResult exec(ssh::SandboxShell& shell, const QByteArray& command)
     {
-        ssh::ExecRequest r;
-        r.command = command;
-        r.timeout = std::chrono::seconds(120);
-        auto future = shell.exec(r);
-        future.waitForFinished();
-        return must(future.result());
+        return test::execIn(shell, command);
     }
 
     void verifyNothingLeft()
@@ -136,6 +86,8 @@ private Q_SLOTS:
         m_db = must(store::openAndMigrate(m_bed.dbOptions()));
         m_hostId =
             must(runtime::ensureHostRow(*m_db, {QStringLiteral("testbed"), m_bed.hv->uri(), {}, {}})).id;
+        // As the app does at start-up: whatever an earlier, crashed run left goes first.
+        must(virt::SandboxManager(*m_bed.hv, *m_db, m_bed.options()).reconcile(m_hostId));
     }
 
     void cleanupTestCase()
@@ -181,6 +133,16 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(virt::sshBannerAnswers(s.ip, 2000), 60000);
         r = exec(*shell, "test -e /root/marker; echo $?");
         QCOMPARE(r.stdoutData.text(), QByteArray("1\n"));
+        // The snapshot was taken with the file systems frozen: after the revert they are thawed (a write
+        // does not hang) and the guest clock is the host's again.
+        r = test::execIn(
+            *shell, "echo written > /root/after-revert && sync && cat /root/after-revert && date +%s", 30);
+        QVERIFY2(r.succeeded(), r.stderrData.text().constData());
+        const QList<QByteArray> out = r.stdoutData.text().split('\n');
+        QCOMPARE(out.value(0), QByteArray("written"));
+        const qint64 skew = out.value(1).toLongLong() - QDateTime::currentSecsSinceEpoch();
+        QVERIFY2(qAbs(skew) < 15,
+                 qPrintable(QStringLiteral("guest clock off by %1 s after the revert").arg(skew)));
 
         QCOMPARE(must(manager.stop(s.id)).state, model::SandboxState::Stopped);
         QCOMPARE(must(m_bed.hv->domainState(s.domainName)), virt::DomainState::ShutOff);
@@ -267,6 +229,49 @@ private Q_SLOTS:
         QCOMPARE(must(store::SandboxRepository(*m_db).count(QStringLiteral("name = 'e2e-killed'"))), 0);
         verifyNothingLeft();
         QVERIFY(QDir(m_bed.dir + QStringLiteral("/hostfiles")).entryList(QDir::Files).isEmpty());
+    }
+
+    void reconnectsAfterLibvirtdRestarts()
+    {
+        // Shared with libvirt's threads, which may still call the handlers after a failed check returns.
+        struct Seen {
+            std::atomic<int> downs{0};
+            std::atomic<int> ups{0};
+            QMutex mutex;
+            QStringList domains;
+        };
+        auto seen = std::make_shared<Seen>();
+        m_bed.hv->setConnectionHandler([seen](bool up, const QString&) { ++(up ? seen->ups : seen->downs); });
+        m_bed.hv->setDomainEventHandler([seen](const QString& domain, virt::DomainState) {
+            QMutexLocker lock(&seen->mutex);
+            seen->domains << domain;
+        });
+        const auto domainSeen = [seen](const QString& name) {
+            QMutexLocker lock(&seen->mutex);
+            return seen->domains.contains(name);
+        };
+
+        QProcess restart;
+        restart.setProcessChannelMode(QProcess::MergedChannels);
+        restart.start(QStringLiteral("bash"), {QStringLiteral(FLUID_SOURCE_DIR "/scripts/testbed"),
+                                               QStringLiteral("restart-libvirtd")});
+        QVERIFY(restart.waitForFinished(120000));
+        QVERIFY2(restart.exitCode() == 0, restart.readAll().constData());
+
+        // The drop is noticed and the connection made again in the background, with no call from Fluid.
+        QTRY_VERIFY_WITH_TIMEOUT(seen->downs.load() >= 1, 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(seen->ups.load() >= 1, 60000);
+        // Events flow on the new connection.
+        const QString probe = QStringLiteral("fluid-e2e-reconnect");
+        must(m_bed.hv->defineDomain(
+            QStringLiteral("<domain type='qemu'><name>%1</name><memory unit='MiB'>16</memory><vcpu>1</vcpu>"
+                           "<os><type arch='x86_64'>hvm</type></os></domain>")
+                .arg(probe)));
+        QTRY_VERIFY_WITH_TIMEOUT(domainSeen(probe), 20000);
+        must(m_bed.hv->undefineDomain(probe));
+        QVERIFY(must(m_bed.hv->domains()).size() >= 1);
+        m_bed.hv->setDomainEventHandler({});
+        m_bed.hv->setConnectionHandler({});
     }
 };
 

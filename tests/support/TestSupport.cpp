@@ -27,4 +27,18 @@ QString makeTempDir(const QString& prefix)
     return dir;
 }
 
+const char kTestDriverGoldenXml[] = R"(<domain type='test'>
+  <name>golden</name>
+  <memory unit='MiB'>512</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='/default-pool/golden.img'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>)";
+
 } // namespace fluid::test

@@ -18,6 +18,9 @@ inline constexpr int kSkipExitCode = 77;
 /// post-mortem; unique per call.
 QString makeTempDir(const QString& prefix);
 
+/// A golden VM for libvirt's test driver: a raw disk /default-pool/golden.img in the driver's pool.
+extern const char kTestDriverGoldenXml[];
+
 /// The value of a Result that must succeed; a failure aborts the test with the error's text.
 template <typename T>
 T must(Result<T> r)

@@ -159,19 +159,7 @@ private:
     Hypervisor& m_real;
 };
 
-const char kGoldenXml[] = R"(<domain type='test'>
-  <name>golden</name>
-  <memory unit='MiB'>512</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64'>hvm</type></os>
-  <devices>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='raw'/>
-      <source file='/default-pool/golden.img'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-  </devices>
-</domain>)";
+const char* const kGoldenXml = fluid::test::kTestDriverGoldenXml;
 
 } // namespace
 

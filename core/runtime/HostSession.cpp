@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "HostSession.h"
+
+#include "base/Logging.h"
+#include "Runtime.h"
+#include "store/Repository.h"
+
+#include <QMetaObject>
+
+#include <algorithm>
+
+namespace fluid::runtime {
+
+HostSession::HostSession(Setup setup, QObject* parent)
+    : QObject(parent)
+    , m_setup(std::move(setup))
+    , m_relay(std::make_shared<Relay>())
+{
+    m_relay->session = this;
+    // Creates wait for the guest (tens of seconds under TCG): enough workers that one slow create does not
+    // hold up a stop or a refresh.
+    m_pool.setMaxThreadCount(6);
+    if (!m_setup.connect)
+        m_setup.connect = [](const QString& uri) {
+            return connectHypervisor(uri);
+        };
+}
+
+HostSession::~HostSession()
+{
+    {
+        QMutexLocker lock(&m_relay->mutex);
+        m_relay->session = nullptr;
+    }
+    std::shared_ptr<virt::Hypervisor> hv;
+    {
+        QMutexLocker lock(&m_mutex);
+        m_closing = true;
+        for (const auto& flag : std::as_const(m_cancels))
+            *flag = true;
+        hv = m_hv;
+    }
+    if (hv) {
+        hv->setDomainEventHandler({});
+        hv->setConnectionHandler({});
+    }
+    m_pool.waitForDone();
+}
+
+QString HostSession::hostId() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_hostId;
+}
+
+bool HostSession::isOpen() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_hv != nullptr;
+}
+
+void HostSession::open()
+{
+    m_pool.start([this]() {
+        auto hv = m_setup.connect(m_setup.host.uri);
+        if (!hv) {
+            Q_EMIT opened(false, QStringLiteral("%1: %2").arg(m_setup.host.name, hv.error().message));
+            return;
+        }
+        std::shared_ptr<virt::Hypervisor> shared(std::move(*hv));
+        auto db = store::Database::open(m_setup.database);
+        if (!db) {
+            Q_EMIT opened(false, db.error().message);
+            return;
+        }
+        auto row = ensureHostRow(**db, m_setup.host);
+        if (!row) {
+            Q_EMIT opened(false, row.error().message);
+            return;
+        }
+        const std::weak_ptr<Relay> relay = m_relay;
+        shared->setConnectionHandler([relay](bool up, const QString& reason) {
+            if (auto r = relay.lock()) {
+                QMutexLocker lock(&r->mutex);
+                if (r->session)
+                    Q_EMIT r->session->connectionChanged(up, reason);
+            }
+        });
+        shared->setDomainEventHandler([relay](const QString& domain, virt::DomainState state) {
+            auto r = relay.lock();
+            if (!r)
+                return;
+            QMutexLocker lock(&r->mutex);
+            if (!r->session)
+                return;
+            HostSession* self = r->session;
+            self->onWorker([self, domain, state](virt::SandboxManager& manager, store::Database& db) {
+                if (auto applied = manager.applyDomainEvent(domain, state); !applied)
+                    qCWarning(lcVirt)
+                        << "domain event for" << domain << "not stored:" << applied.error().toString();
+                self->emitSandboxes(db);
+            });
+        });
+        {
+            QMutexLocker lock(&m_mutex);
+            m_hv = shared;
+            m_hostId = row->id;
+        }
+        virt::SandboxManager manager(*shared, **db, m_setup.manager);
+        QString message = QStringLiteral("Connected to %1 (%2).").arg(m_setup.host.name, m_setup.host.uri);
+        if (auto report = manager.reconcile(row->id); !report) {
+            message += QStringLiteral(" Clean-up of leftovers failed: %1").arg(report.error().message);
+        } else if (!report->removedDomains.isEmpty() || !report->removedVolumes.isEmpty() ||
+                   !report->updatedRows.isEmpty()) {
+            message +=
+                QStringLiteral(" Cleaned up after an earlier crash: %1 domain(s), %2 volume(s), %3 row(s).")
+                    .arg(report->removedDomains.size())
+                    .arg(report->removedVolumes.size())
+                    .arg(report->updatedRows.size());
+        }
+        Q_EMIT opened(true, message);
+        if (auto info = shared->hostInfo(m_setup.createDefaults.accelerator)) {
+            Q_EMIT hostInfoChanged(QStringLiteral("%1 CPUs, %2 of %3 MiB free, %4")
+                                       .arg(info->cpus)
+                                       .arg(info->memoryFreeKib / 1024)
+                                       .arg(info->memoryTotalKib / 1024)
+                                       .arg(virt::acceleratorName(info->accelerator)));
+        }
+        emitSources(manager);
+        emitSandboxes(**db);
+    });
+}
+
+void HostSession::refresh()
+{
+    onWorker([this](virt::SandboxManager& manager, store::Database& db) {
+        emitSources(manager);
+        emitSandboxes(db);
+    });
+}
+
+void HostSession::loadSnapshots(const QString& sandboxId)
+{
+    onWorker([this, sandboxId](virt::SandboxManager& manager, store::Database&) {
+        auto list = manager.snapshots(sandboxId);
+        Q_EMIT snapshotsLoaded(sandboxId, list ? *list : QList<virt::SnapshotInfo>{});
+    });
+}
+
+int HostSession::create(const QString& sourceDomain, const QString& name, int memoryMib, int vcpus)
+{
+    virt::CreateOptions options = m_setup.createDefaults;
+    options.sourceDomain = sourceDomain;
+    options.name = name;
+    if (memoryMib > 0)
+        options.memoryMib = memoryMib;
+    if (vcpus > 0)
+        options.vcpus = vcpus;
+    return launch(
+        QStringLiteral("Create %1 from %2")
+            .arg(name.isEmpty() ? QStringLiteral("a sandbox") : name, sourceDomain),
+        [this, options](virt::SandboxManager& manager, const std::atomic<bool>& cancel,
+                        const std::function<void(const QString&)>& progress) mutable -> Result<QString> {
+            options.hostId = hostId();
+            auto s = manager.create(
+                options, [&](virt::CreateStage, const QString& message) { progress(message); }, &cancel);
+            if (!s)
+                return s.error();
+            return QStringLiteral("%1 is ready at %2").arg(s->name, s->ip);
+        });
+}
+
+int HostSession::lifecycle(const QString& verb, const QString& sandboxId,
+                           Result<model::Sandbox> (virt::SandboxManager::*step)(const QString&))
+{
+    return launch(
+        verb, [verb, sandboxId, step](virt::SandboxManager& m, const auto&, const auto&) -> Result<QString> {
+            auto s = (m.*step)(sandboxId);
+            if (!s)
+                return s.error();
+            return QStringLiteral("%1: %2 done").arg(s->name, verb.toLower());
+        });
+}
+
+int HostSession::start(const QString& sandboxId)
+{
+    return lifecycle(QStringLiteral("Start"), sandboxId, &virt::SandboxManager::start);
+}
+
+int HostSession::stop(const QString& sandboxId)
+{
+    return lifecycle(QStringLiteral("Stop"), sandboxId, &virt::SandboxManager::stop);
+}
+
+int HostSession::destroy(const QString& sandboxId)
+{
+    return lifecycle(QStringLiteral("Destroy"), sandboxId, &virt::SandboxManager::destroy);
+}
+
+int HostSession::snapshot(const QString& sandboxId, const QString& snapshotName)
+{
+    return launch(
+        QStringLiteral("Snapshot %1").arg(snapshotName),
+        [sandboxId, snapshotName](virt::SandboxManager& m, const auto&, const auto&) -> Result<QString> {
+            auto s = m.snapshot(sandboxId, snapshotName);
+            if (!s)
+                return s.error();
+            return QStringLiteral("snapshot %1 taken").arg(snapshotName);
+        });
+}
+
+int HostSession::revert(const QString& sandboxId, const QString& snapshotName)
+{
+    return launch(
+        QStringLiteral("Revert to %1").arg(snapshotName),
+        [sandboxId, snapshotName](virt::SandboxManager& m, const auto&, const auto&) -> Result<QString> {
+            if (auto r = m.revert(sandboxId, snapshotName); !r)
+                return r.error();
+            return QStringLiteral("reverted to %1").arg(snapshotName);
+        });
+}
+
+void HostSession::cancel(int operation)
+{
+    QMutexLocker lock(&m_mutex);
+    if (auto flag = m_cancels.value(operation))
+        *flag = true;
+}
+
+int HostSession::launch(const QString& description, Work work)
+{
+    auto flag = std::make_shared<std::atomic<bool>>(false);
+    int id = 0;
+    bool open = false;
+    {
+        QMutexLocker lock(&m_mutex);
+        id = m_nextOperation++;
+        m_cancels.insert(id, flag);
+        open = m_hv != nullptr;
+    }
+    Q_EMIT operationStarted(id, description);
+    if (!open) {
+        // Still asynchronous for the caller, like every other outcome.
+        QMetaObject::invokeMethod(
+            this,
+            [this, id]() {
+                {
+                    QMutexLocker lock(&m_mutex);
+                    m_cancels.remove(id);
+                }
+                Q_EMIT operationFinished(id, false,
+                                         QStringLiteral("%1 is not connected yet.").arg(m_setup.host.name));
+            },
+            Qt::QueuedConnection);
+        return id;
+    }
+    onWorker([this, id, flag, work = std::move(work)](virt::SandboxManager& manager, store::Database& db) {
+        const auto progress = [this, id](const QString& message) {
+            Q_EMIT operationProgress(id, message);
+        };
+        const Result<QString> r = work(manager, *flag, progress);
+        {
+            QMutexLocker lock(&m_mutex);
+            m_cancels.remove(id);
+        }
+        Q_EMIT operationFinished(id, r.ok(), r ? *r : r.error().message);
+        emitSandboxes(db);
+    });
+    return id;
+}
+
+void HostSession::onWorker(std::function<void(virt::SandboxManager&, store::Database&)> fn)
+{
+    std::shared_ptr<virt::Hypervisor> hv;
+    {
+        QMutexLocker lock(&m_mutex);
+        if (m_closing || !m_hv)
+            return;
+        hv = m_hv;
+    }
+    m_pool.start([this, hv, fn = std::move(fn)]() {
+        auto db = store::Database::open(m_setup.database);
+        if (!db) {
+            qCWarning(lcStore) << "host session" << m_setup.host.name << db.error().toString();
+            return;
+        }
+        virt::SandboxManager manager(*hv, **db, m_setup.manager);
+        fn(manager, **db);
+    });
+}
+
+void HostSession::emitSandboxes(store::Database& db)
+{
+    auto rows =
+        store::SandboxRepository(db).list(QStringLiteral("host_id = ? AND state <> 'destroyed'"), {hostId()});
+    if (!rows) {
+        qCWarning(lcStore) << "cannot list sandboxes:" << rows.error().toString();
+        return;
+    }
+    std::sort(rows->begin(), rows->end(),
+              [](const model::Sandbox& a, const model::Sandbox& b) { return a.createdAt > b.createdAt; });
+    Q_EMIT sandboxesChanged(*rows);
+}
+
+void HostSession::emitSources(virt::SandboxManager& manager)
+{
+    auto sources = manager.sources();
+    if (!sources) {
+        qCWarning(lcVirt) << "cannot list source VMs:" << sources.error().toString();
+        return;
+    }
+    QList<Source> out;
+    for (const virt::SandboxManager::Source& s : *sources) {
+        Source row;
+        row.name = s.domain.name;
+        row.state = virt::domainStateName(s.state);
+        row.vcpus = s.domain.vcpus;
+        row.memoryMib = s.domain.memoryKib / 1024;
+        row.disk = s.domain.disks.isEmpty() ? QString() : s.domain.disks.first().sourcePath;
+        row.refusal = s.refusal;
+        row.warning = s.warning;
+        out.append(row);
+    }
+    Q_EMIT sourcesChanged(out);
+}
+
+} // namespace fluid::runtime

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "config/Settings.h"
+#include "model/Model.h"
+#include "store/Database.h"
+#include "virt/SandboxManager.h"
+
+#include <QHash>
+#include <QMutex>
+#include <QObject>
+#include <QThreadPool>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+
+namespace fluid::runtime {
+
+/// One libvirt host as a front end sees it (the desktop app's tree, fluid-remote). Connecting, sandbox
+/// operations and libvirt's lifecycle events all run on a small pool of worker threads, each with its own
+/// store connection; results, progress, state changes and connection drops come back as signals (queued
+/// to the session's thread). Every call returns at once.
+///
+/// Thread: create, call and destroy on one thread (the GUI thread). Destroying it cancels running creates
+/// (which roll back) and waits for the workers.
+class HostSession : public QObject {
+    Q_OBJECT
+public:
+    struct Setup {
+        config::HostSettings host;
+        store::DatabaseOptions database;
+        virt::ManagerOptions manager;
+        /// Defaults for create(): memory, vCPUs, accelerator, limits, ready timeout (hostId is filled in).
+        virt::CreateOptions createDefaults;
+        /// Opens the host's connection (runtime::connectHypervisor by default).
+        std::function<Result<std::unique_ptr<virt::Hypervisor>>(const QString& uri)> connect;
+    };
+
+    /// A source VM row for views.
+    struct Source {
+        QString name;
+        QString state;
+        int vcpus = 0;
+        qint64 memoryMib = 0;
+        QString disk;
+        QString refusal; ///< empty when cloneable
+        QString warning;
+    };
+
+    explicit HostSession(Setup setup, QObject* parent = nullptr);
+    ~HostSession() override;
+
+    QString hostName() const { return m_setup.host.name; }
+    /// The store row id of the host (empty until opened).
+    QString hostId() const;
+    bool isOpen() const;
+
+    /// Connects, makes sure the host has its store row, reconciles leftovers of a crash, and loads
+    /// sources and sandboxes. Emits opened(), then sourcesChanged() and sandboxesChanged().
+    void open();
+    /// Reloads sources and sandboxes.
+    void refresh();
+    /// Loads the snapshots of one sandbox: snapshotsLoaded().
+    void loadSnapshots(const QString& sandboxId);
+
+    /// Sandbox operations; each returns an operation id that progress and finish signals carry.
+    int create(const QString& sourceDomain, const QString& name, int memoryMib = 0, int vcpus = 0);
+    int start(const QString& sandboxId);
+    int stop(const QString& sandboxId);
+    int destroy(const QString& sandboxId);
+    int snapshot(const QString& sandboxId, const QString& snapshotName);
+    int revert(const QString& sandboxId, const QString& snapshotName);
+    /// Cancels a create in flight (it rolls back); other operations run to their end.
+    void cancel(int operation);
+
+Q_SIGNALS:
+    void opened(bool ok, const QString& message);
+    /// The host's connection dropped (up=false, Fluid reconnects by itself) or came back.
+    void connectionChanged(bool up, const QString& reason);
+    void hostInfoChanged(const QString& summary);
+    void sourcesChanged(const QList<fluid::runtime::HostSession::Source>& sources);
+    /// Every sandbox of this host that is not destroyed, newest first.
+    void sandboxesChanged(const QList<fluid::model::Sandbox>& sandboxes);
+    void snapshotsLoaded(const QString& sandboxId, const QList<fluid::virt::SnapshotInfo>& snapshots);
+    void operationStarted(int operation, const QString& description);
+    void operationProgress(int operation, const QString& message);
+    void operationFinished(int operation, bool ok, const QString& message);
+
+private:
+    using Work = std::function<Result<QString>(virt::SandboxManager&, const std::atomic<bool>& cancel,
+                                               const std::function<void(const QString&)>& progress)>;
+    int launch(const QString& description, Work work);
+    int lifecycle(const QString& verb, const QString& sandboxId,
+                  Result<model::Sandbox> (virt::SandboxManager::*step)(const QString&));
+    /// Runs fn on a worker with its own store connection and a manager over it (not when closing).
+    void onWorker(std::function<void(virt::SandboxManager&, store::Database&)> fn);
+    void emitSandboxes(store::Database& db);
+    void emitSources(virt::SandboxManager& manager);
+
+    /// What libvirt's threads call back into; cut from the session before it goes away.
+    struct Relay {
+        QMutex mutex;
+        HostSession* session = nullptr;
+    };
+
+    Setup m_setup;
+    std::shared_ptr<Relay> m_relay;
+    QThreadPool m_pool;
+    mutable QMutex m_mutex; // guards the members below
+    std::shared_ptr<virt::Hypervisor> m_hv;
+    QString m_hostId;
+    QHash<int, std::shared_ptr<std::atomic<bool>>> m_cancels;
+    int m_nextOperation = 1;
+    std::atomic<bool> m_closing{false};
+};
+
+} // namespace fluid::runtime

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: Apache-2.0
+// HostSession on libvirt's test driver: opening, operations on worker threads with progress and results as
+// queued signals, libvirt lifecycle events reaching the store and the session's listeners, cancel, and a
+// clean shutdown while work is in flight.
+#include "runtime/HostSession.h"
+#include "store/Repository.h"
+#include "TestSupport.h"
+#include "virt/LibvirtHypervisor.h"
+
+#include <QSignalSpy>
+#include <QTest>
+#include <QThread>
+
+using namespace fluid;
+using fluid::test::must;
+
+namespace {
+
+const char* const kGoldenXml = fluid::test::kTestDriverGoldenXml;
+
+} // namespace
+
+class TestHostSession : public QObject {
+    Q_OBJECT
+
+    QString m_dir;
+    virt::Hypervisor* m_raw = nullptr; ///< the session's connection, to change things behind its back
+    QThread* m_guiThread = nullptr;
+
+    runtime::HostSession::Setup setup()
+    {
+        runtime::HostSession::Setup s;
+        s.host.name = QStringLiteral("local");
+        s.host.uri = QStringLiteral("test:///default");
+        s.database.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
+        s.manager.localFileDir = m_dir + QStringLiteral("/hostfiles");
+        s.manager.poolName = QStringLiteral("default-pool");
+        s.manager.poolPath = QStringLiteral("/default-pool");
+        s.manager.probe = [](const QString&, int) {
+            return false;
+        };
+        s.createDefaults.memoryMib = 2; // the test driver's host has 3 MiB free
+        s.createDefaults.vcpus = 1;
+        s.createDefaults.waitReady = false;
+        s.connect = [this](const QString& uri) -> Result<std::unique_ptr<virt::Hypervisor>> {
+            auto hv = virt::LibvirtHypervisor::connect(uri);
+            if (!hv)
+                return hv.error();
+            (void)(*hv)->createVolume(QStringLiteral("default-pool"), QStringLiteral("golden.img"), 1 << 20,
+                                      QStringLiteral("raw"));
+            if (auto d = (*hv)->defineDomain(QString::fromLatin1(kGoldenXml)); !d)
+                return d.error();
+            m_raw = hv->get();
+            return std::unique_ptr<virt::Hypervisor>(std::move(*hv));
+        };
+        return s;
+    }
+
+    /// Waits for operationFinished(op) and returns (ok, message).
+    static QPair<bool, QString> finished(QSignalSpy& spy, int op, int timeoutMs = 20000)
+    {
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < timeoutMs) {
+            for (const QList<QVariant>& args : std::as_const(spy))
+                if (args.value(0).toInt() == op)
+                    return {args.value(1).toBool(), args.value(2).toString()};
+            spy.wait(100);
+        }
+        return {false, QStringLiteral("operation %1 did not finish").arg(op)};
+    }
+
+private Q_SLOTS:
+    void init()
+    {
+        m_dir = test::makeTempDir(QStringLiteral("hostsession"));
+        store::DatabaseOptions o;
+        o.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
+        must(store::openAndMigrate(o)); // the app migrates once at start-up (StoreWorker)
+        m_raw = nullptr;
+    }
+
+    void opensListsAndRunsOperations()
+    {
+        runtime::HostSession session(setup());
+        QSignalSpy opened(&session, &runtime::HostSession::opened);
+        QSignalSpy sources(&session, &runtime::HostSession::sourcesChanged);
+        QSignalSpy sandboxes(&session, &runtime::HostSession::sandboxesChanged);
+        QSignalSpy progress(&session, &runtime::HostSession::operationProgress);
+        QSignalSpy done(&session, &runtime::HostSession::operationFinished);
+
+        // Before it is open, operations fail cleanly (and asynchronously).
+        const int early = session.start(QStringLiteral("nothing"));
+        QVERIFY(!finished(done, early).first);
+
+        session.open();
+        QVERIFY(opened.wait(20000));
+        QVERIFY2(opened.first().value(0).toBool(), qPrintable(opened.first().value(1).toString()));
+        QTRY_VERIFY_WITH_TIMEOUT(!sources.isEmpty(), 20000);
+        const auto list = sources.last().value(0).value<QList<runtime::HostSession::Source>>();
+        bool goldenCloneable = false;
+        for (const auto& s : list)
+            goldenCloneable |= s.name == QLatin1String("golden") && s.refusal.isEmpty();
+        QVERIFY(goldenCloneable);
+
+        const int op = session.create(QStringLiteral("golden"), QStringLiteral("tree"));
+        const auto [ok, message] = finished(done, op);
+        QVERIFY2(ok, qPrintable(message));
+        QVERIFY(!progress.isEmpty()); // stages were reported
+        QTRY_VERIFY_WITH_TIMEOUT(!sandboxes.isEmpty() &&
+                                     !sandboxes.last().value(0).value<QList<model::Sandbox>>().isEmpty(),
+                                 20000);
+        const model::Sandbox s = sandboxes.last().value(0).value<QList<model::Sandbox>>().first();
+        QCOMPARE(s.name, QStringLiteral("tree"));
+        QCOMPARE(s.state, model::SandboxState::Running);
+
+        // Powered off behind Fluid's back: libvirt's event reaches the store and the listeners.
+        sandboxes.clear();
+        must(m_raw->destroyDomain(s.domainName));
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&]() {
+                for (const QList<QVariant>& args : std::as_const(sandboxes))
+                    for (const model::Sandbox& row : args.value(0).value<QList<model::Sandbox>>())
+                        if (row.id == s.id && row.state == model::SandboxState::Stopped)
+                            return true;
+                return false;
+            }(),
+            20000);
+
+        QVERIFY2(finished(done, session.start(s.id)).first, "start");
+        QVERIFY2(finished(done, session.snapshot(s.id, QStringLiteral("one"))).first, "snapshot");
+        QSignalSpy snaps(&session, &runtime::HostSession::snapshotsLoaded);
+        session.loadSnapshots(s.id);
+        QVERIFY(snaps.wait(20000));
+        QCOMPARE(snaps.first().value(1).value<QList<virt::SnapshotInfo>>().size(), 1);
+        QVERIFY2(finished(done, session.revert(s.id, QStringLiteral("one"))).first, "revert");
+        QVERIFY2(finished(done, session.destroy(s.id)).first, "destroy");
+        QTRY_VERIFY_WITH_TIMEOUT(sandboxes.last().value(0).value<QList<model::Sandbox>>().isEmpty(), 20000);
+
+        const auto refused = finished(done, session.stop(QStringLiteral("no-such-id")));
+        QVERIFY(!refused.first);
+        QVERIFY(!refused.second.isEmpty());
+    }
+
+    void unreachableHostSaysWhy()
+    {
+        runtime::HostSession::Setup s = setup();
+        s.host.uri = QStringLiteral("qemu+unix:///system?socket=/nonexistent/libvirt-sock");
+        s.connect = {};
+        runtime::HostSession session(s);
+        QSignalSpy opened(&session, &runtime::HostSession::opened);
+        session.open();
+        QVERIFY(opened.wait(20000));
+        QVERIFY(!opened.first().value(0).toBool());
+        QVERIFY2(opened.first().value(1).toString().contains(QLatin1String("Cannot connect")),
+                 qPrintable(opened.first().value(1).toString()));
+    }
+
+    void goingAwayMidCreateRollsBack()
+    {
+        QString domainName;
+        {
+            runtime::HostSession::Setup s = setup();
+            // A readiness wait that never ends unless cancelled.
+            s.createDefaults.waitReady = true;
+            s.createDefaults.readyTimeoutS = 600;
+            runtime::HostSession session(s);
+            QSignalSpy opened(&session, &runtime::HostSession::opened);
+            QSignalSpy progress(&session, &runtime::HostSession::operationProgress);
+            session.open();
+            QVERIFY(opened.wait(20000));
+            session.create(QStringLiteral("golden"), QStringLiteral("gone"));
+            QTRY_VERIFY_WITH_TIMEOUT(
+                [&]() {
+                    for (const QList<QVariant>& args : std::as_const(progress))
+                        if (args.value(1).toString().contains(QLatin1String("waiting")))
+                            return true;
+                    return false;
+                }(),
+                20000);
+        } // the destructor cancels the create and waits for it to roll back
+        store::DatabaseOptions o;
+        o.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
+        auto db = must(store::Database::open(o));
+        QCOMPARE(must(store::SandboxRepository(*db).count(QStringLiteral("state <> 'destroyed'"))), 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestHostSession)
+#include "tst_hostsession.moc"

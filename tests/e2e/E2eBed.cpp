@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "E2eBed.h"
+
+#include "runtime/Runtime.h"
+#include "TestSupport.h"
+
+#include <QFile>
+#include <QHostAddress>
+#include <QNetworkInterface>
+
+#include <unistd.h>
+
+namespace fluid::test {
+
+QHash<QString, QString> readTestbedEnv()
+{
+    QHash<QString, QString> env;
+    QFile f(qEnvironmentVariable("FLUID_TESTBED_ENV", QStringLiteral("/run/fluid-testbed/env")));
+    if (!f.open(QIODevice::ReadOnly))
+        return env;
+    for (const QByteArray& line : f.readAll().split('\n')) {
+        const int eq = line.indexOf('=');
+        if (eq > 0 && !line.startsWith('#'))
+            env.insert(QString::fromUtf8(line.left(eq)), QString::fromUtf8(line.mid(eq + 1)).trimmed());
+    }
+    return env;
+}
+
+QString testbedUnavailableReason(const QHash<QString, QString>& env)
+{
+    if (::geteuid() != 0)
+        return QStringLiteral("e2e work needs root (libvirt, network namespace)");
+    if (env.isEmpty())
+        return QStringLiteral("the test bed is not up (no %1): run scripts/testbed up, or ctest -L e2e")
+            .arg(qEnvironmentVariable("FLUID_TESTBED_ENV", QStringLiteral("/run/fluid-testbed/env")));
+    const QHostAddress bridge(env.value(QStringLiteral("FLUID_TESTBED_BRIDGE_IP")));
+    if (!QNetworkInterface::allAddresses().contains(bridge))
+        return QStringLiteral("%1 is not an address here: run inside namespace %2 (tests/e2e/in-testbed.sh)")
+            .arg(bridge.toString(), env.value(QStringLiteral("FLUID_TESTBED_NS")));
+    return {};
+}
+
+void makeCa(Bed& bed)
+{
+    bed.userCaKey = must(ssh::KeyPair::generate(QStringLiteral("user-ca")));
+    bed.hostCaKey = must(ssh::KeyPair::generate(QStringLiteral("host-ca")));
+    bed.ca = std::make_shared<ssh::CertificateAuthority>(bed.userCaKey, bed.hostCaKey);
+}
+
+Result<void> Bed::open(const QString& dirPrefix)
+{
+    env = readTestbedEnv();
+    dir = makeTempDir(dirPrefix);
+    auto connected = virt::LibvirtHypervisor::connect(value("FLUID_TESTBED_LIBVIRT_URI"));
+    if (!connected)
+        return connected.error();
+    hv = std::move(*connected);
+    makeCa(*this);
+    return {};
+}
+
+virt::ManagerOptions Bed::options() const
+{
+    virt::ManagerOptions o;
+    o.poolName = QStringLiteral("fluid-e2e");
+    o.poolPath = QStringLiteral("/var/lib/libvirt/images/fluid-e2e");
+    o.localFileDir = dir + QStringLiteral("/hostfiles");
+    o.issueIdentity = runtime::identityIssuer(ca);
+    o.stopTimeoutS = 60;
+    return o;
+}
+
+store::DatabaseOptions Bed::dbOptions() const
+{
+    store::DatabaseOptions o;
+    o.sqlitePath = dir + QStringLiteral("/fluid.sqlite");
+    return o;
+}
+
+virt::CreateOptions createOptions(const QString& hostId, const QString& golden, const QString& name)
+{
+    virt::CreateOptions c;
+    c.hostId = hostId;
+    c.sourceDomain = golden;
+    c.name = name;
+    c.memoryMib = 512;
+    c.vcpus = 1;
+    c.readyTimeoutS = 600; // generous: TCG guests on a loaded 2-core machine
+    return c;
+}
+
+std::unique_ptr<ssh::SandboxShell> shellFor(const std::shared_ptr<ssh::CertificateAuthority>& ca,
+                                            const model::Sandbox& s)
+{
+    ssh::SandboxEndpoint endpoint;
+    endpoint.sandboxId = s.id;
+    endpoint.sandboxName = s.name;
+    endpoint.host = s.ip;
+    endpoint.hostKey = must(ssh::PublicKey::fromOpenSshLine(s.hostPublicKey));
+    return std::make_unique<ssh::SandboxShell>(ca, endpoint);
+}
+
+ssh::ExecResult execIn(ssh::RemoteShell& shell, const QByteArray& command, int seconds)
+{
+    ssh::ExecRequest r;
+    r.command = command;
+    r.timeout = std::chrono::seconds(seconds);
+    auto future = shell.exec(r);
+    future.waitForFinished();
+    return must(future.result());
+}
+
+} // namespace fluid::test

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// What the e2e tests and the create benchmark share: the test bed's env file, a hypervisor connection,
+// a throw-away SSH CA, a store in a temp folder, and SandboxManager set up the way the app sets it up.
+#include "ssh/CertificateAuthority.h"
+#include "ssh/SandboxShell.h"
+#include "store/Database.h"
+#include "virt/LibvirtHypervisor.h"
+#include "virt/SandboxManager.h"
+
+#include <QHash>
+
+#include <memory>
+
+namespace fluid::test {
+
+/// KEY=VALUE lines of the test bed's env file ($FLUID_TESTBED_ENV, default /run/fluid-testbed/env);
+/// empty when the test bed is not up.
+QHash<QString, QString> readTestbedEnv();
+
+/// Why e2e work cannot run here (not root, not inside the test bed's namespace, no env file), or empty.
+QString testbedUnavailableReason(const QHash<QString, QString>& env);
+
+struct Bed {
+    QHash<QString, QString> env;
+    QString dir;
+    std::unique_ptr<virt::LibvirtHypervisor> hv;
+    ssh::KeyPair userCaKey;
+    ssh::KeyPair hostCaKey;
+    std::shared_ptr<ssh::CertificateAuthority> ca;
+
+    /// Reads the env, makes `dir`, connects and makes a CA. Fails the caller's test with the reason.
+    Result<void> open(const QString& dirPrefix);
+    QString value(const char* key) const { return env.value(QString::fromLatin1(key)); }
+    virt::ManagerOptions options() const;
+    store::DatabaseOptions dbOptions() const;
+};
+
+/// A fresh CA; its keys are kept so tests can make a second CA object with the same keys on another clock.
+void makeCa(Bed& bed);
+
+virt::CreateOptions createOptions(const QString& hostId, const QString& golden, const QString& name);
+
+/// A SandboxShell for `s` (pinned host key, certificates from `ca`).
+std::unique_ptr<ssh::SandboxShell> shellFor(const std::shared_ptr<ssh::CertificateAuthority>& ca,
+                                            const model::Sandbox& s);
+
+/// Runs `command` through `shell` (timeout `seconds`), failing the test when it cannot run at all.
+ssh::ExecResult execIn(ssh::RemoteShell& shell, const QByteArray& command, int seconds = 120);
+
+} // namespace fluid::test

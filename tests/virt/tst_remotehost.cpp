@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+// A remote libvirt host's SSH key is checked by Fluid, strictly, before libvirt's own SSH transport runs:
+// against a real OpenSSH sshd on 127.0.0.1 standing in for the host.
+#include "LoopbackSshd.h"
+#include "runtime/Runtime.h"
+#include "ssh/HostTrust.h"
+#include "ssh/SshKeys.h"
+#include "SshTestEnv.h"
+
+#include <QFile>
+#include <QTest>
+
+using namespace fluid;
+using namespace fluid::test;
+
+class TestRemoteHost : public QObject {
+    Q_OBJECT
+
+    std::shared_ptr<ssh::CertificateAuthority> m_ca;
+    std::unique_ptr<LoopbackSshd> m_sshd;
+    QString m_dir;
+
+    QString uri(const QString& query = QStringLiteral("?no_tty=1")) const
+    {
+        return QStringLiteral("qemu+ssh://root@127.0.0.1:%1/system%2").arg(m_sshd->port()).arg(query);
+    }
+
+    QByteArray knownHostsContent(const QString& file) const
+    {
+        QFile f(file);
+        return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        requireLoopbackSshd();
+        m_dir = makeTempDir(QStringLiteral("remote-host"));
+        m_ca = makeTestCa();
+        m_sshd = std::make_unique<LoopbackSshd>(m_ca);
+        auto started = m_sshd->start();
+        QVERIFY2(started.ok(), qPrintable(started.ok() ? QString() : started.error().toString()));
+    }
+
+    void cleanupTestCase()
+    {
+        if (m_sshd)
+            m_sshd->stop();
+    }
+
+    void unknownKeyIsAnErrorShowingItsFingerprint()
+    {
+        const QString knownHosts = m_dir + QStringLiteral("/unknown_known_hosts");
+        auto r = runtime::connectHypervisor(uri(), knownHosts);
+        QVERIFY(!r);
+        QCOMPARE(r.error().code, ErrorCode::NotFound);
+        const QString fingerprint = m_sshd->hostKey().publicKey().fingerprint();
+        QVERIFY2(r.error().message.contains(fingerprint), qPrintable(r.error().message));
+        QVERIFY(!QFile::exists(knownHosts)); // nothing was trusted on first use
+    }
+
+    void changedKeyIsRefusedLoudly()
+    {
+        const QString knownHosts = m_dir + QStringLiteral("/changed_known_hosts");
+        const ssh::KeyPair other = must(ssh::KeyPair::generate());
+        must(ssh::trustHostKey(knownHosts, QStringLiteral("127.0.0.1"), m_sshd->port(), other.publicKey()));
+        auto r = runtime::connectHypervisor(uri(), knownHosts);
+        QVERIFY(!r);
+        QCOMPARE(r.error().code, ErrorCode::Tampered);
+    }
+
+    void verificationCannotBeTurnedOff()
+    {
+        auto r =
+            runtime::connectHypervisor(uri(QStringLiteral("?no_verify=1")), m_dir + QStringLiteral("/kh"));
+        QVERIFY(!r);
+        QCOMPARE(r.error().code, ErrorCode::Refused);
+    }
+
+    void trustNeedsTheConfirmedFingerprint()
+    {
+        const QString knownHosts = m_dir + QStringLiteral("/trusted_known_hosts");
+        const QString fingerprint = m_sshd->hostKey().publicKey().fingerprint();
+        const QString wrong = must(ssh::KeyPair::generate()).publicKey().fingerprint();
+
+        auto refused = runtime::trustHypervisorHost(uri(), wrong, knownHosts);
+        QVERIFY(!refused);
+        QCOMPARE(refused.error().code, ErrorCode::Tampered);
+        QVERIFY(knownHostsContent(knownHosts).isEmpty());
+
+        QCOMPARE(must(runtime::trustHypervisorHost(uri(), fingerprint, knownHosts)), fingerprint);
+        QVERIFY(knownHostsContent(knownHosts)
+                    .contains(QStringLiteral("[127.0.0.1]:%1").arg(m_sshd->port()).toUtf8()));
+
+        // Fluid's check passes now; what fails next is libvirt's own connection (no libvirtd behind this
+        // sshd), not the host key.
+        auto r = runtime::connectHypervisor(uri(), knownHosts);
+        QVERIFY(!r);
+        QVERIFY2(r.error().code != ErrorCode::NotFound && r.error().code != ErrorCode::Tampered,
+                 qPrintable(r.error().toString()));
+        QVERIFY2(r.error().message.contains(QLatin1String("Cannot connect to libvirt")),
+                 qPrintable(r.error().toString()));
+
+        QCOMPARE(runtime::trustHypervisorHost(QStringLiteral("qemu:///system"), fingerprint, knownHosts)
+                     .error()
+                     .code,
+                 ErrorCode::Refused);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestRemoteHost)
+#include "tst_remotehost.moc"
