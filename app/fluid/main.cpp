@@ -2,6 +2,7 @@
 #include "Cli.h"
 
 #include "base/Logging.h"
+#include "base/Signals.h"
 #include "MainWindow.h"
 #include "runtime/Runtime.h"
 #include "store/StoreWorker.h"
@@ -76,6 +77,7 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
 
 int main(int argc, char** argv)
 {
+    fluid::prepareProcess();
     fluid::installRedactingMessageHandler();
     const QStringList arguments = argumentList(argc, argv);
     if (fluid::app::Cli::handles(arguments)) {

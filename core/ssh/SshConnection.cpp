@@ -3,6 +3,7 @@
 
 #include "base/Logging.h"
 #include "base/Redact.h"
+#include "base/Signals.h"
 #include "ConnectionInternals.h"
 
 #include <QDir>
@@ -28,12 +29,7 @@ void initLibssh()
 {
     static std::once_flag once;
     std::call_once(once, [] {
-        // libssh writes to sockets with plain send(): a peer that went away (a destroyed sandbox) would
-        // otherwise kill the whole process with SIGPIPE. Fluid handles EPIPE as an error instead; a host
-        // program that set its own SIGPIPE handler keeps it.
-        struct sigaction current {};
-        if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL)
-            std::signal(SIGPIPE, SIG_IGN);
+        ignoreBrokenPipes();
         ssh_init();
         ssh_set_log_callback(libsshLog);
         bool ok = false;

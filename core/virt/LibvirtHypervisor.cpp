@@ -3,6 +3,7 @@
 
 #include "base/Logging.h"
 #include "base/Redact.h"
+#include "base/Signals.h"
 
 #include <QFile>
 #include <QJsonDocument>
@@ -88,6 +89,7 @@ void ensureEventLoop()
 {
     static std::once_flag once;
     std::call_once(once, []() {
+        ignoreBrokenPipes(); // libvirt's client writes with plain write(): a dead daemon must not kill Fluid
         virSetErrorFunc(nullptr, silentErrorHandler);
         if (virEventRegisterDefaultImpl() < 0) {
             qCWarning(lcVirt) << "libvirt event loop unavailable:" << lastError(QString()).detail;

@@ -1,11 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "TestSupport.h"
 
+#include "base/Signals.h"
+
 #include <QDir>
 #include <QUuid>
 
 #include <cstdio>
 #include <cstdlib>
+
+namespace {
+
+/// Every test process starts the way the app does (fluid::prepareProcess), before Qt Test's main runs:
+/// Qt Test would otherwise install its own SIGPIPE handler first, and its QCoreApplication would take
+/// GLib's default context from libvirt's event thread.
+const bool g_processPrepared = [] {
+    fluid::prepareProcess();
+    return true;
+}();
+
+} // namespace
 
 namespace fluid::test {
 
