@@ -12,8 +12,9 @@ PACKAGES=(
   postgresql xvfb xauth x11-apps imagemagick fonts-dejavu-core libxkbcommon-dev
   openssh-client openssh-server
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon-config-network
-  qemu-system-x86 qemu-utils dnsmasq-base iptables iproute2 debootstrap e2fsprogs
+  qemu-system-x86 qemu-utils dnsmasq-base iptables iproute2 debootstrap e2fsprogs fdisk libdtl-dev
   ansible-core python3 python3-apt netcat-openbsd genisoimage cloud-image-utils dpkg-dev
+  libguestfs-tools linux-image-amd64  # virt-diff for the inspect benchmark; its appliance needs a kernel
 )
 
 missing=()

@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ImageMount.h"
+
+#include "base/Logging.h"
+
+#include <QDeadlineTimer>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QStandardPaths>
+#include <QThread>
+#include <QUuid>
+
+#include <csignal>
+#include <sys/types.h>
+#include <unistd.h>
+
+namespace fluid::inspect {
+namespace {
+
+constexpr int kSunPathMax = 107;
+
+/// Mount points in this mount namespace, unescaped (mountinfo writes space as \040).
+QStringList mountPoints()
+{
+    QFile f(QStringLiteral("/proc/self/mountinfo"));
+    QStringList out;
+    if (!f.open(QIODevice::ReadOnly))
+        return out;
+    for (const QByteArray& line : f.readAll().split('\n')) {
+        const QList<QByteArray> fields = line.split(' ');
+        if (fields.size() < 5)
+            continue;
+        QByteArray p = fields[4];
+        p.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\");
+        out.append(QString::fromUtf8(p));
+    }
+    return out;
+}
+
+bool isMounted(const QString& path)
+{
+    return !path.isEmpty() && mountPoints().contains(QFileInfo(path).absoluteFilePath());
+}
+
+bool anyMountUnder(const QString& dir)
+{
+    const QString prefix = QFileInfo(dir).absoluteFilePath() + QLatin1Char('/');
+    for (const QString& m : mountPoints()) {
+        if (m.startsWith(prefix) || m == QFileInfo(dir).absoluteFilePath())
+            return true;
+    }
+    return false;
+}
+
+QString fileText(const QString& path, int maxBytes = 4000)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    return QString::fromUtf8(f.read(maxBytes)).trimmed();
+}
+
+struct ToolResult {
+    bool ok = false;
+    QString output;
+};
+
+ToolResult runTool(const QString& program, const QStringList& args, int timeoutMs)
+{
+    QProcess p;
+    p.setProcessChannelMode(QProcess::MergedChannels);
+    p.start(program, args);
+    if (!p.waitForStarted(timeoutMs))
+        return {false, QStringLiteral("%1 did not start: %2").arg(program, p.errorString())};
+    if (!p.waitForFinished(timeoutMs)) {
+        p.kill();
+        p.waitForFinished(2000);
+        return {false, QStringLiteral("%1 did not finish within %2 ms").arg(program).arg(timeoutMs)};
+    }
+    const QString out = QString::fromUtf8(p.readAll()).trimmed();
+    return {p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, out};
+}
+
+/// Unmounts, retrying a busy mount a few times before detaching it lazily.
+Result<void> unmount(const QString& path, int timeoutMs)
+{
+    ToolResult last;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        if (!isMounted(path))
+            return {};
+        last = runTool(QStringLiteral("umount"), {path}, timeoutMs);
+        if (last.ok)
+            return {};
+        QThread::msleep(100 * (attempt + 1));
+    }
+    if (!isMounted(path))
+        return {};
+    qCWarning(lcInspect) << "umount" << path << "failed, detaching lazily:" << last.output;
+    const ToolResult lazy = runTool(QStringLiteral("umount"), {QStringLiteral("-l"), path}, timeoutMs);
+    if (lazy.ok)
+        return {};
+    return makeError(ErrorCode::Io, QStringLiteral("Cannot unmount %1; unmount it by hand").arg(path),
+                     last.output + QLatin1Char('\n') + lazy.output);
+}
+
+/// The 22nd field of /proc/PID/stat (start time in clock ticks): with the PID it names one process for
+/// its whole life, so a recycled PID is not mistaken for Fluid.
+QString processStartTime(qint64 pid)
+{
+    QFile f(QStringLiteral("/proc/%1/stat").arg(pid));
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    const QByteArray stat = f.readAll();
+    const int close = stat.lastIndexOf(')');
+    if (close < 0)
+        return {};
+    const QList<QByteArray> fields = stat.mid(close + 2).split(' ');
+    return fields.size() > 19 ? QString::fromLatin1(fields[19]) : QString();
+}
+
+QByteArray processCmdline(qint64 pid)
+{
+    QFile f(QStringLiteral("/proc/%1/cmdline").arg(pid));
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    return f.readAll();
+}
+
+bool processAlive(qint64 pid)
+{
+    return pid > 0 && QFileInfo::exists(QStringLiteral("/proc/%1").arg(pid)) && ::kill(pid_t(pid), 0) == 0;
+}
+
+/// Stops a helper we own: SIGTERM, then SIGKILL after the timeout.
+void stopProcess(QProcess* p, int timeoutMs)
+{
+    if (!p || p->state() == QProcess::NotRunning)
+        return;
+    p->terminate();
+    if (!p->waitForFinished(timeoutMs)) {
+        qCWarning(lcInspect) << p->program() << "ignored SIGTERM; killing it";
+        p->kill();
+        p->waitForFinished(timeoutMs);
+    }
+}
+
+/// Stops a leftover helper of a crashed run, only if its command line still names the mount's folder.
+bool killLeftover(qint64 pid, const QString& token)
+{
+    if (!processAlive(pid) || !processCmdline(pid).contains(token.toUtf8()))
+        return false;
+    ::kill(pid_t(pid), SIGTERM);
+    QDeadlineTimer deadline(5000);
+    while (processAlive(pid) && !deadline.hasExpired())
+        QThread::msleep(50);
+    if (processAlive(pid))
+        ::kill(pid_t(pid), SIGKILL);
+    return true;
+}
+
+QString escapeOpt(QString value)
+{
+    return value.replace(QLatin1Char(','), QStringLiteral(",,"));
+}
+
+} // namespace
+
+QString defaultRuntimeDir()
+{
+    const QString xdg = qEnvironmentVariable("XDG_RUNTIME_DIR");
+    if (!xdg.isEmpty())
+        return xdg + QStringLiteral("/fluid/inspect");
+    if (::geteuid() == 0)
+        return QStringLiteral("/run/fluid/inspect");
+    return QDir::tempPath() + QStringLiteral("/fluid-inspect-%1").arg(::geteuid());
+}
+
+Result<void> ImageMount::checkHost()
+{
+    if (::geteuid() != 0)
+        return makeError(ErrorCode::PermissionDenied,
+                         QStringLiteral("Reading a snapshot's disk needs root on the host (loop mounts)"));
+    if (!QFileInfo::exists(QStringLiteral("/dev/fuse")))
+        return makeError(ErrorCode::Unavailable,
+                         QStringLiteral("/dev/fuse is missing; load the fuse module (modprobe fuse)"));
+    for (const char* tool : {"qemu-nbd", "qemu-storage-daemon", "mount", "umount"}) {
+        if (QStandardPaths::findExecutable(QLatin1String(tool)).isEmpty())
+            return makeError(ErrorCode::Unavailable,
+                             QStringLiteral("%1 is not installed; install qemu-utils, qemu-system-common "
+                                            "and util-linux")
+                                 .arg(QLatin1String(tool)));
+    }
+    return {};
+}
+
+ImageMount::ImageMount(MountOptions options)
+    : m_options(std::move(options))
+{
+}
+
+ImageMount::~ImageMount()
+{
+    auto r = close();
+    if (!r)
+        qCWarning(lcInspect) << "closing" << m_id << ":" << r.error().toString();
+}
+
+Result<std::unique_ptr<ImageMount>> ImageMount::open(const MountOptions& options)
+{
+    if (auto host = checkHost(); !host)
+        return host.error();
+    if (!QFileInfo(options.imagePath).isFile())
+        return makeError(ErrorCode::NotFound,
+                         QStringLiteral("The disk image %1 does not exist").arg(options.imagePath));
+    if (options.format != QLatin1String("qcow2") && options.format != QLatin1String("raw"))
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("Unsupported disk format %1 (qcow2 or raw)").arg(options.format));
+    if (options.format == QLatin1String("raw") && !options.snapshotName.isEmpty())
+        return makeError(ErrorCode::InvalidArgument, QStringLiteral("A raw image has no internal snapshots"));
+    std::unique_ptr<ImageMount> m(new ImageMount(options));
+    if (m->m_options.runtimeDir.isEmpty())
+        m->m_options.runtimeDir = defaultRuntimeDir();
+    if (auto r = m->start(); !r) {
+        auto closed = m->close();
+        if (!closed)
+            qCWarning(lcInspect) << "cleanup after failed mount:" << closed.error().toString();
+        return r.error();
+    }
+    return m;
+}
+
+Result<void> ImageMount::start()
+{
+    const QString runtime = QFileInfo(m_options.runtimeDir).absoluteFilePath();
+    m_id = QUuid::createUuid().toString(QUuid::Id128).left(12);
+    m_workDir = runtime + QLatin1Char('/') + m_id;
+    m_stateFile = runtime + QLatin1Char('/') + m_id + QStringLiteral(".json");
+    m_socket = m_workDir + QStringLiteral("/nbd.sock");
+    m_rawFile = m_workDir + QStringLiteral("/disk.raw");
+    m_rootDir = m_workDir + QStringLiteral("/root");
+    if (m_socket.toUtf8().size() > kSunPathMax)
+        return makeError(
+            ErrorCode::InvalidArgument,
+            QStringLiteral("The runtime folder %1 is too long for a unix socket path").arg(runtime));
+    if (!QDir().mkpath(m_rootDir))
+        return makeError(ErrorCode::Io, QStringLiteral("Cannot create %1").arg(m_rootDir));
+    QFile::setPermissions(m_workDir, QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
+    QFile raw(m_rawFile);
+    if (!raw.open(QIODevice::WriteOnly))
+        return makeError(ErrorCode::Io, QStringLiteral("Cannot create %1").arg(m_rawFile));
+    raw.close();
+    if (auto r = writeState(); !r)
+        return r;
+    if (auto r = startNbd(); !r)
+        return r;
+    if (auto r = startExport(); !r)
+        return r;
+    return mountRoot();
+}
+
+Result<void> ImageMount::writeState() const
+{
+    QJsonObject o;
+    o[QStringLiteral("id")] = m_id;
+    o[QStringLiteral("ownerPid")] = qint64(::getpid());
+    o[QStringLiteral("ownerStart")] = processStartTime(::getpid());
+    o[QStringLiteral("workDir")] = m_workDir;
+    o[QStringLiteral("image")] = m_options.imagePath;
+    o[QStringLiteral("snapshot")] = m_options.snapshotName;
+    o[QStringLiteral("mounts")] = QJsonArray{m_rootDir, m_rawFile}; // unmount in this order
+    QJsonArray pids;
+    for (qint64 pid : helperPids())
+        pids.append(pid);
+    o[QStringLiteral("pids")] = pids;
+    QFile f(m_stateFile + QStringLiteral(".new"));
+    if (!f.open(QIODevice::WriteOnly) || f.write(QJsonDocument(o).toJson()) < 0 || !f.flush()) {
+        return makeError(ErrorCode::Io,
+                         QStringLiteral("Cannot write the mount state file %1").arg(m_stateFile),
+                         f.errorString());
+    }
+    f.close();
+    QFile::remove(m_stateFile);
+    if (!QFile::rename(f.fileName(), m_stateFile))
+        return makeError(ErrorCode::Io,
+                         QStringLiteral("Cannot write the mount state file %1").arg(m_stateFile));
+    return {};
+}
+
+QList<qint64> ImageMount::helperPids() const
+{
+    QList<qint64> out;
+    for (const auto* p : {m_nbd.get(), m_export.get()})
+        out.append(p && p->state() != QProcess::NotRunning ? p->processId() : 0);
+    return out;
+}
+
+Result<void> ImageMount::startNbd()
+{
+    QString opts;
+    if (m_options.format == QLatin1String("qcow2"))
+        opts = QStringLiteral("driver=qcow2,file.driver=file,file.filename=%1,file.locking=off");
+    else
+        opts = QStringLiteral("driver=raw,file.driver=file,file.filename=%1,file.locking=off");
+    opts = opts.arg(escapeOpt(QFileInfo(m_options.imagePath).absoluteFilePath()));
+    QStringList args{QStringLiteral("--read-only"), QStringLiteral("--persistent"),
+                     QStringLiteral("--socket=") + m_socket};
+    if (!m_options.snapshotName.isEmpty())
+        args << QStringLiteral("--load-snapshot=snapshot.name=") + escapeOpt(m_options.snapshotName);
+    args << QStringLiteral("--image-opts") << opts;
+    m_nbd = std::make_unique<QProcess>();
+    m_nbd->setStandardOutputFile(m_workDir + QStringLiteral("/qemu-nbd.log"));
+    m_nbd->setStandardErrorFile(m_workDir + QStringLiteral("/qemu-nbd.log"), QIODevice::Append);
+    m_nbd->start(QStringLiteral("qemu-nbd"), args);
+    if (!m_nbd->waitForStarted(m_options.helperTimeoutMs))
+        return makeError(ErrorCode::Unavailable, QStringLiteral("qemu-nbd did not start"),
+                         m_nbd->errorString());
+    if (auto r = writeState(); !r)
+        return r;
+    QDeadlineTimer deadline(m_options.helperTimeoutMs);
+    while (!QFileInfo::exists(m_socket)) {
+        if (m_nbd->state() == QProcess::NotRunning || m_nbd->waitForFinished(20))
+            return nbdFailed();
+        if (deadline.hasExpired())
+            return makeError(ErrorCode::Timeout,
+                             QStringLiteral("qemu-nbd did not listen on its socket within %1 ms")
+                                 .arg(m_options.helperTimeoutMs),
+                             fileText(m_workDir + QStringLiteral("/qemu-nbd.log")));
+    }
+    return {};
+}
+
+Error ImageMount::nbdFailed() const
+{
+    return makeError(
+        ErrorCode::Unavailable,
+        QStringLiteral("qemu-nbd could not open %1%2")
+            .arg(m_options.imagePath, m_options.snapshotName.isEmpty()
+                                          ? QString()
+                                          : QStringLiteral(" at snapshot %1").arg(m_options.snapshotName)),
+        fileText(m_workDir + QStringLiteral("/qemu-nbd.log")));
+}
+
+Result<void> ImageMount::startExport()
+{
+    const QStringList args{
+        QStringLiteral("--blockdev"),
+        QStringLiteral("driver=nbd,node-name=disk,server.type=unix,server.path=%1,read-only=on")
+            .arg(escapeOpt(m_socket)),
+        QStringLiteral("--export"),
+        QStringLiteral("type=fuse,id=export,node-name=disk,mountpoint=%1,writable=off")
+            .arg(escapeOpt(m_rawFile))};
+    m_export = std::make_unique<QProcess>();
+    m_export->setStandardOutputFile(m_workDir + QStringLiteral("/qemu-storage-daemon.log"));
+    m_export->setStandardErrorFile(m_workDir + QStringLiteral("/qemu-storage-daemon.log"), QIODevice::Append);
+    m_export->start(QStringLiteral("qemu-storage-daemon"), args);
+    if (!m_export->waitForStarted(m_options.helperTimeoutMs))
+        return makeError(ErrorCode::Unavailable, QStringLiteral("qemu-storage-daemon did not start"),
+                         m_export->errorString());
+    if (auto r = writeState(); !r)
+        return r;
+    QDeadlineTimer deadline(m_options.helperTimeoutMs);
+    while (!isMounted(m_rawFile)) {
+        if (m_export->state() == QProcess::NotRunning || m_export->waitForFinished(20)) {
+            // qemu-nbd may bind its socket before it fails to open the image: then it is the culprit.
+            if (m_nbd->state() == QProcess::NotRunning || m_nbd->waitForFinished(200))
+                return nbdFailed();
+            return makeError(ErrorCode::Unavailable,
+                             QStringLiteral("qemu-storage-daemon could not export the disk over FUSE"),
+                             fileText(m_workDir + QStringLiteral("/qemu-storage-daemon.log")));
+        }
+        if (deadline.hasExpired())
+            return makeError(ErrorCode::Timeout,
+                             QStringLiteral("qemu-storage-daemon's FUSE export did not appear within %1 ms")
+                                 .arg(m_options.helperTimeoutMs),
+                             fileText(m_workDir + QStringLiteral("/qemu-storage-daemon.log")));
+    }
+    return {};
+}
+
+Result<void> ImageMount::mountRoot()
+{
+    QFile disk(m_rawFile);
+    if (!disk.open(QIODevice::ReadOnly))
+        return makeError(ErrorCode::Io, QStringLiteral("Cannot read the exported disk"), disk.errorString());
+    const DiskReader read = [&disk](qint64 offset, qint64 length) -> QByteArray {
+        if (offset < 0 || !disk.seek(offset))
+            return {};
+        return disk.read(length);
+    };
+    auto parts = readPartitions(read, disk.size());
+    disk.close();
+    if (!parts)
+        return makeError(
+            parts.error().code,
+            QStringLiteral("No file system found in %1: %2").arg(m_options.imagePath, parts.error().message),
+            parts.error().detail);
+    const QList<Partition> candidates = rootCandidates(*parts);
+    if (candidates.isEmpty())
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("No ext2/3/4 or XFS file system in any of the %1 partition(s) of %2")
+                             .arg(parts->size())
+                             .arg(m_options.imagePath));
+
+    QString errors;
+    std::optional<Partition> fallback;
+    // The first candidate that has /etc is the root; without one, the best-ranked that mounts.
+    for (int pass = 0; pass < 2; ++pass) {
+        for (const Partition& p : candidates) {
+            if (pass == 1 && (!fallback || fallback->offset != p.offset))
+                continue;
+            QString opts = p.fs == FsKind::Xfs ? QStringLiteral("ro,norecovery,nouuid,loop,offset=%1")
+                                               : QStringLiteral("ro,noload,loop,offset=%1");
+            opts = opts.arg(p.offset);
+            if (p.scheme != QLatin1String("none"))
+                opts += QStringLiteral(",sizelimit=%1").arg(p.size);
+            const QString type = p.fs == FsKind::Xfs ? QStringLiteral("xfs") : QStringLiteral("ext4");
+            const ToolResult r =
+                runTool(QStringLiteral("mount"),
+                        {QStringLiteral("-t"), type, QStringLiteral("-o"), opts, m_rawFile, m_rootDir},
+                        m_options.helperTimeoutMs);
+            if (!r.ok) {
+                errors +=
+                    QStringLiteral("partition %1 at %2: %3\n").arg(p.number).arg(p.offset).arg(r.output);
+                continue;
+            }
+            m_rootMounted = true;
+            if (pass == 1 || QFileInfo(m_rootDir + QStringLiteral("/etc")).isDir()) {
+                m_partition = p;
+                qCInfo(lcInspect) << "mounted" << m_options.imagePath << "snapshot" << m_options.snapshotName
+                                  << "partition" << p.number << "offset" << p.offset << "at" << m_rootDir;
+                return {};
+            }
+            if (!fallback)
+                fallback = p;
+            if (auto u = unmount(m_rootDir, m_options.helperTimeoutMs); !u)
+                return u;
+            m_rootMounted = false;
+        }
+        if (!fallback)
+            break;
+    }
+    return makeError(
+        ErrorCode::Unavailable,
+        QStringLiteral("mount could not mount any file system of %1 read-only").arg(m_options.imagePath),
+        errors.trimmed());
+}
+
+Result<void> ImageMount::close()
+{
+    if (m_workDir.isEmpty())
+        return {};
+    QStringList failures;
+    if (m_rootMounted || isMounted(m_rootDir)) {
+        if (auto r = unmount(m_rootDir, m_options.helperTimeoutMs); !r)
+            failures << r.error().message + QStringLiteral(": ") + r.error().detail;
+        else
+            m_rootMounted = false;
+    }
+    stopProcess(m_export.get(), m_options.helperTimeoutMs);
+    // qemu-storage-daemon removes its FUSE mount when it exits; a killed one leaves it behind.
+    if (isMounted(m_rawFile)) {
+        if (auto r = unmount(m_rawFile, m_options.helperTimeoutMs); !r)
+            failures << r.error().message + QStringLiteral(": ") + r.error().detail;
+    }
+    stopProcess(m_nbd.get(), m_options.helperTimeoutMs);
+    m_export.reset();
+    m_nbd.reset();
+    if (!failures.isEmpty()) {
+        // Keep the state file so cleanupLeftovers() can try again later.
+        return makeError(ErrorCode::Io,
+                         QStringLiteral("Could not fully release the mount of %1").arg(m_options.imagePath),
+                         failures.join(QLatin1Char('\n')));
+    }
+    if (!anyMountUnder(m_workDir))
+        QDir(m_workDir).removeRecursively();
+    QFile::remove(m_stateFile);
+    m_workDir.clear();
+    return {};
+}
+
+Result<int> ImageMount::cleanupLeftovers(const QString& runtimeDir)
+{
+    QDir dir(runtimeDir);
+    if (!dir.exists())
+        return 0;
+    int cleaned = 0;
+    QStringList failures;
+    for (const QString& name : dir.entryList({QStringLiteral("*.json")}, QDir::Files)) {
+        const QString path = dir.filePath(name);
+        QFile f(path);
+        if (!f.open(QIODevice::ReadOnly))
+            continue;
+        const QJsonObject o = QJsonDocument::fromJson(f.readAll()).object();
+        f.close();
+        const QString workDir = o.value(QStringLiteral("workDir")).toString();
+        if (workDir.isEmpty() || QFileInfo(workDir).dir().absolutePath() != dir.absolutePath()) {
+            qCWarning(lcInspect) << "ignoring malformed mount state file" << path;
+            continue;
+        }
+        const qint64 owner = o.value(QStringLiteral("ownerPid")).toInteger();
+        if (processAlive(owner) &&
+            processStartTime(owner) == o.value(QStringLiteral("ownerStart")).toString())
+            continue; // still in use by a running Fluid
+        qCInfo(lcInspect) << "cleaning up leftovers of mount" << o.value(QStringLiteral("id")).toString()
+                          << "of" << o.value(QStringLiteral("image")).toString();
+        const QJsonArray mounts = o.value(QStringLiteral("mounts")).toArray();
+        if (!mounts.isEmpty()) {
+            if (auto r = unmount(mounts.at(0).toString(), 30000); !r)
+                failures << r.error().message;
+        }
+        for (const QJsonValue pid : o.value(QStringLiteral("pids")).toArray()) {
+            if (killLeftover(pid.toInteger(), workDir))
+                qCInfo(lcInspect) << "stopped leftover helper" << pid.toInteger();
+        }
+        for (qsizetype i = 1; i < mounts.size(); ++i) {
+            if (auto r = unmount(mounts.at(i).toString(), 30000); !r)
+                failures << r.error().message;
+        }
+        if (anyMountUnder(workDir)) {
+            failures << QStringLiteral("%1 still has mounts").arg(workDir);
+            continue;
+        }
+        QDir(workDir).removeRecursively();
+        QFile::remove(path);
+        ++cleaned;
+    }
+    if (!failures.isEmpty())
+        return makeError(ErrorCode::Io,
+                         QStringLiteral("Some leftover snapshot mounts could not be cleaned up"),
+                         failures.join(QLatin1Char('\n')));
+    return cleaned;
+}
+
+} // namespace fluid::inspect

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: Apache-2.0
+// Pure parts of snapshot diffs, no root needed: partition tables built in memory (MBR with a logical
+// partition, GPT), dpkg status and version order, excludes, line hunks with intra-line spans, binary
+// detection, and the whole diff engine over two plain directory trees (every change kind and layer).
+#include "inspect/DiffEngine.h"
+#include "inspect/PartitionTable.h"
+#include "inspect/Semantic.h"
+#include "inspect/TextDiff.h"
+#include "inspect/TreeWalker.h"
+#include "InspectFixture.h"
+#include "TestSupport.h"
+
+#include <QDir>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QtEndian>
+#include <QTest>
+
+#include <unistd.h>
+
+using namespace fluid;
+using namespace fluid::inspect;
+using fluid::test::must;
+
+namespace {
+
+DiskReader readerFor(const QByteArray& disk)
+{
+    return [disk](qint64 offset, qint64 length) {
+        return disk.mid(offset, length);
+    };
+}
+
+void putLe32(QByteArray& b, int at, quint32 v)
+{
+    qToLittleEndian(v, b.data() + at);
+}
+void putLe64(QByteArray& b, int at, quint64 v)
+{
+    qToLittleEndian(v, b.data() + at);
+}
+void putExtMagic(QByteArray& disk, qint64 offset)
+{
+    disk[offset + 1024 + 0x38] = char(0x53);
+    disk[offset + 1024 + 0x39] = char(0xEF);
+}
+void putMbrEntry(QByteArray& b, int at, int slot, uchar type, quint32 startLba, quint32 sectors)
+{
+    const int e = at + 446 + slot * 16;
+    b[e + 4] = char(type);
+    putLe32(b, e + 8, startLba);
+    putLe32(b, e + 12, sectors);
+    b[at + 510] = char(0x55);
+    b[at + 511] = char(0xAA);
+}
+
+QJsonObject byPath(const QJsonObject& doc, const QString& path)
+{
+    for (const QJsonValue& v : doc.value(QStringLiteral("paths")).toArray()) {
+        if (v.toObject().value(QStringLiteral("path")).toString() == path)
+            return v.toObject();
+    }
+    return {};
+}
+
+bool hasEntry(const QJsonArray& items, const QJsonObject& wanted)
+{
+    for (const QJsonValue& v : items) {
+        const QJsonObject o = v.toObject();
+        bool all = true;
+        for (auto it = wanted.begin(); it != wanted.end(); ++it)
+            all = all && o.value(it.key()) == it.value();
+        if (all)
+            return true;
+    }
+    return false;
+}
+
+} // namespace
+
+class TstInspectUnit : public QObject {
+    Q_OBJECT
+private slots:
+    void bareFileSystem()
+    {
+        QByteArray disk(64 * 1024, '\0');
+        putExtMagic(disk, 0);
+        const auto parts = must(readPartitions(readerFor(disk), disk.size()));
+        QCOMPARE(parts.size(), 1);
+        QCOMPARE(parts[0].scheme, QStringLiteral("none"));
+        QCOMPARE(parts[0].offset, 0);
+        QCOMPARE(parts[0].fs, FsKind::Ext);
+    }
+
+    void mbrWithLogicalPartition()
+    {
+        QByteArray disk(8 * 1024 * 1024, '\0');
+        putMbrEntry(disk, 0, 0, 0x83, 2048, 2048); // 1 MiB at 1 MiB, no fs
+        putMbrEntry(disk, 0, 1, 0x05, 4096, 8192); // extended at 2 MiB
+        // Logical partition 5: EBR at 2 MiB, data 2048 sectors after it, 4096 sectors long.
+        putMbrEntry(disk, 4096 * 512, 0, 0x83, 2048, 4096);
+        putExtMagic(disk, (4096 + 2048) * 512LL);
+        const auto parts = must(readPartitions(readerFor(disk), disk.size()));
+        QCOMPARE(parts.size(), 2);
+        QCOMPARE(parts[0].number, 1);
+        QCOMPARE(parts[0].fs, FsKind::Unknown);
+        QCOMPARE(parts[1].number, 5);
+        QCOMPARE(parts[1].offset, (4096 + 2048) * 512LL);
+        QCOMPARE(parts[1].size, 4096 * 512LL);
+        QVERIFY(parts[1].linuxData);
+        const auto roots = rootCandidates(parts);
+        QCOMPARE(roots.size(), 1);
+        QCOMPARE(roots[0].number, 5);
+    }
+
+    void gptPrefersRootType()
+    {
+        QByteArray disk(8 * 1024 * 1024, '\0');
+        putMbrEntry(disk, 0, 0, 0xEE, 1, 0xFFFFFFFF);
+        QByteArray header(92, '\0');
+        header.replace(0, 8, "EFI PART");
+        putLe64(header, 72, 2);   // entries at LBA 2
+        putLe32(header, 80, 128); // 128 entries
+        putLe32(header, 84, 128); // of 128 bytes
+        disk.replace(512, header.size(), header);
+        auto entry = [&](int index, const QByteArray& typeGuidLe, quint64 first, quint64 last) {
+            const int at = 1024 + index * 128;
+            disk.replace(at, 16, typeGuidLe);
+            disk[at + 16] = 1; // unique GUID, non-zero
+            putLe64(disk, at + 32, first);
+            putLe64(disk, at + 40, last);
+        };
+        // Linux data 0FC63DAF-8483-4772-8E79-3D69D8477DE4 and root x86-64
+        // 4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, first three fields little-endian.
+        const QByteArray linuxData = QByteArray::fromHex("AF3DC60F838472478E793D69D8477DE4");
+        const QByteArray rootX64 = QByteArray::fromHex("E3BC684FCDE8B14D96E7FBCAF984B709");
+        entry(0, linuxData, 2048, 2048 + 8191); // larger, plain Linux data
+        entry(2, rootX64, 10240, 10240 + 4095); // entry 3: the root type
+        putExtMagic(disk, 2048 * 512LL);
+        putExtMagic(disk, 10240 * 512LL);
+        const auto parts = must(readPartitions(readerFor(disk), disk.size()));
+        QCOMPARE(parts.size(), 2);
+        QCOMPARE(parts[0].type, QStringLiteral("0FC63DAF-8483-4772-8E79-3D69D8477DE4"));
+        QCOMPARE(parts[1].number, 3);
+        QVERIFY(parts[1].rootType);
+        QCOMPARE(parts[1].size, 4096 * 512LL);
+        QCOMPARE(rootCandidates(parts).first().number, 3);
+    }
+
+    void unknownDiskIsAnError()
+    {
+        const QByteArray disk(64 * 1024, '\0');
+        auto parts = readPartitions(readerFor(disk), disk.size());
+        QVERIFY(!parts);
+        QCOMPARE(parts.error().code, ErrorCode::InvalidArgument);
+    }
+
+    void dpkgStatus()
+    {
+        const auto pkgs = parseDpkgStatus("Package: a\nStatus: install ok installed\nArchitecture: amd64\n"
+                                          "Version: 1:2.3-4\nDescription: x\n more\n\n"
+                                          "Package: b\nStatus: deinstall ok config-files\nArchitecture: all\n"
+                                          "Version: 1.0\n");
+        QCOMPARE(pkgs.size(), 2);
+        QCOMPARE(pkgs.value(QStringLiteral("a:amd64")).version, QStringLiteral("1:2.3-4"));
+        QVERIFY(pkgs.value(QStringLiteral("a:amd64")).installed());
+        QCOMPARE(pkgs.value(QStringLiteral("b:all")).status, QStringLiteral("config-files"));
+        QVERIFY(!pkgs.value(QStringLiteral("b:all")).installed());
+    }
+
+    void debianVersionOrder()
+    {
+        QVERIFY(compareDebianVersions(QStringLiteral("1.0-1"), QStringLiteral("1.0-2")) < 0);
+        QVERIFY(compareDebianVersions(QStringLiteral("1.0~rc1"), QStringLiteral("1.0")) < 0);
+        QVERIFY(compareDebianVersions(QStringLiteral("1:0.9"), QStringLiteral("2.0")) > 0);
+        QVERIFY(compareDebianVersions(QStringLiteral("1.10"), QStringLiteral("1.9")) > 0);
+        QVERIFY(compareDebianVersions(QStringLiteral("1.0a"), QStringLiteral("1.0+")) < 0);
+        QCOMPARE(compareDebianVersions(QStringLiteral("2.0-1"), QStringLiteral("2.0-1")), 0);
+    }
+
+    void excludes()
+    {
+        const QStringList d = defaultExcludes();
+        QVERIFY(isExcluded(QStringLiteral("/tmp/x"), d));
+        QVERIFY(isExcluded(QStringLiteral("/tmp/.X11-unix/X0"), d));
+        QVERIFY(!isExcluded(QStringLiteral("/tmp"), d));
+        QVERIFY(isExcluded(QStringLiteral("/var/log/journal"), d));
+        QVERIFY(isExcluded(QStringLiteral("/var/log/journal/abc/system.journal"), d));
+        QVERIFY(isExcluded(QStringLiteral("/var/cache/apt/pkgcache.bin"), d));
+        QVERIFY(!isExcluded(QStringLiteral("/var/cache/apt/archives/x.deb"), d));
+        QVERIFY(!isExcluded(QStringLiteral("/var/log/syslog"), d));
+        QVERIFY(isExcluded(QStringLiteral("/srv/a/b"), {QStringLiteral("/srv/a")}));
+        QVERIFY(!isExcluded(QStringLiteral("/srv/ab"), {QStringLiteral("/srv/a")}));
+    }
+
+    void lineHunksAndSpans()
+    {
+        QByteArray a;
+        QByteArray b;
+        for (int i = 1; i <= 20; ++i) {
+            a += "line " + QByteArray::number(i) + "\n";
+            b += (i == 4 ? QByteArray("line four\n") : "line " + QByteArray::number(i) + "\n");
+        }
+        b += "tail";
+        const auto hunks = diffText(a, b, 3);
+        QCOMPARE(hunks.size(), 2);
+        QCOMPARE(hunks[0].oldStart, 1);
+        QCOMPARE(hunks[0].oldCount, 7);
+        QCOMPARE(hunks[0].newStart, 1);
+        QCOMPARE(hunks[0].newCount, 7);
+        const DiffLine& removed = hunks[0].lines[3];
+        const DiffLine& added = hunks[0].lines[4];
+        QCOMPARE(removed.kind, '-');
+        QCOMPARE(removed.oldLine, 4);
+        QCOMPARE(added.kind, '+');
+        QCOMPARE(added.newLine, 4);
+        QCOMPARE(added.text, QStringLiteral("line four"));
+        // "line 4" -> "line four": the prefix "line " is common, the rest differs.
+        QCOMPARE(removed.spans.size(), 1);
+        QCOMPARE(removed.spans[0].start, 5);
+        QCOMPARE(removed.spans[0].length, 1);
+        QVERIFY(!added.spans.isEmpty());
+        QCOMPARE(added.spans.first().start, 5);
+        int addedChars = 0;
+        for (const Span& s : added.spans)
+            addedChars += s.length;
+        QCOMPARE(addedChars, 4);
+        // Appended line without a final newline.
+        QCOMPARE(hunks[1].newStart, 18);
+        QCOMPARE(hunks[1].lines.last().kind, '+');
+        QVERIFY(hunks[1].lines.last().noNewline);
+        const QByteArray unified = hunksToUnified(hunks);
+        QVERIFY(unified.startsWith("@@ -1,7 +1,7 @@\n"));
+        QVERIFY(unified.contains("-line 4\n+line four\n"));
+        QVERIFY(unified.contains("@@ -18,3 +18,4 @@\n"));
+        QVERIFY(unified.endsWith("+tail\n\\ No newline at end of file\n"));
+    }
+
+    void addedFileHunk()
+    {
+        const auto hunks = diffText(QByteArray(), "a\nb\n");
+        QCOMPARE(hunks.size(), 1);
+        QCOMPARE(hunks[0].oldStart, 0);
+        QCOMPARE(hunks[0].oldCount, 0);
+        QCOMPARE(hunks[0].newStart, 1);
+        QCOMPARE(hunks[0].newCount, 2);
+        QCOMPARE(hunksToUnified(hunks), QByteArray("@@ -0,0 +1,2 @@\n+a\n+b\n"));
+    }
+
+    void binaryDetection()
+    {
+        QVERIFY(isBinary(QByteArray("a\0b", 3)));
+        QVERIFY(isBinary(QByteArray("\xff\xfe bad utf8")));
+        QVERIFY(!isBinary(QByteArray("plain text \xc3\xa9\n")));
+        QVERIFY(!isBinary(QByteArray()));
+    }
+
+    /// The whole engine over two directories (walkTree works on any directory tree).
+    void diffOfTwoTrees()
+    {
+        const QString base = fluid::test::makeTempDir(QStringLiteral("inspect-unit"));
+        const QString a = base + QStringLiteral("/a");
+        const QString b = base + QStringLiteral("/b");
+        must(fluid::test::InspectFixture::writeBefore(a));
+        must(fluid::test::InspectFixture::writeAfter(b));
+        const FileTree ta = must(walkTree(a));
+        const FileTree tb = must(walkTree(b));
+        QVERIFY(findEntry(ta, QStringLiteral("/etc/hostname")));
+        QVERIFY(!findEntry(tb, QStringLiteral("/tmp/scratch"))); // excluded
+        QVERIFY(findEntry(tb, QStringLiteral("/tmp")));
+        const QJsonObject doc = diffTrees({a, &ta, {}}, {b, &tb, {}});
+        QStringList paths;
+        for (const QJsonValue& v : doc.value(QStringLiteral("paths")).toArray())
+            paths << v.toObject().value(QStringLiteral("path")).toString();
+        paths.sort();
+        QCOMPARE(paths, fluid::test::InspectFixture::expectedChangedPaths(::geteuid() == 0));
+        QCOMPARE(byPath(doc, QStringLiteral("/etc/hostname")).value(QStringLiteral("content")).toString(),
+                 QStringLiteral("text"));
+        QCOMPARE(
+            byPath(doc, QStringLiteral("/etc/services.list")).value(QStringLiteral("hunks")).toArray().size(),
+            2);
+        QCOMPARE(byPath(doc, QStringLiteral("/srv/blob.bin")).value(QStringLiteral("content")).toString(),
+                 QStringLiteral("binary"));
+        QCOMPARE(byPath(doc, QStringLiteral("/srv/big.txt")).value(QStringLiteral("content")).toString(),
+                 QStringLiteral("too-large"));
+        QCOMPARE(byPath(doc, QStringLiteral("/etc/shadow")).value(QStringLiteral("content")).toString(),
+                 QStringLiteral("sensitive"));
+        QCOMPARE(
+            byPath(doc, QStringLiteral("/usr/local/bin/tool")).value(QStringLiteral("aspects")).toArray(),
+            QJsonArray{QStringLiteral("mode")});
+        QCOMPARE(byPath(doc, QStringLiteral("/srv/typechange")).value(QStringLiteral("aspects")).toArray(),
+                 QJsonArray{QStringLiteral("type")});
+        QCOMPARE(byPath(doc, QStringLiteral("/srv/current")).value(QStringLiteral("aspects")).toArray(),
+                 QJsonArray{QStringLiteral("target")});
+        const QJsonArray pkgs =
+            doc.value(QStringLiteral("packages")).toObject().value(QStringLiteral("changes")).toArray();
+        QCOMPARE(pkgs.size(), 3);
+        QVERIFY(hasEntry(pkgs, {{QStringLiteral("name"), QStringLiteral("alpha")},
+                                {QStringLiteral("change"), QStringLiteral("upgraded")}}));
+        QVERIFY(hasEntry(pkgs, {{QStringLiteral("name"), QStringLiteral("beta")},
+                                {QStringLiteral("change"), QStringLiteral("removed")}}));
+        QVERIFY(hasEntry(pkgs, {{QStringLiteral("name"), QStringLiteral("nginx")},
+                                {QStringLiteral("change"), QStringLiteral("installed")}}));
+        const QByteArray shadowLeak = QJsonDocument(doc).toJson();
+        QVERIFY(!shadowLeak.contains("newhashvalue"));
+        QVERIFY(!shadowLeak.contains("agenthash"));
+        QVERIFY(!shadowLeak.contains("BEGIN OPENSSH PRIVATE KEY"));
+        QDir(base).removeRecursively();
+    }
+};
+
+QTEST_GUILESS_MAIN(TstInspectUnit)
+#include "tst_inspect_unit.moc"
