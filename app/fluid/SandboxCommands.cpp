@@ -2,6 +2,8 @@
 #include "SandboxCommands.h"
 
 #include "approval/ApprovalBroker.h"
+#include "inspect/DiffEngine.h"
+#include "inspect/SnapshotInspector.h"
 #include "runtime/Runtime.h"
 #include "secrets/SecretStore.h"
 #include "ssh/CertificateAuthority.h"
@@ -35,6 +37,10 @@ const char kSandboxUsage[] = R"(
   sandbox snapshot NAME SNAPSHOT [--description TEXT]
   sandbox snapshots NAME
   sandbox revert NAME SNAPSHOT
+  sandbox diff NAME FROM [TO] [--json]
+                          What changed between two snapshots, read from the disk on the host: a
+                          unified patch (or the full JSON document). Without TO, a fresh snapshot
+                          of the sandbox as it is now.
   sandbox reconcile [--host NAME]
                           Remove Fluid domains and volumes nobody owns; fix rows whose domain is gone.
   image build [--flavour fwcfg|cloudinit] [--define] [--host NAME]
@@ -121,6 +127,63 @@ Result<std::pair<config::Settings, config::HostSettings>> settingsAndHost(const 
     if (!host)
         return host.error();
     return std::pair{loaded->settings, *host};
+}
+
+/// The stored snapshot row of a sandbox by name.
+Result<model::Snapshot> findSnapshot(Context& c, const model::Sandbox& s, const QString& name)
+{
+    auto rows =
+        store::SnapshotRepository(*c.db).list(QStringLiteral("sandbox_id = ? AND name = ?"), {s.id, name});
+    if (!rows)
+        return rows.error();
+    if (rows->isEmpty())
+        return makeError(ErrorCode::NotFound,
+                         QStringLiteral("%1 has no snapshot named %2").arg(s.name, name));
+    return rows->first();
+}
+
+int diff(Context& c, const Options& o)
+{
+    if (o.positional.size() < 2 || o.positional.size() > 3)
+        return usageError(QStringLiteral("sandbox diff needs NAME FROM [TO]"));
+    auto sandbox = findSandbox(c, o.positional.at(0));
+    if (!sandbox)
+        return cannotRun(sandbox.error());
+    auto from = findSnapshot(c, *sandbox, o.positional.at(1));
+    if (!from)
+        return cannotRun(from.error());
+    auto to =
+        o.positional.size() == 3
+            ? findSnapshot(c, *sandbox, o.positional.at(2))
+            : c.manager->snapshot(sandbox->id,
+                                  QStringLiteral("diff-%1").arg(QDateTime::currentDateTimeUtc().toString(
+                                      QStringLiteral("yyyyMMdd-HHmmss"))),
+                                  QStringLiteral("auto"), QStringLiteral("taken for a diff"));
+    if (!to)
+        return cannotRun(to.error());
+    inspect::SnapshotInspector inspector;
+    (void)inspector.cleanupLeftovers();
+    // Ctrl-C stops the walk; the mounts are released on the way out.
+    std::signal(SIGINT, onInterrupt);
+    std::signal(SIGTERM, onInterrupt);
+    auto d = inspect::diffSnapshots(
+        *c.db, inspector, *sandbox, *from, *to,
+        [](const QString& stage, double fraction) {
+            err() << "  " << int(fraction * 100) << "% " << stage << "\n" << Qt::flush;
+        },
+        []() { return g_cancel.load(); });
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    if (!d)
+        return cannotRun(d.error());
+    if (o.has(QStringLiteral("--json"))) {
+        QTextStream(stdout) << d->content;
+    } else {
+        const QByteArray patch = inspect::toUnifiedPatch(QJsonDocument::fromJson(d->content).object());
+        QTextStream(stdout) << patch;
+    }
+    err() << QJsonDocument(d->summary).toJson(QJsonDocument::Compact) << "\n";
+    return Ok;
 }
 
 int hostTrust(const Parsed& p, const Options& o)
@@ -267,14 +330,14 @@ int runSandboxCommand(const Parsed& p)
         parseOptions(p.words.mid(2),
                      {QStringLiteral("--host"), QStringLiteral("--name"), QStringLiteral("--memory"),
                       QStringLiteral("--vcpus"), QStringLiteral("--description")},
-                     {QStringLiteral("--no-wait"), QStringLiteral("--all")});
+                     {QStringLiteral("--no-wait"), QStringLiteral("--all"), QStringLiteral("--json")});
     if (!o.error.isEmpty())
         return usageError(o.error);
-    static const QStringList verbs = {QStringLiteral("sources"),  QStringLiteral("create"),
-                                      QStringLiteral("list"),     QStringLiteral("start"),
-                                      QStringLiteral("stop"),     QStringLiteral("destroy"),
-                                      QStringLiteral("snapshot"), QStringLiteral("snapshots"),
-                                      QStringLiteral("revert"),   QStringLiteral("reconcile")};
+    static const QStringList verbs = {
+        QStringLiteral("sources"),   QStringLiteral("create"),    QStringLiteral("list"),
+        QStringLiteral("start"),     QStringLiteral("stop"),      QStringLiteral("destroy"),
+        QStringLiteral("snapshot"),  QStringLiteral("snapshots"), QStringLiteral("revert"),
+        QStringLiteral("reconcile"), QStringLiteral("diff")};
     if (!verbs.contains(verb))
         return usageError(QStringLiteral("unknown sandbox command: %1").arg(verb));
     auto context = open(p, o.value(QStringLiteral("--host")));
@@ -302,6 +365,8 @@ int runSandboxCommand(const Parsed& p)
         return report->problems.isEmpty() ? Ok : Failed;
     }
 
+    if (verb == QLatin1String("diff"))
+        return diff(c, o);
     const int wanted = verb == QLatin1String("snapshot") || verb == QLatin1String("revert") ? 2 : 1;
     if (o.positional.size() != wanted)
         return usageError(

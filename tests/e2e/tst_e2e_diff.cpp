@@ -13,6 +13,7 @@
 #include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QProcess>
 #include <QRegularExpression>
 #include <QTest>
 
@@ -181,6 +182,40 @@ private Q_SLOTS:
         const model::Diff again = must(inspect::diffSnapshots(*m_db, inspector, row, before, after));
         QCOMPARE(again.id, diff.id);
         qInfo("second ask (from the store): %lld ms", t.elapsed());
+
+        // The same through the command line: from the store, then against a fresh snapshot of the running
+        // sandbox, as JSON.
+        const QString config = m_bed.dir + QStringLiteral("/config.yaml");
+        QFile cfg(config);
+        QVERIFY(cfg.open(QIODevice::WriteOnly));
+        cfg.write(QStringLiteral("store:\n  sqlite_path: %1\nhosts:\n  - name: testbed\n    uri: %2\n")
+                      .arg(m_bed.dbOptions().sqlitePath, m_bed.hv->uri())
+                      .toUtf8());
+        cfg.close();
+        const auto fluid = [&](const QStringList& args) {
+            QProcess p;
+            QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+            env.insert(QStringLiteral("FLUID_CONFIG_DIR"), m_bed.dir + QStringLiteral("/cli-config"));
+            env.insert(QStringLiteral("FLUID_DATA_DIR"), m_bed.dir + QStringLiteral("/cli-data"));
+            p.setProcessEnvironment(env);
+            p.start(QStringLiteral(FLUID_BIN), QStringList{QStringLiteral("--config"), config} + args);
+            if (!p.waitForFinished(600000))
+                p.kill();
+            return std::tuple{p.exitCode(), p.readAllStandardOutput(), p.readAllStandardError()};
+        };
+        auto [rc, patchOut, patchErr] =
+            fluid({QStringLiteral("sandbox"), QStringLiteral("diff"), QStringLiteral("e2e-diff"),
+                   QStringLiteral("baseline"), QStringLiteral("after")});
+        QVERIFY2(rc == 0, patchErr.constData());
+        QVERIFY2(patchOut.contains("\n+10.213.0.1 fluid-repo\n"), patchOut.left(2000).constData());
+        auto [rcJson, jsonOut, jsonErr] =
+            fluid({QStringLiteral("sandbox"), QStringLiteral("diff"), QStringLiteral("e2e-diff"),
+                   QStringLiteral("baseline"), QStringLiteral("--json")});
+        QVERIFY2(rcJson == 0, jsonErr.constData());
+        const QJsonObject fresh = QJsonDocument::fromJson(jsonOut).object();
+        QCOMPARE(names(fresh[QLatin1String("packages")][QLatin1String("changes")].toArray(),
+                       QStringLiteral("name"), {}),
+                 QStringList{QStringLiteral("hello")});
 
         must(m_manager->destroy(s.id));
     }
