@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "Signals.h"
 
-#include <QByteArray>
-
 #include <csignal>
 #include <mutex>
 
@@ -22,7 +20,6 @@ void ignoreBrokenPipes()
 void prepareProcess()
 {
     ignoreBrokenPipes();
-    qputenv("QT_NO_GLIB", "1");
 }
 
 } // namespace fluid

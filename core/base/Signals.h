@@ -9,10 +9,8 @@ namespace fluid {
 /// before their first connection, and by the executables at start-up. Any thread; idempotent.
 void ignoreBrokenPipes();
 
-/// What every Fluid executable does first, before its Q(Core)Application exists: ignoreBrokenPipes(), and
-/// keep Qt off GLib's default main context (QT_NO_GLIB). libvirt's client runs its event loop - keepalive
-/// answers, lifecycle events - on that context from its own thread; were Qt's main thread to own it, a busy
-/// or blocked main thread would starve libvirt and the daemon would drop the connection (keepalive timeout).
+/// What every Fluid executable does first, before its Q(Core)Application exists (Qt Test installs its own
+/// SIGPIPE handler otherwise): ignoreBrokenPipes().
 void prepareProcess();
 
 } // namespace fluid

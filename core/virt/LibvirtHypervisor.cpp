@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "LibvirtHypervisor.h"
 
+#include "EventLoop.h"
+
 #include "base/Logging.h"
 #include "base/Redact.h"
 #include "base/Signals.h"
@@ -84,25 +86,14 @@ bool lastErrorIs(int code)
 
 void silentErrorHandler(void*, virErrorPtr) {}
 
-/// libvirt's default event loop on one thread for the whole process; needed for keepalive and events.
+/// Fluid's libvirt event loop (EventLoop.h), needed for keepalive and events, and quiet error reporting.
 void ensureEventLoop()
 {
     static std::once_flag once;
     std::call_once(once, []() {
         ignoreBrokenPipes(); // libvirt's client writes with plain write(): a dead daemon must not kill Fluid
         virSetErrorFunc(nullptr, silentErrorHandler);
-        if (virEventRegisterDefaultImpl() < 0) {
-            qCWarning(lcVirt) << "libvirt event loop unavailable:" << lastError(QString()).detail;
-            return;
-        }
-        QThread* loop = QThread::create([]() {
-            for (;;) {
-                if (virEventRunDefaultImpl() < 0)
-                    QThread::msleep(100);
-            }
-        });
-        loop->setObjectName(QStringLiteral("libvirt-events"));
-        loop->start();
+        installEventLoop();
     });
 }
 

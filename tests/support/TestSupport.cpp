@@ -12,8 +12,7 @@
 namespace {
 
 /// Every test process starts the way the app does (fluid::prepareProcess), before Qt Test's main runs:
-/// Qt Test would otherwise install its own SIGPIPE handler first, and its QCoreApplication would take
-/// GLib's default context from libvirt's event thread.
+/// Qt Test would otherwise install its own SIGPIPE handler first.
 const bool g_processPrepared = [] {
     fluid::prepareProcess();
     return true;
