@@ -52,9 +52,12 @@ public:
     ~HostSession() override;
 
     QString hostName() const { return m_setup.host.name; }
+    QString uri() const { return m_setup.host.uri; }
     /// The store row id of the host (empty until opened).
     QString hostId() const;
     bool isOpen() const;
+    /// What create() uses for memory, vCPUs and the rest when not told otherwise.
+    const virt::CreateOptions& createDefaults() const { return m_setup.createDefaults; }
 
     /// Connects, makes sure the host has its store row, reconciles leftovers of a crash, and loads
     /// sources and sandboxes. Emits opened(), then sourcesChanged() and sandboxesChanged().
