@@ -246,7 +246,7 @@ private Q_SLOTS:
         QCOMPARE(bed.prompts->createDefaultsSeen.vcpus, 1);
         QTRY_VERIFY_WITH_TIMEOUT(sandboxNamed(dock, QStringLiteral("tree")).isValid(), 20000);
         QPersistentModelIndex row = sandboxNamed(dock, QStringLiteral("tree"));
-        QCOMPARE(cellText(row, ui::HostTreeModel::State), QStringLiteral("running"));
+        QTRY_COMPARE_WITH_TIMEOUT(cellText(row, ui::HostTreeModel::State), QStringLiteral("running"), 20000);
         QCOMPARE(cellText(row, ui::HostTreeModel::Memory), QStringLiteral("2 MiB"));
         QCOMPARE(cellText(row, ui::HostTreeModel::Age), QStringLiteral("just now"));
         const QString id = row.data(ui::HostTreeModel::SandboxIdRole).toString();
