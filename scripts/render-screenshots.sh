@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # render-screenshots.sh [BUILD_DIR]
-# Renders Fluid's main window and About dialog under Xvfb (a real X server, xcb platform) to
+# Renders Fluid's main window, hosts dock and About dialog under Xvfb (a real X server, xcb platform) to
 # BUILD_DIR/screenshots/*.png, plus a capture of the whole X screen, so a person can look at them.
 set -euo pipefail
 build=$(realpath "${1:-build}")
@@ -20,7 +20,7 @@ xvfb-run -a -s '-screen 0 1600x1000x24' bash -c '
   if command -v import >/dev/null; then import -window root "$1/x-screen.png" || true; fi
   wait $pid
 ' "$bin" "$out"
-for f in main-window.png about-dialog.png; do
+for f in main-window.png hosts-dock.png about-dialog.png; do
   [ -s "$out/$f" ] || { echo "render-screenshots: $out/$f was not written"; exit 1; }
 done
 ls -l "$out"

@@ -4,6 +4,7 @@
 #include "AboutDialog.h"
 #include "AuditDock.h"
 #include "base/Paths.h"
+#include "HostsDock.h"
 #include "store/StoreWorker.h"
 
 #include <QAction>
@@ -69,6 +70,15 @@ void MainWindow::createMenus()
 
 void MainWindow::createDocks()
 {
+    m_hostsDock = new HostsDock(this);
+    addDockWidget(Qt::LeftDockWidgetArea, m_hostsDock);
+    QAction* hosts = m_hostsDock->toggleViewAction();
+    hosts->setText(tr("&Hosts && sandboxes")); // the dock's title has no mnemonic, the menu entry does
+    hosts->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_H));
+    m_viewMenu->addAction(hosts);
+    connect(m_hostsDock, &HostsDock::statusMessage, this,
+            [this](const QString& text, int timeoutMs) { statusBar()->showMessage(text, timeoutMs); });
+
     m_auditDock = new AuditDock(m_store, this);
     addDockWidget(Qt::BottomDockWidgetArea, m_auditDock);
     QAction* toggle = m_auditDock->toggleViewAction();
@@ -78,6 +88,11 @@ void MainWindow::createDocks()
         if (!intact)
             setStoreStatus(text, false);
     });
+}
+
+void MainWindow::addHostSession(runtime::HostSession* session)
+{
+    m_hostsDock->addHostSession(session);
 }
 
 void MainWindow::onStoreOpened(bool ok, const QString& message)

@@ -9,9 +9,14 @@ namespace fluid::store {
 class StoreWorker;
 }
 
+namespace fluid::runtime {
+class HostSession;
+}
+
 namespace fluid::ui {
 
 class AuditDock;
+class HostsDock;
 
 /// Fluid's main window: dock layout (restored from the last session), menus, status bar. GUI thread;
 /// it only paints and reacts, all work happens in core services on workers.
@@ -24,6 +29,11 @@ public:
     ~MainWindow() override;
 
     AuditDock* auditDock() const { return m_auditDock; }
+    HostsDock* hostsDock() const { return m_hostsDock; }
+
+    /// Shows a libvirt host in the hosts dock and opens it. The window does not own the session; keep it
+    /// alive while the window uses it (destroying it first is safe).
+    void addHostSession(runtime::HostSession* session);
 
 public Q_SLOTS:
     void showAbout();
@@ -40,6 +50,7 @@ private:
 
     store::StoreWorker* m_store;
     AuditDock* m_auditDock = nullptr;
+    HostsDock* m_hostsDock = nullptr;
     QLabel* m_storeStatus = nullptr;
     QMenu* m_viewMenu = nullptr;
 };

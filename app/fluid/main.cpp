@@ -3,7 +3,9 @@
 
 #include "base/Logging.h"
 #include "base/Signals.h"
+#include "HostsDock.h"
 #include "MainWindow.h"
+#include "runtime/HostSession.h"
 #include "runtime/Runtime.h"
 #include "store/StoreWorker.h"
 
@@ -11,6 +13,9 @@
 #include <QCoreApplication>
 #include <QInputDialog>
 #include <QMessageBox>
+
+#include <memory>
+#include <vector>
 
 namespace {
 QStringList argumentList(int argc, char** argv)
@@ -69,6 +74,35 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
     fluid::store::StoreWorker store(
         [settings, passphrase]() { return fluid::runtime::resolveDatabaseOptions(settings, passphrase); });
     fluid::ui::MainWindow window(&store);
+    // Declared after the window, so they go first: each waits for its workers as it is destroyed.
+    std::vector<std::unique_ptr<fluid::runtime::HostSession>> sessions;
+    if (!settings.hosts.isEmpty())
+        window.hostsDock()->setEmptyText(QObject::tr("Opening the store before connecting to %n host(s)…",
+                                                     nullptr, int(settings.hosts.size())));
+    QObject::connect(
+        &store, &fluid::store::StoreWorker::opened, &window, [&](bool ok, const QString& message) {
+            if (!ok) {
+                if (!settings.hosts.isEmpty())
+                    window.hostsDock()->setEmptyText(
+                        QObject::tr("Hosts need the store, which could not be opened: %1").arg(message));
+                return;
+            }
+            if (!sessions.empty() || !store.databaseOptions())
+                return;
+            // One CA for every host, loaded from the secret store by the first create.
+            const fluid::virt::IdentityIssuer issuer =
+                fluid::runtime::lazyIdentityIssuer(fluid::runtime::secretStoreCaLoader(settings, passphrase));
+            for (const fluid::config::HostSettings& host : settings.hosts) {
+                fluid::runtime::HostSession::Setup setup;
+                setup.host = host;
+                setup.database = *store.databaseOptions();
+                setup.manager = fluid::runtime::managerOptions(settings);
+                setup.manager.issueIdentity = issuer;
+                setup.createDefaults = fluid::runtime::createDefaults(settings, host, {});
+                sessions.push_back(std::make_unique<fluid::runtime::HostSession>(setup));
+                window.addHostSession(sessions.back().get());
+            }
+        });
     window.show();
     store.start();
     return app.exec();

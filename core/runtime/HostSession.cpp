@@ -20,6 +20,7 @@ HostSession::HostSession(Setup setup, QObject* parent)
     // Creates wait for the guest (tens of seconds under TCG): enough workers that one slow create does not
     // hold up a stop or a refresh.
     m_pool.setMaxThreadCount(6);
+    m_eventPool.setMaxThreadCount(1);
     if (!m_setup.connect)
         m_setup.connect = [](const QString& uri) {
             return connectHypervisor(uri);
@@ -45,6 +46,7 @@ HostSession::~HostSession()
         hv->setConnectionHandler({});
     }
     m_pool.waitForDone();
+    m_eventPool.waitForDone();
 }
 
 QString HostSession::hostId() const
@@ -94,12 +96,14 @@ void HostSession::open()
             if (!r->session)
                 return;
             HostSession* self = r->session;
-            self->onWorker([self, domain, state](virt::SandboxManager& manager, store::Database& db) {
-                if (auto applied = manager.applyDomainEvent(domain, state); !applied)
-                    qCWarning(lcVirt)
-                        << "domain event for" << domain << "not stored:" << applied.error().toString();
-                self->emitSandboxes(db);
-            });
+            self->onWorker(
+                [self, domain, state](virt::SandboxManager& manager, store::Database& db) {
+                    if (auto applied = manager.applyDomainEvent(domain, state); !applied)
+                        qCWarning(lcVirt)
+                            << "domain event for" << domain << "not stored:" << applied.error().toString();
+                    self->emitSandboxes(db);
+                },
+                &self->m_eventPool);
         });
         {
             QMutexLocker lock(&m_mutex);
@@ -269,7 +273,7 @@ int HostSession::launch(const QString& description, Work work)
     return id;
 }
 
-void HostSession::onWorker(std::function<void(virt::SandboxManager&, store::Database&)> fn)
+void HostSession::onWorker(std::function<void(virt::SandboxManager&, store::Database&)> fn, QThreadPool* pool)
 {
     std::shared_ptr<virt::Hypervisor> hv;
     {
@@ -278,7 +282,7 @@ void HostSession::onWorker(std::function<void(virt::SandboxManager&, store::Data
             return;
         hv = m_hv;
     }
-    m_pool.start([this, hv, fn = std::move(fn)]() {
+    (pool ? pool : &m_pool)->start([this, hv, fn = std::move(fn)]() {
         auto db = store::Database::open(m_setup.database);
         if (!db) {
             qCWarning(lcStore) << "host session" << m_setup.host.name << db.error().toString();
@@ -291,6 +295,7 @@ void HostSession::onWorker(std::function<void(virt::SandboxManager&, store::Data
 
 void HostSession::emitSandboxes(store::Database& db)
 {
+    QMutexLocker ordered(&m_emitMutex);
     auto rows =
         store::SandboxRepository(db).list(QStringLiteral("host_id = ? AND state <> 'destroyed'"), {hostId()});
     if (!rows) {

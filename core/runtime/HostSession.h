@@ -52,9 +52,12 @@ public:
     ~HostSession() override;
 
     QString hostName() const { return m_setup.host.name; }
+    QString uri() const { return m_setup.host.uri; }
     /// The store row id of the host (empty until opened).
     QString hostId() const;
     bool isOpen() const;
+    /// What create() uses for memory, vCPUs and the rest when not told otherwise.
+    const virt::CreateOptions& createDefaults() const { return m_setup.createDefaults; }
 
     /// Connects, makes sure the host has its store row, reconciles leftovers of a crash, and loads
     /// sources and sandboxes. Emits opened(), then sourcesChanged() and sandboxesChanged().
@@ -93,8 +96,10 @@ private:
     int launch(const QString& description, Work work);
     int lifecycle(const QString& verb, const QString& sandboxId,
                   Result<model::Sandbox> (virt::SandboxManager::*step)(const QString&));
-    /// Runs fn on a worker with its own store connection and a manager over it (not when closing).
-    void onWorker(std::function<void(virt::SandboxManager&, store::Database&)> fn);
+    /// Runs fn on a worker with its own store connection and a manager over it (not when closing); on
+    /// `pool` when given, else on the general pool.
+    void onWorker(std::function<void(virt::SandboxManager&, store::Database&)> fn,
+                  QThreadPool* pool = nullptr);
     void emitSandboxes(store::Database& db);
     void emitSources(virt::SandboxManager& manager);
 
@@ -107,6 +112,12 @@ private:
     Setup m_setup;
     std::shared_ptr<Relay> m_relay;
     QThreadPool m_pool;
+    /// One thread: libvirt's lifecycle events are applied in the order they came (a late "running" must
+    /// not overwrite the "shut off" that followed it).
+    QThreadPool m_eventPool;
+    /// Held from reading the sandboxes to emitting them, so lists reach listeners in the order they were
+    /// read and the last one is never older than the last change.
+    QMutex m_emitMutex;
     mutable QMutex m_mutex; // guards the members below
     std::shared_ptr<virt::Hypervisor> m_hv;
     QString m_hostId;

@@ -8,6 +8,7 @@
 #include "virt/LibvirtHypervisor.h"
 
 #include <QDir>
+#include <QMutex>
 #include <QUrl>
 #include <QUrlQuery>
 
@@ -144,6 +145,45 @@ virt::IdentityIssuer identityIssuer(std::shared_ptr<const ssh::CertificateAuthor
         return virt::SandboxIdentity{key->toOpenSshPrivateKey(), key->publicKey().toOpenSshLine(name),
                                      cert->toOpenSshLine(name).toUtf8() + '\n',
                                      ca->userCaOpenSshLine().toUtf8() + '\n', name};
+    };
+}
+
+virt::IdentityIssuer lazyIdentityIssuer(CaLoader loadCa)
+{
+    struct Cache {
+        QMutex mutex;
+        CaLoader load;
+        std::shared_ptr<const ssh::CertificateAuthority> ca;
+    };
+    auto cache = std::make_shared<Cache>();
+    cache->load = std::move(loadCa);
+    return [cache](const QString& name) -> Result<virt::SandboxIdentity> {
+        std::shared_ptr<const ssh::CertificateAuthority> ca;
+        {
+            QMutexLocker lock(&cache->mutex);
+            if (!cache->ca) {
+                auto loaded = cache->load();
+                if (!loaded)
+                    return loaded.error();
+                cache->ca = std::move(*loaded);
+            }
+            ca = cache->ca;
+        }
+        return identityIssuer(std::move(ca))(name);
+    };
+}
+
+CaLoader secretStoreCaLoader(const config::Settings& settings, const QString& passphrase)
+{
+    const secrets::SecretStoreOptions options = secretStoreOptions(settings, passphrase);
+    return [options]() -> Result<std::shared_ptr<const ssh::CertificateAuthority>> {
+        auto store = secrets::openSecretStore(options);
+        if (!store)
+            return store.error();
+        auto ca = ssh::CertificateAuthority::loadOrCreate(**store);
+        if (!ca)
+            return ca.error();
+        return std::shared_ptr<const ssh::CertificateAuthority>(std::move(*ca));
     };
 }
 

@@ -11,6 +11,7 @@ namespace fluid::ssh {
 class CertificateAuthority;
 }
 
+#include <functional>
 #include <memory>
 
 namespace fluid::runtime {
@@ -53,6 +54,17 @@ virt::ManagerOptions managerOptions(const config::Settings& settings);
 /// Issues each new sandbox's identity from Fluid's SSH CA: a fresh Ed25519 host key, its host certificate
 /// (principal = the sandbox name), the user CA to trust, and the sandbox name as the one root principal.
 virt::IdentityIssuer identityIssuer(std::shared_ptr<const ssh::CertificateAuthority> ca);
+
+/// How a front end gets the SSH CA when it first needs it (a secret store read, which blocks).
+using CaLoader = std::function<Result<std::shared_ptr<const ssh::CertificateAuthority>>()>;
+/// identityIssuer() over a CA that is loaded on the first issue, on the thread that issues (a sandbox
+/// manager's worker, never the GUI thread), and cached for every later one. A failed load is not cached:
+/// the next create tries again (a keychain that was locked may be open by then). Thread-safe; concurrent
+/// first issues wait for one load.
+virt::IdentityIssuer lazyIdentityIssuer(CaLoader loadCa);
+
+/// A CaLoader over the configured secret store (CertificateAuthority::loadOrCreate).
+CaLoader secretStoreCaLoader(const config::Settings& settings, const QString& passphrase);
 
 /// Opens the hypervisor at `uri`. For a remote host reached over SSH (qemu+ssh://user@host[:port]/system)
 /// Fluid first checks the host's SSH key itself, strictly, against `knownHostsFile` (empty:

@@ -23,6 +23,7 @@ public:
         auto db = openAndMigrate(*options);
         if (db) {
             m_db = std::move(*db);
+            m_options = *options;
             m_openError.reset();
         } else {
             m_openError = db.error();
@@ -32,11 +33,13 @@ public:
     void close() { m_db.reset(); }
 
     Database* db() const { return m_db.get(); }
+    const DatabaseOptions& options() const { return m_options; }
     const Error* openError() const { return m_openError ? &*m_openError : &m_notOpened; }
 
 private:
     std::function<Result<DatabaseOptions>()> m_resolve;
     std::unique_ptr<Database> m_db;
+    DatabaseOptions m_options;
     std::optional<Error> m_openError;
     Error m_notOpened{ErrorCode::Unavailable, QStringLiteral("The store is not open yet"), {}};
 };
@@ -82,9 +85,14 @@ void StoreWorker::start()
             const QString message = ok ? executor->db()->describe() : executor->openError()->toString();
             if (!ok)
                 qCWarning(lcStore) << "store did not open:" << message;
-            relay(self, [self, ok, message]() {
-                if (self)
-                    Q_EMIT self->opened(ok, message);
+            std::optional<DatabaseOptions> resolved;
+            if (ok)
+                resolved = executor->options();
+            relay(self, [self, ok, message, resolved]() {
+                if (!self)
+                    return;
+                self->m_resolved = resolved;
+                Q_EMIT self->opened(ok, message);
             });
         },
         Qt::QueuedConnection);

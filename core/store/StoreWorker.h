@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace fluid::store {
 
@@ -28,6 +29,10 @@ public:
 
     /// Opens and migrates the store on the worker thread; emits opened() when done.
     void start();
+
+    /// The options the store was opened with (a resolved PostgreSQL password included), so other workers
+    /// can open their own connections to the same store. Empty until opened(true, ...) has been emitted.
+    const std::optional<DatabaseOptions>& databaseOptions() const { return m_resolved; }
 
     /// Runs work(db) on the worker thread, then done(result) on context's thread. Before the store is open
     /// (or when it failed to open) work is not run and done receives the open error.
@@ -59,6 +64,7 @@ private:
     class Executor;
     QThread m_thread;
     Executor* m_executor = nullptr;
+    std::optional<DatabaseOptions> m_resolved; // set on this object's thread, before opened()
 };
 
 } // namespace fluid::store

@@ -880,27 +880,31 @@ Result<ReconcileReport> SandboxManager::reconcile(const QString& hostId)
 
 Result<void> SandboxManager::applyDomainEvent(const QString& domainName, DomainState state)
 {
-    auto rows = store::SandboxRepository(m_db).list(
-        QStringLiteral("domain_name = ? AND state IN ('running', 'stopped')"), {domainName});
-    if (!rows)
-        return rows.error();
-    for (Sandbox row : *rows) {
-        const SandboxState mapped = state == DomainState::ShutOff || state == DomainState::Crashed
-                                        ? SandboxState::Stopped
-                                    : state == DomainState::Running ? SandboxState::Running
-                                                                    : row.state;
-        if (mapped == row.state)
-            continue;
-        row.state = mapped;
-        row.updatedAt = m_clock.now();
-        if (auto r = store::SandboxRepository(m_db).update(row); !r)
-            return r;
-        audit(QStringLiteral("system"), QStringLiteral("sandbox.state"),
-              QStringLiteral("%1 is now %2 (%3)")
-                  .arg(row.name, model::sandboxStateName(mapped), domainStateName(state)),
-              row.id);
-    }
-    return {};
+    // Read and write in one write transaction: an event read before a concurrent destroy must not write
+    // its stale row back over DESTROYED afterwards.
+    return m_db.transaction([&]() -> Result<void> {
+        auto rows = store::SandboxRepository(m_db).list(
+            QStringLiteral("domain_name = ? AND state IN ('running', 'stopped')"), {domainName});
+        if (!rows)
+            return rows.error();
+        for (Sandbox row : *rows) {
+            const SandboxState mapped = state == DomainState::ShutOff || state == DomainState::Crashed
+                                            ? SandboxState::Stopped
+                                        : state == DomainState::Running ? SandboxState::Running
+                                                                        : row.state;
+            if (mapped == row.state)
+                continue;
+            row.state = mapped;
+            row.updatedAt = m_clock.now();
+            if (auto r = store::SandboxRepository(m_db).update(row); !r)
+                return r;
+            audit(QStringLiteral("system"), QStringLiteral("sandbox.state"),
+                  QStringLiteral("%1 is now %2 (%3)")
+                      .arg(row.name, model::sandboxStateName(mapped), domainStateName(state)),
+                  row.id);
+        }
+        return {};
+    });
 }
 
 } // namespace fluid::virt

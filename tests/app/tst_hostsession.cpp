@@ -3,9 +3,10 @@
 // queued signals, libvirt lifecycle events reaching the store and the session's listeners, cancel, and a
 // clean shutdown while work is in flight.
 #include "runtime/HostSession.h"
+#include "runtime/Runtime.h"
+#include "ssh/CertificateAuthority.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
-#include "virt/LibvirtHypervisor.h"
 
 #include <QSignalSpy>
 #include <QTest>
@@ -14,12 +15,6 @@
 using namespace fluid;
 using fluid::test::must;
 
-namespace {
-
-const char* const kGoldenXml = fluid::test::kTestDriverGoldenXml;
-
-} // namespace
-
 class TestHostSession : public QObject {
     Q_OBJECT
 
@@ -27,34 +22,7 @@ class TestHostSession : public QObject {
     virt::Hypervisor* m_raw = nullptr; ///< the session's connection, to change things behind its back
     QThread* m_guiThread = nullptr;
 
-    runtime::HostSession::Setup setup()
-    {
-        runtime::HostSession::Setup s;
-        s.host.name = QStringLiteral("local");
-        s.host.uri = QStringLiteral("test:///default");
-        s.database.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
-        s.manager.localFileDir = m_dir + QStringLiteral("/hostfiles");
-        s.manager.poolName = QStringLiteral("default-pool");
-        s.manager.poolPath = QStringLiteral("/default-pool");
-        s.manager.probe = [](const QString&, int) {
-            return false;
-        };
-        s.createDefaults.memoryMib = 2; // the test driver's host has 3 MiB free
-        s.createDefaults.vcpus = 1;
-        s.createDefaults.waitReady = false;
-        s.connect = [this](const QString& uri) -> Result<std::unique_ptr<virt::Hypervisor>> {
-            auto hv = virt::LibvirtHypervisor::connect(uri);
-            if (!hv)
-                return hv.error();
-            (void)(*hv)->createVolume(QStringLiteral("default-pool"), QStringLiteral("golden.img"), 1 << 20,
-                                      QStringLiteral("raw"));
-            if (auto d = (*hv)->defineDomain(QString::fromLatin1(kGoldenXml)); !d)
-                return d.error();
-            m_raw = hv->get();
-            return std::unique_ptr<virt::Hypervisor>(std::move(*hv));
-        };
-        return s;
-    }
+    runtime::HostSession::Setup setup() { return test::testDriverSessionSetup(m_dir, &m_raw); }
 
     /// Waits for operationFinished(op) and returns (ok, message).
     static QPair<bool, QString> finished(QSignalSpy& spy, int op, int timeoutMs = 20000)
@@ -140,6 +108,49 @@ private Q_SLOTS:
         const auto refused = finished(done, session.stop(QStringLiteral("no-such-id")));
         QVERIFY(!refused.first);
         QVERIFY(!refused.second.isEmpty());
+    }
+
+    void identityIssuerLoadsTheCaLazilyOffTheGuiThread()
+    {
+        std::atomic<int> loads{0};
+        std::atomic<bool> onGuiThread{false};
+        QThread* gui = QThread::currentThread();
+        runtime::HostSession::Setup s = setup();
+        s.manager.issueIdentity =
+            runtime::lazyIdentityIssuer([&]() -> Result<std::shared_ptr<const ssh::CertificateAuthority>> {
+                if (QThread::currentThread() == gui)
+                    onGuiThread = true;
+                if (loads++ == 0)
+                    return makeError(ErrorCode::Unavailable, QStringLiteral("the keychain is locked"));
+                return std::make_shared<const ssh::CertificateAuthority>(must(ssh::KeyPair::generate()),
+                                                                         must(ssh::KeyPair::generate()));
+            });
+        runtime::HostSession session(s);
+        QSignalSpy opened(&session, &runtime::HostSession::opened);
+        QSignalSpy sandboxes(&session, &runtime::HostSession::sandboxesChanged);
+        QSignalSpy done(&session, &runtime::HostSession::operationFinished);
+        session.open();
+        QVERIFY(opened.wait(20000));
+        QCOMPARE(loads.load(), 0); // nothing loaded before the first create
+
+        const auto locked = finished(done, session.create(QStringLiteral("golden"), QStringLiteral("first")));
+        QVERIFY(!locked.first);
+        QVERIFY2(locked.second.contains(QLatin1String("keychain is locked")), qPrintable(locked.second));
+
+        // A failed load is not kept: the next create loads again, and the one after uses the cached CA.
+        for (const QString name : {QStringLiteral("second"), QStringLiteral("third")}) {
+            const auto made = finished(done, session.create(QStringLiteral("golden"), name));
+            QVERIFY2(made.first, qPrintable(made.second));
+            sandboxes.clear();
+            session.refresh();
+            QVERIFY(sandboxes.wait(20000));
+            const auto rows = sandboxes.last().value(0).value<QList<model::Sandbox>>();
+            QCOMPARE(rows.size(), 1);
+            QVERIFY(!rows.first().hostPublicKey.isEmpty()); // an identity was injected
+            QVERIFY2(finished(done, session.destroy(rows.first().id)).first, "destroy");
+        }
+        QCOMPARE(loads.load(), 2);
+        QVERIFY(!onGuiThread);
     }
 
     void unreachableHostSaysWhy()

@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-// Renders the main window and the About dialog to PNG files so a person can look at them:
+// Renders the main window, the hosts dock and the About dialog to PNG files so a person can look at them:
 //   render_screenshots OUTPUT_DIR
-// Run under Xvfb by scripts/render-screenshots.sh. Uses a throw-away store with a few audit events.
+// Run under Xvfb by scripts/render-screenshots.sh. Uses a throw-away store with a few audit events, and
+// libvirt's test driver as the host, with a sandbox and a snapshot made through the same HostSession the
+// app uses.
 #include "AboutDialog.h"
 #include "AuditDock.h"
+#include "HostsDock.h"
+#include "HostTreeModel.h"
 #include "MainWindow.h"
+#include "runtime/HostSession.h"
 #include "store/AuditLog.h"
 #include "store/StoreWorker.h"
+#include "TestSupport.h"
+
+#include <QTreeView>
 
 #include <QApplication>
 #include <QDir>
@@ -54,10 +62,18 @@ int main(int argc, char** argv)
     store::StoreWorker worker(options);
     ui::MainWindow window(&worker);
     window.resize(1280, 800);
+    runtime::HostSession session(test::testDriverSessionSetup(tmp.path()));
     int failures = 0;
-    QObject::connect(window.auditDock(), &ui::AuditDock::chainVerified, &window, [&]() {
-        // One more turn of the event loop so the table has painted its rows.
-        QTimer::singleShot(200, &window, [&]() {
+    bool auditReady = false;
+    bool hostsReady = false;
+    bool snapshotTaken = false;
+    const auto render = [&]() {
+        if (!auditReady || !hostsReady)
+            return;
+        // One more turn of the event loop so the views have painted their rows.
+        QTimer::singleShot(300, &window, [&]() {
+            if (!window.hostsDock()->grab().save(out + QStringLiteral("/hosts-dock.png")))
+                ++failures;
             if (!window.grab().save(out + QStringLiteral("/main-window.png")))
                 ++failures;
             ui::AboutDialog about(&window);
@@ -70,7 +86,59 @@ int main(int argc, char** argv)
             });
             about.exec();
         });
+    };
+    QObject::connect(window.auditDock(), &ui::AuditDock::chainVerified, &window, [&]() {
+        auditReady = true;
+        render();
     });
+
+    // The hosts dock: a sandbox from the golden VM, with a snapshot, expanded and selected.
+    ui::HostTreeModel* tree = window.hostsDock()->model();
+    const auto sandboxRow = [&]() {
+        return tree->index(0, 0, tree->index(1, 0, tree->hostIndex(QStringLiteral("local"))));
+    };
+    QObject::connect(&session, &runtime::HostSession::opened, &window, [&](bool ok, const QString& message) {
+        if (!ok) {
+            std::fprintf(stderr, "test driver: %s\n", qPrintable(message));
+            ++failures;
+            app.quit();
+            return;
+        }
+        session.create(QStringLiteral("golden"), QStringLiteral("web-1"));
+    });
+    QObject::connect(&session, &runtime::HostSession::operationFinished, &window,
+                     [&](int, bool ok, const QString& message) {
+                         if (!ok) {
+                             std::fprintf(stderr, "test driver: %s\n", qPrintable(message));
+                             ++failures;
+                             app.quit();
+                         }
+                     });
+    QObject::connect(&session, &runtime::HostSession::sandboxesChanged, &window,
+                     [&](const QList<model::Sandbox>& sandboxes) {
+                         if (sandboxes.isEmpty() || snapshotTaken)
+                             return;
+                         snapshotTaken = true;
+                         session.snapshot(sandboxes.first().id, QStringLiteral("baseline"));
+                     });
+    QObject::connect(&session, &runtime::HostSession::snapshotsLoaded, &window,
+                     [&](const QString&, const QList<virt::SnapshotInfo>& snapshots) {
+                         if (snapshots.isEmpty() || hostsReady)
+                             return;
+                         hostsReady = true;
+                         render();
+                     });
+    QObject::connect(&session, &runtime::HostSession::operationFinished, &window,
+                     [&](int, bool ok, const QString& message) {
+                         if (!ok || !message.startsWith(QLatin1String("snapshot")))
+                             return;
+                         QTreeView* view = window.hostsDock()->view();
+                         view->expand(sandboxRow()); // loads the snapshots
+                         view->selectionModel()->select(sandboxRow(), QItemSelectionModel::ClearAndSelect |
+                                                                          QItemSelectionModel::Rows);
+                     });
+    window.addHostSession(&session);
+    window.resizeDocks({window.hostsDock()}, {560}, Qt::Horizontal);
     worker.start();
     window.show();
     QTimer::singleShot(30000, &app, [&]() {
@@ -80,6 +148,6 @@ int main(int argc, char** argv)
     });
     app.exec();
     if (failures == 0)
-        std::printf("wrote %s/main-window.png and %s/about-dialog.png\n", qPrintable(out), qPrintable(out));
+        std::printf("wrote main-window.png, hosts-dock.png and about-dialog.png to %s\n", qPrintable(out));
     return failures == 0 ? 0 : 1;
 }

@@ -2,6 +2,7 @@
 #include "TestSupport.h"
 
 #include "base/Signals.h"
+#include "virt/LibvirtHypervisor.h"
 
 #include <QDir>
 #include <QUuid>
@@ -53,5 +54,35 @@ const char kTestDriverGoldenXml[] = R"(<domain type='test'>
     </disk>
   </devices>
 </domain>)";
+
+runtime::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hypervisor** raw)
+{
+    runtime::HostSession::Setup s;
+    s.host.name = QStringLiteral("local");
+    s.host.uri = QStringLiteral("test:///default");
+    s.database.sqlitePath = dir + QStringLiteral("/fluid.sqlite");
+    s.manager.localFileDir = dir + QStringLiteral("/hostfiles");
+    s.manager.poolName = QStringLiteral("default-pool");
+    s.manager.poolPath = QStringLiteral("/default-pool");
+    s.manager.probe = [](const QString&, int) {
+        return false;
+    };
+    s.createDefaults.memoryMib = 2; // the test driver's host has 3 MiB free
+    s.createDefaults.vcpus = 1;
+    s.createDefaults.waitReady = false;
+    s.connect = [raw](const QString& uri) -> Result<std::unique_ptr<virt::Hypervisor>> {
+        auto hv = virt::LibvirtHypervisor::connect(uri);
+        if (!hv)
+            return hv.error();
+        (void)(*hv)->createVolume(QStringLiteral("default-pool"), QStringLiteral("golden.img"), 1 << 20,
+                                  QStringLiteral("raw"));
+        if (auto d = (*hv)->defineDomain(QString::fromLatin1(kTestDriverGoldenXml)); !d)
+            return d.error();
+        if (raw)
+            *raw = hv->get();
+        return std::unique_ptr<virt::Hypervisor>(std::move(*hv));
+    };
+    return s;
+}
 
 } // namespace fluid::test

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "base/Result.h"
+#include "runtime/HostSession.h"
 
 #include <QString>
 
@@ -20,6 +21,12 @@ QString makeTempDir(const QString& prefix);
 
 /// A golden VM for libvirt's test driver: a raw disk /default-pool/golden.img in the driver's pool.
 extern const char kTestDriverGoldenXml[];
+
+/// A HostSession setup for libvirt's test driver (test:///default, host "local") over the SQLite store in
+/// `dir`: the golden VM of kTestDriverGoldenXml defined on connect, creates of 2 MiB and 1 vCPU (the
+/// driver's host has 3 MiB free) that do not wait for the guest, and a readiness probe that never answers.
+/// When `raw` is given it receives the session's connection, to change things behind the session's back.
+runtime::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hypervisor** raw = nullptr);
 
 /// The value of a Result that must succeed; a failure aborts the test with the error's text.
 template <typename T>

@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "HostsDock.h"
+
+#include "base/Clock.h"
+#include "HostTreeModel.h"
+#include "runtime/HostSession.h"
+
+#include <QAction>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QListView>
+#include <QMenu>
+#include <QMessageBox>
+#include <QStandardItemModel>
+#include <QStyle>
+#include <QTimer>
+#include <QToolBar>
+#include <QToolButton>
+#include <QTreeView>
+#include <QVBoxLayout>
+
+namespace fluid::ui {
+
+namespace {
+constexpr int kMaxFailuresListed = 20;
+constexpr int kStatusTimeoutMs = 8000;
+
+/// What the person entered in a dialog, or nothing when they cancelled it.
+template <typename Dialog, typename Answer>
+std::optional<Answer> answer(Dialog& dialog, Answer (Dialog::*get)() const)
+{
+    if (dialog.exec() != QDialog::Accepted)
+        return std::nullopt;
+    return (dialog.*get)();
+}
+} // namespace
+
+std::optional<CreateRequest> HostsDock::Prompts::askCreate(QWidget* parent, const QString& source,
+                                                           const CreateRequest& defaults)
+{
+    CreateSandboxDialog dialog(source, defaults, parent);
+    return answer(dialog, &CreateSandboxDialog::request);
+}
+
+bool HostsDock::Prompts::confirm(QWidget* parent, const QString& title, const QString& text)
+{
+    return QMessageBox::question(parent, title, text, QMessageBox::Yes | QMessageBox::Cancel,
+                                 QMessageBox::Cancel) == QMessageBox::Yes;
+}
+
+std::optional<QString> HostsDock::Prompts::askSnapshotName(QWidget* parent, const QString& sandbox,
+                                                           const QString& suggestion)
+{
+    SnapshotNameDialog dialog(sandbox, suggestion, parent);
+    return answer(dialog, &SnapshotNameDialog::name);
+}
+
+HostsDock::HostsDock(QWidget* parent, const Clock* clock)
+    : QDockWidget(tr("Hosts & sandboxes"), parent)
+    , m_model(new HostTreeModel(this, clock))
+    , m_view(new QTreeView)
+    , m_empty(new QLabel)
+    , m_operations(new QStandardItemModel(this))
+    , m_operationsView(new QListView)
+    , m_prompts(std::make_unique<Prompts>())
+    , m_clock(clock ? clock : &Clock::system())
+{
+    setObjectName(QStringLiteral("hostsDock"));
+    auto* body = new QWidget;
+    auto* layout = new QVBoxLayout(body);
+    layout->setContentsMargins(4, 4, 4, 4);
+
+    auto* toolbar = new QToolBar;
+    toolbar->setObjectName(QStringLiteral("hostsToolbar"));
+    toolbar->setIconSize(QSize(16, 16));
+    using H = HostsDock;
+    const QList<QAction*> actions = {
+        makeAction(Action::Create, tr("&Create sandbox…"), QKeySequence(Qt::CTRL | Qt::Key_N),
+                   QStyle::SP_FileDialogNewFolder, tr("Clone a new sandbox from the selected source VM"),
+                   &H::createSandbox),
+        makeAction(Action::Start, tr("&Start"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S),
+                   QStyle::SP_MediaPlay, tr("Start the selected sandbox"), &H::startSandbox),
+        makeAction(Action::Stop, tr("S&top"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_X),
+                   QStyle::SP_MediaStop, tr("Shut the selected sandbox down (forced after the stop timeout)"),
+                   &H::stopSandbox),
+        makeAction(Action::Destroy, tr("&Destroy…"), QKeySequence(Qt::Key_Delete), QStyle::SP_TrashIcon,
+                   tr("Power off and delete the selected sandbox with its disks and snapshots"),
+                   &H::destroySandbox),
+        makeAction(Action::Snapshot, tr("Take s&napshot…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P),
+                   QStyle::SP_DialogSaveButton, tr("Take a snapshot of the selected sandbox"),
+                   &H::takeSnapshot),
+        makeAction(Action::Revert, tr("&Revert to snapshot"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z),
+                   QStyle::SP_ArrowBack, tr("Return the sandbox to the selected snapshot"),
+                   &H::revertSnapshot),
+        makeAction(Action::Refresh, tr("Re&fresh"), QKeySequence(Qt::Key_F5), QStyle::SP_BrowserReload,
+                   tr("Reload source VMs and sandboxes (reconnects a host that could not be reached)"),
+                   &H::refresh),
+    };
+    for (QAction* a : actions) {
+        toolbar->addAction(a);
+        if (a == m_actions.value(Action::Revert))
+            toolbar->addSeparator();
+    }
+    layout->addWidget(toolbar);
+
+    m_empty->setObjectName(QStringLiteral("hostsEmpty"));
+    m_empty->setWordWrap(true);
+    m_empty->setAlignment(Qt::AlignCenter);
+    m_empty->setText(tr("No libvirt host configured: add one in config.yaml hosts:"));
+    layout->addWidget(m_empty, 1);
+
+    m_view->setObjectName(QStringLiteral("hostsView"));
+    m_view->setAccessibleName(tr("Hosts, source VMs and sandboxes"));
+    m_view->setModel(m_model);
+    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_view->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_view->setUniformRowHeights(true);
+    m_view->setAlternatingRowColors(true);
+    m_view->setContextMenuPolicy(Qt::CustomContextMenu);
+    m_view->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_view->header()->setStretchLastSection(false);
+    layout->addWidget(m_view, 1);
+
+    auto* opsHeader = new QHBoxLayout;
+    auto* opsLabel = new QLabel(tr("Operations"));
+    opsHeader->addWidget(opsLabel, 1);
+    QAction* cancel =
+        makeAction(Action::CancelOperation, tr("Cancel"), QKeySequence(), QStyle::SP_DialogCancelButton,
+                   tr("Cancel the selected create (it rolls back)"), &H::cancelOperation);
+    auto* cancelButton = new QToolButton;
+    cancelButton->setDefaultAction(cancel);
+    cancelButton->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    auto* dismissButton = new QToolButton;
+    dismissButton->setObjectName(QStringLiteral("dismissOperations"));
+    dismissButton->setText(tr("Dismiss"));
+    dismissButton->setToolTip(tr("Remove finished operations from the list"));
+    connect(dismissButton, &QToolButton::clicked, this, &HostsDock::dismissFinished);
+    opsHeader->addWidget(cancelButton);
+    opsHeader->addWidget(dismissButton);
+    layout->addLayout(opsHeader);
+    m_operationsView->setObjectName(QStringLiteral("operationsView"));
+    m_operationsView->setAccessibleName(tr("Operations"));
+    m_operationsView->setModel(m_operations);
+    m_operationsView->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_operationsView->setMaximumHeight(90);
+    opsLabel->setBuddy(m_operationsView);
+    layout->addWidget(m_operationsView);
+    setWidget(body);
+
+    connect(m_view, &QTreeView::customContextMenuRequested, this, &HostsDock::showContextMenu);
+    connect(m_view, &QTreeView::expanded, this, &HostsDock::onExpanded);
+    connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            &HostsDock::updateActions);
+    connect(m_model, &QAbstractItemModel::dataChanged, this, &HostsDock::updateActions);
+    connect(m_model, &QAbstractItemModel::rowsRemoved, this, &HostsDock::updateActions);
+    connect(m_operationsView->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            &HostsDock::updateActions);
+    connect(m_operations, &QAbstractItemModel::dataChanged, this, &HostsDock::updateActions);
+
+    auto* ages = new QTimer(this);
+    ages->setInterval(30000);
+    connect(ages, &QTimer::timeout, m_model, &HostTreeModel::touchAges);
+    ages->start();
+
+    updateEmptyState();
+    updateActions();
+}
+
+HostsDock::~HostsDock() = default;
+
+QAction* HostsDock::makeAction(Action which, const QString& text, const QKeySequence& shortcut, int icon,
+                               const QString& tip, void (HostsDock::*slot)())
+{
+    auto* a = new QAction(style()->standardIcon(QStyle::StandardPixmap(icon)), text, this);
+    a->setObjectName(QStringLiteral("hosts%1").arg(int(which)));
+    if (!shortcut.isEmpty()) {
+        a->setShortcut(shortcut);
+        a->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+        a->setToolTip(QStringLiteral("%1 (%2)").arg(tip, shortcut.toString(QKeySequence::NativeText)));
+    } else {
+        a->setToolTip(tip);
+    }
+    addAction(a); // shortcuts work wherever the focus is inside the dock
+    connect(a, &QAction::triggered, this, slot);
+    m_actions.insert(which, a);
+    return a;
+}
+
+QAction* HostsDock::action(Action which) const
+{
+    return m_actions.value(which);
+}
+
+void HostsDock::setPrompts(std::unique_ptr<Prompts> prompts)
+{
+    m_prompts = std::move(prompts);
+}
+
+void HostsDock::setEmptyText(const QString& text)
+{
+    m_empty->setText(text);
+}
+
+QString HostsDock::emptyText() const
+{
+    return m_empty->text();
+}
+
+void HostsDock::updateEmptyState()
+{
+    const bool empty = m_sessions.isEmpty();
+    m_empty->setVisible(empty);
+    m_view->setVisible(!empty);
+}
+
+void HostsDock::addHostSession(runtime::HostSession* session)
+{
+    const QString host = session->hostName();
+    m_sessions.append(session);
+    m_model->addHost(host, session->uri());
+    updateEmptyState();
+    m_view->expand(m_model->hostIndex(host));
+
+    connect(session, &runtime::HostSession::opened, this, [this, host](bool ok, const QString& message) {
+        m_opening.remove(host);
+        m_model->setHostState(host, ok, ok ? tr("connected") : tr("not connected"), message);
+        if (ok) {
+            Q_EMIT statusMessage(message, kStatusTimeoutMs);
+            for (int g = 0; g < m_model->rowCount(m_model->hostIndex(host)); ++g)
+                m_view->expand(m_model->index(g, 0, m_model->hostIndex(host)));
+        } else {
+            addFailure(tr("%1: cannot connect").arg(host), message);
+        }
+        updateActions();
+    });
+    connect(session, &runtime::HostSession::connectionChanged, this,
+            [this, host](bool up, const QString& reason) {
+                m_model->setHostState(host, up, up ? tr("connected") : tr("reconnecting…"), reason);
+                Q_EMIT statusMessage(up ? tr("%1: connection restored").arg(host)
+                                        : tr("%1: connection lost, reconnecting: %2").arg(host, reason),
+                                     up ? kStatusTimeoutMs : 0);
+                updateActions();
+            });
+    connect(session, &runtime::HostSession::hostInfoChanged, this,
+            [this, host](const QString& summary) { m_model->setHostInfo(host, summary); });
+    connect(session, &runtime::HostSession::sourcesChanged, this,
+            [this, host](const QList<runtime::HostSession::Source>& sources) {
+                m_model->setSources(host, sources);
+            });
+    connect(session, &runtime::HostSession::sandboxesChanged, this,
+            [this, host](const QList<model::Sandbox>& sandboxes) { m_model->setSandboxes(host, sandboxes); });
+    connect(session, &runtime::HostSession::snapshotsLoaded, this,
+            [this, host](const QString& sandboxId, const QList<virt::SnapshotInfo>& snapshots) {
+                m_model->setSnapshots(host, sandboxId, snapshots);
+            });
+    connect(session, &runtime::HostSession::operationStarted, this,
+            [this, session](int op, const QString& description) {
+                onOperationStarted(session, op, description);
+            });
+    connect(session, &runtime::HostSession::operationProgress, this,
+            [this, session](int op, const QString& message) { onOperationProgress(session, op, message); });
+    connect(session, &runtime::HostSession::operationFinished, this,
+            [this, session](int op, bool ok, const QString& message) {
+                onOperationFinished(session, op, ok, message);
+            });
+
+    if (!session->isOpen()) {
+        m_opening.insert(host);
+        session->open();
+    }
+    updateActions();
+}
+
+runtime::HostSession* HostsDock::sessionNamed(const QString& host) const
+{
+    for (const QPointer<runtime::HostSession>& s : m_sessions)
+        if (s && s->hostName() == host)
+            return s;
+    return nullptr;
+}
+
+runtime::HostSession* HostsDock::sessionFor(const QModelIndex& index) const
+{
+    return index.isValid() ? sessionNamed(index.siblingAtColumn(0).data(HostTreeModel::HostRole).toString())
+                           : nullptr;
+}
+
+QModelIndex HostsDock::selected() const
+{
+    const QModelIndexList rows = m_view->selectionModel()->selectedRows(0);
+    return rows.isEmpty() ? QModelIndex() : rows.first();
+}
+
+void HostsDock::updateActions()
+{
+    using Kind = HostTreeModel::Kind;
+    using model::SandboxState;
+    const QModelIndex index = selected();
+    const Kind kind = HostTreeModel::kindOf(index);
+    runtime::HostSession* session = sessionFor(index);
+    const bool up =
+        session && m_model->hostIndex(session->hostName()).data(HostTreeModel::ConnectedRole).toBool();
+    const QModelIndex first = index.siblingAtColumn(0);
+    const auto state = SandboxState(first.data(HostTreeModel::SandboxStateRole).toInt());
+    const bool sandbox = up && kind == Kind::Sandbox;
+
+    action(Action::Create)
+        ->setEnabled(up && kind == Kind::Source && first.data(HostTreeModel::CloneableRole).toBool());
+    action(Action::Start)->setEnabled(sandbox && state == SandboxState::Stopped);
+    action(Action::Stop)->setEnabled(sandbox && state == SandboxState::Running);
+    action(Action::Destroy)->setEnabled(sandbox && state != SandboxState::Creating);
+    action(Action::Snapshot)
+        ->setEnabled(sandbox && (state == SandboxState::Running || state == SandboxState::Stopped));
+    action(Action::Revert)->setEnabled(up && kind == Kind::Snapshot);
+    action(Action::Refresh)->setEnabled(!m_sessions.isEmpty());
+
+    const QModelIndexList ops = m_operationsView->selectionModel()->selectedIndexes();
+    action(Action::CancelOperation)
+        ->setEnabled(!ops.isEmpty() && ops.first().data(RunningRole).toBool() &&
+                     ops.first().data(CancellableRole).toBool());
+}
+
+void HostsDock::showContextMenu(const QPoint& pos)
+{
+    QMenu menu(this);
+    for (Action a :
+         {Action::Create, Action::Start, Action::Stop, Action::Snapshot, Action::Revert, Action::Destroy})
+        if (action(a)->isEnabled())
+            menu.addAction(action(a));
+    if (!menu.isEmpty())
+        menu.addSeparator();
+    menu.addAction(action(Action::Refresh));
+    menu.exec(m_view->viewport()->mapToGlobal(pos));
+}
+
+void HostsDock::onExpanded(const QModelIndex& index)
+{
+    if (HostTreeModel::kindOf(index) != HostTreeModel::Kind::Sandbox)
+        return;
+    if (runtime::HostSession* session = sessionFor(index)) {
+        const QModelIndex placeholder = m_model->index(0, 0, index);
+        if (HostTreeModel::kindOf(placeholder) == HostTreeModel::Kind::Placeholder)
+            m_model->setData(placeholder, tr("Loading snapshots…"));
+        session->loadSnapshots(index.data(HostTreeModel::SandboxIdRole).toString());
+    }
+}
+
+void HostsDock::createSandbox()
+{
+    const QModelIndex index = selected();
+    runtime::HostSession* session = sessionFor(index);
+    if (!session || !action(Action::Create)->isEnabled())
+        return;
+    const QString source = index.siblingAtColumn(0).data(HostTreeModel::KeyRole).toString();
+    const virt::CreateOptions& defaults = session->createDefaults();
+    const auto request = m_prompts->askCreate(this, source, {QString(), defaults.memoryMib, defaults.vcpus});
+    if (!request || !m_sessions.contains(session))
+        return;
+    track(session, session->create(source, request->name, request->memoryMib, request->vcpus), true, {});
+}
+
+void HostsDock::startSandbox()
+{
+    const QModelIndex index = selected();
+    if (runtime::HostSession* session = sessionFor(index); session && action(Action::Start)->isEnabled())
+        track(session, session->start(index.siblingAtColumn(0).data(HostTreeModel::SandboxIdRole).toString()),
+              false, {});
+}
+
+void HostsDock::stopSandbox()
+{
+    const QModelIndex index = selected();
+    if (runtime::HostSession* session = sessionFor(index); session && action(Action::Stop)->isEnabled())
+        track(session, session->stop(index.siblingAtColumn(0).data(HostTreeModel::SandboxIdRole).toString()),
+              false, {});
+}
+
+void HostsDock::destroySandbox()
+{
+    const QModelIndex index = selected();
+    runtime::HostSession* session = sessionFor(index);
+    if (!session || !action(Action::Destroy)->isEnabled())
+        return;
+    const QString id = index.siblingAtColumn(0).data(HostTreeModel::SandboxIdRole).toString();
+    const QString name = index.siblingAtColumn(0).data().toString();
+    if (!m_prompts->confirm(this, tr("Destroy %1?").arg(name),
+                            tr("Destroy sandbox %1? It is powered off and deleted with its disks and "
+                               "snapshots. This cannot be undone.")
+                                .arg(name)) ||
+        !m_sessions.contains(session))
+        return;
+    track(session, session->destroy(id), false, {});
+}
+
+void HostsDock::takeSnapshot()
+{
+    const QModelIndex index = selected();
+    runtime::HostSession* session = sessionFor(index);
+    if (!session || !action(Action::Snapshot)->isEnabled())
+        return;
+    const QString id = index.siblingAtColumn(0).data(HostTreeModel::SandboxIdRole).toString();
+    const QString suggestion =
+        QStringLiteral("snap-%1").arg(m_clock->now().toString(QStringLiteral("yyyyMMdd-HHmmss")));
+    const auto name =
+        m_prompts->askSnapshotName(this, index.siblingAtColumn(0).data().toString(), suggestion);
+    if (!name || !m_sessions.contains(session))
+        return;
+    track(session, session->snapshot(id, *name), false, id);
+}
+
+void HostsDock::revertSnapshot()
+{
+    const QModelIndex index = selected();
+    runtime::HostSession* session = sessionFor(index);
+    if (!session || !action(Action::Revert)->isEnabled())
+        return;
+    const QString id = index.siblingAtColumn(0).data(HostTreeModel::SandboxIdRole).toString();
+    const QString snapshot = index.siblingAtColumn(0).data(HostTreeModel::KeyRole).toString();
+    const QString sandbox = index.parent().siblingAtColumn(0).data().toString();
+    if (!m_prompts->confirm(this, tr("Revert %1?").arg(sandbox),
+                            tr("Revert %1 to snapshot %2? Everything changed since that snapshot is lost.")
+                                .arg(sandbox, snapshot)) ||
+        !m_sessions.contains(session))
+        return;
+    track(session, session->revert(id, snapshot), false, id);
+}
+
+void HostsDock::refresh()
+{
+    runtime::HostSession* only = sessionFor(selected());
+    for (const QPointer<runtime::HostSession>& session : std::as_const(m_sessions)) {
+        if (!session || (only && session != only))
+            continue;
+        const QString host = session->hostName();
+        if (session->isOpen()) {
+            session->refresh();
+            const QModelIndex sandboxes = m_model->index(1, 0, m_model->hostIndex(host));
+            for (int r = 0; r < m_model->rowCount(sandboxes); ++r)
+                if (const QModelIndex i = m_model->index(r, 0, sandboxes); m_view->isExpanded(i))
+                    session->loadSnapshots(i.data(HostTreeModel::SandboxIdRole).toString());
+        } else if (!m_opening.contains(host)) {
+            m_opening.insert(host);
+            m_model->setHostState(host, false, tr("connecting…"), {});
+            session->open();
+        }
+    }
+}
+
+void HostsDock::cancelOperation()
+{
+    const QModelIndexList ops = m_operationsView->selectionModel()->selectedIndexes();
+    if (ops.isEmpty() || !ops.first().data(RunningRole).toBool())
+        return;
+    auto* session = reinterpret_cast<runtime::HostSession*>(ops.first().data(SessionRole).value<quintptr>());
+    for (const QPointer<runtime::HostSession>& s : std::as_const(m_sessions))
+        if (s == session) {
+            session->cancel(ops.first().data(OperationRole).toInt());
+            m_operations->setData(ops.first(),
+                                  tr("%1: cancelling…").arg(ops.first().data(DescriptionRole).toString()));
+        }
+}
+
+void HostsDock::track(runtime::HostSession* session, int operation, bool cancellable,
+                      const QString& reloadSnapshotsOf)
+{
+    if (QStandardItem* item = operationItem(session, operation))
+        item->setData(cancellable, CancellableRole);
+    if (!reloadSnapshotsOf.isEmpty())
+        m_reloadAfter.insert({session, operation}, reloadSnapshotsOf);
+    updateActions();
+}
+
+QStandardItem* HostsDock::operationItem(runtime::HostSession* session, int operation) const
+{
+    for (int r = 0; r < m_operations->rowCount(); ++r) {
+        QStandardItem* item = m_operations->item(r);
+        if (item->data(SessionRole).value<quintptr>() == quintptr(session) &&
+            item->data(OperationRole).toInt() == operation && item->data(RunningRole).toBool())
+            return item;
+    }
+    return nullptr;
+}
+
+void HostsDock::onOperationStarted(runtime::HostSession* session, int operation, const QString& description)
+{
+    auto* item = new QStandardItem(description + QStringLiteral("…"));
+    item->setData(quintptr(session), SessionRole);
+    item->setData(operation, OperationRole);
+    item->setData(description, DescriptionRole);
+    item->setData(true, RunningRole);
+    item->setData(false, CancellableRole);
+    item->setIcon(style()->standardIcon(QStyle::SP_BrowserReload));
+    m_operations->insertRow(0, item);
+    Q_EMIT statusMessage(tr("%1…").arg(description), 0);
+}
+
+void HostsDock::onOperationProgress(runtime::HostSession* session, int operation, const QString& message)
+{
+    if (QStandardItem* item = operationItem(session, operation)) {
+        const QString text = QStringLiteral("%1: %2").arg(item->data(DescriptionRole).toString(), message);
+        item->setText(text);
+        Q_EMIT statusMessage(text, 0);
+    }
+}
+
+void HostsDock::onOperationFinished(runtime::HostSession* session, int operation, bool ok,
+                                    const QString& message)
+{
+    const QString reload = m_reloadAfter.take({session, operation});
+    if (!reload.isEmpty() && m_sessions.contains(session))
+        session->loadSnapshots(reload);
+    QStandardItem* item = operationItem(session, operation);
+    const QString description =
+        item ? item->data(DescriptionRole).toString() : tr("Operation %1").arg(operation);
+    if (item)
+        m_operations->removeRow(item->row());
+    if (ok)
+        Q_EMIT statusMessage(QStringLiteral("%1: %2").arg(description, message), kStatusTimeoutMs);
+    else
+        addFailure(tr("%1 failed").arg(description), message);
+    updateActions();
+}
+
+void HostsDock::addFailure(const QString& text, const QString& detail)
+{
+    auto* item = new QStandardItem(style()->standardIcon(QStyle::SP_MessageBoxCritical),
+                                   QStringLiteral("%1: %2").arg(text, detail));
+    item->setToolTip(detail);
+    item->setData(false, RunningRole);
+    m_operations->insertRow(0, item);
+    int failures = 0;
+    for (int r = 0; r < m_operations->rowCount();) {
+        if (!m_operations->item(r)->data(RunningRole).toBool() && ++failures > kMaxFailuresListed)
+            m_operations->removeRow(r); // the oldest beyond the limit
+        else
+            ++r;
+    }
+    Q_EMIT statusMessage(QStringLiteral("%1: %2").arg(text, detail), 0);
+}
+
+void HostsDock::dismissFinished()
+{
+    for (int r = m_operations->rowCount() - 1; r >= 0; --r)
+        if (!m_operations->item(r)->data(RunningRole).toBool())
+            m_operations->removeRow(r);
+}
+
+} // namespace fluid::ui

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "SandboxDialogs.h"
+
+#include <QDockWidget>
+#include <QMap>
+#include <QPointer>
+
+#include <memory>
+#include <optional>
+
+class QAction;
+class QLabel;
+class QListView;
+class QStandardItem;
+class QStandardItemModel;
+class QTreeView;
+
+namespace fluid {
+class Clock;
+}
+
+namespace fluid::runtime {
+class HostSession;
+}
+
+namespace fluid::ui {
+
+class HostTreeModel;
+
+/// The "Hosts & sandboxes" dock: a tree of every host's source VMs and sandboxes (with their snapshots),
+/// live from HostSession signals, and the actions on them (create, start, stop, destroy, snapshot, revert,
+/// refresh). Every action calls the session, which works on its own threads; running operations are listed
+/// with their progress, a running create can be cancelled, failures stay listed with their message.
+/// GUI thread.
+class HostsDock : public QDockWidget {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(HostsDock)
+public:
+    enum class Action { Create, Start, Stop, Destroy, Snapshot, Revert, Refresh, CancelOperation };
+
+    /// How the dock asks the person (dialogs by default; a test answers with its own).
+    class Prompts {
+    public:
+        virtual ~Prompts() = default;
+        virtual std::optional<CreateRequest> askCreate(QWidget* parent, const QString& source,
+                                                       const CreateRequest& defaults);
+        virtual bool confirm(QWidget* parent, const QString& title, const QString& text);
+        virtual std::optional<QString> askSnapshotName(QWidget* parent, const QString& sandbox,
+                                                       const QString& suggestion);
+    };
+
+    explicit HostsDock(QWidget* parent = nullptr, const Clock* clock = nullptr);
+    ~HostsDock() override;
+
+    /// Shows the session's host in the tree, follows its signals and opens it unless it is open. The dock
+    /// does not own the session; one that is deleted first simply drops out of the actions.
+    void addHostSession(runtime::HostSession* session);
+    /// What the dock says while it has no host (e.g. "No libvirt host configured ...").
+    void setEmptyText(const QString& text);
+    QString emptyText() const;
+
+    void setPrompts(std::unique_ptr<Prompts> prompts);
+
+    HostTreeModel* model() const { return m_model; }
+    QTreeView* view() const { return m_view; }
+    QAction* action(Action which) const;
+    /// Running operations (with progress) and failed ones (with their message).
+    QStandardItemModel* operations() const { return m_operations; }
+    QListView* operationsView() const { return m_operationsView; }
+
+Q_SIGNALS:
+    /// A line for the window's status bar; timeoutMs 0 keeps it until the next one.
+    void statusMessage(const QString& text, int timeoutMs);
+
+private:
+    enum OperationRole {
+        SessionRole = Qt::UserRole + 1,
+        OperationRole,
+        DescriptionRole,
+        CancellableRole,
+        RunningRole
+    };
+
+    QAction* makeAction(Action which, const QString& text, const QKeySequence& shortcut, int icon,
+                        const QString& tip, void (HostsDock::*slot)());
+    runtime::HostSession* sessionFor(const QModelIndex& index) const;
+    runtime::HostSession* sessionNamed(const QString& host) const;
+    QModelIndex selected() const;
+    void updateActions();
+    void updateEmptyState();
+    void showContextMenu(const QPoint& pos);
+    void onExpanded(const QModelIndex& index);
+
+    void createSandbox();
+    void startSandbox();
+    void stopSandbox();
+    void destroySandbox();
+    void takeSnapshot();
+    void revertSnapshot();
+    void refresh();
+    void cancelOperation();
+
+    /// Called with the id an operation call returned: remembers what to do when it ends.
+    void track(runtime::HostSession* session, int operation, bool cancellable,
+               const QString& reloadSnapshotsOf);
+    QStandardItem* operationItem(runtime::HostSession* session, int operation) const;
+    void onOperationStarted(runtime::HostSession* session, int operation, const QString& description);
+    void onOperationProgress(runtime::HostSession* session, int operation, const QString& message);
+    void onOperationFinished(runtime::HostSession* session, int operation, bool ok, const QString& message);
+    /// Lists a failure (kept until dismissed) and says it in the status bar.
+    void addFailure(const QString& text, const QString& detail);
+    void dismissFinished();
+
+    HostTreeModel* m_model;
+    QTreeView* m_view;
+    QLabel* m_empty;
+    QStandardItemModel* m_operations;
+    QListView* m_operationsView;
+    QMap<Action, QAction*> m_actions;
+    QList<QPointer<runtime::HostSession>> m_sessions;
+    QSet<QString> m_opening; ///< hosts whose open() has not answered yet
+    /// Snapshot lists to reload when an operation ends, by (session, operation).
+    QHash<QPair<runtime::HostSession*, int>, QString> m_reloadAfter;
+    std::unique_ptr<Prompts> m_prompts;
+    const Clock* m_clock;
+};
+
+} // namespace fluid::ui
