@@ -2,12 +2,14 @@
 #include "HostSession.h"
 
 #include "base/Logging.h"
+#include "inspect/SnapshotInspector.h"
 #include "Runtime.h"
 #include "store/Repository.h"
 
 #include <QMetaObject>
 
 #include <algorithm>
+#include <mutex>
 
 namespace fluid::runtime {
 
@@ -64,6 +66,12 @@ bool HostSession::isOpen() const
 void HostSession::open()
 {
     m_pool.start([this]() {
+        // Snapshot mounts a crashed Fluid left behind (their owner process is gone) go first, once.
+        static std::once_flag leftovers;
+        std::call_once(leftovers, [] {
+            if (auto cleaned = inspect::SnapshotInspector().cleanupLeftovers(); cleaned && *cleaned > 0)
+                qCInfo(lcInspect) << "cleaned up" << *cleaned << "snapshot mount(s) left by an earlier run";
+        });
         auto hv = m_setup.connect(m_setup.host.uri);
         if (!hv) {
             Q_EMIT opened(false, QStringLiteral("%1: %2").arg(m_setup.host.name, hv.error().message));

@@ -138,7 +138,7 @@ private Q_SLOTS:
         QVERIFY2(locked.second.contains(QLatin1String("keychain is locked")), qPrintable(locked.second));
 
         // A failed load is not kept: the next create loads again, and the one after uses the cached CA.
-        for (const QString name : {QStringLiteral("second"), QStringLiteral("third")}) {
+        for (const QString& name : {QStringLiteral("second"), QStringLiteral("third")}) {
             const auto made = finished(done, session.create(QStringLiteral("golden"), name));
             QVERIFY2(made.first, qPrintable(made.second));
             sandboxes.clear();
