@@ -217,6 +217,20 @@ private Q_SLOTS:
                        QStringLiteral("name"), {}),
                  QStringList{QStringLiteral("hello")});
 
+        // And once it is stopped: a fresh snapshot of the shut-off disk shows the same changes.
+        QCOMPARE(must(m_manager->stop(s.id)).state, model::SandboxState::Stopped);
+        auto [rcStopped, stoppedOut, stoppedErr] =
+            fluid({QStringLiteral("sandbox"), QStringLiteral("diff"), QStringLiteral("e2e-diff"),
+                   QStringLiteral("baseline"), QStringLiteral("--json")});
+        QVERIFY2(rcStopped == 0, stoppedErr.constData());
+        const QJsonObject stopped = QJsonDocument::fromJson(stoppedOut).object();
+        QCOMPARE(names(stopped[QLatin1String("packages")][QLatin1String("changes")].toArray(),
+                       QStringLiteral("name"), {}),
+                 QStringList{QStringLiteral("hello")});
+        QCOMPARE(names(stopped[QLatin1String("accounts")].toArray(), QStringLiteral("name"),
+                       QStringLiteral("added")),
+                 QStringList({QStringLiteral("alice"), QStringLiteral("alice")}));
+
         must(m_manager->destroy(s.id));
     }
 };
