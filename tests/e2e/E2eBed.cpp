@@ -2,6 +2,7 @@
 #include "E2eBed.h"
 
 #include "runtime/Runtime.h"
+#include "store/Repository.h"
 #include "TestSupport.h"
 
 #include <QFile>
@@ -57,6 +58,29 @@ Result<void> Bed::open(const QString& dirPrefix)
     hv = std::move(*connected);
     makeCa(*this);
     return {};
+}
+
+void EngineBed::start(const QString& dirPrefix)
+{
+    const QString why = testbedUnavailableReason(readTestbedEnv());
+    if (!why.isEmpty())
+        skipWholeTest(why);
+    must(open(dirPrefix));
+    db = must(store::openAndMigrate(dbOptions()));
+    hostId = must(runtime::ensureHostRow(*db, {QStringLiteral("testbed"), hv->uri(), {}, {}})).id;
+    manager = std::make_unique<virt::SandboxManager>(*hv, *db, options());
+    must(manager->reconcile(hostId));
+}
+
+void EngineBed::removeLeftovers()
+{
+    if (!manager)
+        return;
+    if (auto rows = store::SandboxRepository(*db).list(QStringLiteral("state <> 'destroyed'"))) {
+        for (const model::Sandbox& s : *rows)
+            (void)manager->destroy(s.id);
+    }
+    (void)manager->reconcile(hostId);
 }
 
 virt::ManagerOptions Bed::options() const

@@ -36,6 +36,19 @@ struct Bed {
     store::DatabaseOptions dbOptions() const;
 };
 
+/// A Bed with the store and the manager an e2e test drives, set up the way the app starts: the host row,
+/// and whatever an earlier, crashed run left reconciled away first.
+struct EngineBed : Bed {
+    std::unique_ptr<store::Database> db;
+    std::unique_ptr<virt::SandboxManager> manager;
+    QString hostId;
+
+    /// Skips the whole test (exit 77) when the test bed cannot be used here; fails it when setup fails.
+    void start(const QString& dirPrefix);
+    /// Destroys every sandbox still alive and reconciles: for cleanupTestCase after a failed check.
+    void removeLeftovers();
+};
+
 /// A fresh CA; its keys are kept so tests can make a second CA object with the same keys on another clock.
 void makeCa(Bed& bed);
 

@@ -72,43 +72,19 @@ QStringList names(const QJsonArray& items, const QString& key, const QString& ch
 class TestE2eDiff : public QObject {
     Q_OBJECT
 
-    Bed m_bed;
-    std::unique_ptr<store::Database> m_db;
-    std::unique_ptr<virt::SandboxManager> m_manager;
-    QString m_hostId;
+    EngineBed m_bed;
 
 private Q_SLOTS:
-    void initTestCase()
-    {
-        const QString why = testbedUnavailableReason(readTestbedEnv());
-        if (!why.isEmpty())
-            skipWholeTest(why);
-        must(m_bed.open(QStringLiteral("e2e-diff")));
-        m_db = must(store::openAndMigrate(m_bed.dbOptions()));
-        m_hostId =
-            must(runtime::ensureHostRow(*m_db, {QStringLiteral("testbed"), m_bed.hv->uri(), {}, {}})).id;
-        m_manager = std::make_unique<virt::SandboxManager>(*m_bed.hv, *m_db, m_bed.options());
-        must(m_manager->reconcile(m_hostId));
-    }
+    void initTestCase() { m_bed.start(QStringLiteral("e2e-diff")); }
 
-    void cleanupTestCase()
-    {
-        if (!m_manager)
-            return;
-        auto rows = store::SandboxRepository(*m_db).list(QStringLiteral("state <> 'destroyed'"));
-        if (rows) {
-            for (const model::Sandbox& s : *rows)
-                (void)m_manager->destroy(s.id);
-        }
-        (void)m_manager->reconcile(m_hostId);
-    }
+    void cleanupTestCase() { m_bed.removeLeftovers(); }
 
     void diffReportsExactlyWhatChanged()
     {
-        const model::Sandbox s = must(m_manager->create(
-            createOptions(m_hostId, m_bed.value("FLUID_GOLDEN_FWCFG_DOMAIN"), QStringLiteral("e2e-diff"))));
+        const model::Sandbox s = must(m_bed.manager->create(createOptions(
+            m_bed.hostId, m_bed.value("FLUID_GOLDEN_FWCFG_DOMAIN"), QStringLiteral("e2e-diff"))));
         const model::Snapshot before =
-            must(m_manager->snapshot(s.id, QStringLiteral("baseline"), QStringLiteral("baseline")));
+            must(m_bed.manager->snapshot(s.id, QStringLiteral("baseline"), QStringLiteral("baseline")));
 
         auto shell = shellFor(m_bed.ca, s);
         const QByteArray script =
@@ -129,13 +105,13 @@ private Q_SLOTS:
         const ssh::ExecResult changed = execIn(*shell, script, 300);
         QVERIFY2(changed.succeeded(), changed.stderrData.text().right(3000).constData());
         const model::Snapshot after =
-            must(m_manager->snapshot(s.id, QStringLiteral("after"), QStringLiteral("after the changes")));
+            must(m_bed.manager->snapshot(s.id, QStringLiteral("after"), QStringLiteral("after the changes")));
 
-        const model::Sandbox row = must(store::SandboxRepository(*m_db).get(s.id));
+        const model::Sandbox row = must(store::SandboxRepository(*m_bed.db).get(s.id));
         inspect::SnapshotInspector inspector;
         QElapsedTimer t;
         t.start();
-        const model::Diff diff = must(inspect::diffSnapshots(*m_db, inspector, row, before, after));
+        const model::Diff diff = must(inspect::diffSnapshots(*m_bed.db, inspector, row, before, after));
         qInfo("diff of a running sandbox between two snapshots: %lld ms", t.elapsed());
         const QJsonObject doc = QJsonDocument::fromJson(diff.content).object();
         QVERIFY(!doc.isEmpty());
@@ -179,7 +155,7 @@ private Q_SLOTS:
 
         // Asking again is served from the store.
         t.restart();
-        const model::Diff again = must(inspect::diffSnapshots(*m_db, inspector, row, before, after));
+        const model::Diff again = must(inspect::diffSnapshots(*m_bed.db, inspector, row, before, after));
         QCOMPARE(again.id, diff.id);
         qInfo("second ask (from the store): %lld ms", t.elapsed());
 
@@ -218,7 +194,7 @@ private Q_SLOTS:
                  QStringList{QStringLiteral("hello")});
 
         // And once it is stopped: a fresh snapshot of the shut-off disk shows the same changes.
-        QCOMPARE(must(m_manager->stop(s.id)).state, model::SandboxState::Stopped);
+        QCOMPARE(must(m_bed.manager->stop(s.id)).state, model::SandboxState::Stopped);
         auto [rcStopped, stoppedOut, stoppedErr] =
             fluid({QStringLiteral("sandbox"), QStringLiteral("diff"), QStringLiteral("e2e-diff"),
                    QStringLiteral("baseline"), QStringLiteral("--json")});
@@ -231,7 +207,7 @@ private Q_SLOTS:
                        QStringLiteral("added")),
                  QStringList({QStringLiteral("alice"), QStringLiteral("alice")}));
 
-        must(m_manager->destroy(s.id));
+        must(m_bed.manager->destroy(s.id));
     }
 };
 

@@ -23,10 +23,7 @@ using namespace fluid::test;
 class TestE2eSandbox : public QObject {
     Q_OBJECT
 
-    Bed m_bed;
-    std::unique_ptr<store::Database> m_db;
-    std::unique_ptr<virt::SandboxManager> m_manager;
-    QString m_hostId;
+    EngineBed m_bed;
     std::optional<model::Sandbox> m_fw; ///< fw_cfg flavour, shared by the tests until destroyed
     std::optional<model::Sandbox> m_ci; ///< cloud-init flavour
 
@@ -71,31 +68,9 @@ class TestE2eSandbox : public QObject {
     }
 
 private Q_SLOTS:
-    void initTestCase()
-    {
-        const QString why = testbedUnavailableReason(readTestbedEnv());
-        if (!why.isEmpty())
-            skipWholeTest(why);
-        must(m_bed.open(QStringLiteral("e2e-sandbox")));
-        m_db = must(store::openAndMigrate(m_bed.dbOptions()));
-        m_hostId =
-            must(runtime::ensureHostRow(*m_db, {QStringLiteral("testbed"), m_bed.hv->uri(), {}, {}})).id;
-        m_manager = std::make_unique<virt::SandboxManager>(*m_bed.hv, *m_db, m_bed.options());
-        // As the app does at start-up: whatever an earlier, crashed run left goes first.
-        must(m_manager->reconcile(m_hostId));
-    }
+    void initTestCase() { m_bed.start(QStringLiteral("e2e-sandbox")); }
 
-    void cleanupTestCase()
-    {
-        if (!m_manager)
-            return;
-        auto rows = store::SandboxRepository(*m_db).list(QStringLiteral("state <> 'destroyed'"));
-        if (rows) {
-            for (const model::Sandbox& s : *rows)
-                (void)m_manager->destroy(s.id);
-        }
-        (void)m_manager->reconcile(m_hostId);
-    }
+    void cleanupTestCase() { m_bed.removeLeftovers(); }
 
     void bothFlavoursBootToSshWithTheirIdentity()
     {
@@ -108,7 +83,7 @@ private Q_SLOTS:
                 if (!db)
                     return db.error();
                 virt::SandboxManager manager(*m_bed.hv, **db, m_bed.options());
-                return manager.create(createOptions(m_hostId, m_bed.value(golden), name));
+                return manager.create(createOptions(m_bed.hostId, m_bed.value(golden), name));
             });
         };
         auto fw = createOn("FLUID_GOLDEN_FWCFG_DOMAIN", QStringLiteral("e2e-fw"));
@@ -291,13 +266,13 @@ private Q_SLOTS:
     {
         QVERIFY2(m_fw && m_ci, "the sandboxes did not come up");
         for (const model::Sandbox& s : {*m_fw, *m_ci})
-            must(m_manager->destroy(s.id));
+            must(m_bed.manager->destroy(s.id));
         for (const virt::DomainSummary& d : must(m_bed.hv->domains()))
             QVERIFY2(!d.name.startsWith(QLatin1String("fluid-e2e-")), qPrintable(d.name));
         for (const virt::VolumeInfo& v : must(m_bed.hv->volumes(m_bed.options().poolName)))
             QVERIFY2(!v.name.startsWith(QLatin1String("fluid-")), qPrintable(v.name));
         QVERIFY(QDir(m_bed.options().localFileDir).entryList(QDir::Files).isEmpty());
-        QCOMPARE(must(store::SandboxRepository(*m_db).count(QStringLiteral("state <> 'destroyed'"))), 0);
+        QCOMPARE(must(store::SandboxRepository(*m_bed.db).count(QStringLiteral("state <> 'destroyed'"))), 0);
     }
 };
 
