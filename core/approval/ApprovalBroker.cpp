@@ -66,7 +66,7 @@ Result<Approval> ApprovalBroker::expireIfDue(Approval a)
     if (a.status != ApprovalStatus::Pending || !a.expiresAt.isValid() || m_clock.now() < a.expiresAt)
         return a;
     a.status = ApprovalStatus::Expired;
-    a.decidedAt = m_clock.now();
+    a.decidedAt = a.expiresAt; // when its time was up, not when someone happened to look
     a.decidedBy = QStringLiteral("system");
     auto updated = store::ApprovalRepository(m_db).update(a);
     if (!updated)

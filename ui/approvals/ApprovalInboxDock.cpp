@@ -155,6 +155,9 @@ ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, QWidget* parent,
         view->horizontalHeader()->setSectionResizeMode(ApprovalModel::What, QHeaderView::Stretch);
         for (int column : hidden)
             view->setColumnHidden(column, true);
+        // Room for a few rows even in a short dock: the lists are what a person scans first.
+        view->setMinimumHeight(view->horizontalHeader()->sizeHint().height() +
+                               view->verticalHeader()->defaultSectionSize() * 3 + 2 * view->frameWidth());
     };
     setUpView(m_pendingView, m_pending, QStringLiteral("approvalPending"), tr("Pending approval requests"),
               {ApprovalModel::DecidedBy, ApprovalModel::Decided, ApprovalModel::Comment});
@@ -233,8 +236,8 @@ ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, QWidget* parent,
     buttons->addWidget(m_approve);
     detailsLayout->addLayout(buttons);
     splitter->addWidget(detailsBox);
-    splitter->setStretchFactor(0, 2);
-    splitter->setStretchFactor(1, 2);
+    splitter->setStretchFactor(0, 3);
+    splitter->setStretchFactor(1, 3);
     splitter->setStretchFactor(2, 5);
 
     auto* body = new QWidget;
