@@ -381,6 +381,49 @@ private Q_SLOTS:
         QVERIFY(dock.details()->toPlainText().contains(QLatin1String("no longer matches this hash")));
     }
 
+    void decisionsMadeElsewhereShowUp()
+    {
+        QString id;
+        {
+            auto db = openDb();
+            Approval a = makeApproval(QStringLiteral("e"), {}, 0);
+            a.id.clear();
+            id = test::must(approval::ApprovalBroker(*db).request(a, 60000)).id;
+        }
+        store::StoreWorker worker(m_options);
+        QVERIFY(waitOpened(worker));
+        ui::ApprovalInboxDock dock(&worker);
+        QStringList notes;
+        dock.setNotifier(std::make_unique<RecordingNotifier>(&notes));
+        dock.show();
+        QTRY_COMPARE_WITH_TIMEOUT(dock.pendingCount(), 1, 10000);
+        QVERIFY(dock.select(id));
+        QVERIFY(dock.approveButton()->isEnabled());
+        // `fluid approval approve` in another process: the shown request follows into the history.
+        test::must(approval::ApprovalBroker(*openDb()).decide(id, true, QStringLiteral("person:bob"),
+                                                              QStringLiteral("from the CLI")));
+        QTRY_COMPARE_WITH_TIMEOUT(dock.pendingCount(), 0, 5000);
+        QTRY_COMPARE(dock.historyModel()->rowCount(), 1);
+        QCOMPARE(dock.shown()->status, ApprovalStatus::Approved);
+        QCOMPARE(dock.shown()->decidedBy, QStringLiteral("person:bob"));
+        QVERIFY(!dock.approveButton()->isEnabled());
+        QCOMPARE(dock.historyView()->selectionModel()->selectedRows().value(0).data(ApprovalModel::IdRole),
+                 QVariant(id));
+
+        // Filed and decided between two polls: the pending list never saw it, the periodic history read does.
+        {
+            auto db = openDb();
+            Approval a = makeApproval(QStringLiteral("quick"), {}, 0);
+            a.id.clear();
+            const Approval filed = test::must(approval::ApprovalBroker(*db).request(a, 60000));
+            test::must(approval::ApprovalBroker(*db).decide(filed.id, false, QStringLiteral("person:bob"),
+                                                            QStringLiteral("no")));
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(dock.historyModel()->rowCount(), 2,
+                                  ui::ApprovalInboxDock::kPollIntervalMs *
+                                      (ui::ApprovalInboxDock::kHistoryEvery + 2));
+    }
+
     void createWaitsForTheInbox()
     {
         runtime::HostSession::Setup setup = test::testDriverSessionSetup(m_dir);

@@ -268,7 +268,7 @@ ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, QWidget* parent,
     });
 
     m_poll->setInterval(kPollIntervalMs);
-    connect(m_poll, &QTimer::timeout, this, &ApprovalInboxDock::refresh);
+    connect(m_poll, &QTimer::timeout, this, &ApprovalInboxDock::poll);
     updateButtons();
     if (!m_store) {
         m_pendingEmpty->setText(tr("No store is configured, so there are no approval requests to show. Set "
@@ -341,6 +341,12 @@ void ApprovalInboxDock::startPolling()
 
 void ApprovalInboxDock::refresh()
 {
+    m_historyDirty = true;
+    poll();
+}
+
+void ApprovalInboxDock::poll()
+{
     if (!m_store || !m_store->databaseOptions())
         return;
     if (m_polling) {
@@ -349,17 +355,15 @@ void ApprovalInboxDock::refresh()
     }
     m_polling = true;
     const Clock* clock = &m_clock;
+    QSet<QString> known;
+    for (const Approval& a : m_pending->approvals())
+        known.insert(a.id);
+    const bool forceHistory = m_historyDirty || m_pollCount++ % kHistoryEvery == 0;
+    m_historyDirty = false;
     m_store->run<Inbox>(
         this,
-        [clock](store::Database& db) -> Result<Inbox> {
-            approval::ApprovalBroker broker(db, *clock);
-            auto pending = broker.pending();
-            if (!pending)
-                return pending.error();
-            auto history = broker.history(200);
-            if (!history)
-                return history.error();
-            return Inbox{std::move(*pending), std::move(*history)};
+        [clock, known, forceHistory](store::Database& db) {
+            return readInbox(db, *clock, known, forceHistory);
         },
         [this](Result<Inbox> inbox) {
             m_polling = false;
@@ -373,10 +377,35 @@ void ApprovalInboxDock::refresh()
             }
             if (m_pollAgain) {
                 m_pollAgain = false;
-                refresh();
+                poll();
             }
             Q_EMIT refreshed();
         });
+}
+
+Result<ApprovalInboxDock::Inbox> ApprovalInboxDock::readInbox(store::Database& db, const Clock& clock,
+                                                              const QSet<QString>& knownPending,
+                                                              bool forceHistory, int historyLimit)
+{
+    approval::ApprovalBroker broker(db, clock);
+    auto pending = broker.pending();
+    if (!pending)
+        return pending.error();
+    Inbox inbox{std::move(*pending), std::nullopt};
+    bool readHistory = forceHistory;
+    if (!readHistory) {
+        QSet<QString> still;
+        for (const Approval& a : std::as_const(inbox.pending))
+            still.insert(a.id);
+        readHistory = !still.contains(knownPending);
+    }
+    if (readHistory) {
+        auto history = broker.history(historyLimit);
+        if (!history)
+            return history.error();
+        inbox.history = std::move(*history);
+    }
+    return inbox;
 }
 
 void ApprovalInboxDock::applyInbox(Inbox inbox)
@@ -384,7 +413,8 @@ void ApprovalInboxDock::applyInbox(Inbox inbox)
     // Rows leaving a list deselect themselves; the pane follows the shown request below instead.
     m_syncing = true;
     m_pending->setApprovals(inbox.pending);
-    m_history->setApprovals(inbox.history);
+    if (inbox.history)
+        m_history->setApprovals(*inbox.history);
     m_syncing = false;
     m_pending->tick();
     m_history->tick();
@@ -657,6 +687,7 @@ void ApprovalInboxDock::decide(bool approve)
             }
             Q_EMIT decisionFinished(shown.id, decided.ok(), text);
             updateButtons();
+            m_historyDirty = true;
             refresh();
         });
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "base/Result.h"
 #include "model/Model.h"
 
 #include <QDockWidget>
@@ -22,8 +23,9 @@ class Clock;
 }
 
 namespace fluid::store {
+class Database;
 class StoreWorker;
-}
+} // namespace fluid::store
 
 namespace fluid::ui {
 
@@ -88,6 +90,22 @@ public:
     /// Selects the approval with this id in whichever list holds it; false when neither does.
     bool select(const QString& id);
 
+    /// What one poll reads: the pending requests (due ones marked expired first) and, when it was read, the
+    /// newest history.
+    struct Inbox {
+        QList<model::Approval> pending;
+        std::optional<QList<model::Approval>> history;
+    };
+    static constexpr int kHistoryLimit = 200;
+    /// Every this many polls the history is read even when nothing seems to have left the pending list (a
+    /// request filed and decided elsewhere between two polls).
+    static constexpr int kHistoryEvery = 10;
+    /// The poll's store work; runs on the StoreWorker's thread. The history (the costly part: sorted by
+    /// decision time) is read only when `forceHistory`, or when a request of `knownPending` is no longer
+    /// pending, since only then can it have changed.
+    static Result<Inbox> readInbox(store::Database& db, const Clock& clock, const QSet<QString>& knownPending,
+                                   bool forceHistory, int historyLimit = kHistoryLimit);
+
 public Q_SLOTS:
     /// Reads pending and history from the store now (coalesced with a poll already running).
     void refresh();
@@ -104,12 +122,9 @@ Q_SIGNALS:
     void decisionFinished(const QString& id, bool ok, const QString& message);
 
 private:
-    struct Inbox {
-        QList<model::Approval> pending;
-        QList<model::Approval> history;
-    };
-
     void startPolling();
+    /// One store poll; the history only when it may have changed.
+    void poll();
     void applyInbox(Inbox inbox);
     void onSelectionChanged(QTableView* from);
     void showApproval(const std::optional<model::Approval>& approval);
@@ -141,6 +156,8 @@ private:
     QSet<QString> m_announced; ///< pending ids already notified
     bool m_polling = false;
     bool m_pollAgain = false;
+    bool m_historyDirty = true; ///< the next poll reads the history whatever happened
+    int m_pollCount = 0;
     bool m_deciding = false;
     bool m_syncing = false; ///< selection changes made by the dock itself, not the person
     int m_lastCount = -1;
