@@ -2,6 +2,7 @@
 #include "MainWindow.h"
 
 #include "AboutDialog.h"
+#include "approvals/ApprovalInboxDock.h"
 #include "AuditDock.h"
 #include "base/Paths.h"
 #include "HostsDock.h"
@@ -88,6 +89,14 @@ void MainWindow::createDocks()
         if (!intact)
             setStoreStatus(text, false);
     });
+
+    m_approvalDock = new ApprovalInboxDock(m_store, this);
+    addDockWidget(Qt::RightDockWidgetArea, m_approvalDock);
+    QAction* approvals = m_approvalDock->toggleViewAction(); // its text carries the pending count
+    approvals->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P));
+    m_viewMenu->addAction(approvals);
+    connect(m_approvalDock, &ApprovalInboxDock::statusMessage, this,
+            [this](const QString& text, int timeoutMs) { statusBar()->showMessage(text, timeoutMs); });
 }
 
 void MainWindow::addHostSession(runtime::HostSession* session)
