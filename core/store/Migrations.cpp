@@ -125,6 +125,13 @@ const QList<Migration>& migrations()
          },
          {},
          {}},
+        {4,
+         QStringLiteral("approval history index (newest decisions first)"),
+         {
+             QStringLiteral("CREATE INDEX approvals_decided ON approvals(decided_at, created_at)"),
+         },
+         {},
+         {}},
     };
     return list;
 }
