@@ -87,11 +87,12 @@ QString sshHypervisorUri(const QString& user, const QString& host, int port, con
     if (port > 0 && port != 22)
         url.setPort(port);
     url.setPath(QStringLiteral("/system"));
-    if (!keyFile.isEmpty()) {
-        QUrlQuery query;
+    QUrlQuery query;
+    if (!keyFile.isEmpty())
         query.addQueryItem(QStringLiteral("keyfile"), keyFile);
-        url.setQuery(query);
-    }
+    // A window has no terminal for ssh to prompt on: fail with a message instead of waiting on one.
+    query.addQueryItem(QStringLiteral("no_tty"), QStringLiteral("1"));
+    url.setQuery(query);
     return url.toString();
 }
 

@@ -73,8 +73,9 @@ HostProbeReport probeHost(const HostProbeRequest& request, const HypervisorConne
                           const std::function<void(const HostCheck&)>& step = {},
                           const std::atomic<bool>* cancel = nullptr);
 
-/// "qemu+ssh://user@host:port/system?keyfile=...": the libvirt URI of a remote host reached over SSH.
-/// Port 22 and an empty key file are left out.
+/// "qemu+ssh://user@host:port/system?keyfile=...&no_tty=1": the libvirt URI of a remote host reached over
+/// SSH (no_tty: ssh fails instead of prompting, as a window has no terminal). Port 22 and an empty key file
+/// are left out.
 QString sshHypervisorUri(const QString& user, const QString& host, int port, const QString& keyFile);
 
 /// What a person should do about a failed libvirt/SSH step, from the error's words; empty when nothing
