@@ -224,6 +224,7 @@ private Q_SLOTS:
         QVERIFY2(rowFor(rows, QStringLiteral("Host key")).contains(QStringLiteral("|Passed|")), qPrintable(all));
         QVERIFY2(rowFor(rows, QStringLiteral("SSH login")).contains(QStringLiteral("|Passed|")), qPrintable(all));
         const QString libvirt = rowFor(rows, QStringLiteral("libvirt connects"));
+        qInfo().noquote() << "libvirt over the plain sshd:" << libvirt;
         QVERIFY2(libvirt.contains(QStringLiteral("|Failed|")), qPrintable(all));
         QVERIFY2(libvirt.contains(QStringLiteral("libvirt could not open qemu+ssh://")), qPrintable(libvirt));
         QVERIFY2(libvirt.contains(QStringLiteral("What to do:")), qPrintable(libvirt));
