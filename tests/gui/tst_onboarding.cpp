@@ -130,7 +130,8 @@ private Q_SLOTS:
     void initTestCase()
     {
         if (qEnvironmentVariable("FLUID_TEST_KEYRING") != QLatin1String("1"))
-            test::skipWholeTest(QStringLiteral("needs the private keyring of with-keyring.sh (run it via ctest)"));
+            test::skipWholeTest(
+                QStringLiteral("needs the private keyring of with-keyring.sh (run it via ctest)"));
         const QString why = test::LoopbackSshd::unavailableReason();
         if (!why.isEmpty())
             test::skipWholeTest(QStringLiteral("needs a loopback sshd for the remote host: ") + why);
@@ -188,7 +189,8 @@ private Q_SLOTS:
         QCOMPARE(keyCombo->currentText(), m_keyFile);
         QCOMPARE(offeredFolder, m_dir + QStringLiteral("/ssh"));
         QCOMPARE(page->hostName(), QStringLiteral("127-0-0-1"));
-        QVERIFY(page->currentUri().startsWith(QStringLiteral("qemu+ssh://root@127.0.0.1:%1/system").arg(m_sshd->port())));
+        QVERIFY(page->currentUri().startsWith(
+            QStringLiteral("qemu+ssh://root@127.0.0.1:%1/system").arg(m_sshd->port())));
 
         QTest::mouseClick(child<QPushButton>(page, "testButton"), Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(!page->isTesting(), kWaitMs);
@@ -198,7 +200,8 @@ private Q_SLOTS:
         QCOMPARE(fingerprintLabel->property("fingerprint").toString(), fingerprint);
         QVERIFY(fingerprintLabel->text().contains(fingerprint));
         QVERIFY(rowFor(checkRows(page), QStringLiteral("Host key")).contains(QStringLiteral("|Confirm|")));
-        QVERIFY(rowFor(checkRows(page), QStringLiteral("libvirt connects")).isEmpty()); // stopped before libvirt
+        QVERIFY(
+            rowFor(checkRows(page), QStringLiteral("libvirt connects")).isEmpty()); // stopped before libvirt
         QVERIFY(!page->isComplete());
         QVERIFY(!wizard.button(QWizard::NextButton)->isEnabled());
         auto* trust = child<QPushButton>(page, "trustButton");
@@ -209,20 +212,25 @@ private Q_SLOTS:
         QVERIFY(!wizard.button(QWizard::NextButton)->isEnabled());
         QTest::mouseClick(trust, Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(m_dir + QStringLiteral("/known_hosts")), kWaitMs);
-        QTRY_VERIFY_WITH_TIMEOUT(!rowFor(checkRows(page), QStringLiteral("libvirt connects")).isEmpty(), kWaitMs);
+        QTRY_VERIFY_WITH_TIMEOUT(!rowFor(checkRows(page), QStringLiteral("libvirt connects")).isEmpty(),
+                                 kWaitMs);
         QTRY_VERIFY_WITH_TIMEOUT(!page->isTesting(), kWaitMs);
         {
             QFile known(m_dir + QStringLiteral("/known_hosts"));
             QVERIFY(known.open(QIODevice::ReadOnly));
             const QString text = QString::fromUtf8(known.readAll());
             QVERIFY2(text.contains(QStringLiteral("[127.0.0.1]:%1 ").arg(m_sshd->port())), qPrintable(text));
-            QVERIFY(text.contains(m_sshd->hostKey().publicKey().toOpenSshLine().section(QLatin1Char(' '), 0, 1)));
+            QVERIFY(
+                text.contains(m_sshd->hostKey().publicKey().toOpenSshLine().section(QLatin1Char(' '), 0, 1)));
         }
         const QStringList rows = checkRows(page);
         const QString all = rows.join(QLatin1Char('\n'));
-        QVERIFY2(rowFor(rows, QStringLiteral("SSH reachable")).contains(QStringLiteral("|Passed|")), qPrintable(all));
-        QVERIFY2(rowFor(rows, QStringLiteral("Host key")).contains(QStringLiteral("|Passed|")), qPrintable(all));
-        QVERIFY2(rowFor(rows, QStringLiteral("SSH login")).contains(QStringLiteral("|Passed|")), qPrintable(all));
+        QVERIFY2(rowFor(rows, QStringLiteral("SSH reachable")).contains(QStringLiteral("|Passed|")),
+                 qPrintable(all));
+        QVERIFY2(rowFor(rows, QStringLiteral("Host key")).contains(QStringLiteral("|Passed|")),
+                 qPrintable(all));
+        QVERIFY2(rowFor(rows, QStringLiteral("SSH login")).contains(QStringLiteral("|Passed|")),
+                 qPrintable(all));
         const QString libvirt = rowFor(rows, QStringLiteral("libvirt connects"));
         qInfo().noquote() << "libvirt over the plain sshd:" << libvirt;
         QVERIFY2(libvirt.contains(QStringLiteral("|Failed|")), qPrintable(all));
@@ -313,7 +321,8 @@ private Q_SLOTS:
         QCOMPARE(written.count(), 1);
 
         auto store = test::must(secrets::openSecretStore({}));
-        QCOMPARE(test::must(store->read(secrets::keys::llmApiKey(QStringLiteral("anthropic")))), apiKey.toUtf8());
+        QCOMPARE(test::must(store->read(secrets::keys::llmApiKey(QStringLiteral("anthropic")))),
+                 apiKey.toUtf8());
         QFile file(wizard.environment().configPath);
         QVERIFY(file.open(QIODevice::ReadOnly));
         const QByteArray yaml = file.readAll();
@@ -377,7 +386,9 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(bar->value(), 30, kWaitMs);
         QVERIFY(bar->format().contains(QStringLiteral("packages")));
         QVERIFY(child<QPlainTextEdit>(golden, "buildLog")->toPlainText().contains(QStringLiteral("args: ")));
-        QVERIFY(child<QPlainTextEdit>(golden, "buildLog")->toPlainText().contains(QStringLiteral("--define test:///default")));
+        QVERIFY(child<QPlainTextEdit>(golden, "buildLog")
+                    ->toPlainText()
+                    .contains(QStringLiteral("--define test:///default")));
         const qint64 pid = golden->buildPid();
         QVERIFY(pid > 0);
         QTRY_VERIFY(QFile::exists(scripts + QStringLiteral("/child.pid")));
