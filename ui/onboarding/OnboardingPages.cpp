@@ -70,6 +70,14 @@ QPushButton* makeButton(const QString& text, const QString& objectName, const QS
     return button;
 }
 
+/// A form label whose mnemonic focuses `buddy` (QFormLayout only does that for rows holding one widget).
+QLabel* buddyLabel(const QString& text, QWidget* buddy)
+{
+    auto* label = new QLabel(text, buddy->parentWidget());
+    label->setBuddy(buddy);
+    return label;
+}
+
 QString statusText(runtime::HostCheck::Status status)
 {
     switch (status) {
@@ -211,7 +219,7 @@ HostPage::HostPage(OnboardingWizard* wizard)
     auto* keyRow = new QHBoxLayout;
     keyRow->addWidget(m_key, 1);
     keyRow->addWidget(m_browseKey);
-    remoteForm->addRow(tr("&Key:"), keyRow);
+    remoteForm->addRow(buddyLabel(tr("&Key:"), m_key), keyRow);
     auto* remoteBox = new QWidget(this);
     remoteBox->setObjectName(QStringLiteral("remoteFields"));
     remoteBox->setLayout(remoteForm);
@@ -517,8 +525,8 @@ CaPage::CaPage(OnboardingWizard* wizard)
     auto* hostRow = new QHBoxLayout;
     hostRow->addWidget(m_hostFile, 1);
     hostRow->addWidget(m_browseHost);
-    form->addRow(tr("&User CA key:"), userRow);
-    form->addRow(tr("&Host CA key:"), hostRow);
+    form->addRow(buddyLabel(tr("&User CA key:"), m_userFile), userRow);
+    form->addRow(buddyLabel(tr("&Host CA key:"), m_hostFile), hostRow);
     auto* runRow = new QHBoxLayout;
     runRow->addWidget(m_run);
     runRow->addWidget(m_progress, 1);
@@ -851,7 +859,8 @@ LlmPage::LlmPage(OnboardingWizard* wizard)
 {
     setObjectName(QStringLiteral("llmPage"));
     setTitle(tr("The agent's language model"));
-    setSubTitle(tr("The API key goes to your keychain when you finish; it is never written to the config."));
+    setSubTitle(tr("The API key goes to your keychain (or Fluid's encrypted secrets file, when that is the "
+                   "configured backend) when you finish; it is never written to the config."));
     const config::AgentSettings current = wizard->environment().base.agent;
     m_provider = new QComboBox(this);
     m_provider->setObjectName(QStringLiteral("llmProvider"));

@@ -565,7 +565,7 @@ void SettingsDialog::validate()
     m_buttons->button(QDialogButtonBox::Ok)->setEnabled(problems.isEmpty());
     QString summary =
         tr("Changes to the store, secrets backend and sandbox defaults apply when Fluid restarts; "
-           "hosts added here are opened once the settings are saved.");
+           "new hosts are opened once the settings are saved (a changed or removed host after a restart).");
     if (!problems.isEmpty())
         summary = tr("%n problem(s) to fix before saving (shown next to the fields).", nullptr,
                      int(problems.size())) +
