@@ -19,6 +19,7 @@
 #include <QComboBox>
 #include <QCoreApplication>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
@@ -29,6 +30,7 @@
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QStandardItemModel>
+#include <QTcpServer>
 #include <QTest>
 #include <QTreeView>
 
@@ -354,6 +356,37 @@ private Q_SLOTS:
         QVERIFY(!wizard.isVisible());
         QVERIFY(!QFile::exists(wizard.environment().configPath));
         QVERIFY(!QDir(m_dir + QStringLiteral("/cancelled")).exists());
+    }
+
+    void stoppingAHangingTestFreesThePage()
+    {
+        // A port that accepts and never speaks SSH: the test hangs until stopped.
+        QTcpServer silent;
+        QVERIFY(silent.listen(QHostAddress::LocalHost));
+        OnboardingWizard wizard(environment(QStringLiteral("stopped/config.yaml")));
+        wizard.show();
+        HostPage* page = wizard.hostPage();
+        child<QRadioButton>(page, "remoteRadio")->setChecked(true);
+        child<QLineEdit>(page, "sshUser")->setText(QStringLiteral("root"));
+        child<QLineEdit>(page, "sshHost")->setText(QStringLiteral("127.0.0.1"));
+        child<QSpinBox>(page, "sshPort")->setValue(silent.serverPort());
+        QTest::mouseClick(child<QPushButton>(page, "testButton"), Qt::LeftButton);
+        QVERIFY(page->isTesting());
+        QVERIFY(child<QProgressBar>(page, "testProgress")->isVisible());
+        QTRY_VERIFY(silent.hasPendingConnections() || silent.waitForNewConnection(100));
+        QTest::qWait(200);
+        QVERIFY(page->isTesting()); // still waiting for a banner
+        auto* stop = child<QPushButton>(page, "cancelTestButton");
+        QVERIFY(stop->isEnabled());
+        QElapsedTimer timer;
+        timer.start();
+        QTest::mouseClick(stop, Qt::LeftButton);
+        QVERIFY(!page->isTesting());
+        QVERIFY(timer.elapsed() < 1000);
+        QVERIFY(!child<QProgressBar>(page, "testProgress")->isVisible());
+        QVERIFY(rowFor(checkRows(page), QStringLiteral("Stopped")).contains(QStringLiteral("Test again")));
+        QVERIFY(!page->isComplete());
+        QVERIFY(child<QPushButton>(page, "testButton")->isEnabled());
     }
 
     void goldenBuildShowsProgressAndCancelKillsIt()

@@ -3,9 +3,11 @@
 // (OK disabled, message next to the field), saved and read back equal.
 
 #include "config/Config.h"
+#include "MainWindow.h"
 #include "settings/SettingsDialog.h"
 #include "TestSupport.h"
 
+#include <QAction>
 #include <QComboBox>
 #include <QDialogButtonBox>
 #include <QLabel>
@@ -156,6 +158,23 @@ private Q_SLOTS:
         // Reopened from the file, the dialog shows exactly what was saved.
         SettingsDialog again(path, reread);
         QCOMPARE(again.settings(), reread);
+    }
+
+    void menuEntries()
+    {
+        MainWindow window(nullptr);
+        auto* settings = window.findChild<QAction*>(QStringLiteral("actionSettings"));
+        QVERIFY(settings);
+        QCOMPARE(settings->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_Comma));
+        QSignalSpy settingsAsked(&window, &MainWindow::settingsRequested);
+        settings->trigger();
+        QCOMPARE(settingsAsked.count(), 1);
+        auto* setup = window.findChild<QAction*>(QStringLiteral("actionSetup"));
+        QVERIFY(setup);
+        QVERIFY(setup->text().contains(QStringLiteral("Set up Fluid")));
+        QSignalSpy setupAsked(&window, &MainWindow::setupWizardRequested);
+        setup->trigger();
+        QCOMPARE(setupAsked.count(), 1);
     }
 
     void hostEditorChecksItsFields()
