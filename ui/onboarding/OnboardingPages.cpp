@@ -408,8 +408,8 @@ void HostPage::onEvent(int index)
 void HostPage::onFinished()
 {
     m_running = false;
-    for (int c = 0; c < m_checks->columnCount(); ++c)
-        m_checkView->resizeColumnToContents(qMin(c, 1));
+    m_checkView->resizeColumnToContents(0);
+    m_checkView->resizeColumnToContents(1);
     updateState();
 }
 

@@ -39,6 +39,13 @@ QString OnboardingWizard::askForFile(QWidget* parent, const QString& title, cons
     return QFileDialog::getOpenFileName(parent, title, folder, filter);
 }
 
+void OnboardingWizard::reject()
+{
+    if (m_summaryPage->isWriting())
+        return;
+    QWizard::reject();
+}
+
 config::HostSettings OnboardingWizard::chosenHost() const
 {
     config::HostSettings host;

@@ -76,6 +76,11 @@ public:
     LlmPage* llmPage() const { return m_llmPage; }
     SummaryPage* summaryPage() const { return m_summaryPage; }
 
+public Q_SLOTS:
+    /// Cancel (and Escape): ignored while Finish is storing the key and writing the config, which runs to
+    /// its end so no API key is left without its config.
+    void reject() override;
+
 Q_SIGNALS:
     /// The config was written (after Finish).
     void configWritten(const QString& path, const fluid::config::Settings& settings);
