@@ -358,6 +358,58 @@ private Q_SLOTS:
         QVERIFY(!QDir(m_dir + QStringLiteral("/cancelled")).exists());
     }
 
+    void importsExistingCaKeys()
+    {
+        const QString userFile = m_dir + QStringLiteral("/import-user-ca");
+        const QString hostFile = m_dir + QStringLiteral("/import-host-ca");
+        const QString junkFile = m_dir + QStringLiteral("/not-a-key");
+        auto userKey = test::must(ssh::KeyPair::generate(QStringLiteral("imported-user-ca")));
+        auto hostKey = test::must(ssh::KeyPair::generate(QStringLiteral("imported-host-ca")));
+        test::must(ssh::writePrivateKeyFile(userFile, userKey));
+        test::must(ssh::writePrivateKeyFile(hostFile, hostKey));
+        QFile junk(junkFile);
+        QVERIFY(junk.open(QIODevice::WriteOnly));
+        junk.write("-----BEGIN RSA PRIVATE KEY-----\nnope\n");
+        junk.close();
+
+        OnboardingWizard wizard(environment(QStringLiteral("import/config.yaml")));
+        QStringList answers = {junkFile, hostFile};
+        wizard.setFileDialog([&](QWidget*, const QString&, const QString&, const QString&) {
+            return answers.isEmpty() ? QString() : answers.takeFirst();
+        });
+        wizard.show();
+        CaPage* ca = wizard.caPage();
+        child<QRadioButton>(ca, "caImport")->setChecked(true);
+        auto* run = child<QPushButton>(ca, "caRunButton");
+        QVERIFY(!run->isEnabled()); // both files first
+        QTest::mouseClick(child<QPushButton>(ca, "browseUserCa"), Qt::LeftButton);
+        QTest::mouseClick(child<QPushButton>(ca, "browseHostCa"), Qt::LeftButton);
+        QCOMPARE(child<QLineEdit>(ca, "userCaFile")->text(), junkFile);
+        QCOMPARE(child<QLineEdit>(ca, "hostCaFile")->text(), hostFile);
+        QVERIFY(run->isEnabled());
+        QTest::mouseClick(run, Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(run->isEnabled(), kWaitMs);
+        const QString refused = child<QLabel>(ca, "caMessage")->text();
+        QVERIFY2(refused.contains(junkFile) && refused.contains(QStringLiteral("ssh-keygen -p")),
+                 qPrintable(refused));
+        QVERIFY(!ca->isComplete());
+
+        child<QLineEdit>(ca, "userCaFile")->setText(userFile);
+        QTest::mouseClick(run, Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(ca->isComplete(), kWaitMs);
+        QCOMPARE(ca->summary()->userCaFingerprint, userKey.publicKey().fingerprint());
+        QCOMPARE(ca->summary()->hostCaFingerprint, hostKey.publicKey().fingerprint());
+        auto store = test::must(secrets::openSecretStore({}));
+        QCOMPARE(test::must(ssh::KeyPair::fromOpenSshPrivateKey(
+                                test::must(store->read(QString::fromLatin1(secrets::keys::kSshUserCa)))))
+                     .publicKey(),
+                 userKey.publicKey());
+        QCOMPARE(test::must(ssh::KeyPair::fromOpenSshPrivateKey(
+                                test::must(store->read(QString::fromLatin1(secrets::keys::kSshHostCa)))))
+                     .publicKey(),
+                 hostKey.publicKey());
+    }
+
     void stoppingAHangingTestFreesThePage()
     {
         // A port that accepts and never speaks SSH: the test hangs until stopped.
