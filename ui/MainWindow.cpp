@@ -58,8 +58,17 @@ MainWindow::~MainWindow() = default;
 void MainWindow::createMenus()
 {
     QMenu* file = menuBar()->addMenu(tr("&File"));
+    QAction* setup = file->addAction(tr("&Set up Fluid…"), this, &MainWindow::setupWizardRequested);
+    setup->setObjectName(QStringLiteral("actionSetup"));
+    setup->setToolTip(tr("Host, SSH CA, golden VM and language model, step by step"));
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
+
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    QAction* preferences = edit->addAction(tr("&Settings…"), this, &MainWindow::settingsRequested);
+    preferences->setObjectName(QStringLiteral("actionSettings"));
+    preferences->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Comma));
+    preferences->setMenuRole(QAction::PreferencesRole);
 
     m_viewMenu = menuBar()->addMenu(tr("&View"));
 

@@ -40,6 +40,12 @@ public:
 public Q_SLOTS:
     void showAbout();
 
+Q_SIGNALS:
+    /// File → Set up Fluid…: the app shows the onboarding wizard.
+    void setupWizardRequested();
+    /// Edit → Settings… (Ctrl+,): the app shows the settings dialog.
+    void settingsRequested();
+
 protected:
     void closeEvent(QCloseEvent* event) override;
 

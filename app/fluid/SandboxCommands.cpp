@@ -4,6 +4,7 @@
 #include "approval/ApprovalBroker.h"
 #include "inspect/DiffEngine.h"
 #include "inspect/SnapshotInspector.h"
+#include "runtime/Onboarding.h"
 #include "runtime/Runtime.h"
 #include "secrets/SecretStore.h"
 #include "ssh/CertificateAuthority.h"
@@ -416,20 +417,10 @@ int runImageCommand(const Parsed& p)
         return usageError(QStringLiteral("unknown image command: %1").arg(verb));
     // The same builder the test bed uses: from FLUID_SCRIPTS_DIR, the source tree beside a build, or the
     // installed share folder.
-    const QString exeDir = QCoreApplication::applicationDirPath();
-    QString script;
-    for (const QString& dir :
-         {qEnvironmentVariable("FLUID_SCRIPTS_DIR"), exeDir + QStringLiteral("/../../../scripts"),
-          exeDir + QStringLiteral("/../share/fluid/scripts")}) {
-        if (!dir.isEmpty() && QFileInfo::exists(dir + QStringLiteral("/golden-image.sh"))) {
-            script = QFileInfo(dir + QStringLiteral("/golden-image.sh")).canonicalFilePath();
-            break;
-        }
-    }
-    if (script.isEmpty())
-        return cannotRun(
-            makeError(ErrorCode::NotFound, QStringLiteral("golden-image.sh was not found; set "
-                                                          "FLUID_SCRIPTS_DIR to Fluid's scripts folder")));
+    auto found = runtime::findGoldenImageScript(QCoreApplication::applicationDirPath());
+    if (!found)
+        return cannotRun(found.error());
+    const QString script = *found;
     QStringList args = {script, verb, QStringLiteral("--flavour"),
                         o.value(QStringLiteral("--flavour"), QStringLiteral("fwcfg"))};
     if (o.has(QStringLiteral("--define"))) {

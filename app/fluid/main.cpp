@@ -2,11 +2,14 @@
 #include "Cli.h"
 
 #include "base/Logging.h"
+#include "base/Paths.h"
 #include "base/Signals.h"
 #include "HostsDock.h"
 #include "MainWindow.h"
+#include "onboarding/OnboardingWizard.h"
 #include "runtime/HostSession.h"
 #include "runtime/Runtime.h"
+#include "settings/SettingsDialog.h"
 #include "store/StoreWorker.h"
 
 #include <QApplication>
@@ -14,6 +17,7 @@
 #include <QInputDialog>
 #include <QMessageBox>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -30,6 +34,26 @@ QString configPathArgument(const QStringList& arguments)
 {
     const qsizetype i = arguments.indexOf(QStringLiteral("--config"));
     return i >= 0 ? arguments.value(i + 1) : QString();
+}
+
+QString configFileFor(const QStringList& arguments)
+{
+    const QString given = configPathArgument(arguments);
+    return given.isEmpty() ? fluid::paths::configFile() : given;
+}
+
+/// The onboarding wizard over the settings `loaded` holds (defaults on first run).
+fluid::ui::OnboardingWizard::Environment wizardEnvironment(const fluid::config::LoadedConfig& loaded,
+                                                           const QString& configFile,
+                                                           const QString& passphrase)
+{
+    fluid::ui::OnboardingWizard::Environment env;
+    env.configPath = configFile;
+    env.base = loaded.settings;
+    env.baseFromFile = loaded.fromFile;
+    env.secretStore = fluid::runtime::secretStoreOptions(loaded.settings, passphrase);
+    env.exeDir = QCoreApplication::applicationDirPath();
+    return env;
 }
 
 void setIdentity()
@@ -56,6 +80,15 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
                         "it away to start from defaults) and start Fluid again.")
                 .arg(loaded.error().toString()));
         return 1;
+    }
+    // First run (no config file, or no host in it): the set-up wizard; cancelling it keeps the defaults.
+    if (!loaded->fromFile || loaded->settings.hosts.isEmpty()) {
+        fluid::ui::OnboardingWizard wizard(wizardEnvironment(
+            *loaded, configFileFor(arguments), qEnvironmentVariable(fluid::runtime::kPassphraseEnv)));
+        if (wizard.exec() == QDialog::Accepted) {
+            if (auto again = fluid::runtime::loadSettings(configFileFor(arguments)))
+                loaded = std::move(again);
+        }
     }
     fluid::config::logWarnings(*loaded);
     const fluid::config::Settings settings = loaded->settings;
@@ -103,6 +136,43 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
                 window.addHostSession(sessions.back().get());
             }
         });
+    // Hosts added later (set-up wizard, settings dialog) are opened at once; other changes apply on restart.
+    fluid::config::LoadedConfig current = *loaded;
+    const auto openNewHosts = [&](const fluid::config::Settings& changed) {
+        current.settings = changed;
+        current.fromFile = true;
+        if (!store.databaseOptions())
+            return;
+        const fluid::virt::IdentityIssuer issuer =
+            fluid::runtime::lazyIdentityIssuer(fluid::runtime::secretStoreCaLoader(changed, passphrase));
+        for (const fluid::config::HostSettings& host : changed.hosts) {
+            const bool open = std::any_of(sessions.begin(), sessions.end(),
+                                          [&host](const auto& s) { return s->hostName() == host.name; });
+            if (open)
+                continue;
+            fluid::runtime::HostSession::Setup setup;
+            setup.host = host;
+            setup.database = *store.databaseOptions();
+            setup.manager = fluid::runtime::managerOptions(changed);
+            setup.manager.issueIdentity = issuer;
+            setup.createDefaults = fluid::runtime::createDefaults(changed, host, {});
+            sessions.push_back(std::make_unique<fluid::runtime::HostSession>(setup));
+            window.addHostSession(sessions.back().get());
+        }
+    };
+    QObject::connect(&window, &fluid::ui::MainWindow::setupWizardRequested, &window, [&]() {
+        fluid::ui::OnboardingWizard wizard(wizardEnvironment(current, configFileFor(arguments), passphrase),
+                                           &window);
+        QObject::connect(
+            &wizard, &fluid::ui::OnboardingWizard::configWritten, &window,
+            [&](const QString&, const fluid::config::Settings& written) { openNewHosts(written); });
+        wizard.exec();
+    });
+    QObject::connect(&window, &fluid::ui::MainWindow::settingsRequested, &window, [&]() {
+        fluid::ui::SettingsDialog dialog(configFileFor(arguments), current.settings, &window);
+        QObject::connect(&dialog, &fluid::ui::SettingsDialog::saved, &window, openNewHosts);
+        dialog.exec();
+    });
     window.show();
     store.start();
     return app.exec();

@@ -186,14 +186,19 @@ void SandboxManager::audit(const QString& actor, const QString& kind, const QStr
 
 Result<QList<SandboxManager::Source>> SandboxManager::sources()
 {
-    auto domains = m_hv.domains();
+    return listSources(m_hv);
+}
+
+Result<QList<SandboxManager::Source>> SandboxManager::listSources(Hypervisor& hv)
+{
+    auto domains = hv.domains();
     if (!domains)
         return domains.error();
     QList<Source> out;
     for (const DomainSummary& d : *domains) {
         if (!sandboxNameFromDomain(d.name).isEmpty())
             continue;
-        auto xml = m_hv.domainXml(d.name);
+        auto xml = hv.domainXml(d.name);
         if (!xml)
             continue; // vanished while listing
         auto parsed = parseDomainXml(*xml);

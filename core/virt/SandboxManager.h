@@ -93,6 +93,9 @@ public:
         QString warning; ///< e.g. running: its disk changes under the clone
     };
     Result<QList<Source>> sources();
+    /// sources() of any hypervisor connection, without a store (the onboarding wizard lists them before
+    /// a store exists). Blocks.
+    static Result<QList<Source>> listSources(Hypervisor& hypervisor);
 
     Result<model::Sandbox> create(const CreateOptions& options, const CreateProgress& progress = {},
                                   const std::atomic<bool>* cancel = nullptr);

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: Apache-2.0
+// The settings dialog over a real config file: values shown, changed, checked with the loader's own checks
+// (OK disabled, message next to the field), saved and read back equal.
+
+#include "config/Config.h"
+#include "MainWindow.h"
+#include "settings/SettingsDialog.h"
+#include "TestSupport.h"
+
+#include <QAction>
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QTableView>
+#include <QTest>
+
+using namespace fluid;
+using namespace fluid::ui;
+
+namespace {
+
+template <typename T>
+T* field(QWidget* dialog, const char* key)
+{
+    T* w = dialog->findChild<T*>(QString::fromLatin1(key));
+    if (!w)
+        qFatal("no field %s", key);
+    return w;
+}
+
+QPushButton* okButton(QWidget* dialog)
+{
+    return field<QDialogButtonBox>(dialog, "settingsButtons")->button(QDialogButtonBox::Ok);
+}
+
+} // namespace
+
+class TstSettingsDialog : public QObject {
+    Q_OBJECT
+
+private:
+    QString m_dir;
+
+private Q_SLOTS:
+    void initTestCase() { m_dir = test::makeTempDir(QStringLiteral("settingsdialog")); }
+
+    void showsEditsValidatesAndSaves()
+    {
+        const QString path = m_dir + QStringLiteral("/config.yaml");
+        config::Settings start;
+        start.hosts.first().uri = QStringLiteral("test:///default");
+        start.hosts.append({QStringLiteral("lab"),
+                            QStringLiteral("qemu+ssh://root@lab.example/system"),
+                            config::Accelerator::Tcg,
+                            {4096, 4, 3}});
+        start.sandbox.defaultVcpus = 2;
+        start.agent.model = QStringLiteral("gpt-test");
+        start.commands.allow = {QStringLiteral("^apt-get ")};
+        test::must(config::saveConfig(path, start));
+        const config::Settings loaded = test::must(config::loadConfig(path)).settings;
+
+        SettingsDialog dialog(path, loaded);
+        dialog.show();
+        QCOMPARE(dialog.settings(), loaded);
+        QVERIFY(dialog.problems().isEmpty());
+        QVERIFY(okButton(&dialog)->isEnabled());
+        QCOMPARE(field<QSpinBox>(&dialog, "sandbox.default_vcpus")->value(), 2);
+        QCOMPARE(field<QLineEdit>(&dialog, "agent.model")->text(), QStringLiteral("gpt-test"));
+        QCOMPARE(field<QTableView>(&dialog, "hosts")->model()->rowCount(), 2);
+
+        // Spin boxes carry the config's bounds.
+        auto* ttl = field<QSpinBox>(&dialog, "ssh.cert_ttl_minutes");
+        QCOMPARE(ttl->minimum(), config::bounds::kCertTtlMinutes.min);
+        QCOMPARE(ttl->maximum(), config::bounds::kCertTtlMinutes.max);
+        QCOMPARE(field<QSpinBox>(&dialog, "sandbox.default_memory_mib")->minimum(),
+                 config::bounds::kDefaultMemoryMib.min);
+        QCOMPARE(field<QSpinBox>(&dialog, "store.postgresql.port")->maximum(),
+                 config::bounds::kPostgresqlPort.max);
+
+        // Invalid values: OK disabled, each message next to its field.
+        field<QLineEdit>(&dialog, "agent.endpoint")->setText(QStringLiteral("ftp://models.example"));
+        QVERIFY(!okButton(&dialog)->isEnabled());
+        auto* endpointError = field<QLabel>(&dialog, "agent.endpoint.error");
+        QVERIFY(!endpointError->isHidden());
+        QVERIFY2(endpointError->text().contains(QStringLiteral("agent.endpoint: must be")),
+                 qPrintable(endpointError->text()));
+        field<QPlainTextEdit>(&dialog, "commands.deny")->appendPlainText(QStringLiteral("(unclosed"));
+        QVERIFY2(
+            field<QLabel>(&dialog, "commands.deny.error")->text().contains(QStringLiteral("commands.deny[")),
+            qPrintable(field<QLabel>(&dialog, "commands.deny.error")->text()));
+        field<QLineEdit>(&dialog, "store.sqlite_path")->setText(QStringLiteral("relative/fluid.sqlite"));
+        QVERIFY(!field<QLabel>(&dialog, "store.sqlite_path.error")->isHidden());
+        QCOMPARE(dialog.problems().size(), 3);
+        QVERIFY(field<QLabel>(&dialog, "settingsSummary")->text().contains(QStringLiteral("3 problem")));
+        QTest::mouseClick(okButton(&dialog), Qt::LeftButton);
+        QVERIFY(dialog.isVisible()); // a disabled OK saves nothing
+        QCOMPARE(test::must(config::loadConfig(path)).settings, loaded);
+
+        // A duplicate host name is caught across the list, shown under the hosts.
+        dialog.setHostEditor(
+            [](QWidget*, const config::HostSettings& host) -> std::optional<config::HostSettings> {
+                config::HostSettings edited = host;
+                edited.name = QStringLiteral("lab");
+                edited.uri = QStringLiteral("qemu:///system");
+                return edited;
+            });
+        dialog.addHost();
+        QVERIFY(field<QLabel>(&dialog, "hosts.error")->text().contains(QStringLiteral("must be unique")));
+        QVERIFY(!okButton(&dialog)->isEnabled());
+
+        // Fix everything, change values, edit and remove hosts.
+        field<QTableView>(&dialog, "hosts")->selectRow(2);
+        dialog.removeHost();
+        field<QTableView>(&dialog, "hosts")->selectRow(1);
+        dialog.setHostEditor(
+            [](QWidget*, const config::HostSettings& host) -> std::optional<config::HostSettings> {
+                config::HostSettings edited = host;
+                edited.accelerator = config::Accelerator::Kvm;
+                edited.limits.maxSandboxes = 7;
+                return edited;
+            });
+        dialog.editHost();
+        field<QLineEdit>(&dialog, "agent.endpoint")->setText(QStringLiteral("https://models.example/v1"));
+        field<QPlainTextEdit>(&dialog, "commands.deny")->setPlainText(QStringLiteral("^reboot\n^halt"));
+        field<QLineEdit>(&dialog, "store.sqlite_path")->setText(m_dir + QStringLiteral("/other.sqlite"));
+        field<QSpinBox>(&dialog, "sandbox.default_memory_mib")->setValue(1024);
+        ttl->setValue(9);
+        field<QComboBox>(&dialog, "agent.provider")->setCurrentText(QStringLiteral("ollama"));
+        field<QPlainTextEdit>(&dialog, "paths.allow")->setPlainText(QStringLiteral("/etc\n/srv"));
+        QVERIFY2(dialog.problems().isEmpty(), qPrintable(dialog.problems().join(QLatin1Char('\n'))));
+        QVERIFY(okButton(&dialog)->isEnabled());
+        QVERIFY(field<QLabel>(&dialog, "agent.endpoint.error")->isHidden());
+
+        QSignalSpy saved(&dialog, &SettingsDialog::saved);
+        QTest::mouseClick(okButton(&dialog), Qt::LeftButton);
+        QCOMPARE(saved.count(), 1);
+        QCOMPARE(dialog.result(), int(QDialog::Accepted));
+
+        const config::Settings reread = test::must(config::loadConfig(path)).settings;
+        QCOMPARE(reread, dialog.settings());
+        QCOMPARE(reread.hosts.size(), 2);
+        QCOMPARE(reread.hosts.at(1).accelerator,
+                 std::optional<config::Accelerator>(config::Accelerator::Kvm));
+        QCOMPARE(reread.hosts.at(1).limits.maxSandboxes, 7);
+        QCOMPARE(reread.hosts.at(1).limits.maxMemoryMib, 4096);
+        QCOMPARE(reread.agent.endpoint, QStringLiteral("https://models.example/v1"));
+        QCOMPARE(reread.agent.provider, config::AgentProvider::Ollama);
+        QCOMPARE(reread.commands.deny, QStringList({QStringLiteral("^reboot"), QStringLiteral("^halt")}));
+        QCOMPARE(reread.paths.allow, QStringList({QStringLiteral("/etc"), QStringLiteral("/srv")}));
+        QCOMPARE(reread.ssh.certTtlMinutes, 9);
+        QCOMPARE(reread.sandbox.defaultMemoryMib, 1024);
+
+        // Reopened from the file, the dialog shows exactly what was saved.
+        SettingsDialog again(path, reread);
+        QCOMPARE(again.settings(), reread);
+    }
+
+    void menuEntries()
+    {
+        MainWindow window(nullptr);
+        auto* settings = window.findChild<QAction*>(QStringLiteral("actionSettings"));
+        QVERIFY(settings);
+        QCOMPARE(settings->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_Comma));
+        QSignalSpy settingsAsked(&window, &MainWindow::settingsRequested);
+        settings->trigger();
+        QCOMPARE(settingsAsked.count(), 1);
+        auto* setup = window.findChild<QAction*>(QStringLiteral("actionSetup"));
+        QVERIFY(setup);
+        QVERIFY(setup->text().contains(QStringLiteral("Set up Fluid")));
+        QSignalSpy setupAsked(&window, &MainWindow::setupWizardRequested);
+        setup->trigger();
+        QCOMPARE(setupAsked.count(), 1);
+    }
+
+    void hostEditorChecksItsFields()
+    {
+        HostEditDialog editor({});
+        auto* ok = editor.findChild<QDialogButtonBox*>()->button(QDialogButtonBox::Ok);
+        QVERIFY(!ok->isEnabled());
+        editor.findChild<QLineEdit*>(QStringLiteral("name"))->setText(QStringLiteral("Bad Name"));
+        editor.findChild<QLineEdit*>(QStringLiteral("uri"))->setText(QStringLiteral("qemu:///system"));
+        QVERIFY(!ok->isEnabled());
+        QVERIFY(editor.findChild<QLabel*>(QStringLiteral("hostError"))
+                    ->text()
+                    .contains(QStringLiteral("Name must be")));
+        editor.findChild<QLineEdit*>(QStringLiteral("name"))->setText(QStringLiteral("good-name"));
+        QVERIFY(ok->isEnabled());
+        editor.findChild<QSpinBox*>(QStringLiteral("max_vcpus"))->setValue(8);
+        QCOMPARE(editor.host().limits.maxVcpus, 8);
+        QCOMPARE(editor.findChild<QSpinBox*>(QStringLiteral("max_vcpus"))->maximum(),
+                 config::bounds::kHostMaxVcpus.max);
+    }
+};
+
+QTEST_MAIN(TstSettingsDialog)
+#include "tst_settingsdialog.moc"

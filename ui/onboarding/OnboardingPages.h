@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The pages of OnboardingWizard. Each lives on the GUI thread; blocking work goes to runOnWorker().
+
+#include "config/Settings.h"
+#include "runtime/Onboarding.h"
+
+#include <QFutureWatcher>
+#include <QPointer>
+#include <QProcess>
+#include <QWizardPage>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QProgressBar;
+class QPushButton;
+class QRadioButton;
+class QSpinBox;
+class QStandardItemModel;
+class QTreeView;
+
+namespace fluid::ui {
+
+class OnboardingWizard;
+
+/// One event of a host test: a finished step, or the final report.
+struct ProbeEvent {
+    std::optional<runtime::HostCheck> step;
+    std::optional<runtime::HostProbeReport> report;
+};
+
+/// Page a: which libvirt host, and a step-by-step connection test of it.
+class HostPage : public QWizardPage {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(HostPage)
+public:
+    explicit HostPage(OnboardingWizard* wizard);
+    ~HostPage() override;
+
+    bool isComplete() const override;
+
+    /// The libvirt URI the fields describe.
+    QString currentUri() const;
+    QString hostName() const;
+    /// The last finished test of currentUri(), if any.
+    const std::optional<runtime::HostProbeReport>& report() const { return m_report; }
+    bool isTesting() const { return m_running; }
+
+public Q_SLOTS:
+    void startTest();
+    void cancelTest();
+    void trustAndRetest();
+
+private:
+    void onEvent(int index);
+    void onFinished();
+    void fieldsChanged();
+    void refreshKeys();
+    void updateState();
+    void addCheckRow(const runtime::HostCheck& check);
+
+    OnboardingWizard* m_wizard;
+    QRadioButton* m_local;
+    QRadioButton* m_remote;
+    QLineEdit* m_localUri;
+    QLineEdit* m_user;
+    QLineEdit* m_host;
+    QSpinBox* m_port;
+    QComboBox* m_key;
+    QPushButton* m_browseKey;
+    QLineEdit* m_name;
+    QPushButton* m_test;
+    QPushButton* m_cancel;
+    QProgressBar* m_progress;
+    QStandardItemModel* m_checks;
+    QTreeView* m_checkView;
+    QLabel* m_fingerprint;
+    QCheckBox* m_verified;
+    QPushButton* m_trust;
+    QLabel* m_message;
+    QFutureWatcher<ProbeEvent>* m_watcher = nullptr;
+    std::shared_ptr<std::atomic<bool>> m_cancelFlag;
+    bool m_running = false;
+    QString m_testedUri;
+    std::optional<runtime::HostProbeReport> m_report;
+    QString m_pendingFingerprint;
+};
+
+/// Page b: create Fluid's SSH CA or import its keys, into the secret store; shows the public keys.
+class CaPage : public QWizardPage {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(CaPage)
+public:
+    explicit CaPage(OnboardingWizard* wizard);
+    ~CaPage() override;
+
+    bool isComplete() const override;
+    std::optional<runtime::CaSummary> summary() const { return m_summary; }
+
+public Q_SLOTS:
+    void run();
+
+private:
+    void updateState();
+
+    OnboardingWizard* m_wizard;
+    QRadioButton* m_create;
+    QRadioButton* m_import;
+    QLineEdit* m_userFile;
+    QLineEdit* m_hostFile;
+    QPushButton* m_browseUser;
+    QPushButton* m_browseHost;
+    QPushButton* m_run;
+    QProgressBar* m_progress;
+    QPlainTextEdit* m_publicKeys;
+    QPushButton* m_copy;
+    QLabel* m_message;
+    QFutureWatcher<Result<runtime::CaSummary>>* m_watcher = nullptr;
+    std::optional<runtime::CaSummary> m_summary;
+};
+
+/// Page c: a cloneable source VM of the host, or the Debian golden image built by golden-image.sh.
+class GoldenPage : public QWizardPage {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(GoldenPage)
+public:
+    explicit GoldenPage(OnboardingWizard* wizard);
+    ~GoldenPage() override;
+
+    void initializePage() override;
+    bool isComplete() const override;
+    void cleanupPage() override;
+
+    QString chosenSource() const;
+    bool built() const { return m_built; }
+    /// PID of the running build, 0 when none.
+    qint64 buildPid() const;
+
+public Q_SLOTS:
+    void startBuild();
+    void cancelBuild();
+
+private:
+    void onOutput();
+    void onBuildFinished(int exitCode, QProcess::ExitStatus status);
+    void updateState();
+
+    OnboardingWizard* m_wizard;
+    QRadioButton* m_useExisting;
+    QRadioButton* m_build;
+    QStandardItemModel* m_sources;
+    QTreeView* m_sourceView;
+    QPushButton* m_buildButton;
+    QPushButton* m_cancelBuild;
+    QProgressBar* m_progress;
+    QPlainTextEdit* m_log;
+    QLabel* m_message;
+    QProcess* m_process = nullptr;
+    QByteArray m_partialLine;
+    bool m_built = false;
+    bool m_cancelled = false;
+};
+
+/// Page d: LLM provider, model, endpoint and API key (the key goes to the secret store at Finish).
+class LlmPage : public QWizardPage {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(LlmPage)
+public:
+    explicit LlmPage(OnboardingWizard* wizard);
+    ~LlmPage() override;
+
+    bool isComplete() const override;
+    config::AgentSettings agentSettings() const;
+    QString apiKey() const;
+
+private:
+    void updateState();
+
+    OnboardingWizard* m_wizard;
+    QComboBox* m_provider;
+    QLineEdit* m_model;
+    QLineEdit* m_endpoint;
+    QLabel* m_endpointError;
+    QLineEdit* m_apiKey;
+    QLabel* m_message;
+};
+
+/// Page e: what will be written; Finish stores the API key and writes config.yaml (atomically) on a worker.
+class SummaryPage : public QWizardPage {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(SummaryPage)
+public:
+    explicit SummaryPage(OnboardingWizard* wizard);
+    ~SummaryPage() override;
+
+    void initializePage() override;
+    bool validatePage() override;
+    bool isComplete() const override;
+    bool isWriting() const { return m_watcher != nullptr; }
+
+private:
+    OnboardingWizard* m_wizard;
+    QPlainTextEdit* m_summary;
+    QProgressBar* m_progress;
+    QLabel* m_message;
+    QFutureWatcher<Result<void>>* m_watcher = nullptr;
+    bool m_written = false;
+};
+
+} // namespace fluid::ui
