@@ -5,7 +5,9 @@
 #include "AuditDock.h"
 #include "base/Paths.h"
 #include "HostsDock.h"
+#include "runtime/HostSession.h"
 #include "store/StoreWorker.h"
+#include "terminal/TerminalDock.h"
 
 #include <QAction>
 #include <QApplication>
@@ -88,6 +90,19 @@ void MainWindow::createDocks()
         if (!intact)
             setStoreStatus(text, false);
     });
+
+    m_terminalDock = new TerminalDock(this);
+    addDockWidget(Qt::BottomDockWidgetArea, m_terminalDock);
+    tabifyDockWidget(m_auditDock, m_terminalDock);
+    QAction* terminals = m_terminalDock->toggleViewAction();
+    terminals->setText(tr("&Terminals"));
+    terminals->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T));
+    m_viewMenu->addAction(terminals);
+    m_viewMenu->addAction(m_terminalDock->fontAction());
+    connect(m_hostsDock, &HostsDock::openTerminalRequested, this,
+            [this](runtime::HostSession* session, const model::Sandbox& sandbox) {
+                m_terminalDock->openSandboxTerminal(session, sandbox);
+            });
 }
 
 void MainWindow::addHostSession(runtime::HostSession* session)

@@ -17,6 +17,7 @@ namespace fluid::ui {
 
 class AuditDock;
 class HostsDock;
+class TerminalDock;
 
 /// Fluid's main window: dock layout (restored from the last session), menus, status bar. GUI thread;
 /// it only paints and reacts, all work happens in core services on workers.
@@ -30,6 +31,7 @@ public:
 
     AuditDock* auditDock() const { return m_auditDock; }
     HostsDock* hostsDock() const { return m_hostsDock; }
+    TerminalDock* terminalDock() const { return m_terminalDock; }
 
     /// Shows a libvirt host in the hosts dock and opens it. The window does not own the session; keep it
     /// alive while the window uses it (destroying it first is safe).
@@ -53,6 +55,7 @@ private:
     HostsDock* m_hostsDock = nullptr;
     QLabel* m_storeStatus = nullptr;
     QMenu* m_viewMenu = nullptr;
+    TerminalDock* m_terminalDock = nullptr;
 };
 
 } // namespace fluid::ui
