@@ -5,8 +5,12 @@
 #include "terminal/TerminalScreen.h"
 #include "terminal/TerminalView.h"
 
+#include <QApplication>
+#include <QClipboard>
 #include <QKeyEvent>
+#include <QMouseEvent>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QtTest>
 
 using fluid::ui::TerminalScreen;
@@ -49,7 +53,24 @@ QByteArray pasteBytes(TerminalScreen& s, const QString& text)
 class TstTerminalScreen : public QObject {
     Q_OBJECT
 
+    std::unique_ptr<QTemporaryDir> m_config;
+
+    static void mouse(QWidget* w, QEvent::Type type, QPoint cell, Qt::MouseButton button,
+                      Qt::MouseButtons buttons, QSizeF cellSize)
+    {
+        const QPointF pos((cell.x() + 0.5) * cellSize.width(), (cell.y() + 0.5) * cellSize.height());
+        QMouseEvent e(type, pos, w->mapToGlobal(pos), button, buttons, Qt::NoModifier);
+        QApplication::sendEvent(w, &e);
+    }
+
 private Q_SLOTS:
+    void initTestCase()
+    {
+        // The font choice is remembered in ui-state.ini under here, away from the person's own.
+        m_config.reset(new QTemporaryDir);
+        qputenv("FLUID_CONFIG_DIR", m_config->path().toUtf8());
+    }
+
     void textAndCursor()
     {
         TerminalScreen s(20, 5);
@@ -272,6 +293,91 @@ private Q_SLOTS:
         for (int line = 0; line < view.screen()->totalLines(); ++line)
             noted = noted || view.screen()->lineText(line).contains(QStringLiteral("MiB of output skipped"));
         QVERIFY(noted);
+    }
+
+    void viewSelectsCopiesAndPastes()
+    {
+        using fluid::ui::TerminalView;
+        TerminalView view;
+        view.resize(640, 300);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        view.feed("alpha beta-gamma delta\r\nsecond line\r\n");
+        QTRY_COMPARE(view.screen()->lineText(0), QStringLiteral("alpha beta-gamma delta"));
+        QWidget* vp = view.viewport();
+        const QSizeF cell = view.cellSize();
+        // Drag from "beta" to the "sec" of the next line.
+        mouse(vp, QEvent::MouseButtonPress, QPoint(6, 0), Qt::LeftButton, Qt::LeftButton, cell);
+        mouse(vp, QEvent::MouseMove, QPoint(2, 1), Qt::NoButton, Qt::LeftButton, cell);
+        mouse(vp, QEvent::MouseButtonRelease, QPoint(2, 1), Qt::LeftButton, Qt::NoButton, cell);
+        QCOMPARE(view.screen()->selectedText(), QStringLiteral("beta-gamma delta\nsec"));
+        QApplication::clipboard()->clear();
+        QTest::keyClick(&view, Qt::Key_C, Qt::ControlModifier | Qt::ShiftModifier);
+        QCOMPARE(QApplication::clipboard()->text(), QStringLiteral("beta-gamma delta\nsec"));
+        // Double-click selects a word ("-" belongs to words, as in file names and options).
+        mouse(vp, QEvent::MouseButtonPress, QPoint(8, 0), Qt::LeftButton, Qt::LeftButton, cell);
+        mouse(vp, QEvent::MouseButtonRelease, QPoint(8, 0), Qt::LeftButton, Qt::NoButton, cell);
+        mouse(vp, QEvent::MouseButtonDblClick, QPoint(8, 0), Qt::LeftButton, Qt::LeftButton, cell);
+        QCOMPARE(view.screen()->selectedText(), QStringLiteral("beta-gamma"));
+        // Ctrl+Shift+V pastes the clipboard to the remote side; typing clears the selection.
+        QSignalSpy sent(&view, &TerminalView::sendBytes);
+        QApplication::clipboard()->setText(QStringLiteral("ls -l\n"));
+        QTest::keyClick(&view, Qt::Key_V, Qt::ControlModifier | Qt::ShiftModifier);
+        QCOMPARE(sent.count(), 1);
+        QCOMPARE(sent.at(0).at(0).toByteArray(), QByteArray("ls -l\r"));
+        QTest::keyClicks(&view, QStringLiteral("x"));
+        QCOMPARE(sent.last().at(0).toByteArray(), QByteArray("x"));
+        QVERIFY(!view.screen()->hasSelection());
+    }
+
+    void viewGridFollowsSizeAndFont()
+    {
+        using fluid::ui::TerminalView;
+        TerminalView view;
+        QSignalSpy resized(&view, &TerminalView::terminalResized);
+        view.resize(800, 400);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        const QSize grid = view.gridSize();
+        QCOMPARE(view.screen()->cols(), grid.width());
+        QCOMPARE(view.screen()->rows(), grid.height());
+        QCOMPARE(grid.width(), int(view.viewport()->width() / view.cellSize().width()));
+        QVERIFY(!resized.isEmpty());
+        QCOMPARE(resized.last().at(0).toInt(), grid.width());
+        QCOMPARE(resized.last().at(1).toInt(), grid.height());
+        QFont bigger = view.terminalFont();
+        bigger.setPointSize(bigger.pointSize() * 2);
+        view.setTerminalFont(bigger);
+        QVERIFY(view.gridSize().width() < grid.width());
+        QCOMPARE(view.screen()->cols(), view.gridSize().width());
+        // A chosen font is remembered for new terminals.
+        TerminalView::rememberFont(bigger);
+        QCOMPARE(TerminalView::defaultFont().pointSize(), bigger.pointSize());
+        QCOMPARE(TerminalView().terminalFont().pointSize(), bigger.pointSize());
+    }
+
+    void floodRepaintsAreCoalesced()
+    {
+        using fluid::ui::TerminalView;
+        TerminalView view;
+        view.resize(640, 300);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        QByteArray flood;
+        for (int i = 1; i <= 30000; ++i)
+            flood += "line " + QByteArray::number(i) + "\r\n";
+        const int before = view.paintCount();
+        QElapsedTimer t;
+        t.start();
+        for (int i = 0; i < flood.size(); i += 1000)
+            view.feed(flood.mid(i, 1000)); // as many small chunks as an SSH channel delivers
+        QTRY_COMPARE_WITH_TIMEOUT(view.pendingBytes(), 0, 30000);
+        QTest::qWait(50);
+        const qint64 ms = t.elapsed();
+        const int paints = view.paintCount() - before;
+        qInfo("%lld bytes in %lld ms with %d paints", qint64(flood.size()), ms, paints);
+        QVERIFY2(paints <= ms / 16 + 3, qPrintable(QStringLiteral("%1 paints in %2 ms").arg(paints).arg(ms)));
+        QVERIFY(view.screen()->screenText().contains(QStringLiteral("line 30000")));
     }
 };
 

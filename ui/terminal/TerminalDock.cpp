@@ -94,8 +94,7 @@ void TerminalTab::attach(std::unique_ptr<TerminalTransport> transport)
     connect(t, &TerminalTransport::opened, this, [this] {
         m_connected = true;
         m_stack->setCurrentWidget(m_view);
-        const QSize grid = m_view->gridSize();
-        m_transport->resize(grid.width(), grid.height());
+        m_transport->resize(m_view->screen()->cols(), m_view->screen()->rows());
         if (isVisible())
             m_view->setFocus();
     });
@@ -110,8 +109,7 @@ void TerminalTab::attach(std::unique_ptr<TerminalTransport> transport)
     });
     connect(t, &TerminalTransport::failed, this,
             [this](const QString& message) { showEnd(tr("The shell failed: %1").arg(message)); });
-    const QSize grid = m_view->gridSize();
-    t->resize(grid.width(), grid.height());
+    t->resize(m_view->screen()->cols(), m_view->screen()->rows());
 }
 
 void TerminalTab::showEnd(const QString& text)
@@ -199,6 +197,11 @@ TerminalTab* TerminalDock::openTerminal(const QString& title, std::unique_ptr<Te
     auto* tab = new TerminalTab(std::move(transport), std::move(reconnect));
     const int index = m_tabs->addTab(tab, title);
     m_tabs->setTabToolTip(index, tr("Shell on %1").arg(title));
+    // The window title a program sets (the shell's prompt, vim) shows as the tab's tooltip.
+    connect(tab, &TerminalTab::titleChanged, this, [this, tab, title](const QString& text) {
+        if (const int i = m_tabs->indexOf(tab); i >= 0)
+            m_tabs->setTabToolTip(i, text.isEmpty() ? tr("Shell on %1").arg(title) : text);
+    });
     m_tabs->setCurrentIndex(index);
     m_stack->setCurrentWidget(m_tabs);
     show();

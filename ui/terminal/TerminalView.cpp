@@ -124,6 +124,10 @@ QSize TerminalView::gridSize() const
 
 void TerminalView::updateGrid()
 {
+    // A hidden view (a background tab, a page not shown yet) has no meaningful size: shrinking the screen to
+    // it would wrap and scroll away what arrives meanwhile. It keeps its grid until it is shown.
+    if (!isVisible())
+        return;
     const QSize grid = gridSize();
     if (grid.width() == m_screen->cols() && grid.height() == m_screen->rows())
         return;
@@ -315,6 +319,12 @@ void TerminalView::paintEvent(QPaintEvent*)
 void TerminalView::resizeEvent(QResizeEvent* event)
 {
     QAbstractScrollArea::resizeEvent(event);
+    updateGrid();
+}
+
+void TerminalView::showEvent(QShowEvent* event)
+{
+    QAbstractScrollArea::showEvent(event);
     updateGrid();
 }
 

@@ -51,7 +51,8 @@ public:
     qint64 droppedBytes() const { return m_dropped; }
 
     QSizeF cellSize() const { return m_cell; }
-    /// The screen (columns, rows) that fits the viewport with the current font.
+    /// The screen (columns, rows) that fits the viewport with the current font; the screen takes it while the
+    /// view is visible.
     QSize gridSize() const;
     /// Paints that happened (for tests that check coalescing).
     int paintCount() const { return m_paints; }
@@ -73,6 +74,7 @@ protected:
     bool event(QEvent* event) override;
     void paintEvent(QPaintEvent* event) override;
     void resizeEvent(QResizeEvent* event) override;
+    void showEvent(QShowEvent* event) override;
     void keyPressEvent(QKeyEvent* event) override;
     void mousePressEvent(QMouseEvent* event) override;
     void mouseMoveEvent(QMouseEvent* event) override;
