@@ -94,6 +94,7 @@ void MainWindow::createDocks()
     m_terminalDock = new TerminalDock(this);
     addDockWidget(Qt::BottomDockWidgetArea, m_terminalDock);
     tabifyDockWidget(m_auditDock, m_terminalDock);
+    m_auditDock->raise(); // the terminals come to the front when one is opened
     QAction* terminals = m_terminalDock->toggleViewAction();
     terminals->setText(tr("&Terminals"));
     terminals->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T));

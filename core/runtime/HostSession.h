@@ -146,8 +146,8 @@ private:
     QHash<int, std::shared_ptr<std::atomic<bool>>> m_cancels;
     int m_nextOperation = 1;
     std::atomic<bool> m_closing{false};
-    std::shared_ptr<const ssh::CertificateAuthority>
-        m_ca; // loaded by the first openShell(); guarded by m_mutex
+    /// Loaded by the first openShell(); guarded by m_mutex.
+    std::shared_ptr<const ssh::CertificateAuthority> m_ca;
 };
 
 } // namespace fluid::runtime
