@@ -102,6 +102,10 @@ HostsDock::HostsDock(QWidget* parent, const Clock* clock)
         if (a == m_actions.value(Action::Revert))
             toolbar->addSeparator();
     }
+    toolbar->addAction(makeAction(
+        Action::OpenTerminal, tr("Open &terminal"), QKeySequence(Qt::CTRL | Qt::Key_T),
+        QStyle::SP_ComputerIcon, tr("Open a root shell on the selected running sandbox in the terminal dock"),
+        &H::openTerminal));
     layout->addWidget(toolbar);
 
     m_empty->setObjectName(QStringLiteral("hostsEmpty"));
@@ -314,6 +318,9 @@ void HostsDock::updateActions()
         ->setEnabled(sandbox && (state == SandboxState::Running || state == SandboxState::Stopped));
     action(Action::Revert)->setEnabled(up && kind == Kind::Snapshot);
     action(Action::Refresh)->setEnabled(!m_sessions.isEmpty());
+    action(Action::OpenTerminal)
+        ->setEnabled(sandbox && state == SandboxState::Running &&
+                     !first.siblingAtColumn(HostTreeModel::Ip).data().toString().isEmpty());
 
     const QModelIndexList ops = m_operationsView->selectionModel()->selectedIndexes();
     action(Action::CancelOperation)
@@ -328,6 +335,8 @@ void HostsDock::showContextMenu(const QPoint& pos)
          {Action::Create, Action::Start, Action::Stop, Action::Snapshot, Action::Revert, Action::Destroy})
         if (action(a)->isEnabled())
             menu.addAction(action(a));
+    if (action(Action::OpenTerminal)->isEnabled())
+        menu.addAction(action(Action::OpenTerminal));
     if (!menu.isEmpty())
         menu.addSeparator();
     menu.addAction(action(Action::Refresh));
@@ -544,6 +553,22 @@ void HostsDock::dismissFinished()
     for (int r = m_operations->rowCount() - 1; r >= 0; --r)
         if (!m_operations->item(r)->data(RunningRole).toBool())
             m_operations->removeRow(r);
+}
+
+void HostsDock::openTerminal()
+{
+    const QModelIndex index = selected();
+    runtime::HostSession* session = sessionFor(index);
+    if (!session || !action(Action::OpenTerminal)->isEnabled())
+        return;
+    const QModelIndex first = index.siblingAtColumn(0);
+    model::Sandbox sandbox;
+    sandbox.id = first.data(HostTreeModel::SandboxIdRole).toString();
+    sandbox.name = first.data(Qt::DisplayRole).toString();
+    sandbox.hostId = session->hostId();
+    sandbox.state = model::SandboxState(first.data(HostTreeModel::SandboxStateRole).toInt());
+    sandbox.ip = first.siblingAtColumn(HostTreeModel::Ip).data().toString();
+    Q_EMIT openTerminalRequested(session, sandbox);
 }
 
 } // namespace fluid::ui

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "model/Model.h"
 #include "SandboxDialogs.h"
 
 #include <QDockWidget>
@@ -36,9 +37,20 @@ class HostTreeModel;
 /// GUI thread.
 class HostsDock : public QDockWidget {
     Q_OBJECT
+    Q_MOC_INCLUDE("runtime/HostSession.h")
     Q_DISABLE_COPY_MOVE(HostsDock)
 public:
-    enum class Action { Create, Start, Stop, Destroy, Snapshot, Revert, Refresh, CancelOperation };
+    enum class Action {
+        Create,
+        Start,
+        Stop,
+        Destroy,
+        Snapshot,
+        Revert,
+        Refresh,
+        CancelOperation,
+        OpenTerminal
+    };
 
     /// How the dock asks the person (dialogs by default; a test answers with its own).
     class Prompts {
@@ -73,6 +85,9 @@ public:
 Q_SIGNALS:
     /// A line for the window's status bar; timeoutMs 0 keeps it until the next one.
     void statusMessage(const QString& text, int timeoutMs);
+    /// "Open terminal" on a running sandbox with an IP; the sandbox carries its id, name, host id, state and
+    /// IP.
+    void openTerminalRequested(fluid::runtime::HostSession* session, const fluid::model::Sandbox& sandbox);
 
 private:
     enum OperationRole {
@@ -101,6 +116,7 @@ private:
     void revertSnapshot();
     void refresh();
     void cancelOperation();
+    void openTerminal();
 
     /// Called with the id an operation call returned: remembers what to do when it ends.
     void track(runtime::HostSession* session, int operation, bool cancellable,

@@ -6,7 +6,9 @@
 #include "AuditDock.h"
 #include "base/Paths.h"
 #include "HostsDock.h"
+#include "runtime/HostSession.h"
 #include "store/StoreWorker.h"
+#include "terminal/TerminalDock.h"
 
 #include <QAction>
 #include <QApplication>
@@ -106,6 +108,19 @@ void MainWindow::createDocks()
     m_viewMenu->addAction(approvals);
     connect(m_approvalDock, &ApprovalInboxDock::statusMessage, this,
             [this](const QString& text, int timeoutMs) { statusBar()->showMessage(text, timeoutMs); });
+    m_terminalDock = new TerminalDock(this);
+    addDockWidget(Qt::BottomDockWidgetArea, m_terminalDock);
+    tabifyDockWidget(m_auditDock, m_terminalDock);
+    m_auditDock->raise(); // the terminals come to the front when one is opened
+    QAction* terminals = m_terminalDock->toggleViewAction();
+    terminals->setText(tr("&Terminals"));
+    terminals->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T));
+    m_viewMenu->addAction(terminals);
+    m_viewMenu->addAction(m_terminalDock->fontAction());
+    connect(m_hostsDock, &HostsDock::openTerminalRequested, this,
+            [this](runtime::HostSession* session, const model::Sandbox& sandbox) {
+                m_terminalDock->openSandboxTerminal(session, sandbox);
+            });
 }
 
 void MainWindow::addHostSession(runtime::HostSession* session)

@@ -18,6 +18,7 @@ namespace fluid::ui {
 class AuditDock;
 class HostsDock;
 class ApprovalInboxDock;
+class TerminalDock;
 
 /// Fluid's main window: dock layout (restored from the last session), menus, status bar. GUI thread;
 /// it only paints and reacts, all work happens in core services on workers.
@@ -32,6 +33,7 @@ public:
     AuditDock* auditDock() const { return m_auditDock; }
     HostsDock* hostsDock() const { return m_hostsDock; }
     ApprovalInboxDock* approvalDock() const { return m_approvalDock; }
+    TerminalDock* terminalDock() const { return m_terminalDock; }
 
     /// Shows a libvirt host in the hosts dock and opens it. The window does not own the session; keep it
     /// alive while the window uses it (destroying it first is safe).
@@ -62,6 +64,7 @@ private:
     QLabel* m_storeStatus = nullptr;
     QMenu* m_viewMenu = nullptr;
     ApprovalInboxDock* m_approvalDock = nullptr;
+    TerminalDock* m_terminalDock = nullptr;
 };
 
 } // namespace fluid::ui

@@ -125,6 +125,8 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
             // One CA for every host, loaded from the secret store by the first create.
             const fluid::virt::IdentityIssuer issuer =
                 fluid::runtime::lazyIdentityIssuer(fluid::runtime::secretStoreCaLoader(settings, passphrase));
+            // Terminals load the same CA (on a session worker) when the first shell is opened.
+            const fluid::runtime::CaLoader loadCa = fluid::runtime::secretStoreCaLoader(settings, passphrase);
             for (const fluid::config::HostSettings& host : settings.hosts) {
                 fluid::runtime::HostSession::Setup setup;
                 setup.host = host;
@@ -132,6 +134,7 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
                 setup.manager = fluid::runtime::managerOptions(settings);
                 setup.manager.issueIdentity = issuer;
                 setup.createDefaults = fluid::runtime::createDefaults(settings, host, {});
+                setup.loadCa = loadCa;
                 sessions.push_back(std::make_unique<fluid::runtime::HostSession>(setup));
                 window.addHostSession(sessions.back().get());
             }

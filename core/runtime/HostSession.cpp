@@ -7,6 +7,8 @@
 #include "store/Repository.h"
 
 #include <QMetaObject>
+#include <QPointer>
+#include <QUrl>
 
 #include <algorithm>
 #include <mutex>
@@ -335,6 +337,120 @@ void HostSession::emitSources(virt::SandboxManager& manager)
         out.append(row);
     }
     Q_EMIT sourcesChanged(out);
+}
+
+Result<ssh::SandboxEndpoint> HostSession::sandboxEndpoint(const model::Sandbox& sandbox)
+{
+    if (sandbox.state != model::SandboxState::Running)
+        return makeError(
+            ErrorCode::Unavailable,
+            QStringLiteral("Sandbox %1 is %2, not running: start it, then open the terminal again.")
+                .arg(sandbox.name, model::sandboxStateName(sandbox.state)));
+    if (sandbox.ip.isEmpty())
+        return makeError(
+            ErrorCode::Unavailable,
+            QStringLiteral("Sandbox %1 has no IP address yet: wait until it has finished booting "
+                           "(the hosts dock shows its address), then try again.")
+                .arg(sandbox.name));
+    auto key = ssh::PublicKey::fromOpenSshLine(sandbox.hostPublicKey);
+    if (!key)
+        return makeError(
+            ErrorCode::Unavailable,
+            QStringLiteral("Sandbox %1 has no SSH host key Fluid injected, so its identity cannot be "
+                           "verified; recreate the sandbox to get a terminal on it.")
+                .arg(sandbox.name),
+            key.error().message);
+    ssh::SandboxEndpoint endpoint;
+    endpoint.sandboxId = sandbox.id;
+    endpoint.sandboxName = sandbox.name;
+    endpoint.host = sandbox.ip;
+    endpoint.hostKey = *key;
+    return endpoint;
+}
+
+void HostSession::openShell(const QString& sandboxId, QObject* context, ShellCallback done)
+{
+    using ShellResult = Result<std::shared_ptr<ssh::RemoteShell>>;
+    const QPointer<QObject> guard(context);
+    // Always answered later on this thread, so the caller sees one behaviour whatever happens.
+    auto answer = [this, guard, done](ShellResult r) {
+        QMetaObject::invokeMethod(
+            this,
+            [guard, done, r = std::move(r)]() {
+                if (guard)
+                    done(r);
+            },
+            Qt::QueuedConnection);
+    };
+    if (!QUrl(m_setup.host.uri).host().isEmpty()) {
+        answer(makeError(ErrorCode::Unavailable,
+                         QStringLiteral("Terminals on sandboxes of the remote host %1 are not supported yet: "
+                                        "their network is only reachable through that host. Use a terminal "
+                                        "on %1 itself to reach the sandbox.")
+                             .arg(m_setup.host.name)));
+        return;
+    }
+    if (!isOpen()) {
+        answer(makeError(
+            ErrorCode::Unavailable,
+            QStringLiteral("%1 is not connected yet; try again once it is.").arg(m_setup.host.name)));
+        return;
+    }
+    onWorker([this, sandboxId, answer](virt::SandboxManager&, store::Database& db) {
+        auto row = store::SandboxRepository(db).get(sandboxId);
+        if (!row) {
+            answer(row.error());
+            return;
+        }
+        auto endpoint = m_setup.shellEndpoint ? m_setup.shellEndpoint(*row) : sandboxEndpoint(*row);
+        if (!endpoint) {
+            answer(endpoint.error());
+            return;
+        }
+        std::shared_ptr<const ssh::CertificateAuthority> ca;
+        {
+            QMutexLocker lock(&m_mutex);
+            ca = m_ca;
+        }
+        if (!ca) {
+            if (!m_setup.loadCa) {
+                answer(makeError(ErrorCode::Config,
+                                 QStringLiteral("No SSH certificate authority is configured for %1, so Fluid "
+                                                "cannot log in to its sandboxes.")
+                                     .arg(m_setup.host.name)));
+                return;
+            }
+            auto loaded = m_setup.loadCa();
+            if (!loaded) {
+                answer(makeError(loaded.error().code,
+                                 QStringLiteral("Fluid's SSH certificate authority could not be loaded: %1")
+                                     .arg(loaded.error().message),
+                                 loaded.error().detail));
+                return;
+            }
+            ca = *loaded;
+            QMutexLocker lock(&m_mutex);
+            m_ca = ca;
+        }
+        ssh::SandboxShellOptions options;
+        options.actor = QStringLiteral("user");
+        // The last owner may be the GUI thread: closing joins the connection's thread, so it happens on a
+        // worker.
+        std::shared_ptr<ssh::SandboxShell> shell(
+            new ssh::SandboxShell(ca, *endpoint, options),
+            [](ssh::SandboxShell* s) { QThreadPool::globalInstance()->start([s]() { delete s; }); });
+        auto connected = shell->connect();
+        connected.waitForFinished();
+        const Result<void> r = connected.result();
+        if (!r) {
+            answer(makeError(r.error().code,
+                             QStringLiteral("Could not open a shell on sandbox %1 (%2): %3")
+                                 .arg(row->name, endpoint->host, r.error().message),
+                             r.error().detail));
+            return;
+        }
+        answer(std::shared_ptr<ssh::RemoteShell>(shell));
+    });
 }
 
 } // namespace fluid::runtime

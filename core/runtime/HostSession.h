@@ -3,6 +3,8 @@
 
 #include "config/Settings.h"
 #include "model/Model.h"
+#include "ssh/CertificateAuthority.h"
+#include "ssh/SandboxShell.h"
 #include "store/Database.h"
 #include "virt/SandboxManager.h"
 
@@ -35,7 +37,19 @@ public:
         virt::CreateOptions createDefaults;
         /// Opens the host's connection (runtime::connectHypervisor by default).
         std::function<Result<std::unique_ptr<virt::Hypervisor>>(const QString& uri)> connect;
+        /// Loads Fluid's SSH CA for openShell() (a runtime::CaLoader, e.g. secretStoreCaLoader); called on a
+        /// worker, once, when the first shell is opened. Unset: openShell() fails saying so.
+        std::function<Result<std::shared_ptr<const ssh::CertificateAuthority>>()> loadCa;
+        /// Where a sandbox's sshd is reached; sandboxEndpoint() (the row's IP, port 22, its pinned host key)
+        /// when unset.
+        std::function<Result<ssh::SandboxEndpoint>(const model::Sandbox&)> shellEndpoint;
     };
+
+    /// The endpoint of a running sandbox's sshd from its row: its IP, port 22, root, the host key Fluid
+    /// injected (pinned). Fails (with what to do) when it is not running or has no IP or host key.
+    static Result<ssh::SandboxEndpoint> sandboxEndpoint(const model::Sandbox& sandbox);
+
+    using ShellCallback = std::function<void(Result<std::shared_ptr<ssh::RemoteShell>>)>;
 
     /// A source VM row for views.
     struct Source {
@@ -76,6 +90,14 @@ public:
     int revert(const QString& sandboxId, const QString& snapshotName);
     /// Cancels a create in flight (it rolls back); other operations run to their end.
     void cancel(int operation);
+
+    /// Connects to a running sandbox's sshd as root with a short-lived certificate from Fluid's CA (the CA is
+    /// loaded and the connection made on a worker) and calls `done` on this session's thread with the
+    /// connected shell, unless `context` was destroyed first. Open terminals with openPty() on the returned
+    /// shell, on the thread that will own them; keep the shell while they live. Dropping the last reference
+    /// closes the connection on a worker, never blocking the caller. Sandboxes of a remote host (reached
+    /// only through that host) are refused with ErrorCode::Unavailable for now.
+    void openShell(const QString& sandboxId, QObject* context, ShellCallback done);
 
 Q_SIGNALS:
     void opened(bool ok, const QString& message);
@@ -124,6 +146,8 @@ private:
     QHash<int, std::shared_ptr<std::atomic<bool>>> m_cancels;
     int m_nextOperation = 1;
     std::atomic<bool> m_closing{false};
+    /// Loaded by the first openShell(); guarded by m_mutex.
+    std::shared_ptr<const ssh::CertificateAuthority> m_ca;
 };
 
 } // namespace fluid::runtime

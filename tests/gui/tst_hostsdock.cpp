@@ -7,6 +7,8 @@
 #include "MainWindow.h"
 #include "runtime/HostSession.h"
 #include "SandboxDialogs.h"
+#include "store/Repository.h"
+#include "terminal/TerminalDock.h"
 #include "TestSupport.h"
 #include "virt/Hypervisor.h"
 
@@ -364,6 +366,64 @@ private Q_SLOTS:
         QVERIFY(waitConnected(*dock));
         QTRY_VERIFY_WITH_TIMEOUT(
             window.statusBar()->currentMessage().startsWith(QLatin1String("Connected to local")), 20000);
+        window.close();
+    }
+
+    void openTerminalNeedsARunningSandboxWithAnAddress()
+    {
+        Bed bed = makeBed();
+        ui::HostsDock& dock = *bed.dock;
+        QVERIFY(waitConnected(dock));
+        model::Sandbox row;
+        row.id = QStringLiteral("sbx-term");
+        row.name = QStringLiteral("term");
+        row.hostId = bed.session->hostId();
+        row.domainName = QStringLiteral("fluid-term");
+        row.state = model::SandboxState::Running;
+        row.createdAt = row.updatedAt = QDateTime::currentDateTimeUtc();
+        store::DatabaseOptions options;
+        options.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
+        {
+            auto db = test::must(store::Database::open(options));
+            test::must(store::SandboxRepository(*db).insert(row));
+        }
+        bed.session->refresh();
+        QTRY_VERIFY_WITH_TIMEOUT(sandboxNamed(dock, QStringLiteral("term")).isValid(), 20000);
+        select(dock, sandboxNamed(dock, QStringLiteral("term")));
+        QVERIFY(!enabled(dock, Action::OpenTerminal)); // running, but no address yet
+
+        row.ip = QStringLiteral("192.0.2.7");
+        {
+            auto db = test::must(store::Database::open(options));
+            test::must(store::SandboxRepository(*db).update(row));
+        }
+        bed.session->refresh();
+        QTRY_VERIFY_WITH_TIMEOUT(enabled(dock, Action::OpenTerminal), 20000);
+        QCOMPARE(dock.action(Action::OpenTerminal)->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_T));
+        QSignalSpy requested(&dock, &ui::HostsDock::openTerminalRequested);
+        dock.action(Action::OpenTerminal)->trigger();
+        QCOMPARE(requested.count(), 1);
+        QCOMPARE(requested.first().at(0).value<runtime::HostSession*>(), bed.session.get());
+        const auto sandbox = requested.first().at(1).value<model::Sandbox>();
+        QCOMPARE(sandbox.id, row.id);
+        QCOMPARE(sandbox.name, row.name);
+        QCOMPARE(sandbox.ip, row.ip);
+    }
+
+    void mainWindowHostsTheTerminalDock()
+    {
+        ui::MainWindow window(nullptr);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        ui::TerminalDock* dock = window.terminalDock();
+        QVERIFY(dock);
+        QCOMPARE(dock->objectName(), QStringLiteral("terminalDock"));
+        QCOMPARE(window.dockWidgetArea(dock), Qt::BottomDockWidgetArea);
+        QCOMPARE(dock->toggleViewAction()->shortcut(), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T));
+        const QList<QAction*> viewActions = window.menuBar()->actions().value(1)->menu()->actions();
+        QVERIFY(viewActions.contains(dock->toggleViewAction()));
+        QVERIFY(viewActions.contains(dock->fontAction()));
+        QCOMPARE(dock->count(), 0);
         window.close();
     }
 };

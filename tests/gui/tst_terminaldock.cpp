@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: Apache-2.0
+// The terminal dock against a real OpenSSH sshd on 127.0.0.1, through the PtySession transport: typing,
+// resizing (seen by `stty size`), bracketed paste, an output flood, the end of a shell and Reconnect, and
+// closing a tab ending the remote shell.
+
+#include "SshTestEnv.h"
+
+#include "runtime/HostSession.h"
+#include "store/Repository.h"
+#include "terminal/TerminalDock.h"
+#include "terminal/TerminalScreen.h"
+#include "terminal/TerminalTransport.h"
+#include "terminal/TerminalView.h"
+
+#include <QApplication>
+#include <QClipboard>
+#include <QElapsedTimer>
+#include <QMainWindow>
+#include <QPushButton>
+#include <QRegularExpression>
+#include <QtTest>
+
+#include <csignal>
+
+using namespace fluid;
+using namespace fluid::test;
+using fluid::ui::PtyTransport;
+using fluid::ui::TerminalDock;
+using fluid::ui::TerminalTab;
+
+class TstTerminalDock : public QObject {
+    Q_OBJECT
+
+private:
+    std::shared_ptr<ssh::CertificateAuthority> m_ca;
+    std::unique_ptr<LoopbackSshd> m_sshd;
+    std::shared_ptr<ssh::SandboxShell> m_shell;
+    std::unique_ptr<QMainWindow> m_window;
+    TerminalDock* m_dock = nullptr;
+
+    TerminalTab::TransportFactory factory()
+    {
+        return [this]() -> std::unique_ptr<ui::TerminalTransport> {
+            return std::make_unique<PtyTransport>(m_shell->openPty(ssh::PtyOptions()), m_shell);
+        };
+    }
+
+    /// Opens a tab and waits for the shell's prompt.
+    TerminalTab* openTab(const QString& title)
+    {
+        auto f = factory();
+        TerminalTab* tab = m_dock->openTerminal(title, f(), f);
+        if (!QTest::qWaitFor([tab] { return tab->isConnected() || tab->hasEnded(); }, 15000))
+            qWarning("the shell did not open");
+        return tab;
+    }
+
+    static void type(TerminalTab* tab, const QString& text)
+    {
+        QTest::keyClicks(tab->view(), text);
+        QTest::keyClick(tab->view(), Qt::Key_Return);
+    }
+
+    static QString screenText(TerminalTab* tab) { return tab->view()->screen()->screenText(); }
+
+    /// Interrupts the foreground program and waits for the shell's prompt (what is typed before it would be
+    /// flushed with the interrupted program's input).
+    static bool interrupt(TerminalTab* tab)
+    {
+        QTest::keyClick(tab->view(), Qt::Key_C, Qt::ControlModifier);
+        return QTest::qWaitFor([tab] { return screenText(tab).trimmed().endsWith(QLatin1Char('#')); }, 10000);
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        requireLoopbackSshd();
+        m_ca = makeTestCa();
+        m_sshd = std::make_unique<LoopbackSshd>(m_ca);
+        auto started = m_sshd->start();
+        QVERIFY2(started.ok(), qPrintable(started.ok() ? QString() : started.error().toString()));
+        m_shell = makeShell(m_ca, *m_sshd);
+        m_window = std::make_unique<QMainWindow>();
+        m_dock = new TerminalDock(m_window.get());
+        m_window->addDockWidget(Qt::BottomDockWidgetArea, m_dock);
+        m_window->resize(900, 600);
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+    }
+
+    void cleanupTestCase()
+    {
+        m_window.reset();
+        QTest::qWait(50); // deleteLater of closed tabs
+        m_shell.reset();
+        if (m_sshd)
+            m_sshd->stop();
+    }
+
+    void typingRunsCommands()
+    {
+        TerminalTab* tab = openTab(QStringLiteral("sandbox-test"));
+        QVERIFY2(tab->isConnected(), qPrintable(tab->endText()));
+        QCOMPARE(m_dock->tabs()->tabText(m_dock->tabs()->indexOf(tab)), QStringLiteral("sandbox-test"));
+        type(tab, QStringLiteral("echo hello-$((6*7))"));
+        QTRY_VERIFY_WITH_TIMEOUT(screenText(tab).contains(QStringLiteral("\nhello-42")), 10000);
+        m_dock->closeTab(m_dock->tabs()->indexOf(tab));
+    }
+
+    void resizeReachesTheShell()
+    {
+        TerminalTab* tab = openTab(QStringLiteral("resize"));
+        QVERIFY(tab->isConnected());
+        auto* view = tab->view();
+        type(tab, QStringLiteral("stty size"));
+        const QSize first = view->gridSize();
+        QTRY_VERIFY_WITH_TIMEOUT(
+            screenText(tab).contains(QStringLiteral("%1 %2").arg(first.height()).arg(first.width())), 10000);
+
+        m_window->resize(1200, 800);
+        QTRY_VERIFY(view->gridSize() != first);
+        const QSize grid = view->gridSize();
+        QCOMPARE(view->screen()->cols(), grid.width());
+        QCOMPARE(view->screen()->rows(), grid.height());
+        type(tab, QStringLiteral("echo size=$(stty size)"));
+        QTRY_VERIFY_WITH_TIMEOUT(
+            screenText(tab).contains(QStringLiteral("\nsize=%1 %2").arg(grid.height()).arg(grid.width())),
+            10000);
+        m_window->resize(900, 600);
+        m_dock->closeTab(m_dock->tabs()->indexOf(tab));
+    }
+
+    void bracketedPaste()
+    {
+        TerminalTab* tab = openTab(QStringLiteral("paste"));
+        QVERIFY(tab->isConnected());
+        // An application asks for bracketed paste; cat -v shows what the paste sent, ESC as ^[.
+        type(tab, QStringLiteral("printf '\\033[?2004h'; cat -v"));
+        QTRY_VERIFY_WITH_TIMEOUT(tab->view()->screen()->bracketedPaste(), 10000);
+        QApplication::clipboard()->setText(QStringLiteral("pasted\x1b[201~text"));
+        tab->view()->paste();
+        QTest::keyClick(tab->view(), Qt::Key_Return);
+        QTRY_VERIFY_WITH_TIMEOUT(screenText(tab).contains(QStringLiteral("^[[200~pasted[201~text^[[201~")),
+                                 10000);
+        QVERIFY(interrupt(tab));
+        // Without the mode (the shell turns it off before running a command) the paste is sent as it is.
+        type(tab, QStringLiteral("echo start-cat; cat -v"));
+        QTRY_VERIFY2_WITH_TIMEOUT(screenText(tab).contains(QStringLiteral("\nstart-cat")),
+                                  qPrintable(screenText(tab)), 10000);
+        QVERIFY(!tab->view()->screen()->bracketedPaste());
+        QApplication::clipboard()->setText(QStringLiteral("plain-paste"));
+        tab->view()->paste();
+        QTest::keyClick(tab->view(), Qt::Key_Return);
+        QTRY_VERIFY_WITH_TIMEOUT(screenText(tab).contains(QStringLiteral("\nplain-paste\nplain-paste")),
+                                 10000);
+        QVERIFY(!screenText(tab).contains(QStringLiteral("^[[200~plain")));
+        QVERIFY(interrupt(tab));
+        m_dock->closeTab(m_dock->tabs()->indexOf(tab));
+    }
+
+    void outputFloodStaysResponsive()
+    {
+        TerminalTab* tab = openTab(QStringLiteral("flood"));
+        QVERIFY(tab->isConnected());
+        auto* view = tab->view();
+        // The event loop's longest pause while the flood is interpreted and painted.
+        QElapsedTimer sinceTick;
+        qint64 longestGap = 0;
+        QTimer ticker;
+        ticker.setInterval(5);
+        connect(&ticker, &QTimer::timeout, this,
+                [&] { longestGap = std::max(longestGap, sinceTick.restart()); });
+        const int paintsBefore = view->paintCount();
+        QElapsedTimer took;
+        took.start();
+        sinceTick.start();
+        ticker.start();
+        type(tab, QStringLiteral("seq 1 200000; echo flood-done"));
+        QTRY_VERIFY_WITH_TIMEOUT(screenText(tab).contains(QStringLiteral("\nflood-done")), 120000);
+        ticker.stop();
+        const qint64 ms = took.elapsed();
+        const int paints = view->paintCount() - paintsBefore;
+        qInfo("flood: 200000 lines (1.3 MB) in %lld ms, %d paints, longest event-loop gap %lld ms", ms,
+              paints, longestGap);
+        QVERIFY(screenText(tab).contains(QStringLiteral("\n200000\nflood-done")));
+        QCOMPARE(view->pendingBytes(), 0);
+        QCOMPARE(view->droppedBytes(), 0);
+        QCOMPARE(view->screen()->scrollbackLines(), ui::TerminalScreen::kDefaultScrollback);
+        // Coalesced: far fewer paints than output chunks, at most about one per 16 ms frame.
+        QVERIFY2(paints <= ms / 16 + 5, qPrintable(QStringLiteral("%1 paints in %2 ms").arg(paints).arg(ms)));
+        QVERIFY2(longestGap < 250, qPrintable(QStringLiteral("event loop stalled %1 ms").arg(longestGap)));
+        m_dock->closeTab(m_dock->tabs()->indexOf(tab));
+    }
+
+    void endedShellCanReconnect()
+    {
+        TerminalTab* tab = openTab(QStringLiteral("exit"));
+        QVERIFY(tab->isConnected());
+        type(tab, QStringLiteral("exit 7"));
+        QTRY_VERIFY_WITH_TIMEOUT(tab->hasEnded(), 10000);
+        QVERIFY2(tab->endText().contains(QStringLiteral("exit status 7")), qPrintable(tab->endText()));
+        QVERIFY(tab->reconnectButton()->isVisible());
+        QTest::mouseClick(tab->reconnectButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(tab->isConnected() && !tab->hasEnded(), 15000);
+        QVERIFY(!tab->reconnectButton()->isVisible());
+        type(tab, QStringLiteral("echo again-$((1+1))"));
+        QTRY_VERIFY_WITH_TIMEOUT(screenText(tab).contains(QStringLiteral("\nagain-2")), 10000);
+        m_dock->closeTab(m_dock->tabs()->indexOf(tab));
+    }
+
+    void closingTheTabEndsTheShell()
+    {
+        TerminalTab* tab = openTab(QStringLiteral("close"));
+        QVERIFY(tab->isConnected());
+        type(tab, QStringLiteral("echo shell-pid=$$"));
+        const QRegularExpression re(QStringLiteral("\nshell-pid=(\\d+)"));
+        QTRY_VERIFY_WITH_TIMEOUT(re.match(screenText(tab)).hasMatch(), 10000);
+        const pid_t pid = re.match(screenText(tab)).captured(1).toInt();
+        QVERIFY(pid > 1);
+        QCOMPARE(::kill(pid, 0), 0); // the sshd is local, so its shell is a process here
+        const int before = m_dock->count();
+        m_dock->closeTab(m_dock->tabs()->indexOf(tab));
+        QCOMPARE(m_dock->count(), before - 1);
+        QTRY_VERIFY_WITH_TIMEOUT(::kill(pid, 0) != 0, 10000);
+    }
+
+    /// The app's path: HostSession::openShell (CA loaded on a worker, the sandbox's row, a certificate login)
+    /// and the dock's openSandboxTerminal. The row cannot name a port, so the endpoint seam points port 22 at
+    /// the loopback sshd; everything else is the real path.
+    void sandboxTerminalThroughHostSession()
+    {
+        const QString dir = makeTempDir(QStringLiteral("terminaldock"));
+        runtime::HostSession::Setup setup = testDriverSessionSetup(dir);
+        must(store::openAndMigrate(setup.database));
+        int caLoads = 0;
+        setup.loadCa = [this, &caLoads]() -> Result<std::shared_ptr<const ssh::CertificateAuthority>> {
+            ++caLoads;
+            return std::shared_ptr<const ssh::CertificateAuthority>(m_ca);
+        };
+        const int port = m_sshd->port();
+        setup.shellEndpoint = [port](const model::Sandbox& s) -> Result<ssh::SandboxEndpoint> {
+            auto e = runtime::HostSession::sandboxEndpoint(s);
+            if (e)
+                e->port = port;
+            return e;
+        };
+        runtime::HostSession session(setup);
+        QSignalSpy opened(&session, &runtime::HostSession::opened);
+        session.open();
+        QTRY_VERIFY_WITH_TIMEOUT(!opened.isEmpty(), 15000);
+        QVERIFY2(opened.first().at(0).toBool(), qPrintable(opened.first().at(1).toString()));
+
+        model::Sandbox row;
+        row.id = QStringLiteral("sbx-terminal-1");
+        row.name = m_sshd->options().sandboxName; // the certificate principal
+        row.hostId = session.hostId();
+        row.domainName = QStringLiteral("fluid-sbx-terminal-1");
+        row.state = model::SandboxState::Running;
+        row.ip = m_sshd->host();
+        row.hostPublicKey = m_sshd->hostKey().publicKey().toOpenSshLine();
+        row.createdAt = row.updatedAt = QDateTime::currentDateTimeUtc();
+        model::Sandbox stopped = row;
+        stopped.id = QStringLiteral("sbx-terminal-2");
+        stopped.domainName = QStringLiteral("fluid-sbx-terminal-2");
+        stopped.state = model::SandboxState::Stopped;
+        {
+            auto db = must(store::Database::open(setup.database));
+            must(store::SandboxRepository(*db).insert(row));
+            must(store::SandboxRepository(*db).insert(stopped));
+        }
+
+        // A stopped sandbox is refused with what to do.
+        std::optional<Result<std::shared_ptr<ssh::RemoteShell>>> refused;
+        session.openShell(stopped.id, this,
+                          [&](Result<std::shared_ptr<ssh::RemoteShell>> r) { refused = r; });
+        QTRY_VERIFY_WITH_TIMEOUT(refused.has_value(), 15000);
+        QVERIFY(!refused->ok());
+        QVERIFY2(refused->error().message.contains(QStringLiteral("start it")),
+                 qPrintable(refused->error().message));
+
+        TerminalTab* tab = m_dock->openSandboxTerminal(&session, row);
+        QCOMPARE(m_dock->tabs()->tabText(m_dock->tabs()->indexOf(tab)), row.name);
+        QVERIFY(!tab->isConnected()); // "connecting…" while the worker logs in
+        QTRY_VERIFY_WITH_TIMEOUT(tab->isConnected() || tab->hasEnded(), 15000);
+        QVERIFY2(tab->isConnected(), qPrintable(tab->endText()));
+        type(tab, QStringLiteral("echo via-session-$((2*21)) $(whoami)"));
+        QTRY_VERIFY_WITH_TIMEOUT(screenText(tab).contains(QStringLiteral("\nvia-session-42 root")), 10000);
+        // Reconnect goes through the session again; the CA was loaded once.
+        type(tab, QStringLiteral("exit"));
+        QTRY_VERIFY_WITH_TIMEOUT(tab->hasEnded(), 10000);
+        tab->reconnect();
+        QTRY_VERIFY_WITH_TIMEOUT(tab->isConnected() && !tab->hasEnded(), 15000);
+        QCOMPARE(caLoads, 1);
+        m_dock->closeTab(m_dock->tabs()->indexOf(tab));
+        QTest::qWait(50);
+    }
+
+    void remoteHostsAreRefused()
+    {
+        runtime::HostSession::Setup setup;
+        setup.host.name = QStringLiteral("far");
+        setup.host.uri = QStringLiteral("qemu+ssh://root@hypervisor.invalid/system");
+        runtime::HostSession session(setup); // never opened: nothing is contacted
+        std::optional<Result<std::shared_ptr<ssh::RemoteShell>>> r;
+        session.openShell(QStringLiteral("any"), this,
+                          [&](Result<std::shared_ptr<ssh::RemoteShell>> x) { r = x; });
+        QVERIFY(!r.has_value()); // always answered later, never from inside the call
+        QTRY_VERIFY(r.has_value());
+        QVERIFY(!r->ok());
+        QCOMPARE(r->error().code, ErrorCode::Unavailable);
+        QVERIFY(r->error().message.contains(QStringLiteral("remote host far")));
+    }
+};
+
+QTEST_MAIN(TstTerminalDock)
+#include "tst_terminaldock.moc"
