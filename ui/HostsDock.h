@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "diff/DiffPickDialog.h"
 #include "SandboxDialogs.h"
 
 #include <QDockWidget>
 #include <QMap>
+#include <QPersistentModelIndex>
 #include <QPointer>
 
 #include <memory>
@@ -38,7 +40,7 @@ class HostsDock : public QDockWidget {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(HostsDock)
 public:
-    enum class Action { Create, Start, Stop, Destroy, Snapshot, Revert, Refresh, CancelOperation };
+    enum class Action { Create, Start, Stop, Destroy, Snapshot, Revert, Refresh, CancelOperation, Diff };
 
     /// How the dock asks the person (dialogs by default; a test answers with its own).
     class Prompts {
@@ -49,6 +51,9 @@ public:
         virtual bool confirm(QWidget* parent, const QString& title, const QString& text);
         virtual std::optional<QString> askSnapshotName(QWidget* parent, const QString& sandbox,
                                                        const QString& suggestion);
+        /// Which two states of `sandbox` to diff (DiffPickDialog by default).
+        virtual std::optional<DiffRequest> askDiff(QWidget* parent, const QString& sandbox,
+                                                   const QStringList& snapshots, const DiffRequest& defaults);
     };
 
     explicit HostsDock(QWidget* parent = nullptr, const Clock* clock = nullptr);
@@ -73,6 +78,8 @@ public:
 Q_SIGNALS:
     /// A line for the window's status bar; timeoutMs 0 keeps it until the next one.
     void statusMessage(const QString& text, int timeoutMs);
+    /// A diff was started on `session` (HostSession::diff); the window shows it in its diff dock.
+    void diffStarted(fluid::runtime::HostSession* session, int operation, const QString& sandboxName);
 
 private:
     enum OperationRole {
@@ -101,6 +108,10 @@ private:
     void revertSnapshot();
     void refresh();
     void cancelOperation();
+    void diffSelected();
+    /// Asks what to diff on a sandbox or snapshot row and starts it; loads the snapshots first when the
+    /// row has not (once: `loaded` says they were just loaded).
+    void diffAt(const QModelIndex& index, bool loaded);
 
     /// Called with the id an operation call returned: remembers what to do when it ends.
     void track(runtime::HostSession* session, int operation, bool cancellable,
@@ -125,6 +136,7 @@ private:
     QHash<QPair<runtime::HostSession*, int>, QString> m_reloadAfter;
     std::unique_ptr<Prompts> m_prompts;
     const Clock* m_clock;
+    QPersistentModelIndex m_pendingDiff; ///< the row a Diff… waits on snapshots for
 };
 
 } // namespace fluid::ui

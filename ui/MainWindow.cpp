@@ -4,7 +4,9 @@
 #include "AboutDialog.h"
 #include "AuditDock.h"
 #include "base/Paths.h"
+#include "diff/DiffDock.h"
 #include "HostsDock.h"
+#include "runtime/HostSession.h"
 #include "store/StoreWorker.h"
 
 #include <QAction>
@@ -88,6 +90,23 @@ void MainWindow::createDocks()
         if (!intact)
             setStoreStatus(text, false);
     });
+
+    // Snapshot diffs open on the right, hidden until the first one is asked for.
+    m_diffDock = new DiffDock(this);
+    addDockWidget(Qt::RightDockWidgetArea, m_diffDock);
+    m_diffDock->hide();
+    QAction* diffs = m_diffDock->toggleViewAction();
+    diffs->setText(tr("Snapshot &diff"));
+    diffs->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_D));
+    m_viewMenu->addAction(diffs);
+    connect(m_diffDock, &DiffDock::statusMessage, this,
+            [this](const QString& text, int timeoutMs) { statusBar()->showMessage(text, timeoutMs); });
+    connect(m_hostsDock, &HostsDock::diffStarted, this,
+            [this](runtime::HostSession* session, int operation, const QString& sandboxName) {
+                m_diffDock->follow(session, operation, sandboxName);
+                m_diffDock->show();
+                m_diffDock->raise();
+            });
 }
 
 void MainWindow::addHostSession(runtime::HostSession* session)

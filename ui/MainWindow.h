@@ -16,6 +16,7 @@ class HostSession;
 namespace fluid::ui {
 
 class AuditDock;
+class DiffDock;
 class HostsDock;
 
 /// Fluid's main window: dock layout (restored from the last session), menus, status bar. GUI thread;
@@ -30,6 +31,7 @@ public:
 
     AuditDock* auditDock() const { return m_auditDock; }
     HostsDock* hostsDock() const { return m_hostsDock; }
+    DiffDock* diffDock() const { return m_diffDock; }
 
     /// Shows a libvirt host in the hosts dock and opens it. The window does not own the session; keep it
     /// alive while the window uses it (destroying it first is safe).
@@ -51,6 +53,7 @@ private:
     store::StoreWorker* m_store;
     AuditDock* m_auditDock = nullptr;
     HostsDock* m_hostsDock = nullptr;
+    DiffDock* m_diffDock = nullptr;
     QLabel* m_storeStatus = nullptr;
     QMenu* m_viewMenu = nullptr;
 };

@@ -76,6 +76,12 @@ public:
     int revert(const QString& sandboxId, const QString& snapshotName);
     /// Cancels a create in flight (it rolls back); other operations run to their end.
     void cancel(int operation);
+    /// Diffs a sandbox between two of its snapshots by name (an empty `toSnapshot` means now: a fresh
+    /// snapshot is taken first), served from the store when computed before. Progress comes as
+    /// operationProgress (stage) and operationFraction; cancel() stops it (mounts are released); the
+    /// document arrives in diffReady() just before operationFinished(ok). Local hosts only: a remote one
+    /// finishes with the inspector's Unavailable error.
+    int diff(const QString& sandboxId, const QString& fromSnapshot, const QString& toSnapshot = {});
 
 Q_SIGNALS:
     void opened(bool ok, const QString& message);
@@ -89,11 +95,17 @@ Q_SIGNALS:
     void operationStarted(int operation, const QString& description);
     void operationProgress(int operation, const QString& message);
     void operationFinished(int operation, bool ok, const QString& message);
+    /// How far a diff operation is, 0..1.
+    void operationFraction(int operation, double fraction);
+    /// The result of diff(); emitted before its operationFinished.
+    void diffReady(int operation, const QString& sandboxId, const fluid::model::Diff& diff);
 
 private:
     using Work = std::function<Result<QString>(virt::SandboxManager&, const std::atomic<bool>& cancel,
                                                const std::function<void(const QString&)>& progress)>;
     int launch(const QString& description, Work work);
+    /// launch() for work that needs its own operation id (made by `make` once the id is known).
+    int launchOperation(const QString& description, const std::function<Work(int)>& make);
     int lifecycle(const QString& verb, const QString& sandboxId,
                   Result<model::Sandbox> (virt::SandboxManager::*step)(const QString&));
     /// Runs fn on a worker with its own store connection and a manager over it (not when closing); on
