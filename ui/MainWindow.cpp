@@ -112,6 +112,7 @@ void MainWindow::createDocks()
 void MainWindow::addHostSession(runtime::HostSession* session)
 {
     m_hostsDock->addHostSession(session);
+    m_diffDock->addHostSession(session);
 }
 
 void MainWindow::onStoreOpened(bool ok, const QString& message)

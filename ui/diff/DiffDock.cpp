@@ -408,52 +408,62 @@ void DiffDock::showSelected()
     m_sideBySide->setEntry(m_paths->entry(current));
 }
 
-void DiffDock::follow(runtime::HostSession* session, int operation, const QString& sandboxName)
+void DiffDock::addHostSession(runtime::HostSession* session)
 {
-    stopFollowing();
-    m_session = session;
-    m_operation = operation;
-    m_error->hide();
-    setRunning(true, tr("Diffing %1…").arg(sandboxName));
+    if (m_sessions.contains(session))
+        return;
+    m_sessions.append(session);
     using HS = runtime::HostSession;
-    m_followed << connect(session, &HS::operationProgress, this,
-                          [this, operation](int op, const QString& message) {
-                              if (op == operation)
-                                  m_progressText->setText(message);
-                          });
-    m_followed << connect(session, &HS::operationFraction, this, [this, operation](int op, double fraction) {
-        if (op == operation)
+    const auto mine = [this, session](int op) {
+        return m_operation != 0 && op == m_operation && m_session == session;
+    };
+    connect(session, &HS::operationProgress, this, [this, mine](int op, const QString& message) {
+        if (mine(op))
+            m_progressText->setText(message);
+    });
+    connect(session, &HS::operationFraction, this, [this, mine](int op, double fraction) {
+        if (mine(op))
             m_progress->setValue(int(fraction * 100));
     });
-    m_followed << connect(session, &HS::diffReady, this,
-                          [this, operation, sandboxName](int op, const QString&, const model::Diff& diff) {
-                              if (op == operation)
-                                  showDiff(diff, sandboxName);
-                          });
-    m_followed << connect(session, &HS::operationFinished, this,
-                          [this, operation, sandboxName](int op, bool ok, const QString& message) {
-                              if (op != operation)
-                                  return;
-                              stopFollowing();
-                              if (!ok) {
-                                  m_error->setText(tr("The diff of %1 failed: %2").arg(sandboxName, message));
-                                  m_error->show();
-                              }
-                              Q_EMIT statusMessage(ok ? message : m_error->text(), ok ? kStatusTimeoutMs : 0);
-                          });
-    m_followed << connect(session, &QObject::destroyed, this, [this]() {
-        stopFollowing();
-        m_error->setText(tr("The host session went away before the diff finished; run it again."));
-        m_error->show();
+    connect(session, &HS::diffReady, this, [this, mine](int op, const QString&, const model::Diff& diff) {
+        if (mine(op))
+            showDiff(diff, m_followedName);
     });
+    connect(session, &HS::operationFinished, this, [this, mine](int op, bool ok, const QString& message) {
+        if (!mine(op))
+            return;
+        const QString name = m_followedName;
+        stopFollowing();
+        if (!ok) {
+            m_error->setText(tr("The diff of %1 failed: %2").arg(name, message));
+            m_error->show();
+        }
+        Q_EMIT statusMessage(ok ? message : m_error->text(), ok ? kStatusTimeoutMs : 0);
+    });
+    connect(session, &QObject::destroyed, this, [this, session]() {
+        m_sessions.removeAll(session);
+        if (m_operation != 0 && !m_session) {
+            stopFollowing();
+            m_error->setText(tr("The host session went away before the diff finished; run it again."));
+            m_error->show();
+        }
+    });
+}
+
+void DiffDock::follow(runtime::HostSession* session, int operation, const QString& sandboxName)
+{
+    addHostSession(session); // no-op when the window added it before the operation started, as it should
+    m_session = session;
+    m_operation = operation;
+    m_followedName = sandboxName;
+    m_error->hide();
+    setRunning(true, tr("Diffing %1…").arg(sandboxName));
 }
 
 void DiffDock::stopFollowing()
 {
-    for (const QMetaObject::Connection& c : std::as_const(m_followed))
-        disconnect(c);
-    m_followed.clear();
     m_operation = 0;
+    m_session.clear();
     setRunning(false, {});
 }
 

@@ -66,6 +66,9 @@ public:
     void setDocument(const QJsonObject& document, const QString& sandboxName);
     QJsonObject document() const { return m_document; }
 
+    /// Listens to a session's operations so a diff started on it can be followed. Call it before starting
+    /// diffs there: a diff that ends before its session was added would be missed.
+    void addHostSession(runtime::HostSession* session);
     /// Follows a running HostSession::diff: progress with Cancel, then its result (diffReady) or its error.
     /// Following another operation stops following the previous one (which keeps running).
     void follow(runtime::HostSession* session, int operation, const QString& sandboxName);
@@ -136,7 +139,8 @@ private:
     QString m_sandboxName;
     QPointer<runtime::HostSession> m_session;
     int m_operation = 0;
-    QList<QMetaObject::Connection> m_followed;
+    QString m_followedName;
+    QList<runtime::HostSession*> m_sessions; ///< sessions listened to (compared only, never called)
     QFutureWatcher<QString>* m_exportWatcher;
     QString m_exportPath;
     std::unique_ptr<Prompts> m_prompts;

@@ -56,10 +56,20 @@ QString SideBySideModel::describe(const QJsonObject& entry)
     else if (content == QLatin1String("sensitive"))
         why = tr("Sensitive file (keys, password hashes): its content is never read into a diff, only "
                  "its hash.");
-    else if (entry.value(QStringLiteral("aspects")).toArray().contains(QStringLiteral("content")))
-        why = tr("Content changed; no line diff available.");
-    else
-        why = tr("Content unchanged.");
+    else {
+        QStringList aspects;
+        for (const QJsonValue& a : entry.value(QStringLiteral("aspects")).toArray())
+            aspects << a.toString();
+        const QString change = entry.value(QStringLiteral("change")).toString();
+        if (change == QLatin1String("added"))
+            why = tr("Added; nothing to compare line by line.");
+        else if (change == QLatin1String("removed"))
+            why = tr("Removed; nothing to compare line by line.");
+        else if (aspects.contains(QStringLiteral("content")))
+            why = tr("Content changed; no line diff available.");
+        else
+            why = tr("Content unchanged; changed: %1.").arg(aspects.join(QStringLiteral(", ")));
+    }
     return tr("%1\n\nBefore: %2\n\nAfter: %3")
         .arg(why, sideText(entry.value(QStringLiteral("before")).toObject()),
              sideText(entry.value(QStringLiteral("after")).toObject()));
