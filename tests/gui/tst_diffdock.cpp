@@ -17,11 +17,13 @@
 #include "MainWindow.h"
 #include "runtime/HostSession.h"
 #include "store/Database.h"
+#include "store/Repository.h"
 #include "TestSupport.h"
 
 #include <QAction>
 #include <QComboBox>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -547,6 +549,36 @@ private Q_SLOTS:
         QCOMPARE(change.data(Qt::ForegroundRole).value<QColor>(), d.removed);
     }
 
+    /// How long a big document takes to show (parse + tree), for the report; generous bound only.
+    void largeDocument()
+    {
+        QJsonArray paths;
+        for (int i = 0; i < 20000; ++i)
+            paths.append(QJsonObject{
+                {QStringLiteral("path"),
+                 QStringLiteral("/usr/share/pkg%1/sub%2/file%3.txt").arg(i / 400).arg(i / 20).arg(i)},
+                {QStringLiteral("change"), QStringLiteral("added")},
+                {QStringLiteral("aspects"), QJsonArray()},
+                {QStringLiteral("after"), QJsonObject{{QStringLiteral("type"), QStringLiteral("file")},
+                                                      {QStringLiteral("mode"), QStringLiteral("0644")},
+                                                      {QStringLiteral("size"), 10}}}});
+        model::Diff big;
+        big.content =
+            QJsonDocument(QJsonObject{{QStringLiteral("paths"), paths}}).toJson(QJsonDocument::Compact);
+        ui::DiffDock dock;
+        dock.resize(1200, 700);
+        dock.show();
+        QElapsedTimer t;
+        t.start();
+        dock.showDiff(big, QStringLiteral("big"));
+        QCoreApplication::processEvents();
+        const qint64 ms = t.elapsed();
+        qInfo("20,000 changed paths (%lld KiB of JSON) shown in %lld ms", qint64(big.content.size() / 1024),
+              ms);
+        QCOMPARE(shownChanges(dock.pathView()->model()).size(), 20000);
+        QVERIFY2(ms < 20000, qPrintable(QString::number(ms)));
+    }
+
     void pickDialog()
     {
         ui::DiffPickDialog dialog(QStringLiteral("web-1"),
@@ -655,6 +687,91 @@ private Q_SLOTS:
         QVERIFY2(QRegularExpression(QStringLiteral("^diff-\\d{8}-\\d{6}$")).match(names.first()).hasMatch(),
                  qPrintable(names.join(u' ')));
         QCOMPARE(names.last(), QStringLiteral("one"));
+        QDir(dir).removeRecursively();
+    }
+
+    /// HostSession::diff to the end on a real disk: the test driver's sandbox gets a real qcow2 (the
+    /// fixture's two trees as internal snapshots "before" and "after") as its overlay in the store, and the
+    /// operation mounts, walks and diffs it on a worker; the dock shows the result. A second ask is served
+    /// from the store.
+    void diffOperationOnRealDisk()
+    {
+        const QString missing = test::ImageBuilder::missingTools();
+        if (!missing.isEmpty())
+            QSKIP(qPrintable(QStringLiteral("snapshot mounts need: %1").arg(missing)));
+        const QString dir = storeDir(QStringLiteral("diffdock-real"));
+        runtime::HostSession session(test::testDriverSessionSetup(dir, nullptr));
+        QSignalSpy opened(&session, &runtime::HostSession::opened);
+        QSignalSpy sandboxes(&session, &runtime::HostSession::sandboxesChanged);
+        QSignalSpy finished(&session, &runtime::HostSession::operationFinished);
+        session.open();
+        QVERIFY(opened.wait(20000));
+        QVERIFY2(opened.first().value(0).toBool(), qPrintable(opened.first().value(1).toString()));
+        session.create(QStringLiteral("golden"), QStringLiteral("real"));
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 20000);
+        QVERIFY(finished.last().value(1).toBool());
+        QTRY_VERIFY_WITH_TIMEOUT(!sandboxes.isEmpty() &&
+                                     !sandboxes.last().value(0).value<QList<model::Sandbox>>().isEmpty(),
+                                 20000);
+        model::Sandbox sandbox = sandboxes.last().value(0).value<QList<model::Sandbox>>().first();
+        session.snapshot(sandbox.id, QStringLiteral("before"));
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 2, 20000);
+        session.snapshot(sandbox.id, QStringLiteral("after"));
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 3, 20000);
+        QVERIFY(finished.last().value(1).toBool());
+
+        const QString image = dir + QStringLiteral("/real.qcow2");
+        test::must(test::ImageBuilder::createWithSnapshot(m_base + QStringLiteral("/a"), image,
+                                                          test::DiskLayout::Gpt, QStringLiteral("before")));
+        test::must(test::ImageBuilder::addSnapshot(m_base + QStringLiteral("/b"), image,
+                                                   test::DiskLayout::Gpt, QStringLiteral("after")));
+        {
+            store::DatabaseOptions o;
+            o.sqlitePath = dir + QStringLiteral("/fluid.sqlite");
+            auto db = test::must(store::Database::open(o));
+            sandbox = test::must(store::SandboxRepository(*db).get(sandbox.id));
+            sandbox.overlayPath = image;
+            test::must(store::SandboxRepository(*db).update(sandbox));
+        }
+
+        ui::DiffDock dock;
+        dock.addHostSession(&session);
+        QSignalSpy progress(&session, &runtime::HostSession::operationProgress);
+        QSignalSpy fractions(&session, &runtime::HostSession::operationFraction);
+        QSignalSpy ready(&session, &runtime::HostSession::diffReady);
+        const int op = session.diff(sandbox.id, QStringLiteral("before"), QStringLiteral("after"));
+        dock.follow(&session, op, sandbox.name);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 4, 120000);
+        QVERIFY2(finished.last().value(1).toBool(), qPrintable(finished.last().value(2).toString()));
+        QCOMPARE(ready.size(), 1);
+        QCOMPARE(ready.first().value(0).toInt(), op);
+        const auto diff = ready.first().value(2).value<model::Diff>();
+        double last = -1;
+        for (const QList<QVariant>& f : std::as_const(fractions)) {
+            QVERIFY(f.value(1).toDouble() >= last);
+            last = f.value(1).toDouble();
+        }
+        QCOMPARE(last, 1.0);
+        QStringList stages;
+        for (const QList<QVariant>& p : std::as_const(progress))
+            stages << p.value(1).toString();
+        QVERIFY2(stages.filter(QStringLiteral("walking")).size() >= 2, qPrintable(stages.join(u'|')));
+        QTRY_VERIFY(!dock.isRunning());
+        QVERIFY(!dock.errorLabel()->isVisible());
+        QCOMPARE(shownChanges(dock.pathModel()), test::InspectFixture::expectedChangedPaths(true));
+        QVERIFY(dock.headerLabel()->text().contains(QStringLiteral("before → after")));
+        QCOMPARE(dock.packagesModel()->rowCount(), 3);
+
+        // Asked again: from the store, nothing mounted.
+        progress.clear();
+        ready.clear();
+        session.diff(sandbox.id, QStringLiteral("before"), QStringLiteral("after"));
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 5, 20000);
+        QVERIFY(finished.last().value(1).toBool());
+        QCOMPARE(ready.size(), 1);
+        QCOMPARE(ready.first().value(2).value<model::Diff>().id, diff.id);
+        QCOMPARE(progress.size(), 1);
+        QCOMPARE(progress.first().value(1).toString(), QStringLiteral("stored (100%)"));
         QDir(dir).removeRecursively();
     }
 

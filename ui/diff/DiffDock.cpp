@@ -230,7 +230,9 @@ DiffDock::DiffDock(QWidget* parent)
     m_pathView->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_pathView->setSelectionMode(QAbstractItemView::SingleSelection);
     m_pathView->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    m_pathView->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    // Sized once per document: ResizeToContents would measure every row of a large diff on each change.
+    m_pathView->header()->setSectionResizeMode(QHeaderView::Interactive);
+    m_pathView->header()->setDefaultSectionSize(110);
     connect(m_pathView->selectionModel(), &QItemSelectionModel::currentChanged, this,
             &DiffDock::showSelected);
     connect(m_filter, &QAbstractItemModel::rowsInserted, m_pathView, &QTreeView::expandAll);
@@ -243,6 +245,7 @@ DiffDock::DiffDock(QWidget* parent)
     split->addWidget(m_sideBySide);
     split->setStretchFactor(0, 2);
     split->setStretchFactor(1, 3);
+    split->setSizes({420, 800});
     filesLayout->addWidget(split, 1);
     m_tabs->setObjectName(QStringLiteral("diffTabs"));
     m_tabs->addTab(files, tr("Files"));
@@ -348,6 +351,8 @@ void DiffDock::setDocument(const QJsonObject& document, const QString& sandboxNa
     m_cron->setRows(document.value(QStringLiteral("cron")).toArray());
     m_etc->setRows(document.value(QStringLiteral("etc")).toArray());
     m_pathView->expandAll();
+    for (int c = 0; c < DiffPathModel::ColumnCount; ++c)
+        m_pathView->resizeColumnToContents(c);
     m_sideBySide->setEntry({});
     m_export->setEnabled(!document.isEmpty());
     updateHeader();
