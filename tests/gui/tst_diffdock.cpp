@@ -757,7 +757,7 @@ private Q_SLOTS:
             stages << p.value(1).toString();
         QVERIFY2(stages.filter(QStringLiteral("walking")).size() >= 2, qPrintable(stages.join(u'|')));
         QTRY_VERIFY(!dock.isRunning());
-        QVERIFY(!dock.errorLabel()->isVisible());
+        QVERIFY(dock.errorLabel()->isHidden());
         QCOMPARE(shownChanges(dock.pathModel()), test::InspectFixture::expectedChangedPaths(true));
         QVERIFY(dock.headerLabel()->text().contains(QStringLiteral("before → after")));
         QCOMPARE(dock.packagesModel()->rowCount(), 3);
@@ -772,6 +772,23 @@ private Q_SLOTS:
         QCOMPARE(ready.first().value(2).value<model::Diff>().id, diff.id);
         QCOMPARE(progress.size(), 1);
         QCOMPARE(progress.first().value(1).toString(), QStringLiteral("stored (100%)"));
+
+        // Cancel from the dock: the operation ends as cancelled, nothing is shown or stored.
+        ready.clear();
+        const int cancelled = session.diff(sandbox.id, QStringLiteral("after"), QStringLiteral("before"));
+        dock.follow(&session, cancelled, sandbox.name);
+        QVERIFY(dock.cancelButton()->isEnabled());
+        dock.cancelButton()->click();
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 6, 60000);
+        QCOMPARE(finished.last().value(0).toInt(), cancelled);
+        QCOMPARE(finished.last().value(1).toBool(), false);
+        QVERIFY2(finished.last().value(2).toString().contains(QLatin1String("cancelled")),
+                 qPrintable(finished.last().value(2).toString()));
+        QVERIFY(ready.isEmpty());
+        QTRY_VERIFY(!dock.errorLabel()->isHidden());
+        QVERIFY(dock.errorLabel()->text().contains(QLatin1String("cancelled")));
+        QVERIFY(
+            dock.headerLabel()->text().contains(QStringLiteral("before → after"))); // the last result stays
         QDir(dir).removeRecursively();
     }
 
