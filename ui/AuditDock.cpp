@@ -2,9 +2,11 @@
 #include "AuditDock.h"
 
 #include "AuditLogModel.h"
+#include "base/Clock.h"
 #include "store/AuditLog.h"
 #include "store/StoreWorker.h"
 
+#include <QComboBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -16,7 +18,7 @@
 
 namespace fluid::ui {
 
-AuditDock::AuditDock(store::StoreWorker* store, QWidget* parent)
+AuditDock::AuditDock(store::StoreWorker* store, QWidget* parent, const Clock* clock)
     : QDockWidget(tr("Audit log"), parent)
     , m_store(store)
     , m_model(new AuditLogModel(this))
@@ -24,6 +26,8 @@ AuditDock::AuditDock(store::StoreWorker* store, QWidget* parent)
     , m_sandboxFilter(new QLineEdit)
     , m_kindFilter(new QLineEdit)
     , m_chainLabel(new QLabel)
+    , m_timeFilter(new QComboBox)
+    , m_clock(clock ? clock : &Clock::system())
 {
     setObjectName(QStringLiteral("auditDock"));
     auto* body = new QWidget;
@@ -36,6 +40,7 @@ AuditDock::AuditDock(store::StoreWorker* store, QWidget* parent)
     m_sandboxFilter->setClearButtonEnabled(true);
     m_kindFilter->setPlaceholderText(tr("Kind, e.g. sandbox."));
     m_kindFilter->setAccessibleName(tr("Filter by kind"));
+    m_kindFilter->setObjectName(QStringLiteral("auditKindFilter"));
     m_kindFilter->setClearButtonEnabled(true);
     auto* refreshButton = new QToolButton;
     refreshButton->setText(tr("Refresh"));
@@ -47,6 +52,14 @@ AuditDock::AuditDock(store::StoreWorker* store, QWidget* parent)
     verifyButton->setToolTip(tr("Recompute every row's hash and check that each links to the one before"));
     filters->addWidget(m_sandboxFilter, 1);
     filters->addWidget(m_kindFilter, 1);
+    m_timeFilter->setObjectName(QStringLiteral("auditTimeFilter"));
+    m_timeFilter->setAccessibleName(tr("Filter by time"));
+    m_timeFilter->setToolTip(tr("Show only events from this recent period"));
+    m_timeFilter->addItem(tr("Any time"), 0);
+    m_timeFilter->addItem(tr("Last hour"), 3600);
+    m_timeFilter->addItem(tr("Last 24 hours"), 24 * 3600);
+    m_timeFilter->addItem(tr("Last 7 days"), 7 * 24 * 3600);
+    filters->addWidget(m_timeFilter);
     filters->addWidget(refreshButton);
     filters->addWidget(verifyButton);
     layout->addLayout(filters);
@@ -73,6 +86,7 @@ AuditDock::AuditDock(store::StoreWorker* store, QWidget* parent)
     connect(debounce, &QTimer::timeout, this, &AuditDock::refresh);
     connect(m_sandboxFilter, &QLineEdit::textChanged, debounce, qOverload<>(&QTimer::start));
     connect(m_kindFilter, &QLineEdit::textChanged, debounce, qOverload<>(&QTimer::start));
+    connect(m_timeFilter, &QComboBox::currentIndexChanged, this, &AuditDock::refresh);
     connect(refreshButton, &QToolButton::clicked, this, &AuditDock::refresh);
     connect(verifyButton, &QToolButton::clicked, this, &AuditDock::verifyChain);
 }
@@ -89,6 +103,8 @@ void AuditDock::refresh()
     store::AuditFilter filter;
     filter.sandboxId = m_sandboxFilter->text().trimmed();
     filter.kindPrefix = m_kindFilter->text().trimmed();
+    if (const int seconds = m_timeFilter->currentData().toInt(); seconds > 0)
+        filter.from = m_clock->now().addSecs(-seconds);
     m_store->run<QList<model::AuditEvent>>(
         this, [filter](store::Database& db) { return store::AuditLog(db).list(filter); },
         [this](Result<QList<model::AuditEvent>> events) {

@@ -3,9 +3,14 @@
 
 #include <QDockWidget>
 
+class QComboBox;
 class QLabel;
 class QLineEdit;
 class QTableView;
+
+namespace fluid {
+class Clock;
+}
 
 namespace fluid::store {
 class StoreWorker;
@@ -15,13 +20,14 @@ namespace fluid::ui {
 
 class AuditLogModel;
 
-/// The audit log dock: newest events, filters by sandbox and kind, and whether the hash chain verifies.
-/// Loads and verifies through the StoreWorker, never on the GUI thread.
+/// The audit log dock: newest events, filters by sandbox, kind and time (last hour, 24 hours, 7 days, or
+/// any time; "now" from an injectable clock), and whether the hash chain verifies. Loads and verifies
+/// through the StoreWorker, never on the GUI thread.
 class AuditDock : public QDockWidget {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(AuditDock)
 public:
-    explicit AuditDock(store::StoreWorker* store, QWidget* parent = nullptr);
+    explicit AuditDock(store::StoreWorker* store, QWidget* parent = nullptr, const Clock* clock = nullptr);
 
     AuditLogModel* model() const { return m_model; }
     /// The chain status line as shown ("Chain verified: ..." / "Chain broken at row N: ...").
@@ -42,6 +48,8 @@ private:
     QLineEdit* m_sandboxFilter;
     QLineEdit* m_kindFilter;
     QLabel* m_chainLabel;
+    QComboBox* m_timeFilter;
+    const Clock* m_clock;
 };
 
 } // namespace fluid::ui

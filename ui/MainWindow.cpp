@@ -2,6 +2,7 @@
 #include "MainWindow.h"
 
 #include "AboutDialog.h"
+#include "approvals/ApprovalInboxDock.h"
 #include "AuditDock.h"
 #include "base/Paths.h"
 #include "diff/DiffDock.h"
@@ -107,6 +108,14 @@ void MainWindow::createDocks()
                 m_diffDock->show();
                 m_diffDock->raise();
             });
+    m_approvalDock = new ApprovalInboxDock(m_store, this);
+    addDockWidget(Qt::RightDockWidgetArea, m_approvalDock);
+    QAction* approvals = m_approvalDock->toggleViewAction(); // its text carries the pending count
+    approvals->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P));
+    m_viewMenu->addAction(approvals);
+    connect(m_approvalDock, &ApprovalInboxDock::statusMessage, this,
+            [this](const QString& text, int timeoutMs) { statusBar()->showMessage(text, timeoutMs); });
+    tabifyDockWidget(m_approvalDock, m_diffDock); // a diff opens as a tab beside the inbox, not squeezing it
 }
 
 void MainWindow::addHostSession(runtime::HostSession* session)

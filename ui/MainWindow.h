@@ -18,6 +18,7 @@ namespace fluid::ui {
 class AuditDock;
 class DiffDock;
 class HostsDock;
+class ApprovalInboxDock;
 
 /// Fluid's main window: dock layout (restored from the last session), menus, status bar. GUI thread;
 /// it only paints and reacts, all work happens in core services on workers.
@@ -32,6 +33,7 @@ public:
     AuditDock* auditDock() const { return m_auditDock; }
     HostsDock* hostsDock() const { return m_hostsDock; }
     DiffDock* diffDock() const { return m_diffDock; }
+    ApprovalInboxDock* approvalDock() const { return m_approvalDock; }
 
     /// Shows a libvirt host in the hosts dock and opens it. The window does not own the session; keep it
     /// alive while the window uses it (destroying it first is safe).
@@ -56,6 +58,7 @@ private:
     DiffDock* m_diffDock = nullptr;
     QLabel* m_storeStatus = nullptr;
     QMenu* m_viewMenu = nullptr;
+    ApprovalInboxDock* m_approvalDock = nullptr;
 };
 
 } // namespace fluid::ui

@@ -147,7 +147,7 @@ int diff(Context& c, const Options& o)
         [](const QString& stage, double fraction) {
             err() << "  " << int(fraction * 100) << "% " << stage << "\n" << Qt::flush;
         },
-        []() { return g_cancel.load(); });
+        []() { return g_cancel.load(); }, runtime::hostShellConnector());
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
     if (!d)

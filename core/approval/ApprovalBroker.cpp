@@ -43,6 +43,13 @@ Result<Approval> ApprovalBroker::request(Approval a, qint64 ttlMs)
     auto stored = store::ApprovalRepository(m_db).get(a.id);
     if (!stored)
         return stored.error();
+    if (const QString storedHash = contentHash(stored->kind, stored->request, stored->context);
+        storedHash != stored->contentHash) {
+        stored->contentHash = storedHash;
+        if (auto updated = store::ApprovalRepository(m_db).update(*stored); !updated)
+            return updated.error();
+        a.contentHash = storedHash;
+    }
     auto audited =
         store::AuditLog(m_db, m_clock)
             .append(a.requestedBy.isEmpty() ? QStringLiteral("system") : a.requestedBy,
@@ -59,7 +66,7 @@ Result<Approval> ApprovalBroker::expireIfDue(Approval a)
     if (a.status != ApprovalStatus::Pending || !a.expiresAt.isValid() || m_clock.now() < a.expiresAt)
         return a;
     a.status = ApprovalStatus::Expired;
-    a.decidedAt = m_clock.now();
+    a.decidedAt = a.expiresAt; // when its time was up, not when someone happened to look
     a.decidedBy = QStringLiteral("system");
     auto updated = store::ApprovalRepository(m_db).update(a);
     if (!updated)
@@ -114,6 +121,14 @@ Result<Approval> ApprovalBroker::decide(const QString& id, bool approve, const Q
                                "hash differs): review it again")
                     .arg(id));
         }
+        if (approve &&
+            contentHash(current->kind, current->request, current->context) != current->contentHash) {
+            return makeError(ErrorCode::Tampered,
+                             QStringLiteral("Approval %1 was changed in the store after it was filed (its "
+                                            "content no longer matches its hash %2), so it cannot be "
+                                            "approved: reject it and have it asked again")
+                                 .arg(id, current->contentHash));
+        }
         current->status = approve ? ApprovalStatus::Approved : ApprovalStatus::Rejected;
         current->decidedBy = who;
         current->comment = comment;
@@ -143,8 +158,26 @@ Result<Approval> ApprovalBroker::decide(const QString& id, bool approve, const Q
 
 Result<QList<Approval>> ApprovalBroker::pending()
 {
-    return store::ApprovalRepository(m_db).list(QStringLiteral("status = ?"), {QStringLiteral("pending")},
-                                                QStringLiteral("created_at"));
+    auto waiting = store::ApprovalRepository(m_db).list(
+        QStringLiteral("status = ?"), {QStringLiteral("pending")}, QStringLiteral("created_at"));
+    if (!waiting)
+        return waiting.error();
+    QList<Approval> out;
+    out.reserve(waiting->size());
+    for (Approval& a : *waiting) {
+        auto current = expireIfDue(std::move(a));
+        if (!current)
+            return current.error();
+        if (current->status == ApprovalStatus::Pending)
+            out.append(std::move(*current));
+    }
+    return out;
+}
+
+Result<QList<Approval>> ApprovalBroker::history(int limit)
+{
+    return store::ApprovalRepository(m_db).list(QStringLiteral("status <> ?"), {QStringLiteral("pending")},
+                                                QStringLiteral("decided_at DESC, created_at DESC"), limit);
 }
 
 } // namespace fluid::approval

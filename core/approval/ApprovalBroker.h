@@ -28,10 +28,15 @@ public:
     /// Blocks until the request is decided or expires (then marks it Expired), or *cancel becomes true.
     Result<model::ApprovalStatus> wait(const QString& id, const std::atomic<bool>* cancel = nullptr);
     /// Records a decision. Refused when the request is not pending, has expired, or when expectedHash is
-    /// given and differs from the stored content hash.
+    /// given and differs from the stored content hash. Approving is also refused (Tampered) when the stored
+    /// request no longer matches its own hash (edited in the store after it was filed); rejecting it is not.
     Result<model::Approval> decide(const QString& id, bool approve, const QString& who,
                                    const QString& comment, const QString& expectedHash = {});
+    /// The requests still waiting, oldest first. Requests whose time is up are marked Expired first, so a
+    /// front end never offers one that can no longer be decided.
     Result<QList<model::Approval>> pending();
+    /// Decided and expired requests, the most recently decided first, at most `limit`.
+    Result<QList<model::Approval>> history(int limit = 100);
 
 private:
     Result<model::Approval> expireIfDue(model::Approval a);

@@ -5,6 +5,8 @@
 
 #include <QJsonObject>
 
+#include <functional>
+
 namespace fluid::inspect {
 
 /// One side of a diff: a walked tree and where its file system is mounted (to read file contents).
@@ -12,6 +14,9 @@ struct TreeSide {
     QString root;
     const FileTree* tree = nullptr;
     QJsonObject describe; ///< copied into the document's "from"/"to" (image, snapshot, partition)
+    /// Reads at most `cap` bytes of a regular file of the tree (a mount on another machine); empty: the
+    /// file is read under `root` on this machine.
+    std::function<QByteArray(const QString& path, qint64 cap)> read;
 };
 
 struct DiffOptions {

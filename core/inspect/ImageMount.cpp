@@ -12,6 +12,7 @@
 #include <QJsonObject>
 #include <QProcess>
 #include <QStandardPaths>
+#include <QSysInfo>
 #include <QThread>
 #include <QUuid>
 
@@ -163,12 +164,113 @@ bool killLeftover(qint64 pid, const QString& token)
     return true;
 }
 
-QString escapeOpt(QString value)
+QString machineId()
+{
+    for (const char* path : {"/etc/machine-id", "/var/lib/dbus/machine-id"}) {
+        QFile f{QString::fromLatin1(path)};
+        if (f.open(QIODevice::ReadOnly)) {
+            const QString id = QString::fromLatin1(f.readAll()).trimmed();
+            if (!id.isEmpty())
+                return id;
+        }
+    }
+    return QSysInfo::machineHostName();
+}
+
+} // namespace
+
+QString escapeQemuOption(QString value)
 {
     return value.replace(QLatin1Char(','), QStringLiteral(",,"));
 }
 
-} // namespace
+QString nbdImageOptions(const QString& imagePath, const QString& format)
+{
+    const QString opts =
+        format == QLatin1String("qcow2")
+            ? QStringLiteral("driver=qcow2,file.driver=file,file.filename=%1,file.locking=off")
+            : QStringLiteral("driver=raw,file.driver=file,file.filename=%1,file.locking=off");
+    return opts.arg(escapeQemuOption(imagePath));
+}
+
+QString nbdSnapshotArgument(const QString& snapshotName)
+{
+    return QStringLiteral("--load-snapshot=snapshot.name=") + escapeQemuOption(snapshotName);
+}
+
+FsMountArguments fsMountArguments(const Partition& p)
+{
+    FsMountArguments a;
+    a.type = p.fs == FsKind::Xfs ? QStringLiteral("xfs") : QStringLiteral("ext4");
+    a.options = (p.fs == FsKind::Xfs ? QStringLiteral("ro,norecovery,nouuid,loop,offset=%1")
+                                     : QStringLiteral("ro,noload,loop,offset=%1"))
+                    .arg(p.offset);
+    if (p.scheme != QLatin1String("none"))
+        a.options += QStringLiteral(",sizelimit=%1").arg(p.size);
+    return a;
+}
+
+Result<Partition> mountRootFileSystem(const DiskReader& read, qint64 diskSize, const QString& imageName,
+                                      const RootProbe& probe)
+{
+    auto parts = readPartitions(read, diskSize);
+    if (!parts)
+        return makeError(
+            parts.error().code,
+            QStringLiteral("No file system found in %1: %2").arg(imageName, parts.error().message),
+            parts.error().detail);
+    const QList<Partition> candidates = rootCandidates(*parts);
+    if (candidates.isEmpty())
+        return makeError(
+            ErrorCode::InvalidArgument,
+            QStringLiteral("No ext2/3/4 or XFS file system in any partition of %1").arg(imageName));
+    QString errors;
+    std::optional<Partition> fallback;
+    // The first candidate that has /etc is the root; without one, the best-ranked that mounts.
+    for (int pass = 0; pass < 2; ++pass) {
+        for (const Partition& p : candidates) {
+            if (pass == 1 && (!fallback || fallback->offset != p.offset))
+                continue;
+            auto hasEtc = probe.mount(p);
+            if (!hasEtc) {
+                errors += QStringLiteral("partition %1 at %2: %3 %4\n")
+                              .arg(p.number)
+                              .arg(p.offset)
+                              .arg(hasEtc.error().message, hasEtc.error().detail);
+                continue;
+            }
+            if (pass == 1 || *hasEtc)
+                return p;
+            if (!fallback)
+                fallback = p;
+            if (auto u = probe.unmount(); !u)
+                return u.error();
+        }
+        if (!fallback)
+            break;
+    }
+    return makeError(ErrorCode::Unavailable,
+                     QStringLiteral("mount could not mount any file system of %1 read-only").arg(imageName),
+                     errors.trimmed());
+}
+
+QString mountOwnerTag()
+{
+    const qint64 pid = ::getpid();
+    return QStringLiteral("%1:%2:%3").arg(machineId()).arg(pid).arg(processStartTime(pid));
+}
+
+bool mountOwnerGone(const QString& tag)
+{
+    const QStringList parts = tag.trimmed().split(QLatin1Char(':'));
+    if (parts.size() != 3 || parts[0] != machineId())
+        return false;
+    bool ok = false;
+    const qint64 pid = parts[1].toLongLong(&ok);
+    if (!ok || pid <= 0)
+        return false;
+    return !processAlive(pid) || processStartTime(pid) != parts[2];
+}
 
 QString defaultRuntimeDir()
 {
@@ -301,17 +403,12 @@ QList<qint64> ImageMount::helperPids() const
 
 Result<void> ImageMount::startNbd()
 {
-    QString opts;
-    if (m_options.format == QLatin1String("qcow2"))
-        opts = QStringLiteral("driver=qcow2,file.driver=file,file.filename=%1,file.locking=off");
-    else
-        opts = QStringLiteral("driver=raw,file.driver=file,file.filename=%1,file.locking=off");
-    opts = opts.arg(escapeOpt(QFileInfo(m_options.imagePath).absoluteFilePath()));
     QStringList args{QStringLiteral("--read-only"), QStringLiteral("--persistent"),
                      QStringLiteral("--socket=") + m_socket};
     if (!m_options.snapshotName.isEmpty())
-        args << QStringLiteral("--load-snapshot=snapshot.name=") + escapeOpt(m_options.snapshotName);
-    args << QStringLiteral("--image-opts") << opts;
+        args << nbdSnapshotArgument(m_options.snapshotName);
+    args << QStringLiteral("--image-opts")
+         << nbdImageOptions(QFileInfo(m_options.imagePath).absoluteFilePath(), m_options.format);
     m_nbd = std::make_unique<QProcess>();
     m_nbd->setStandardOutputFile(m_workDir + QStringLiteral("/qemu-nbd.log"));
     m_nbd->setStandardErrorFile(m_workDir + QStringLiteral("/qemu-nbd.log"), QIODevice::Append);
@@ -350,10 +447,10 @@ Result<void> ImageMount::startExport()
     const QStringList args{
         QStringLiteral("--blockdev"),
         QStringLiteral("driver=nbd,node-name=disk,server.type=unix,server.path=%1,read-only=on")
-            .arg(escapeOpt(m_socket)),
+            .arg(escapeQemuOption(m_socket)),
         QStringLiteral("--export"),
         QStringLiteral("type=fuse,id=export,node-name=disk,mountpoint=%1,writable=off")
-            .arg(escapeOpt(m_rawFile))};
+            .arg(escapeQemuOption(m_rawFile))};
     m_export = std::make_unique<QProcess>();
     m_export->setStandardOutputFile(m_workDir + QStringLiteral("/qemu-storage-daemon.log"));
     m_export->setStandardErrorFile(m_workDir + QStringLiteral("/qemu-storage-daemon.log"), QIODevice::Append);
@@ -392,62 +489,33 @@ Result<void> ImageMount::mountRoot()
             return {};
         return disk.read(length);
     };
-    auto parts = readPartitions(read, disk.size());
+    RootProbe probe;
+    probe.mount = [this](const Partition& p) -> Result<bool> {
+        const FsMountArguments a = fsMountArguments(p);
+        const ToolResult r =
+            runTool(QStringLiteral("mount"),
+                    {QStringLiteral("-t"), a.type, QStringLiteral("-o"), a.options, m_rawFile, m_rootDir},
+                    m_options.helperTimeoutMs);
+        if (!r.ok)
+            return makeError(ErrorCode::Unavailable, QStringLiteral("mount failed"), r.output);
+        m_rootMounted = true;
+        return QFileInfo(m_rootDir + QStringLiteral("/etc")).isDir();
+    };
+    probe.unmount = [this]() -> Result<void> {
+        if (auto u = unmount(m_rootDir, m_options.helperTimeoutMs); !u)
+            return u;
+        m_rootMounted = false;
+        return {};
+    };
+    auto root = mountRootFileSystem(read, disk.size(), m_options.imagePath, probe);
     disk.close();
-    if (!parts)
-        return makeError(
-            parts.error().code,
-            QStringLiteral("No file system found in %1: %2").arg(m_options.imagePath, parts.error().message),
-            parts.error().detail);
-    const QList<Partition> candidates = rootCandidates(*parts);
-    if (candidates.isEmpty())
-        return makeError(ErrorCode::InvalidArgument,
-                         QStringLiteral("No ext2/3/4 or XFS file system in any of the %1 partition(s) of %2")
-                             .arg(parts->size())
-                             .arg(m_options.imagePath));
-
-    QString errors;
-    std::optional<Partition> fallback;
-    // The first candidate that has /etc is the root; without one, the best-ranked that mounts.
-    for (int pass = 0; pass < 2; ++pass) {
-        for (const Partition& p : candidates) {
-            if (pass == 1 && (!fallback || fallback->offset != p.offset))
-                continue;
-            QString opts = p.fs == FsKind::Xfs ? QStringLiteral("ro,norecovery,nouuid,loop,offset=%1")
-                                               : QStringLiteral("ro,noload,loop,offset=%1");
-            opts = opts.arg(p.offset);
-            if (p.scheme != QLatin1String("none"))
-                opts += QStringLiteral(",sizelimit=%1").arg(p.size);
-            const QString type = p.fs == FsKind::Xfs ? QStringLiteral("xfs") : QStringLiteral("ext4");
-            const ToolResult r =
-                runTool(QStringLiteral("mount"),
-                        {QStringLiteral("-t"), type, QStringLiteral("-o"), opts, m_rawFile, m_rootDir},
-                        m_options.helperTimeoutMs);
-            if (!r.ok) {
-                errors +=
-                    QStringLiteral("partition %1 at %2: %3\n").arg(p.number).arg(p.offset).arg(r.output);
-                continue;
-            }
-            m_rootMounted = true;
-            if (pass == 1 || QFileInfo(m_rootDir + QStringLiteral("/etc")).isDir()) {
-                m_partition = p;
-                qCInfo(lcInspect) << "mounted" << m_options.imagePath << "snapshot" << m_options.snapshotName
-                                  << "partition" << p.number << "offset" << p.offset << "at" << m_rootDir;
-                return {};
-            }
-            if (!fallback)
-                fallback = p;
-            if (auto u = unmount(m_rootDir, m_options.helperTimeoutMs); !u)
-                return u;
-            m_rootMounted = false;
-        }
-        if (!fallback)
-            break;
-    }
-    return makeError(
-        ErrorCode::Unavailable,
-        QStringLiteral("mount could not mount any file system of %1 read-only").arg(m_options.imagePath),
-        errors.trimmed());
+    if (!root)
+        return root.error();
+    m_partition = *root;
+    qCInfo(lcInspect) << "mounted" << m_options.imagePath << "snapshot" << m_options.snapshotName
+                      << "partition" << m_partition.number << "offset" << m_partition.offset << "at"
+                      << m_rootDir;
+    return {};
 }
 
 Result<void> ImageMount::close()

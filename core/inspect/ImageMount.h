@@ -6,6 +6,7 @@
 
 #include <QString>
 
+#include <functional>
 #include <memory>
 
 class QProcess;
@@ -78,6 +79,39 @@ private:
     std::unique_ptr<QProcess> m_nbd;
     std::unique_ptr<QProcess> m_export;
 };
+
+/// qemu's --image-opts for reading `imagePath` (qcow2 or raw) read-only with file locking off, so a running
+/// VM's disk can be read; commas in the path are escaped as qemu wants.
+QString nbdImageOptions(const QString& imagePath, const QString& format);
+/// qemu-nbd's argument that loads an internal snapshot.
+QString nbdSnapshotArgument(const QString& snapshotName);
+/// qemu's option-value escaping (a comma is written twice).
+QString escapeQemuOption(QString value);
+
+/// `mount -t TYPE -o OPTIONS` for one file system of a raw disk: read-only, no journal replay, a loop
+/// device at the partition's offset.
+struct FsMountArguments {
+    QString type;
+    QString options;
+};
+FsMountArguments fsMountArguments(const Partition& partition);
+
+/// Finds and mounts a disk's root file system: reads its partition table through `read`, then tries the
+/// root candidates best first: mount(p) mounts one and says whether it holds /etc; the first that does is
+/// the root, else the best-ranked one that mounts. unmount() undoes a mount that is not kept. Returns the
+/// partition left mounted. Shared by local and remote mounts.
+struct RootProbe {
+    std::function<Result<bool>(const Partition&)> mount; ///< error: this partition does not mount
+    std::function<Result<void>()> unmount;
+};
+Result<Partition> mountRootFileSystem(const DiskReader& read, qint64 diskSize, const QString& imageName,
+                                      const RootProbe& probe);
+
+/// This process as the owner of mounts: "<machine id>:<pid>:<start time>", unique across PID reuse.
+QString mountOwnerTag();
+/// Whether the process a mountOwnerTag() names has ended. Tags of other machines are never gone (their
+/// Fluid may still be working), and neither are malformed ones.
+bool mountOwnerGone(const QString& tag);
 
 /// The default runtime folder for mounts: $XDG_RUNTIME_DIR/fluid/inspect, or /run/fluid/inspect for root
 /// without one.

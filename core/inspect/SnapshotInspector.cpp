@@ -2,6 +2,7 @@
 #include "SnapshotInspector.h"
 
 #include "base/Logging.h"
+#include "inspect/RemoteMount.h"
 #include "store/Repository.h"
 
 #include <QElapsedTimer>
@@ -11,14 +12,63 @@
 namespace fluid::inspect {
 namespace {
 
-QJsonObject describeSide(const QString& disk, const QString& snapshot, const ImageMount& m)
+QJsonObject describeSide(const QString& disk, const QString& snapshot, const Partition& p)
 {
     return {{QStringLiteral("image"), disk},
             {QStringLiteral("snapshot"), snapshot},
-            {QStringLiteral("partition"), m.partition().number},
-            {QStringLiteral("partitionScheme"), m.partition().scheme},
-            {QStringLiteral("offset"), m.partition().offset}};
+            {QStringLiteral("partition"), p.number},
+            {QStringLiteral("partitionScheme"), p.scheme},
+            {QStringLiteral("offset"), p.offset}};
 }
+
+} // namespace
+
+class detail::MountedState {
+public:
+    virtual ~MountedState() = default;
+    virtual QString root() const = 0;
+    virtual const Partition& partition() const = 0;
+    virtual Result<FileTree> walk(const WalkOptions& options) const = 0;
+    /// Empty when files are read under root() on this machine.
+    virtual std::function<QByteArray(const QString&, qint64)> reader() const = 0;
+    virtual Result<void> close() = 0;
+};
+
+namespace {
+
+/// An ImageMount (this machine) or a RemoteImageMount (a hypervisor host) as one side of a diff.
+template <typename Mount>
+class MountState final : public detail::MountedState {
+public:
+    explicit MountState(std::unique_ptr<Mount> m)
+        : m_mount(std::move(m))
+    {
+    }
+    QString root() const override { return m_mount->root(); }
+    const Partition& partition() const override { return m_mount->partition(); }
+    Result<FileTree> walk(const WalkOptions& options) const override
+    {
+        if constexpr (std::is_same_v<Mount, RemoteImageMount>)
+            return m_mount->walk(options);
+        else
+            return walkTree(m_mount->root(), options);
+    }
+    std::function<QByteArray(const QString&, qint64)> reader() const override
+    {
+        if constexpr (std::is_same_v<Mount, RemoteImageMount>) {
+            const RemoteImageMount* m = m_mount.get();
+            return [m](const QString& path, qint64 cap) {
+                return m->read(path, cap);
+            };
+        } else {
+            return {};
+        }
+    }
+    Result<void> close() override { return m_mount->close(); }
+
+private:
+    std::unique_ptr<Mount> m_mount;
+};
 
 } // namespace
 
@@ -49,6 +99,42 @@ Result<QJsonObject> SnapshotInspector::diffDisk(const QString& diskPath, const Q
                                                 const InspectProgress& progress,
                                                 const CancelCheck& cancelled) const
 {
+    const Mounter mountLocal = [&](const QString& snapshot) -> Result<std::unique_ptr<detail::MountedState>> {
+        auto m = mount(diskPath, snapshot, format);
+        if (!m)
+            return m.error();
+        return std::unique_ptr<detail::MountedState>(new MountState<ImageMount>(std::move(*m)));
+    };
+    return diffStates(mountLocal, diskPath, fromSnapshot, toSnapshot, progress, cancelled);
+}
+
+Result<QJsonObject> SnapshotInspector::diffRemoteDisk(std::shared_ptr<ssh::RemoteShell> host,
+                                                      const QString& diskPath, const QString& fromSnapshot,
+                                                      const QString& toSnapshot, const QString& format,
+                                                      const InspectProgress& progress,
+                                                      const CancelCheck& cancelled) const
+{
+    const Mounter mountRemote =
+        [&](const QString& snapshot) -> Result<std::unique_ptr<detail::MountedState>> {
+        RemoteMountOptions o;
+        o.imagePath = diskPath;
+        o.snapshotName = snapshot;
+        o.format = format;
+        o.helperTimeoutMs = m_options.helperTimeoutMs;
+        o.baseDir = m_options.remoteRuntimeDir;
+        auto m = RemoteImageMount::open(host, o);
+        if (!m)
+            return m.error();
+        return std::unique_ptr<detail::MountedState>(new MountState<RemoteImageMount>(std::move(*m)));
+    };
+    return diffStates(mountRemote, diskPath, fromSnapshot, toSnapshot, progress, cancelled);
+}
+
+Result<QJsonObject> SnapshotInspector::diffStates(const Mounter& mountState, const QString& diskPath,
+                                                  const QString& fromSnapshot, const QString& toSnapshot,
+                                                  const InspectProgress& progress,
+                                                  const CancelCheck& cancelled) const
+{
     auto report = [&](const QString& stage, double fraction) {
         if (progress)
             progress(stage, fraction);
@@ -63,7 +149,7 @@ Result<QJsonObject> SnapshotInspector::diffDisk(const QString& diskPath, const Q
     timer.start();
 
     report(QStringLiteral("mounting %1").arg(fromSnapshot), 0.0);
-    auto a = mount(diskPath, fromSnapshot, format);
+    auto a = mountState(fromSnapshot);
     if (!a)
         return a.error();
     if (isCancelled())
@@ -71,7 +157,7 @@ Result<QJsonObject> SnapshotInspector::diffDisk(const QString& diskPath, const Q
     report(QStringLiteral("mounting %1")
                .arg(toSnapshot.isEmpty() ? QStringLiteral("current state") : toSnapshot),
            0.05);
-    auto b = mount(diskPath, toSnapshot, format);
+    auto b = mountState(toSnapshot);
     if (!b)
         return b.error();
 
@@ -81,7 +167,7 @@ Result<QJsonObject> SnapshotInspector::diffDisk(const QString& diskPath, const Q
     walk.hashThreads = m_options.hashThreads;
     walk.cancelled = cancelled;
     FileTree trees[2];
-    const ImageMount* mounts[2] = {a->get(), b->get()};
+    const detail::MountedState* states[2] = {a->get(), b->get()};
     const QString names[2] = {fromSnapshot, toSnapshot};
     for (int side = 0; side < 2; ++side) {
         const double base = 0.1 + 0.4 * side;
@@ -90,7 +176,7 @@ Result<QJsonObject> SnapshotInspector::diffDisk(const QString& diskPath, const Q
             report(QStringLiteral("hashing %1").arg(names[side]),
                    base + 0.4 * (total ? double(done) / total : 1.0));
         };
-        auto tree = walkTree(mounts[side]->root(), walk);
+        auto tree = states[side]->walk(walk);
         if (!tree)
             return tree.error();
         trees[side] = std::move(tree).value();
@@ -100,9 +186,14 @@ Result<QJsonObject> SnapshotInspector::diffDisk(const QString& diskPath, const Q
     report(QStringLiteral("diffing"), 0.9);
     DiffOptions diffOptions = m_options.diff;
     diffOptions.excludes = m_options.excludes;
-    const QJsonObject doc = diffTrees(
-        {mounts[0]->root(), &trees[0], describeSide(diskPath, fromSnapshot, *mounts[0])},
-        {mounts[1]->root(), &trees[1], describeSide(diskPath, toSnapshot, *mounts[1])}, diffOptions);
+    TreeSide sides[2];
+    for (int side = 0; side < 2; ++side) {
+        sides[side].root = states[side]->root();
+        sides[side].tree = &trees[side];
+        sides[side].describe = describeSide(diskPath, names[side], states[side]->partition());
+        sides[side].read = states[side]->reader();
+    }
+    const QJsonObject doc = diffTrees(sides[0], sides[1], diffOptions);
     report(QStringLiteral("releasing"), 0.97);
     for (auto* m : {&*a, &*b}) {
         if (auto r = (*m)->close(); !r)
@@ -123,7 +214,7 @@ bool isLocalHostUri(const QString& uri)
 Result<model::Diff> diffSnapshots(store::Database& db, const SnapshotInspector& inspector,
                                   const model::Sandbox& sandbox, const model::Snapshot& from,
                                   const model::Snapshot& to, const InspectProgress& progress,
-                                  const CancelCheck& cancelled)
+                                  const CancelCheck& cancelled, const HostConnector& connectHost)
 {
     if (from.sandboxId != sandbox.id || to.sandboxId != sandbox.id)
         return makeError(ErrorCode::InvalidArgument,
@@ -139,18 +230,29 @@ Result<model::Diff> diffSnapshots(store::Database& db, const SnapshotInspector& 
     auto host = store::HostRepository(db).get(sandbox.hostId);
     if (!host)
         return host.error();
-    if (!isLocalHostUri(host->uri))
-        return makeError(
-            ErrorCode::Unavailable,
-            QStringLiteral("Snapshot diffs of sandboxes on remote hosts (%1) are not supported yet")
-                .arg(host->uri),
-            QStringLiteral("the host would need qemu-utils, qemu-system-common, fuse3 and util-linux, "
-                           "see docs/inspect.md"));
     if (sandbox.overlayPath.isEmpty())
         return makeError(ErrorCode::NotFound,
                          QStringLiteral("Sandbox %1 has no disk recorded").arg(sandbox.name));
-    auto doc = inspector.diffDisk(sandbox.overlayPath, from.name, to.name, QStringLiteral("qcow2"), progress,
-                                  cancelled);
+    Result<QJsonObject> doc = QJsonObject();
+    if (isLocalHostUri(host->uri)) {
+        doc = inspector.diffDisk(sandbox.overlayPath, from.name, to.name, QStringLiteral("qcow2"), progress,
+                                 cancelled);
+    } else {
+        if (!connectHost)
+            return makeError(
+                ErrorCode::Unavailable,
+                QStringLiteral("No SSH connection to %1 to read the sandbox's disk there").arg(host->uri));
+        if (progress)
+            progress(QStringLiteral("connecting to the host"), 0.0);
+        auto shell = connectHost(host->uri);
+        if (!shell)
+            return makeError(shell.error().code,
+                             QStringLiteral("Cannot connect to %1 to read the sandbox's disk: %2")
+                                 .arg(host->uri, shell.error().message),
+                             shell.error().detail);
+        doc = inspector.diffRemoteDisk(*shell, sandbox.overlayPath, from.name, to.name,
+                                       QStringLiteral("qcow2"), progress, cancelled);
+    }
     if (!doc)
         return doc.error();
     model::Diff diff;

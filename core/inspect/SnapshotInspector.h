@@ -4,12 +4,17 @@
 #include "base/Result.h"
 #include "inspect/DiffEngine.h"
 #include "inspect/ImageMount.h"
+#include "inspect/RemoteMount.h"
 #include "model/Model.h"
 
 #include <functional>
 
 namespace fluid::store {
 class Database;
+}
+
+namespace fluid::ssh {
+class RemoteShell;
 }
 
 namespace fluid::inspect {
@@ -19,8 +24,15 @@ using InspectProgress = std::function<void(const QString& stage, double fraction
 /// Polled between files and steps; true stops the work with ErrorCode::Cancelled.
 using CancelCheck = std::function<bool()>;
 
+namespace detail {
+/// One mounted disk state, here or on a remote host (SnapshotInspector.cpp).
+class MountedState;
+} // namespace detail
+
 struct InspectorOptions {
     QString runtimeDir = defaultRuntimeDir();
+    /// The work folder on remote hosts (a plain absolute path).
+    QString remoteRuntimeDir = QLatin1String(kRemoteInspectDir);
     QStringList excludes = defaultExcludes();
     bool hash = true;
     int hashThreads = 2;
@@ -29,14 +41,11 @@ struct InspectorOptions {
 };
 
 /// Reads sandbox disks on the host and diffs two states of one disk. Each diff mounts both states
-/// read-only (ImageMount), walks and hashes them, computes the document (diffTrees) and releases the
-/// mounts on every path out. Blocking: run it on a worker thread; one object may serve several threads
-/// (it holds only options).
-///
-/// Local hosts only. For a remote libvirt host (qemu+ssh://) the same pipeline would have to run on that
-/// host, which then needs: qemu-utils (qemu-nbd, qemu-img), qemu-system-common (qemu-storage-daemon),
-/// fuse3 and /dev/fuse, util-linux (mount, losetup), root (or sudo) for loop mounts. That is not
-/// implemented: remote sandboxes get ErrorCode::Unavailable.
+/// read-only, walks and hashes them, computes the document (diffTrees) and releases the mounts on every path
+/// out. On this machine it uses ImageMount; for a remote libvirt host (qemu+ssh://) the same pipeline runs on
+/// that host over an SSH connection (RemoteImageMount), which then needs qemu-utils, qemu-system-common,
+/// fuse3 (/dev/fuse), util-linux, findutils and coreutils, and a root login (docs/inspect.md). Blocking: run
+/// it on a worker thread; one object may serve several threads (it holds only options).
 class SnapshotInspector {
 public:
     explicit SnapshotInspector(InspectorOptions options = {});
@@ -54,22 +63,38 @@ public:
                                  const InspectProgress& progress = {},
                                  const CancelCheck& cancelled = {}) const;
 
+    /// The same diff for a disk on a remote hypervisor host, run there through `host` (root on it).
+    Result<QJsonObject> diffRemoteDisk(std::shared_ptr<ssh::RemoteShell> host, const QString& diskPath,
+                                       const QString& fromSnapshot, const QString& toSnapshot,
+                                       const QString& format = QStringLiteral("qcow2"),
+                                       const InspectProgress& progress = {},
+                                       const CancelCheck& cancelled = {}) const;
+
     /// Clears mounts and helpers a crashed Fluid left in the runtime folder; call once at start-up.
     Result<int> cleanupLeftovers() const;
 
 private:
+    using Mounter = std::function<Result<std::unique_ptr<detail::MountedState>>(const QString& snapshot)>;
+    Result<QJsonObject> diffStates(const Mounter& mount, const QString& diskPath, const QString& fromSnapshot,
+                                   const QString& toSnapshot, const InspectProgress& progress,
+                                   const CancelCheck& cancelled) const;
+
     InspectorOptions m_options;
 };
 
 /// Whether a libvirt URI names this machine (no host part), as LibvirtHypervisor::isLocal decides.
 bool isLocalHostUri(const QString& uri);
 
+/// Opens a root SSH connection to the hypervisor host of a libvirt URI (runtime::connectHostShell).
+using HostConnector = std::function<Result<std::shared_ptr<ssh::RemoteShell>>(const QString& uri)>;
+
 /// The stored diff between two snapshots of a sandbox, computing and storing it on the first ask: a second
 /// ask for the same (from, to) pair is served from the store without mounting anything. Both snapshots
-/// must belong to the sandbox; the sandbox's disk is its overlay. Runs on the Database's thread.
+/// must belong to the sandbox; the sandbox's disk is its overlay. A sandbox on a remote host is read there
+/// through connectHost (Unavailable without one). Runs on the Database's thread.
 Result<model::Diff> diffSnapshots(store::Database& db, const SnapshotInspector& inspector,
                                   const model::Sandbox& sandbox, const model::Snapshot& from,
                                   const model::Snapshot& to, const InspectProgress& progress = {},
-                                  const CancelCheck& cancelled = {});
+                                  const CancelCheck& cancelled = {}, const HostConnector& connectHost = {});
 
 } // namespace fluid::inspect

@@ -28,6 +28,8 @@ HostSession::HostSession(Setup setup, QObject* parent)
         m_setup.connect = [](const QString& uri) {
             return connectHypervisor(uri);
         };
+    if (!m_setup.connectHost)
+        m_setup.connectHost = hostShellConnector();
 }
 
 HostSession::~HostSession()
@@ -252,7 +254,7 @@ int HostSession::diff(const QString& sandboxId, const QString& fromSnapshot, con
                         progress(QStringLiteral("%1 (%2%)").arg(stage).arg(int(fraction * 100)));
                         Q_EMIT operationFraction(id, fraction);
                     },
-                    [&cancel]() { return cancel.load(); });
+                    [&cancel]() { return cancel.load(); }, m_setup.connectHost);
                 if (!d) {
                     Error e = d.error();
                     if (!e.detail.isEmpty())

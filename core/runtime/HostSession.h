@@ -2,6 +2,7 @@
 #pragma once
 
 #include "config/Settings.h"
+#include "inspect/SnapshotInspector.h"
 #include "model/Model.h"
 #include "store/Database.h"
 #include "virt/SandboxManager.h"
@@ -35,6 +36,9 @@ public:
         virt::CreateOptions createDefaults;
         /// Opens the host's connection (runtime::connectHypervisor by default).
         std::function<Result<std::unique_ptr<virt::Hypervisor>>(const QString& uri)> connect;
+        /// Reaches a remote host's sshd to read a sandbox's disk there for diff()
+        /// (runtime::hostShellConnector by default).
+        inspect::HostConnector connectHost;
     };
 
     /// A source VM row for views.
@@ -79,8 +83,8 @@ public:
     /// Diffs a sandbox between two of its snapshots by name (an empty `toSnapshot` means now: a fresh
     /// snapshot is taken first), served from the store when computed before. Progress comes as
     /// operationProgress (stage) and operationFraction; cancel() stops it (mounts are released); the
-    /// document arrives in diffReady() just before operationFinished(ok). Local hosts only: a remote one
-    /// finishes with the inspector's Unavailable error.
+    /// document arrives in diffReady() just before operationFinished(ok). A remote host's disk is read there
+    /// over Setup::connectHost.
     int diff(const QString& sandboxId, const QString& fromSnapshot, const QString& toSnapshot = {});
 
 Q_SIGNALS:

@@ -220,6 +220,18 @@ bool overSsh(const QUrl& url)
            transport == QLatin1String("libssh2");
 }
 
+/// How Fluid reaches a remote libvirt host's sshd: as libvirt's ssh transport does, with a strict check.
+ssh::ConnectionOptions hostSshOptions(const QUrl& url, const QString& knownHostsFile)
+{
+    ssh::ConnectionOptions o;
+    o.host = url.host();
+    o.port = url.port(0);
+    o.user = url.userName();
+    o.useSshConfig = true;
+    o.hostKeyCheck = ssh::HostKeyCheck::knownHosts(knownHostsFile);
+    return o;
+}
+
 QString userKnownHosts(const QString& file)
 {
     return file.isEmpty() ? QDir::homePath() + QStringLiteral("/.ssh/known_hosts") : file;
@@ -265,13 +277,7 @@ Result<std::unique_ptr<virt::Hypervisor>> connectHypervisor(const QString& uri, 
                     .arg(uri));
         if (url.host().isEmpty())
             return makeError(ErrorCode::Config, QStringLiteral("%1 names no host.").arg(uri));
-        ssh::ConnectionOptions check;
-        check.host = url.host();
-        check.port = url.port(0);
-        check.user = url.userName();
-        check.useSshConfig = true;
-        check.hostKeyCheck = ssh::HostKeyCheck::knownHosts(knownHostsFile);
-        auto key = ssh::SshConnection::checkHostKey(std::move(check));
+        auto key = ssh::SshConnection::checkHostKey(hostSshOptions(url, knownHostsFile));
         if (!key)
             return key.error();
     }
@@ -279,6 +285,31 @@ Result<std::unique_ptr<virt::Hypervisor>> connectHypervisor(const QString& uri, 
     if (!hv)
         return hv.error();
     return std::unique_ptr<virt::Hypervisor>(std::move(*hv));
+}
+
+Result<std::shared_ptr<ssh::SshConnection>> connectHostShell(const QString& uri,
+                                                             const QString& knownHostsFile)
+{
+    const QUrl url(uri);
+    if (!overSsh(url) || url.host().isEmpty())
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("%1 is not a libvirt host reached over SSH").arg(uri));
+    auto connection = ssh::SshConnection::open(hostSshOptions(url, knownHostsFile));
+    auto ready = connection->ready();
+    ready.waitForFinished();
+    if (auto r = ready.result(); !r)
+        return r.error();
+    return connection;
+}
+
+inspect::HostConnector hostShellConnector(const QString& knownHostsFile)
+{
+    return [knownHostsFile](const QString& uri) -> Result<std::shared_ptr<ssh::RemoteShell>> {
+        auto connection = connectHostShell(uri, knownHostsFile);
+        if (!connection)
+            return connection.error();
+        return std::shared_ptr<ssh::RemoteShell>(std::move(*connection));
+    };
 }
 
 } // namespace fluid::runtime

@@ -3,13 +3,15 @@
 
 #include "base/Result.h"
 #include "config/Config.h"
+#include "inspect/SnapshotInspector.h"
 #include "secrets/SecretStore.h"
 #include "store/Database.h"
 #include "virt/SandboxManager.h"
 
 namespace fluid::ssh {
 class CertificateAuthority;
-}
+class SshConnection;
+} // namespace fluid::ssh
 
 #include <functional>
 #include <memory>
@@ -80,6 +82,14 @@ Result<std::unique_ptr<virt::Hypervisor>> connectHypervisor(const QString& uri,
 /// A local URI is Refused (nothing to trust). Blocks.
 Result<QString> trustHypervisorHost(const QString& uri, const QString& confirmedFingerprint,
                                     const QString& knownHostsFile = {});
+/// A root SSH connection to the hypervisor host of a remote libvirt URI, checked and authenticated as
+/// libvirt's own transport would be (user and port from the URI, ~/.ssh/config and the ssh-agent or default
+/// keys, the host key strictly against `knownHostsFile`), for work libvirt cannot do, such as reading a
+/// sandbox's disk there. A local URI is InvalidArgument. Blocks until ready.
+Result<std::shared_ptr<ssh::SshConnection>> connectHostShell(const QString& uri,
+                                                             const QString& knownHostsFile = {});
+/// connectHostShell() as the snapshot inspector's way to reach remote hosts.
+inspect::HostConnector hostShellConnector(const QString& knownHostsFile = {});
 /// CreateOptions defaults from config for a host (memory, vCPUs, accelerator, limits, ready timeout).
 virt::CreateOptions createDefaults(const config::Settings& settings, const config::HostSettings& host,
                                    const QString& hostRowId);

@@ -30,7 +30,8 @@ Result<model::Diff> diffSandbox(virt::SandboxManager& manager, store::Database& 
                                 const inspect::SnapshotInspector& inspector, const model::Sandbox& sandbox,
                                 const QString& fromName, const QString& toName,
                                 const inspect::InspectProgress& progress,
-                                const inspect::CancelCheck& cancelled)
+                                const inspect::CancelCheck& cancelled,
+                                const inspect::HostConnector& connectHost)
 {
     auto from = findSnapshot(db, sandbox, fromName);
     if (!from)
@@ -38,7 +39,7 @@ Result<model::Diff> diffSandbox(virt::SandboxManager& manager, store::Database& 
     auto to = toName.isEmpty() ? takeDiffSnapshot(manager, sandbox) : findSnapshot(db, sandbox, toName);
     if (!to)
         return to.error();
-    return inspect::diffSnapshots(db, inspector, sandbox, *from, *to, progress, cancelled);
+    return inspect::diffSnapshots(db, inspector, sandbox, *from, *to, progress, cancelled, connectHost);
 }
 
 } // namespace fluid::runtime

@@ -27,11 +27,13 @@ Result<model::Snapshot> takeDiffSnapshot(virt::SandboxManager& manager, const mo
 
 /// The diff of `sandbox` from snapshot `fromName` to snapshot `toName`; an empty `toName` means now (a
 /// fresh snapshot is taken first, takeDiffSnapshot). Served from the store when computed before
-/// (inspect::diffSnapshots). Remote hosts get ErrorCode::Unavailable from the inspector.
+/// (inspect::diffSnapshots). A sandbox on a remote host is read there through `connectHost`
+/// (runtime::hostShellConnector; Unavailable without one).
 Result<model::Diff> diffSandbox(virt::SandboxManager& manager, store::Database& db,
                                 const inspect::SnapshotInspector& inspector, const model::Sandbox& sandbox,
                                 const QString& fromName, const QString& toName,
                                 const inspect::InspectProgress& progress = {},
-                                const inspect::CancelCheck& cancelled = {});
+                                const inspect::CancelCheck& cancelled = {},
+                                const inspect::HostConnector& connectHost = {});
 
 } // namespace fluid::runtime

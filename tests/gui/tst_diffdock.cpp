@@ -16,6 +16,7 @@
 #include "InspectFixture.h"
 #include "MainWindow.h"
 #include "runtime/HostSession.h"
+#include "ssh/RemoteShell.h"
 #include "store/Database.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
@@ -792,8 +793,9 @@ private Q_SLOTS:
         QDir(dir).removeRecursively();
     }
 
-    /// A remote host gets the inspector's Unavailable error; nothing is mounted.
-    void remoteHostIsUnavailable()
+    /// A sandbox on a remote host is read there: the operation asks the session's host connector for an SSH
+    /// connection to that host (here one that refuses, so nothing is dialled) and shows why it failed.
+    void remoteHostGoesThroughTheConnector()
     {
         const QString dir = storeDir(QStringLiteral("diffdock-remote"));
         runtime::HostSession::Setup setup = test::testDriverSessionSetup(dir, nullptr);
@@ -801,6 +803,11 @@ private Q_SLOTS:
         setup.host.uri = QStringLiteral("qemu+ssh://fluid@remote.invalid/system");
         setup.connect = [local = setup.connect](const QString&) {
             return local(QStringLiteral("test:///default"));
+        };
+        QStringList dialled;
+        setup.connectHost = [&dialled](const QString& uri) -> Result<std::shared_ptr<ssh::RemoteShell>> {
+            dialled << uri;
+            return makeError(ErrorCode::Unavailable, QStringLiteral("no SSH in this test"));
         };
         runtime::HostSession session(setup);
         QSignalSpy opened(&session, &runtime::HostSession::opened);
@@ -828,11 +835,12 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 4, 20000);
         QCOMPARE(finished.last().value(1).toBool(), false);
         const QString message = finished.last().value(2).toString();
-        QVERIFY2(message.startsWith(QLatin1String("Snapshot diffs of sandboxes on remote hosts")),
-                 qPrintable(message));
-        QVERIFY(message.contains(QLatin1String("qemu-utils")));
+        QCOMPARE(message,
+                 QStringLiteral("Cannot connect to qemu+ssh://fluid@remote.invalid/system to read the "
+                                "sandbox's disk: no SSH in this test"));
+        QCOMPARE(dialled, QStringList{QStringLiteral("qemu+ssh://fluid@remote.invalid/system")});
         QTRY_VERIFY(!dock.isRunning());
-        QVERIFY(dock.errorLabel()->text().contains(QLatin1String("remote hosts")));
+        QVERIFY(dock.errorLabel()->text().contains(message));
 
         // A snapshot the sandbox does not have is named in the error.
         const int missing = session.diff(sandbox.id, QStringLiteral("nope"), QStringLiteral("two"));

@@ -4,14 +4,17 @@
 #include "AuditDock.h"
 #include "AuditLogModel.h"
 #include "base/BuildInfo.h"
+#include "base/Clock.h"
 #include "MainWindow.h"
 #include "store/AuditLog.h"
 #include "store/StoreWorker.h"
 #include "TestSupport.h"
 
 #include <QApplication>
+#include <QComboBox>
 #include <QFormLayout>
 #include <QLabel>
+#include <QLineEdit>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -72,6 +75,64 @@ private Q_SLOTS:
         QCOMPARE(verified.first().at(0).toBool(), false);
         QVERIFY2(window.auditDock()->chainStatus().startsWith(QLatin1String("Chain broken at row 2")),
                  qPrintable(window.auditDock()->chainStatus()));
+    }
+
+    void auditDockFiltersByTime()
+    {
+        store::DatabaseOptions options;
+        options.sqlitePath = test::makeTempDir(QStringLiteral("audittime")) + QStringLiteral("/fluid.sqlite");
+        {
+            auto db = test::must(store::openAndMigrate(options));
+            ManualClock clock;
+            const QDateTime now = QDateTime::currentDateTimeUtc();
+            const std::pair<qint64, const char*> ages[] = {{10 * 86400, "old.ten-days"},
+                                                           {3 * 86400, "old.three-days"},
+                                                           {2 * 3600, "recent.two-hours"},
+                                                           {60, "recent.one-minute"}};
+            for (const auto& [seconds, kind] : ages) {
+                clock.set(now.addSecs(-seconds));
+                test::must(store::AuditLog(*db, clock)
+                               .append(QStringLiteral("person"), QLatin1String(kind), QLatin1String(kind)));
+            }
+        }
+        store::StoreWorker worker(options);
+        ui::AuditDock dock(&worker);
+        QSignalSpy opened(&worker, &store::StoreWorker::opened);
+        QSignalSpy refreshed(&dock, &ui::AuditDock::refreshed);
+        worker.start();
+        QVERIFY(opened.wait(10000));
+        dock.refresh();
+        QVERIFY(refreshed.wait(5000));
+        QCOMPARE(dock.model()->rowCount(), 4); // any time, as before
+
+        auto* when = dock.findChild<QComboBox*>(QStringLiteral("auditTimeFilter"));
+        QVERIFY(when);
+        QVERIFY(!when->accessibleName().isEmpty());
+        QCOMPARE(when->currentText(), QStringLiteral("Any time"));
+        const auto kindsFor = [&](int index) {
+            refreshed.clear();
+            when->setCurrentIndex(index);
+            if (!refreshed.wait(5000))
+                return QStringList{QStringLiteral("no refresh")};
+            QStringList kinds;
+            for (int r = 0; r < dock.model()->rowCount(); ++r)
+                kinds << dock.model()->eventAt(r).kind;
+            return kinds;
+        };
+        QCOMPARE(kindsFor(1), QStringList{QStringLiteral("recent.one-minute")});
+        QCOMPARE(kindsFor(2),
+                 (QStringList{QStringLiteral("recent.one-minute"), QStringLiteral("recent.two-hours")}));
+        QCOMPARE(kindsFor(3),
+                 (QStringList{QStringLiteral("recent.one-minute"), QStringLiteral("recent.two-hours"),
+                              QStringLiteral("old.three-days")}));
+        // Time and kind filters combine.
+        refreshed.clear();
+        dock.findChild<QLineEdit*>(QStringLiteral("auditKindFilter"))->setText(QStringLiteral("old."));
+        QVERIFY(refreshed.wait(5000));
+        QCOMPARE(dock.model()->rowCount(), 1);
+        QCOMPARE(dock.model()->eventAt(0).kind, QStringLiteral("old.three-days"));
+        QCOMPARE(kindsFor(0),
+                 (QStringList{QStringLiteral("old.three-days"), QStringLiteral("old.ten-days")}));
     }
 
     void storeFailureIsShownNotFatal()

@@ -4,6 +4,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonArray>
 #include <QProcess>
 #include <QStandardPaths>
 
@@ -301,6 +302,42 @@ QString ImageBuilder::missingTools()
             return QStringLiteral("%1 is not installed").arg(QLatin1String(tool));
     }
     return {};
+}
+
+/// Mounts under `dir` or processes whose command line names it: what clean-up must leave at zero.
+QStringList mountLeftoversUnder(const QString& dir)
+{
+    QStringList out;
+    QFile mi(QStringLiteral("/proc/self/mountinfo"));
+    if (mi.open(QIODevice::ReadOnly)) {
+        for (const QByteArray& line : mi.readAll().split('\n')) {
+            if (line.contains(dir.toUtf8()))
+                out << QStringLiteral("mount: ") + QString::fromUtf8(line);
+        }
+    }
+    for (const QString& pid : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs)) {
+        bool isPid = false;
+        pid.toLongLong(&isPid);
+        if (!isPid || pid.toLongLong() == ::getpid())
+            continue;
+        QFile cmd(QStringLiteral("/proc/%1/cmdline").arg(pid));
+        if (cmd.open(QIODevice::ReadOnly)) {
+            const QByteArray c = cmd.readAll();
+            if (c.contains(dir.toUtf8()) && (c.startsWith("qemu") || c.contains("/qemu")))
+                out << QStringLiteral("process %1: %2")
+                           .arg(pid, QString::fromUtf8(c).replace(QChar(0), QChar(' ')));
+        }
+    }
+    return out;
+}
+
+QStringList changedPaths(const QJsonObject& document)
+{
+    QStringList out;
+    for (const QJsonValue& v : document.value(QStringLiteral("paths")).toArray())
+        out << v.toObject().value(QStringLiteral("path")).toString();
+    out.sort();
+    return out;
 }
 
 } // namespace fluid::test

@@ -3,6 +3,7 @@
 
 #include "base/Result.h"
 
+#include <QJsonObject>
 #include <QString>
 #include <QStringList>
 
@@ -39,5 +40,11 @@ struct ImageBuilder {
     /// What is missing on this machine to build and mount test images; empty when nothing.
     static QString missingTools();
 };
+
+/// Mounts under `dir`, and qemu processes whose command line names it: what clean-up must leave at zero.
+QStringList mountLeftoversUnder(const QString& dir);
+
+/// The sorted paths a diff document lists.
+QStringList changedPaths(const QJsonObject& document);
 
 } // namespace fluid::test

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Snapshot diff benchmark and cross-check against libguestfs' virt-diff.
-//   bench_inspect [--files N] [--check] [--virt-diff-timeout SECONDS]
+//   bench_inspect [--files N] [--check] [--remote] [--virt-diff-timeout SECONDS]
 // Builds one qcow2 with two internal snapshots whose trees differ in about N paths (a third modified, a
 // third added, a third removed, among unchanged files), times Fluid's diff of the two snapshots, exports
 // each snapshot to its own qcow2 (virt-diff cannot open an internal snapshot), times virt-diff --checksum
 // on those, prints both, and exits 1 unless both report the same set of paths. Exits 77 (ctest Skipped)
 // when root, /dev/fuse, qemu-utils or a working virt-diff are missing. With --check (the ctest test) it
-// says so in one line per finding.
+// says so in one line per finding. With --remote it also times the same diff driven over SSH, as for a
+// remote hypervisor host (a loopback sshd as root stands in for the host).
 //
 // virt-diff and Fluid see different metadata, so its output is normalised before comparing: changes only
 // to st_dev, st_ino, st_nlink, st_blocks, times, or a directory's st_size are not changes to Fluid
@@ -14,6 +15,7 @@
 // left out of the generated trees: virt-diff does not compare link targets.
 #include "inspect/SnapshotInspector.h"
 #include "InspectFixture.h"
+#include "SshTestEnv.h"
 #include "TestSupport.h"
 
 #include <QCoreApplication>
@@ -153,6 +155,7 @@ int main(int argc, char** argv)
     int files = 5000;
     int virtDiffTimeoutS = 3600;
     bool check = false;
+    bool remote = false;
     const QStringList args = app.arguments();
     for (qsizetype i = 1; i < args.size(); ++i) {
         if (args[i] == QLatin1String("--files") && i + 1 < args.size())
@@ -161,6 +164,8 @@ int main(int argc, char** argv)
             virtDiffTimeoutS = args[++i].toInt();
         else if (args[i] == QLatin1String("--check"))
             check = true;
+        else if (args[i] == QLatin1String("--remote"))
+            remote = true;
     }
     if (const QString missing = ImageBuilder::missingTools(); !missing.isEmpty())
         fluid::test::skipWholeTest(QStringLiteral("snapshot mounts need: %1").arg(missing));
@@ -202,6 +207,31 @@ int main(int argc, char** argv)
     std::printf("fluid      %8.2f s  (mount both snapshots, walk, sha256 every file, diff, unmount)\n",
                 fluidMs / 1000.0);
     std::fflush(stdout);
+
+    if (remote) {
+        // The same diff as for a remote host: the pipeline driven over SSH (a loopback sshd, root).
+        auto ca = fluid::test::makeTestCa();
+        fluid::test::LoopbackSshd sshd(ca);
+        if (auto started = sshd.start(); !started) {
+            std::printf("remote: skipped, no loopback sshd: %s\n", qPrintable(started.error().toString()));
+        } else {
+            std::shared_ptr<ssh::RemoteShell> host = fluid::test::makeShell(ca, sshd);
+            options.remoteRuntimeDir = base + QStringLiteral("/host-run");
+            timer.restart();
+            auto remoteDoc = inspect::SnapshotInspector(options).diffRemoteDisk(
+                host, image, QStringLiteral("before"), QStringLiteral("after"));
+            if (!remoteDoc) {
+                std::printf("FAIL: the diff over SSH failed: %s\n", qPrintable(remoteDoc.error().toString()));
+                return 1;
+            }
+            std::printf("fluid/ssh  %8.2f s  (the same, run on the host over SSH: find, sha256sum, SFTP)%s\n",
+                        timer.elapsed() / 1000.0,
+                        remoteDoc->value(QStringLiteral("paths")) == doc->value(QStringLiteral("paths"))
+                            ? ""
+                            : "  FAIL: differs from the local document");
+            std::fflush(stdout);
+        }
+    }
 
     timer.restart();
     for (const char* snap : {"before", "after"}) {

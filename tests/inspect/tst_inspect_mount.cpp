@@ -22,21 +22,14 @@
 
 using namespace fluid;
 using namespace fluid::inspect;
+using fluid::test::changedPaths;
 using fluid::test::DiskLayout;
 using fluid::test::ImageBuilder;
 using fluid::test::InspectFixture;
+using fluid::test::mountLeftoversUnder;
 using fluid::test::must;
 
 namespace {
-
-QStringList changedPaths(const QJsonObject& doc)
-{
-    QStringList out;
-    for (const QJsonValue& v : doc.value(QStringLiteral("paths")).toArray())
-        out << v.toObject().value(QStringLiteral("path")).toString();
-    out.sort();
-    return out;
-}
 
 QJsonObject byPath(const QJsonObject& doc, const QString& path)
 {
@@ -58,33 +51,6 @@ bool hasEntry(const QJsonArray& items, const QJsonObject& wanted)
             return true;
     }
     return false;
-}
-
-/// Mounts under `dir` or processes whose command line names it: what clean-up must leave at zero.
-QStringList leftoversUnder(const QString& dir)
-{
-    QStringList out;
-    QFile mi(QStringLiteral("/proc/self/mountinfo"));
-    if (mi.open(QIODevice::ReadOnly)) {
-        for (const QByteArray& line : mi.readAll().split('\n')) {
-            if (line.contains(dir.toUtf8()))
-                out << QStringLiteral("mount: ") + QString::fromUtf8(line);
-        }
-    }
-    for (const QString& pid : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs)) {
-        bool isPid = false;
-        pid.toLongLong(&isPid);
-        if (!isPid || pid.toLongLong() == ::getpid())
-            continue;
-        QFile cmd(QStringLiteral("/proc/%1/cmdline").arg(pid));
-        if (cmd.open(QIODevice::ReadOnly)) {
-            const QByteArray c = cmd.readAll();
-            if (c.contains(dir.toUtf8()) && (c.startsWith("qemu") || c.contains("/qemu")))
-                out << QStringLiteral("process %1: %2")
-                           .arg(pid, QString::fromUtf8(c).replace(QChar(0), QChar(' ')));
-        }
-    }
-    return out;
 }
 
 /// `--mount-child IMAGE SNAPSHOT RUNTIME`: mounts and waits to be killed (the crash test's victim).
@@ -149,7 +115,7 @@ private slots:
     void cleanupTestCase()
     {
         if (!m_base.isEmpty()) {
-            QCOMPARE(leftoversUnder(m_runtime), QStringList());
+            QCOMPARE(mountLeftoversUnder(m_runtime), QStringList());
             QDir(m_base).removeRecursively();
         }
     }
@@ -163,7 +129,7 @@ private slots:
         QCOMPARE(changedPaths(doc), InspectFixture::expectedChangedPaths(true));
         QVERIFY(stages.contains(QStringLiteral("diffing")));
         QCOMPARE(stages.last(), QStringLiteral("done"));
-        QCOMPARE(leftoversUnder(m_runtime), QStringList());
+        QCOMPARE(mountLeftoversUnder(m_runtime), QStringList());
 
         QCOMPARE(byPath(doc, QStringLiteral("/etc/app.conf")).value(QStringLiteral("change")).toString(),
                  QStringLiteral("added"));
@@ -307,7 +273,7 @@ private slots:
             QCOMPARE(to.value(QStringLiteral("partition")).toInt(),
                      2); // not the larger partition 1 without /etc
         }
-        QCOMPARE(leftoversUnder(m_runtime), QStringList());
+        QCOMPARE(mountLeftoversUnder(m_runtime), QStringList());
     }
 
     void currentStateAndCustomExcludes()
@@ -408,7 +374,7 @@ private slots:
         QCOMPARE(r.error().code, ErrorCode::InvalidArgument);
         QVERIFY2(r.error().message.contains(QLatin1String("No file system")),
                  qPrintable(r.error().toString()));
-        QCOMPARE(leftoversUnder(m_runtime), QStringList());
+        QCOMPARE(mountLeftoversUnder(m_runtime), QStringList());
         QCOMPARE(QDir(m_runtime).entryList(QDir::NoDotAndDotDot | QDir::AllEntries), QStringList());
 
         // An unknown snapshot: qemu-nbd fails, and the error names it with its stderr.
@@ -417,7 +383,7 @@ private slots:
         QVERIFY(!bad);
         QVERIFY2(bad.error().message.contains(QLatin1String("qemu-nbd")), qPrintable(bad.error().toString()));
         QVERIFY2(!bad.error().detail.isEmpty(), qPrintable(bad.error().toString()));
-        QCOMPARE(leftoversUnder(m_runtime), QStringList());
+        QCOMPARE(mountLeftoversUnder(m_runtime), QStringList());
 
         // The walk fails (cancelled) with both disks mounted: both are released.
         auto cancelled =
@@ -425,7 +391,7 @@ private slots:
                                  QStringLiteral("after"), QStringLiteral("qcow2"), {}, [] { return true; });
         QVERIFY(!cancelled);
         QCOMPARE(cancelled.error().code, ErrorCode::Cancelled);
-        QCOMPARE(leftoversUnder(m_runtime), QStringList());
+        QCOMPARE(mountLeftoversUnder(m_runtime), QStringList());
         QCOMPARE(QDir(m_runtime).entryList(QDir::NoDotAndDotDot | QDir::AllEntries), QStringList());
     }
 
@@ -448,10 +414,10 @@ private slots:
         QVERIFY(QFile::exists(root + QStringLiteral("/etc/hostname")));
         ::kill(pid_t(child.processId()), SIGKILL);
         QVERIFY(child.waitForFinished(10000));
-        QVERIFY(!leftoversUnder(runtime).isEmpty()); // the crash left mounts and helpers behind
+        QVERIFY(!mountLeftoversUnder(runtime).isEmpty()); // the crash left mounts and helpers behind
 
         QCOMPARE(must(ImageMount::cleanupLeftovers(runtime)), 1);
-        QCOMPARE(leftoversUnder(runtime), QStringList());
+        QCOMPARE(mountLeftoversUnder(runtime), QStringList());
         QCOMPARE(QDir(runtime).entryList(QDir::NoDotAndDotDot | QDir::AllEntries), QStringList());
         QCOMPARE(must(ImageMount::cleanupLeftovers(runtime)), 0);
     }
@@ -464,7 +430,7 @@ private slots:
         const QList<qint64> pids = m->helperPids();
         QVERIFY(pids[0] > 0 && pids[1] > 0);
         must(m->close());
-        QCOMPARE(leftoversUnder(m_runtime), QStringList());
+        QCOMPARE(mountLeftoversUnder(m_runtime), QStringList());
     }
 };
 

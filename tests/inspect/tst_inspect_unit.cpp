@@ -268,7 +268,7 @@ private slots:
         QVERIFY(findEntry(ta, QStringLiteral("/etc/hostname")));
         QVERIFY(!findEntry(tb, QStringLiteral("/tmp/scratch"))); // excluded
         QVERIFY(findEntry(tb, QStringLiteral("/tmp")));
-        const QJsonObject doc = diffTrees({a, &ta, {}}, {b, &tb, {}});
+        const QJsonObject doc = diffTrees({a, &ta, {}, {}}, {b, &tb, {}, {}});
         QStringList paths;
         for (const QJsonValue& v : doc.value(QStringLiteral("paths")).toArray())
             paths << v.toObject().value(QStringLiteral("path")).toString();

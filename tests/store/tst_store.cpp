@@ -3,6 +3,8 @@
 #include "StoreTestEnv.h"
 #include "TestSupport.h"
 
+#include "approval/ApprovalBroker.h"
+#include "base/Clock.h"
 #include "store/AuditLog.h"
 #include "store/Migrations.h"
 #include "store/Repository.h"
@@ -434,6 +436,64 @@ private Q_SLOTS:
         QCOMPARE(back.context.value(QStringLiteral("memoryMib")).toInt(), 8192);
         QCOMPARE(back.expiresAt, a.expiresAt);
         QCOMPARE(back.decidedAt, a.decidedAt);
+    }
+
+    void approvalBrokerPendingHistoryAndTamper()
+    {
+        auto db = freshDb();
+        ManualClock clock;
+        const QDateTime t0 = clock.now();
+        approval::ApprovalBroker broker(*db, clock);
+        Approval a;
+        a.kind = QStringLiteral("resources");
+        a.request = QStringLiteral("brief");
+        const Approval brief = must(broker.request(a, 1000));
+        clock.advance(10);
+        a.request = QStringLiteral("long");
+        const Approval lasting = must(broker.request(a, 60000));
+        QCOMPARE(must(broker.pending()).size(), 2);
+        QCOMPARE(must(broker.history()).size(), 0);
+
+        // pending() marks what is due as expired: it expired when its time was up, not when noticed.
+        clock.advance(1500);
+        const QList<Approval> waiting = must(broker.pending());
+        QCOMPARE(waiting.size(), 1);
+        QCOMPARE(waiting.first().id, lasting.id);
+        const Approval expired = must(ApprovalRepository(*db).get(brief.id));
+        QCOMPARE(expired.status, ApprovalStatus::Expired);
+        QCOMPARE(expired.decidedBy, QStringLiteral("system"));
+        QCOMPARE(expired.decidedAt, t0.addMSecs(1000));
+
+        clock.advance(100);
+        must(broker.decide(lasting.id, true, QStringLiteral("person:alice"), QStringLiteral("ok"),
+                           lasting.contentHash));
+        const QList<Approval> history = must(broker.history());
+        QCOMPARE(history.size(), 2);
+        QCOMPARE(history.at(0).id, lasting.id); // most recently decided first
+        QCOMPARE(history.at(1).id, brief.id);
+        QCOMPARE(must(broker.history(1)).size(), 1);
+
+        // A request edited in the store behind the broker (its hash column unchanged) cannot be approved,
+        // whatever hash the decider saw; rejecting it still works.
+        a.request = QStringLiteral("small");
+        const Approval edited = must(broker.request(a, 60000));
+        must(db->exec(QStringLiteral("UPDATE approvals SET request = 'huge' WHERE id = ?"), {edited.id}));
+        const auto refused =
+            broker.decide(edited.id, true, QStringLiteral("person:alice"), {}, edited.contentHash);
+        QCOMPARE(refused.error().code, ErrorCode::Tampered);
+        QVERIFY(refused.error().message.contains(QLatin1String("changed in the store after it was filed")));
+        QCOMPARE(
+            must(broker.decide(edited.id, false, QStringLiteral("person:alice"), QStringLiteral("edited")))
+                .status,
+            ApprovalStatus::Rejected);
+
+        // What is stored is redacted; the hash binds to the stored content, so it can still be approved.
+        a.request = QStringLiteral("use key sk-abcdefghijklmnopqrstuvwx for the mirror");
+        const Approval secret = must(broker.request(a, 60000));
+        QVERIFY(!secret.request.contains(QLatin1String("sk-abcdefghijklmnop")));
+        QCOMPARE(secret.contentHash, approval::contentHash(secret.kind, secret.request, secret.context));
+        QCOMPARE(must(ApprovalRepository(*db).get(secret.id)).contentHash, secret.contentHash);
+        must(broker.decide(secret.id, true, QStringLiteral("person:alice"), {}, secret.contentHash));
     }
 
     void playbookTasksKeepOrder()

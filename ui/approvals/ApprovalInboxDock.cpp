@@ -1,0 +1,724 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ApprovalInboxDock.h"
+
+#include "approval/ApprovalBroker.h"
+#include "ApprovalModel.h"
+#include "base/Clock.h"
+#include "store/StoreWorker.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QPointer>
+#include <QPushButton>
+#include <QSplitter>
+#include <QSystemTrayIcon>
+#include <QTableView>
+#include <QTextBrowser>
+#include <QTimer>
+#include <QVBoxLayout>
+
+namespace fluid::ui {
+using model::Approval;
+using model::ApprovalStatus;
+
+namespace {
+
+QString esc(const QString& text)
+{
+    return text.toHtmlEscaped();
+}
+
+QString localTime(const QDateTime& t)
+{
+    return t.isValid() ? t.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm:ss")) : QString();
+}
+
+/// a moved towards b by t (0..1): diff backgrounds derived from the palette's base colour, so they stay
+/// readable on dark and light themes alike.
+QColor blend(const QColor& a, const QColor& b, qreal t)
+{
+    return QColor::fromRgbF(float(a.redF() + (b.redF() - a.redF()) * t),
+                            float(a.greenF() + (b.greenF() - a.greenF()) * t),
+                            float(a.blueF() + (b.blueF() - a.blueF()) * t));
+}
+
+bool sameContent(const Approval& a, const Approval& b)
+{
+    return a.kind == b.kind && a.request == b.request && a.context == b.context &&
+           a.contentHash == b.contentHash;
+}
+
+QString jsonValueText(const QJsonValue& v)
+{
+    switch (v.type()) {
+    case QJsonValue::String:
+        return v.toString();
+    case QJsonValue::Bool:
+        return v.toBool() ? QStringLiteral("yes") : QStringLiteral("no");
+    case QJsonValue::Double:
+        return QString::number(v.toDouble());
+    case QJsonValue::Array: {
+        QStringList parts;
+        for (const QJsonValue& item : v.toArray()) {
+            if (!item.isString() && !item.isDouble())
+                return QString::fromUtf8(QJsonDocument(v.toArray()).toJson(QJsonDocument::Indented));
+            parts << jsonValueText(item);
+        }
+        return parts.join(QStringLiteral(", "));
+    }
+    case QJsonValue::Object:
+        return QString::fromUtf8(QJsonDocument(v.toObject()).toJson(QJsonDocument::Indented));
+    default:
+        return QString();
+    }
+}
+
+/// Context keys the details pane renders in their own sections; the rest are listed as they are.
+const QStringList& presentedKeys()
+{
+    static const QStringList keys = {
+        QStringLiteral("sandbox"), QStringLiteral("host"),    QStringLiteral("why"),
+        QStringLiteral("reason"),  QStringLiteral("over"),    QStringLiteral("memoryMib"),
+        QStringLiteral("vcpus"),   QStringLiteral("diskGib"), QStringLiteral("diff")};
+    return keys;
+}
+
+} // namespace
+
+ApprovalInboxDock::DesktopNotifier::DesktopNotifier() = default;
+ApprovalInboxDock::DesktopNotifier::~DesktopNotifier() = default;
+
+void ApprovalInboxDock::DesktopNotifier::notify(ApprovalInboxDock* dock, const QString& title,
+                                                const QString& text)
+{
+    Q_EMIT dock->statusMessage(text, 15000);
+    if (QSystemTrayIcon::isSystemTrayAvailable() && QSystemTrayIcon::supportsMessages()) {
+        if (!m_tray) {
+            QIcon icon = dock->window()->windowIcon();
+            if (icon.isNull())
+                icon = QIcon(QStringLiteral(":/fluid/fluid.svg"));
+            m_tray = std::make_unique<QSystemTrayIcon>(icon);
+            m_tray->setToolTip(QStringLiteral("Fluid"));
+            QPointer<ApprovalInboxDock> target(dock);
+            QObject::connect(m_tray.get(), &QSystemTrayIcon::messageClicked, dock, [target]() {
+                if (!target)
+                    return;
+                target->show();
+                target->raise();
+                target->window()->activateWindow();
+            });
+            m_tray->show();
+        }
+        m_tray->showMessage(title, text, QSystemTrayIcon::Information, 15000);
+    } else {
+        QApplication::alert(dock->window());
+    }
+}
+
+ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, QWidget* parent, const Clock* clock)
+    : QDockWidget(tr("Approvals"), parent)
+    , m_store(store)
+    , m_clock(clock ? *clock : Clock::system())
+    , m_pending(new ApprovalModel(&m_clock, this))
+    , m_history(new ApprovalModel(&m_clock, this))
+    , m_pendingView(new QTableView)
+    , m_historyView(new QTableView)
+    , m_pendingEmpty(new QLabel)
+    , m_changedBanner(new QLabel)
+    , m_details(new QTextBrowser)
+    , m_comment(new QPlainTextEdit)
+    , m_approve(new QPushButton(tr("&Approve")))
+    , m_reject(new QPushButton(tr("&Reject")))
+    , m_message(new QLabel)
+    , m_poll(new QTimer(this))
+    , m_notifier(std::make_unique<DesktopNotifier>())
+    , m_decider(localDecider())
+{
+    setObjectName(QStringLiteral("approvalDock"));
+
+    const auto setUpView = [](QTableView* view, ApprovalModel* model, const QString& name,
+                              const QString& accessible, std::initializer_list<int> hidden) {
+        view->setModel(model);
+        view->setObjectName(name);
+        view->setAccessibleName(accessible);
+        view->setSelectionBehavior(QAbstractItemView::SelectRows);
+        view->setSelectionMode(QAbstractItemView::SingleSelection);
+        view->setAlternatingRowColors(true);
+        view->setWordWrap(false);
+        view->verticalHeader()->hide();
+        view->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+        view->horizontalHeader()->setSectionResizeMode(ApprovalModel::What, QHeaderView::Stretch);
+        for (int column : hidden)
+            view->setColumnHidden(column, true);
+        // Room for a few rows even in a short dock: the lists are what a person scans first.
+        view->setMinimumHeight(view->horizontalHeader()->sizeHint().height() +
+                               view->verticalHeader()->defaultSectionSize() * 3 + 2 * view->frameWidth());
+    };
+    setUpView(m_pendingView, m_pending, QStringLiteral("approvalPending"), tr("Pending approval requests"),
+              {ApprovalModel::DecidedBy, ApprovalModel::Decided, ApprovalModel::Comment});
+    setUpView(m_historyView, m_history, QStringLiteral("approvalHistory"), tr("Decided approval requests"),
+              {ApprovalModel::Age, ApprovalModel::Expires});
+
+    auto* splitter = new QSplitter(Qt::Vertical);
+    splitter->setChildrenCollapsible(false);
+
+    auto* pendingBox = new QWidget;
+    auto* pendingLayout = new QVBoxLayout(pendingBox);
+    pendingLayout->setContentsMargins(0, 0, 0, 0);
+    auto* pendingTitle = new QLabel(tr("<b>Waiting for a decision</b>"));
+    pendingTitle->setBuddy(m_pendingView);
+    pendingLayout->addWidget(pendingTitle);
+    m_pendingEmpty->setObjectName(QStringLiteral("approvalPendingEmpty"));
+    m_pendingEmpty->setWordWrap(true);
+    m_pendingEmpty->setEnabled(false);
+    m_pendingEmpty->setText(tr("Reading approval requests…"));
+    pendingLayout->addWidget(m_pendingEmpty);
+    pendingLayout->addWidget(m_pendingView, 1);
+    m_pendingView->hide();
+    splitter->addWidget(pendingBox);
+
+    auto* historyBox = new QWidget;
+    auto* historyLayout = new QVBoxLayout(historyBox);
+    historyLayout->setContentsMargins(0, 0, 0, 0);
+    historyLayout->addWidget(new QLabel(tr("<b>History</b>")));
+    historyLayout->addWidget(m_historyView, 1);
+    splitter->addWidget(historyBox);
+
+    auto* detailsBox = new QWidget;
+    auto* detailsLayout = new QVBoxLayout(detailsBox);
+    detailsLayout->setContentsMargins(0, 0, 0, 0);
+    m_changedBanner->setObjectName(QStringLiteral("approvalChanged"));
+    m_changedBanner->setWordWrap(true);
+    m_changedBanner->setTextFormat(Qt::RichText);
+    m_changedBanner->setAutoFillBackground(true);
+    m_changedBanner->setBackgroundRole(QPalette::ToolTipBase);
+    m_changedBanner->setForegroundRole(QPalette::ToolTipText);
+    m_changedBanner->setMargin(4);
+    m_changedBanner->hide();
+    detailsLayout->addWidget(m_changedBanner);
+    m_details->setObjectName(QStringLiteral("approvalDetails"));
+    m_details->setAccessibleName(tr("Request details"));
+    m_details->setOpenLinks(false);
+    m_details->setPlaceholderText(tr("Select a request to see what it asks for, why, and its content hash."));
+    detailsLayout->addWidget(m_details, 1);
+
+    auto* commentLabel = new QLabel(tr("Co&mment:"));
+    commentLabel->setBuddy(m_comment);
+    m_comment->setObjectName(QStringLiteral("approvalComment"));
+    m_comment->setAccessibleName(tr("Decision comment"));
+    m_comment->setToolTip(tr("Why you decide as you do; recorded with the decision and in the audit log. "
+                             "Required to reject."));
+    m_comment->setPlaceholderText(tr("Optional to approve, required to reject"));
+    m_comment->setTabChangesFocus(true);
+    m_comment->setFixedHeight(m_comment->fontMetrics().lineSpacing() * 3 + 12);
+    detailsLayout->addWidget(commentLabel);
+    detailsLayout->addWidget(m_comment);
+
+    auto* buttons = new QHBoxLayout;
+    m_message->setObjectName(QStringLiteral("approvalMessage"));
+    m_message->setWordWrap(true);
+    m_message->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    buttons->addWidget(m_message, 1);
+    m_reject->setObjectName(QStringLiteral("approvalReject"));
+    m_reject->setAccessibleName(tr("Reject request"));
+    m_reject->setToolTip(
+        tr("Reject the request shown, with the comment saying why (Alt+R, Ctrl+Shift+Return)"));
+    m_approve->setObjectName(QStringLiteral("approvalApprove"));
+    m_approve->setAccessibleName(tr("Approve request"));
+    m_approve->setToolTip(tr("Approve exactly the request shown, bound to its content hash (Alt+A, "
+                             "Ctrl+Return)"));
+    buttons->addWidget(m_reject);
+    buttons->addWidget(m_approve);
+    detailsLayout->addLayout(buttons);
+    splitter->addWidget(detailsBox);
+    splitter->setStretchFactor(0, 3);
+    splitter->setStretchFactor(1, 3);
+    splitter->setStretchFactor(2, 5);
+
+    auto* body = new QWidget;
+    auto* layout = new QVBoxLayout(body);
+    layout->setContentsMargins(4, 4, 4, 4);
+    layout->addWidget(splitter);
+    setWidget(body);
+
+    auto* approveKey = new QAction(tr("Approve"), this);
+    approveKey->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
+    approveKey->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+    addAction(approveKey);
+    auto* rejectKey = new QAction(tr("Reject"), this);
+    rejectKey->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Return));
+    rejectKey->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+    addAction(rejectKey);
+    connect(approveKey, &QAction::triggered, this, &ApprovalInboxDock::approveSelected);
+    connect(rejectKey, &QAction::triggered, this, &ApprovalInboxDock::rejectSelected);
+    connect(m_approve, &QPushButton::clicked, this, &ApprovalInboxDock::approveSelected);
+    connect(m_reject, &QPushButton::clicked, this, &ApprovalInboxDock::rejectSelected);
+    connect(m_pendingView->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            [this]() { onSelectionChanged(m_pendingView); });
+    connect(m_historyView->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            [this]() { onSelectionChanged(m_historyView); });
+    connect(m_changedBanner, &QLabel::linkActivated, this, [this]() {
+        if (m_shown)
+            showApproval(currentOf(m_shown->id));
+    });
+
+    m_poll->setInterval(kPollIntervalMs);
+    connect(m_poll, &QTimer::timeout, this, &ApprovalInboxDock::poll);
+    updateButtons();
+    if (!m_store) {
+        m_pendingEmpty->setText(tr("No store is configured, so there are no approval requests to show. Set "
+                                   "store in the configuration and restart Fluid."));
+    } else if (m_store->databaseOptions()) {
+        startPolling();
+    } else {
+        connect(m_store, &store::StoreWorker::opened, this, [this](bool ok, const QString& message) {
+            if (ok) {
+                startPolling();
+            } else {
+                m_pendingEmpty->setText(
+                    tr("The store could not be opened (%1), so approval requests cannot be read. Fix the "
+                       "store settings and restart Fluid.")
+                        .arg(message));
+            }
+        });
+    }
+}
+
+ApprovalInboxDock::~ApprovalInboxDock() = default;
+
+void ApprovalInboxDock::setNotifier(std::unique_ptr<Notifier> notifier)
+{
+    m_notifier = std::move(notifier);
+}
+
+void ApprovalInboxDock::setDecider(const QString& who)
+{
+    m_decider = who;
+}
+
+QString ApprovalInboxDock::localDecider()
+{
+    QString user = qEnvironmentVariable("USER");
+    if (user.isEmpty())
+        user = qEnvironmentVariable("USERNAME");
+    return user.isEmpty() ? QStringLiteral("person") : QStringLiteral("person:") + user;
+}
+
+QString ApprovalInboxDock::messageText() const
+{
+    return m_message->text();
+}
+
+int ApprovalInboxDock::pendingCount() const
+{
+    return m_pending->rowCount();
+}
+
+bool ApprovalInboxDock::select(const QString& id)
+{
+    for (QTableView* view : {m_pendingView, m_historyView}) {
+        const int row = static_cast<ApprovalModel*>(view->model())->rowOf(id);
+        if (row >= 0) {
+            view->selectionModel()->setCurrentIndex(view->model()->index(row, 0),
+                                                    QItemSelectionModel::ClearAndSelect |
+                                                        QItemSelectionModel::Rows);
+            return true;
+        }
+    }
+    return false;
+}
+
+void ApprovalInboxDock::startPolling()
+{
+    m_poll->start();
+    refresh();
+}
+
+void ApprovalInboxDock::refresh()
+{
+    m_historyDirty = true;
+    poll();
+}
+
+void ApprovalInboxDock::poll()
+{
+    if (!m_store || !m_store->databaseOptions())
+        return;
+    if (m_polling) {
+        m_pollAgain = true;
+        return;
+    }
+    m_polling = true;
+    const Clock* clock = &m_clock;
+    QSet<QString> known;
+    for (const Approval& a : m_pending->approvals())
+        known.insert(a.id);
+    const bool forceHistory = m_historyDirty || m_pollCount++ % kHistoryEvery == 0;
+    m_historyDirty = false;
+    m_store->run<Inbox>(
+        this,
+        [clock, known, forceHistory](store::Database& db) {
+            return readInbox(db, *clock, known, forceHistory);
+        },
+        [this](Result<Inbox> inbox) {
+            m_polling = false;
+            if (inbox) {
+                applyInbox(std::move(*inbox));
+            } else {
+                m_pendingEmpty->setText(
+                    tr("Cannot read approval requests: %1").arg(inbox.error().toString()));
+                m_pendingEmpty->show();
+                m_pendingView->hide();
+            }
+            if (m_pollAgain) {
+                m_pollAgain = false;
+                poll();
+            }
+            Q_EMIT refreshed();
+        });
+}
+
+Result<ApprovalInboxDock::Inbox> ApprovalInboxDock::readInbox(store::Database& db, const Clock& clock,
+                                                              const QSet<QString>& knownPending,
+                                                              bool forceHistory, int historyLimit)
+{
+    approval::ApprovalBroker broker(db, clock);
+    auto pending = broker.pending();
+    if (!pending)
+        return pending.error();
+    Inbox inbox{std::move(*pending), std::nullopt};
+    bool readHistory = forceHistory;
+    if (!readHistory) {
+        QSet<QString> still;
+        for (const Approval& a : std::as_const(inbox.pending))
+            still.insert(a.id);
+        readHistory = !still.contains(knownPending);
+    }
+    if (readHistory) {
+        auto history = broker.history(historyLimit);
+        if (!history)
+            return history.error();
+        inbox.history = std::move(*history);
+    }
+    return inbox;
+}
+
+void ApprovalInboxDock::applyInbox(Inbox inbox)
+{
+    // Rows leaving a list deselect themselves; the pane follows the shown request below instead.
+    m_syncing = true;
+    m_pending->setApprovals(inbox.pending);
+    if (inbox.history)
+        m_history->setApprovals(*inbox.history);
+    m_syncing = false;
+    m_pending->tick();
+    m_history->tick();
+    const bool empty = inbox.pending.isEmpty();
+    m_pendingEmpty->setText(tr("Nothing waits for a decision."));
+    m_pendingEmpty->setVisible(empty);
+    m_pendingView->setVisible(!empty);
+
+    QStringList fresh;
+    for (const Approval& a : std::as_const(inbox.pending)) {
+        if (!m_announced.contains(a.id)) {
+            m_announced.insert(a.id);
+            fresh << a.id;
+        }
+    }
+    if (!fresh.isEmpty() && m_notifier) {
+        const Approval& first = inbox.pending.at(m_pending->rowOf(fresh.first()));
+        const QString text =
+            fresh.size() == 1
+                ? tr("%1 asks: %2")
+                      .arg(first.requestedBy.isEmpty() ? tr("Fluid") : first.requestedBy, first.request)
+                : tr("%n approval requests wait for your decision", nullptr, int(fresh.size()));
+        m_notifier->notify(this, tr("Approval needed"), text);
+    }
+
+    if (m_shown) {
+        const std::optional<Approval> current = currentOf(m_shown->id);
+        const bool stillSelected =
+            (m_pendingView->selectionModel()->hasSelection() &&
+             m_pending->rowOf(m_shown->id) ==
+                 m_pendingView->selectionModel()->selectedRows().value(0).row()) ||
+            (m_historyView->selectionModel()->hasSelection() &&
+             m_history->rowOf(m_shown->id) == m_historyView->selectionModel()->selectedRows().value(0).row());
+        if (!current) {
+            showApproval(std::nullopt);
+        } else {
+            if (!stillSelected) {
+                m_syncing = true;
+                m_pendingView->clearSelection();
+                m_historyView->clearSelection();
+                select(m_shown->id);
+                m_syncing = false;
+            }
+            if (current->status == ApprovalStatus::Pending && m_shown->status == ApprovalStatus::Pending &&
+                !sameContent(*current, *m_shown)) {
+                // Never swap what a person is reading under them: they approve what they saw, or look again.
+                m_changedBanner->setText(
+                    tr("This request changed in the store after it was shown here. Approving the version "
+                       "below will be refused. <a href=\"reload\">Show what it asks now</a>"));
+                m_changedBanner->show();
+            } else if (current->status != m_shown->status || current->decidedBy != m_shown->decidedBy ||
+                       current->comment != m_shown->comment || !sameContent(*current, *m_shown)) {
+                showApproval(current);
+            }
+        }
+    }
+    updateTitle();
+    updateButtons();
+}
+
+std::optional<Approval> ApprovalInboxDock::currentOf(const QString& id) const
+{
+    if (const int row = m_pending->rowOf(id); row >= 0)
+        return m_pending->approvalAt(row);
+    if (const int row = m_history->rowOf(id); row >= 0)
+        return m_history->approvalAt(row);
+    return std::nullopt;
+}
+
+void ApprovalInboxDock::onSelectionChanged(QTableView* from)
+{
+    if (m_syncing)
+        return;
+    QTableView* other = from == m_pendingView ? m_historyView : m_pendingView;
+    const QModelIndexList rows = from->selectionModel()->selectedRows();
+    if (rows.isEmpty()) {
+        if (!other->selectionModel()->hasSelection())
+            showApproval(std::nullopt);
+        return;
+    }
+    m_syncing = true;
+    other->clearSelection();
+    m_syncing = false;
+    const Approval& a = static_cast<ApprovalModel*>(from->model())->approvalAt(rows.first().row());
+    if (m_shown && m_shown->id != a.id) {
+        m_comment->clear();
+        setMessage(QString(), false);
+    }
+    showApproval(a);
+}
+
+void ApprovalInboxDock::showApproval(const std::optional<Approval>& approval)
+{
+    m_shown = approval;
+    m_changedBanner->hide();
+    if (approval)
+        m_details->setHtml(renderDetails(*approval));
+    else
+        m_details->clear();
+    updateButtons();
+}
+
+QString ApprovalInboxDock::renderDetails(const Approval& a) const
+{
+    const QPalette palette = m_details->palette();
+    QString html = QStringLiteral("<h3>%1</h3>").arg(esc(a.request));
+
+    QString facts;
+    const auto fact = [&facts](const QString& label, const QString& value) {
+        if (!value.isEmpty())
+            facts += QStringLiteral("<tr><td><b>%1</b>&nbsp;&nbsp;</td><td>%2</td></tr>")
+                         .arg(esc(label), esc(value));
+    };
+    fact(tr("Status"), m_pending->statusText(a));
+    fact(tr("Kind"), a.kind);
+    QString sandbox = ApprovalModel::sandboxOf(a);
+    if (!a.sandboxId.isEmpty() && a.context.value(QStringLiteral("sandbox")).isString() &&
+        a.context.value(QStringLiteral("sandbox")).toString() != a.sandboxId)
+        sandbox = tr("%1 (id %2)").arg(a.context.value(QStringLiteral("sandbox")).toString(), a.sandboxId);
+    else if (a.sandboxId.isEmpty() && !sandbox.isEmpty())
+        sandbox = tr("%1 (not created yet)").arg(sandbox);
+    fact(tr("Sandbox"), sandbox);
+    fact(tr("Host"), a.context.value(QStringLiteral("host")).toString());
+    fact(tr("Requested by"), a.requestedBy);
+    fact(tr("Agent session"), a.sessionId);
+    fact(tr("Asked at"), localTime(a.createdAt));
+    if (a.status == ApprovalStatus::Pending)
+        fact(tr("Expires at"), localTime(a.expiresAt));
+    fact(tr("Decided by"), a.decidedBy);
+    fact(tr("Decided at"), localTime(a.decidedAt));
+    fact(tr("Comment"), a.comment);
+    fact(tr("Request id"), a.id);
+    html += QStringLiteral("<table>%1</table>").arg(facts);
+
+    QStringList why;
+    for (const QString& key : {QStringLiteral("why"), QStringLiteral("reason")})
+        if (a.context.value(key).isString())
+            why << QStringLiteral("<p>%1</p>").arg(esc(a.context.value(key).toString()));
+    const QJsonArray over = a.context.value(QStringLiteral("over")).toArray();
+    if (!over.isEmpty()) {
+        QString items;
+        for (const QJsonValue& v : over)
+            items += QStringLiteral("<li>%1</li>").arg(esc(jsonValueText(v)));
+        why << tr("<p>It goes beyond the host's limits:</p>") + QStringLiteral("<ul>%1</ul>").arg(items);
+    }
+    if (!why.isEmpty())
+        html += tr("<h4>Why it needs a decision</h4>") + why.join(QString());
+
+    QString resources;
+    const auto resource = [&](const QString& key, const QString& label, const QString& unit) {
+        const QJsonValue v = a.context.value(key);
+        if (v.isDouble())
+            resources += QStringLiteral("<tr><td><b>%1</b>&nbsp;&nbsp;</td><td>%2 %3</td></tr>")
+                             .arg(esc(label), QString::number(v.toDouble()), esc(unit));
+    };
+    resource(QStringLiteral("memoryMib"), tr("Memory"), tr("MiB"));
+    resource(QStringLiteral("vcpus"), tr("vCPUs"), QString());
+    resource(QStringLiteral("diskGib"), tr("Disk"), tr("GiB"));
+    if (!resources.isEmpty())
+        html += tr("<h4>Resources asked</h4>") + QStringLiteral("<table>%1</table>").arg(resources);
+
+    QString others;
+    for (auto it = a.context.begin(); it != a.context.end(); ++it) {
+        if (presentedKeys().contains(it.key()))
+            continue;
+        const QString text = jsonValueText(it.value());
+        const bool block = text.contains(QLatin1Char('\n'));
+        others += QStringLiteral("<tr><td valign=\"top\"><b>%1</b>&nbsp;&nbsp;</td><td>%2</td></tr>")
+                      .arg(esc(it.key()), block ? QStringLiteral("<pre>%1</pre>").arg(esc(text)) : esc(text));
+    }
+    if (!others.isEmpty())
+        html += tr("<h4>Details</h4>") + QStringLiteral("<table>%1</table>").arg(others);
+
+    const QString diff = a.context.value(QStringLiteral("diff")).toString();
+    if (!diff.isEmpty()) {
+        const QColor base = palette.color(QPalette::Base);
+        const QString added = blend(base, QColor(0, 170, 0), 0.25).name();
+        const QString removed = blend(base, QColor(220, 0, 0), 0.25).name();
+        const QString header = blend(base, palette.color(QPalette::Highlight), 0.2).name();
+        QString lines;
+        for (const QString& line : diff.split(QLatin1Char('\n'))) {
+            QString bg;
+            if (line.startsWith(QLatin1String("+++")) || line.startsWith(QLatin1String("---")) ||
+                line.startsWith(QLatin1String("@@")))
+                bg = header;
+            else if (line.startsWith(QLatin1Char('+')))
+                bg = added;
+            else if (line.startsWith(QLatin1Char('-')))
+                bg = removed;
+            lines +=
+                bg.isEmpty()
+                    ? esc(line) + QLatin1Char('\n')
+                    : QStringLiteral("<span style=\"background-color:%1\">%2</span>\n").arg(bg, esc(line));
+        }
+        html += tr("<h4>Changes</h4>") + QStringLiteral("<pre>%1</pre>").arg(lines);
+    }
+
+    html += tr("<h4>Content hash</h4>") + QStringLiteral("<p><code>%1</code></p>").arg(esc(a.contentHash));
+    if (approval::contentHash(a.kind, a.request, a.context) != a.contentHash) {
+        html += tr("<p><b>The stored request no longer matches this hash: it was changed after it was filed. "
+                   "It cannot be approved; reject it and have it asked again.</b></p>");
+    } else {
+        html += tr(
+            "<p>A decision binds to this hash: if anything above changes, the decision does not apply.</p>");
+    }
+    return html;
+}
+
+void ApprovalInboxDock::approveSelected()
+{
+    decide(true);
+}
+
+void ApprovalInboxDock::rejectSelected()
+{
+    decide(false);
+}
+
+void ApprovalInboxDock::decide(bool approve)
+{
+    if (!m_shown || m_deciding || !m_store)
+        return;
+    const Approval shown = *m_shown;
+    if (shown.status != ApprovalStatus::Pending) {
+        setMessage(tr("This request is already %1; there is nothing to decide.")
+                       .arg(model::approvalStatusName(shown.status)),
+                   true);
+        return;
+    }
+    if (m_pending->isOverdue(shown)) {
+        setMessage(
+            tr("This request expired at %1 and can no longer be decided; whoever asked has to ask again.")
+                .arg(localTime(shown.expiresAt)),
+            true);
+        return;
+    }
+    const QString comment = m_comment->toPlainText().trimmed();
+    if (!approve && comment.isEmpty()) {
+        setMessage(
+            tr("Rejecting needs a comment: say why in the comment field, so whoever asked knows what to "
+               "change. Then reject again."),
+            true);
+        m_comment->setFocus();
+        return;
+    }
+    m_deciding = true;
+    updateButtons();
+    setMessage(approve ? tr("Approving…") : tr("Rejecting…"), false);
+    const Clock* clock = &m_clock;
+    const QString who = m_decider;
+    m_store->run<Approval>(
+        this,
+        [clock, shown, approve, who, comment](store::Database& db) {
+            return approval::ApprovalBroker(db, *clock)
+                .decide(shown.id, approve, who, comment, shown.contentHash);
+        },
+        [this, shown, approve](Result<Approval> decided) {
+            m_deciding = false;
+            QString text;
+            if (decided) {
+                text = (approve ? tr("Approved as %1: %2") : tr("Rejected as %1: %2"))
+                           .arg(decided->decidedBy, decided->request);
+                setMessage(text, false);
+                m_comment->clear();
+                Q_EMIT statusMessage(text, 5000);
+            } else {
+                text = (approve ? tr("Could not approve: %1") : tr("Could not reject: %1"))
+                           .arg(decided.error().message);
+                setMessage(text, true);
+            }
+            Q_EMIT decisionFinished(shown.id, decided.ok(), text);
+            updateButtons();
+            m_historyDirty = true;
+            refresh();
+        });
+}
+
+void ApprovalInboxDock::setMessage(const QString& text, bool problem)
+{
+    m_message->setText(text);
+    QFont font = m_message->font();
+    font.setBold(problem);
+    m_message->setFont(font);
+}
+
+void ApprovalInboxDock::updateTitle()
+{
+    const int count = m_pending->rowCount();
+    setWindowTitle(count > 0 ? tr("Approvals (%1)").arg(count) : tr("Approvals"));
+    // After the title: QDockWidget copies the title into its toggle action; the menu entry gets a mnemonic.
+    toggleViewAction()->setText(count > 0 ? tr("A&pprovals (%1)").arg(count) : tr("A&pprovals"));
+    if (count != m_lastCount) {
+        m_lastCount = count;
+        Q_EMIT pendingCountChanged(count);
+    }
+}
+
+void ApprovalInboxDock::updateButtons()
+{
+    const bool decidable = m_shown && m_shown->status == ApprovalStatus::Pending && !m_deciding;
+    m_approve->setEnabled(decidable);
+    m_reject->setEnabled(decidable);
+    m_comment->setEnabled(decidable);
+}
+
+} // namespace fluid::ui
