@@ -447,6 +447,17 @@ private Q_SLOTS:
         QVERIFY(tableRow(pkgs, {QStringLiteral("nginx"), QStringLiteral("amd64"), QStringLiteral("installed"),
                                 QString(), QStringLiteral("1.22.1-9")}) >= 0);
         QVERIFY(pkgs->index(0, 2).data(Qt::ForegroundRole).value<QColor>().isValid());
+        QVERIFY(dock->packagesNote()->isHidden()); // dpkg only: nothing it could not read
+        QJsonObject withRpm = m_doc;
+        QJsonObject packages = withRpm.value(QStringLiteral("packages")).toObject();
+        packages[QStringLiteral("notes")] =
+            QJsonArray{QStringLiteral("an rpm database is present; rpm changes are not read")};
+        withRpm[QStringLiteral("packages")] = packages;
+        dock->setDocument(withRpm, QStringLiteral("web-1"));
+        QVERIFY(!dock->packagesNote()->isHidden());
+        QVERIFY(dock->packagesNote()->text().contains(QLatin1String("rpm")));
+        dock->setDocument(m_doc, QStringLiteral("web-1"));
+        pkgs = dock->packagesModel();
 
         const ui::JsonTableModel* units = dock->unitsModel();
         QCOMPARE(units->rowCount(), m_doc.value(QStringLiteral("units")).toArray().size());
@@ -578,6 +589,33 @@ private Q_SLOTS:
               ms);
         QCOMPARE(shownChanges(dock.pathView()->model()).size(), 20000);
         QVERIFY2(ms < 20000, qPrintable(QString::number(ms)));
+
+        // A text file at the size cap changed on every line: 5,000 removed against 5,000 added lines.
+        QJsonArray lines;
+        for (int i = 1; i <= 5000; ++i)
+            lines.append(
+                QJsonObject{{QStringLiteral("kind"), QStringLiteral("-")},
+                            {QStringLiteral("old"), i},
+                            {QStringLiteral("text"), QStringLiteral("old line %1 ").arg(i).repeated(4)}});
+        for (int i = 1; i <= 5000; ++i)
+            lines.append(
+                QJsonObject{{QStringLiteral("kind"), QStringLiteral("+")},
+                            {QStringLiteral("new"), i},
+                            {QStringLiteral("text"), QStringLiteral("new line %1 ").arg(i).repeated(4)},
+                            {QStringLiteral("spans"), QJsonArray{QJsonArray{0, 3}}}});
+        const QJsonObject entry{
+            {QStringLiteral("path"), QStringLiteral("/big.txt")},
+            {QStringLiteral("change"), QStringLiteral("modified")},
+            {QStringLiteral("hunks"), QJsonArray{QJsonObject{{QStringLiteral("oldStart"), 1},
+                                                             {QStringLiteral("oldCount"), 5000},
+                                                             {QStringLiteral("newStart"), 1},
+                                                             {QStringLiteral("newCount"), 5000},
+                                                             {QStringLiteral("lines"), lines}}}}};
+        t.restart();
+        dock.sideBySide()->setEntry(entry);
+        QCoreApplication::processEvents();
+        qInfo("a 5,000-line hunk laid out side by side in %lld ms", t.elapsed());
+        QCOMPARE(dock.sideBySide()->model()->rowCount(), 5001);
     }
 
     void pickDialog()

@@ -273,7 +273,11 @@ DiffDock::DiffDock(QWidget* parent)
     m_etc = new C(
         {C::key(tr("Path"), QStringLiteral("path")), C::key(tr("Change"), QStringLiteral("change"), true)},
         this);
-    addTable(m_packages, tr("Packages"), QStringLiteral("diffPackages"));
+    m_packagesNote = new QLabel;
+    m_packagesNote->setObjectName(QStringLiteral("diffPackagesNote"));
+    m_packagesNote->setWordWrap(true);
+    m_packagesNote->hide();
+    addTable(m_packages, tr("Packages"), QStringLiteral("diffPackages"), m_packagesNote);
     addTable(m_units, tr("Services"), QStringLiteral("diffUnits"));
     addTable(m_accounts, tr("Users"), QStringLiteral("diffAccounts"));
     addTable(m_cron, tr("Cron"), QStringLiteral("diffCron"));
@@ -300,7 +304,7 @@ DiffDock::~DiffDock()
     m_exportWatcher->waitForFinished();
 }
 
-QTableView* DiffDock::addTable(JsonTableModel* model, const QString& title, const QString& name)
+QTableView* DiffDock::addTable(JsonTableModel* model, const QString& title, const QString& name, QLabel* note)
 {
     auto* proxy = new QSortFilterProxyModel(this);
     proxy->setSourceModel(model);
@@ -316,7 +320,16 @@ QTableView* DiffDock::addTable(JsonTableModel* model, const QString& title, cons
     view->verticalHeader()->hide();
     view->horizontalHeader()->setStretchLastSection(true);
     view->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    m_tabs->addTab(view, title);
+    if (note) {
+        auto* page = new QWidget;
+        auto* pageLayout = new QVBoxLayout(page);
+        pageLayout->setContentsMargins(0, 0, 0, 0);
+        pageLayout->addWidget(note);
+        pageLayout->addWidget(view, 1);
+        m_tabs->addTab(page, title);
+    } else {
+        m_tabs->addTab(view, title);
+    }
     return view;
 }
 
@@ -346,6 +359,12 @@ void DiffDock::setDocument(const QJsonObject& document, const QString& sandboxNa
     m_paths->setDocument(document);
     m_packages->setRows(
         document.value(QStringLiteral("packages")).toObject().value(QStringLiteral("changes")).toArray());
+    QStringList notes;
+    for (const QJsonValue& n :
+         document.value(QStringLiteral("packages")).toObject().value(QStringLiteral("notes")).toArray())
+        notes << n.toString();
+    m_packagesNote->setText(notes.join(QLatin1Char('\n')));
+    m_packagesNote->setVisible(!notes.isEmpty());
     m_units->setRows(document.value(QStringLiteral("units")).toArray());
     m_accounts->setRows(document.value(QStringLiteral("accounts")).toArray());
     m_cron->setRows(document.value(QStringLiteral("cron")).toArray());

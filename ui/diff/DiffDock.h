@@ -89,6 +89,8 @@ public:
     QTabWidget* tabs() const { return m_tabs; }
     QLabel* headerLabel() const { return m_header; }
     QLabel* errorLabel() const { return m_error; }
+    /// What the package layer could not read (e.g. an rpm database), above the packages table.
+    QLabel* packagesNote() const { return m_packagesNote; }
     QProgressBar* progressBar() const { return m_progress; }
     QToolButton* cancelButton() const { return m_cancel; }
     QAction* exportAction() const { return m_export; }
@@ -106,7 +108,8 @@ protected:
     void changeEvent(QEvent* event) override;
 
 private:
-    QTableView* addTable(JsonTableModel* model, const QString& title, const QString& name);
+    QTableView* addTable(JsonTableModel* model, const QString& title, const QString& name,
+                         QLabel* note = nullptr);
     void updateHeader();
     void updateChangeFilter();
     void showSelected();
@@ -127,6 +130,7 @@ private:
     JsonTableModel* m_accounts;
     JsonTableModel* m_cron;
     JsonTableModel* m_etc;
+    QLabel* m_packagesNote = nullptr;
     QLineEdit* m_filterEdit;
     QComboBox* m_aspectBox;
     QList<QToolButton*> m_changeToggles;
