@@ -78,7 +78,8 @@ public:
     int destroy(const QString& sandboxId);
     int snapshot(const QString& sandboxId, const QString& snapshotName);
     int revert(const QString& sandboxId, const QString& snapshotName);
-    /// Cancels a create in flight (it rolls back); other operations run to their end.
+    /// Cancels a create in flight (it rolls back) or a diff (its mounts are released); other operations run
+    /// to their end.
     void cancel(int operation);
     /// Diffs a sandbox between two of its snapshots by name (an empty `toSnapshot` means now: a fresh
     /// snapshot is taken first), served from the store when computed before. Progress comes as
