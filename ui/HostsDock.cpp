@@ -56,6 +56,14 @@ std::optional<QString> HostsDock::Prompts::askSnapshotName(QWidget* parent, cons
     return answer(dialog, &SnapshotNameDialog::name);
 }
 
+std::optional<DiffRequest> HostsDock::Prompts::askDiff(QWidget* parent, const QString& sandbox,
+                                                       const QStringList& snapshots,
+                                                       const DiffRequest& defaults)
+{
+    DiffPickDialog dialog(sandbox, snapshots, defaults, parent);
+    return answer(dialog, &DiffPickDialog::request);
+}
+
 HostsDock::HostsDock(QWidget* parent, const Clock* clock)
     : QDockWidget(tr("Hosts & sandboxes"), parent)
     , m_model(new HostTreeModel(this, clock))
@@ -106,6 +114,11 @@ HostsDock::HostsDock(QWidget* parent, const Clock* clock)
         Action::OpenTerminal, tr("Open &terminal"), QKeySequence(Qt::CTRL | Qt::Key_T),
         QStyle::SP_ComputerIcon, tr("Open a root shell on the selected running sandbox in the terminal dock"),
         &H::openTerminal));
+    toolbar->insertAction(
+        action(Action::Refresh),
+        makeAction(
+            Action::Diff, tr("&Diff…"), QKeySequence(Qt::CTRL | Qt::Key_D), QStyle::SP_FileDialogContentsView,
+            tr("Show what changed in the sandbox between two snapshots, or since one"), &H::diffSelected));
     layout->addWidget(toolbar);
 
     m_empty->setObjectName(QStringLiteral("hostsEmpty"));
@@ -269,6 +282,15 @@ void HostsDock::addHostSession(runtime::HostSession* session)
                 onOperationFinished(session, op, ok, message);
             });
 
+    connect(session, &runtime::HostSession::snapshotsLoaded, this, [this](const QString& sandboxId) {
+        if (!m_pendingDiff.isValid() ||
+            m_pendingDiff.data(HostTreeModel::SandboxIdRole).toString() != sandboxId)
+            return;
+        const QModelIndex row = m_pendingDiff;
+        m_pendingDiff = QPersistentModelIndex();
+        diffAt(row, true);
+    });
+
     if (!session->isOpen()) {
         m_opening.insert(host);
         session->open();
@@ -321,6 +343,7 @@ void HostsDock::updateActions()
     action(Action::OpenTerminal)
         ->setEnabled(sandbox && state == SandboxState::Running &&
                      !first.siblingAtColumn(HostTreeModel::Ip).data().toString().isEmpty());
+    action(Action::Diff)->setEnabled(up && (kind == Kind::Sandbox || kind == Kind::Snapshot));
 
     const QModelIndexList ops = m_operationsView->selectionModel()->selectedIndexes();
     action(Action::CancelOperation)
@@ -331,8 +354,8 @@ void HostsDock::updateActions()
 void HostsDock::showContextMenu(const QPoint& pos)
 {
     QMenu menu(this);
-    for (Action a :
-         {Action::Create, Action::Start, Action::Stop, Action::Snapshot, Action::Revert, Action::Destroy})
+    for (Action a : {Action::Create, Action::Start, Action::Stop, Action::Snapshot, Action::Revert,
+                     Action::Diff, Action::Destroy})
         if (action(a)->isEnabled())
             menu.addAction(action(a));
     if (action(Action::OpenTerminal)->isEnabled())
@@ -468,6 +491,56 @@ void HostsDock::cancelOperation()
             m_operations->setData(ops.first(),
                                   tr("%1: cancelling…").arg(ops.first().data(DescriptionRole).toString()));
         }
+}
+
+void HostsDock::diffSelected()
+{
+    if (action(Action::Diff)->isEnabled())
+        diffAt(selected(), false);
+}
+
+void HostsDock::diffAt(const QModelIndex& index, bool loaded)
+{
+    using Kind = HostTreeModel::Kind;
+    runtime::HostSession* session = sessionFor(index);
+    const Kind kind = HostTreeModel::kindOf(index);
+    if (!session || (kind != Kind::Sandbox && kind != Kind::Snapshot))
+        return;
+    const QModelIndex sandboxRow =
+        kind == Kind::Snapshot ? index.parent().siblingAtColumn(0) : index.siblingAtColumn(0);
+    const QString id = sandboxRow.data(HostTreeModel::SandboxIdRole).toString();
+    const QString name = sandboxRow.data().toString();
+    QStringList snapshots;
+    bool placeholder = false;
+    for (int r = 0; r < m_model->rowCount(sandboxRow); ++r) {
+        const QModelIndex child = m_model->index(r, 0, sandboxRow);
+        if (HostTreeModel::kindOf(child) == Kind::Snapshot)
+            snapshots << child.data(HostTreeModel::KeyRole).toString();
+        else if (HostTreeModel::kindOf(child) == Kind::Placeholder)
+            placeholder = true;
+    }
+    if (snapshots.isEmpty()) {
+        if (placeholder && !loaded) {
+            m_pendingDiff = sandboxRow;
+            Q_EMIT statusMessage(tr("Loading the snapshots of %1…").arg(name), 0);
+            session->loadSnapshots(id);
+            return;
+        }
+        addFailure(tr("%1: nothing to diff").arg(name),
+                   tr("the sandbox has no snapshots; take one first (Take snapshot…, Ctrl+Shift+P)"));
+        return;
+    }
+    const DiffRequest defaults{kind == Kind::Snapshot
+                                   ? index.siblingAtColumn(0).data(HostTreeModel::KeyRole).toString()
+                                   : snapshots.first(),
+                               QString()};
+    const auto request = m_prompts->askDiff(this, name, snapshots, defaults);
+    if (!request || !m_sessions.contains(session))
+        return;
+    const int operation = session->diff(id, request->from, request->to);
+    // A diff against "now" takes a snapshot: the list shows it once the diff ends.
+    track(session, operation, true, request->to.isEmpty() ? id : QString());
+    Q_EMIT diffStarted(session, operation, name);
 }
 
 void HostsDock::track(runtime::HostSession* session, int operation, bool cancellable,

@@ -2,10 +2,12 @@
 #pragma once
 
 #include "model/Model.h"
+#include "diff/DiffPickDialog.h"
 #include "SandboxDialogs.h"
 
 #include <QDockWidget>
 #include <QMap>
+#include <QPersistentModelIndex>
 #include <QPointer>
 
 #include <memory>
@@ -49,7 +51,8 @@ public:
         Revert,
         Refresh,
         CancelOperation,
-        OpenTerminal
+        OpenTerminal,
+        Diff
     };
 
     /// How the dock asks the person (dialogs by default; a test answers with its own).
@@ -61,6 +64,9 @@ public:
         virtual bool confirm(QWidget* parent, const QString& title, const QString& text);
         virtual std::optional<QString> askSnapshotName(QWidget* parent, const QString& sandbox,
                                                        const QString& suggestion);
+        /// Which two states of `sandbox` to diff (DiffPickDialog by default).
+        virtual std::optional<DiffRequest> askDiff(QWidget* parent, const QString& sandbox,
+                                                   const QStringList& snapshots, const DiffRequest& defaults);
     };
 
     explicit HostsDock(QWidget* parent = nullptr, const Clock* clock = nullptr);
@@ -88,6 +94,8 @@ Q_SIGNALS:
     /// "Open terminal" on a running sandbox with an IP; the sandbox carries its id, name, host id, state and
     /// IP.
     void openTerminalRequested(fluid::runtime::HostSession* session, const fluid::model::Sandbox& sandbox);
+    /// A diff was started on `session` (HostSession::diff); the window shows it in its diff dock.
+    void diffStarted(fluid::runtime::HostSession* session, int operation, const QString& sandboxName);
 
 private:
     enum OperationRole {
@@ -117,6 +125,10 @@ private:
     void refresh();
     void cancelOperation();
     void openTerminal();
+    void diffSelected();
+    /// Asks what to diff on a sandbox or snapshot row and starts it; loads the snapshots first when the
+    /// row has not (once: `loaded` says they were just loaded).
+    void diffAt(const QModelIndex& index, bool loaded);
 
     /// Called with the id an operation call returned: remembers what to do when it ends.
     void track(runtime::HostSession* session, int operation, bool cancellable,
@@ -141,6 +153,7 @@ private:
     QHash<QPair<runtime::HostSession*, int>, QString> m_reloadAfter;
     std::unique_ptr<Prompts> m_prompts;
     const Clock* m_clock;
+    QPersistentModelIndex m_pendingDiff; ///< the row a Diff… waits on snapshots for
 };
 
 } // namespace fluid::ui

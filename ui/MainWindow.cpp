@@ -5,6 +5,7 @@
 #include "approvals/ApprovalInboxDock.h"
 #include "AuditDock.h"
 #include "base/Paths.h"
+#include "diff/DiffDock.h"
 #include "HostsDock.h"
 #include "runtime/HostSession.h"
 #include "store/StoreWorker.h"
@@ -101,6 +102,22 @@ void MainWindow::createDocks()
             setStoreStatus(text, false);
     });
 
+    // Snapshot diffs open on the right, hidden until the first one is asked for.
+    m_diffDock = new DiffDock(this);
+    addDockWidget(Qt::RightDockWidgetArea, m_diffDock);
+    m_diffDock->hide();
+    QAction* diffs = m_diffDock->toggleViewAction();
+    diffs->setText(tr("Snapshot &diff"));
+    diffs->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_D));
+    m_viewMenu->addAction(diffs);
+    connect(m_diffDock, &DiffDock::statusMessage, this,
+            [this](const QString& text, int timeoutMs) { statusBar()->showMessage(text, timeoutMs); });
+    connect(m_hostsDock, &HostsDock::diffStarted, this,
+            [this](runtime::HostSession* session, int operation, const QString& sandboxName) {
+                m_diffDock->follow(session, operation, sandboxName);
+                m_diffDock->show();
+                m_diffDock->raise();
+            });
     m_approvalDock = new ApprovalInboxDock(m_store, this);
     addDockWidget(Qt::RightDockWidgetArea, m_approvalDock);
     QAction* approvals = m_approvalDock->toggleViewAction(); // its text carries the pending count
@@ -121,11 +138,13 @@ void MainWindow::createDocks()
             [this](runtime::HostSession* session, const model::Sandbox& sandbox) {
                 m_terminalDock->openSandboxTerminal(session, sandbox);
             });
+    tabifyDockWidget(m_approvalDock, m_diffDock); // a diff opens as a tab beside the inbox, not squeezing it
 }
 
 void MainWindow::addHostSession(runtime::HostSession* session)
 {
     m_hostsDock->addHostSession(session);
+    m_diffDock->addHostSession(session);
 }
 
 void MainWindow::onStoreOpened(bool ok, const QString& message)

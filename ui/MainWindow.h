@@ -16,6 +16,7 @@ class HostSession;
 namespace fluid::ui {
 
 class AuditDock;
+class DiffDock;
 class HostsDock;
 class ApprovalInboxDock;
 class TerminalDock;
@@ -32,6 +33,7 @@ public:
 
     AuditDock* auditDock() const { return m_auditDock; }
     HostsDock* hostsDock() const { return m_hostsDock; }
+    DiffDock* diffDock() const { return m_diffDock; }
     ApprovalInboxDock* approvalDock() const { return m_approvalDock; }
     TerminalDock* terminalDock() const { return m_terminalDock; }
 
@@ -61,6 +63,7 @@ private:
     store::StoreWorker* m_store;
     AuditDock* m_auditDock = nullptr;
     HostsDock* m_hostsDock = nullptr;
+    DiffDock* m_diffDock = nullptr;
     QLabel* m_storeStatus = nullptr;
     QMenu* m_viewMenu = nullptr;
     ApprovalInboxDock* m_approvalDock = nullptr;

@@ -6,6 +6,7 @@
 #include "inspect/SnapshotInspector.h"
 #include "runtime/Onboarding.h"
 #include "runtime/Runtime.h"
+#include "runtime/SandboxDiff.h"
 #include "secrets/SecretStore.h"
 #include "ssh/CertificateAuthority.h"
 #include "store/Repository.h"
@@ -130,19 +131,6 @@ Result<std::pair<config::Settings, config::HostSettings>> settingsAndHost(const 
     return std::pair{loaded->settings, *host};
 }
 
-/// The stored snapshot row of a sandbox by name.
-Result<model::Snapshot> findSnapshot(Context& c, const model::Sandbox& s, const QString& name)
-{
-    auto rows =
-        store::SnapshotRepository(*c.db).list(QStringLiteral("sandbox_id = ? AND name = ?"), {s.id, name});
-    if (!rows)
-        return rows.error();
-    if (rows->isEmpty())
-        return makeError(ErrorCode::NotFound,
-                         QStringLiteral("%1 has no snapshot named %2").arg(s.name, name));
-    return rows->first();
-}
-
 int diff(Context& c, const Options& o)
 {
     if (o.positional.size() < 2 || o.positional.size() > 3)
@@ -150,25 +138,13 @@ int diff(Context& c, const Options& o)
     auto sandbox = findSandbox(c, o.positional.at(0));
     if (!sandbox)
         return cannotRun(sandbox.error());
-    auto from = findSnapshot(c, *sandbox, o.positional.at(1));
-    if (!from)
-        return cannotRun(from.error());
-    auto to =
-        o.positional.size() == 3
-            ? findSnapshot(c, *sandbox, o.positional.at(2))
-            : c.manager->snapshot(sandbox->id,
-                                  QStringLiteral("diff-%1").arg(QDateTime::currentDateTimeUtc().toString(
-                                      QStringLiteral("yyyyMMdd-HHmmss"))),
-                                  QStringLiteral("auto"), QStringLiteral("taken for a diff"));
-    if (!to)
-        return cannotRun(to.error());
     inspect::SnapshotInspector inspector;
     (void)inspector.cleanupLeftovers();
     // Ctrl-C stops the walk; the mounts are released on the way out.
     std::signal(SIGINT, onInterrupt);
     std::signal(SIGTERM, onInterrupt);
-    auto d = inspect::diffSnapshots(
-        *c.db, inspector, *sandbox, *from, *to,
+    auto d = runtime::diffSandbox(
+        *c.manager, *c.db, inspector, *sandbox, o.positional.at(1), o.positional.value(2),
         [](const QString& stage, double fraction) {
             err() << "  " << int(fraction * 100) << "% " << stage << "\n" << Qt::flush;
         },

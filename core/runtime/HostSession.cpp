@@ -4,6 +4,7 @@
 #include "base/Logging.h"
 #include "inspect/SnapshotInspector.h"
 #include "Runtime.h"
+#include "SandboxDiff.h"
 #include "store/Repository.h"
 
 #include <QMetaObject>
@@ -29,6 +30,8 @@ HostSession::HostSession(Setup setup, QObject* parent)
         m_setup.connect = [](const QString& uri) {
             return connectHypervisor(uri);
         };
+    if (!m_setup.connectHost)
+        m_setup.connectHost = hostShellConnector();
 }
 
 HostSession::~HostSession()
@@ -234,6 +237,43 @@ int HostSession::revert(const QString& sandboxId, const QString& snapshotName)
         });
 }
 
+int HostSession::diff(const QString& sandboxId, const QString& fromSnapshot, const QString& toSnapshot)
+{
+    const QString to = toSnapshot.isEmpty() ? QStringLiteral("now") : toSnapshot;
+    return launchOperation(
+        QStringLiteral("Diff %1 → %2").arg(fromSnapshot, to),
+        [this, sandboxId, fromSnapshot, toSnapshot](int id) -> Work {
+            return [this, id, sandboxId, fromSnapshot,
+                    toSnapshot](virt::SandboxManager& manager, const std::atomic<bool>& cancel,
+                                const std::function<void(const QString&)>& progress) -> Result<QString> {
+                auto sandbox = store::SandboxRepository(manager.database()).get(sandboxId);
+                if (!sandbox)
+                    return sandbox.error();
+                const inspect::SnapshotInspector inspector;
+                auto d = diffSandbox(
+                    manager, manager.database(), inspector, *sandbox, fromSnapshot, toSnapshot,
+                    [this, id, &progress](const QString& stage, double fraction) {
+                        progress(QStringLiteral("%1 (%2%)").arg(stage).arg(int(fraction * 100)));
+                        Q_EMIT operationFraction(id, fraction);
+                    },
+                    [&cancel]() { return cancel.load(); }, m_setup.connectHost);
+                if (!d) {
+                    Error e = d.error();
+                    if (!e.detail.isEmpty())
+                        e.message += QStringLiteral(" (%1)").arg(e.detail);
+                    return e;
+                }
+                Q_EMIT diffReady(id, sandboxId, *d);
+                return QStringLiteral("%1: %2 path(s) changed")
+                    .arg(sandbox->name)
+                    .arg(d->summary.value(QStringLiteral("paths"))
+                             .toObject()
+                             .value(QStringLiteral("total"))
+                             .toInt());
+            };
+        });
+}
+
 void HostSession::cancel(int operation)
 {
     QMutexLocker lock(&m_mutex);
@@ -242,6 +282,11 @@ void HostSession::cancel(int operation)
 }
 
 int HostSession::launch(const QString& description, Work work)
+{
+    return launchOperation(description, [work = std::move(work)](int) { return work; });
+}
+
+int HostSession::launchOperation(const QString& description, const std::function<Work(int)>& make)
 {
     auto flag = std::make_shared<std::atomic<bool>>(false);
     int id = 0;
@@ -268,7 +313,7 @@ int HostSession::launch(const QString& description, Work work)
             Qt::QueuedConnection);
         return id;
     }
-    onWorker([this, id, flag, work = std::move(work)](virt::SandboxManager& manager, store::Database& db) {
+    onWorker([this, id, flag, work = make(id)](virt::SandboxManager& manager, store::Database& db) {
         const auto progress = [this, id](const QString& message) {
             Q_EMIT operationProgress(id, message);
         };

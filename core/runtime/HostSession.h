@@ -2,6 +2,7 @@
 #pragma once
 
 #include "config/Settings.h"
+#include "inspect/SnapshotInspector.h"
 #include "model/Model.h"
 #include "ssh/CertificateAuthority.h"
 #include "ssh/SandboxShell.h"
@@ -43,6 +44,9 @@ public:
         /// Where a sandbox's sshd is reached; sandboxEndpoint() (the row's IP, port 22, its pinned host key)
         /// when unset.
         std::function<Result<ssh::SandboxEndpoint>(const model::Sandbox&)> shellEndpoint;
+        /// Reaches a remote host's sshd to read a sandbox's disk there for diff()
+        /// (runtime::hostShellConnector by default).
+        inspect::HostConnector connectHost;
     };
 
     /// The endpoint of a running sandbox's sshd from its row: its IP, port 22, root, the host key Fluid
@@ -88,8 +92,15 @@ public:
     int destroy(const QString& sandboxId);
     int snapshot(const QString& sandboxId, const QString& snapshotName);
     int revert(const QString& sandboxId, const QString& snapshotName);
-    /// Cancels a create in flight (it rolls back); other operations run to their end.
+    /// Cancels a create in flight (it rolls back) or a diff (its mounts are released); other operations run
+    /// to their end.
     void cancel(int operation);
+    /// Diffs a sandbox between two of its snapshots by name (an empty `toSnapshot` means now: a fresh
+    /// snapshot is taken first), served from the store when computed before. Progress comes as
+    /// operationProgress (stage) and operationFraction; cancel() stops it (mounts are released); the
+    /// document arrives in diffReady() just before operationFinished(ok). A remote host's disk is read there
+    /// over Setup::connectHost.
+    int diff(const QString& sandboxId, const QString& fromSnapshot, const QString& toSnapshot = {});
 
     /// Connects to a running sandbox's sshd as root with a short-lived certificate from Fluid's CA (the CA is
     /// loaded and the connection made on a worker) and calls `done` on this session's thread with the
@@ -111,11 +122,17 @@ Q_SIGNALS:
     void operationStarted(int operation, const QString& description);
     void operationProgress(int operation, const QString& message);
     void operationFinished(int operation, bool ok, const QString& message);
+    /// How far a diff operation is, 0..1.
+    void operationFraction(int operation, double fraction);
+    /// The result of diff(); emitted before its operationFinished.
+    void diffReady(int operation, const QString& sandboxId, const fluid::model::Diff& diff);
 
 private:
     using Work = std::function<Result<QString>(virt::SandboxManager&, const std::atomic<bool>& cancel,
                                                const std::function<void(const QString&)>& progress)>;
     int launch(const QString& description, Work work);
+    /// launch() for work that needs its own operation id (made by `make` once the id is known).
+    int launchOperation(const QString& description, const std::function<Work(int)>& make);
     int lifecycle(const QString& verb, const QString& sandboxId,
                   Result<model::Sandbox> (virt::SandboxManager::*step)(const QString&));
     /// Runs fn on a worker with its own store connection and a manager over it (not when closing); on

@@ -85,6 +85,9 @@ public:
     SandboxManager(Hypervisor& hypervisor, store::Database& db, ManagerOptions options,
                    const Clock& clock = Clock::system());
 
+    /// The store this manager records in (the caller's connection, same thread).
+    store::Database& database() const { return m_db; }
+
     /// Source VMs on the host: domains that are not Fluid sandboxes, with why a domain cannot be cloned.
     struct Source {
         SourceDomain domain;
