@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include "model/Model.h"
 #include "diff/DiffPickDialog.h"
+#include "model/Model.h"
 #include "SandboxDialogs.h"
 
 #include <QDockWidget>

@@ -33,6 +33,8 @@ public:
 
     AuditDock* auditDock() const { return m_auditDock; }
     HostsDock* hostsDock() const { return m_hostsDock; }
+    /// The View menu: one entry per dock.
+    QMenu* viewMenu() const { return m_viewMenu; }
     DiffDock* diffDock() const { return m_diffDock; }
     ApprovalInboxDock* approvalDock() const { return m_approvalDock; }
     TerminalDock* terminalDock() const { return m_terminalDock; }

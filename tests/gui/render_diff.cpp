@@ -50,8 +50,8 @@ int main(int argc, char** argv)
         return 1;
     }
     const QJsonObject doc = inspect::diffTrees(
-        {a, &*ta, QJsonObject{{QStringLiteral("snapshot"), QStringLiteral("baseline")}}},
-        {b, &*tb, QJsonObject{{QStringLiteral("snapshot"), QStringLiteral("after-agent")}}});
+        {a, &*ta, QJsonObject{{QStringLiteral("snapshot"), QStringLiteral("baseline")}}, {}},
+        {b, &*tb, QJsonObject{{QStringLiteral("snapshot"), QStringLiteral("after-agent")}}, {}});
     model::Diff diff;
     diff.content = QJsonDocument(doc).toJson(QJsonDocument::Compact);
 

@@ -65,7 +65,10 @@ QByteArray recording()
     r += "\x1b[0m  truecolour\r\n";
     r += "\x1b[1mbold\x1b[0m \x1b[3mitalic\x1b[0m \x1b[4munderline\x1b[0m \x1b[7mreverse\x1b[0m "
          "\x1b[9mstrike\x1b[0m \x1b[31mred\x1b[0m \x1b[33myellow\x1b[0m "
-         "\xe2\x9c\x93 \xc3\xbcn\xc3\xafc\xc3\xb6d\xc3\xa9\r\n";
+         "\xe2\x9c\x93 \xc3\xbc"
+         "n\xc3\xaf"
+         "c\xc3\xb6"
+         "d\xc3\xa9\r\n";
     r += prompt + "tail -n 3 /var/log/nginx/error.log\r\n";
     r += "2026/11/29 21:04:11 [\x1b[31merror\x1b[0m] 812#812: *1 open() \"/srv/www/favicon.ico\" failed "
          "(2: No such file or directory)\r\n";

@@ -168,8 +168,8 @@ private Q_SLOTS:
         const inspect::FileTree ta = test::must(inspect::walkTree(a));
         const inspect::FileTree tb = test::must(inspect::walkTree(b));
         m_doc = inspect::diffTrees(
-            {a, &ta, QJsonObject{{QStringLiteral("snapshot"), QStringLiteral("baseline")}}},
-            {b, &tb, QJsonObject{{QStringLiteral("snapshot"), QStringLiteral("after-agent")}}});
+            {a, &ta, QJsonObject{{QStringLiteral("snapshot"), QStringLiteral("baseline")}}, {}},
+            {b, &tb, QJsonObject{{QStringLiteral("snapshot"), QStringLiteral("after-agent")}}, {}});
         m_diff.id = model::newId();
         m_diff.content = QJsonDocument(m_doc).toJson(QJsonDocument::Compact);
         m_diff.summary = inspect::summarize(m_doc);

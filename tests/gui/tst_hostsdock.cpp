@@ -360,7 +360,7 @@ private Q_SLOTS:
         QCOMPARE(window.dockWidgetArea(dock), Qt::LeftDockWidgetArea);
         QAction* toggle = dock->toggleViewAction();
         QCOMPARE(toggle->shortcut(), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_H));
-        QVERIFY(window.menuBar()->actions().at(1)->menu()->actions().contains(toggle));
+        QVERIFY(window.viewMenu()->actions().contains(toggle));
 
         window.addHostSession(&session);
         QVERIFY(waitConnected(*dock));
@@ -420,7 +420,7 @@ private Q_SLOTS:
         QCOMPARE(dock->objectName(), QStringLiteral("terminalDock"));
         QCOMPARE(window.dockWidgetArea(dock), Qt::BottomDockWidgetArea);
         QCOMPARE(dock->toggleViewAction()->shortcut(), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T));
-        const QList<QAction*> viewActions = window.menuBar()->actions().value(1)->menu()->actions();
+        const QList<QAction*> viewActions = window.viewMenu()->actions();
         QVERIFY(viewActions.contains(dock->toggleViewAction()));
         QVERIFY(viewActions.contains(dock->fontAction()));
         QCOMPARE(dock->count(), 0);
