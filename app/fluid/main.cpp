@@ -112,6 +112,25 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
     if (!settings.hosts.isEmpty())
         window.hostsDock()->setEmptyText(QObject::tr("Opening the store before connecting to %n host(s)…",
                                                      nullptr, int(settings.hosts.size())));
+    // Every configured host that has no session yet gets one: at start, once the store is open, and for hosts
+    // added later (set-up wizard, settings dialog). Other changes apply on restart.
+    fluid::config::LoadedConfig current = *loaded;
+    const auto openHosts = [&]() {
+        const fluid::config::Settings& changed = current.settings;
+        if (!store.databaseOptions())
+            return;
+        const fluid::runtime::CaLoader loadCa = fluid::runtime::secretStoreCaLoader(changed, passphrase);
+        for (const fluid::config::HostSettings& host : changed.hosts) {
+            const bool open = std::any_of(sessions.begin(), sessions.end(),
+                                          [&host](const auto& s) { return s->hostName() == host.name; });
+            if (open)
+                continue;
+            const auto setup =
+                fluid::runtime::HostSession::setupFor(changed, host, *store.databaseOptions(), loadCa);
+            sessions.push_back(std::make_unique<fluid::runtime::HostSession>(setup));
+            window.addHostSession(sessions.back().get());
+        }
+    };
     QObject::connect(
         &store, &fluid::store::StoreWorker::opened, &window, [&](bool ok, const QString& message) {
             if (!ok) {
@@ -120,60 +139,23 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
                         QObject::tr("Hosts need the store, which could not be opened: %1").arg(message));
                 return;
             }
-            if (!sessions.empty() || !store.databaseOptions())
-                return;
-            // One CA for every host, loaded from the secret store by the first create.
-            const fluid::virt::IdentityIssuer issuer =
-                fluid::runtime::lazyIdentityIssuer(fluid::runtime::secretStoreCaLoader(settings, passphrase));
-            // Terminals load the same CA (on a session worker) when the first shell is opened.
-            const fluid::runtime::CaLoader loadCa = fluid::runtime::secretStoreCaLoader(settings, passphrase);
-            for (const fluid::config::HostSettings& host : settings.hosts) {
-                fluid::runtime::HostSession::Setup setup;
-                setup.host = host;
-                setup.database = *store.databaseOptions();
-                setup.manager = fluid::runtime::managerOptions(settings);
-                setup.manager.issueIdentity = issuer;
-                setup.createDefaults = fluid::runtime::createDefaults(settings, host, {});
-                setup.loadCa = loadCa;
-                sessions.push_back(std::make_unique<fluid::runtime::HostSession>(setup));
-                window.addHostSession(sessions.back().get());
-            }
+            openHosts();
         });
-    // Hosts added later (set-up wizard, settings dialog) are opened at once; other changes apply on restart.
-    fluid::config::LoadedConfig current = *loaded;
-    const auto openNewHosts = [&](const fluid::config::Settings& changed) {
-        current.settings = changed;
+    const auto saved = [&](const fluid::config::Settings& written) {
+        current.settings = written;
         current.fromFile = true;
-        if (!store.databaseOptions())
-            return;
-        const fluid::virt::IdentityIssuer issuer =
-            fluid::runtime::lazyIdentityIssuer(fluid::runtime::secretStoreCaLoader(changed, passphrase));
-        for (const fluid::config::HostSettings& host : changed.hosts) {
-            const bool open = std::any_of(sessions.begin(), sessions.end(),
-                                          [&host](const auto& s) { return s->hostName() == host.name; });
-            if (open)
-                continue;
-            fluid::runtime::HostSession::Setup setup;
-            setup.host = host;
-            setup.database = *store.databaseOptions();
-            setup.manager = fluid::runtime::managerOptions(changed);
-            setup.manager.issueIdentity = issuer;
-            setup.createDefaults = fluid::runtime::createDefaults(changed, host, {});
-            sessions.push_back(std::make_unique<fluid::runtime::HostSession>(setup));
-            window.addHostSession(sessions.back().get());
-        }
+        openHosts();
     };
     QObject::connect(&window, &fluid::ui::MainWindow::setupWizardRequested, &window, [&]() {
         fluid::ui::OnboardingWizard wizard(wizardEnvironment(current, configFileFor(arguments), passphrase),
                                            &window);
-        QObject::connect(
-            &wizard, &fluid::ui::OnboardingWizard::configWritten, &window,
-            [&](const QString&, const fluid::config::Settings& written) { openNewHosts(written); });
+        QObject::connect(&wizard, &fluid::ui::OnboardingWizard::configWritten, &window,
+                         [&](const QString&, const fluid::config::Settings& written) { saved(written); });
         wizard.exec();
     });
     QObject::connect(&window, &fluid::ui::MainWindow::settingsRequested, &window, [&]() {
         fluid::ui::SettingsDialog dialog(configFileFor(arguments), current.settings, &window);
-        QObject::connect(&dialog, &fluid::ui::SettingsDialog::saved, &window, openNewHosts);
+        QObject::connect(&dialog, &fluid::ui::SettingsDialog::saved, &window, saved);
         dialog.exec();
     });
     window.show();

@@ -34,6 +34,21 @@ HostSession::HostSession(Setup setup, QObject* parent)
         m_setup.connectHost = hostShellConnector();
 }
 
+HostSession::Setup
+HostSession::setupFor(const config::Settings& settings, const config::HostSettings& host,
+                      const store::DatabaseOptions& database,
+                      std::function<Result<std::shared_ptr<const ssh::CertificateAuthority>>()> loadCa)
+{
+    Setup setup;
+    setup.host = host;
+    setup.database = database;
+    setup.manager = managerOptions(settings);
+    setup.manager.issueIdentity = lazyIdentityIssuer(loadCa);
+    setup.createDefaults = runtime::createDefaults(settings, host, {});
+    setup.loadCa = std::move(loadCa);
+    return setup;
+}
+
 HostSession::~HostSession()
 {
     {

@@ -49,6 +49,13 @@ public:
         inspect::HostConnector connectHost;
     };
 
+    /// The Setup a front end gives the session of one configured host: its store, manager options with
+    /// Fluid's CA as identity issuer, create defaults from config, and the CA for terminals. `loadCa` is
+    /// called lazily, on a worker (runtime::secretStoreCaLoader).
+    static Setup setupFor(const config::Settings& settings, const config::HostSettings& host,
+                          const store::DatabaseOptions& database,
+                          std::function<Result<std::shared_ptr<const ssh::CertificateAuthority>>()> loadCa);
+
     /// The endpoint of a running sandbox's sshd from its row: its IP, port 22, root, the host key Fluid
     /// injected (pinned). Fails (with what to do) when it is not running or has no IP or host key.
     static Result<ssh::SandboxEndpoint> sandboxEndpoint(const model::Sandbox& sandbox);
