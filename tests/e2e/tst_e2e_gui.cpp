@@ -41,15 +41,6 @@ namespace {
 constexpr int kVmTimeoutMs = 10 * 60 * 1000; // a TCG guest on a busy 2-core machine
 constexpr int kStepTimeoutMs = 120 * 1000;
 
-template <typename T>
-T* child(QWidget* parent, const char* name)
-{
-    T* w = parent->findChild<T*>(QString::fromLatin1(name));
-    if (!w)
-        qFatal("no child %s", name);
-    return w;
-}
-
 /// Answers the hosts dock's questions as the person in this test would.
 class Answers : public ui::HostsDock::Prompts {
 public:
@@ -171,20 +162,20 @@ private Q_SLOTS:
             wizard.show();
 
             ui::HostPage* host = wizard.hostPage();
-            child<QRadioButton>(host, "localRadio")->setChecked(true);
-            child<QLineEdit>(host, "localUri")->setText(QStringLiteral("qemu:///system"));
-            QTest::mouseClick(child<QPushButton>(host, "testButton"), Qt::LeftButton);
+            test::child<QRadioButton>(host, "localRadio")->setChecked(true);
+            test::child<QLineEdit>(host, "localUri")->setText(QStringLiteral("qemu:///system"));
+            QTest::mouseClick(test::child<QPushButton>(host, "testButton"), Qt::LeftButton);
             QTRY_VERIFY_WITH_TIMEOUT(!host->isTesting(), kStepTimeoutMs);
             QVERIFY2(host->isComplete(), "the local libvirt host passes the connection test");
             wizard.next();
 
             ui::CaPage* ca = wizard.caPage();
-            QTest::mouseClick(child<QPushButton>(ca, "caRunButton"), Qt::LeftButton);
+            QTest::mouseClick(test::child<QPushButton>(ca, "caRunButton"), Qt::LeftButton);
             QTRY_VERIFY_WITH_TIMEOUT(ca->isComplete(), kStepTimeoutMs);
             wizard.next();
 
             ui::GoldenPage* goldenPage = wizard.goldenPage();
-            auto* view = child<QTreeView>(goldenPage, "sourceList");
+            auto* view = test::child<QTreeView>(goldenPage, "sourceList");
             QTRY_VERIFY_WITH_TIMEOUT(view->model()->rowCount() > 0, kStepTimeoutMs);
             auto* sources = qobject_cast<QStandardItemModel*>(view->model());
             QVERIFY(sources);
@@ -196,9 +187,9 @@ private Q_SLOTS:
             wizard.next();
 
             ui::LlmPage* llm = wizard.llmPage();
-            child<QComboBox>(llm, "llmProvider")->setCurrentText(QStringLiteral("openai"));
-            child<QLineEdit>(llm, "llmModel")->setText(QStringLiteral("gpt-e2e"));
-            child<QLineEdit>(llm, "llmApiKey")->setText(QStringLiteral("sk-e2e-gui-test"));
+            test::child<QComboBox>(llm, "llmProvider")->setCurrentText(QStringLiteral("openai"));
+            test::child<QLineEdit>(llm, "llmModel")->setText(QStringLiteral("gpt-e2e"));
+            test::child<QLineEdit>(llm, "llmApiKey")->setText(QStringLiteral("sk-e2e-gui-test"));
             QVERIFY(llm->isComplete());
             wizard.next();
             QTest::mouseClick(wizard.button(QWizard::FinishButton), Qt::LeftButton);

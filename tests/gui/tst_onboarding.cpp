@@ -57,19 +57,10 @@ Result<std::unique_ptr<virt::Hypervisor>> connectForTest(const QString& uri, con
     return std::unique_ptr<virt::Hypervisor>(std::move(*hv));
 }
 
-template <typename T>
-T* child(QWidget* parent, const char* name)
-{
-    T* w = parent->findChild<T*>(QString::fromLatin1(name));
-    if (!w)
-        qFatal("no child %s", name);
-    return w;
-}
-
 /// "title|status|detail" per row of the host page's results.
 QStringList checkRows(QWidget* page)
 {
-    auto* model = qobject_cast<QStandardItemModel*>(child<QTreeView>(page, "checkResults")->model());
+    auto* model = qobject_cast<QStandardItemModel*>(test::child<QTreeView>(page, "checkResults")->model());
     QStringList rows;
     for (int r = 0; r < model->rowCount(); ++r)
         rows << model->item(r, 0)->text() + QLatin1Char('|') + model->item(r, 1)->text() + QLatin1Char('|') +
@@ -109,11 +100,11 @@ private:
     void testLocalHost(OnboardingWizard& wizard)
     {
         HostPage* page = wizard.hostPage();
-        child<QRadioButton>(page, "localRadio")->setChecked(true);
-        child<QLineEdit>(page, "localUri")->setText(QStringLiteral("test:///default"));
+        test::child<QRadioButton>(page, "localRadio")->setChecked(true);
+        test::child<QLineEdit>(page, "localUri")->setText(QStringLiteral("test:///default"));
         QVERIFY(!page->isComplete());
         QVERIFY(!wizard.button(QWizard::NextButton)->isEnabled());
-        QTest::mouseClick(child<QPushButton>(page, "testButton"), Qt::LeftButton);
+        QTest::mouseClick(test::child<QPushButton>(page, "testButton"), Qt::LeftButton);
         QVERIFY(page->isTesting());
         QTRY_VERIFY_WITH_TIMEOUT(!page->isTesting(), kWaitMs);
         const QStringList rows = checkRows(page);
@@ -179,25 +170,26 @@ private Q_SLOTS:
             return;
 
         // a. remote host over SSH: an unknown key must be confirmed before anything else happens
-        child<QRadioButton>(page, "remoteRadio")->setChecked(true);
+        test::child<QRadioButton>(page, "remoteRadio")->setChecked(true);
         QVERIFY(!page->isComplete()); // the tested URI no longer matches
-        child<QLineEdit>(page, "sshUser")->setText(QStringLiteral("root"));
-        child<QLineEdit>(page, "sshHost")->setText(m_sshd->host());
-        child<QSpinBox>(page, "sshPort")->setValue(m_sshd->port());
-        auto* keyCombo = child<QComboBox>(page, "sshKey");
+        test::child<QLineEdit>(page, "sshUser")->setText(QStringLiteral("root"));
+        test::child<QLineEdit>(page, "sshHost")->setText(m_sshd->host());
+        test::child<QSpinBox>(page, "sshPort")->setValue(m_sshd->port());
+        auto* keyCombo = test::child<QComboBox>(page, "sshKey");
         QVERIFY2(keyCombo->findText(m_keyFile) >= 0, "the key in the ssh folder is offered");
         keyCombo->setCurrentText(QString());
-        QTest::mouseClick(child<QPushButton>(page, "browseKey"), Qt::LeftButton); // answered by the seam
+        QTest::mouseClick(test::child<QPushButton>(page, "browseKey"),
+                          Qt::LeftButton); // answered by the seam
         QCOMPARE(keyCombo->currentText(), m_keyFile);
         QCOMPARE(offeredFolder, m_dir + QStringLiteral("/ssh"));
         QCOMPARE(page->hostName(), QStringLiteral("127-0-0-1"));
         QVERIFY(page->currentUri().startsWith(
             QStringLiteral("qemu+ssh://root@127.0.0.1:%1/system").arg(m_sshd->port())));
 
-        QTest::mouseClick(child<QPushButton>(page, "testButton"), Qt::LeftButton);
+        QTest::mouseClick(test::child<QPushButton>(page, "testButton"), Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(!page->isTesting(), kWaitMs);
         const QString fingerprint = m_sshd->hostKey().publicKey().fingerprint();
-        auto* fingerprintLabel = child<QLabel>(page, "fingerprintLabel");
+        auto* fingerprintLabel = test::child<QLabel>(page, "fingerprintLabel");
         QVERIFY(fingerprintLabel->isVisible());
         QCOMPARE(fingerprintLabel->property("fingerprint").toString(), fingerprint);
         QVERIFY(fingerprintLabel->text().contains(fingerprint));
@@ -206,10 +198,10 @@ private Q_SLOTS:
             rowFor(checkRows(page), QStringLiteral("libvirt connects")).isEmpty()); // stopped before libvirt
         QVERIFY(!page->isComplete());
         QVERIFY(!wizard.button(QWizard::NextButton)->isEnabled());
-        auto* trust = child<QPushButton>(page, "trustButton");
+        auto* trust = test::child<QPushButton>(page, "trustButton");
         QVERIFY(!trust->isEnabled()); // not before the box is ticked
         QVERIFY(!QFile::exists(m_dir + QStringLiteral("/known_hosts")));
-        child<QCheckBox>(page, "verifyFingerprint")->setChecked(true);
+        test::child<QCheckBox>(page, "verifyFingerprint")->setChecked(true);
         QVERIFY(trust->isEnabled());
         QVERIFY(!wizard.button(QWizard::NextButton)->isEnabled());
         QTest::mouseClick(trust, Qt::LeftButton);
@@ -240,10 +232,11 @@ private Q_SLOTS:
         QVERIFY2(libvirt.contains(QStringLiteral("What to do:")), qPrintable(libvirt));
         QVERIFY(!page->isComplete());
         QVERIFY(!wizard.button(QWizard::NextButton)->isEnabled());
-        QVERIFY(child<QLabel>(page, "hostMessage")->text().contains(QStringLiteral("choose another host")));
+        QVERIFY(
+            test::child<QLabel>(page, "hostMessage")->text().contains(QStringLiteral("choose another host")));
 
         // ... so the person goes back to the local host
-        child<QLineEdit>(page, "hostName")->setText(QStringLiteral("local"));
+        test::child<QLineEdit>(page, "hostName")->setText(QStringLiteral("local"));
         testLocalHost(wizard);
         if (QTest::currentTestFailed())
             return;
@@ -253,10 +246,10 @@ private Q_SLOTS:
         QCOMPARE(wizard.currentId(), int(OnboardingWizard::CaPageId));
         CaPage* ca = wizard.caPage();
         QVERIFY(!wizard.button(QWizard::NextButton)->isEnabled());
-        QTest::mouseClick(child<QPushButton>(ca, "caRunButton"), Qt::LeftButton);
+        QTest::mouseClick(test::child<QPushButton>(ca, "caRunButton"), Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(ca->isComplete(), kWaitMs);
         QVERIFY(ca->summary());
-        const QString shown = child<QPlainTextEdit>(ca, "caPublicKeys")->toPlainText();
+        const QString shown = test::child<QPlainTextEdit>(ca, "caPublicKeys")->toPlainText();
         QVERIFY(shown.contains(QStringLiteral("fluid-user-ca")));
         QVERIFY(shown.contains(QStringLiteral("@cert-authority * ssh-ed25519 ")));
         {
@@ -274,7 +267,7 @@ private Q_SLOTS:
         wizard.next();
         QCOMPARE(wizard.currentId(), int(OnboardingWizard::GoldenPageId));
         GoldenPage* golden = wizard.goldenPage();
-        auto* view = child<QTreeView>(golden, "sourceList");
+        auto* view = test::child<QTreeView>(golden, "sourceList");
         auto* sources = qobject_cast<QStandardItemModel*>(view->model());
         int goldenRow = -1;
         for (int r = 0; r < sources->rowCount(); ++r) {
@@ -295,24 +288,25 @@ private Q_SLOTS:
         wizard.next();
         QCOMPARE(wizard.currentId(), int(OnboardingWizard::LlmPageId));
         LlmPage* llm = wizard.llmPage();
-        auto* provider = child<QComboBox>(llm, "llmProvider");
+        auto* provider = test::child<QComboBox>(llm, "llmProvider");
         provider->setCurrentText(QStringLiteral("anthropic"));
-        child<QLineEdit>(llm, "llmModel")->setText(QStringLiteral("claude-test-model"));
-        child<QLineEdit>(llm, "llmEndpoint")->setText(QStringLiteral("not a url"));
+        test::child<QLineEdit>(llm, "llmModel")->setText(QStringLiteral("claude-test-model"));
+        test::child<QLineEdit>(llm, "llmEndpoint")->setText(QStringLiteral("not a url"));
         QVERIFY(!llm->isComplete());
-        QVERIFY(child<QLabel>(llm, "llmEndpointError")->isVisible());
-        QVERIFY(child<QLabel>(llm, "llmEndpointError")->text().contains(QStringLiteral("http")));
-        child<QLineEdit>(llm, "llmEndpoint")->setText(QStringLiteral("http://127.0.0.1:9/v1"));
-        QVERIFY(!child<QLabel>(llm, "llmEndpointError")->isVisible());
+        QVERIFY(test::child<QLabel>(llm, "llmEndpointError")->isVisible());
+        QVERIFY(test::child<QLabel>(llm, "llmEndpointError")->text().contains(QStringLiteral("http")));
+        test::child<QLineEdit>(llm, "llmEndpoint")->setText(QStringLiteral("http://127.0.0.1:9/v1"));
+        QVERIFY(!test::child<QLabel>(llm, "llmEndpointError")->isVisible());
         const QString apiKey = QStringLiteral("sk-wizard-test-4f9a1c2b7e");
-        child<QLineEdit>(llm, "llmApiKey")->setText(apiKey);
-        QCOMPARE(child<QLineEdit>(llm, "llmApiKey")->echoMode(), QLineEdit::Password);
+        test::child<QLineEdit>(llm, "llmApiKey")->setText(apiKey);
+        QCOMPARE(test::child<QLineEdit>(llm, "llmApiKey")->echoMode(), QLineEdit::Password);
         QVERIFY(llm->isComplete());
 
         // e. summary, Finish writes
         wizard.next();
         QCOMPARE(wizard.currentId(), int(OnboardingWizard::SummaryPageId));
-        const QString summary = child<QPlainTextEdit>(wizard.summaryPage(), "summaryText")->toPlainText();
+        const QString summary =
+            test::child<QPlainTextEdit>(wizard.summaryPage(), "summaryText")->toPlainText();
         QVERIFY(summary.contains(QStringLiteral("test:///default")));
         QVERIFY(summary.contains(QStringLiteral("golden")));
         QVERIFY(!summary.contains(apiKey));
@@ -379,22 +373,22 @@ private Q_SLOTS:
         });
         wizard.show();
         CaPage* ca = wizard.caPage();
-        child<QRadioButton>(ca, "caImport")->setChecked(true);
-        auto* run = child<QPushButton>(ca, "caRunButton");
+        test::child<QRadioButton>(ca, "caImport")->setChecked(true);
+        auto* run = test::child<QPushButton>(ca, "caRunButton");
         QVERIFY(!run->isEnabled()); // both files first
-        QTest::mouseClick(child<QPushButton>(ca, "browseUserCa"), Qt::LeftButton);
-        QTest::mouseClick(child<QPushButton>(ca, "browseHostCa"), Qt::LeftButton);
-        QCOMPARE(child<QLineEdit>(ca, "userCaFile")->text(), junkFile);
-        QCOMPARE(child<QLineEdit>(ca, "hostCaFile")->text(), hostFile);
+        QTest::mouseClick(test::child<QPushButton>(ca, "browseUserCa"), Qt::LeftButton);
+        QTest::mouseClick(test::child<QPushButton>(ca, "browseHostCa"), Qt::LeftButton);
+        QCOMPARE(test::child<QLineEdit>(ca, "userCaFile")->text(), junkFile);
+        QCOMPARE(test::child<QLineEdit>(ca, "hostCaFile")->text(), hostFile);
         QVERIFY(run->isEnabled());
         QTest::mouseClick(run, Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(run->isEnabled(), kWaitMs);
-        const QString refused = child<QLabel>(ca, "caMessage")->text();
+        const QString refused = test::child<QLabel>(ca, "caMessage")->text();
         QVERIFY2(refused.contains(junkFile) && refused.contains(QStringLiteral("ssh-keygen -p")),
                  qPrintable(refused));
         QVERIFY(!ca->isComplete());
 
-        child<QLineEdit>(ca, "userCaFile")->setText(userFile);
+        test::child<QLineEdit>(ca, "userCaFile")->setText(userFile);
         QTest::mouseClick(run, Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(ca->isComplete(), kWaitMs);
         QCOMPARE(ca->summary()->userCaFingerprint, userKey.publicKey().fingerprint());
@@ -418,27 +412,27 @@ private Q_SLOTS:
         OnboardingWizard wizard(environment(QStringLiteral("stopped/config.yaml")));
         wizard.show();
         HostPage* page = wizard.hostPage();
-        child<QRadioButton>(page, "remoteRadio")->setChecked(true);
-        child<QLineEdit>(page, "sshUser")->setText(QStringLiteral("root"));
-        child<QLineEdit>(page, "sshHost")->setText(QStringLiteral("127.0.0.1"));
-        child<QSpinBox>(page, "sshPort")->setValue(silent.serverPort());
-        QTest::mouseClick(child<QPushButton>(page, "testButton"), Qt::LeftButton);
+        test::child<QRadioButton>(page, "remoteRadio")->setChecked(true);
+        test::child<QLineEdit>(page, "sshUser")->setText(QStringLiteral("root"));
+        test::child<QLineEdit>(page, "sshHost")->setText(QStringLiteral("127.0.0.1"));
+        test::child<QSpinBox>(page, "sshPort")->setValue(silent.serverPort());
+        QTest::mouseClick(test::child<QPushButton>(page, "testButton"), Qt::LeftButton);
         QVERIFY(page->isTesting());
-        QVERIFY(child<QProgressBar>(page, "testProgress")->isVisible());
+        QVERIFY(test::child<QProgressBar>(page, "testProgress")->isVisible());
         QTRY_VERIFY(silent.hasPendingConnections() || silent.waitForNewConnection(100));
         QTest::qWait(200);
         QVERIFY(page->isTesting()); // still waiting for a banner
-        auto* stop = child<QPushButton>(page, "cancelTestButton");
+        auto* stop = test::child<QPushButton>(page, "cancelTestButton");
         QVERIFY(stop->isEnabled());
         QElapsedTimer timer;
         timer.start();
         QTest::mouseClick(stop, Qt::LeftButton);
         QVERIFY(!page->isTesting());
         QVERIFY(timer.elapsed() < 1000);
-        QVERIFY(!child<QProgressBar>(page, "testProgress")->isVisible());
+        QVERIFY(!test::child<QProgressBar>(page, "testProgress")->isVisible());
         QVERIFY(rowFor(checkRows(page), QStringLiteral("Stopped")).contains(QStringLiteral("Test again")));
         QVERIFY(!page->isComplete());
-        QVERIFY(child<QPushButton>(page, "testButton")->isEnabled());
+        QVERIFY(test::child<QPushButton>(page, "testButton")->isEnabled());
     }
 
     void goldenBuildShowsProgressAndCancelKillsIt()
@@ -464,14 +458,16 @@ private Q_SLOTS:
             return;
         GoldenPage* golden = wizard.goldenPage();
         golden->initializePage();
-        child<QRadioButton>(golden, "buildGolden")->setChecked(true);
+        test::child<QRadioButton>(golden, "buildGolden")->setChecked(true);
         QVERIFY(!golden->isComplete());
-        QTest::mouseClick(child<QPushButton>(golden, "buildButton"), Qt::LeftButton);
-        auto* bar = child<QProgressBar>(golden, "buildProgress");
+        QTest::mouseClick(test::child<QPushButton>(golden, "buildButton"), Qt::LeftButton);
+        auto* bar = test::child<QProgressBar>(golden, "buildProgress");
         QTRY_COMPARE_WITH_TIMEOUT(bar->value(), 30, kWaitMs);
         QVERIFY(bar->format().contains(QStringLiteral("packages")));
-        QVERIFY(child<QPlainTextEdit>(golden, "buildLog")->toPlainText().contains(QStringLiteral("args: ")));
-        QVERIFY(child<QPlainTextEdit>(golden, "buildLog")
+        QVERIFY(test::child<QPlainTextEdit>(golden, "buildLog")
+                    ->toPlainText()
+                    .contains(QStringLiteral("args: ")));
+        QVERIFY(test::child<QPlainTextEdit>(golden, "buildLog")
                     ->toPlainText()
                     .contains(QStringLiteral("--define test:///default")));
         const qint64 pid = golden->buildPid();
@@ -482,10 +478,10 @@ private Q_SLOTS:
         const pid_t childPid = childPidFile.readAll().trimmed().toInt();
         QVERIFY(childPid > 0);
         QVERIFY(!golden->isComplete());
-        QTest::mouseClick(child<QPushButton>(golden, "cancelBuildButton"), Qt::LeftButton);
+        QTest::mouseClick(test::child<QPushButton>(golden, "cancelBuildButton"), Qt::LeftButton);
         QTRY_COMPARE_WITH_TIMEOUT(golden->buildPid(), qint64(0), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(::kill(childPid, 0) != 0, 10000);
-        QVERIFY(child<QLabel>(golden, "goldenMessage")->text().contains(QStringLiteral("cancelled")));
+        QVERIFY(test::child<QLabel>(golden, "goldenMessage")->text().contains(QStringLiteral("cancelled")));
         QVERIFY(!golden->isComplete());
 
         // Without the script the page says so, and how to fix it.
@@ -498,9 +494,9 @@ private Q_SLOTS:
         if (QTest::currentTestFailed())
             return;
         second.goldenPage()->initializePage();
-        child<QRadioButton>(second.goldenPage(), "buildGolden")->setChecked(true);
-        QTest::mouseClick(child<QPushButton>(second.goldenPage(), "buildButton"), Qt::LeftButton);
-        const QString message = child<QLabel>(second.goldenPage(), "goldenMessage")->text();
+        test::child<QRadioButton>(second.goldenPage(), "buildGolden")->setChecked(true);
+        QTest::mouseClick(test::child<QPushButton>(second.goldenPage(), "buildButton"), Qt::LeftButton);
+        const QString message = test::child<QLabel>(second.goldenPage(), "goldenMessage")->text();
         QVERIFY2(message.contains(QStringLiteral("golden-image.sh was not found")) &&
                      message.contains(QStringLiteral("FLUID_SCRIPTS_DIR")),
                  qPrintable(message));

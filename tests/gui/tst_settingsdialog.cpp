@@ -24,18 +24,9 @@ using namespace fluid::ui;
 
 namespace {
 
-template <typename T>
-T* field(QWidget* dialog, const char* key)
-{
-    T* w = dialog->findChild<T*>(QString::fromLatin1(key));
-    if (!w)
-        qFatal("no field %s", key);
-    return w;
-}
-
 QPushButton* okButton(QWidget* dialog)
 {
-    return field<QDialogButtonBox>(dialog, "settingsButtons")->button(QDialogButtonBox::Ok);
+    return test::child<QDialogButtonBox>(dialog, "settingsButtons")->button(QDialogButtonBox::Ok);
 }
 
 } // namespace
@@ -69,34 +60,37 @@ private Q_SLOTS:
         QCOMPARE(dialog.settings(), loaded);
         QVERIFY(dialog.problems().isEmpty());
         QVERIFY(okButton(&dialog)->isEnabled());
-        QCOMPARE(field<QSpinBox>(&dialog, "sandbox.default_vcpus")->value(), 2);
-        QCOMPARE(field<QLineEdit>(&dialog, "agent.model")->text(), QStringLiteral("gpt-test"));
-        QCOMPARE(field<QTableView>(&dialog, "hosts")->model()->rowCount(), 2);
+        QCOMPARE(test::child<QSpinBox>(&dialog, "sandbox.default_vcpus")->value(), 2);
+        QCOMPARE(test::child<QLineEdit>(&dialog, "agent.model")->text(), QStringLiteral("gpt-test"));
+        QCOMPARE(test::child<QTableView>(&dialog, "hosts")->model()->rowCount(), 2);
 
         // Spin boxes carry the config's bounds.
-        auto* ttl = field<QSpinBox>(&dialog, "ssh.cert_ttl_minutes");
+        auto* ttl = test::child<QSpinBox>(&dialog, "ssh.cert_ttl_minutes");
         QCOMPARE(ttl->minimum(), config::bounds::kCertTtlMinutes.min);
         QCOMPARE(ttl->maximum(), config::bounds::kCertTtlMinutes.max);
-        QCOMPARE(field<QSpinBox>(&dialog, "sandbox.default_memory_mib")->minimum(),
+        QCOMPARE(test::child<QSpinBox>(&dialog, "sandbox.default_memory_mib")->minimum(),
                  config::bounds::kDefaultMemoryMib.min);
-        QCOMPARE(field<QSpinBox>(&dialog, "store.postgresql.port")->maximum(),
+        QCOMPARE(test::child<QSpinBox>(&dialog, "store.postgresql.port")->maximum(),
                  config::bounds::kPostgresqlPort.max);
 
         // Invalid values: OK disabled, each message next to its field.
-        field<QLineEdit>(&dialog, "agent.endpoint")->setText(QStringLiteral("ftp://models.example"));
+        test::child<QLineEdit>(&dialog, "agent.endpoint")->setText(QStringLiteral("ftp://models.example"));
         QVERIFY(!okButton(&dialog)->isEnabled());
-        auto* endpointError = field<QLabel>(&dialog, "agent.endpoint.error");
+        auto* endpointError = test::child<QLabel>(&dialog, "agent.endpoint.error");
         QVERIFY(!endpointError->isHidden());
         QVERIFY2(endpointError->text().contains(QStringLiteral("agent.endpoint: must be")),
                  qPrintable(endpointError->text()));
-        field<QPlainTextEdit>(&dialog, "commands.deny")->appendPlainText(QStringLiteral("(unclosed"));
-        QVERIFY2(
-            field<QLabel>(&dialog, "commands.deny.error")->text().contains(QStringLiteral("commands.deny[")),
-            qPrintable(field<QLabel>(&dialog, "commands.deny.error")->text()));
-        field<QLineEdit>(&dialog, "store.sqlite_path")->setText(QStringLiteral("relative/fluid.sqlite"));
-        QVERIFY(!field<QLabel>(&dialog, "store.sqlite_path.error")->isHidden());
+        test::child<QPlainTextEdit>(&dialog, "commands.deny")->appendPlainText(QStringLiteral("(unclosed"));
+        QVERIFY2(test::child<QLabel>(&dialog, "commands.deny.error")
+                     ->text()
+                     .contains(QStringLiteral("commands.deny[")),
+                 qPrintable(test::child<QLabel>(&dialog, "commands.deny.error")->text()));
+        test::child<QLineEdit>(&dialog, "store.sqlite_path")
+            ->setText(QStringLiteral("relative/fluid.sqlite"));
+        QVERIFY(!test::child<QLabel>(&dialog, "store.sqlite_path.error")->isHidden());
         QCOMPARE(dialog.problems().size(), 3);
-        QVERIFY(field<QLabel>(&dialog, "settingsSummary")->text().contains(QStringLiteral("3 problem")));
+        QVERIFY(
+            test::child<QLabel>(&dialog, "settingsSummary")->text().contains(QStringLiteral("3 problem")));
         QTest::mouseClick(okButton(&dialog), Qt::LeftButton);
         QVERIFY(dialog.isVisible()); // a disabled OK saves nothing
         QCOMPARE(test::must(config::loadConfig(path)).settings, loaded);
@@ -110,13 +104,14 @@ private Q_SLOTS:
                 return edited;
             });
         dialog.addHost();
-        QVERIFY(field<QLabel>(&dialog, "hosts.error")->text().contains(QStringLiteral("must be unique")));
+        QVERIFY(
+            test::child<QLabel>(&dialog, "hosts.error")->text().contains(QStringLiteral("must be unique")));
         QVERIFY(!okButton(&dialog)->isEnabled());
 
         // Fix everything, change values, edit and remove hosts.
-        field<QTableView>(&dialog, "hosts")->selectRow(2);
+        test::child<QTableView>(&dialog, "hosts")->selectRow(2);
         dialog.removeHost();
-        field<QTableView>(&dialog, "hosts")->selectRow(1);
+        test::child<QTableView>(&dialog, "hosts")->selectRow(1);
         dialog.setHostEditor(
             [](QWidget*, const config::HostSettings& host) -> std::optional<config::HostSettings> {
                 config::HostSettings edited = host;
@@ -125,16 +120,18 @@ private Q_SLOTS:
                 return edited;
             });
         dialog.editHost();
-        field<QLineEdit>(&dialog, "agent.endpoint")->setText(QStringLiteral("https://models.example/v1"));
-        field<QPlainTextEdit>(&dialog, "commands.deny")->setPlainText(QStringLiteral("^reboot\n^halt"));
-        field<QLineEdit>(&dialog, "store.sqlite_path")->setText(m_dir + QStringLiteral("/other.sqlite"));
-        field<QSpinBox>(&dialog, "sandbox.default_memory_mib")->setValue(1024);
+        test::child<QLineEdit>(&dialog, "agent.endpoint")
+            ->setText(QStringLiteral("https://models.example/v1"));
+        test::child<QPlainTextEdit>(&dialog, "commands.deny")->setPlainText(QStringLiteral("^reboot\n^halt"));
+        test::child<QLineEdit>(&dialog, "store.sqlite_path")
+            ->setText(m_dir + QStringLiteral("/other.sqlite"));
+        test::child<QSpinBox>(&dialog, "sandbox.default_memory_mib")->setValue(1024);
         ttl->setValue(9);
-        field<QComboBox>(&dialog, "agent.provider")->setCurrentText(QStringLiteral("ollama"));
-        field<QPlainTextEdit>(&dialog, "paths.allow")->setPlainText(QStringLiteral("/etc\n/srv"));
+        test::child<QComboBox>(&dialog, "agent.provider")->setCurrentText(QStringLiteral("ollama"));
+        test::child<QPlainTextEdit>(&dialog, "paths.allow")->setPlainText(QStringLiteral("/etc\n/srv"));
         QVERIFY2(dialog.problems().isEmpty(), qPrintable(dialog.problems().join(QLatin1Char('\n'))));
         QVERIFY(okButton(&dialog)->isEnabled());
-        QVERIFY(field<QLabel>(&dialog, "agent.endpoint.error")->isHidden());
+        QVERIFY(test::child<QLabel>(&dialog, "agent.endpoint.error")->isHidden());
 
         QSignalSpy saved(&dialog, &SettingsDialog::saved);
         QTest::mouseClick(okButton(&dialog), Qt::LeftButton);

@@ -4,6 +4,7 @@
 #include "base/Result.h"
 #include "runtime/HostSession.h"
 
+#include <QObject>
 #include <QString>
 
 namespace fluid::test {
@@ -41,6 +42,17 @@ inline void must(Result<void> r)
 {
     if (!r)
         qFatal("unexpected error: %s", qPrintable(r.error().toString()));
+}
+
+/// The child of `parent` named `name`; ends the test run (qFatal) when there is none, so a renamed widget
+/// fails loudly instead of dereferencing null.
+template <typename T>
+T* child(const QObject* parent, const char* name)
+{
+    T* w = parent->findChild<T*>(QString::fromLatin1(name));
+    if (!w)
+        qFatal("no child %s", name);
+    return w;
 }
 
 } // namespace fluid::test
