@@ -2,9 +2,11 @@
 #include "HostSession.h"
 
 #include "base/Logging.h"
+#include "inspect/RemoteMount.h"
 #include "inspect/SnapshotInspector.h"
 #include "Runtime.h"
 #include "SandboxDiff.h"
+#include "ssh/SshConnection.h"
 #include "store/Repository.h"
 
 #include <QMetaObject>
@@ -96,6 +98,18 @@ void HostSession::open()
         if (!hv) {
             Q_EMIT opened(false, QStringLiteral("%1: %2").arg(m_setup.host.name, hv.error().message));
             return;
+        }
+        if (!inspect::isLocalHostUri(m_setup.host.uri)) {
+            // Snapshot mounts a crashed Fluid on this machine left on that host; a host where Fluid cannot
+            // log in as root has none (diffs there fail saying why).
+            if (auto host = m_setup.connectHost(m_setup.host.uri)) {
+                auto cleaned = inspect::RemoteImageMount::cleanupLeftovers(**host);
+                if (!cleaned)
+                    qCWarning(lcInspect) << m_setup.host.name << ":" << cleaned.error().toString();
+                else if (*cleaned > 0)
+                    qCInfo(lcInspect) << "cleaned up" << *cleaned
+                                      << "snapshot mount(s) an earlier run left on" << m_setup.host.name;
+            }
         }
         std::shared_ptr<virt::Hypervisor> shared(std::move(*hv));
         auto db = store::Database::open(m_setup.database);
@@ -428,6 +442,26 @@ Result<ssh::SandboxEndpoint> HostSession::sandboxEndpoint(const model::Sandbox& 
     return endpoint;
 }
 
+Result<std::shared_ptr<ssh::SshConnection>> HostSession::jumpConnection()
+{
+    QMutexLocker lock(&m_jumpMutex);
+    if (m_jump && m_jump->state() == ssh::SshConnection::State::Ready)
+        return m_jump;
+    auto shell = m_setup.connectHost(m_setup.host.uri);
+    if (!shell)
+        return makeError(shell.error().code,
+                         QStringLiteral("Cannot reach %1's sandbox network through the host: %2")
+                             .arg(m_setup.host.name, shell.error().message),
+                         shell.error().detail);
+    auto connection = std::dynamic_pointer_cast<ssh::SshConnection>(*shell);
+    if (!connection)
+        return makeError(
+            ErrorCode::InvalidArgument,
+            QStringLiteral("The connection to %1 cannot forward to its sandboxes").arg(m_setup.host.name));
+    m_jump = connection;
+    return m_jump;
+}
+
 void HostSession::openShell(const QString& sandboxId, QObject* context, ShellCallback done)
 {
     using ShellResult = Result<std::shared_ptr<ssh::RemoteShell>>;
@@ -442,14 +476,6 @@ void HostSession::openShell(const QString& sandboxId, QObject* context, ShellCal
             },
             Qt::QueuedConnection);
     };
-    if (!QUrl(m_setup.host.uri).host().isEmpty()) {
-        answer(makeError(ErrorCode::Unavailable,
-                         QStringLiteral("Terminals on sandboxes of the remote host %1 are not supported yet: "
-                                        "their network is only reachable through that host. Use a terminal "
-                                        "on %1 itself to reach the sandbox.")
-                             .arg(m_setup.host.name)));
-        return;
-    }
     if (!isOpen()) {
         answer(makeError(
             ErrorCode::Unavailable,
@@ -466,6 +492,15 @@ void HostSession::openShell(const QString& sandboxId, QObject* context, ShellCal
         if (!endpoint) {
             answer(endpoint.error());
             return;
+        }
+        // A remote host's sandbox network is only reachable from that host: through it (ProxyJump).
+        if (!inspect::isLocalHostUri(m_setup.host.uri)) {
+            auto jump = jumpConnection();
+            if (!jump) {
+                answer(jump.error());
+                return;
+            }
+            endpoint->jump = *jump;
         }
         std::shared_ptr<const ssh::CertificateAuthority> ca;
         {

@@ -113,8 +113,8 @@ public:
     /// loaded and the connection made on a worker) and calls `done` on this session's thread with the
     /// connected shell, unless `context` was destroyed first. Open terminals with openPty() on the returned
     /// shell, on the thread that will own them; keep the shell while they live. Dropping the last reference
-    /// closes the connection on a worker, never blocking the caller. Sandboxes of a remote host (reached
-    /// only through that host) are refused with ErrorCode::Unavailable for now.
+    /// closes the connection on a worker, never blocking the caller. A remote host's sandboxes are reached
+    /// through that host (ProxyJump over Setup::connectHost, one connection shared by its shells).
     void openShell(const QString& sandboxId, QObject* context, ShellCallback done);
 
 Q_SIGNALS:
@@ -146,6 +146,8 @@ private:
     /// `pool` when given, else on the general pool.
     void onWorker(std::function<void(virt::SandboxManager&, store::Database&)> fn,
                   QThreadPool* pool = nullptr);
+    /// The SSH connection to a remote host (Setup::connectHost), made once and reused while it is up.
+    Result<std::shared_ptr<ssh::SshConnection>> jumpConnection();
     void emitSandboxes(store::Database& db);
     void emitSources(virt::SandboxManager& manager);
 
@@ -172,6 +174,9 @@ private:
     std::atomic<bool> m_closing{false};
     /// Loaded by the first openShell(); guarded by m_mutex.
     std::shared_ptr<const ssh::CertificateAuthority> m_ca;
+    /// The connection to a remote host its sandboxes' shells jump through (ProxyJump), shared by them.
+    QMutex m_jumpMutex;
+    std::shared_ptr<ssh::SshConnection> m_jump;
 };
 
 } // namespace fluid::runtime

@@ -6,6 +6,8 @@
 #include "SshTestEnv.h"
 
 #include "runtime/HostSession.h"
+#include "ssh/HostTrust.h"
+#include "ssh/SshConnection.h"
 #include "store/Repository.h"
 #include "terminal/TerminalDock.h"
 #include "terminal/TerminalScreen.h"
@@ -69,6 +71,46 @@ private:
     {
         QTest::keyClick(tab->view(), Qt::Key_C, Qt::ControlModifier);
         return QTest::qWaitFor([tab] { return screenText(tab).trimmed().endsWith(QLatin1Char('#')); }, 10000);
+    }
+
+    /// Points a session's shells at the loopback sshd: its CA, and port 22 of the row swapped for the sshd's
+    /// (the row cannot name a port). `caLoads` counts CA loads when given.
+    void useLoopbackSshd(runtime::HostSession::Setup& setup, int* caLoads = nullptr)
+    {
+        setup.loadCa = [this, caLoads]() -> Result<std::shared_ptr<const ssh::CertificateAuthority>> {
+            if (caLoads)
+                ++*caLoads;
+            return std::shared_ptr<const ssh::CertificateAuthority>(m_ca);
+        };
+        const int port = m_sshd->port();
+        setup.shellEndpoint = [port](const model::Sandbox& s) -> Result<ssh::SandboxEndpoint> {
+            auto e = runtime::HostSession::sandboxEndpoint(s);
+            if (e)
+                e->port = port;
+            return e;
+        };
+    }
+
+    /// Opens the session and stores a running sandbox row `id` whose sshd is the loopback one.
+    model::Sandbox openWithRunningSandbox(runtime::HostSession& session,
+                                          const runtime::HostSession::Setup& setup, const QString& id)
+    {
+        QSignalSpy opened(&session, &runtime::HostSession::opened);
+        session.open();
+        if (!QTest::qWaitFor([&] { return !opened.isEmpty(); }, 15000) || !opened.first().at(0).toBool())
+            qFatal("the session did not open");
+        model::Sandbox row;
+        row.id = id;
+        row.name = m_sshd->options().sandboxName; // the certificate principal
+        row.hostId = session.hostId();
+        row.domainName = QStringLiteral("fluid-") + id;
+        row.state = model::SandboxState::Running;
+        row.ip = m_sshd->host();
+        row.hostPublicKey = m_sshd->hostKey().publicKey().toOpenSshLine();
+        row.createdAt = row.updatedAt = QDateTime::currentDateTimeUtc();
+        auto db = must(store::Database::open(setup.database));
+        must(store::SandboxRepository(*db).insert(row));
+        return row;
     }
 
 private Q_SLOTS:
@@ -233,39 +275,15 @@ private Q_SLOTS:
         runtime::HostSession::Setup setup = testDriverSessionSetup(dir);
         must(store::openAndMigrate(setup.database));
         int caLoads = 0;
-        setup.loadCa = [this, &caLoads]() -> Result<std::shared_ptr<const ssh::CertificateAuthority>> {
-            ++caLoads;
-            return std::shared_ptr<const ssh::CertificateAuthority>(m_ca);
-        };
-        const int port = m_sshd->port();
-        setup.shellEndpoint = [port](const model::Sandbox& s) -> Result<ssh::SandboxEndpoint> {
-            auto e = runtime::HostSession::sandboxEndpoint(s);
-            if (e)
-                e->port = port;
-            return e;
-        };
+        useLoopbackSshd(setup, &caLoads);
         runtime::HostSession session(setup);
-        QSignalSpy opened(&session, &runtime::HostSession::opened);
-        session.open();
-        QTRY_VERIFY_WITH_TIMEOUT(!opened.isEmpty(), 15000);
-        QVERIFY2(opened.first().at(0).toBool(), qPrintable(opened.first().at(1).toString()));
-
-        model::Sandbox row;
-        row.id = QStringLiteral("sbx-terminal-1");
-        row.name = m_sshd->options().sandboxName; // the certificate principal
-        row.hostId = session.hostId();
-        row.domainName = QStringLiteral("fluid-sbx-terminal-1");
-        row.state = model::SandboxState::Running;
-        row.ip = m_sshd->host();
-        row.hostPublicKey = m_sshd->hostKey().publicKey().toOpenSshLine();
-        row.createdAt = row.updatedAt = QDateTime::currentDateTimeUtc();
+        const model::Sandbox row = openWithRunningSandbox(session, setup, QStringLiteral("sbx-terminal-1"));
         model::Sandbox stopped = row;
         stopped.id = QStringLiteral("sbx-terminal-2");
         stopped.domainName = QStringLiteral("fluid-sbx-terminal-2");
         stopped.state = model::SandboxState::Stopped;
         {
             auto db = must(store::Database::open(setup.database));
-            must(store::SandboxRepository(*db).insert(row));
             must(store::SandboxRepository(*db).insert(stopped));
         }
 
@@ -295,20 +313,67 @@ private Q_SLOTS:
         QTest::qWait(50);
     }
 
-    void remoteHostsAreRefused()
+    /// A sandbox of a remote host: its network is only reachable from that host, so the shell jumps through
+    /// an SSH connection to it (a second loopback sshd stands in for the hypervisor host; its log shows the
+    /// forwarded connection).
+    void remoteHostSandboxThroughTheHost()
     {
-        runtime::HostSession::Setup setup;
+        const QString dir = makeTempDir(QStringLiteral("terminaldock-remote"));
+        auto hvKey = must(ssh::KeyPair::generate());
+        LoopbackSshd::Options o;
+        o.sandboxName = QStringLiteral("hypervisor");
+        o.authorizedKeys = {hvKey.publicKey()};
+        o.logLevel = QStringLiteral("DEBUG1"); // logs each direct-tcpip request
+        LoopbackSshd hypervisor(m_ca, o);
+        must(hypervisor.start());
+        const QString knownHosts = dir + QStringLiteral("/known_hosts");
+        must(ssh::trustHostKey(knownHosts, hypervisor.host(), hypervisor.port(),
+                               hypervisor.hostKey().publicKey()));
+
+        runtime::HostSession::Setup setup = testDriverSessionSetup(dir);
+        must(store::openAndMigrate(setup.database));
+        const auto testDriver = setup.connect;
         setup.host.name = QStringLiteral("far");
-        setup.host.uri = QStringLiteral("qemu+ssh://root@hypervisor.invalid/system");
-        runtime::HostSession session(setup); // never opened: nothing is contacted
-        std::optional<Result<std::shared_ptr<ssh::RemoteShell>>> r;
-        session.openShell(QStringLiteral("any"), this,
-                          [&](Result<std::shared_ptr<ssh::RemoteShell>> x) { r = x; });
-        QVERIFY(!r.has_value()); // always answered later, never from inside the call
-        QTRY_VERIFY(r.has_value());
-        QVERIFY(!r->ok());
-        QCOMPARE(r->error().code, ErrorCode::Unavailable);
-        QVERIFY(r->error().message.contains(QStringLiteral("remote host far")));
+        setup.host.uri = QStringLiteral("qemu+ssh://root@127.0.0.1:%1/system").arg(hypervisor.port());
+        setup.connect = [testDriver](const QString&) {
+            return testDriver(QStringLiteral("test:///default"));
+        };
+        int hostConnections = 0;
+        setup.connectHost = [&](const QString&) -> Result<std::shared_ptr<ssh::RemoteShell>> {
+            ++hostConnections;
+            ssh::ConnectionOptions c;
+            c.host = hypervisor.host();
+            c.port = hypervisor.port();
+            c.user = QStringLiteral("root");
+            c.hostKeyCheck = ssh::HostKeyCheck::knownHosts(knownHosts);
+            c.identity = ssh::Identity{hvKey, std::nullopt};
+            auto connection = ssh::SshConnection::open(c);
+            auto ready = connection->ready();
+            ready.waitForFinished();
+            if (auto r = ready.result(); !r)
+                return r.error();
+            return std::shared_ptr<ssh::RemoteShell>(connection);
+        };
+        useLoopbackSshd(setup);
+        const int port = m_sshd->port();
+        runtime::HostSession session(setup);
+        const model::Sandbox row = openWithRunningSandbox(session, setup, QStringLiteral("sbx-far-1"));
+        TerminalTab* tab = m_dock->openSandboxTerminal(&session, row);
+        QTRY_VERIFY_WITH_TIMEOUT(tab->isConnected() || tab->hasEnded(), 15000);
+        QVERIFY2(tab->isConnected(), qPrintable(tab->endText()));
+        type(tab, QStringLiteral("echo far-$((2*21)) $(whoami)"));
+        QTRY_VERIFY_WITH_TIMEOUT(screenText(tab).contains(QStringLiteral("\nfar-42 root")), 10000);
+        QTRY_VERIFY2(hypervisor.log().contains(QStringLiteral("target 127.0.0.1 port %1").arg(port)),
+                     qPrintable(hypervisor.log().right(2000)));
+        // A second terminal reuses the connection to the host (the first is the start-up clean-up's).
+        const int before = hostConnections;
+        TerminalTab* second = m_dock->openSandboxTerminal(&session, row);
+        QTRY_VERIFY_WITH_TIMEOUT(second->isConnected() || second->hasEnded(), 15000);
+        QVERIFY2(second->isConnected(), qPrintable(second->endText()));
+        QCOMPARE(hostConnections, before);
+        m_dock->closeTab(m_dock->tabs()->indexOf(second));
+        m_dock->closeTab(m_dock->tabs()->indexOf(tab));
+        QTest::qWait(50);
     }
 };
 
