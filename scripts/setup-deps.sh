@@ -15,6 +15,7 @@ PACKAGES=(
   qemu-system-x86 qemu-utils dnsmasq-base iptables iproute2 debootstrap e2fsprogs fdisk libdtl-dev
   ansible-core python3 python3-apt netcat-openbsd genisoimage cloud-image-utils dpkg-dev
   libguestfs-tools linux-image-amd64  # virt-diff for the inspect benchmark; its appliance needs a kernel
+  rpm  # reads rpm databases of Fedora/RHEL sandboxes for the package layer of snapshot diffs
 )
 
 missing=()

@@ -10,6 +10,7 @@
 #include <QProcess>
 #include <QSet>
 #include <QStandardPaths>
+#include <QTemporaryDir>
 
 #include <fnmatch.h>
 
@@ -156,6 +157,128 @@ void addContent(QJsonObject& change, const FileEntry* a, const FileEntry* b, con
 
 // ---- semantic layers -------------------------------------------------------------------------------
 
+/// One package of either manager, as the layer compares them.
+struct PackageState {
+    QString name;
+    QString architecture;
+    QString version;
+    QString status; ///< empty when installed; else why not (dpkg's config-files, half-installed, ...)
+};
+
+/// Installed, removed, upgraded, downgraded or changed state, per "name/arch" key of two package lists.
+void appendPackageChanges(QJsonArray& changes, const QString& manager, const QMap<QString, PackageState>& a,
+                          const QMap<QString, PackageState>& b,
+                          int (*compare)(const QString&, const QString&))
+{
+    QSet<QString> keys;
+    for (auto it = a.cbegin(); it != a.cend(); ++it)
+        keys.insert(it.key());
+    for (auto it = b.cbegin(); it != b.cend(); ++it)
+        keys.insert(it.key());
+    QStringList sorted(keys.cbegin(), keys.cend());
+    sorted.sort();
+    const auto describe = [](const PackageState& p) {
+        return p.version +
+               (p.status.isEmpty() ? QString() : QStringLiteral(" (") + p.status + QLatin1Char(')'));
+    };
+    for (const QString& key : sorted) {
+        const PackageState pa = a.value(key);
+        const PackageState pb = b.value(key);
+        const bool wasIn = a.contains(key) && pa.status.isEmpty();
+        const bool isIn = b.contains(key) && pb.status.isEmpty();
+        QString change;
+        if (!wasIn && isIn)
+            change = QStringLiteral("installed");
+        else if (wasIn && !isIn)
+            change = QStringLiteral("removed");
+        else if (wasIn && isIn && pa.version != pb.version)
+            change = compare(pa.version, pb.version) < 0 ? QStringLiteral("upgraded")
+                                                         : QStringLiteral("downgraded");
+        else if (!wasIn && !isIn && pa.status != pb.status)
+            change = QStringLiteral("state");
+        if (change.isEmpty())
+            continue;
+        const PackageState& any = b.contains(key) ? pb : pa;
+        QJsonObject o{{QStringLiteral("manager"), manager},
+                      {QStringLiteral("name"), any.name},
+                      {QStringLiteral("arch"), any.architecture},
+                      {QStringLiteral("change"), change}};
+        if (a.contains(key))
+            o[QStringLiteral("before")] = describe(pa);
+        if (b.contains(key))
+            o[QStringLiteral("after")] = describe(pb);
+        changes.append(o);
+    }
+}
+
+QMap<QString, PackageState> dpkgPackages(const TreeSide& side, const QString& status)
+{
+    QMap<QString, PackageState> out;
+    const auto parsed = parseDpkgStatus(readFile(side, status, 256 * 1024 * 1024));
+    for (auto it = parsed.cbegin(); it != parsed.cend(); ++it)
+        out.insert(it.key(),
+                   {it->name, it->architecture, it->version, it->installed() ? QString() : it->status});
+    return out;
+}
+
+/// Where an rpm database can be: the sqlite database (Fedora, RHEL 9) or the Berkeley DB one (older).
+const QStringList& rpmDatabaseFiles()
+{
+    static const QStringList files{
+        QStringLiteral("/usr/lib/sysimage/rpm/rpmdb.sqlite"), QStringLiteral("/var/lib/rpm/rpmdb.sqlite"),
+        QStringLiteral("/usr/lib/sysimage/rpm/Packages"), QStringLiteral("/var/lib/rpm/Packages")};
+    return files;
+}
+
+/// The packages in a tree's rpm database: the database files are copied out (through the side's reader, so
+/// this works for remote hosts too) and listed by this machine's rpm tool, read-only. An empty map when
+/// the tree has no rpm database.
+Result<QMap<QString, PackageState>> rpmPackages(const TreeSide& side)
+{
+    QMap<QString, PackageState> out;
+    const FileEntry* db = nullptr;
+    for (const QString& file : rpmDatabaseFiles()) {
+        const FileEntry* e = findEntry(*side.tree, file);
+        if (e && e->type == FileType::Regular) {
+            db = e;
+            break;
+        }
+    }
+    if (!db)
+        return out;
+    QTemporaryDir copy;
+    if (!copy.isValid())
+        return makeError(ErrorCode::Io, QStringLiteral("Cannot make a folder for the rpm database copy"));
+    const QString dir = QFileInfo(db->path).path();
+    const bool sqlite = db->path.endsWith(QLatin1String(".sqlite"));
+    const QStringList names =
+        sqlite ? QStringList{QStringLiteral("rpmdb.sqlite"), QStringLiteral("rpmdb.sqlite-wal"),
+                             QStringLiteral("rpmdb.sqlite-shm")}
+               : QStringList{QStringLiteral("Packages")};
+    for (const QString& name : names) {
+        if (!findEntry(*side.tree, dir + QLatin1Char('/') + name))
+            continue;
+        QFile f(copy.filePath(name));
+        if (!f.open(QIODevice::WriteOnly) ||
+            f.write(readFile(side, dir + QLatin1Char('/') + name, 1LL << 30)) < 0)
+            return makeError(ErrorCode::Io, QStringLiteral("Cannot copy the rpm database"), f.errorString());
+    }
+    QProcess rpm;
+    QStringList args{QStringLiteral("--dbpath"), copy.path()};
+    if (!sqlite)
+        args << QStringLiteral("--define") << QStringLiteral("_db_backend bdb_ro");
+    args << QStringLiteral("-qa") << QStringLiteral("--qf") << QString::fromLatin1(kRpmQueryFormat);
+    rpm.start(QStringLiteral("rpm"), args);
+    if (!rpm.waitForFinished(120000) || rpm.exitStatus() != QProcess::NormalExit || rpm.exitCode() != 0)
+        return makeError(ErrorCode::Unavailable,
+                         QStringLiteral("rpm could not read the rpm database in %1").arg(dir),
+                         QString::fromUtf8(rpm.readAllStandardError()).trimmed() + rpm.errorString());
+    const auto parsed = parseRpmList(rpm.readAllStandardOutput());
+    for (auto it = parsed.cbegin(); it != parsed.cend(); ++it)
+        out.insert(it.key(), {it->name, it->architecture, it->evr, QString()});
+    return out;
+}
+
 QJsonObject packagesLayer(const TreeSide& before, const TreeSide& after)
 {
     QJsonArray managers;
@@ -165,62 +288,25 @@ QJsonObject packagesLayer(const TreeSide& before, const TreeSide& after)
     const bool dpkg = findEntry(*before.tree, status) || findEntry(*after.tree, status);
     if (dpkg) {
         managers.append(QStringLiteral("dpkg"));
-        const auto a = parseDpkgStatus(readFile(before, status, 256 * 1024 * 1024));
-        const auto b = parseDpkgStatus(readFile(after, status, 256 * 1024 * 1024));
-        QSet<QString> keys;
-        for (auto it = a.cbegin(); it != a.cend(); ++it)
-            keys.insert(it.key());
-        for (auto it = b.cbegin(); it != b.cend(); ++it)
-            keys.insert(it.key());
-        QStringList sorted(keys.cbegin(), keys.cend());
-        sorted.sort();
-        for (const QString& key : sorted) {
-            const auto pa = a.value(key);
-            const auto pb = b.value(key);
-            const bool wasIn = a.contains(key) && pa.installed();
-            const bool isIn = b.contains(key) && pb.installed();
-            QString change;
-            if (!wasIn && isIn)
-                change = QStringLiteral("installed");
-            else if (wasIn && !isIn)
-                change = QStringLiteral("removed");
-            else if (wasIn && isIn && pa.version != pb.version)
-                change = compareDebianVersions(pa.version, pb.version) < 0 ? QStringLiteral("upgraded")
-                                                                           : QStringLiteral("downgraded");
-            else if (!wasIn && !isIn && pa.status != pb.status)
-                change = QStringLiteral("state");
-            if (change.isEmpty())
-                continue;
-            const DpkgPackage& any = b.contains(key) ? pb : pa;
-            QJsonObject o{{QStringLiteral("manager"), QStringLiteral("dpkg")},
-                          {QStringLiteral("name"), any.name},
-                          {QStringLiteral("arch"), any.architecture},
-                          {QStringLiteral("change"), change}};
-            if (a.contains(key))
-                o[QStringLiteral("before")] =
-                    pa.version +
-                    (pa.installed() ? QString() : QStringLiteral(" (") + pa.status + QLatin1Char(')'));
-            if (b.contains(key))
-                o[QStringLiteral("after")] =
-                    pb.version +
-                    (pb.installed() ? QString() : QStringLiteral(" (") + pb.status + QLatin1Char(')'));
-            changes.append(o);
-        }
+        appendPackageChanges(changes, QStringLiteral("dpkg"), dpkgPackages(before, status),
+                             dpkgPackages(after, status), compareDebianVersions);
     }
     bool rpmDb = false;
-    for (const QString& dir : {QStringLiteral("/var/lib/rpm"), QStringLiteral("/usr/lib/sysimage/rpm")}) {
-        const FileEntry* ea = findEntry(*before.tree, dir);
-        const FileEntry* eb = findEntry(*after.tree, dir);
-        rpmDb = rpmDb || (ea && ea->type == FileType::Directory) || (eb && eb->type == FileType::Directory);
-    }
+    for (const QString& file : rpmDatabaseFiles())
+        rpmDb = rpmDb || findEntry(*before.tree, file) || findEntry(*after.tree, file);
     if (rpmDb) {
-        // Reading an rpm database needs the rpm tool of a compatible version; Fluid does not parse it itself.
-        if (QStandardPaths::findExecutable(QStringLiteral("rpm")).isEmpty())
-            notes.append(QStringLiteral("An rpm database is present but this host has no rpm tool, so rpm "
-                                        "package changes are not shown (install rpm on the host)."));
-        else
-            notes.append(QStringLiteral("An rpm database is present; rpm package diffs are not supported "
-                                        "yet, see the file changes under /var/lib/rpm."));
+        managers.append(QStringLiteral("rpm"));
+        if (QStandardPaths::findExecutable(QStringLiteral("rpm")).isEmpty()) {
+            notes.append(QStringLiteral("An rpm database is present but this machine has no rpm tool, so rpm "
+                                        "package changes are not shown (apt-get install rpm)."));
+        } else {
+            auto a = rpmPackages(before);
+            auto b = a ? rpmPackages(after) : Result<QMap<QString, PackageState>>(a.error());
+            if (a && b)
+                appendPackageChanges(changes, QStringLiteral("rpm"), *a, *b, compareRpmVersions);
+            else
+                notes.append((a ? b.error() : a.error()).toString());
+        }
     }
     if (!dpkg && !rpmDb)
         notes.append(QStringLiteral("No package database found (neither dpkg nor rpm)."));

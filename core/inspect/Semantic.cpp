@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "Semantic.h"
 
+#include <cstring>
+
+#include <cctype>
+
 namespace fluid::inspect {
 namespace {
 
@@ -150,6 +154,133 @@ QStringList cronEntries(const QByteArray& content)
             out.append(line);
     }
     return out;
+}
+
+QMap<QString, RpmPackage> parseRpmList(const QByteArray& output)
+{
+    QMap<QString, RpmPackage> out;
+    for (const QByteArray& line : output.split('\n')) {
+        const QList<QByteArray> f = line.split('\t');
+        if (f.size() != 3 || f[0].isEmpty() || f[0] == "gpg-pubkey")
+            continue;
+        RpmPackage p{QString::fromUtf8(f[0]), QString::fromUtf8(f[1]), QString::fromUtf8(f[2])};
+        out.insert(p.name + QLatin1Char('.') + p.architecture, p);
+    }
+    return out;
+}
+
+namespace {
+
+/// rpmvercmp: alternating digit and letter segments; digits compare numerically and beat letters.
+int rpmSegmentCompare(const QByteArray& a, const QByteArray& b)
+{
+    if (a == b)
+        return 0;
+    const auto alnum = [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0;
+    };
+    const auto digit = [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) != 0;
+    };
+    const auto alpha = [](char c) {
+        return std::isalpha(static_cast<unsigned char>(c)) != 0;
+    };
+    qsizetype i = 0;
+    qsizetype j = 0;
+    const qsizetype n = a.size();
+    const qsizetype m = b.size();
+    while (i < n || j < m) {
+        while (i < n && !alnum(a[i]) && a[i] != '~' && a[i] != '^')
+            ++i;
+        while (j < m && !alnum(b[j]) && b[j] != '~' && b[j] != '^')
+            ++j;
+        const char ca = i < n ? a[i] : '\0';
+        const char cb = j < m ? b[j] : '\0';
+        if (ca == '~' || cb == '~') {
+            if (ca != '~')
+                return 1;
+            if (cb != '~')
+                return -1;
+            ++i;
+            ++j;
+            continue;
+        }
+        if (ca == '^' || cb == '^') {
+            if (i >= n)
+                return -1;
+            if (j >= m)
+                return 1;
+            if (ca != '^')
+                return 1;
+            if (cb != '^')
+                return -1;
+            ++i;
+            ++j;
+            continue;
+        }
+        if (i >= n || j >= m)
+            break;
+        const bool numeric = digit(ca);
+        qsizetype ei = i;
+        qsizetype ej = j;
+        while (ei < n && (numeric ? digit(a[ei]) : alpha(a[ei])))
+            ++ei;
+        while (ej < m && (numeric ? digit(b[ej]) : alpha(b[ej])))
+            ++ej;
+        if (ej == j) // the other side has a segment of the other kind here
+            return numeric ? 1 : -1;
+        QByteArray x = a.mid(i, ei - i);
+        QByteArray y = b.mid(j, ej - j);
+        if (numeric) {
+            while (x.size() > 1 && x.startsWith('0'))
+                x.remove(0, 1);
+            while (y.size() > 1 && y.startsWith('0'))
+                y.remove(0, 1);
+            if (x.size() != y.size())
+                return x.size() > y.size() ? 1 : -1;
+        }
+        if (const int c = std::strcmp(x.constData(), y.constData()); c != 0)
+            return c < 0 ? -1 : 1;
+        i = ei;
+        j = ej;
+    }
+    if (i >= n && j >= m)
+        return 0;
+    return i < n ? 1 : -1;
+}
+
+struct Evr {
+    qint64 epoch = 0;
+    QByteArray version;
+    QByteArray release;
+};
+
+Evr splitEvr(const QString& text)
+{
+    Evr e;
+    QString rest = text;
+    const qsizetype colon = rest.indexOf(QLatin1Char(':'));
+    if (colon >= 0) {
+        e.epoch = rest.left(colon).toLongLong();
+        rest = rest.mid(colon + 1);
+    }
+    const qsizetype dash = rest.lastIndexOf(QLatin1Char('-'));
+    e.version = (dash >= 0 ? rest.left(dash) : rest).toUtf8();
+    e.release = dash >= 0 ? rest.mid(dash + 1).toUtf8() : QByteArray();
+    return e;
+}
+
+} // namespace
+
+int compareRpmVersions(const QString& a, const QString& b)
+{
+    const Evr x = splitEvr(a);
+    const Evr y = splitEvr(b);
+    if (x.epoch != y.epoch)
+        return x.epoch < y.epoch ? -1 : 1;
+    if (const int v = rpmSegmentCompare(x.version, y.version); v != 0)
+        return v;
+    return rpmSegmentCompare(x.release, y.release);
 }
 
 } // namespace fluid::inspect

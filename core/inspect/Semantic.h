@@ -25,6 +25,23 @@ QMap<QString, DpkgPackage> parseDpkgStatus(const QByteArray& content);
 /// Negative, zero or positive.
 int compareDebianVersions(const QString& a, const QString& b);
 
+/// One package as rpm's database records it.
+struct RpmPackage {
+    QString name;
+    QString architecture;
+    QString evr; ///< "epoch:version-release"
+};
+
+/// The query format parseRpmList() reads: one "name TAB arch TAB epoch:version-release" line per package.
+inline constexpr const char* kRpmQueryFormat = "%{NAME}\t%{ARCH}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\n";
+
+/// `rpm -qa --qf kRpmQueryFormat` output, keyed by "name.arch" (gpg-pubkey entries skipped). Pure.
+QMap<QString, RpmPackage> parseRpmList(const QByteArray& output);
+
+/// rpm's ordering of "epoch:version-release" (epoch, then rpmvercmp of version and of release: '~' sorts
+/// before anything, '^' after the end). Negative, zero or positive.
+int compareRpmVersions(const QString& a, const QString& b);
+
 /// Lines of a colon-separated account file (/etc/passwd, /etc/group, /etc/shadow) keyed by the first field.
 /// Comments and blank lines are skipped.
 QMap<QString, QStringList> parseColonFile(const QByteArray& content);

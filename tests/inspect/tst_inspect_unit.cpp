@@ -11,8 +11,11 @@
 #include "TestSupport.h"
 
 #include <QDir>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QProcess>
+#include <QStandardPaths>
 #include <QtEndian>
 #include <QTest>
 
@@ -153,6 +156,109 @@ private slots:
         auto parts = readPartitions(readerFor(disk), disk.size());
         QVERIFY(!parts);
         QCOMPARE(parts.error().code, ErrorCode::InvalidArgument);
+    }
+
+    void rpmVersionsOrderAsRpmDoes()
+    {
+        const auto cmp = [](const char* a, const char* b) {
+            return compareRpmVersions(QString::fromLatin1(a), QString::fromLatin1(b));
+        };
+        QVERIFY(cmp("0:1.0-1", "0:1.0.1-1") < 0);
+        QVERIFY(cmp("0:1.0~rc1-1", "0:1.0-1") < 0);  // tilde sorts before the release itself
+        QVERIFY(cmp("0:1.0^git1-1", "0:1.0-1") > 0); // caret sorts after it
+        QVERIFY(cmp("0:1.0^git1-1", "0:1.0.1-1") < 0);
+        QVERIFY(cmp("1:0.9-1", "0:9.9-1") > 0);
+        QVERIFY(cmp("0:1.10-1", "0:1.9-1") > 0);
+        QVERIFY(cmp("0:1.0a-1", "0:1.0-1") > 0);
+        QVERIFY(cmp("0:1.a-1", "0:1.1-1") < 0); // digits beat letters
+        QVERIFY(cmp("0:1.001-1", "0:1.1-1") == 0);
+        QVERIFY(cmp("0:2.0-1.fc39", "0:2.0-2.fc39") < 0);
+        QCOMPARE(cmp("0:2.0-1", "0:2.0-1"), 0);
+        const auto list = parseRpmList("bash\tx86_64\t0:5.2.15-5.fc39\ngpg-pubkey\t(none)\t0:1-2\n");
+        QCOMPARE(list.size(), 1);
+        QCOMPARE(list.value(QStringLiteral("bash.x86_64")).evr, QStringLiteral("0:5.2.15-5.fc39"));
+    }
+
+    /// Real rpm databases made by rpm itself (packages built with rpmbuild, recorded with --justdb): the
+    /// layer reads each side's database through a copy and reports what rpm would.
+    void rpmLayerFromRealDatabases()
+    {
+        for (const char* tool : {"rpm", "rpmbuild"}) {
+            if (QStandardPaths::findExecutable(QLatin1String(tool)).isEmpty())
+                QFAIL("rpm and rpmbuild are needed (scripts/setup-deps.sh installs the rpm package)");
+        }
+        const QString base = test::makeTempDir(QStringLiteral("rpm"));
+        const auto run = [](const QStringList& args) {
+            QProcess p;
+            p.setProcessChannelMode(QProcess::MergedChannels);
+            p.start(args.first(), args.mid(1));
+            const bool ok =
+                p.waitForFinished(120000) && p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0;
+            if (!ok)
+                qWarning().noquote() << args.join(QLatin1Char(' ')) << "\n" << p.readAll();
+            return ok;
+        };
+        const auto build = [&](const QString& name, const QString& version) {
+            const QString top = base + QStringLiteral("/build");
+            QDir().mkpath(top + QStringLiteral("/SPECS"));
+            const QString spec = top + QStringLiteral("/SPECS/%1.spec").arg(name);
+            QFile f(spec);
+            if (!f.open(QIODevice::WriteOnly))
+                return QString();
+            f.write(QStringLiteral("Name: %1\nVersion: %2\nRelease: 1\nSummary: test\nLicense: MIT\n"
+                                   "BuildArch: noarch\n%description\ntest\n%files\n")
+                        .arg(name, version)
+                        .toUtf8());
+            f.close();
+            if (!run({QStringLiteral("rpmbuild"), QStringLiteral("--define"),
+                      QStringLiteral("_topdir ") + top, QStringLiteral("-bb"), spec}))
+                return QString();
+            return top + QStringLiteral("/RPMS/noarch/%1-%2-1.noarch.rpm").arg(name, version);
+        };
+        const auto database = [&](const QString& tree, const QStringList& rpms) {
+            const QString db = tree + QStringLiteral("/var/lib/rpm");
+            QDir().mkpath(db);
+            QDir().mkpath(tree + QStringLiteral("/etc"));
+            if (!run({QStringLiteral("rpm"), QStringLiteral("--dbpath"), db, QStringLiteral("--initdb")}))
+                return false;
+            QStringList args{
+                QStringLiteral("rpm"),         QStringLiteral("--dbpath"),     db,
+                QStringLiteral("-i"),          QStringLiteral("--justdb"),     QStringLiteral("--nodeps"),
+                QStringLiteral("--noscripts"), QStringLiteral("--nosignature")};
+            return run(args + rpms);
+        };
+        const QString hello1 = build(QStringLiteral("hello"), QStringLiteral("1.0"));
+        const QString hello2 = build(QStringLiteral("hello"), QStringLiteral("2.0"));
+        const QString gone = build(QStringLiteral("gone"), QStringLiteral("1.0"));
+        const QString keep = build(QStringLiteral("keep"), QStringLiteral("1.0"));
+        const QString added = build(QStringLiteral("newpkg"), QStringLiteral("3.1"));
+        for (const QString& rpm : {hello1, hello2, gone, keep, added})
+            QVERIFY2(QFileInfo::exists(rpm), qPrintable(rpm));
+        const QString a = base + QStringLiteral("/before");
+        const QString b = base + QStringLiteral("/after");
+        QVERIFY(database(a, {hello1, gone, keep}));
+        QVERIFY(database(b, {hello2, keep, added}));
+        const FileTree ta = must(walkTree(a));
+        const FileTree tb = must(walkTree(b));
+        const QJsonObject packages =
+            diffTrees({a, &ta, {}, {}}, {b, &tb, {}, {}}).value(QStringLiteral("packages")).toObject();
+        QVERIFY2(packages.value(QStringLiteral("notes")).toArray().isEmpty(),
+                 QJsonDocument(packages).toJson().constData());
+        QCOMPARE(packages.value(QStringLiteral("managers")).toArray(), QJsonArray{QStringLiteral("rpm")});
+        QStringList changes;
+        for (const QJsonValue& v : packages.value(QStringLiteral("changes")).toArray()) {
+            const QJsonObject o = v.toObject();
+            QCOMPARE(o.value(QStringLiteral("manager")).toString(), QStringLiteral("rpm"));
+            changes << QStringLiteral("%1 %2 %3 -> %4")
+                           .arg(o.value(QStringLiteral("name")).toString(),
+                                o.value(QStringLiteral("change")).toString(),
+                                o.value(QStringLiteral("before")).toString(),
+                                o.value(QStringLiteral("after")).toString());
+        }
+        QCOMPARE(changes, (QStringList{QStringLiteral("gone removed 0:1.0-1 -> "),
+                                       QStringLiteral("hello upgraded 0:1.0-1 -> 0:2.0-1"),
+                                       QStringLiteral("newpkg installed  -> 0:3.1-1")}));
+        QDir(base).removeRecursively();
     }
 
     void dpkgStatus()
