@@ -418,10 +418,22 @@ private Q_SLOTS:
               "dropped",
               createsMs, kLines, streamMs, view->paintCount(), view->droppedBytes());
 
-        QVERIFY2(created, qPrintable(QStringLiteral("the 4 creates did not all finish and show: %1 finished")
-                                         .arg(finished.count())));
+        QStringList results;
         for (const QList<QVariant>& args : std::as_const(finished))
-            QVERIFY2(args.value(1).toBool(), qPrintable(args.value(2).toString()));
+            results << QStringLiteral("%1: %2").arg(args.value(1).toBool() ? QStringLiteral("ok")
+                                                                           : QStringLiteral("failed"),
+                                                    args.value(2).toString());
+        QStringList shown;
+        const QModelIndex group = tree->index(1, 0, tree->hostIndex(QStringLiteral("local")));
+        for (int r = 0; r < tree->rowCount(group); ++r)
+            shown << tree->index(r, 0, group).data().toString();
+        const QString outcome =
+            QStringLiteral("creates: %1; the tree shows: %2")
+                .arg(results.join(QStringLiteral("; ")), shown.join(QStringLiteral(", ")));
+        qInfo("%s", qPrintable(outcome));
+        QVERIFY2(created, qPrintable(outcome));
+        for (const QList<QVariant>& args : std::as_const(finished))
+            QVERIFY2(args.value(1).toBool(), qPrintable(outcome));
         QVERIFY2(streamed, qPrintable(screenText().right(400)));
         QVERIFY2(screenText().contains(
                      QStringLiteral("%1 colour\nstream-42-done").arg(kLines, 8, 10, QLatin1Char('0'))),
