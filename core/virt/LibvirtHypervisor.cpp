@@ -830,11 +830,24 @@ Result<void> LibvirtHypervisor::ensureNetwork(const NetworkSpec& spec)
                 .arg(xmlEscape(spec.name), xmlEscape(spec.bridge), xmlEscape(spec.gatewayAddress),
                      xmlEscape(spec.netmask), xmlEscape(spec.dhcpStart), xmlEscape(spec.dhcpEnd));
         net.reset(virNetworkDefineXML(conn->get(), xml.toUtf8().constData()));
-        if (!net)
-            return lastError(QStringLiteral("Cannot define the isolated network %1").arg(spec.name));
+        if (!net) {
+            // Concurrent creates (worker threads, another Fluid) may define it between the lookup and here.
+            const Error defineError =
+                lastError(QStringLiteral("Cannot define the isolated network %1").arg(spec.name));
+            net.reset(virNetworkLookupByName(conn->get(), spec.name.toUtf8().constData()));
+            if (!net)
+                return defineError;
+            virResetLastError();
+        }
     }
-    if (virNetworkIsActive(net.get()) == 0 && virNetworkCreate(net.get()) < 0)
-        return lastError(QStringLiteral("Cannot start the isolated network %1").arg(spec.name));
+    if (virNetworkIsActive(net.get()) == 0 && virNetworkCreate(net.get()) < 0) {
+        // Likewise started by a concurrent create meanwhile: that is what was asked for.
+        const Error startError =
+            lastError(QStringLiteral("Cannot start the isolated network %1").arg(spec.name));
+        if (virNetworkIsActive(net.get()) != 1)
+            return startError;
+        virResetLastError();
+    }
     return {};
 }
 

@@ -14,6 +14,8 @@
 #include <QTest>
 #include <QThread>
 
+#include <atomic>
+
 using namespace fluid;
 using fluid::test::must;
 using namespace fluid::virt;
@@ -583,6 +585,41 @@ private Q_SLOTS:
         QCOMPARE(must(store::SandboxRepository(*m_db).get(s.id)).state, model::SandboxState::Stopped);
         m_hv->setDomainEventHandler({});
         must(manager.destroy(s.id));
+    }
+
+    /// Creates run on several workers at once, each ensuring the sandbox network: the ones that lose the race
+    /// to define or start it must still succeed (tst_gui_responsiveness saw "Cannot define the isolated
+    /// network" for one of 4 concurrent creates).
+    void concurrentEnsureNetworkAllSucceed()
+    {
+        constexpr int kThreads = 6;
+        std::vector<std::unique_ptr<Hypervisor>> connections;
+        for (int i = 0; i < kThreads; ++i)
+            connections.push_back(must(LibvirtHypervisor::connect(QStringLiteral("test:///default"))));
+        for (int round = 0; round < 10; ++round) {
+            NetworkSpec spec;
+            spec.name = QStringLiteral("fluid-race-%1").arg(round);
+            spec.bridge = QStringLiteral("flrace%1").arg(round);
+            spec.gatewayAddress = QStringLiteral("10.214.%1.1").arg(round);
+            spec.dhcpStart = QStringLiteral("10.214.%1.10").arg(round);
+            spec.dhcpEnd = QStringLiteral("10.214.%1.200").arg(round);
+            std::atomic<int> ready{0};
+            std::vector<Result<void>> results(kThreads);
+            std::vector<std::unique_ptr<QThread>> threads;
+            for (int i = 0; i < kThreads; ++i) {
+                threads.emplace_back(QThread::create([&, i] {
+                    ++ready;
+                    while (ready.load() < kThreads) {
+                    }
+                    results[size_t(i)] = connections[size_t(i)]->ensureNetwork(spec);
+                }));
+                threads.back()->start();
+            }
+            for (auto& t : threads)
+                QVERIFY(t->wait(30000));
+            for (const Result<void>& r : results)
+                QVERIFY2(r.ok(), qPrintable(r.ok() ? QString() : r.error().toString()));
+        }
     }
 };
 

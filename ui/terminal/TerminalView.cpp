@@ -140,16 +140,34 @@ void TerminalView::feed(const QByteArray& bytes)
 {
     if (bytes.isEmpty())
         return;
-    m_pending.append(bytes);
+    m_pending.push_back(bytes);
+    m_pendingBytes += bytes.size();
     if (pendingBytes() > kMaxPending) {
         const qsizetype drop = pendingBytes() - kMaxPending / 2;
         m_dropped += drop;
-        m_pending = QByteArrayLiteral("\x1b[0m\r\n") +
-                    tr("[Fluid: %1 MiB of output skipped: it came faster than it could be shown]")
-                        .arg(double(drop) / (1024 * 1024), 0, 'f', 1)
-                        .toUtf8() +
-                    QByteArrayLiteral("\r\n") + m_pending.mid(m_pendingPos + drop);
-        m_pendingPos = 0;
+        for (qsizetype left = drop; left > 0;) {
+            const qsizetype inFront = m_pending.front().size() - m_pendingPos;
+            if (inFront <= left) {
+                m_pending.pop_front();
+                m_pendingPos = 0;
+                left -= inFront;
+            } else {
+                m_pendingPos += left;
+                left = 0;
+            }
+        }
+        m_pendingBytes -= drop;
+        if (m_pendingPos > 0) {
+            m_pending.front() = m_pending.front().mid(m_pendingPos);
+            m_pendingPos = 0;
+        }
+        const QByteArray note = QByteArrayLiteral("\x1b[0m\r\n") +
+                                tr("[Fluid: %1 MiB of output skipped: it came faster than it could be shown]")
+                                    .arg(double(drop) / (1024 * 1024), 0, 'f', 1)
+                                    .toUtf8() +
+                                QByteArrayLiteral("\r\n");
+        m_pending.push_front(note);
+        m_pendingBytes += note.size();
     }
     if (!m_feedTimer.isActive())
         m_feedTimer.start();
@@ -159,21 +177,19 @@ void TerminalView::feedSome()
 {
     QElapsedTimer budget;
     budget.start();
-    while (m_pendingPos < m_pending.size() && budget.elapsed() < kFeedBudgetMs) {
-        const qsizetype n = std::min<qsizetype>(kFeedSlice, m_pending.size() - m_pendingPos);
-        m_screen->feed(QByteArray::fromRawData(m_pending.constData() + m_pendingPos, n));
+    while (!m_pending.empty() && budget.elapsed() < kFeedBudgetMs) {
+        const QByteArray chunk = m_pending.front(); // shared, not copied; feeding may emit signals
+        const qsizetype n = std::min<qsizetype>(kFeedSlice, chunk.size() - m_pendingPos);
+        m_screen->feed(QByteArray::fromRawData(chunk.constData() + m_pendingPos, n));
         m_pendingPos += n;
+        m_pendingBytes -= n;
+        if (m_pendingPos >= chunk.size()) {
+            m_pending.pop_front();
+            m_pendingPos = 0;
+        }
     }
-    if (m_pendingPos >= m_pending.size()) {
-        m_pending.clear();
-        m_pendingPos = 0;
-        return;
-    }
-    if (m_pendingPos > 1024 * 1024) {
-        m_pending.remove(0, m_pendingPos);
-        m_pendingPos = 0;
-    }
-    m_feedTimer.start();
+    if (!m_pending.empty())
+        m_feedTimer.start();
 }
 
 void TerminalView::scheduleRepaint()

@@ -6,6 +6,7 @@
 #include <QElapsedTimer>
 #include <QTimer>
 
+#include <deque>
 #include <optional>
 
 namespace fluid::ui {
@@ -46,7 +47,7 @@ public:
     /// Queues output bytes for the screen.
     void feed(const QByteArray& bytes);
     /// Output still queued (not yet interpreted).
-    qsizetype pendingBytes() const { return m_pending.size() - m_pendingPos; }
+    qsizetype pendingBytes() const { return m_pendingBytes; }
     /// Output bytes dropped because more was queued than kMaxPending.
     qint64 droppedBytes() const { return m_dropped; }
 
@@ -99,8 +100,11 @@ private:
     QFont m_font;
     QSizeF m_cell;
     qreal m_ascent = 0;
-    QByteArray m_pending;
-    qsizetype m_pendingPos = 0;
+    // Queued output as the chunks it arrived in: appending to one multi-megabyte buffer reallocated and
+    // copied it (fresh pages faulted in) inside a single event, stalling the loop for milliseconds.
+    std::deque<QByteArray> m_pending;
+    qsizetype m_pendingPos = 0; // bytes of m_pending.front() already interpreted
+    qsizetype m_pendingBytes = 0;
     QTimer m_feedTimer;
     QTimer m_repaintTimer;
     QElapsedTimer m_sinceRepaint;
