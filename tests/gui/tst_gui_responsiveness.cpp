@@ -2,8 +2,9 @@
 // The GUI thread's event loop while the app is busy: a real MainWindow (store worker on SQLite, the hosts
 // dock on libvirt's test driver, a terminal on a loopback sshd) creates 4 sandboxes at once while the
 // terminal streams a large coloured output. A probe on the GUI thread measures the gaps between turns of
-// the event loop; the longest must stay under 100 ms. The probe itself is checked first: a deliberate
-// 150 ms block of the GUI thread must be reported as a stall.
+// the event loop; the longest, less the time the thread waited for a CPU other processes held (from
+// /proc/thread-self/schedstat), must stay under 100 ms. Both numbers are printed. The probe itself is checked
+// first: a deliberate 150 ms block of the GUI thread must be reported as a stall.
 
 #include "SshTestEnv.h"
 
@@ -153,6 +154,7 @@ public:
     {
         m_gaps.clear();
         m_top.clear();
+        m_maxOwn = 0;
         m_since.start();
         m_clock.start();
         m_cpuUs = threadCpuUs();
@@ -171,6 +173,11 @@ public:
     void setPhase(const QString& phase) { m_phase = phase; }
 
     qint64 maxGap() const { return m_top.isEmpty() ? 0 : m_top.first().ms; }
+    /// The longest gap less the time the GUI thread spent runnable but waiting for a CPU that other
+    /// processes held: how long Fluid itself kept its loop from turning (working or blocked). On a loaded
+    /// 2-core machine the scheduler alone can hold a runnable thread back for 100 ms; that is no stall of
+    /// the application's making. Where the kernel does not report waits it is the plain gap.
+    qint64 maxOwnGap() const { return m_maxOwn; }
     int count() const { return int(m_gaps.size()); }
     int countOver(qint64 ms) const
     {
@@ -188,8 +195,8 @@ public:
 
     QString summary(const QString& name) const
     {
-        QString text = QStringLiteral("%1: %2 turns in %3 ms, longest gap %4 ms, p99 %5 ms, p50 %6 ms, "
-                                      "%7 gaps > 50 ms, %8 gaps > 100 ms")
+        QString text = QStringLiteral("%1: %2 turns in %3 ms, longest gap %4 ms (%9 ms not counting waits "
+                                      "for a CPU), p99 %5 ms, p50 %6 ms, %7 gaps > 50 ms, %8 gaps > 100 ms")
                            .arg(name)
                            .arg(count())
                            .arg(m_clock.elapsed())
@@ -197,7 +204,8 @@ public:
                            .arg(percentile(0.99))
                            .arg(percentile(0.5))
                            .arg(countOver(50))
-                           .arg(countOver(100));
+                           .arg(countOver(100))
+                           .arg(maxOwnGap());
         for (const Gap& g : m_top)
             text += QStringLiteral("\n  gap %1 ms at %2 ms, GUI thread CPU %3 ms, waiting for a CPU %7 ms, "
                                    "longest handler %4 ms: %5 (%6)")
@@ -232,6 +240,7 @@ private:
         qint64 handlerUs = 0;
         const QString handler = takeLongest(&handlerUs);
         m_gaps.append(gap);
+        m_maxOwn = std::max(m_maxOwn, waitMs < 0 ? gap : std::max<qint64>(0, gap - waitMs));
         // Keep the five longest, longest first.
         if (m_top.size() < 5 || gap > m_top.last().ms) {
             m_top.append({gap, m_clock.elapsed() - gap, m_phase, cpuMs, waitMs, handlerUs / 1000, handler});
@@ -245,6 +254,7 @@ private:
     QElapsedTimer m_since;
     QElapsedTimer m_clock;
     QList<qint64> m_gaps;
+    qint64 m_maxOwn = 0;
     QList<Gap> m_top;
     QString m_phase;
     qint64 m_cpuUs = 0;
@@ -317,6 +327,7 @@ private Q_SLOTS:
         qInfo("%s", qPrintable(probe.summary(QStringLiteral("probe self-check"))));
         QVERIFY2(probe.maxGap() >= 150, qPrintable(probe.summary(QStringLiteral("self-check"))));
         QVERIFY(probe.maxGap() > kMaxStallMs);
+        QVERIFY2(probe.maxOwnGap() >= 150, qPrintable(probe.summary(QStringLiteral("self-check"))));
         QCOMPARE(probe.countOver(kMaxStallMs), 1);
         QVERIFY(probe.count() > 20); // it ticked around the sleep too
     }
@@ -441,7 +452,7 @@ private Q_SLOTS:
         // The stream overlapped the creates (otherwise this would not measure them together).
         QVERIFY2(streamMs > createsMs, "the stream ended before the creates did");
         QCOMPARE(view->droppedBytes(), 0);
-        QVERIFY2(probe.maxGap() <= kMaxStallMs, qPrintable(report));
+        QVERIFY2(probe.maxOwnGap() <= kMaxStallMs, qPrintable(report));
 
         terminals->closeTab(terminals->tabs()->indexOf(tab));
         window.close();
