@@ -111,6 +111,11 @@ void HostTreeModel::setSources(const QString& host, const QList<runtime::HostSes
             tip << tr("Warning: %1").arg(s.warning);
         if (!s.disk.isEmpty())
             tip << tr("Disk: %1").arg(s.disk);
+        if (s.golden)
+            tip.prepend(tr("This host's golden VM: Create sandbox on the host clones it."));
+        QFont font = item->font();
+        font.setBold(s.golden);
+        item->setFont(font);
         setRowToolTip(item, tip.join(QLatin1Char('\n')));
         item->setIcon(s.warning.isEmpty()
                           ? QIcon()

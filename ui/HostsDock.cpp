@@ -85,7 +85,8 @@ HostsDock::HostsDock(QWidget* parent, const Clock* clock)
     using H = HostsDock;
     const QList<QAction*> actions = {
         makeAction(Action::Create, tr("&Create sandbox…"), QKeySequence(Qt::CTRL | Qt::Key_N),
-                   QStyle::SP_FileDialogNewFolder, tr("Clone a new sandbox from the selected source VM"),
+                   QStyle::SP_FileDialogNewFolder,
+                   tr("Clone a new sandbox from the selected source VM, or from the host's golden VM"),
                    &H::createSandbox),
         makeAction(Action::Start, tr("&Start"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S),
                    QStyle::SP_MediaPlay, tr("Start the selected sandbox"), &H::startSandbox),
@@ -331,8 +332,7 @@ void HostsDock::updateActions()
     const auto state = SandboxState(first.data(HostTreeModel::SandboxStateRole).toInt());
     const bool sandbox = up && kind == Kind::Sandbox;
 
-    action(Action::Create)
-        ->setEnabled(up && kind == Kind::Source && first.data(HostTreeModel::CloneableRole).toBool());
+    action(Action::Create)->setEnabled(up && !createSource(index).isEmpty());
     action(Action::Start)->setEnabled(sandbox && state == SandboxState::Stopped);
     action(Action::Stop)->setEnabled(sandbox && state == SandboxState::Running);
     action(Action::Destroy)->setEnabled(sandbox && state != SandboxState::Creating);
@@ -378,13 +378,31 @@ void HostsDock::onExpanded(const QModelIndex& index)
     }
 }
 
+QString HostsDock::createSource(const QModelIndex& index) const
+{
+    using Kind = HostTreeModel::Kind;
+    const Kind kind = HostTreeModel::kindOf(index);
+    const QModelIndex first = index.siblingAtColumn(0);
+    if (kind == Kind::Source)
+        return first.data(HostTreeModel::CloneableRole).toBool()
+                   ? first.data(HostTreeModel::KeyRole).toString()
+                   : QString();
+    // Anywhere else under a host: its golden VM, when it has one that can be cloned.
+    runtime::HostSession* session = sessionFor(index);
+    if (!session || session->golden().isEmpty())
+        return {};
+    const QModelIndex golden = m_model->sourceIndex(session->hostName(), session->golden());
+    return golden.isValid() && golden.data(HostTreeModel::CloneableRole).toBool() ? session->golden()
+                                                                                  : QString();
+}
+
 void HostsDock::createSandbox()
 {
     const QModelIndex index = selected();
     runtime::HostSession* session = sessionFor(index);
     if (!session || !action(Action::Create)->isEnabled())
         return;
-    const QString source = index.siblingAtColumn(0).data(HostTreeModel::KeyRole).toString();
+    const QString source = createSource(index);
     const virt::CreateOptions& defaults = session->createDefaults();
     const auto request = m_prompts->askCreate(this, source, {QString(), defaults.memoryMib, defaults.vcpus});
     if (!request || !m_sessions.contains(session))

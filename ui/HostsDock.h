@@ -109,6 +109,8 @@ private:
     QAction* makeAction(Action which, const QString& text, const QKeySequence& shortcut, int icon,
                         const QString& tip, void (HostsDock::*slot)());
     runtime::HostSession* sessionFor(const QModelIndex& index) const;
+    /// What Create clones from the row: a cloneable source VM row itself, elsewhere the host's golden VM.
+    QString createSource(const QModelIndex& index) const;
     runtime::HostSession* sessionNamed(const QString& host) const;
     QModelIndex selected() const;
     void updateActions();

@@ -31,9 +31,9 @@ const char kSandboxUsage[] = R"(
                           confirmed its fingerprint with the host's administrator.
   sandbox sources [--host NAME]
                           List the VMs that sandboxes can be cloned from, and why others cannot.
-  sandbox create SOURCE [--name NAME] [--memory MIB] [--vcpus N] [--host NAME] [--no-wait]
-                          Clone SOURCE into a sandbox and wait until SSH answers. Ctrl-C cancels
-                          and removes everything made so far.
+  sandbox create [SOURCE] [--name NAME] [--memory MIB] [--vcpus N] [--host NAME] [--no-wait]
+                          Clone SOURCE (default: the host's golden VM) into a sandbox and wait
+                          until SSH answers. Ctrl-C cancels and removes everything made so far.
   sandbox list [--host NAME] [--all]
   sandbox start|stop|destroy NAME [--host NAME]
   sandbox snapshot NAME SNAPSHOT [--description TEXT]
@@ -229,10 +229,14 @@ int sources(Context& c)
 
 int create(Context& c, const Options& o)
 {
-    if (o.positional.size() != 1)
-        return usageError(QStringLiteral("sandbox create needs exactly one SOURCE"));
+    if (o.positional.size() > 1)
+        return usageError(QStringLiteral("sandbox create takes one SOURCE"));
     virt::CreateOptions options = runtime::createDefaults(c.settings, c.host, c.hostRow.id);
-    options.sourceDomain = o.positional.first();
+    options.sourceDomain = o.positional.isEmpty() ? c.host.golden : o.positional.first();
+    if (options.sourceDomain.isEmpty())
+        return usageError(QStringLiteral("sandbox create needs a SOURCE: host %1 has no golden VM "
+                                         "(set hosts[].golden, or run the set-up wizard)")
+                              .arg(c.host.name));
     options.name = o.value(QStringLiteral("--name"));
     bool ok = true;
     if (o.values.contains(QStringLiteral("--memory")))

@@ -123,6 +123,9 @@ struct HostSettings {
     /// Overrides sandbox.accelerator for this host when set.
     std::optional<Accelerator> accelerator;
     HostLimits limits;
+    /// The source VM (libvirt domain name) sandboxes on this host are cloned from when none is named; empty:
+    /// none chosen. Set by the set-up wizard.
+    QString golden;
 
     bool operator==(const HostSettings&) const = default;
 };

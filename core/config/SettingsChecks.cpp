@@ -428,6 +428,13 @@ QString checkText(TextRule rule, const QString& value)
         return checkAbsolutePath(value, QStringLiteral("must be "));
     case TextRule::RegularExpression:
         return checkRegularExpression(value);
+    case TextRule::DomainNameOrEmpty: {
+        static const QRegularExpression pattern(QStringLiteral("^([A-Za-z0-9][A-Za-z0-9._+:-]{0,199})?$"));
+        if (pattern.match(value).hasMatch())
+            return {};
+        return QStringLiteral("must be empty or a domain name: letters, digits and . _ + : -, up to 200 "
+                              "characters, starting with a letter or digit");
+    }
     }
     return {};
 }

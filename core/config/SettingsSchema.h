@@ -19,6 +19,7 @@ enum class TextRule {
     AbsolutePathOrEmpty, // empty, or an absolute path
     AbsolutePath,        // an absolute path without ".." or NUL
     RegularExpression,   // a valid, non-empty QRegularExpression pattern
+    DomainNameOrEmpty,   // empty, or a libvirt domain name of plain characters
 };
 
 // A visitor V has: section(key, S&), list(key, QList<S>&), integer(key, int&, IntRange),
@@ -55,6 +56,7 @@ void visitFields(V& v, HostSettings& s)
 {
     v.text("name", s.name, TextRule::HostName);
     v.text("uri", s.uri, TextRule::LibvirtUri);
+    v.text("golden", s.golden, TextRule::DomainNameOrEmpty);
     v.optionalChoice("accelerator", s.accelerator);
     v.section("limits", s.limits);
 }

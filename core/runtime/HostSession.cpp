@@ -408,6 +408,7 @@ void HostSession::emitSources(virt::SandboxManager& manager)
         row.disk = s.domain.disks.isEmpty() ? QString() : s.domain.disks.first().sourcePath;
         row.refusal = s.refusal;
         row.warning = s.warning;
+        row.golden = !m_setup.host.golden.isEmpty() && row.name == m_setup.host.golden;
         out.append(row);
     }
     Q_EMIT sourcesChanged(out);

@@ -71,6 +71,7 @@ public:
         QString disk;
         QString refusal; ///< empty when cloneable
         QString warning;
+        bool golden = false; ///< the host's configured golden VM (hosts[].golden)
     };
 
     explicit HostSession(Setup setup, QObject* parent = nullptr);
@@ -78,6 +79,8 @@ public:
 
     QString hostName() const { return m_setup.host.name; }
     QString uri() const { return m_setup.host.uri; }
+    /// The source VM creates use when none is named (hosts[].golden); empty when none is configured.
+    QString golden() const { return m_setup.host.golden; }
     /// The store row id of the host (empty until opened).
     QString hostId() const;
     bool isOpen() const;

@@ -226,7 +226,7 @@ int main(int argc, char** argv)
     }
     auto db = test::must(store::openAndMigrate(bed.dbOptions()));
     const QString hostId =
-        test::must(runtime::ensureHostRow(*db, {QStringLiteral("testbed"), bed.hv->uri(), {}, {}})).id;
+        test::must(runtime::ensureHostRow(*db, {QStringLiteral("testbed"), bed.hv->uri(), {}, {}, {}})).id;
     virt::SandboxManager manager(*bed.hv, *db, bed.options());
     const QString golden = bed.value("FLUID_GOLDEN_CLOUDINIT_DOMAIN");
 

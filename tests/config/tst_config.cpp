@@ -109,6 +109,7 @@ private slots:
     void hostUri_data();
     void hostUri();
     void hostUriInjectionThroughYaml();
+    void hostGolden();
     void validateUsesTheParseChecks();
     void accessors();
     void enumStrings();
@@ -685,6 +686,7 @@ void TstConfig::roundTrip()
     s.hosts[1].uri = QStringLiteral("test:///default");
     s.hosts[1].accelerator = Accelerator::Tcg;
     s.hosts[1].limits.maxSandboxes = 10000;
+    s.hosts[1].golden = QStringLiteral("golden-debian12-fwcfg");
     s.agent.provider = AgentProvider::Vllm;
     s.agent.model = QStringLiteral("'quoted' \"model\" #1: é ü 模型 - [x] {y} & *z !t %u @v `w");
     s.agent.endpoint = QStringLiteral("http://127.0.0.1:8000/v1?x=1#frag");
@@ -890,6 +892,22 @@ void TstConfig::hostUriInjectionThroughYaml()
              qPrintable(lines[0]));
     QVERIFY2(lines[1].startsWith(at(7, "hosts[2].uri")), qPrintable(lines[1]));
     QVERIFY2(lines[1].contains("(it contains ';')"), qPrintable(lines[1]));
+}
+
+void TstConfig::hostGolden()
+{
+    const Result<LoadedConfig> ok = parse("hosts:\n  - name: local\n    uri: qemu:///system\n"
+                                          "    golden: golden-debian12-fwcfg\n");
+    QVERIFY2(ok.ok(), qPrintable(ok.ok() ? QString() : ok.error().message));
+    QCOMPARE(ok->settings.hosts.first().golden, QStringLiteral("golden-debian12-fwcfg"));
+    QVERIFY(parse(toYaml(ok->settings))->settings == ok->settings);
+    for (const char* bad : {"\"a b\"", "\"x;reboot\"", "\"-x\""}) {
+        const Result<LoadedConfig> refused =
+            parse(QByteArray("hosts:\n  - name: local\n    uri: qemu:///system\n    golden: ") + bad + "\n");
+        QVERIFY2(!refused.ok(), bad);
+        QVERIFY2(refused.error().message.contains("hosts[0].golden: must be empty or a domain name"),
+                 qPrintable(refused.error().message));
+    }
 }
 
 void TstConfig::validateUsesTheParseChecks()

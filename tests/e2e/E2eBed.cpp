@@ -67,7 +67,7 @@ void EngineBed::start(const QString& dirPrefix)
         skipWholeTest(why);
     must(open(dirPrefix));
     db = must(store::openAndMigrate(dbOptions()));
-    hostId = must(runtime::ensureHostRow(*db, {QStringLiteral("testbed"), hv->uri(), {}, {}})).id;
+    hostId = must(runtime::ensureHostRow(*db, {QStringLiteral("testbed"), hv->uri(), {}, {}, {}})).id;
     manager = std::make_unique<virt::SandboxManager>(*hv, *db, options());
     must(manager->reconcile(hostId));
 }

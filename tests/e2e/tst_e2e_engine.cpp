@@ -85,7 +85,7 @@ private Q_SLOTS:
         m_bed.ca = makeCa();
         m_db = must(store::openAndMigrate(m_bed.dbOptions()));
         m_hostId =
-            must(runtime::ensureHostRow(*m_db, {QStringLiteral("testbed"), m_bed.hv->uri(), {}, {}})).id;
+            must(runtime::ensureHostRow(*m_db, {QStringLiteral("testbed"), m_bed.hv->uri(), {}, {}, {}})).id;
         // As the app does at start-up: whatever an earlier, crashed run left goes first.
         must(virt::SandboxManager(*m_bed.hv, *m_db, m_bed.options()).reconcile(m_hostId));
     }

@@ -143,7 +143,8 @@ int main(int argc, char** argv)
     settings.hosts.append({QStringLiteral("lab"),
                            QStringLiteral("qemu+ssh://fluid@lab.internal/system"),
                            config::Accelerator::Kvm,
-                           {65536, 16, 8}});
+                           {65536, 16, 8},
+                           QStringLiteral("golden-debian12-fwcfg")});
     settings.agent.model = QStringLiteral("anthropic/claude-sonnet-4");
     settings.agent.provider = config::AgentProvider::OpenRouter;
     ui::SettingsDialog dialog(tmp.filePath(QStringLiteral("settings.yaml")), settings);

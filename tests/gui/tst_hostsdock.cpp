@@ -235,6 +235,28 @@ private Q_SLOTS:
             QVERIFY(!enabled(*bed.dock, a));
     }
 
+    /// A host with a golden VM (hosts[].golden): its row is marked, and Create on the host clones it.
+    void createOnTheHostClonesItsGoldenVm()
+    {
+        Bed bed = makeBed([](runtime::HostSession::Setup& s) { s.host.golden = QStringLiteral("golden"); });
+        ui::HostsDock& dock = *bed.dock;
+        ui::HostTreeModel* model = dock.model();
+        QVERIFY(waitConnected(dock));
+        const QModelIndex golden = model->sourceIndex(QStringLiteral("local"), QStringLiteral("golden"));
+        QTRY_VERIFY(golden.data(Qt::FontRole).value<QFont>().bold());
+        QVERIFY(golden.data(Qt::ToolTipRole).toString().contains(QLatin1String("golden VM")));
+        QVERIFY(!model->sourceIndex(QStringLiteral("local"), QStringLiteral("test"))
+                     .data(Qt::FontRole)
+                     .value<QFont>()
+                     .bold());
+        select(dock, model->hostIndex(QStringLiteral("local")));
+        QVERIFY(enabled(dock, Action::Create));
+        bed.prompts->createAnswer = {QStringLiteral("from-host"), 0, 0};
+        const auto r = run(bed, Action::Create);
+        QVERIFY2(r.first, qPrintable(r.second));
+        QTRY_VERIFY_WITH_TIMEOUT(sandboxNamed(dock, QStringLiteral("from-host")).isValid(), 20000);
+    }
+
     void lifecycleThroughTheDock()
     {
         Bed bed = makeBed();

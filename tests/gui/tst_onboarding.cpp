@@ -329,6 +329,7 @@ private Q_SLOTS:
         QCOMPARE(loaded->settings.hosts.size(), 1);
         QCOMPARE(loaded->settings.hosts.first().name, QStringLiteral("local"));
         QCOMPARE(loaded->settings.hosts.first().uri, QStringLiteral("test:///default"));
+        QCOMPARE(loaded->settings.hosts.first().golden, QStringLiteral("golden")); // the VM chosen above
         QCOMPARE(loaded->settings.agent.provider, config::AgentProvider::Anthropic);
         QCOMPARE(loaded->settings.agent.model, QStringLiteral("claude-test-model"));
         QCOMPARE(loaded->settings.agent.endpoint, QStringLiteral("http://127.0.0.1:9/v1"));

@@ -48,7 +48,8 @@ private Q_SLOTS:
         start.hosts.append({QStringLiteral("lab"),
                             QStringLiteral("qemu+ssh://root@lab.example/system"),
                             config::Accelerator::Tcg,
-                            {4096, 4, 3}});
+                            {4096, 4, 3},
+                            {}});
         start.sandbox.defaultVcpus = 2;
         start.agent.model = QStringLiteral("gpt-test");
         start.commands.allow = {QStringLiteral("^apt-get ")};

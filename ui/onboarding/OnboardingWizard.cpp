@@ -51,9 +51,12 @@ config::HostSettings OnboardingWizard::chosenHost() const
     config::HostSettings host;
     host.name = m_hostPage->hostName();
     host.uri = m_hostPage->currentUri();
+    host.golden = m_goldenPage->chosenSource();
     if (const config::HostSettings* existing = m_env.base.host(host.name)) {
         host.accelerator = existing->accelerator;
         host.limits = existing->limits;
+        if (host.golden.isEmpty())
+            host.golden = existing->golden;
     }
     return host;
 }

@@ -82,6 +82,11 @@ HostEditDialog::HostEditDialog(const config::HostSettings& host, QWidget* parent
     m_uri->setObjectName(QStringLiteral("uri"));
     m_uri->setAccessibleName(tr("libvirt URI"));
     m_uri->setToolTip(tr("qemu:///system, qemu+ssh://user@host/system, ..."));
+    m_golden = new QLineEdit(host.golden, this);
+    m_golden->setObjectName(QStringLiteral("golden"));
+    m_golden->setAccessibleName(tr("Golden VM"));
+    m_golden->setPlaceholderText(tr("none"));
+    m_golden->setToolTip(tr("The source VM new sandboxes on this host are cloned from when none is named."));
     m_accelerator = new QComboBox(this);
     m_accelerator->setObjectName(QStringLiteral("accelerator"));
     m_accelerator->setAccessibleName(tr("Accelerator override"));
@@ -110,6 +115,7 @@ HostEditDialog::HostEditDialog(const config::HostSettings& host, QWidget* parent
     auto* form = new QFormLayout(this);
     form->addRow(tr("&Name:"), m_name);
     form->addRow(tr("&URI:"), m_uri);
+    form->addRow(tr("&Golden VM:"), m_golden);
     form->addRow(tr("&Accelerator:"), m_accelerator);
     form->addRow(tr("Max &memory:"), m_maxMemory);
     form->addRow(tr("Max &vCPUs:"), m_maxVcpus);
@@ -120,6 +126,7 @@ HostEditDialog::HostEditDialog(const config::HostSettings& host, QWidget* parent
     connect(m_buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     connect(m_name, &QLineEdit::textChanged, this, &HostEditDialog::validate);
     connect(m_uri, &QLineEdit::textChanged, this, &HostEditDialog::validate);
+    connect(m_golden, &QLineEdit::textChanged, this, &HostEditDialog::validate);
     validate();
 }
 
@@ -128,6 +135,7 @@ config::HostSettings HostEditDialog::host() const
     config::HostSettings h;
     h.name = m_name->text().trimmed();
     h.uri = m_uri->text().trimmed();
+    h.golden = m_golden->text().trimmed();
     const int a = m_accelerator->currentData().toInt();
     if (a >= 0)
         h.accelerator = config::Accelerator(a);
@@ -142,6 +150,8 @@ void HostEditDialog::validate()
         problems << tr("Name %1.").arg(p);
     if (QString p = config::detail::checkText(TextRule::LibvirtUri, host().uri); !p.isEmpty())
         problems << tr("URI %1.").arg(p);
+    if (QString p = config::detail::checkText(TextRule::DomainNameOrEmpty, host().golden); !p.isEmpty())
+        problems << tr("Golden VM %1.").arg(p);
     m_error->setText(problems.join(QLatin1Char('\n')));
     m_error->setVisible(!problems.isEmpty());
     m_buttons->button(QDialogButtonBox::Ok)->setEnabled(problems.isEmpty());
@@ -268,9 +278,9 @@ QWidget* SettingsDialog::storeTab()
 QWidget* SettingsDialog::hostsTab()
 {
     auto* page = new QWidget(this);
-    m_hostModel = new QStandardItemModel(0, 6, this);
-    m_hostModel->setHorizontalHeaderLabels(
-        {tr("Name"), tr("URI"), tr("Accelerator"), tr("Max memory"), tr("Max vCPUs"), tr("Max sandboxes")});
+    m_hostModel = new QStandardItemModel(0, 7, this);
+    m_hostModel->setHorizontalHeaderLabels({tr("Name"), tr("URI"), tr("Golden VM"), tr("Accelerator"),
+                                            tr("Max memory"), tr("Max vCPUs"), tr("Max sandboxes")});
     m_hostView = new QTableView(page);
     m_hostView->setObjectName(QStringLiteral("hosts"));
     m_hostView->setAccessibleName(tr("Hosts"));
@@ -483,6 +493,7 @@ void SettingsDialog::refreshHosts()
         QList<QStandardItem*> row = {
             new QStandardItem(h.name),
             new QStandardItem(h.uri),
+            new QStandardItem(h.golden),
             new QStandardItem(acceleratorText(h.accelerator)),
             new QStandardItem(h.limits.maxMemoryMib ? tr("%1 MiB").arg(h.limits.maxMemoryMib) : limit(0)),
             new QStandardItem(limit(h.limits.maxVcpus)),
