@@ -865,6 +865,9 @@ private Q_SLOTS:
         session.snapshot(sandbox.id, QStringLiteral("two"));
         QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 3, 20000);
 
+        // Opening dialled once already: it clears snapshot mounts an earlier run left on the host.
+        QCOMPARE(dialled, QStringList{QStringLiteral("qemu+ssh://fluid@remote.invalid/system")});
+        dialled.clear();
         ui::DiffDock dock;
         dock.addHostSession(&session);
         const int op = session.diff(sandbox.id, QStringLiteral("one"), QStringLiteral("two"));
