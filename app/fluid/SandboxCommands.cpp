@@ -73,6 +73,12 @@ struct Context {
     std::unique_ptr<virt::SandboxManager> manager;
 };
 
+/// The host's login key from the secret store when its login_key is keychain.
+runtime::LoginKeyLoader loginKey(const config::Settings& settings, const config::HostSettings& host)
+{
+    return runtime::loginKeyLoader(settings, host, qEnvironmentVariable(runtime::kPassphraseEnv));
+}
+
 Result<Context> open(const Parsed& p, const QString& hostName)
 {
     Context c;
@@ -92,7 +98,7 @@ Result<Context> open(const Parsed& p, const QString& hostName)
     if (!row)
         return row.error();
     c.hostRow = *row;
-    auto hv = runtime::connectHypervisor(c.host.uri);
+    auto hv = runtime::connectHypervisor(c.host.uri, {}, loginKey(c.settings, c.host));
     if (!hv)
         return hv.error();
     c.hv = std::move(*hv);
@@ -148,7 +154,7 @@ int diff(Context& c, const Options& o)
         [](const QString& stage, double fraction) {
             err() << "  " << int(fraction * 100) << "% " << stage << "\n" << Qt::flush;
         },
-        []() { return g_cancel.load(); }, runtime::hostShellConnector());
+        []() { return g_cancel.load(); }, runtime::hostShellConnector({}, loginKey(c.settings, c.host)));
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
     if (!d)
@@ -187,7 +193,7 @@ int hostTest(const Parsed& p, const Options& o)
     if (!found)
         return cannotRun(found.error());
     const config::HostSettings* host = &found->second;
-    auto hv = runtime::connectHypervisor(host->uri);
+    auto hv = runtime::connectHypervisor(host->uri, {}, loginKey(found->first, *host));
     if (!hv)
         return cannotRun(hv.error());
     const virt::CreateOptions defaults = runtime::createDefaults(found->first, *host, QString());

@@ -125,8 +125,9 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
                                           [&host](const auto& s) { return s->hostName() == host.name; });
             if (open)
                 continue;
-            const auto setup =
-                fluid::runtime::HostSession::setupFor(changed, host, *store.databaseOptions(), loadCa);
+            const auto setup = fluid::runtime::HostSession::setupFor(
+                changed, host, *store.databaseOptions(), loadCa,
+                fluid::runtime::loginKeyLoader(changed, host, passphrase));
             sessions.push_back(std::make_unique<fluid::runtime::HostSession>(setup));
             window.addHostSession(sessions.back().get());
         }

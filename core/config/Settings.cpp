@@ -1,7 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config/Settings.h"
 
+#include <QUrl>
+
 namespace fluid::config {
+
+bool isOverSsh(const QString& uri)
+{
+    const QString transport = QUrl(uri).scheme().section(QLatin1Char('+'), 1);
+    return transport == QLatin1String("ssh") || transport == QLatin1String("libssh") ||
+           transport == QLatin1String("libssh2");
+}
 
 QString toName(StoreBackend value)
 {
@@ -51,6 +60,17 @@ QString toName(SecretsBackend value)
         return QStringLiteral("keychain");
     case SecretsBackend::EncryptedFile:
         return QStringLiteral("encrypted-file");
+    }
+    return {};
+}
+
+QString toName(HostLogin value)
+{
+    switch (value) {
+    case HostLogin::Ssh:
+        return QStringLiteral("ssh");
+    case HostLogin::Keychain:
+        return QStringLiteral("keychain");
     }
     return {};
 }
@@ -121,6 +141,12 @@ const HostSettings* Settings::host(const QString& name) const
 Accelerator Settings::effectiveAccelerator(const HostSettings& host) const
 {
     return host.accelerator.value_or(sandbox.accelerator);
+}
+
+template <>
+QList<HostLogin> allValues<HostLogin>()
+{
+    return {HostLogin::Ssh, HostLogin::Keychain};
 }
 
 } // namespace fluid::config

@@ -21,12 +21,21 @@ enum class AgentProvider { OpenAi, Anthropic, OpenRouter, Ollama, Vllm };
 /// Where secrets live: the OS keychain, or an encrypted file as an explicit opt-in fallback.
 enum class SecretsBackend { Keychain, EncryptedFile };
 
+/// Which key Fluid and libvirt log into a host over SSH with: ssh's own (ssh-agent, ~/.ssh/config, the
+/// URI's keyfile, the default key files), or the host's login key in Fluid's secret store
+/// (secrets::keys::hostLoginKey), handed to ssh in memory only.
+enum class HostLogin { Ssh, Keychain };
+
+/// True when libvirt reaches `uri` over SSH (qemu+ssh://, qemu+libssh://, qemu+libssh2://).
+bool isOverSsh(const QString& uri);
+
 /// The YAML spelling of a value: "sqlite", "postgresql", "auto", "kvm", "openai", "encrypted-file", ...
 // Not named toString: QTest looks up toString() by ADL in this namespace and expects char*.
 QString toName(StoreBackend value);
 QString toName(Accelerator value);
 QString toName(AgentProvider value);
 QString toName(SecretsBackend value);
+QString toName(HostLogin value);
 
 /// Every value of an enum above, in declaration order (for combo boxes and "must be one of" messages).
 template <typename E>
@@ -39,6 +48,8 @@ template <>
 QList<AgentProvider> allValues<AgentProvider>();
 template <>
 QList<SecretsBackend> allValues<SecretsBackend>();
+template <>
+QList<HostLogin> allValues<HostLogin>();
 
 /// The YAML spellings of every value of E, in declaration order.
 template <typename E>
@@ -126,6 +137,8 @@ struct HostSettings {
     /// The source VM (libvirt domain name) sandboxes on this host are cloned from when none is named; empty:
     /// none chosen. Set by the set-up wizard.
     QString golden;
+    /// Which key logs into a host reached over SSH (keychain: only for ssh URIs).
+    HostLogin login = HostLogin::Ssh;
 
     bool operator==(const HostSettings&) const = default;
 };

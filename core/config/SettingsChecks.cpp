@@ -327,6 +327,11 @@ void checkHosts(const QList<HostSettings>& hosts, QList<Problem>& problems)
                                                             "{name: local, uri: \"qemu:///system\"}")});
     }
     for (qsizetype i = 0; i < hosts.size(); ++i) {
+        if (hosts[i].login == HostLogin::Keychain && !isOverSsh(hosts[i].uri))
+            problems.append(Problem{QStringLiteral("hosts[%1].login_key").arg(i),
+                                    QStringLiteral("can be keychain only for a host reached over SSH "
+                                                   "(qemu+ssh://user@host/system)") +
+                                        found(hosts[i].uri)});
         for (qsizetype j = 0; j < i; ++j) {
             if (!hosts[i].name.isEmpty() && hosts[i].name == hosts[j].name) {
                 problems.append(

@@ -57,6 +57,7 @@ void visitFields(V& v, HostSettings& s)
     v.text("name", s.name, TextRule::HostName);
     v.text("uri", s.uri, TextRule::LibvirtUri);
     v.text("golden", s.golden, TextRule::DomainNameOrEmpty);
+    v.choice("login_key", s.login);
     v.optionalChoice("accelerator", s.accelerator);
     v.section("limits", s.limits);
 }

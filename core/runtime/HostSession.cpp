@@ -29,17 +29,19 @@ HostSession::HostSession(Setup setup, QObject* parent)
     m_pool.setMaxThreadCount(6);
     m_eventPool.setMaxThreadCount(1);
     if (!m_setup.connect)
-        m_setup.connect = [](const QString& uri) {
-            return connectHypervisor(uri);
+        m_setup.connect = [loadKey = m_setup.loadLoginKey,
+                           knownHosts = m_setup.knownHostsFile](const QString& uri) {
+            return connectHypervisor(uri, knownHosts, loadKey);
         };
     if (!m_setup.connectHost)
-        m_setup.connectHost = hostShellConnector();
+        m_setup.connectHost = hostShellConnector(m_setup.knownHostsFile, m_setup.loadLoginKey);
 }
 
 HostSession::Setup
 HostSession::setupFor(const config::Settings& settings, const config::HostSettings& host,
                       const store::DatabaseOptions& database,
-                      std::function<Result<std::shared_ptr<const ssh::CertificateAuthority>>()> loadCa)
+                      std::function<Result<std::shared_ptr<const ssh::CertificateAuthority>>()> loadCa,
+                      std::function<Result<QByteArray>()> loadLoginKey)
 {
     Setup setup;
     setup.host = host;
@@ -48,6 +50,7 @@ HostSession::setupFor(const config::Settings& settings, const config::HostSettin
     setup.manager.issueIdentity = lazyIdentityIssuer(loadCa);
     setup.createDefaults = runtime::createDefaults(settings, host, {});
     setup.loadCa = std::move(loadCa);
+    setup.loadLoginKey = std::move(loadLoginKey);
     return setup;
 }
 

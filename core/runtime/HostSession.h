@@ -47,14 +47,23 @@ public:
         /// Reaches a remote host's sshd to read a sandbox's disk there for diff()
         /// (runtime::hostShellConnector by default).
         inspect::HostConnector connectHost;
+        /// The host's SSH login key from the secret store, for hosts with login_key: keychain (a
+        /// runtime::LoginKeyLoader); the default connect and connectHost call it, on a worker, for each
+        /// connection they make. Unset: ssh's own keys.
+        std::function<Result<QByteArray>()> loadLoginKey;
+        /// Where the default connect and connectHost check a remote host's SSH key; empty:
+        /// ~/.ssh/known_hosts.
+        QString knownHostsFile;
     };
 
     /// The Setup a front end gives the session of one configured host: its store, manager options with
-    /// Fluid's CA as identity issuer, create defaults from config, and the CA for terminals. `loadCa` is
-    /// called lazily, on a worker (runtime::secretStoreCaLoader).
+    /// Fluid's CA as identity issuer, create defaults from config, the CA for terminals, and the host's
+    /// login key loader. `loadCa` and `loadLoginKey` are called lazily, on a worker
+    /// (runtime::secretStoreCaLoader, runtime::loginKeyLoader).
     static Setup setupFor(const config::Settings& settings, const config::HostSettings& host,
                           const store::DatabaseOptions& database,
-                          std::function<Result<std::shared_ptr<const ssh::CertificateAuthority>>()> loadCa);
+                          std::function<Result<std::shared_ptr<const ssh::CertificateAuthority>>()> loadCa,
+                          std::function<Result<QByteArray>()> loadLoginKey = {});
 
     /// The endpoint of a running sandbox's sshd from its row: its IP, port 22, root, the host key Fluid
     /// injected (pinned). Fails (with what to do) when it is not running or has no IP or host key.

@@ -4,6 +4,7 @@
 #include "runtime/Runtime.h"
 #include "secrets/SecretStore.h"
 #include "ssh/CertificateAuthority.h"
+#include "ssh/LoginKey.h"
 #include "ssh/SshConnection.h"
 #include "virt/SandboxManager.h"
 
@@ -16,13 +17,6 @@
 namespace fluid::runtime {
 
 namespace {
-
-bool isOverSsh(const QUrl& url)
-{
-    const QString transport = url.scheme().section(QLatin1Char('+'), 1);
-    return transport == QLatin1String("ssh") || transport == QLatin1String("libssh") ||
-           transport == QLatin1String("libssh2");
-}
 
 QString explain(const Error& error)
 {
@@ -115,7 +109,7 @@ HostProbeReport probeHost(const HostProbeRequest& request, const HypervisorConne
         return report;
     }
 
-    if (isOverSsh(url)) {
+    if (config::isOverSsh(request.uri)) {
         if (url.host().isEmpty()) {
             add(QStringLiteral("SSH reachable"), HostCheck::Status::Failed,
                 QStringLiteral("%1 names no host. Enter the host's name or address.").arg(request.uri));
@@ -162,22 +156,33 @@ HostProbeReport probeHost(const HostProbeRequest& request, const HypervisorConne
 
         ssh::ConnectionOptions login = check;
         login.hostKeyOnly = false;
-        if (!request.keyFile.isEmpty()) {
+        login.loginKey = request.loginKey;
+        bool canLogIn = true;
+        if (login.loginKey.isEmpty() && !request.keyFile.isEmpty()) {
             QFile file(request.keyFile);
             if (!file.open(QIODevice::ReadOnly)) {
+                canLogIn = false;
                 add(QStringLiteral("SSH login"), HostCheck::Status::Failed,
                     QStringLiteral("Cannot read the key file %1: %2. Choose a readable private key.")
                         .arg(request.keyFile, file.errorString()));
-            } else if (auto pair = ssh::KeyPair::fromOpenSshPrivateKey(file.read(64 * 1024)); !pair) {
+            } else if (const QByteArray text = file.read(64 * 1024); ssh::isEncryptedPrivateKey(text)) {
+                canLogIn = false;
                 add(QStringLiteral("SSH login"), HostCheck::Status::Warning,
-                    QStringLiteral("Fluid cannot check a login with %1 itself (only unencrypted Ed25519 "
-                                   "keys): %2. libvirt's ssh will still try it below.")
-                        .arg(request.keyFile, pair.error().message));
+                    QStringLiteral(
+                        "%1 is protected by a passphrase, and libvirt's ssh cannot ask for it "
+                        "in a window. Load it into ssh-agent (`ssh-add %1`) and choose \"ssh-agent "
+                        "and default keys\", or import it into Fluid's keychain.")
+                        .arg(request.keyFile));
+            } else if (auto key = ssh::parseLoginKey(text); !key) {
+                canLogIn = false;
+                add(QStringLiteral("SSH login"), HostCheck::Status::Failed,
+                    QStringLiteral("%1 is not a usable private key: %2")
+                        .arg(request.keyFile, key.error().message));
             } else {
-                login.identity = ssh::Identity{*pair, std::nullopt};
+                login.loginKey = key->privateKey;
             }
         }
-        if (login.identity || request.keyFile.isEmpty()) {
+        if (canLogIn) {
             auto connection = ssh::SshConnection::open(login);
             auto ready = connection->ready().result();
             if (!ready)
@@ -194,7 +199,7 @@ HostProbeReport probeHost(const HostProbeRequest& request, const HypervisorConne
     }
 
     auto hv = connect ? connect(request.uri, request.knownHostsFile)
-                      : connectHypervisor(request.uri, request.knownHostsFile);
+                      : connectHypervisor(request.uri, request.knownHostsFile, request.loginKey);
     if (!hv) {
         add(QStringLiteral("libvirt connects"), HostCheck::Status::Failed,
             QStringLiteral("libvirt could not open %1: %2").arg(request.uri, explain(hv.error())));

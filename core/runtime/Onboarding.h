@@ -44,9 +44,12 @@ struct HostProbeRequest {
     QString uri;
     /// Empty: ~/.ssh/known_hosts.
     QString knownHostsFile;
-    /// For the SSH login check of a qemu+ssh:// host: an unencrypted Ed25519 private key file; empty:
-    /// libssh's automatic key authentication (ssh-agent, ~/.ssh/id_*).
+    /// For the SSH login check of a qemu+ssh:// host: the private key file the URI names (unencrypted, any
+    /// type); empty: libssh's automatic key authentication (ssh-agent, ~/.ssh/id_*).
     QString keyFile;
+    /// A login key kept in Fluid's keychain (private key text): used for the SSH login check and handed to
+    /// libvirt in memory; takes the place of keyFile.
+    QByteArray loginKey;
 };
 
 /// What a connection test found. ok() when libvirt connected and the host's info could be read.

@@ -3,14 +3,18 @@
 
 #include "base/Paths.h"
 #include "ssh/CertificateAuthority.h"
+#include "ssh/LoginKey.h"
 #include "ssh/SshConnection.h"
 #include "store/Repository.h"
 #include "virt/LibvirtHypervisor.h"
 
 #include <QDir>
+#include <QFile>
 #include <QMutex>
 #include <QUrl>
 #include <QUrlQuery>
+
+#include <optional>
 
 namespace fluid::runtime {
 
@@ -187,6 +191,27 @@ CaLoader secretStoreCaLoader(const config::Settings& settings, const QString& pa
     };
 }
 
+LoginKeyLoader loginKeyLoader(const config::Settings& settings, const config::HostSettings& host,
+                              const QString& passphrase)
+{
+    if (host.login != config::HostLogin::Keychain)
+        return {};
+    const secrets::SecretStoreOptions options = secretStoreOptions(settings, passphrase);
+    return [options, hostName = host.name]() -> Result<QByteArray> {
+        auto store = secrets::openSecretStore(options);
+        if (!store)
+            return store.error();
+        auto key = (*store)->read(secrets::keys::hostLoginKey(hostName));
+        if (!key && key.error().code == ErrorCode::NotFound)
+            return makeError(ErrorCode::NotFound,
+                             QStringLiteral("Host %1 logs in with a key from Fluid's keychain, but none is "
+                                            "stored. Add one with File > Set up Fluid... (Generate or Import "
+                                            "on the host page), or set its login_key to ssh.")
+                                 .arg(hostName));
+        return key;
+    };
+}
+
 virt::CreateOptions createDefaults(const config::Settings& settings, const config::HostSettings& host,
                                    const QString& hostRowId)
 {
@@ -212,13 +237,8 @@ virt::CreateOptions createDefaults(const config::Settings& settings, const confi
 
 namespace {
 
-/// True for libvirt URIs whose transport is SSH.
-bool overSsh(const QUrl& url)
-{
-    const QString transport = url.scheme().section(QLatin1Char('+'), 1);
-    return transport == QLatin1String("ssh") || transport == QLatin1String("libssh") ||
-           transport == QLatin1String("libssh2");
-}
+/// More than any private key file; a bigger file is not one.
+constexpr qint64 kMaxKeyFileBytes = 64 * 1024;
 
 /// How Fluid reaches a remote libvirt host's sshd: as libvirt's ssh transport does, with a strict check.
 ssh::ConnectionOptions hostSshOptions(const QUrl& url, const QString& knownHostsFile)
@@ -243,7 +263,7 @@ Result<QString> trustHypervisorHost(const QString& uri, const QString& confirmed
                                     const QString& knownHostsFile)
 {
     const QUrl url(uri);
-    if (!overSsh(url) || url.host().isEmpty())
+    if (!config::isOverSsh(uri) || url.host().isEmpty())
         return makeError(
             ErrorCode::Refused,
             QStringLiteral("%1 is not reached over SSH: there is no host key to trust.").arg(uri));
@@ -263,11 +283,13 @@ Result<QString> trustHypervisorHost(const QString& uri, const QString& confirmed
     return key->fingerprint();
 }
 
-Result<std::unique_ptr<virt::Hypervisor>> connectHypervisor(const QString& uri, const QString& knownHostsFile)
+Result<std::unique_ptr<virt::Hypervisor>> connectHypervisor(const QString& uri, const QString& knownHostsFile,
+                                                            const QByteArray& loginKey)
 {
-    const QUrl url(uri);
-    if (overSsh(url)) {
-        const QUrlQuery query(url);
+    QUrl url(uri);
+    std::optional<ssh::MemoryKeyFile> keyFile;
+    if (config::isOverSsh(uri)) {
+        QUrlQuery query(url);
         if (query.hasQueryItem(QStringLiteral("no_verify")) &&
             query.queryItemValue(QStringLiteral("no_verify")) != QLatin1String("0"))
             return makeError(
@@ -280,21 +302,60 @@ Result<std::unique_ptr<virt::Hypervisor>> connectHypervisor(const QString& uri, 
         auto key = ssh::SshConnection::checkHostKey(hostSshOptions(url, knownHostsFile));
         if (!key)
             return key.error();
+        if (!loginKey.isEmpty()) {
+            auto file = ssh::MemoryKeyFile::create(loginKey);
+            if (!file)
+                return file.error();
+            keyFile.emplace(std::move(*file));
+            query.removeAllQueryItems(QStringLiteral("keyfile"));
+            query.addQueryItem(QStringLiteral("keyfile"), keyFile->path());
+            url.setQuery(query);
+        }
     }
-    auto hv = virt::LibvirtHypervisor::connect(uri);
-    if (!hv)
-        return hv.error();
+    // libvirt's ssh has read the in-memory key once this returns; keyFile closes it then.
+    auto hv = virt::LibvirtHypervisor::connect(keyFile ? url.toString() : uri);
+    if (!hv) {
+        Error error = hv.error();
+        if (keyFile) // the in-memory file's name means nothing to a person
+            error.message.replace(url.toString(),
+                                  uri + QStringLiteral(" (with the login key from Fluid's keychain)"));
+        return error;
+    }
     return std::unique_ptr<virt::Hypervisor>(std::move(*hv));
 }
 
-Result<std::shared_ptr<ssh::SshConnection>> connectHostShell(const QString& uri,
-                                                             const QString& knownHostsFile)
+Result<std::unique_ptr<virt::Hypervisor>> connectHypervisor(const QString& uri, const QString& knownHostsFile,
+                                                            const LoginKeyLoader& loadLoginKey)
+{
+    if (!loadLoginKey)
+        return connectHypervisor(uri, knownHostsFile);
+    auto key = loadLoginKey();
+    if (!key)
+        return key.error();
+    auto hv = connectHypervisor(uri, knownHostsFile, *key);
+    key->fill('\0');
+    return hv;
+}
+
+Result<std::shared_ptr<ssh::SshConnection>>
+connectHostShell(const QString& uri, const QString& knownHostsFile, const QByteArray& loginKey)
 {
     const QUrl url(uri);
-    if (!overSsh(url) || url.host().isEmpty())
+    if (!config::isOverSsh(uri) || url.host().isEmpty())
         return makeError(ErrorCode::InvalidArgument,
                          QStringLiteral("%1 is not a libvirt host reached over SSH").arg(uri));
-    auto connection = ssh::SshConnection::open(hostSshOptions(url, knownHostsFile));
+    ssh::ConnectionOptions options = hostSshOptions(url, knownHostsFile);
+    options.loginKey = loginKey;
+    const QString keyFile = QUrlQuery(url).queryItemValue(QStringLiteral("keyfile"), QUrl::FullyDecoded);
+    if (options.loginKey.isEmpty() && !keyFile.isEmpty()) {
+        QFile file(keyFile);
+        if (!file.open(QIODevice::ReadOnly))
+            return makeError(ErrorCode::Io,
+                             QStringLiteral("Cannot read the key file %1 named in %2.").arg(keyFile, uri),
+                             file.errorString());
+        options.loginKey = file.read(kMaxKeyFileBytes);
+    }
+    auto connection = ssh::SshConnection::open(std::move(options));
     auto ready = connection->ready();
     ready.waitForFinished();
     if (auto r = ready.result(); !r)
@@ -302,10 +363,18 @@ Result<std::shared_ptr<ssh::SshConnection>> connectHostShell(const QString& uri,
     return connection;
 }
 
-inspect::HostConnector hostShellConnector(const QString& knownHostsFile)
+inspect::HostConnector hostShellConnector(const QString& knownHostsFile, LoginKeyLoader loadLoginKey)
 {
-    return [knownHostsFile](const QString& uri) -> Result<std::shared_ptr<ssh::RemoteShell>> {
-        auto connection = connectHostShell(uri, knownHostsFile);
+    return [knownHostsFile, loadLoginKey](const QString& uri) -> Result<std::shared_ptr<ssh::RemoteShell>> {
+        QByteArray key;
+        if (loadLoginKey) {
+            auto loaded = loadLoginKey();
+            if (!loaded)
+                return loaded.error();
+            key = std::move(*loaded);
+        }
+        auto connection = connectHostShell(uri, knownHostsFile, key);
+        key.fill('\0');
         if (!connection)
             return connection.error();
         return std::shared_ptr<ssh::RemoteShell>(std::move(*connection));

@@ -68,14 +68,27 @@ virt::IdentityIssuer lazyIdentityIssuer(CaLoader loadCa);
 /// A CaLoader over the configured secret store (CertificateAuthority::loadOrCreate).
 CaLoader secretStoreCaLoader(const config::Settings& settings, const QString& passphrase);
 
+/// How a front end gets a host's SSH login key from the secret store when it connects (a blocking read).
+using LoginKeyLoader = std::function<Result<QByteArray>()>;
+/// The LoginKeyLoader a configured host needs: for login_key: keychain, a read of its key
+/// (secrets::keys::hostLoginKey) from the configured secret store, where a missing key is NotFound saying
+/// how to add one; otherwise none (ssh's own keys).
+LoginKeyLoader loginKeyLoader(const config::Settings& settings, const config::HostSettings& host,
+                              const QString& passphrase);
+
 /// Opens the hypervisor at `uri`. For a remote host reached over SSH (qemu+ssh://user@host[:port]/system)
 /// Fluid first checks the host's SSH key itself, strictly, against `knownHostsFile` (empty:
 /// ~/.ssh/known_hosts; ~/.ssh/config is honoured): an unknown key fails with NotFound naming its SHA256
 /// fingerprint for a person to confirm, a changed key with Tampered, and a URI that turns libvirt's own
-/// check off (no_verify) is refused. Only then does libvirt open its connection. Blocks: call it off the
-/// GUI thread.
-Result<std::unique_ptr<virt::Hypervisor>> connectHypervisor(const QString& uri,
-                                                            const QString& knownHostsFile = {});
+/// check off (no_verify) is refused. Only then does libvirt open its connection. A `loginKey` (private key
+/// text, for hosts whose key is in the secret store) reaches libvirt's ssh as an in-memory file
+/// (ssh::MemoryKeyFile) that lives only while the connection is made; it replaces the URI's keyfile.
+/// Blocks: call it off the GUI thread.
+Result<std::unique_ptr<virt::Hypervisor>>
+connectHypervisor(const QString& uri, const QString& knownHostsFile = {}, const QByteArray& loginKey = {});
+/// connectHypervisor() with the login key `loadLoginKey` gives (none when it is unset).
+Result<std::unique_ptr<virt::Hypervisor>> connectHypervisor(const QString& uri, const QString& knownHostsFile,
+                                                            const LoginKeyLoader& loadLoginKey);
 /// After a person confirmed `confirmedFingerprint` ("SHA256:...") with the host's administrator: fetches
 /// the SSH host key of the remote libvirt host in `uri`, checks it has exactly that fingerprint (else
 /// Tampered) and adds it to `knownHostsFile` (empty: ~/.ssh/known_hosts). Returns the fingerprint.
@@ -85,11 +98,14 @@ Result<QString> trustHypervisorHost(const QString& uri, const QString& confirmed
 /// A root SSH connection to the hypervisor host of a remote libvirt URI, checked and authenticated as
 /// libvirt's own transport would be (user and port from the URI, ~/.ssh/config and the ssh-agent or default
 /// keys, the host key strictly against `knownHostsFile`), for work libvirt cannot do, such as reading a
-/// sandbox's disk there. A local URI is InvalidArgument. Blocks until ready.
-Result<std::shared_ptr<ssh::SshConnection>> connectHostShell(const QString& uri,
-                                                             const QString& knownHostsFile = {});
-/// connectHostShell() as the snapshot inspector's way to reach remote hosts.
-inspect::HostConnector hostShellConnector(const QString& knownHostsFile = {});
+/// sandbox's disk there. The key is `loginKey` when given, else the URI's keyfile when it names one, else
+/// the automatic ones. A local URI is InvalidArgument. Blocks until ready.
+Result<std::shared_ptr<ssh::SshConnection>>
+connectHostShell(const QString& uri, const QString& knownHostsFile = {}, const QByteArray& loginKey = {});
+/// connectHostShell() as the snapshot inspector's way to reach remote hosts; `loadLoginKey`, when set,
+/// gives the login key for each connection.
+inspect::HostConnector hostShellConnector(const QString& knownHostsFile = {},
+                                          LoginKeyLoader loadLoginKey = {});
 /// CreateOptions defaults from config for a host (memory, vCPUs, accelerator, limits, ready timeout).
 virt::CreateOptions createDefaults(const config::Settings& settings, const config::HostSettings& host,
                                    const QString& hostRowId);

@@ -20,6 +20,11 @@ QString hostPassword(const QString& hostName)
 {
     return QString::fromLatin1(kHostPasswordPattern).arg(hostName.toLower());
 }
+
+QString hostLoginKey(const QString& hostName)
+{
+    return QString::fromLatin1(kHostLoginKeyPattern).arg(hostName.toLower());
+}
 } // namespace keys
 
 Result<void> SecretStore::validateKey(const QString& key)

@@ -22,11 +22,16 @@ inline constexpr char kSshHostCa[] = "ssh/host-ca";
 inline constexpr char kStorePostgresql[] = "store/postgresql";
 /// "host/<name>/password": the password of a hypervisor host, by its host name.
 inline constexpr char kHostPasswordPattern[] = "host/%1/password";
+/// "host/<name>/ssh-key": the private key Fluid logs into a hypervisor host over SSH with, by its host name
+/// (hosts[].login_key: keychain).
+inline constexpr char kHostLoginKeyPattern[] = "host/%1/ssh-key";
 
 /// "llm/<provider>/api-key" with the provider name lower-cased.
 QString llmApiKey(const QString& provider);
 /// "host/<name>/password" with the host name lower-cased (host names are case-insensitive).
 QString hostPassword(const QString& hostName);
+/// "host/<name>/ssh-key" with the host name lower-cased.
+QString hostLoginKey(const QString& hostName);
 } // namespace keys
 
 /// Where Fluid keeps secrets (LLM API keys, CA private keys, host and database passwords): never in the

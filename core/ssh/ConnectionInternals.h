@@ -113,6 +113,8 @@ private:
     Result<void> establish();
     Result<void> verifyHostKey();
     Result<void> authenticate();
+    /// The error (or success) for userauth return code `rc` after offering `what`.
+    Result<void> authenticationResult(int rc, const QString& what);
     void loop();
     void admit();
     int channelsInUse() const;

@@ -7,6 +7,7 @@
 #include "ConnectionInternals.h"
 
 #include <QDir>
+#include <QScopeGuard>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -59,6 +60,20 @@ void wipe(QByteArray& bytes)
     if (!bytes.isEmpty() && bytes.isDetached())
         std::fill(bytes.begin(), bytes.end(), '\0');
     bytes.clear();
+}
+
+/// "SHA256:..." of a libssh public key, for messages.
+QString keyFingerprint(ssh_key key)
+{
+    unsigned char* digest = nullptr;
+    size_t length = 0;
+    if (!key || ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &digest, &length) != 0)
+        return QStringLiteral("(unknown fingerprint)");
+    char* text = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, digest, length);
+    ssh_clean_pubkey_hash(&digest);
+    const QString out = text ? QString::fromLatin1(text) : QStringLiteral("(unknown fingerprint)");
+    ssh_string_free_char(text);
+    return out;
 }
 
 template <typename T>
@@ -600,29 +615,40 @@ Result<void> ConnectionImpl::verifyHostKey()
 
 Result<void> ConnectionImpl::authenticate()
 {
-    int rc = SSH_AUTH_ERROR;
+    if (!m_options.identity && m_options.loginKey.isEmpty()) {
+        const int rc = ssh_userauth_publickey_auto(m_session, nullptr, nullptr);
+        return authenticationResult(rc, QStringLiteral("the keys from ssh-agent and the ssh config"));
+    }
+    ssh_key priv = nullptr;
+    ssh_key offered = nullptr;
+    const auto freeKeys = qScopeGuard([&] {
+        ssh_key_free(offered);
+        ssh_key_free(priv);
+    });
     QString what;
     if (!m_options.identity) {
-        rc = ssh_userauth_publickey_auto(m_session, nullptr, nullptr);
-        what = QStringLiteral("the keys from ssh-agent and the ssh config");
+        // An empty, never null, passphrase: libssh would let OpenSSL prompt on a terminal for PEM keys.
+        if (ssh_pki_import_privkey_base64(m_options.loginKey.constData(), "", nullptr, nullptr, &priv) !=
+                SSH_OK ||
+            !priv)
+            return makeError(ErrorCode::Crypto, QStringLiteral("libssh could not load the login key (an "
+                                                               "unencrypted private key is needed)."));
+        wipe(m_options.loginKey); // libssh holds it now; this connection authenticates once
+        ssh_pki_export_privkey_to_pubkey(priv, &offered);
+        what = QStringLiteral("the login key %1 from Fluid's keychain").arg(keyFingerprint(offered));
     } else {
         const Identity& id = *m_options.identity;
         QByteArray pem = id.key.toOpenSshPrivateKey();
-        ssh_key priv = nullptr;
         const int imported = ssh_pki_import_privkey_base64(pem.constData(), nullptr, nullptr, nullptr, &priv);
         wipe(pem);
         if (imported != SSH_OK || !priv)
             return makeError(ErrorCode::Crypto,
                              QStringLiteral("libssh could not load the connection's key."));
-        ssh_key offered = nullptr;
         if (id.certificate) {
             const QByteArray b64 = id.certificate->blob.toBase64();
             if (ssh_pki_import_cert_base64(b64.constData(), SSH_KEYTYPE_ED25519_CERT01, &offered) != SSH_OK ||
-                ssh_pki_copy_cert_to_privkey(offered, priv) != SSH_OK) {
-                ssh_key_free(offered);
-                ssh_key_free(priv);
+                ssh_pki_copy_cert_to_privkey(offered, priv) != SSH_OK)
                 return makeError(ErrorCode::Crypto, QStringLiteral("libssh could not load the certificate."));
-            }
             what = QStringLiteral("Fluid's certificate (key id \"%1\", principal %2, valid %3 to %4)")
                        .arg(id.certificate->keyId, id.certificate->principals.join(QLatin1Char(',')),
                             id.certificate->validAfter.toString(Qt::ISODate),
@@ -631,12 +657,15 @@ Result<void> ConnectionImpl::authenticate()
             ssh_pki_export_privkey_to_pubkey(priv, &offered);
             what = QStringLiteral("the key %1").arg(id.key.publicKey().fingerprint());
         }
-        rc = ssh_userauth_try_publickey(m_session, nullptr, offered);
-        if (rc == SSH_AUTH_SUCCESS)
-            rc = ssh_userauth_publickey(m_session, nullptr, priv);
-        ssh_key_free(offered);
-        ssh_key_free(priv);
     }
+    int rc = ssh_userauth_try_publickey(m_session, nullptr, offered);
+    if (rc == SSH_AUTH_SUCCESS)
+        rc = ssh_userauth_publickey(m_session, nullptr, priv);
+    return authenticationResult(rc, what);
+}
+
+Result<void> ConnectionImpl::authenticationResult(int rc, const QString& what)
+{
     if (rc == SSH_AUTH_SUCCESS)
         return {};
     if (rc == SSH_AUTH_ERROR)

@@ -36,6 +36,9 @@ struct ConnectionOptions {
     /// Empty: libssh's automatic public key authentication (ssh-agent, IdentityFile from the config, the
     /// default key files), for hypervisor hosts.
     std::optional<Identity> identity;
+    /// Without an identity: a private key text (any type libssh reads, unencrypted) to log in with instead
+    /// of the automatic keys, for hypervisor hosts whose login key Fluid keeps in its secret store.
+    QByteArray loginKey;
     /// Honour an ssh config file (Host, HostName, Port, User, IdentityFile, UserKnownHostsFile, ...). For
     /// hypervisor hosts; sandboxes never read it, so a person's config cannot redirect them.
     bool useSshConfig = false;

@@ -110,6 +110,7 @@ private slots:
     void hostUri();
     void hostUriInjectionThroughYaml();
     void hostGolden();
+    void hostLoginKey();
     void validateUsesTheParseChecks();
     void accessors();
     void enumStrings();
@@ -908,6 +909,31 @@ void TstConfig::hostGolden()
         QVERIFY2(refused.error().message.contains("hosts[0].golden: must be empty or a domain name"),
                  qPrintable(refused.error().message));
     }
+}
+
+void TstConfig::hostLoginKey()
+{
+    const Result<LoadedConfig> plain = parse("hosts:\n  - name: local\n    uri: qemu:///system\n");
+    QVERIFY(plain.ok());
+    QCOMPARE(plain->settings.hosts.first().login, HostLogin::Ssh);
+    const Result<LoadedConfig> ok = parse("hosts:\n  - name: far\n    uri: qemu+ssh://root@kvm1/system\n"
+                                          "    login_key: keychain\n");
+    QVERIFY2(ok.ok(), qPrintable(ok.ok() ? QString() : ok.error().message));
+    QCOMPARE(ok->settings.hosts.first().login, HostLogin::Keychain);
+    QVERIFY(parse(toYaml(ok->settings))->settings == ok->settings);
+    // A keychain key only means something where libvirt logs in over SSH.
+    const Result<LoadedConfig> local =
+        parse("hosts:\n  - name: local\n    uri: qemu:///system\n    login_key: keychain\n");
+    QVERIFY(!local.ok());
+    QVERIFY2(local.error().message.contains(
+                 "hosts[0].login_key: can be keychain only for a host reached over SSH"),
+             qPrintable(local.error().message));
+    const Result<LoadedConfig> typo =
+        parse("hosts:\n  - name: far\n    uri: qemu+ssh://kvm1/system\n    login_key: keyring\n");
+    QVERIFY(!typo.ok());
+    QVERIFY2(typo.error().message.contains("keychain"), qPrintable(typo.error().message));
+    QVERIFY(isOverSsh(QStringLiteral("qemu+libssh2://kvm1/system")));
+    QVERIFY(!isOverSsh(QStringLiteral("qemu+tcp://kvm1/system")));
 }
 
 void TstConfig::validateUsesTheParseChecks()

@@ -10,11 +10,16 @@
 #include "E2eBed.h"
 #include "HostsDock.h"
 #include "HostTreeModel.h"
+#include "LoopbackSshd.h"
 #include "MainWindow.h"
 #include "onboarding/OnboardingPages.h"
 #include "onboarding/OnboardingWizard.h"
 #include "runtime/HostSession.h"
 #include "runtime/Runtime.h"
+#include "secrets/SecretStore.h"
+#include "ssh/HostTrust.h"
+#include "ssh/LoginKey.h"
+#include "SshTestEnv.h"
 #include "store/StoreWorker.h"
 #include "terminal/TerminalDock.h"
 #include "terminal/TerminalScreen.h"
@@ -286,6 +291,79 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(!sandboxRow().isValid(), kStepTimeoutMs);
         m_sandboxId.clear();
         m_session = nullptr;
+    }
+
+    // A remote host (the test bed's libvirtd behind a loopback sshd) whose login key lives only in the
+    // keychain: the session the app builds opens it over libvirt's own ssh and lists its golden VM, and
+    // sshd logs the login with exactly that key. Without the key in the keychain, opening says what to do.
+    void remoteHostLogsInWithAKeychainKey()
+    {
+        const QString golden = m_env.value(QStringLiteral("FLUID_GOLDEN_FWCFG_DOMAIN"));
+        const ssh::LoginKey key = test::must(ssh::generateLoginKey(QStringLiteral("fluid@e2e")));
+        test::LoopbackSshd::Options o;
+        o.sandboxName = QStringLiteral("far-host");
+        o.authorizedKeyLines = {key.publicKeyLine};
+        test::LoopbackSshd sshd(test::makeTestCa(), o);
+        test::must(sshd.start());
+
+        // The host key is checked against this test's known_hosts, by Fluid (Setup::knownHostsFile) and by
+        // libvirt's ssh through a wrapper (libvirt's `command`) that also offers it only the key Fluid
+        // passes.
+        const QString knownHosts = m_dir + QStringLiteral("/remote_known_hosts");
+        test::must(ssh::trustHostKey(knownHosts, sshd.host(), sshd.port(), sshd.hostKey().publicKey()));
+        const QString wrapper = m_dir + QStringLiteral("/ssh-wrapper");
+        test::must(test::writeIsolatedSshCommand(wrapper, knownHosts));
+
+        config::Settings settings =
+            test::must(runtime::loadSettings(m_dir + QStringLiteral("/config/config.yaml"))).settings;
+        config::HostSettings far;
+        far.name = QStringLiteral("far");
+        far.uri = QStringLiteral("qemu+ssh://root@127.0.0.1:%1/system?no_tty=1&command=%2")
+                      .arg(sshd.port())
+                      .arg(wrapper);
+        far.login = config::HostLogin::Keychain;
+        // Not config::validate(): config.yaml may not name an ssh `command`; this harness sets it in code.
+        settings.hosts.append(far);
+        auto secrets = test::must(secrets::openSecretStore(runtime::secretStoreOptions(settings, {})));
+        test::must(secrets->write(secrets::keys::hostLoginKey(far.name), key.privateKey));
+        const store::DatabaseOptions db = test::must(runtime::resolveDatabaseOptions(settings, {}));
+
+        const auto openSession = [&](runtime::HostSession& session) {
+            QSignalSpy opened(&session, &runtime::HostSession::opened);
+            session.open();
+            if (!opened.wait(kStepTimeoutMs) && opened.isEmpty())
+                return std::pair<bool, QString>{false, QStringLiteral("no answer")};
+            return std::pair<bool, QString>{opened.first().at(0).toBool(), opened.first().at(1).toString()};
+        };
+        const auto setupFor = [&] {
+            runtime::HostSession::Setup setup =
+                runtime::HostSession::setupFor(settings, far, db, runtime::secretStoreCaLoader(settings, {}),
+                                               runtime::loginKeyLoader(settings, far, {}));
+            setup.knownHostsFile = knownHosts;
+            return setup;
+        };
+        {
+            runtime::HostSession session(setupFor());
+            QSignalSpy sources(&session, &runtime::HostSession::sourcesChanged);
+            const auto [ok, message] = openSession(session);
+            QVERIFY2(ok, qPrintable(message));
+            QTRY_VERIFY_WITH_TIMEOUT(!sources.isEmpty(), kStepTimeoutMs);
+            QStringList names;
+            for (const runtime::HostSession::Source& s :
+                 sources.last().at(0).value<QList<runtime::HostSession::Source>>())
+                names << s.name;
+            QVERIFY2(names.contains(golden), qPrintable(names.join(QLatin1Char(','))));
+            QVERIFY2(sshd.log().contains(QStringLiteral("Accepted publickey for root")) &&
+                         sshd.log().contains(key.fingerprint),
+                     qPrintable(sshd.log()));
+        }
+
+        test::must(secrets->remove(secrets::keys::hostLoginKey(far.name)));
+        runtime::HostSession without(setupFor());
+        const auto [ok, message] = openSession(without);
+        QVERIFY(!ok);
+        QVERIFY2(message.contains(QStringLiteral("none is stored")), qPrintable(message));
+        sshd.stop();
     }
 };
 

@@ -9,6 +9,7 @@
 #include "onboarding/OnboardingWizard.h"
 #include "runtime/Runtime.h"
 #include "secrets/SecretStore.h"
+#include "ssh/HostTrust.h"
 #include "ssh/SshKeys.h"
 #include "SshTestEnv.h"
 #include "TestSupport.h"
@@ -334,6 +335,122 @@ private Q_SLOTS:
         QCOMPARE(loaded->settings.agent.model, QStringLiteral("claude-test-model"));
         QCOMPARE(loaded->settings.agent.endpoint, QStringLiteral("http://127.0.0.1:9/v1"));
         QCOMPARE(loaded->settings, wizard.resultSettings());
+    }
+
+    // A remote host whose login key lives in the keychain, not in a file: an imported key asks for its
+    // passphrase once; a generated key's public line is what the host needs; the SSH login check uses the
+    // key for real (loopback sshd; libvirt behind it is the test driver); Finish stores the key in the
+    // keychain and writes login_key: keychain, and no key text reaches the config.
+    void keychainLoginKey()
+    {
+        OnboardingWizard::Environment env = environment(QStringLiteral("keychain/config.yaml"));
+        env.knownHostsFile = m_dir + QStringLiteral("/keychain_known_hosts");
+        env.connect = [](const QString&, const QString&) {
+            return connectForTest(QStringLiteral("test:///default"), {});
+        };
+        test::must(ssh::trustHostKey(env.knownHostsFile, m_sshd->host(), m_sshd->port(),
+                                     m_sshd->hostKey().publicKey()));
+        const QString encrypted = m_dir + QStringLiteral("/encrypted_key");
+        const test::ProcessResult made = test::runProcess(
+            QStringLiteral("ssh-keygen"),
+            {QStringLiteral("-q"), QStringLiteral("-t"), QStringLiteral("ed25519"), QStringLiteral("-N"),
+             QStringLiteral("import-pass"), QStringLiteral("-f"), encrypted});
+        QVERIFY2(made.exitCode == 0, made.err.constData());
+        QFile encryptedPub(encrypted + QStringLiteral(".pub"));
+        QVERIFY(encryptedPub.open(QIODevice::ReadOnly));
+        const QString encryptedLine =
+            QString::fromUtf8(encryptedPub.readAll()).section(QLatin1Char(' '), 0, 1);
+
+        OnboardingWizard wizard(env);
+        QStringList prompts;
+        wizard.setFileDialog(
+            [&](QWidget*, const QString&, const QString&, const QString&) { return encrypted; });
+        wizard.setPassphraseDialog([&](QWidget*, const QString& prompt) -> std::optional<QString> {
+            prompts << prompt;
+            return QStringLiteral("import-pass");
+        });
+        wizard.show();
+        HostPage* page = wizard.hostPage();
+        test::child<QRadioButton>(page, "remoteRadio")->setChecked(true);
+        test::child<QLineEdit>(page, "sshUser")->setText(QStringLiteral("root"));
+        test::child<QLineEdit>(page, "sshHost")->setText(m_sshd->host());
+        test::child<QSpinBox>(page, "sshPort")->setValue(m_sshd->port());
+        auto* keyCombo = test::child<QComboBox>(page, "sshKey");
+        auto* publicKey = test::child<QLineEdit>(page, "loginPublicKey");
+
+        // Import: the passphrase is asked once; the key is shown by its public line.
+        QTest::mouseClick(test::child<QPushButton>(page, "importKey"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(page->loginKey().has_value(), kWaitMs);
+        QCOMPARE(prompts.size(), 1);
+        QVERIFY(prompts.first().contains(encrypted));
+        QCOMPARE(publicKey->text().section(QLatin1Char(' '), 0, 1), encryptedLine);
+        QVERIFY(!keyCombo->isEnabled());
+        QVERIFY(!page->currentUri().contains(QStringLiteral("keyfile")));
+
+        // The host does not list that key: the login check fails and says so.
+        QTest::mouseClick(test::child<QPushButton>(page, "testButton"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(!page->isTesting(), kWaitMs);
+        QString rows = checkRows(page).join(QLatin1Char('\n'));
+        QVERIFY2(rowFor(checkRows(page), QStringLiteral("SSH login")).contains(QStringLiteral("|Failed|")),
+                 qPrintable(rows));
+        QVERIFY(rows.contains(page->loginKey()->fingerprint));
+
+        // Generate a new key instead, and give its line to the host.
+        const QString importedFingerprint = page->loginKey()->fingerprint;
+        QTest::mouseClick(test::child<QPushButton>(page, "generateKey"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(page->loginKey() && page->loginKey()->fingerprint != importedFingerprint,
+                                 kWaitMs);
+        QCOMPARE(page->loginKey()->type, QStringLiteral("ssh-ed25519"));
+        QCOMPARE(publicKey->text(), page->loginKey()->publicKeyLine);
+        QVERIFY(!page->isComplete()); // a new key needs a new test
+        {
+            QFile authorized(m_sshd->dir() + QStringLiteral("/authorized_keys"));
+            QVERIFY(authorized.open(QIODevice::Append));
+            authorized.write(publicKey->text().toUtf8() + '\n');
+        }
+        QTest::mouseClick(test::child<QPushButton>(page, "testButton"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(!page->isTesting(), kWaitMs);
+        rows = checkRows(page).join(QLatin1Char('\n'));
+        QVERIFY2(rowFor(checkRows(page), QStringLiteral("SSH login")).contains(QStringLiteral("|Passed|")),
+                 qPrintable(rows));
+        QVERIFY2(page->isComplete(), qPrintable(rows));
+        QVERIFY(m_sshd->log().contains(page->loginKey()->fingerprint));
+        const ssh::LoginKey chosen = *page->loginKey();
+
+        wizard.next();
+        QTest::mouseClick(test::child<QPushButton>(wizard.caPage(), "caRunButton"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(wizard.caPage()->isComplete(), kWaitMs);
+        wizard.next();
+        auto* view = test::child<QTreeView>(wizard.goldenPage(), "sourceList");
+        QTRY_VERIFY_WITH_TIMEOUT(view->model()->rowCount() > 0, kWaitMs);
+        auto* sources = qobject_cast<QStandardItemModel*>(view->model());
+        const QList<QStandardItem*> goldenItems = sources->findItems(QStringLiteral("golden"));
+        QVERIFY(!goldenItems.isEmpty());
+        view->selectionModel()->select(sources->indexFromItem(goldenItems.first()),
+                                       QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+        wizard.next();
+        test::child<QComboBox>(wizard.llmPage(), "llmProvider")->setCurrentText(QStringLiteral("ollama"));
+        test::child<QLineEdit>(wizard.llmPage(), "llmModel")->setText(QStringLiteral("llama-test"));
+        wizard.next();
+        QCOMPARE(wizard.currentId(), int(OnboardingWizard::SummaryPageId));
+        QVERIFY(test::child<QPlainTextEdit>(wizard.summaryPage(), "summaryText")
+                    ->toPlainText()
+                    .contains(chosen.fingerprint));
+        QTest::mouseClick(wizard.button(QWizard::FinishButton), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(wizard.result(), int(QDialog::Accepted), kWaitMs);
+
+        auto loaded = test::must(runtime::loadSettings(env.configPath));
+        const config::HostSettings* host = loaded.settings.host(page->hostName());
+        QVERIFY(host);
+        QCOMPARE(host->login, config::HostLogin::Keychain);
+        QVERIFY(!host->uri.contains(QStringLiteral("keyfile")));
+        auto store = test::must(secrets::openSecretStore({}));
+        QCOMPARE(test::must(store->read(secrets::keys::hostLoginKey(host->name))), chosen.privateKey);
+        QFile file(env.configPath);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QByteArray yaml = file.readAll();
+        QVERIFY(yaml.contains("login_key: keychain"));
+        QVERIFY(!yaml.contains("PRIVATE KEY"));
     }
 
     void cancelWritesNothing()

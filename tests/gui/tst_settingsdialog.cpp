@@ -192,6 +192,19 @@ private Q_SLOTS:
         QCOMPARE(editor.host().limits.maxVcpus, 8);
         QCOMPARE(editor.findChild<QSpinBox*>(QStringLiteral("max_vcpus"))->maximum(),
                  config::bounds::kHostMaxVcpus.max);
+
+        // A keychain login key is for SSH hosts only.
+        auto* login = editor.findChild<QComboBox*>(QStringLiteral("login_key"));
+        QVERIFY(login);
+        QCOMPARE(editor.host().login, config::HostLogin::Ssh);
+        login->setCurrentText(QStringLiteral("keychain"));
+        QVERIFY(!ok->isEnabled());
+        QVERIFY(
+            editor.findChild<QLabel*>(QStringLiteral("hostError"))->text().contains(QStringLiteral("SSH")));
+        editor.findChild<QLineEdit*>(QStringLiteral("uri"))
+            ->setText(QStringLiteral("qemu+ssh://root@kvm1/system"));
+        QVERIFY(ok->isEnabled());
+        QCOMPARE(editor.host().login, config::HostLogin::Keychain);
     }
 };
 

@@ -18,6 +18,20 @@
 #endif
 
 namespace fluid::test {
+
+Result<void> writeIsolatedSshCommand(const QString& path, const QString& knownHostsFile)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate))
+        return makeError(ErrorCode::Io, QStringLiteral("Cannot write %1").arg(path), file.errorString());
+    file.write(QStringLiteral("#!/bin/sh\nunset SSH_AUTH_SOCK\nexec ssh -F /dev/null -o IdentitiesOnly=yes "
+                              "-o UserKnownHostsFile=%1 \"$@\"\n")
+                   .arg(knownHostsFile)
+                   .toUtf8());
+    if (!file.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner))
+        return makeError(ErrorCode::Io, QStringLiteral("Cannot make %1 executable").arg(path));
+    return {};
+}
 namespace {
 
 constexpr char kSshd[] = "/usr/sbin/sshd";
@@ -166,6 +180,8 @@ Result<void> LoopbackSshd::start()
     QByteArray authorized;
     for (const auto& k : m_options.authorizedKeys)
         authorized += k.toOpenSshLine(QStringLiteral("test")).toUtf8() + '\n';
+    for (const QString& line : m_options.authorizedKeyLines)
+        authorized += line.toUtf8() + '\n';
     writeFile(m_dir + QStringLiteral("/authorized_keys"), authorized, readable);
 
     QDir().mkpath(m_dir + QStringLiteral("/home"));

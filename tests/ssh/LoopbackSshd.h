@@ -22,6 +22,11 @@ struct ProcessResult {
 /// Runs a program to completion (killing it after timeoutMs) and returns its output.
 ProcessResult runProcess(const QString& program, const QStringList& args, int timeoutMs = 30000);
 
+/// Writes an executable at `path` that runs OpenSSH's ssh with no user config, no agent, only the keys given
+/// with -i, and `knownHostsFile` as its known_hosts: for libvirt's `command` URI parameter, so a test knows
+/// exactly which key libvirt's ssh offers (ssh itself reads the real home folder, whatever $HOME says).
+Result<void> writeIsolatedSshCommand(const QString& path, const QString& knownHostsFile);
+
 /// A real OpenSSH sshd on 127.0.0.1, set up the way a Fluid sandbox is: an injected Ed25519 host key with a
 /// host certificate from Fluid's host CA, TrustedUserCAKeys = Fluid's user CA, an AuthorizedPrincipalsFile
 /// listing the sandbox name, root login by key/certificate only, internal-sftp. Optional plain authorized
@@ -37,6 +42,8 @@ public:
         bool hostCertificate = true;
         /// Plain keys root accepts (authorized_keys), besides certificates.
         QList<ssh::PublicKey> authorizedKeys;
+        /// More authorized_keys lines as given ("ssh-rsa AAAA... comment"), for key types other than Ed25519.
+        QStringList authorizedKeyLines;
         int maxSessions = 64;
         QString logLevel = QStringLiteral("INFO");
         /// More sshd_config lines, appended as given.

@@ -4,9 +4,11 @@
 #include "LoopbackSshd.h"
 #include "runtime/Runtime.h"
 #include "ssh/HostTrust.h"
+#include "ssh/LoginKey.h"
 #include "ssh/SshKeys.h"
 #include "SshTestEnv.h"
 
+#include <QDir>
 #include <QFile>
 #include <QTest>
 
@@ -105,6 +107,53 @@ private Q_SLOTS:
                      .error()
                      .code,
                  ErrorCode::Refused);
+    }
+
+    // A login key from the keychain reaches libvirt's own ssh in memory: sshd logs the login with exactly
+    // that key, and no key file appears anywhere.
+    void keychainLoginKeyReachesLibvirtsSsh()
+    {
+        const auto key = must(ssh::generateLoginKey(QStringLiteral("fluid@test")));
+        LoopbackSshd::Options o;
+        o.sandboxName = QStringLiteral("hypervisor");
+        o.authorizedKeyLines = {key.publicKeyLine};
+        LoopbackSshd host(m_ca, o);
+        QVERIFY(host.start().ok());
+        // libvirt runs OpenSSH's ssh, which reads the user's real ~/.ssh (from the password database, not
+        // $HOME) and asks the agent. The test gives it a wrapper (libvirt's `command`) that points it at
+        // this test's known_hosts and offers only the keys passed with -i, so the key below is the only one.
+        const QString knownHosts = m_dir + QStringLiteral("/libvirt_known_hosts");
+        QFile::remove(knownHosts);
+        must(ssh::trustHostKey(knownHosts, host.host(), host.port(), host.hostKey().publicKey()));
+        const QString wrapper = m_dir + QStringLiteral("/ssh-wrapper");
+        must(writeIsolatedSshCommand(wrapper, knownHosts));
+        const QString hostUri = QStringLiteral("qemu+ssh://root@127.0.0.1:%1/system?no_tty=1&command=%2")
+                                    .arg(host.port())
+                                    .arg(wrapper);
+
+        // Without the key: ssh has nothing the host accepts.
+        auto without = runtime::connectHypervisor(hostUri, knownHosts);
+        QVERIFY(!without);
+        QVERIFY2(without.error().toString().contains(QLatin1String("Permission denied")),
+                 qPrintable(without.error().toString()));
+        QVERIFY(!host.log().contains(QLatin1String("Accepted publickey")));
+
+        // With it: the login succeeds (what fails next is that no libvirtd runs behind this sshd).
+        auto with = runtime::connectHypervisor(hostUri, knownHosts, key.privateKey);
+        QVERIFY(!with);
+        QVERIFY2(!with.error().toString().contains(QLatin1String("Permission denied")),
+                 qPrintable(with.error().toString()));
+        qInfo().noquote() << "with the key, libvirt got past ssh to:" << with.error().toString();
+        QTRY_VERIFY2(host.log().contains(QStringLiteral("Accepted publickey for root")) &&
+                         host.log().contains(key.fingerprint),
+                     qPrintable(host.log()));
+        // The in-memory file is closed once the connection attempt is over.
+        const QStringList fds =
+            QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::NoDotAndDotDot | QDir::System);
+        for (const QString& fd : fds)
+            QVERIFY(!QFile::symLinkTarget(QStringLiteral("/proc/self/fd/") + fd)
+                         .contains(QLatin1String("fluid-login-key")));
+        host.stop();
     }
 };
 

@@ -14,6 +14,7 @@
 #include <QClipboard>
 #include <QComboBox>
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QGroupBox>
@@ -29,6 +30,7 @@
 #include <QSpinBox>
 #include <QStandardItemModel>
 #include <QStyle>
+#include <QSysInfo>
 #include <QTimer>
 #include <QTreeView>
 #include <QVBoxLayout>
@@ -169,6 +171,23 @@ HostPage::HostPage(OnboardingWizard* wizard)
     m_key->setToolTip(tr("The private key to log in with. Empty: your ssh-agent and default keys."));
     m_browseKey =
         makeButton(tr("&Browse…"), QStringLiteral("browseKey"), tr("Choose a private key file"), this);
+    m_generateKey = makeButton(tr("&Generate key"), QStringLiteral("generateKey"),
+                               tr("Makes a new Ed25519 login key that lives only in Fluid's keychain"), this);
+    m_importKey = makeButton(tr("&Import key…"), QStringLiteral("importKey"),
+                             tr("Reads a private key file into Fluid's keychain (asks for its passphrase "
+                                "once); the file itself is not changed"),
+                             this);
+    m_forgetKey =
+        makeButton(tr("Use &files instead"), QStringLiteral("forgetKey"),
+                   tr("Logs in with ssh-agent, the default keys or the key file above instead"), this);
+    m_loginKeyLabel = makeMessageLabel(QStringLiteral("loginKeyLabel"), this);
+    m_publicKey = new QLineEdit(this);
+    m_publicKey->setObjectName(QStringLiteral("loginPublicKey"));
+    m_publicKey->setReadOnly(true);
+    m_publicKey->setAccessibleName(tr("Public key for authorized_keys"));
+    m_publicKey->setToolTip(tr("Add this line to ~/.ssh/authorized_keys of the user on the host."));
+    m_copyPublicKey = makeButton(tr("&Copy"), QStringLiteral("copyPublicKey"),
+                                 tr("Copies the public key line to the clipboard"), this);
 
     m_name = new QLineEdit(QStringLiteral("local"), this);
     m_name->setObjectName(QStringLiteral("hostName"));
@@ -220,6 +239,17 @@ HostPage::HostPage(OnboardingWizard* wizard)
     keyRow->addWidget(m_key, 1);
     keyRow->addWidget(m_browseKey);
     remoteForm->addRow(buddyLabel(tr("&Key:"), m_key), keyRow);
+    auto* keychainRow = new QHBoxLayout;
+    keychainRow->addWidget(m_generateKey);
+    keychainRow->addWidget(m_importKey);
+    keychainRow->addWidget(m_forgetKey);
+    keychainRow->addStretch(1);
+    remoteForm->addRow(tr("Keychain key:"), keychainRow);
+    remoteForm->addRow(m_loginKeyLabel);
+    auto* publicRow = new QHBoxLayout;
+    publicRow->addWidget(m_publicKey, 1);
+    publicRow->addWidget(m_copyPublicKey);
+    remoteForm->addRow(publicRow);
     auto* remoteBox = new QWidget(this);
     remoteBox->setObjectName(QStringLiteral("remoteFields"));
     remoteBox->setLayout(remoteForm);
@@ -263,10 +293,16 @@ HostPage::HostPage(OnboardingWizard* wizard)
         if (!file.isEmpty())
             m_key->setCurrentText(file);
     });
+    connect(m_generateKey, &QPushButton::clicked, this, &HostPage::generateKey);
+    connect(m_importKey, &QPushButton::clicked, this, &HostPage::importKey);
+    connect(m_forgetKey, &QPushButton::clicked, this, &HostPage::forgetKey);
+    connect(m_copyPublicKey, &QPushButton::clicked, this,
+            [this]() { QApplication::clipboard()->setText(m_publicKey->text()); });
     connect(m_test, &QPushButton::clicked, this, &HostPage::startTest);
     connect(m_cancel, &QPushButton::clicked, this, &HostPage::cancelTest);
     connect(m_verified, &QCheckBox::toggled, this, &HostPage::updateState);
     connect(m_trust, &QPushButton::clicked, this, &HostPage::trustAndRetest);
+    showLoginKey();
     fieldsChanged();
 }
 
@@ -296,7 +332,96 @@ QString HostPage::currentUri() const
     if (m_local->isChecked())
         return m_localUri->text().trimmed();
     return runtime::sshHypervisorUri(m_user->text().trimmed(), m_host->text().trimmed(), m_port->value(),
-                                     m_key->currentText().trimmed());
+                                     m_loginKey ? QString() : m_key->currentText().trimmed());
+}
+
+QString HostPage::currentKeyIdentity() const
+{
+    return m_loginKey && !m_local->isChecked() ? m_loginKey->fingerprint : QString();
+}
+
+void HostPage::generateKey()
+{
+    const QString comment = QStringLiteral("fluid@%1").arg(hostNameFrom(QSysInfo::machineHostName()));
+    takeKey([comment]() { return ssh::generateLoginKey(comment); });
+}
+
+void HostPage::importKey()
+{
+    const QString file = m_wizard->askForFile(this, tr("Choose the private key to keep in Fluid's keychain"),
+                                              m_wizard->environment().sshDir.isEmpty()
+                                                  ? QDir::homePath() + QStringLiteral("/.ssh")
+                                                  : m_wizard->environment().sshDir,
+                                              tr("All files (*)"));
+    if (file.isEmpty())
+        return;
+    const auto read = [file](const QString& passphrase) -> Result<ssh::LoginKey> {
+        QFile f(file);
+        if (!f.open(QIODevice::ReadOnly))
+            return makeError(ErrorCode::Io, QObject::tr("Cannot read %1: %2").arg(file, f.errorString()));
+        QByteArray text = f.read(64 * 1024);
+        auto key = ssh::parseLoginKey(text, passphrase);
+        text.fill('\0');
+        return key;
+    };
+    takeKey([read]() { return read(QString()); },
+            [this, read, file](const Error& error) {
+                if (error.code != ErrorCode::Refused)
+                    return;
+                const std::optional<QString> passphrase =
+                    m_wizard->askForPassphrase(this, tr("The passphrase of %1:").arg(file));
+                if (passphrase && !passphrase->isEmpty())
+                    takeKey([read, passphrase = *passphrase]() { return read(passphrase); });
+            });
+}
+
+void HostPage::forgetKey()
+{
+    m_loginKey.reset();
+    showLoginKey();
+    fieldsChanged();
+}
+
+void HostPage::takeKey(std::function<Result<ssh::LoginKey>()> make, std::function<void(const Error&)> onError)
+{
+    if (m_keyBusy)
+        return;
+    m_keyBusy = true;
+    m_loginKeyLabel->setText(tr("Preparing the key…"));
+    auto* watcher = new QFutureWatcher<Result<ssh::LoginKey>>(this);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, onError]() {
+        watcher->deleteLater();
+        m_keyBusy = false;
+        const Result<ssh::LoginKey> key = watcher->result();
+        if (key) {
+            m_loginKey = *key;
+            showLoginKey();
+        } else {
+            showLoginKey();
+            m_loginKeyLabel->setText(tr("No key was taken: %1").arg(key.error().message));
+            if (onError)
+                onError(key.error());
+        }
+        fieldsChanged();
+    });
+    watcher->setFuture(runOnWorker<Result<ssh::LoginKey>>(
+        [make = std::move(make)](QPromise<Result<ssh::LoginKey>>& p) { p.addResult(make()); }));
+}
+
+void HostPage::showLoginKey()
+{
+    const bool has = m_loginKey.has_value();
+    m_forgetKey->setVisible(has);
+    m_publicKey->setVisible(has);
+    m_copyPublicKey->setVisible(has);
+    m_publicKey->setText(has ? m_loginKey->publicKeyLine : QString());
+    m_loginKeyLabel->setText(
+        has ? tr("Fluid logs in with a %1 key kept in its keychain (%2). Add the line below to "
+                 "~/.ssh/authorized_keys of the SSH user on the host, then test the connection. The key "
+                 "is stored at Finish and reaches ssh only in memory.")
+                  .arg(m_loginKey->type, m_loginKey->fingerprint)
+            : tr("Or keep the login key in Fluid's keychain instead of a file: generate a new one, or import "
+                 "one."));
 }
 
 QString HostPage::hostName() const
@@ -308,8 +433,11 @@ void HostPage::fieldsChanged()
 {
     const bool local = m_local->isChecked();
     m_localUri->setEnabled(local);
-    for (QWidget* w : std::initializer_list<QWidget*>{m_user, m_host, m_port, m_key, m_browseKey})
+    for (QWidget* w : std::initializer_list<QWidget*>{m_user, m_host, m_port, m_generateKey, m_importKey,
+                                                      m_forgetKey, m_publicKey, m_copyPublicKey})
         w->setEnabled(!local);
+    for (QWidget* w : std::initializer_list<QWidget*>{m_key, m_browseKey})
+        w->setEnabled(!local && !m_loginKey);
     if (!m_name->property("edited").toBool()) {
         const QString suggested = local ? QStringLiteral("local") : hostNameFrom(m_host->text());
         if (!suggested.isEmpty())
@@ -340,13 +468,16 @@ void HostPage::startTest()
     m_verified->hide();
     m_trust->hide();
     m_testedUri = currentUri();
+    m_testedKey = currentKeyIdentity();
     m_running = true;
     m_cancelFlag = std::make_shared<std::atomic<bool>>(false);
 
     runtime::HostProbeRequest request;
     request.uri = m_testedUri;
     request.knownHostsFile = m_wizard->environment().knownHostsFile;
-    if (!m_local->isChecked())
+    if (!m_local->isChecked() && m_loginKey)
+        request.loginKey = m_loginKey->privateKey;
+    else if (!m_local->isChecked())
         request.keyFile = m_key->currentText().trimmed();
     const runtime::HypervisorConnector connector = m_wizard->environment().connect;
     const std::shared_ptr<std::atomic<bool>> flag = m_cancelFlag;
@@ -441,7 +572,8 @@ void HostPage::trustAndRetest()
 
 bool HostPage::isComplete() const
 {
-    if (m_running || !m_report || !m_report->ok() || m_testedUri != currentUri())
+    if (m_running || !m_report || !m_report->ok() || m_testedUri != currentUri() ||
+        m_testedKey != currentKeyIdentity())
         return false;
     return config::detail::checkText(config::detail::TextRule::HostName, hostName()).isEmpty();
 }
@@ -458,7 +590,7 @@ void HostPage::updateState()
         text = tr("Testing %1…").arg(m_testedUri);
     else if (!nameProblem.isEmpty())
         text = tr("The name %1 (found \"%2\").").arg(nameProblem, hostName());
-    else if (!m_report || m_testedUri != currentUri())
+    else if (!m_report || m_testedUri != currentUri() || m_testedKey != currentKeyIdentity())
         text = tr("Test the connection to continue.");
     else if (!m_pendingFingerprint.isEmpty())
         text = m_verified->isChecked()
@@ -1004,6 +1136,10 @@ void SummaryPage::initializePage()
     lines << tr("LLM: %1, model %2, endpoint %3")
                  .arg(config::toName(settings.agent.provider), settings.agent.model,
                       settings.agent.endpoint.isEmpty() ? tr("(provider default)") : settings.agent.endpoint);
+    if (const auto& login = m_wizard->hostPage()->loginKey();
+        login && host.login == config::HostLogin::Keychain)
+        lines << tr("SSH login key: %1 %2, stored in the secret store as %3")
+                     .arg(login->type, login->fingerprint, secrets::keys::hostLoginKey(host.name));
     lines << (key.isEmpty() ? tr("API key: unchanged")
                             : tr("API key: stored in the secret store as %1")
                                   .arg(secrets::keys::llmApiKey(config::toName(settings.agent.provider))));
@@ -1028,7 +1164,16 @@ bool SummaryPage::validatePage()
     const QString path = m_wizard->environment().configPath;
     const secrets::SecretStoreOptions options = m_wizard->environment().secretStore;
     const QString key = m_wizard->llmPage()->apiKey();
-    const QString keyName = secrets::keys::llmApiKey(config::toName(settings.agent.provider));
+    // Secrets first, then the config that refers to them.
+    QList<std::pair<QString, QByteArray>> secretsToStore;
+    if (!key.isEmpty())
+        secretsToStore.append(
+            {secrets::keys::llmApiKey(config::toName(settings.agent.provider)), key.toUtf8()});
+    if (const auto& login = m_wizard->hostPage()->loginKey(); login) {
+        const config::HostSettings host = m_wizard->chosenHost();
+        if (host.login == config::HostLogin::Keychain)
+            secretsToStore.append({secrets::keys::hostLoginKey(host.name), login->privateKey});
+    }
     m_watcher = new QFutureWatcher<Result<void>>(this);
     connect(m_watcher, &QFutureWatcherBase::finished, this, [this, settings, path]() {
         const Result<void> result = m_watcher->result();
@@ -1048,25 +1193,28 @@ bool SummaryPage::validatePage()
         m_wizard->accept();
     });
     m_progress->show();
-    m_message->setText(tr("Storing the API key and writing the config…"));
+    m_message->setText(secretsToStore.isEmpty() ? tr("Writing the config…")
+                                                : tr("Storing the keys and writing the config…"));
     // Once the write starts it runs to its end: cancelling half-way would leave a key without a config.
     m_wizard->button(QWizard::CancelButton)->setEnabled(false);
     m_wizard->button(QWizard::BackButton)->setEnabled(false);
     m_watcher->setFuture(
-        runOnWorker<Result<void>>([settings, path, options, key, keyName](QPromise<Result<void>>& p) {
+        runOnWorker<Result<void>>([settings, path, options, secretsToStore](QPromise<Result<void>>& p) {
             if (auto valid = config::validate(settings); !valid) {
                 p.addResult(valid.error());
                 return;
             }
-            if (!key.isEmpty()) {
+            if (!secretsToStore.isEmpty()) {
                 auto store = secrets::openSecretStore(options);
                 if (!store) {
                     p.addResult(store.error());
                     return;
                 }
-                if (auto w = (*store)->write(keyName, key.toUtf8()); !w) {
-                    p.addResult(w.error());
-                    return;
+                for (const auto& [name, value] : secretsToStore) {
+                    if (auto w = (*store)->write(name, value); !w) {
+                        p.addResult(w.error());
+                        return;
+                    }
                 }
             }
             p.addResult(config::saveConfig(path, settings));

@@ -5,6 +5,7 @@
 
 #include "config/Settings.h"
 #include "runtime/Onboarding.h"
+#include "ssh/LoginKey.h"
 
 #include <QFutureWatcher>
 #include <QPointer>
@@ -12,6 +13,7 @@
 #include <QWizardPage>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -53,13 +55,27 @@ public:
     /// The last finished test of currentUri(), if any.
     const std::optional<runtime::HostProbeReport>& report() const { return m_report; }
     bool isTesting() const { return m_running; }
+    /// The login key generated or imported on this page for the keychain (Finish stores it as the host's
+    /// login key); nullopt when ssh's own keys or a key file are used.
+    const std::optional<ssh::LoginKey>& loginKey() const { return m_loginKey; }
 
 public Q_SLOTS:
     void startTest();
     void cancelTest();
     void trustAndRetest();
+    /// A new Ed25519 key for the keychain; its public line is shown for the host's authorized_keys.
+    void generateKey();
+    /// A private key file read into the keychain (asks for its passphrase when it has one).
+    void importKey();
+    /// Back to ssh's own keys or a key file.
+    void forgetKey();
 
 private:
+    /// Runs `make` on a worker and shows the key it gives, or why there is none.
+    void takeKey(std::function<Result<ssh::LoginKey>()> make, std::function<void(const Error&)> onError = {});
+    void showLoginKey();
+    /// What the test of the current fields logs in with, so a changed key needs a new test.
+    QString currentKeyIdentity() const;
     void onEvent(int index);
     void onFinished();
     void fieldsChanged();
@@ -76,6 +92,14 @@ private:
     QSpinBox* m_port;
     QComboBox* m_key;
     QPushButton* m_browseKey;
+    QPushButton* m_generateKey;
+    QPushButton* m_importKey;
+    QPushButton* m_forgetKey;
+    QLabel* m_loginKeyLabel;
+    QLineEdit* m_publicKey;
+    QPushButton* m_copyPublicKey;
+    std::optional<ssh::LoginKey> m_loginKey;
+    bool m_keyBusy = false;
     QLineEdit* m_name;
     QPushButton* m_test;
     QPushButton* m_cancel;
@@ -90,6 +114,7 @@ private:
     std::shared_ptr<std::atomic<bool>> m_cancelFlag;
     bool m_running = false;
     QString m_testedUri;
+    QString m_testedKey;
     std::optional<runtime::HostProbeReport> m_report;
     QString m_pendingFingerprint;
 };

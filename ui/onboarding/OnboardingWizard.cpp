@@ -4,6 +4,8 @@
 #include "OnboardingPages.h"
 
 #include <QFileDialog>
+#include <QInputDialog>
+#include <QLineEdit>
 
 namespace fluid::ui {
 
@@ -39,6 +41,18 @@ QString OnboardingWizard::askForFile(QWidget* parent, const QString& title, cons
     return QFileDialog::getOpenFileName(parent, title, folder, filter);
 }
 
+std::optional<QString> OnboardingWizard::askForPassphrase(QWidget* parent, const QString& prompt)
+{
+    if (m_passphraseDialog)
+        return m_passphraseDialog(parent, prompt);
+    bool ok = false;
+    const QString text =
+        QInputDialog::getText(parent, tr("Key passphrase"), prompt, QLineEdit::Password, QString(), &ok);
+    if (!ok)
+        return std::nullopt;
+    return text;
+}
+
 void OnboardingWizard::reject()
 {
     if (m_summaryPage->isWriting())
@@ -52,6 +66,8 @@ config::HostSettings OnboardingWizard::chosenHost() const
     host.name = m_hostPage->hostName();
     host.uri = m_hostPage->currentUri();
     host.golden = m_goldenPage->chosenSource();
+    if (m_hostPage->loginKey())
+        host.login = config::HostLogin::Keychain;
     if (const config::HostSettings* existing = m_env.base.host(host.name)) {
         host.accelerator = existing->accelerator;
         host.limits = existing->limits;

@@ -8,6 +8,7 @@
 #include <QWizard>
 
 #include <functional>
+#include <optional>
 
 namespace fluid::ui {
 
@@ -61,6 +62,11 @@ public:
     /// Replaces QFileDialog::getOpenFileName (tests answer file dialogs through this).
     void setFileDialog(FileDialog dialog) { m_fileDialog = std::move(dialog); }
     QString askForFile(QWidget* parent, const QString& title, const QString& folder, const QString& filter);
+    /// The answer to a passphrase prompt: (parent, prompt) -> the passphrase, nullopt when cancelled.
+    using PassphraseDialog = std::function<std::optional<QString>(QWidget*, const QString&)>;
+    /// Replaces the QInputDialog password prompt (tests answer it through this).
+    void setPassphraseDialog(PassphraseDialog dialog) { m_passphraseDialog = std::move(dialog); }
+    std::optional<QString> askForPassphrase(QWidget* parent, const QString& prompt);
 
     /// The settings the summary writes (valid once the LLM page has been passed).
     config::Settings resultSettings() const;
@@ -88,6 +94,7 @@ Q_SIGNALS:
 private:
     Environment m_env;
     FileDialog m_fileDialog;
+    PassphraseDialog m_passphraseDialog;
     HostPage* m_hostPage = nullptr;
     CaPage* m_caPage = nullptr;
     GoldenPage* m_goldenPage = nullptr;

@@ -87,6 +87,15 @@ HostEditDialog::HostEditDialog(const config::HostSettings& host, QWidget* parent
     m_golden->setAccessibleName(tr("Golden VM"));
     m_golden->setPlaceholderText(tr("none"));
     m_golden->setToolTip(tr("The source VM new sandboxes on this host are cloned from when none is named."));
+    m_login = new QComboBox(this);
+    m_login->setObjectName(QStringLiteral("login_key"));
+    m_login->setAccessibleName(tr("SSH login key"));
+    m_login->setToolTip(
+        tr("ssh: ssh-agent, ~/.ssh/config, the URI's keyfile or the default keys. keychain: the "
+           "key the set-up wizard keeps in Fluid's keychain for this host (SSH hosts only)."));
+    for (config::HostLogin l : config::allValues<config::HostLogin>())
+        m_login->addItem(config::toName(l), int(l));
+    m_login->setCurrentIndex(m_login->findData(int(host.login)));
     m_accelerator = new QComboBox(this);
     m_accelerator->setObjectName(QStringLiteral("accelerator"));
     m_accelerator->setAccessibleName(tr("Accelerator override"));
@@ -116,6 +125,7 @@ HostEditDialog::HostEditDialog(const config::HostSettings& host, QWidget* parent
     form->addRow(tr("&Name:"), m_name);
     form->addRow(tr("&URI:"), m_uri);
     form->addRow(tr("&Golden VM:"), m_golden);
+    form->addRow(tr("&Login key:"), m_login);
     form->addRow(tr("&Accelerator:"), m_accelerator);
     form->addRow(tr("Max &memory:"), m_maxMemory);
     form->addRow(tr("Max &vCPUs:"), m_maxVcpus);
@@ -127,6 +137,7 @@ HostEditDialog::HostEditDialog(const config::HostSettings& host, QWidget* parent
     connect(m_name, &QLineEdit::textChanged, this, &HostEditDialog::validate);
     connect(m_uri, &QLineEdit::textChanged, this, &HostEditDialog::validate);
     connect(m_golden, &QLineEdit::textChanged, this, &HostEditDialog::validate);
+    connect(m_login, &QComboBox::currentIndexChanged, this, &HostEditDialog::validate);
     validate();
 }
 
@@ -136,6 +147,7 @@ config::HostSettings HostEditDialog::host() const
     h.name = m_name->text().trimmed();
     h.uri = m_uri->text().trimmed();
     h.golden = m_golden->text().trimmed();
+    h.login = config::HostLogin(m_login->currentData().toInt());
     const int a = m_accelerator->currentData().toInt();
     if (a >= 0)
         h.accelerator = config::Accelerator(a);
@@ -152,6 +164,8 @@ void HostEditDialog::validate()
         problems << tr("URI %1.").arg(p);
     if (QString p = config::detail::checkText(TextRule::DomainNameOrEmpty, host().golden); !p.isEmpty())
         problems << tr("Golden VM %1.").arg(p);
+    if (host().login == config::HostLogin::Keychain && !config::isOverSsh(host().uri))
+        problems << tr("A keychain login key is only for hosts reached over SSH (qemu+ssh://…).");
     m_error->setText(problems.join(QLatin1Char('\n')));
     m_error->setVisible(!problems.isEmpty());
     m_buttons->button(QDialogButtonBox::Ok)->setEnabled(problems.isEmpty());
@@ -278,9 +292,10 @@ QWidget* SettingsDialog::storeTab()
 QWidget* SettingsDialog::hostsTab()
 {
     auto* page = new QWidget(this);
-    m_hostModel = new QStandardItemModel(0, 7, this);
-    m_hostModel->setHorizontalHeaderLabels({tr("Name"), tr("URI"), tr("Golden VM"), tr("Accelerator"),
-                                            tr("Max memory"), tr("Max vCPUs"), tr("Max sandboxes")});
+    m_hostModel = new QStandardItemModel(0, 8, this);
+    m_hostModel->setHorizontalHeaderLabels({tr("Name"), tr("URI"), tr("Golden VM"), tr("Login key"),
+                                            tr("Accelerator"), tr("Max memory"), tr("Max vCPUs"),
+                                            tr("Max sandboxes")});
     m_hostView = new QTableView(page);
     m_hostView->setObjectName(QStringLiteral("hosts"));
     m_hostView->setAccessibleName(tr("Hosts"));
@@ -494,6 +509,7 @@ void SettingsDialog::refreshHosts()
             new QStandardItem(h.name),
             new QStandardItem(h.uri),
             new QStandardItem(h.golden),
+            new QStandardItem(config::toName(h.login)),
             new QStandardItem(acceleratorText(h.accelerator)),
             new QStandardItem(h.limits.maxMemoryMib ? tr("%1 MiB").arg(h.limits.maxMemoryMib) : limit(0)),
             new QStandardItem(limit(h.limits.maxVcpus)),

@@ -35,6 +35,7 @@ private:
     QLineEdit* m_name;
     QLineEdit* m_uri;
     QLineEdit* m_golden;
+    QComboBox* m_login;
     QComboBox* m_accelerator;
     QSpinBox* m_maxMemory;
     QSpinBox* m_maxVcpus;
