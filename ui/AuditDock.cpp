@@ -28,6 +28,7 @@ AuditDock::AuditDock(store::StoreWorker* store, QWidget* parent, const Clock* cl
     , m_chainLabel(new QLabel)
     , m_timeFilter(new QComboBox)
     , m_clock(clock ? clock : &Clock::system())
+    , m_poll(new QTimer(this))
 {
     setObjectName(QStringLiteral("auditDock"));
     auto* body = new QWidget;
@@ -89,6 +90,35 @@ AuditDock::AuditDock(store::StoreWorker* store, QWidget* parent, const Clock* cl
     connect(m_timeFilter, &QComboBox::currentIndexChanged, this, &AuditDock::refresh);
     connect(refreshButton, &QToolButton::clicked, this, &AuditDock::refresh);
     connect(verifyButton, &QToolButton::clicked, this, &AuditDock::verifyChain);
+
+    m_poll->setInterval(2000);
+    connect(m_poll, &QTimer::timeout, this, &AuditDock::pollForNewEvents);
+    connect(this, &QDockWidget::visibilityChanged, this, [this](bool visible) {
+        if (visible)
+            pollForNewEvents();
+    });
+    m_poll->start();
+}
+
+void AuditDock::setPollInterval(int ms)
+{
+    m_poll->setInterval(ms);
+}
+
+void AuditDock::pollForNewEvents()
+{
+    if (!m_store || m_polling || !isVisible())
+        return;
+    m_polling = true;
+    m_store->run<qint64>(
+        this, [](store::Database& db) { return store::AuditLog(db).latestSeq(); },
+        [this](Result<qint64> seq) {
+            m_polling = false;
+            if (!seq || *seq == m_seenSeq) // not open yet: the next tick asks again
+                return;
+            m_seenSeq = *seq;
+            refresh();
+        });
 }
 
 QString AuditDock::chainStatus() const

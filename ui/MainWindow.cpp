@@ -173,6 +173,10 @@ void MainWindow::closeEvent(QCloseEvent* event)
     settings.setValue(QStringLiteral("mainWindow/geometry"), saveGeometry());
     settings.setValue(QStringLiteral("mainWindow/state"), saveState());
     QMainWindow::closeEvent(event);
+    // The shells end with the window (their pty.close is audited); destroying a host session at quit closes
+    // any shell still open and waits until those records are stored.
+    if (event->isAccepted())
+        m_terminalDock->closeAll();
 }
 
 void MainWindow::setStoreStatus(const QString& text, bool healthy)

@@ -107,7 +107,9 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
     fluid::store::StoreWorker store(
         [settings, passphrase]() { return fluid::runtime::resolveDatabaseOptions(settings, passphrase); });
     fluid::ui::MainWindow window(&store);
-    // Declared after the window, so they go first: each waits for its workers as it is destroyed.
+    // Declared after the window, so they go first: each waits for its workers as it is destroyed, closes its
+    // terminals' shells and waits until their audit records (pty.close) are stored. The store worker is not
+    // involved in that, so its place in the order does not matter for them.
     std::vector<std::unique_ptr<fluid::runtime::HostSession>> sessions;
     if (!settings.hosts.isEmpty())
         window.hostsDock()->setEmptyText(QObject::tr("Opening the store before connecting to %n host(s)…",

@@ -74,6 +74,17 @@ HostSession::~HostSession()
     }
     m_pool.waitForDone();
     m_eventPool.waitForDone();
+    // Terminals end before their audit writer closes, so each one's pty.close is stored; tabs holding a shell
+    // are left with a closed one.
+    QList<std::weak_ptr<ssh::SandboxShell>> shells;
+    {
+        QMutexLocker lock(&m_mutex);
+        shells.swap(m_shells);
+    }
+    for (const auto& weak : std::as_const(shells))
+        if (auto shell = weak.lock())
+            shell->close();
+    m_audit.close();
 }
 
 QString HostSession::hostId() const
@@ -532,12 +543,18 @@ void HostSession::openShell(const QString& sandboxId, QObject* context, ShellCal
             m_ca = ca;
         }
         ssh::SandboxShellOptions options;
-        options.actor = QStringLiteral("user");
+        options.actor = QStringLiteral("person");
+        options.auditSink = m_audit.sink();
         // The last owner may be the GUI thread: closing joins the connection's thread, so it happens on a
         // worker.
         std::shared_ptr<ssh::SandboxShell> shell(
             new ssh::SandboxShell(ca, *endpoint, options),
             [](ssh::SandboxShell* s) { QThreadPool::globalInstance()->start([s]() { delete s; }); });
+        {
+            QMutexLocker lock(&m_mutex);
+            m_shells.removeIf([](const std::weak_ptr<ssh::SandboxShell>& s) { return s.expired(); });
+            m_shells.append(shell);
+        }
         auto connected = shell->connect();
         connected.waitForFinished();
         const Result<void> r = connected.result();

@@ -27,6 +27,14 @@ namespace fluid::runtime {
 ///
 /// Thread: create, call and destroy on one thread (the GUI thread). Destroying it cancels running creates
 /// (which roll back) and waits for the workers.
+///
+/// Terminals (openShell) are audited like an agent's commands: each PTY's pty.open and pty.close go into the
+/// hash-chained audit log with actor "person", the sandbox and the target. The session owns that path: its
+/// shells' records are stored by its own ssh::AuditWriter (its own store connection and thread), not by a
+/// front end's StoreWorker, so no other object's lifetime matters. Shutdown order: destroying the session
+/// first waits for its workers, then closes every shell it handed out (their connections end; open terminals
+/// emit pty.close) and then waits until those records are stored. Whoever still holds a shell afterwards
+/// (a terminal tab) holds a closed one; a record reaching the writer after that is dropped, never a crash.
 class HostSession : public QObject {
     Q_OBJECT
 public:
@@ -127,6 +135,7 @@ public:
     /// shell, on the thread that will own them; keep the shell while they live. Dropping the last reference
     /// closes the connection on a worker, never blocking the caller. A remote host's sandboxes are reached
     /// through that host (ProxyJump over Setup::connectHost, one connection shared by its shells).
+    /// Its terminals are audited (pty.open, pty.close; actor "person"); destroying the session closes it.
     void openShell(const QString& sandboxId, QObject* context, ShellCallback done);
 
 Q_SIGNALS:
@@ -189,6 +198,10 @@ private:
     /// The connection to a remote host its sandboxes' shells jump through (ProxyJump), shared by them.
     QMutex m_jumpMutex;
     std::shared_ptr<ssh::SshConnection> m_jump;
+    /// Stores the audit records of the shells' connections (terminals' pty.open / pty.close).
+    ssh::AuditWriter m_audit{m_setup.database};
+    /// Every shell openShell() made, closed by the destructor; guarded by m_mutex.
+    QList<std::weak_ptr<ssh::SandboxShell>> m_shells;
 };
 
 } // namespace fluid::runtime

@@ -448,6 +448,10 @@ private:
     QDateTime m_startedAt;
 };
 
+/// An interactive shell on a PTY channel. Audits pty.open once the shell has started and exactly one
+/// pty.close after it (the shell exited, the terminal was closed, or the connection broke): who, which
+/// sandbox, the target, the terminal type and size, how it ended, how long it ran and how many bytes went
+/// each way. Never the bytes themselves: what a person types (passwords included) stays out of the log.
 class PtyOp final : public ChannelOp {
 public:
     PtyOp(PtyOptions options, std::shared_ptr<PtyShared> shared, const ConnectionOptions& connection)
@@ -466,10 +470,16 @@ public:
         {
             QMutexLocker lock(&m_shared->mutex);
             closeRequested = m_shared->closeRequested;
+            // A size set before the shell started is the size the PTY is asked for.
+            if (m_phase != Phase::Running && m_shared->resize) {
+                m_options.cols = m_shared->resize->first;
+                m_options.rows = m_shared->resize->second;
+                m_shared->resize.reset();
+            }
         }
         if (closeRequested && m_phase != Phase::Running) {
             release();
-            return done(-1, {});
+            return done(-1, {}, {});
         }
         if (m_phase == Phase::Open) {
             const Open o = openSession(c);
@@ -500,7 +510,9 @@ public:
             if (rc != SSH_OK)
                 return fail(QStringLiteral("The server refused to start a shell: %1").arg(c.sessionError()));
             m_phase = Phase::Running;
-            audit(QStringLiteral("pty.open"));
+            m_startMs = steadyMs();
+            m_startedAt = QDateTime::currentDateTimeUtc();
+            auditOpen();
             deliver([](PtySession* s) { Q_EMIT s->opened(); });
         }
 
@@ -513,8 +525,10 @@ public:
             resize = m_shared->resize;
             m_shared->resize.reset();
         }
-        if (resize)
-            ssh_channel_change_pty_size(m_channel, resize->first, resize->second);
+        if (resize && ssh_channel_change_pty_size(m_channel, resize->first, resize->second) == SSH_OK) {
+            m_options.cols = resize->first;
+            m_options.rows = resize->second;
+        }
         if (!m_input.isEmpty()) {
             qsizetype sent = 0;
             if (!writeSome(m_channel, m_input, sent, &m_blocked) && !remoteDone())
@@ -523,12 +537,12 @@ public:
         }
         if (remoteDone()) {
             release();
-            return done(m_exitCode.value_or(-1), m_signal);
+            return done(m_exitCode.value_or(-1), m_signal, {});
         }
         if (closeRequested) {
             ssh_channel_send_eof(m_channel);
             release();
-            return done(-1, {});
+            return done(-1, {}, QStringLiteral("closed"));
         }
         return Step::Continue;
     }
@@ -538,7 +552,8 @@ public:
         if (m_finished)
             return;
         release();
-        fail(error.message);
+        // Cancelled: this side closed the connection (its owner shut down), not a failure of the remote.
+        fail(error.message, error.code == ErrorCode::Cancelled ? QStringLiteral("closed") : QString());
     }
 
     bool backlogged() const override { return m_blocked && !m_input.isEmpty(); }
@@ -564,39 +579,82 @@ private:
                 s, [s, emitter = std::move(emitter)]() { emitter(s); }, Qt::QueuedConnection);
     }
 
-    void audit(const QString& kind)
+    AuditRecord record(const QString& kind, const QString& summary) const
     {
-        if (!m_sink)
-            return;
         AuditRecord rec;
         rec.event.actor = m_audit.actor;
         rec.event.kind = kind;
         rec.event.sandboxId = m_audit.sandboxId;
         rec.event.sessionId = m_audit.sessionId;
-        rec.event.summary = QStringLiteral("terminal %1").arg(m_audit.target);
+        rec.event.summary = summary;
         QJsonObject d;
         d[QStringLiteral("target")] = m_audit.target;
-        d[QStringLiteral("command")] = QString::fromUtf8(m_options.command);
+        if (!m_options.command.isEmpty())
+            d[QStringLiteral("command")] = QString::fromUtf8(m_options.command);
+        d[QStringLiteral("term")] = QString::fromLatin1(m_options.term);
+        d[QStringLiteral("cols")] = m_options.cols;
+        d[QStringLiteral("rows")] = m_options.rows;
+        d[QStringLiteral("started_at")] = m_startedAt.toString(Qt::ISODateWithMs);
+        rec.event.data = d;
+        return rec;
+    }
+
+    void auditOpen()
+    {
+        if (m_sink)
+            m_sink(record(QStringLiteral("pty.open"), QStringLiteral("terminal opened on %1 (%2x%3)")
+                                                          .arg(m_audit.target)
+                                                          .arg(m_options.cols)
+                                                          .arg(m_options.rows)));
+    }
+
+    /// `endedBy` is "closed" (closed from this side: the terminal, or its connection), "error" (the
+    /// connection or channel broke) or empty when the remote shell ended by itself; `error` says what
+    /// happened.
+    void auditClose(const QString& endedBy, const QString& error)
+    {
+        if (!m_sink || m_phase != Phase::Running)
+            return;
+        QString how;
+        if (!error.isEmpty())
+            how = error;
+        else if (endedBy == QLatin1String("closed"))
+            how = QStringLiteral("closed by %1").arg(m_audit.actor);
+        else if (m_exitCode)
+            how = QStringLiteral("exit status %1").arg(*m_exitCode);
+        else if (!m_signal.isEmpty())
+            how = QStringLiteral("ended by signal %1").arg(m_signal);
+        else
+            how = QStringLiteral("the channel closed");
+        AuditRecord rec = record(QStringLiteral("pty.close"),
+                                 QStringLiteral("terminal on %1 ended: %2").arg(m_audit.target, how));
+        QJsonObject d = rec.event.data;
+        d[QStringLiteral("ended_by")] = endedBy.isEmpty() ? QStringLiteral("remote") : endedBy;
+        d[QStringLiteral("exit_code")] = m_exitCode ? QJsonValue(*m_exitCode) : QJsonValue();
+        d[QStringLiteral("signal")] = m_signal;
+        if (!error.isEmpty())
+            d[QStringLiteral("error")] = error;
+        d[QStringLiteral("finished_at")] = QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs);
+        d[QStringLiteral("duration_ms")] = steadyMs() - m_startMs;
         d[QStringLiteral("input_bytes")] = m_inputBytes;
         d[QStringLiteral("output_bytes")] = m_outputBytes;
-        if (m_exitCode)
-            d[QStringLiteral("exit_code")] = *m_exitCode;
         rec.event.data = d;
         m_sink(rec);
     }
 
-    Step done(int exitCode, const QString& signal)
+    Step done(int exitCode, const QString& signal, const QString& endedBy)
     {
         m_finished = true;
-        audit(QStringLiteral("pty.close"));
+        auditClose(endedBy, {});
         deliver([exitCode, signal](PtySession* s) { Q_EMIT s->finished(exitCode, signal); });
         return Step::Done;
     }
 
-    Step fail(const QString& message)
+    Step fail(const QString& message, const QString& endedBy = {})
     {
         m_finished = true;
         release();
+        auditClose(endedBy.isEmpty() ? QStringLiteral("error") : endedBy, message);
         deliver([message](PtySession* s) { Q_EMIT s->failed(message); });
         return Step::Done;
     }
@@ -611,6 +669,8 @@ private:
     bool m_finished = false;
     qint64 m_inputBytes = 0;
     qint64 m_outputBytes = 0;
+    qint64 m_startMs = 0;
+    QDateTime m_startedAt;
 };
 
 int noopFdCallback(socket_t, int, void*)

@@ -3,10 +3,13 @@
 
 #include "base/Logging.h"
 #include "store/AuditLog.h"
+#include "store/Database.h"
 #include "store/Repository.h"
 #include "store/StoreWorker.h"
 
 #include <QCryptographicHash>
+#include <QMutex>
+#include <QThreadPool>
 
 namespace fluid::ssh {
 namespace {
@@ -95,6 +98,16 @@ Result<void> storeAuditRecord(store::Database& db, store::AuditLog& log, const A
     return {};
 }
 
+namespace {
+
+void warnNotStored(const AuditRecord& record, const Error& error)
+{
+    qCWarning(lcSsh).noquote() << "could not store the audit record" << record.event.kind << "("
+                               << record.event.summary << "):" << error.toString();
+}
+
+} // namespace
+
 AuditSink storeWorkerAuditSink(store::StoreWorker& worker)
 {
     store::StoreWorker* w = &worker;
@@ -105,11 +118,62 @@ AuditSink storeWorkerAuditSink(store::StoreWorker& worker)
                 store::AuditLog log(db);
                 return storeAuditRecord(db, log, record);
             },
-            [](Result<void> r) {
+            [record](Result<void> r) {
                 if (!r)
-                    qCWarning(lcSsh) << "could not store an audit record:" << r.error().toString();
+                    warnNotStored(record, r.error());
             });
     };
+}
+
+struct AuditWriter::Gate {
+    QMutex mutex;
+    QThreadPool* thread = nullptr; ///< cleared by close(); guarded by mutex
+    store::DatabaseOptions database;
+};
+
+AuditWriter::AuditWriter(const store::DatabaseOptions& database)
+    : m_gate(std::make_shared<Gate>())
+    , m_thread(std::make_unique<QThreadPool>())
+{
+    m_thread->setMaxThreadCount(1); // one thread: records are stored in the order they came
+    m_gate->thread = m_thread.get();
+    m_gate->database = database;
+}
+
+AuditWriter::~AuditWriter()
+{
+    close();
+}
+
+AuditSink AuditWriter::sink() const
+{
+    return [gate = m_gate](const AuditRecord& record) {
+        QMutexLocker lock(&gate->mutex);
+        if (!gate->thread) {
+            warnNotStored(record, makeError(ErrorCode::Cancelled,
+                                            QStringLiteral("it arrived after its writer was closed")));
+            return;
+        }
+        gate->thread->start([database = gate->database, record]() {
+            auto db = store::Database::open(database);
+            if (!db) {
+                warnNotStored(record, db.error());
+                return;
+            }
+            store::AuditLog log(**db);
+            if (auto stored = storeAuditRecord(**db, log, record); !stored)
+                warnNotStored(record, stored.error());
+        });
+    };
+}
+
+void AuditWriter::close()
+{
+    {
+        QMutexLocker lock(&m_gate->mutex);
+        m_gate->thread = nullptr;
+    }
+    m_thread->waitForDone();
 }
 
 } // namespace fluid::ssh

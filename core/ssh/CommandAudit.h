@@ -6,11 +6,15 @@
 #include "model/Model.h"
 
 #include <functional>
+#include <memory>
 #include <optional>
+
+class QThreadPool;
 
 namespace fluid::store {
 class AuditLog;
 class Database;
+struct DatabaseOptions;
 class StoreWorker;
 } // namespace fluid::store
 
@@ -47,5 +51,30 @@ Result<void> storeAuditRecord(store::Database& db, store::AuditLog& log, const A
 /// An AuditSink that hands each record to the StoreWorker's thread and stores it there with
 /// storeAuditRecord(); failures are logged (lcSsh). The worker must outlive every connection using the sink.
 AuditSink storeWorkerAuditSink(store::StoreWorker& worker);
+
+/// Stores audit records through connections of its own to the store, on one thread of its own, in the order
+/// they arrive. For an owner of SSH connections that must get every record of theirs stored before it goes
+/// away (runtime::HostSession and its terminals): the owner closes its connections, then closes the writer.
+/// The sinks hold a shared gate, never the writer, so a record that arrives after close() (or after the
+/// writer is destroyed) is dropped with a warning instead of touching anything gone.
+///
+/// Thread: create, close and destroy on one thread; call the sinks from any thread.
+class AuditWriter {
+public:
+    explicit AuditWriter(const store::DatabaseOptions& database);
+    ~AuditWriter();
+    AuditWriter(const AuditWriter&) = delete;
+    AuditWriter& operator=(const AuditWriter&) = delete;
+
+    /// A sink for ConnectionOptions / SandboxShellOptions; valid for as long as anyone holds it.
+    AuditSink sink() const;
+    /// Takes no more records and waits until every record taken has been stored. The destructor calls it.
+    void close();
+
+private:
+    struct Gate;
+    std::shared_ptr<Gate> m_gate;
+    std::unique_ptr<QThreadPool> m_thread;
+};
 
 } // namespace fluid::ssh

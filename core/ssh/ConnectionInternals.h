@@ -124,6 +124,7 @@ private:
     Error closedError() const;
 
     ConnectionOptions m_options;
+    QMutex m_joinMutex; // close() and the destructor may both join
     std::thread m_thread;
     std::shared_ptr<Waker> m_waker;
     std::atomic<SshConnection::State> m_state{SshConnection::State::Connecting};

@@ -91,6 +91,10 @@ void SandboxShell::retire(Slot slot)
 Result<std::shared_ptr<SshConnection>> SandboxShell::connectionForWork()
 {
     QMutexLocker lock(&m_mutex);
+    if (m_closed)
+        return makeError(ErrorCode::Cancelled,
+                         QStringLiteral("The shell on sandbox %1 was closed; open a new one.")
+                             .arg(m_endpoint.sandboxName));
     m_retired.remove_if([](const std::shared_ptr<SshConnection>& c) { return gone(c); });
     const QDateTime now = m_ca->clock().now();
 
@@ -188,6 +192,24 @@ std::unique_ptr<PtySession> SandboxShell::openPty(const PtyOptions& options)
     QMetaObject::invokeMethod(
         s, [s, message]() { Q_EMIT s->failed(message); }, Qt::QueuedConnection);
     return session;
+}
+
+void SandboxShell::close()
+{
+    std::list<std::shared_ptr<SshConnection>> connections;
+    {
+        QMutexLocker lock(&m_mutex);
+        m_closed = true;
+        if (m_current)
+            connections.push_back(std::move(m_current->connection));
+        if (m_next)
+            connections.push_back(std::move(m_next->connection));
+        m_current.reset();
+        m_next.reset();
+        connections.splice(connections.end(), m_retired);
+    }
+    for (const auto& c : connections)
+        c->close();
 }
 
 int SandboxShell::connectionsStarted() const

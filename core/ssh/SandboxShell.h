@@ -61,6 +61,11 @@ public:
                                          const QByteArray& newText) override;
     std::unique_ptr<PtySession> openPty(const PtyOptions& options = {}) override;
 
+    /// Closes every connection of this shell now and waits for their threads to end: running commands fail
+    /// with ErrorCode::Cancelled, open terminals end and have emitted their pty.close audit records when this
+    /// returns, and later work fails saying the shell was closed. Blocks only for the threads to wind down.
+    void close();
+
     /// How many connections (handshakes) this shell has started; renewals add one each.
     int connectionsStarted() const;
     /// The certificate of the connection new work goes to (empty before the first connection).
@@ -88,6 +93,7 @@ private:
     std::optional<Slot> m_next;
     std::list<std::shared_ptr<SshConnection>> m_retired;
     int m_started = 0;
+    bool m_closed = false;
 };
 
 } // namespace fluid::ssh

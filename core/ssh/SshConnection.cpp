@@ -201,6 +201,7 @@ void ConnectionImpl::stop(bool waitForWork)
 
 void ConnectionImpl::join()
 {
+    QMutexLocker lock(&m_joinMutex);
     if (m_thread.joinable()) {
         if (m_thread.get_id() == std::this_thread::get_id())
             m_thread.detach(); // destroyed from its own thread: it ends right after this call returns
@@ -731,6 +732,12 @@ int SshConnection::inFlight() const
 void SshConnection::retire()
 {
     d->stop(true);
+}
+
+void SshConnection::close()
+{
+    d->stop(false);
+    d->join();
 }
 
 QFuture<Result<ExecResult>> SshConnection::exec(ExecRequest request)

@@ -107,6 +107,12 @@ public:
     /// over, so running commands are not cut.
     void retire();
 
+    /// Closes now, as destroying it would, for connections others still hold: unfinished work fails with
+    /// ErrorCode::Cancelled (an open terminal emits its pty.close audit record) and new work fails. Returns
+    /// once the connection's thread has ended, so every audit record it had to emit has been handed to the
+    /// sink.
+    void close();
+
     /// Connects without authenticating and returns the server's Ed25519 host key, for a person to confirm
     /// its fingerprint before it goes into known_hosts. Blocks (call it off the GUI thread).
     static Result<PublicKey> fetchHostKey(const QString& host, int port, std::chrono::milliseconds timeout);

@@ -158,6 +158,14 @@ Result<QList<AuditEvent>> AuditLog::list(const AuditFilter& filter)
     return events;
 }
 
+Result<qint64> AuditLog::latestSeq()
+{
+    auto q = m_db.exec(QStringLiteral("SELECT MAX(seq) FROM audit_events"));
+    if (!q)
+        return q.error();
+    return q->next() ? q->value(0).toLongLong() : 0;
+}
+
 Result<AuditVerifyReport> AuditLog::verify()
 {
     auto q = m_db.exec(QStringLiteral("SELECT %1 FROM audit_events ORDER BY seq").arg(kColumns));

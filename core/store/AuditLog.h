@@ -40,6 +40,8 @@ public:
                                      const QString& sessionId = {});
 
     Result<QList<model::AuditEvent>> list(const AuditFilter& filter = {});
+    /// The seq of the newest row, 0 when the log is empty: a cheap way to notice new events.
+    Result<qint64> latestSeq();
     /// Walks the whole chain in order; names the first row that does not verify.
     Result<AuditVerifyReport> verify();
 

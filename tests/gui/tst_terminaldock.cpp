@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 // The terminal dock against a real OpenSSH sshd on 127.0.0.1, through the PtySession transport: typing,
 // resizing (seen by `stty size`), bracketed paste, an output flood, the end of a shell and Reconnect, and
-// closing a tab ending the remote shell.
+// closing a tab ending the remote shell. Terminals opened through a HostSession are audited (pty.open,
+// pty.close in the hash-chained log, without what was typed) and the audit dock shows them by itself;
+// destroying the session, as the app does at quit, closes open terminals and stores their pty.close first.
 
 #include "SshTestEnv.h"
 
+#include "AuditDock.h"
+#include "AuditLogModel.h"
+#include "MainWindow.h"
 #include "runtime/HostSession.h"
 #include "ssh/HostTrust.h"
 #include "ssh/SshConnection.h"
+#include "store/AuditLog.h"
 #include "store/Repository.h"
+#include "store/StoreWorker.h"
 #include "terminal/TerminalDock.h"
 #include "terminal/TerminalScreen.h"
 #include "terminal/TerminalTransport.h"
@@ -17,12 +24,15 @@
 #include <QApplication>
 #include <QClipboard>
 #include <QElapsedTimer>
+#include <QJsonDocument>
 #include <QMainWindow>
 #include <QPushButton>
 #include <QRegularExpression>
 #include <QtTest>
 
+#include <algorithm>
 #include <csignal>
+#include <thread>
 
 using namespace fluid;
 using namespace fluid::test;
@@ -113,9 +123,50 @@ private:
         return row;
     }
 
+    /// The terminal events of one sandbox in the store, oldest first (read here, on the test's thread).
+    static QList<model::AuditEvent> ptyEvents(const store::DatabaseOptions& database,
+                                              const QString& sandboxId)
+    {
+        auto db = must(store::Database::open(database));
+        store::AuditFilter filter;
+        filter.sandboxId = sandboxId;
+        filter.kindPrefix = QStringLiteral("pty.");
+        QList<model::AuditEvent> events = must(store::AuditLog(*db).list(filter));
+        std::reverse(events.begin(), events.end());
+        return events;
+    }
+
+    static int countKind(const QList<model::AuditEvent>& events, const QString& kind)
+    {
+        return int(std::count_if(events.begin(), events.end(),
+                                 [&kind](const model::AuditEvent& e) { return e.kind == kind; }));
+    }
+
+    /// Every audit row as text (summary and data), to look for what must never be stored.
+    static QString wholeLog(const store::DatabaseOptions& database)
+    {
+        auto db = must(store::Database::open(database));
+        store::AuditFilter all;
+        all.limit = 100000;
+        QString text;
+        for (const model::AuditEvent& e : must(store::AuditLog(*db).list(all)))
+            text += e.summary + QString::fromUtf8(QJsonDocument(e.data).toJson()) + QLatin1Char('\n');
+        return text;
+    }
+
+    static void verifyChain(const store::DatabaseOptions& database)
+    {
+        auto db = must(store::Database::open(database));
+        const store::AuditVerifyReport report = must(store::AuditLog(*db).verify());
+        QVERIFY2(report.intact(), qPrintable(report.reason));
+        QVERIFY(report.rowsChecked >= 2);
+    }
+
 private Q_SLOTS:
     void initTestCase()
     {
+        // The main window keeps its layout there.
+        qputenv("FLUID_CONFIG_DIR", (makeTempDir(QStringLiteral("terminaldock-config"))).toUtf8());
         requireLoopbackSshd();
         m_ca = makeTestCa();
         m_sshd = std::make_unique<LoopbackSshd>(m_ca);
@@ -311,6 +362,198 @@ private Q_SLOTS:
         QCOMPARE(caLoads, 1);
         m_dock->closeTab(m_dock->tabs()->indexOf(tab));
         QTest::qWait(50);
+    }
+
+    /// A person's terminal on a sandbox, opened the app's way, is in the hash-chained audit log: pty.open and
+    /// pty.close with actor "person", the sandbox, the target, the size, how it ended and how long it ran,
+    /// but not what was typed. The audit dock shows the rows without being asked to refresh.
+    void sandboxTerminalIsAudited()
+    {
+        const QString dir = makeTempDir(QStringLiteral("terminaldock-audit"));
+        runtime::HostSession::Setup setup = testDriverSessionSetup(dir);
+        must(store::openAndMigrate(setup.database));
+        useLoopbackSshd(setup);
+        runtime::HostSession session(setup);
+        const model::Sandbox row = openWithRunningSandbox(session, setup, QStringLiteral("sbx-audit-1"));
+
+        store::StoreWorker worker(setup.database);
+        QSignalSpy storeOpened(&worker, &store::StoreWorker::opened);
+        worker.start();
+        QTRY_VERIFY_WITH_TIMEOUT(!storeOpened.isEmpty(), 10000);
+        ui::AuditDock auditDock(&worker);
+        auditDock.setPollInterval(100);
+        auditDock.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&auditDock));
+        const auto dockHas = [&auditDock, &row](const QString& kind) {
+            const ui::AuditLogModel* m = auditDock.model();
+            for (int i = 0; i < m->rowCount(); ++i)
+                if (m->eventAt(i).kind == kind && m->eventAt(i).sandboxId == row.id)
+                    return true;
+            return false;
+        };
+
+        TerminalTab* tab = m_dock->openSandboxTerminal(&session, row);
+        QTRY_VERIFY_WITH_TIMEOUT(tab->isConnected() || tab->hasEnded(), 15000);
+        QVERIFY2(tab->isConnected(), qPrintable(tab->endText()));
+        QTRY_VERIFY_WITH_TIMEOUT(dockHas(QStringLiteral("pty.open")), 10000);
+        // What the person types, a password among it, never reaches the log.
+        type(tab, QStringLiteral("echo typed-secret-hunter2 $((3*3))"));
+        QTRY_VERIFY_WITH_TIMEOUT(screenText(tab).contains(QStringLiteral("\ntyped-secret-hunter2 9")), 10000);
+        const QSize grid(tab->view()->screen()->cols(), tab->view()->screen()->rows());
+        m_dock->closeTab(m_dock->tabs()->indexOf(tab));
+        QTRY_VERIFY_WITH_TIMEOUT(
+            countKind(ptyEvents(setup.database, row.id), QStringLiteral("pty.close")) == 1, 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(dockHas(QStringLiteral("pty.close")), 10000);
+
+        const QList<model::AuditEvent> events = ptyEvents(setup.database, row.id);
+        QCOMPARE(events.size(), 2);
+        const model::AuditEvent& open = events.at(0);
+        const model::AuditEvent& close = events.at(1);
+        QCOMPARE(open.kind, QStringLiteral("pty.open"));
+        QCOMPARE(close.kind, QStringLiteral("pty.close"));
+        QVERIFY(open.seq < close.seq);
+        const QString target =
+            QStringLiteral("root@%1 (%2:%3)").arg(row.name, m_sshd->host()).arg(m_sshd->port());
+        for (const model::AuditEvent& e : events) {
+            QCOMPARE(e.actor, QStringLiteral("person"));
+            QCOMPARE(e.sandboxId, row.id);
+            QCOMPARE(e.data.value(QStringLiteral("target")).toString(), target);
+            QVERIFY2(e.summary.contains(target), qPrintable(e.summary));
+            QCOMPARE(e.data.value(QStringLiteral("term")).toString(), QStringLiteral("xterm-256color"));
+        }
+        // The size the terminal had: asked for when the PTY was opened, followed as it changed.
+        QVERIFY(open.data.value(QStringLiteral("cols")).toInt() > 0);
+        QVERIFY(open.data.value(QStringLiteral("rows")).toInt() > 0);
+        QCOMPARE(close.data.value(QStringLiteral("cols")).toInt(), grid.width());
+        QCOMPARE(close.data.value(QStringLiteral("rows")).toInt(), grid.height());
+        QCOMPARE(close.data.value(QStringLiteral("ended_by")).toString(), QStringLiteral("closed"));
+        QVERIFY2(close.summary.contains(QStringLiteral("closed by person")), qPrintable(close.summary));
+        QVERIFY(close.data.value(QStringLiteral("exit_code")).isNull());
+        QVERIFY(close.data.value(QStringLiteral("duration_ms")).toInteger(-1) >= 0);
+        QVERIFY(QDateTime::fromString(close.data.value(QStringLiteral("started_at")).toString(),
+                                      Qt::ISODateWithMs)
+                    .isValid());
+        QVERIFY(QDateTime::fromString(close.data.value(QStringLiteral("finished_at")).toString(),
+                                      Qt::ISODateWithMs)
+                    .isValid());
+        // Counts only: what was typed went in (34 characters and Return), at least its echo came out.
+        const QByteArray counts = QJsonDocument(close.data).toJson(QJsonDocument::Compact);
+        QVERIFY2(close.data.value(QStringLiteral("input_bytes")).toInteger() >= 35, counts.constData());
+        QVERIFY2(close.data.value(QStringLiteral("output_bytes")).toInteger() >= 35, counts.constData());
+
+        // A shell that exits by itself is recorded with its exit status.
+        TerminalTab* second = m_dock->openSandboxTerminal(&session, row);
+        QTRY_VERIFY_WITH_TIMEOUT(second->isConnected() || second->hasEnded(), 15000);
+        QVERIFY2(second->isConnected(), qPrintable(second->endText()));
+        type(second, QStringLiteral("exit 3"));
+        QTRY_VERIFY_WITH_TIMEOUT(second->hasEnded(), 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            countKind(ptyEvents(setup.database, row.id), QStringLiteral("pty.close")) == 2, 10000);
+        const model::AuditEvent exited = ptyEvents(setup.database, row.id).last();
+        QCOMPARE(exited.kind, QStringLiteral("pty.close"));
+        QCOMPARE(exited.data.value(QStringLiteral("ended_by")).toString(), QStringLiteral("remote"));
+        QCOMPARE(exited.data.value(QStringLiteral("exit_code")).toInt(-1), 3);
+        QVERIFY2(exited.summary.contains(QStringLiteral("exit status 3")), qPrintable(exited.summary));
+        m_dock->closeTab(m_dock->tabs()->indexOf(second));
+
+        verifyChain(setup.database);
+        const QString log = wholeLog(setup.database);
+        QVERIFY(!log.contains(QStringLiteral("hunter2")));
+        QVERIFY(!log.contains(QStringLiteral("exit 3")));
+        QCOMPARE(countKind(ptyEvents(setup.database, row.id), QStringLiteral("pty.open")), 2);
+    }
+
+    /// The app's shutdown: the window closes (its terminals with it), then the host session is destroyed
+    /// (main.cpp's order), then the window and the store worker. Each terminal's pty.close is stored by the
+    /// time the session's destructor returns, and nothing crashes. Also when the session goes while a
+    /// terminal is still open in the window (nothing closed it first).
+    void shutdownStoresPtyCloseBeforeTheStoreGoes_data()
+    {
+        QTest::addColumn<bool>("closeWindowFirst");
+        QTest::newRow("window closed, then session destroyed") << true;
+        QTest::newRow("session destroyed with the terminal open") << false;
+    }
+
+    void shutdownStoresPtyCloseBeforeTheStoreGoes()
+    {
+        QFETCH(bool, closeWindowFirst);
+        const QString dir = makeTempDir(QStringLiteral("terminaldock-shutdown"));
+        runtime::HostSession::Setup setup = testDriverSessionSetup(dir);
+        must(store::openAndMigrate(setup.database));
+        useLoopbackSshd(setup);
+        auto store = std::make_unique<store::StoreWorker>(setup.database);
+        auto window = std::make_unique<ui::MainWindow>(store.get());
+        auto session = std::make_unique<runtime::HostSession>(setup);
+        const QString id = closeWindowFirst ? QStringLiteral("sbx-quit-1") : QStringLiteral("sbx-quit-2");
+        const model::Sandbox row = openWithRunningSandbox(*session, setup, id);
+        window->show();
+        store->start();
+        QVERIFY(QTest::qWaitForWindowExposed(window.get()));
+
+        TerminalTab* tab = window->terminalDock()->openSandboxTerminal(session.get(), row);
+        QTRY_VERIFY_WITH_TIMEOUT(tab->isConnected() || tab->hasEnded(), 15000);
+        QVERIFY2(tab->isConnected(), qPrintable(tab->endText()));
+        type(tab, QStringLiteral("echo shell-pid=$$"));
+        const QRegularExpression re(QStringLiteral("\nshell-pid=(\\d+)"));
+        QTRY_VERIFY_WITH_TIMEOUT(re.match(screenText(tab)).hasMatch(), 10000);
+        const pid_t pid = re.match(screenText(tab)).captured(1).toInt();
+        QVERIFY(pid > 1);
+        QTRY_COMPARE_WITH_TIMEOUT(countKind(ptyEvents(setup.database, row.id), QStringLiteral("pty.open")), 1,
+                                  10000);
+
+        if (closeWindowFirst) {
+            QVERIFY(window->close());
+            QCOMPARE(window->terminalDock()->count(), 0);
+        }
+        session.reset(); // blocks until the shells are closed and their records stored
+        const QList<model::AuditEvent> events = ptyEvents(setup.database, row.id);
+        QCOMPARE(countKind(events, QStringLiteral("pty.close")), 1);
+        const model::AuditEvent& close = events.last();
+        QCOMPARE(close.kind, QStringLiteral("pty.close"));
+        QCOMPARE(close.actor, QStringLiteral("person"));
+        QCOMPARE(close.data.value(QStringLiteral("ended_by")).toString(), QStringLiteral("closed"));
+        QTRY_VERIFY_WITH_TIMEOUT(::kill(pid, 0) != 0, 10000); // the remote shell really ended
+        if (!closeWindowFirst) {
+            // The tab holds a closed shell now and says so; reconnecting has no host to go through.
+            QTRY_VERIFY_WITH_TIMEOUT(tab->hasEnded(), 10000);
+            tab->reconnect();
+            QTRY_VERIFY_WITH_TIMEOUT(tab->hasEnded(), 10000);
+            QVERIFY2(tab->endText().contains(QStringLiteral("no longer connected")),
+                     qPrintable(tab->endText()));
+        }
+        window.reset();
+        store.reset();
+        QTest::qWait(50); // shells released by the tabs are deleted on the global pool
+        QCOMPARE(countKind(ptyEvents(setup.database, row.id), QStringLiteral("pty.close")), 1);
+        verifyChain(setup.database);
+    }
+
+    /// A record reaching a terminal's audit sink after its writer is gone is dropped with a warning, not a
+    /// crash (a tab may hold its shell's connection longer than the session that wrote its records).
+    void auditRecordAfterTheWriterIsGoneIsDropped()
+    {
+        const QString dir = makeTempDir(QStringLiteral("terminaldock-late"));
+        store::DatabaseOptions database;
+        database.sqlitePath = dir + QStringLiteral("/fluid.sqlite");
+        must(store::openAndMigrate(database));
+        ssh::AuditSink sink;
+        ssh::AuditRecord record;
+        record.event.actor = QStringLiteral("person");
+        record.event.kind = QStringLiteral("pty.close");
+        record.event.sandboxId = QStringLiteral("sbx-late");
+        record.event.summary = QStringLiteral("late");
+        {
+            auto writer = std::make_unique<ssh::AuditWriter>(database);
+            sink = writer->sink();
+            sink(record); // stored: close() waits for it
+            writer.reset();
+        }
+        QCOMPARE(ptyEvents(database, QStringLiteral("sbx-late")).size(), 1);
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("arrived after its writer was closed")));
+        std::thread late([&sink, &record] { sink(record); }); // from another thread, as a connection would
+        late.join();
+        QCOMPARE(ptyEvents(database, QStringLiteral("sbx-late")).size(), 1);
     }
 
     /// A sandbox of a remote host: its network is only reachable from that host, so the shell jumps through

@@ -250,6 +250,12 @@ void TerminalDock::closeTab(int index)
         m_stack->setCurrentWidget(m_empty);
 }
 
+void TerminalDock::closeAll()
+{
+    while (count() > 0)
+        closeTab(count() - 1);
+}
+
 void TerminalDock::chooseFont()
 {
     TerminalView* current = nullptr;

@@ -90,6 +90,9 @@ public:
     TerminalTab* tab(int index) const;
     /// Closes the tab at `index` and its shell.
     void closeTab(int index);
+    /// Closes every tab and its shell (the window is closing): each shell gets end-of-file and its channel
+    /// closes, so the terminal's pty.close is audited as closed by the person.
+    void closeAll();
     /// Asks for the font of every terminal (remembered for new ones).
     void chooseFont();
     QAction* fontAction() const { return m_fontAction; }
