@@ -654,7 +654,9 @@ private:
     {
         m_finished = true;
         release();
-        auditClose(endedBy.isEmpty() ? QStringLiteral("error") : endedBy, message);
+        // Closed from this side (the tab, or the connection under it, went first): not an error of the shell.
+        const bool closedHere = endedBy == QLatin1String("closed");
+        auditClose(closedHere ? endedBy : QStringLiteral("error"), closedHere ? QString() : message);
         deliver([message](PtySession* s) { Q_EMIT s->failed(message); });
         return Step::Done;
     }
