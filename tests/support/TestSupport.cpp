@@ -7,6 +7,7 @@
 #include <QDir>
 #include <QUuid>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -39,6 +40,13 @@ QString makeTempDir(const QString& prefix)
                         QUuid::createUuid().toString(QUuid::Id128).left(12);
     QDir().mkpath(dir);
     return dir;
+}
+
+bool progressSays(const QSignalSpy& spy, const QString& text)
+{
+    return std::any_of(spy.cbegin(), spy.cend(), [&text](const QList<QVariant>& args) {
+        return args.value(1).toString().contains(text);
+    });
 }
 
 const char kTestDriverGoldenXml[] = R"(<domain type='test'>
@@ -76,8 +84,11 @@ runtime::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hyp
             return hv.error();
         (void)(*hv)->createVolume(QStringLiteral("default-pool"), QStringLiteral("golden.img"), 1 << 20,
                                   QStringLiteral("raw"));
-        if (auto d = (*hv)->defineDomain(QString::fromLatin1(kTestDriverGoldenXml)); !d)
-            return d.error();
+        // test:///default is one state per process: another connection may have defined it already (and a
+        // second definition without its UUID is refused).
+        if (!(*hv)->domainXml(QStringLiteral("golden")))
+            if (auto d = (*hv)->defineDomain(QString::fromLatin1(kTestDriverGoldenXml)); !d)
+                return d.error();
         if (raw)
             *raw = hv->get();
         return std::unique_ptr<virt::Hypervisor>(std::move(*hv));

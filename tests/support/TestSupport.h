@@ -5,6 +5,7 @@
 #include "runtime/HostSession.h"
 
 #include <QObject>
+#include <QSignalSpy>
 #include <QString>
 
 namespace fluid::test {
@@ -28,6 +29,10 @@ extern const char kTestDriverGoldenXml[];
 /// driver's host has 3 MiB free) that do not wait for the guest, and a readiness probe that never answers.
 /// When `raw` is given it receives the session's connection, to change things behind the session's back.
 runtime::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hypervisor** raw = nullptr);
+
+/// True once an operationProgress(operation, message) recorded by `spy` (a HostSession's) has `text` in its
+/// message, e.g. "waiting" while a create waits for its guest.
+bool progressSays(const QSignalSpy& spy, const QString& text);
 
 /// The value of a Result that must succeed; a failure aborts the test with the error's text.
 template <typename T>
