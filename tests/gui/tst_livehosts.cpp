@@ -79,7 +79,7 @@ class TestLiveHosts : public QObject {
     QStringList m_waitingHosts;
     /// Hosts whose connect takes this long (a slow network).
     QHash<QString, int> m_connectDelayMs;
-    std::unique_ptr<virt::LibvirtHypervisor> m_keep;
+    std::unique_ptr<virt::Hypervisor> m_keep;
 
     /// How the test's sessions are made: the test driver, with the create defaults and stop timeout the
     /// settings give (memory and vCPUs made to fit the driver's tiny host).
@@ -134,11 +134,7 @@ private Q_SLOTS:
         QDir().mkpath(m_dir + QStringLiteral("/config"));
         // Held for the whole test: the driver's shared state would start afresh once the last connection
         // closed, which would hide what a closed session left behind.
-        m_keep = test::must(virt::LibvirtHypervisor::connect(QStringLiteral("test:///default")));
-        // Defined once here, before sessions connect at the same time (each defines it when it is missing).
-        (void)m_keep->createVolume(QStringLiteral("default-pool"), QStringLiteral("golden.img"), 1 << 20,
-                                   QStringLiteral("raw"));
-        test::must(m_keep->defineDomain(QString::fromLatin1(test::kTestDriverGoldenXml)));
+        m_keep = test::must(test::connectTestDriver());
     }
 
     void cleanup() { m_keep.reset(); }

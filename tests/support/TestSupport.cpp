@@ -5,6 +5,7 @@
 #include "virt/LibvirtHypervisor.h"
 
 #include <QDir>
+#include <QMutex>
 #include <QUuid>
 
 #include <algorithm>
@@ -63,6 +64,23 @@ const char kTestDriverGoldenXml[] = R"(<domain type='test'>
   </devices>
 </domain>)";
 
+Result<std::unique_ptr<virt::Hypervisor>> connectTestDriver(const QString& uri)
+{
+    auto hv = virt::LibvirtHypervisor::connect(uri);
+    if (!hv)
+        return hv.error();
+    // A second definition without the first one's UUID is refused: define it once, one connection at a time.
+    static QMutex mutex;
+    QMutexLocker lock(&mutex);
+    if (!(*hv)->domainXml(QStringLiteral("golden"))) {
+        (void)(*hv)->createVolume(QStringLiteral("default-pool"), QStringLiteral("golden.img"), 1 << 20,
+                                  QStringLiteral("raw"));
+        if (auto d = (*hv)->defineDomain(QString::fromLatin1(kTestDriverGoldenXml)); !d)
+            return d.error();
+    }
+    return std::unique_ptr<virt::Hypervisor>(std::move(*hv));
+}
+
 runtime::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hypervisor** raw)
 {
     runtime::HostSession::Setup s;
@@ -79,19 +97,10 @@ runtime::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hyp
     s.createDefaults.vcpus = 1;
     s.createDefaults.waitReady = false;
     s.connect = [raw](const QString& uri) -> Result<std::unique_ptr<virt::Hypervisor>> {
-        auto hv = virt::LibvirtHypervisor::connect(uri);
-        if (!hv)
-            return hv.error();
-        (void)(*hv)->createVolume(QStringLiteral("default-pool"), QStringLiteral("golden.img"), 1 << 20,
-                                  QStringLiteral("raw"));
-        // test:///default is one state per process: another connection may have defined it already (and a
-        // second definition without its UUID is refused).
-        if (!(*hv)->domainXml(QStringLiteral("golden")))
-            if (auto d = (*hv)->defineDomain(QString::fromLatin1(kTestDriverGoldenXml)); !d)
-                return d.error();
-        if (raw)
+        auto hv = connectTestDriver(uri);
+        if (hv && raw)
             *raw = hv->get();
-        return std::unique_ptr<virt::Hypervisor>(std::move(*hv));
+        return hv;
     };
     return s;
 }

@@ -24,6 +24,12 @@ QString makeTempDir(const QString& prefix);
 /// A golden VM for libvirt's test driver: a raw disk /default-pool/golden.img in the driver's pool.
 extern const char kTestDriverGoldenXml[];
 
+/// A connection to libvirt's test driver at `uri` with the golden VM of kTestDriverGoldenXml (and its disk)
+/// defined, unless another connection defined it before: test:///default is one state for the whole
+/// process, kept while any connection to it is open. Thread-safe.
+Result<std::unique_ptr<virt::Hypervisor>>
+connectTestDriver(const QString& uri = QStringLiteral("test:///default"));
+
 /// A HostSession setup for libvirt's test driver (test:///default, host "local") over the SQLite store in
 /// `dir`: the golden VM of kTestDriverGoldenXml defined on connect, creates of 2 MiB and 1 vCPU (the
 /// driver's host has 3 MiB free) that do not wait for the guest, and a readiness probe that never answers.
