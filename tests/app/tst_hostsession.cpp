@@ -20,6 +20,7 @@ class TestHostSession : public QObject {
     Q_OBJECT
 
     QString m_dir;
+    store::DatabaseOptions m_store;
     virt::Hypervisor* m_raw = nullptr; ///< the session's connection, to change things behind its back
     QThread* m_guiThread = nullptr;
 
@@ -43,9 +44,7 @@ private Q_SLOTS:
     void init()
     {
         m_dir = test::makeTempDir(QStringLiteral("hostsession"));
-        store::DatabaseOptions o;
-        o.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
-        must(store::openAndMigrate(o)); // the app migrates once at start-up (StoreWorker)
+        m_store = test::migratedStore(m_dir); // the app migrates once at start-up (StoreWorker)
         m_raw = nullptr;
     }
 
@@ -184,9 +183,7 @@ private Q_SLOTS:
             session.create(QStringLiteral("golden"), QStringLiteral("gone"));
             QTRY_VERIFY_WITH_TIMEOUT(test::progressSays(progress, QStringLiteral("waiting")), 20000);
         } // the destructor cancels the create and waits for it to roll back
-        store::DatabaseOptions o;
-        o.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
-        auto db = must(store::Database::open(o));
+        auto db = must(store::Database::open(m_store));
         QCOMPARE(must(store::SandboxRepository(*db).count(QStringLiteral("state <> 'destroyed'"))), 0);
     }
 
@@ -226,9 +223,7 @@ private Q_SLOTS:
         QVERIFY(!cancelled.first);
         QVERIFY2(cancelled.second.contains(QLatin1String("cancelled")), qPrintable(cancelled.second));
         QVERIFY(!session.isOpen());
-        store::DatabaseOptions o;
-        o.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
-        auto db = must(store::Database::open(o));
+        auto db = must(store::Database::open(m_store));
         QCOMPARE(must(store::SandboxRepository(*db).count(QStringLiteral("state <> 'destroyed'"))), 0);
 
         const int late = session.start(QStringLiteral("whatever"));

@@ -75,6 +75,7 @@ class TestLiveHosts : public QObject {
     Q_OBJECT
 
     QString m_dir;
+    store::DatabaseOptions m_store;
     /// Hosts whose sessions wait for guests that never answer (a create runs until cancelled).
     QStringList m_waitingHosts;
     /// Hosts whose connect takes this long (a slow network).
@@ -107,7 +108,7 @@ class TestLiveHosts : public QObject {
     config::Settings settingsWith(const QList<config::HostSettings>& hosts) const
     {
         config::Settings settings;
-        settings.store.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
+        settings.store.sqlitePath = m_store.sqlitePath;
         settings.hosts = hosts;
         return settings;
     }
@@ -126,9 +127,7 @@ private Q_SLOTS:
     {
         m_dir = test::makeTempDir(QStringLiteral("livehosts"));
         qputenv("FLUID_CONFIG_DIR", (m_dir + QStringLiteral("/config")).toUtf8());
-        store::DatabaseOptions o;
-        o.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
-        test::must(store::openAndMigrate(o));
+        m_store = test::migratedStore(m_dir);
         m_waitingHosts.clear();
         m_connectDelayMs.clear();
         QDir().mkpath(m_dir + QStringLiteral("/config"));
@@ -312,9 +311,7 @@ private Q_SLOTS:
         QCOMPARE(finished.count(), 1);
         QVERIFY(!finished.first().value(1).toBool());
         QVERIFY(!testDriverDomains().contains(QStringLiteral("fluid-never-ready")));
-        store::DatabaseOptions options;
-        options.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
-        auto db = test::must(store::Database::open(options));
+        auto db = test::must(store::Database::open(m_store));
         QCOMPARE(test::must(store::SandboxRepository(*db).count(
                      QStringLiteral("name = ? AND state <> 'destroyed'"), {QStringLiteral("never-ready")})),
                  qint64(0));

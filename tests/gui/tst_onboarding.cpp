@@ -133,9 +133,7 @@ private Q_SLOTS:
 
         test::LoopbackSshd::Options options;
         options.authorizedKeys = {key.publicKey()};
-        m_sshd = std::make_unique<test::LoopbackSshd>(test::makeTestCa(), options);
-        auto started = m_sshd->start();
-        QVERIFY2(started.ok(), qPrintable(started.ok() ? QString() : started.error().toString()));
+        m_sshd = test::must(test::startLoopbackSshd(test::makeTestCa(), options));
     }
 
     void cleanupTestCase()

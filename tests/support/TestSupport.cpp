@@ -2,6 +2,7 @@
 #include "TestSupport.h"
 
 #include "base/Signals.h"
+#include "store/Database.h"
 #include "virt/LibvirtHypervisor.h"
 
 #include <QDir>
@@ -24,6 +25,21 @@ const bool g_processPrepared = [] {
 } // namespace
 
 namespace fluid::test {
+
+namespace {
+QString sqliteFileIn(const QString& dir)
+{
+    return dir + QStringLiteral("/fluid.sqlite");
+}
+} // namespace
+
+store::DatabaseOptions migratedStore(const QString& dir)
+{
+    store::DatabaseOptions options;
+    options.sqlitePath = sqliteFileIn(dir);
+    must(store::openAndMigrate(options));
+    return options;
+}
 
 void skipWholeTest(const QString& reason)
 {
@@ -86,7 +102,7 @@ runtime::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hyp
     runtime::HostSession::Setup s;
     s.host.name = QStringLiteral("local");
     s.host.uri = QStringLiteral("test:///default");
-    s.database.sqlitePath = dir + QStringLiteral("/fluid.sqlite");
+    s.database.sqlitePath = sqliteFileIn(dir);
     s.manager.localFileDir = dir + QStringLiteral("/hostfiles");
     s.manager.poolName = QStringLiteral("default-pool");
     s.manager.poolPath = QStringLiteral("/default-pool");

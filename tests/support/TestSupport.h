@@ -21,6 +21,10 @@ inline constexpr int kSkipExitCode = 77;
 /// post-mortem; unique per call.
 QString makeTempDir(const QString& prefix);
 
+/// A SQLite store at `dir`/fluid.sqlite (where testDriverSessionSetup(dir) keeps its rows), created and
+/// migrated as the app does at start-up; returns its options. A failure ends the test run.
+store::DatabaseOptions migratedStore(const QString& dir);
+
 /// A golden VM for libvirt's test driver: a raw disk /default-pool/golden.img in the driver's pool.
 extern const char kTestDriverGoldenXml[];
 
