@@ -67,6 +67,12 @@ QModelIndex HostTreeModel::addHost(const QString& host, const QString& uri)
     return item->index();
 }
 
+void HostTreeModel::removeHost(const QString& host)
+{
+    if (QStandardItem* item = hostItem(host))
+        removeRow(item->row());
+}
+
 void HostTreeModel::setHostState(const QString& host, bool connected, const QString& state,
                                  const QString& detail)
 {

@@ -37,6 +37,8 @@ public:
 
     /// Adds a host row (with its two groups) unless there is one already; returns its index.
     QModelIndex addHost(const QString& host, const QString& uri);
+    /// Removes a host row with everything under it (nothing when there is none).
+    void removeHost(const QString& host);
     /// State column and tooltip of a host row; connected says whether operations can run.
     void setHostState(const QString& host, bool connected, const QString& state, const QString& detail);
     void setHostInfo(const QString& host, const QString& summary);

@@ -26,6 +26,12 @@ namespace {
 constexpr int kMaxFailuresListed = 20;
 constexpr int kStatusTimeoutMs = 8000;
 
+QString noHostText()
+{
+    return HostsDock::tr("No libvirt host configured: add one in Edit → Settings… (Hosts), or in config.yaml "
+                         "hosts:");
+}
+
 /// What the person entered in a dialog, or nothing when they cancelled it.
 template <typename Dialog, typename Answer>
 std::optional<Answer> answer(Dialog& dialog, Answer (Dialog::*get)() const)
@@ -125,7 +131,7 @@ HostsDock::HostsDock(QWidget* parent, const Clock* clock)
     m_empty->setObjectName(QStringLiteral("hostsEmpty"));
     m_empty->setWordWrap(true);
     m_empty->setAlignment(Qt::AlignCenter);
-    m_empty->setText(tr("No libvirt host configured: add one in config.yaml hosts:"));
+    m_empty->setText(noHostText());
     layout->addWidget(m_empty, 1);
 
     m_view->setObjectName(QStringLiteral("hostsView"));
@@ -297,6 +303,41 @@ void HostsDock::addHostSession(runtime::HostSession* session)
         session->open();
     }
     updateActions();
+}
+
+void HostsDock::removeHostSession(runtime::HostSession* session)
+{
+    if (!m_sessions.contains(session))
+        return;
+    const QString host = session->hostName();
+    disconnect(session, nullptr, this, nullptr);
+    m_sessions.removeAll(session);
+    m_opening.remove(host);
+    for (auto it = m_reloadAfter.begin(); it != m_reloadAfter.end();)
+        it = it.key().first == session ? m_reloadAfter.erase(it) : std::next(it);
+    if (m_pendingDiff.isValid() && m_pendingDiff.data(HostTreeModel::HostRole).toString() == host)
+        m_pendingDiff = QPersistentModelIndex();
+    int running = 0;
+    for (int r = m_operations->rowCount() - 1; r >= 0; --r) {
+        const QStandardItem* item = m_operations->item(r);
+        if (item->data(RunningRole).toBool() &&
+            item->data(SessionRole).value<quintptr>() == quintptr(session)) {
+            m_operations->removeRow(r);
+            ++running;
+        }
+    }
+    m_model->removeHost(host);
+    if (m_sessions.isEmpty())
+        m_empty->setText(noHostText());
+    updateEmptyState();
+    updateActions();
+    Q_EMIT statusMessage(running > 0
+                             ? tr("%1 closed; %n running operation(s) there left the list: creates and "
+                                  "diffs are cancelled (a create rolls back), others finish on their own.",
+                                  nullptr, running)
+                                   .arg(host)
+                             : tr("%1 closed.").arg(host),
+                         kStatusTimeoutMs);
 }
 
 runtime::HostSession* HostsDock::sessionNamed(const QString& host) const

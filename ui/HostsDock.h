@@ -75,6 +75,9 @@ public:
     /// Shows the session's host in the tree, follows its signals and opens it unless it is open. The dock
     /// does not own the session; one that is deleted first simply drops out of the actions.
     void addHostSession(runtime::HostSession* session);
+    /// Drops a session that is being closed (HostSession::close()): its host leaves the tree, its running
+    /// operations leave the list (the session cancels them), and the dock stops following its signals.
+    void removeHostSession(runtime::HostSession* session);
     /// What the dock says while it has no host (e.g. "No libvirt host configured ...").
     void setEmptyText(const QString& text);
     QString emptyText() const;

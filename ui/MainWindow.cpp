@@ -8,6 +8,7 @@
 #include "diff/DiffDock.h"
 #include "HostsDock.h"
 #include "runtime/HostSession.h"
+#include "runtime/HostSessionSet.h"
 #include "store/StoreWorker.h"
 #include "terminal/TerminalDock.h"
 
@@ -145,6 +146,19 @@ void MainWindow::addHostSession(runtime::HostSession* session)
 {
     m_hostsDock->addHostSession(session);
     m_diffDock->addHostSession(session);
+}
+
+void MainWindow::removeHostSession(runtime::HostSession* session)
+{
+    m_hostsDock->removeHostSession(session);
+}
+
+void MainWindow::setHostSessions(runtime::HostSessionSet* sessions)
+{
+    for (runtime::HostSession* session : sessions->sessions())
+        addHostSession(session);
+    connect(sessions, &runtime::HostSessionSet::sessionAdded, this, &MainWindow::addHostSession);
+    connect(sessions, &runtime::HostSessionSet::sessionRemoved, this, &MainWindow::removeHostSession);
 }
 
 void MainWindow::onStoreOpened(bool ok, const QString& message)

@@ -11,7 +11,8 @@ class StoreWorker;
 
 namespace fluid::runtime {
 class HostSession;
-}
+class HostSessionSet;
+} // namespace fluid::runtime
 
 namespace fluid::ui {
 
@@ -42,6 +43,12 @@ public:
     /// Shows a libvirt host in the hosts dock and opens it. The window does not own the session; keep it
     /// alive while the window uses it (destroying it first is safe).
     void addHostSession(runtime::HostSession* session);
+    /// Drops a session that is being closed from the docks (its terminals stay open).
+    void removeHostSession(runtime::HostSession* session);
+    /// Shows the set's sessions and follows it: sessions it adds are shown and opened, sessions it closes
+    /// are dropped (HostSessionSet::apply() after the settings were saved). The set outlives the window's
+    /// use of it.
+    void setHostSessions(runtime::HostSessionSet* sessions);
 
 public Q_SLOTS:
     void showAbout();

@@ -8,6 +8,7 @@
 #include "MainWindow.h"
 #include "onboarding/OnboardingWizard.h"
 #include "runtime/HostSession.h"
+#include "runtime/HostSessionSet.h"
 #include "runtime/Runtime.h"
 #include "settings/SettingsDialog.h"
 #include "store/StoreWorker.h"
@@ -16,10 +17,7 @@
 #include <QCoreApplication>
 #include <QInputDialog>
 #include <QMessageBox>
-
-#include <algorithm>
-#include <memory>
-#include <vector>
+#include <QStatusBar>
 
 namespace {
 QStringList argumentList(int argc, char** argv)
@@ -107,33 +105,25 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
     fluid::store::StoreWorker store(
         [settings, passphrase]() { return fluid::runtime::resolveDatabaseOptions(settings, passphrase); });
     fluid::ui::MainWindow window(&store);
-    // Declared after the window, so they go first: each waits for its workers as it is destroyed, closes its
-    // terminals' shells and waits until their audit records (pty.close) are stored. The store worker is not
-    // involved in that, so its place in the order does not matter for them.
-    std::vector<std::unique_ptr<fluid::runtime::HostSession>> sessions;
+    // Every host's session is made from the settings at hand; the store and the SSH CA's secret store stay
+    // the ones Fluid started with (changing those needs a restart, the settings dialog says so).
+    const fluid::runtime::CaLoader loadCa = fluid::runtime::secretStoreCaLoader(settings, passphrase);
+    // Declared after the window, so it goes first: each session waits for its workers as it is destroyed,
+    // closes its terminals' shells and waits until their audit records (pty.close) are stored. The store
+    // worker is not involved in that, so its place in the order does not matter for them.
+    fluid::runtime::HostSessionSet hosts(
+        [&store, loadCa, passphrase](const fluid::config::Settings& s,
+                                     const fluid::config::HostSettings& host) {
+            return fluid::runtime::HostSession::setupFor(s, host, *store.databaseOptions(), loadCa,
+                                                         fluid::runtime::loginKeyLoader(s, host, passphrase));
+        });
+    window.setHostSessions(&hosts);
     if (!settings.hosts.isEmpty())
         window.hostsDock()->setEmptyText(QObject::tr("Opening the store before connecting to %n host(s)…",
                                                      nullptr, int(settings.hosts.size())));
-    // Every configured host that has no session yet gets one: at start, once the store is open, and for hosts
-    // added later (set-up wizard, settings dialog). Other changes apply on restart.
+    // The hosts follow the settings once the store is open, and again after every save (set-up wizard,
+    // settings dialog): unchanged hosts keep their sessions, the others are closed, opened or reopened.
     fluid::config::LoadedConfig current = *loaded;
-    const auto openHosts = [&]() {
-        const fluid::config::Settings& changed = current.settings;
-        if (!store.databaseOptions())
-            return;
-        const fluid::runtime::CaLoader loadCa = fluid::runtime::secretStoreCaLoader(changed, passphrase);
-        for (const fluid::config::HostSettings& host : changed.hosts) {
-            const bool open = std::any_of(sessions.begin(), sessions.end(),
-                                          [&host](const auto& s) { return s->hostName() == host.name; });
-            if (open)
-                continue;
-            const auto setup = fluid::runtime::HostSession::setupFor(
-                changed, host, *store.databaseOptions(), loadCa,
-                fluid::runtime::loginKeyLoader(changed, host, passphrase));
-            sessions.push_back(std::make_unique<fluid::runtime::HostSession>(setup));
-            window.addHostSession(sessions.back().get());
-        }
-    };
     QObject::connect(
         &store, &fluid::store::StoreWorker::opened, &window, [&](bool ok, const QString& message) {
             if (!ok) {
@@ -142,12 +132,15 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
                         QObject::tr("Hosts need the store, which could not be opened: %1").arg(message));
                 return;
             }
-            openHosts();
+            hosts.apply(current.settings);
         });
     const auto saved = [&](const fluid::config::Settings& written) {
         current.settings = written;
         current.fromFile = true;
-        openHosts();
+        if (!store.databaseOptions())
+            return;
+        if (const QString applied = hosts.apply(written).describe(); !applied.isEmpty())
+            window.statusBar()->showMessage(applied, 8000);
     };
     QObject::connect(&window, &fluid::ui::MainWindow::setupWizardRequested, &window, [&]() {
         fluid::ui::OnboardingWizard wizard(wizardEnvironment(current, configFileFor(arguments), passphrase),

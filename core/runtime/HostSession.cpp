@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <utility>
 
 namespace fluid::runtime {
 
@@ -56,6 +57,7 @@ HostSession::setupFor(const config::Settings& settings, const config::HostSettin
 
 HostSession::~HostSession()
 {
+    m_closer.waitForDone();
     {
         QMutexLocker lock(&m_relay->mutex);
         m_relay->session = nullptr;
@@ -101,6 +103,8 @@ bool HostSession::isOpen() const
 
 void HostSession::open()
 {
+    if (m_closeRequested)
+        return;
     m_pool.start([this]() {
         // Snapshot mounts a crashed Fluid left behind (their owner process is gone) go first, once.
         static std::once_flag leftovers;
@@ -109,6 +113,8 @@ void HostSession::open()
                 qCInfo(lcInspect) << "cleaned up" << *cleaned << "snapshot mount(s) left by an earlier run";
         });
         auto hv = m_setup.connect(m_setup.host.uri);
+        if (m_closing)
+            return; // closed while connecting: nothing to set up
         if (!hv) {
             Q_EMIT opened(false, QStringLiteral("%1: %2").arg(m_setup.host.name, hv.error().message));
             return;
@@ -166,7 +172,7 @@ void HostSession::open()
             m_hv = shared;
             m_hostId = row->id;
         }
-        virt::SandboxManager manager(*shared, **db, m_setup.manager);
+        virt::SandboxManager manager(*shared, **db, currentManagerOptions());
         QString message = QStringLiteral("Connected to %1 (%2).").arg(m_setup.host.name, m_setup.host.uri);
         if (auto report = manager.reconcile(row->id); !report) {
             message += QStringLiteral(" Clean-up of leftovers failed: %1").arg(report.error().message);
@@ -179,7 +185,12 @@ void HostSession::open()
                     .arg(report->updatedRows.size());
         }
         Q_EMIT opened(true, message);
-        if (auto info = shared->hostInfo(m_setup.createDefaults.accelerator)) {
+        virt::AcceleratorChoice accelerator;
+        {
+            QMutexLocker lock(&m_mutex);
+            accelerator = m_setup.createDefaults.accelerator;
+        }
+        if (auto info = shared->hostInfo(accelerator)) {
             Q_EMIT hostInfoChanged(QStringLiteral("%1 CPUs, %2 of %3 MiB free, %4")
                                        .arg(info->cpus)
                                        .arg(info->memoryFreeKib / 1024)
@@ -334,24 +345,28 @@ int HostSession::launchOperation(const QString& description, const std::function
     auto flag = std::make_shared<std::atomic<bool>>(false);
     int id = 0;
     bool open = false;
+    bool closing = false;
     {
         QMutexLocker lock(&m_mutex);
         id = m_nextOperation++;
         m_cancels.insert(id, flag);
-        open = m_hv != nullptr;
+        closing = m_closing;
+        open = m_hv != nullptr && !closing;
     }
     Q_EMIT operationStarted(id, description);
     if (!open) {
         // Still asynchronous for the caller, like every other outcome.
         QMetaObject::invokeMethod(
             this,
-            [this, id]() {
+            [this, id, closing]() {
                 {
                     QMutexLocker lock(&m_mutex);
                     m_cancels.remove(id);
                 }
-                Q_EMIT operationFinished(id, false,
-                                         QStringLiteral("%1 is not connected yet.").arg(m_setup.host.name));
+                Q_EMIT operationFinished(
+                    id, false,
+                    closing ? closedMessage()
+                            : QStringLiteral("%1 is not connected yet.").arg(m_setup.host.name));
             },
             Qt::QueuedConnection);
         return id;
@@ -374,19 +389,21 @@ int HostSession::launchOperation(const QString& description, const std::function
 void HostSession::onWorker(std::function<void(virt::SandboxManager&, store::Database&)> fn, QThreadPool* pool)
 {
     std::shared_ptr<virt::Hypervisor> hv;
+    virt::ManagerOptions options;
     {
         QMutexLocker lock(&m_mutex);
         if (m_closing || !m_hv)
             return;
         hv = m_hv;
+        options = m_setup.manager;
     }
-    (pool ? pool : &m_pool)->start([this, hv, fn = std::move(fn)]() {
+    (pool ? pool : &m_pool)->start([this, hv, options, fn = std::move(fn)]() {
         auto db = store::Database::open(m_setup.database);
         if (!db) {
             qCWarning(lcStore) << "host session" << m_setup.host.name << db.error().toString();
             return;
         }
-        virt::SandboxManager manager(*hv, **db, m_setup.manager);
+        virt::SandboxManager manager(*hv, **db, options);
         fn(manager, **db);
     });
 }
@@ -491,6 +508,10 @@ void HostSession::openShell(const QString& sandboxId, QObject* context, ShellCal
             },
             Qt::QueuedConnection);
     };
+    if (m_closeRequested) {
+        answer(makeError(ErrorCode::Unavailable, closedMessage()));
+        return;
+    }
     if (!isOpen()) {
         answer(makeError(
             ErrorCode::Unavailable,
@@ -567,6 +588,64 @@ void HostSession::openShell(const QString& sandboxId, QObject* context, ShellCal
         }
         answer(std::shared_ptr<ssh::RemoteShell>(shell));
     });
+}
+
+void HostSession::close()
+{
+    if (m_closeRequested)
+        return;
+    m_closeRequested = true;
+    {
+        QMutexLocker lock(&m_relay->mutex);
+        m_relay->session = nullptr;
+    }
+    {
+        QMutexLocker lock(&m_mutex);
+        m_closing = true;
+        for (const auto& flag : std::as_const(m_cancels))
+            *flag = true;
+    }
+    m_closer.start([this]() {
+        m_pool.waitForDone();
+        m_eventPool.waitForDone();
+        std::shared_ptr<virt::Hypervisor> hv;
+        {
+            QMutexLocker lock(&m_mutex);
+            hv = std::exchange(m_hv, nullptr);
+        }
+        if (hv) {
+            hv->setDomainEventHandler({});
+            hv->setConnectionHandler({});
+        }
+        // Closing a remote host's connections may wait on the network: here, not on the caller's thread.
+        hv.reset();
+        {
+            QMutexLocker lock(&m_jumpMutex);
+            m_jump.reset();
+        }
+        QMetaObject::invokeMethod(
+            this, [this]() { Q_EMIT closed(); }, Qt::QueuedConnection);
+    });
+}
+
+void HostSession::setDefaults(const virt::CreateOptions& createDefaults, int stopTimeoutS)
+{
+    QMutexLocker lock(&m_mutex);
+    m_setup.createDefaults = createDefaults;
+    m_setup.manager.stopTimeoutS = stopTimeoutS;
+}
+
+virt::ManagerOptions HostSession::currentManagerOptions() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_setup.manager;
+}
+
+QString HostSession::closedMessage() const
+{
+    return QStringLiteral("%1 was closed (its settings changed or it was removed); use the host as it is "
+                          "listed now.")
+        .arg(m_setup.host.name);
 }
 
 } // namespace fluid::runtime

@@ -138,6 +138,18 @@ public:
     /// Its terminals are audited (pty.open, pty.close; actor "person"); destroying the session closes it.
     void openShell(const QString& sandboxId, QObject* context, ShellCallback done);
 
+    /// Closes the session without blocking the caller: running creates and diffs are cancelled (creates
+    /// roll back, diffs release their mounts), other operations run to their end on the workers, libvirt's
+    /// events are no longer followed, and no new work starts (operations fail saying the host was closed).
+    /// The host's connections are dropped on a worker too. closed() follows once every worker is done;
+    /// delete the session then (deleting it earlier waits for the workers). Open terminals keep their own
+    /// connections. Calling it again does nothing.
+    void close();
+    bool isClosing() const { return m_closeRequested; }
+    /// New sandbox defaults from changed settings (memory, vCPUs, accelerator, limits, ready timeout, and
+    /// the stop timeout) for operations started from now on; running ones keep theirs.
+    void setDefaults(const virt::CreateOptions& createDefaults, int stopTimeoutS);
+
 Q_SIGNALS:
     void opened(bool ok, const QString& message);
     /// The host's connection dropped (up=false, Fluid reconnects by itself) or came back.
@@ -154,6 +166,8 @@ Q_SIGNALS:
     void operationFraction(int operation, double fraction);
     /// The result of diff(); emitted before its operationFinished.
     void diffReady(int operation, const QString& sandboxId, const fluid::model::Diff& diff);
+    /// close() has finished: no worker of this session runs any more.
+    void closed();
 
 private:
     using Work = std::function<Result<QString>(virt::SandboxManager&, const std::atomic<bool>& cancel,
@@ -171,6 +185,10 @@ private:
     Result<std::shared_ptr<ssh::SshConnection>> jumpConnection();
     void emitSandboxes(store::Database& db);
     void emitSources(virt::SandboxManager& manager);
+    /// The manager options (setDefaults() changes them), read under the lock.
+    virt::ManagerOptions currentManagerOptions() const;
+    /// What operations and shells say after close().
+    QString closedMessage() const;
 
     /// What libvirt's threads call back into; cut from the session before it goes away.
     struct Relay {
@@ -202,6 +220,9 @@ private:
     ssh::AuditWriter m_audit{m_setup.database};
     /// Every shell openShell() made, closed by the destructor; guarded by m_mutex.
     QList<std::weak_ptr<ssh::SandboxShell>> m_shells;
+    /// Runs close()'s wait for the workers, so the caller does not wait.
+    QThreadPool m_closer;
+    bool m_closeRequested = false; // close() was called (its thread only)
 };
 
 } // namespace fluid::runtime

@@ -90,6 +90,46 @@ QString sshHypervisorUri(const QString& user, const QString& host, int port, con
     return url.toString();
 }
 
+namespace {
+
+Result<QList<SourceVmRow>> sourceRows(virt::Hypervisor& hypervisor)
+{
+    auto sources = virt::SandboxManager::listSources(hypervisor);
+    if (!sources)
+        return sources.error();
+    QList<SourceVmRow> rows;
+    for (const virt::SandboxManager::Source& s : *sources) {
+        SourceVmRow row;
+        row.name = s.domain.name;
+        row.state = virt::domainStateName(s.state);
+        row.vcpus = s.domain.vcpus;
+        row.memoryMib = s.domain.memoryKib / 1024;
+        row.refusal = s.refusal;
+        row.warning = s.warning;
+        rows.append(row);
+    }
+    return rows;
+}
+
+} // namespace
+
+Result<QList<SourceVmRow>> listSourceVms(const QString& uri, const QString& knownHostsFile,
+                                         const HypervisorConnector& connect)
+{
+    auto hv = connect ? connect(uri, knownHostsFile) : connectHypervisor(uri, knownHostsFile);
+    if (!hv)
+        return makeError(hv.error().code,
+                         QStringLiteral("libvirt could not open %1: %2").arg(uri, explain(hv.error())),
+                         hv.error().detail);
+    auto rows = sourceRows(**hv);
+    if (!rows)
+        return makeError(
+            rows.error().code,
+            QStringLiteral("The VMs of %1 could not be listed: %2").arg(uri, explain(rows.error())),
+            rows.error().detail);
+    return rows;
+}
+
 HostProbeReport probeHost(const HostProbeRequest& request, const HypervisorConnector& connect,
                           const std::function<void(const HostCheck&)>& step, const std::atomic<bool>* cancel)
 {
@@ -227,21 +267,12 @@ HostProbeReport probeHost(const HostProbeRequest& request, const HypervisorConne
     if (cancelled(cancel))
         return report;
 
-    auto sources = virt::SandboxManager::listSources(**hv);
+    auto sources = sourceRows(**hv);
     if (!sources) {
         add(QStringLiteral("Source VMs"), HostCheck::Status::Warning, explain(sources.error()));
         return report;
     }
-    for (const virt::SandboxManager::Source& s : *sources) {
-        SourceVmRow row;
-        row.name = s.domain.name;
-        row.state = virt::domainStateName(s.state);
-        row.vcpus = s.domain.vcpus;
-        row.memoryMib = s.domain.memoryKib / 1024;
-        row.refusal = s.refusal;
-        row.warning = s.warning;
-        report.sources.append(row);
-    }
+    report.sources = *sources;
     int cloneable = 0;
     for (const SourceVmRow& row : report.sources)
         cloneable += row.refusal.isEmpty() ? 1 : 0;
@@ -329,6 +360,15 @@ QStringList goldenImageBuildArguments(const QString& script, const QString& flav
     if (!defineUri.isEmpty())
         args << QStringLiteral("--define") << defineUri;
     return args;
+}
+
+std::optional<QString> parseGoldenImageDefined(const QString& line)
+{
+    static const QRegularExpression re(QStringLiteral("^defined (\\S+) \\(.*\\) for \\S.*$"));
+    const QRegularExpressionMatch m = re.match(line.trimmed());
+    if (!m.hasMatch())
+        return std::nullopt;
+    return m.captured(1);
 }
 
 std::optional<std::pair<int, QString>> parseGoldenImageProgress(const QString& line)

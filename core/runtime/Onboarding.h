@@ -76,6 +76,11 @@ HostProbeReport probeHost(const HostProbeRequest& request, const HypervisorConne
                           const std::function<void(const HostCheck&)>& step = {},
                           const std::atomic<bool>* cancel = nullptr);
 
+/// The source VMs of the host at `uri` as the golden VM page lists them (opened like probeHost() opens it,
+/// without its SSH checks: for a host probeHost() has passed). Blocks.
+Result<QList<SourceVmRow>> listSourceVms(const QString& uri, const QString& knownHostsFile,
+                                         const HypervisorConnector& connect = {});
+
 /// "qemu+ssh://user@host:port/system?keyfile=...&no_tty=1": the libvirt URI of a remote host reached over
 /// SSH (no_tty: ssh fails instead of prompting, as a window has no terminal). Port 22 and an empty key file
 /// are left out.
@@ -110,5 +115,8 @@ QStringList goldenImageBuildArguments(const QString& script, const QString& flav
 
 /// A "progress: 42% text (12 s)" line of golden-image.sh as (percent, text); nullopt for other lines.
 std::optional<std::pair<int, QString>> parseGoldenImageProgress(const QString& line);
+/// The libvirt domain a "defined NAME (URI) for FOLDER" line of golden-image.sh names (the VM it defined on
+/// the host for the image); nullopt for other lines.
+std::optional<QString> parseGoldenImageDefined(const QString& line);
 
 } // namespace fluid::runtime

@@ -8,6 +8,7 @@
 #include "store/Repository.h"
 #include "TestSupport.h"
 
+#include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QTest>
 #include <QThread>
@@ -19,6 +20,7 @@ class TestHostSession : public QObject {
     Q_OBJECT
 
     QString m_dir;
+    store::DatabaseOptions m_store;
     virt::Hypervisor* m_raw = nullptr; ///< the session's connection, to change things behind its back
     QThread* m_guiThread = nullptr;
 
@@ -42,9 +44,7 @@ private Q_SLOTS:
     void init()
     {
         m_dir = test::makeTempDir(QStringLiteral("hostsession"));
-        store::DatabaseOptions o;
-        o.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
-        must(store::openAndMigrate(o)); // the app migrates once at start-up (StoreWorker)
+        m_store = test::migratedStore(m_dir); // the app migrates once at start-up (StoreWorker)
         m_raw = nullptr;
     }
 
@@ -181,19 +181,67 @@ private Q_SLOTS:
             session.open();
             QVERIFY(opened.wait(20000));
             session.create(QStringLiteral("golden"), QStringLiteral("gone"));
-            QTRY_VERIFY_WITH_TIMEOUT(
-                [&]() {
-                    for (const QList<QVariant>& args : std::as_const(progress))
-                        if (args.value(1).toString().contains(QLatin1String("waiting")))
-                            return true;
-                    return false;
-                }(),
-                20000);
+            QTRY_VERIFY_WITH_TIMEOUT(test::progressSays(progress, QStringLiteral("waiting")), 20000);
         } // the destructor cancels the create and waits for it to roll back
-        store::DatabaseOptions o;
-        o.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
-        auto db = must(store::Database::open(o));
+        auto db = must(store::Database::open(m_store));
         QCOMPARE(must(store::SandboxRepository(*db).count(QStringLiteral("state <> 'destroyed'"))), 0);
+    }
+
+    /// close() returns at once; the running create is cancelled and rolled back on the workers, closed()
+    /// follows, and work asked for afterwards fails saying the host was closed.
+    void closeDoesNotWaitAndRefusesNewWork()
+    {
+        runtime::HostSession::Setup s = setup();
+        s.createDefaults.waitReady = true; // a readiness wait that never ends unless cancelled
+        s.createDefaults.readyTimeoutS = 600;
+        runtime::HostSession session(s);
+        QSignalSpy opened(&session, &runtime::HostSession::opened);
+        QSignalSpy progress(&session, &runtime::HostSession::operationProgress);
+        QSignalSpy done(&session, &runtime::HostSession::operationFinished);
+        QSignalSpy closed(&session, &runtime::HostSession::closed);
+        session.open();
+        QVERIFY(opened.wait(20000));
+        QVERIFY(opened.first().value(0).toBool());
+
+        // New defaults reach later operations; a running one keeps its own.
+        virt::CreateOptions defaults = session.createDefaults();
+        defaults.readyTimeoutS = 900;
+        session.setDefaults(defaults, 42);
+        QCOMPARE(session.createDefaults().readyTimeoutS, 900);
+
+        const int create = session.create(QStringLiteral("golden"), QStringLiteral("closing"));
+        QTRY_VERIFY_WITH_TIMEOUT(test::progressSays(progress, QStringLiteral("waiting")), 20000);
+
+        QElapsedTimer timer;
+        timer.start();
+        session.close();
+        QVERIFY2(timer.elapsed() < 200, qPrintable(QStringLiteral("close took %1 ms").arg(timer.elapsed())));
+        QVERIFY(session.isClosing());
+        QVERIFY(closed.isEmpty()); // the create is still rolling back on its worker
+        QVERIFY(closed.wait(20000));
+        const auto cancelled = finished(done, create);
+        QVERIFY(!cancelled.first);
+        QVERIFY2(cancelled.second.contains(QLatin1String("cancelled")), qPrintable(cancelled.second));
+        QVERIFY(!session.isOpen());
+        auto db = must(store::Database::open(m_store));
+        QCOMPARE(must(store::SandboxRepository(*db).count(QStringLiteral("state <> 'destroyed'"))), 0);
+
+        const int late = session.start(QStringLiteral("whatever"));
+        const auto refused = finished(done, late);
+        QVERIFY(!refused.first);
+        QVERIFY2(refused.second.contains(QLatin1String("local was closed")), qPrintable(refused.second));
+        bool answered = false;
+        QString shellError;
+        session.openShell(QStringLiteral("whatever"), this,
+                          [&](Result<std::shared_ptr<ssh::RemoteShell>> shell) {
+                              answered = true;
+                              shellError = shell ? QString() : shell.error().message;
+                          });
+        QTRY_VERIFY(answered);
+        QVERIFY2(shellError.contains(QLatin1String("local was closed")), qPrintable(shellError));
+        session.close(); // again: nothing happens
+        QTest::qWait(50);
+        QCOMPARE(closed.count(), 1);
     }
 };
 

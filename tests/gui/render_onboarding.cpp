@@ -10,7 +10,6 @@
 #include "onboarding/OnboardingWizard.h"
 #include "settings/SettingsDialog.h"
 #include "TestSupport.h"
-#include "virt/LibvirtHypervisor.h"
 
 #include <QApplication>
 #include <QComboBox>
@@ -86,15 +85,8 @@ int main(int argc, char** argv)
     env.secretStore.encryptedFilePath = tmp.filePath(QStringLiteral("secrets.enc"));
     env.secretStore.passphrase = QStringLiteral("render-only passphrase");
     env.exeDir = QCoreApplication::applicationDirPath();
-    env.connect = [](const QString& uri, const QString&) -> Result<std::unique_ptr<virt::Hypervisor>> {
-        auto hv = virt::LibvirtHypervisor::connect(uri);
-        if (!hv)
-            return hv.error();
-        (void)(*hv)->createVolume(QStringLiteral("default-pool"), QStringLiteral("golden.img"), 1 << 20,
-                                  QStringLiteral("raw"));
-        if (auto d = (*hv)->defineDomain(QString::fromLatin1(test::kTestDriverGoldenXml)); !d)
-            return d.error();
-        return std::unique_ptr<virt::Hypervisor>(std::move(*hv));
+    env.connect = [](const QString& uri, const QString&) {
+        return test::connectTestDriver(uri);
     };
 
     ui::OnboardingWizard wizard(env);

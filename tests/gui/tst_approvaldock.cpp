@@ -113,9 +113,7 @@ private Q_SLOTS:
     {
         m_dir = test::makeTempDir(QStringLiteral("approvaldock"));
         qputenv("FLUID_CONFIG_DIR", (m_dir + QStringLiteral("/config")).toUtf8());
-        m_options = {};
-        m_options.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
-        test::must(store::openAndMigrate(m_options));
+        m_options = test::migratedStore(m_dir);
     }
 
     void modelShowsColumnsAndRelativeTimes()

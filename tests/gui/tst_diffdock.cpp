@@ -143,9 +143,7 @@ class TestDiffDock : public QObject {
     static QString storeDir(const QString& prefix)
     {
         const QString dir = test::makeTempDir(prefix);
-        store::DatabaseOptions o;
-        o.sqlitePath = dir + QStringLiteral("/fluid.sqlite");
-        test::must(store::openAndMigrate(o));
+        test::migratedStore(dir);
         return dir;
     }
 

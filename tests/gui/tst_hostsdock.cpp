@@ -64,6 +64,7 @@ class TestHostsDock : public QObject {
     Q_OBJECT
 
     QString m_dir;
+    store::DatabaseOptions m_store;
     virt::Hypervisor* m_raw = nullptr;
 
     struct Bed {
@@ -150,9 +151,7 @@ private Q_SLOTS:
     {
         m_dir = test::makeTempDir(QStringLiteral("hostsdock"));
         qputenv("FLUID_CONFIG_DIR", (m_dir + QStringLiteral("/config")).toUtf8());
-        store::DatabaseOptions o;
-        o.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
-        test::must(store::openAndMigrate(o));
+        m_store = test::migratedStore(m_dir);
         m_raw = nullptr;
     }
 
@@ -404,10 +403,8 @@ private Q_SLOTS:
         row.domainName = QStringLiteral("fluid-term");
         row.state = model::SandboxState::Running;
         row.createdAt = row.updatedAt = QDateTime::currentDateTimeUtc();
-        store::DatabaseOptions options;
-        options.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
         {
-            auto db = test::must(store::Database::open(options));
+            auto db = test::must(store::Database::open(m_store));
             test::must(store::SandboxRepository(*db).insert(row));
         }
         bed.session->refresh();
@@ -417,7 +414,7 @@ private Q_SLOTS:
 
         row.ip = QStringLiteral("192.0.2.7");
         {
-            auto db = test::must(store::Database::open(options));
+            auto db = test::must(store::Database::open(m_store));
             test::must(store::SandboxRepository(*db).update(row));
         }
         bed.session->refresh();

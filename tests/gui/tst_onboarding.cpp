@@ -13,7 +13,6 @@
 #include "ssh/SshKeys.h"
 #include "SshTestEnv.h"
 #include "TestSupport.h"
-#include "virt/LibvirtHypervisor.h"
 
 #include <QAbstractButton>
 #include <QCheckBox>
@@ -36,6 +35,7 @@
 #include <QTreeView>
 
 #include <csignal>
+#include <functional>
 
 using namespace fluid;
 using namespace fluid::ui;
@@ -48,14 +48,7 @@ Result<std::unique_ptr<virt::Hypervisor>> connectForTest(const QString& uri, con
 {
     if (uri != QLatin1String("test:///default"))
         return runtime::connectHypervisor(uri, knownHosts);
-    auto hv = virt::LibvirtHypervisor::connect(uri);
-    if (!hv)
-        return hv.error();
-    (void)(*hv)->createVolume(QStringLiteral("default-pool"), QStringLiteral("golden.img"), 1 << 20,
-                              QStringLiteral("raw"));
-    if (auto d = (*hv)->defineDomain(QString::fromLatin1(test::kTestDriverGoldenXml)); !d)
-        return d.error();
-    return std::unique_ptr<virt::Hypervisor>(std::move(*hv));
+    return test::connectTestDriver(uri);
 }
 
 /// "title|status|detail" per row of the host page's results.
@@ -141,9 +134,7 @@ private Q_SLOTS:
 
         test::LoopbackSshd::Options options;
         options.authorizedKeys = {key.publicKey()};
-        m_sshd = std::make_unique<test::LoopbackSshd>(test::makeTestCa(), options);
-        auto started = m_sshd->start();
-        QVERIFY2(started.ok(), qPrintable(started.ok() ? QString() : started.error().toString()));
+        m_sshd = test::must(test::startLoopbackSshd(test::makeTestCa(), options));
     }
 
     void cleanupTestCase()
@@ -619,6 +610,114 @@ private Q_SLOTS:
                      message.contains(QStringLiteral("FLUID_SCRIPTS_DIR")),
                  qPrintable(message));
         qunsetenv("FLUID_SCRIPTS_DIR");
+    }
+
+    /// A successful build chooses the VM it defined on the host as the golden VM: Finish writes it to
+    /// hosts[].golden. A build whose VM is not on the host chooses nothing and says so.
+    void builtGoldenImageBecomesTheGoldenVm()
+    {
+        // A stand-in for golden-image.sh with the real one's output: progress lines, then "defined NAME (URI)
+        // for FOLDER" once its `virsh define` succeeded. libvirt's test driver lives in this process, so the
+        // test defines the VM there itself while the stand-in waits for it (the "go" file).
+        const QString scripts = m_dir + QStringLiteral("/built-scripts");
+        QDir().mkpath(scripts);
+        QFile script(scripts + QStringLiteral("/golden-image.sh"));
+        QVERIFY(script.open(QIODevice::WriteOnly));
+        script.write(
+            "echo \"args: $*\"\n"
+            "echo 'progress: 5% building debian12-fwcfg-0123456789ab (0 s)'\n"
+            "go=\"$(dirname \"$0\")/go\"\n"
+            "while [ ! -e \"$go\" ]; do sleep 0.1; done\n"
+            "echo 'progress: 100% built /images/debian12-fwcfg-0123456789ab (1 s)'\n"
+            "echo \"defined $(cat \"$go\") (test:///default) for /images/debian12-fwcfg-0123456789ab\"\n");
+        script.close();
+        qputenv("FLUID_SCRIPTS_DIR", scripts.toUtf8());
+        const QString built = QStringLiteral("golden-debian12-fwcfg");
+        // Held open: the driver's state (and the VM defined below) lasts while a connection to it does.
+        auto hv = test::must(test::connectTestDriver());
+        const auto build = [&](GoldenPage* golden, const QString& defines,
+                               const std::function<void()>& define) {
+            QFile::remove(scripts + QStringLiteral("/go"));
+            test::child<QRadioButton>(golden, "buildGolden")->setChecked(true);
+            QTest::mouseClick(test::child<QPushButton>(golden, "buildButton"), Qt::LeftButton);
+            QTRY_COMPARE_WITH_TIMEOUT(test::child<QProgressBar>(golden, "buildProgress")->value(), 5,
+                                      kWaitMs);
+            QVERIFY(!golden->isComplete());
+            if (define)
+                define();
+            QFile go(scripts + QStringLiteral("/go"));
+            QVERIFY(go.open(QIODevice::WriteOnly));
+            go.write(defines.toUtf8());
+            go.close();
+            QTRY_VERIFY_WITH_TIMEOUT(golden->buildPid() == 0 && !golden->isLookingForBuiltVm(), kWaitMs);
+            QVERIFY(golden->built());
+        };
+
+        OnboardingWizard wizard(environment(QStringLiteral("built/config.yaml")));
+        wizard.show();
+        testLocalHost(wizard);
+        if (QTest::currentTestFailed())
+            return;
+        QVERIFY(!rowFor(checkRows(wizard.hostPage()), QStringLiteral("Source VMs")).isEmpty());
+        wizard.next();
+        QCOMPARE(wizard.currentId(), int(OnboardingWizard::CaPageId));
+        QTest::mouseClick(test::child<QPushButton>(wizard.caPage(), "caRunButton"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(wizard.caPage()->isComplete(), kWaitMs);
+        wizard.next();
+        QCOMPARE(wizard.currentId(), int(OnboardingWizard::GoldenPageId));
+        GoldenPage* golden = wizard.goldenPage();
+        auto* sources =
+            qobject_cast<QStandardItemModel*>(test::child<QTreeView>(golden, "sourceList")->model());
+        QVERIFY(sources->findItems(built).isEmpty()); // not on the host when it was tested
+
+        // The build claims a VM the host does not have: nothing is chosen, and the page says why.
+        build(golden, QStringLiteral("golden-debian12-missing"), {});
+        if (QTest::currentTestFailed())
+            return;
+        QVERIFY2(
+            test::child<QLabel>(golden, "goldenMessage")->text().contains(QStringLiteral("not on the host")),
+            qPrintable(test::child<QLabel>(golden, "goldenMessage")->text()));
+        QVERIFY(golden->chosenSource().isEmpty());
+        QVERIFY(!golden->isComplete());
+
+        // The build defines the VM on the host: it is listed, chosen, and Finish writes it.
+        build(golden, built, [&]() {
+            test::must(hv->defineDomain(QString::fromLatin1(test::kTestDriverGoldenXml)
+                                            .replace(QStringLiteral("<name>golden</name>"),
+                                                     QStringLiteral("<name>%1</name>").arg(built))));
+        });
+        if (QTest::currentTestFailed())
+            return;
+        QCOMPARE(golden->builtVm(), built);
+        QCOMPARE(golden->chosenSource(), built);
+        QVERIFY(golden->isComplete());
+        QVERIFY(wizard.button(QWizard::NextButton)->isEnabled());
+        const QList<QStandardItem*> listed = sources->findItems(built);
+        QCOMPARE(listed.size(), 1);
+        QCOMPARE(sources->item(listed.first()->row(), 3)->text(), QStringLiteral("Yes"));
+        QCOMPARE(test::child<QTreeView>(golden, "sourceList")->selectionModel()->selectedRows(0).value(0),
+                 listed.first()->index());
+        QVERIFY2(test::child<QLabel>(golden, "goldenMessage")->text().contains(built),
+                 qPrintable(test::child<QLabel>(golden, "goldenMessage")->text()));
+
+        wizard.next();
+        QCOMPARE(wizard.currentId(), int(OnboardingWizard::LlmPageId));
+        test::child<QLineEdit>(wizard.llmPage(), "llmModel")->setText(QStringLiteral("test-model"));
+        QVERIFY(wizard.llmPage()->isComplete());
+        wizard.next();
+        QCOMPARE(wizard.currentId(), int(OnboardingWizard::SummaryPageId));
+        const QString summary =
+            test::child<QPlainTextEdit>(wizard.summaryPage(), "summaryText")->toPlainText();
+        QVERIFY2(summary.contains(QStringLiteral("Golden VM: %1 (the Debian golden image built").arg(built)),
+                 qPrintable(summary));
+        QTest::mouseClick(wizard.button(QWizard::FinishButton), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(wizard.result(), int(QDialog::Accepted), kWaitMs);
+        auto loaded = runtime::loadSettings(wizard.environment().configPath);
+        QVERIFY2(loaded.ok(), qPrintable(loaded.ok() ? QString() : loaded.error().toString()));
+        QCOMPARE(loaded->settings.hosts.size(), 1);
+        QCOMPARE(loaded->settings.hosts.first().golden, built);
+        qunsetenv("FLUID_SCRIPTS_DIR");
+        test::must(hv->undefineDomain(built));
     }
 };
 

@@ -167,11 +167,8 @@ private Q_SLOTS:
     {
         // The main window keeps its layout there.
         qputenv("FLUID_CONFIG_DIR", (makeTempDir(QStringLiteral("terminaldock-config"))).toUtf8());
-        requireLoopbackSshd();
         m_ca = makeTestCa();
-        m_sshd = std::make_unique<LoopbackSshd>(m_ca);
-        auto started = m_sshd->start();
-        QVERIFY2(started.ok(), qPrintable(started.ok() ? QString() : started.error().toString()));
+        m_sshd = must(startLoopbackSshd(m_ca));
         m_shell = makeShell(m_ca, *m_sshd);
         m_window = std::make_unique<QMainWindow>();
         m_dock = new TerminalDock(m_window.get());

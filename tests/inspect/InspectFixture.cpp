@@ -331,6 +331,28 @@ QStringList mountLeftoversUnder(const QString& dir)
     return out;
 }
 
+QJsonObject byPath(const QJsonObject& doc, const QString& path)
+{
+    for (const QJsonValue& v : doc.value(QStringLiteral("paths")).toArray()) {
+        if (v.toObject().value(QStringLiteral("path")).toString() == path)
+            return v.toObject();
+    }
+    return {};
+}
+
+bool hasEntry(const QJsonArray& items, const QJsonObject& wanted)
+{
+    for (const QJsonValue& v : items) {
+        const QJsonObject o = v.toObject();
+        bool all = true;
+        for (auto it = wanted.begin(); it != wanted.end(); ++it)
+            all = all && o.value(it.key()) == it.value();
+        if (all)
+            return true;
+    }
+    return false;
+}
+
 QStringList changedPaths(const QJsonObject& document)
 {
     QStringList out;

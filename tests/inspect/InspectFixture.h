@@ -3,6 +3,7 @@
 
 #include "base/Result.h"
 
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QString>
 #include <QStringList>
@@ -46,5 +47,11 @@ QStringList mountLeftoversUnder(const QString& dir);
 
 /// The sorted paths a diff document lists.
 QStringList changedPaths(const QJsonObject& document);
+
+/// The entry of `path` in a diff document's paths (empty when it is not listed).
+QJsonObject byPath(const QJsonObject& doc, const QString& path);
+
+/// True when one of `items` has every key of `wanted` with the same value.
+bool hasEntry(const QJsonArray& items, const QJsonObject& wanted);
 
 } // namespace fluid::test

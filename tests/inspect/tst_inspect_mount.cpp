@@ -22,36 +22,16 @@
 
 using namespace fluid;
 using namespace fluid::inspect;
+using fluid::test::byPath;
 using fluid::test::changedPaths;
 using fluid::test::DiskLayout;
+using fluid::test::hasEntry;
 using fluid::test::ImageBuilder;
 using fluid::test::InspectFixture;
 using fluid::test::mountLeftoversUnder;
 using fluid::test::must;
 
 namespace {
-
-QJsonObject byPath(const QJsonObject& doc, const QString& path)
-{
-    for (const QJsonValue& v : doc.value(QStringLiteral("paths")).toArray()) {
-        if (v.toObject().value(QStringLiteral("path")).toString() == path)
-            return v.toObject();
-    }
-    return {};
-}
-
-bool hasEntry(const QJsonArray& items, const QJsonObject& wanted)
-{
-    for (const QJsonValue& v : items) {
-        const QJsonObject o = v.toObject();
-        bool all = true;
-        for (auto it = wanted.begin(); it != wanted.end(); ++it)
-            all = all && o.value(it.key()) == it.value();
-        if (all)
-            return true;
-    }
-    return false;
-}
 
 /// `--mount-child IMAGE SNAPSHOT RUNTIME`: mounts and waits to be killed (the crash test's victim).
 int mountChild(int argc, char** argv)

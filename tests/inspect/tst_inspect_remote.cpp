@@ -93,8 +93,7 @@ private slots:
             m_images.insert(int(layout), image);
         }
         m_ca = test::makeTestCa();
-        m_sshd = std::make_unique<test::LoopbackSshd>(m_ca);
-        must(m_sshd->start());
+        m_sshd = must(test::startLoopbackSshd(m_ca));
         m_host = test::makeShell(m_ca, *m_sshd);
     }
 

@@ -23,6 +23,8 @@
 
 using namespace fluid;
 using namespace fluid::inspect;
+using fluid::test::byPath;
+using fluid::test::hasEntry;
 using fluid::test::must;
 
 namespace {
@@ -55,28 +57,6 @@ void putMbrEntry(QByteArray& b, int at, int slot, uchar type, quint32 startLba, 
     putLe32(b, e + 12, sectors);
     b[at + 510] = char(0x55);
     b[at + 511] = char(0xAA);
-}
-
-QJsonObject byPath(const QJsonObject& doc, const QString& path)
-{
-    for (const QJsonValue& v : doc.value(QStringLiteral("paths")).toArray()) {
-        if (v.toObject().value(QStringLiteral("path")).toString() == path)
-            return v.toObject();
-    }
-    return {};
-}
-
-bool hasEntry(const QJsonArray& items, const QJsonObject& wanted)
-{
-    for (const QJsonValue& v : items) {
-        const QJsonObject o = v.toObject();
-        bool all = true;
-        for (auto it = wanted.begin(); it != wanted.end(); ++it)
-            all = all && o.value(it.key()) == it.value();
-        if (all)
-            return true;
-    }
-    return false;
 }
 
 } // namespace

@@ -18,6 +18,16 @@ void requireLoopbackSshd()
         skipWholeTest(why);
 }
 
+Result<std::unique_ptr<LoopbackSshd>> startLoopbackSshd(std::shared_ptr<const ssh::CertificateAuthority> ca,
+                                                        LoopbackSshd::Options options)
+{
+    requireLoopbackSshd();
+    auto sshd = std::make_unique<LoopbackSshd>(std::move(ca), std::move(options));
+    if (auto started = sshd->start(); !started)
+        return started.error();
+    return sshd;
+}
+
 std::unique_ptr<ssh::SandboxShell> makeShell(const std::shared_ptr<ssh::CertificateAuthority>& ca,
                                              const LoopbackSshd& sshd, ssh::SandboxShellOptions options)
 {

@@ -15,6 +15,11 @@ std::shared_ptr<ssh::CertificateAuthority> makeTestCa(const Clock& clock = Clock
 /// Skips the whole test (exit 77) when no loopback sshd can run here.
 void requireLoopbackSshd();
 
+/// The start sshd tests share: requireLoopbackSshd(), then a LoopbackSshd for `ca` with `options`, started
+/// (a failed start has stopped its sshd and says why, with sshd's log).
+Result<std::unique_ptr<LoopbackSshd>> startLoopbackSshd(std::shared_ptr<const ssh::CertificateAuthority> ca,
+                                                        LoopbackSshd::Options options = {});
+
 /// Waits for a future without blocking the event loop, so queued signals still arrive meanwhile.
 template <typename T>
 T await(QFuture<T> future, int timeoutMs = 60000)

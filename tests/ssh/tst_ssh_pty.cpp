@@ -47,11 +47,8 @@ private:
 private Q_SLOTS:
     void initTestCase()
     {
-        requireLoopbackSshd();
         m_ca = makeTestCa();
-        m_sshd = std::make_unique<LoopbackSshd>(m_ca);
-        auto started = m_sshd->start();
-        QVERIFY2(started.ok(), qPrintable(started.ok() ? QString() : started.error().toString()));
+        m_sshd = must(startLoopbackSshd(m_ca));
         m_shell = makeShell(m_ca, *m_sshd);
     }
 

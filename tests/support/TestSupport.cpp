@@ -2,11 +2,14 @@
 #include "TestSupport.h"
 
 #include "base/Signals.h"
+#include "store/Database.h"
 #include "virt/LibvirtHypervisor.h"
 
 #include <QDir>
+#include <QMutex>
 #include <QUuid>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -22,6 +25,21 @@ const bool g_processPrepared = [] {
 } // namespace
 
 namespace fluid::test {
+
+namespace {
+QString sqliteFileIn(const QString& dir)
+{
+    return dir + QStringLiteral("/fluid.sqlite");
+}
+} // namespace
+
+store::DatabaseOptions migratedStore(const QString& dir)
+{
+    store::DatabaseOptions options;
+    options.sqlitePath = sqliteFileIn(dir);
+    must(store::openAndMigrate(options));
+    return options;
+}
 
 void skipWholeTest(const QString& reason)
 {
@@ -41,6 +59,13 @@ QString makeTempDir(const QString& prefix)
     return dir;
 }
 
+bool progressSays(const QSignalSpy& spy, const QString& text)
+{
+    return std::any_of(spy.cbegin(), spy.cend(), [&text](const QList<QVariant>& args) {
+        return args.value(1).toString().contains(text);
+    });
+}
+
 const char kTestDriverGoldenXml[] = R"(<domain type='test'>
   <name>golden</name>
   <memory unit='MiB'>512</memory>
@@ -55,12 +80,29 @@ const char kTestDriverGoldenXml[] = R"(<domain type='test'>
   </devices>
 </domain>)";
 
+Result<std::unique_ptr<virt::Hypervisor>> connectTestDriver(const QString& uri)
+{
+    auto hv = virt::LibvirtHypervisor::connect(uri);
+    if (!hv)
+        return hv.error();
+    // A second definition without the first one's UUID is refused: define it once, one connection at a time.
+    static QMutex mutex;
+    QMutexLocker lock(&mutex);
+    if (!(*hv)->domainXml(QStringLiteral("golden"))) {
+        (void)(*hv)->createVolume(QStringLiteral("default-pool"), QStringLiteral("golden.img"), 1 << 20,
+                                  QStringLiteral("raw"));
+        if (auto d = (*hv)->defineDomain(QString::fromLatin1(kTestDriverGoldenXml)); !d)
+            return d.error();
+    }
+    return std::unique_ptr<virt::Hypervisor>(std::move(*hv));
+}
+
 runtime::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hypervisor** raw)
 {
     runtime::HostSession::Setup s;
     s.host.name = QStringLiteral("local");
     s.host.uri = QStringLiteral("test:///default");
-    s.database.sqlitePath = dir + QStringLiteral("/fluid.sqlite");
+    s.database.sqlitePath = sqliteFileIn(dir);
     s.manager.localFileDir = dir + QStringLiteral("/hostfiles");
     s.manager.poolName = QStringLiteral("default-pool");
     s.manager.poolPath = QStringLiteral("/default-pool");
@@ -71,16 +113,10 @@ runtime::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hyp
     s.createDefaults.vcpus = 1;
     s.createDefaults.waitReady = false;
     s.connect = [raw](const QString& uri) -> Result<std::unique_ptr<virt::Hypervisor>> {
-        auto hv = virt::LibvirtHypervisor::connect(uri);
-        if (!hv)
-            return hv.error();
-        (void)(*hv)->createVolume(QStringLiteral("default-pool"), QStringLiteral("golden.img"), 1 << 20,
-                                  QStringLiteral("raw"));
-        if (auto d = (*hv)->defineDomain(QString::fromLatin1(kTestDriverGoldenXml)); !d)
-            return d.error();
-        if (raw)
+        auto hv = connectTestDriver(uri);
+        if (hv && raw)
             *raw = hv->get();
-        return std::unique_ptr<virt::Hypervisor>(std::move(*hv));
+        return hv;
     };
     return s;
 }

@@ -5,6 +5,7 @@
 #include "runtime/HostSession.h"
 
 #include <QObject>
+#include <QSignalSpy>
 #include <QString>
 
 namespace fluid::test {
@@ -20,14 +21,28 @@ inline constexpr int kSkipExitCode = 77;
 /// post-mortem; unique per call.
 QString makeTempDir(const QString& prefix);
 
+/// A SQLite store at `dir`/fluid.sqlite (where testDriverSessionSetup(dir) keeps its rows), created and
+/// migrated as the app does at start-up; returns its options. A failure ends the test run.
+store::DatabaseOptions migratedStore(const QString& dir);
+
 /// A golden VM for libvirt's test driver: a raw disk /default-pool/golden.img in the driver's pool.
 extern const char kTestDriverGoldenXml[];
+
+/// A connection to libvirt's test driver at `uri` with the golden VM of kTestDriverGoldenXml (and its disk)
+/// defined, unless another connection defined it before: test:///default is one state for the whole
+/// process, kept while any connection to it is open. Thread-safe.
+Result<std::unique_ptr<virt::Hypervisor>>
+connectTestDriver(const QString& uri = QStringLiteral("test:///default"));
 
 /// A HostSession setup for libvirt's test driver (test:///default, host "local") over the SQLite store in
 /// `dir`: the golden VM of kTestDriverGoldenXml defined on connect, creates of 2 MiB and 1 vCPU (the
 /// driver's host has 3 MiB free) that do not wait for the guest, and a readiness probe that never answers.
 /// When `raw` is given it receives the session's connection, to change things behind the session's back.
 runtime::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hypervisor** raw = nullptr);
+
+/// True once an operationProgress(operation, message) recorded by `spy` (a HostSession's) has `text` in its
+/// message, e.g. "waiting" while a create waits for its guest.
+bool progressSays(const QSignalSpy& spy, const QString& text);
 
 /// The value of a Result that must succeed; a failure aborts the test with the error's text.
 template <typename T>

@@ -36,12 +36,9 @@ class TestRemoteHost : public QObject {
 private Q_SLOTS:
     void initTestCase()
     {
-        requireLoopbackSshd();
         m_dir = makeTempDir(QStringLiteral("remote-host"));
         m_ca = makeTestCa();
-        m_sshd = std::make_unique<LoopbackSshd>(m_ca);
-        auto started = m_sshd->start();
-        QVERIFY2(started.ok(), qPrintable(started.ok() ? QString() : started.error().toString()));
+        m_sshd = must(startLoopbackSshd(m_ca));
     }
 
     void cleanupTestCase()

@@ -35,6 +35,7 @@
 #include <QTreeView>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <csignal>
 #include <unistd.h>
 
@@ -828,33 +829,36 @@ GoldenPage::~GoldenPage()
 
 void GoldenPage::initializePage()
 {
-    m_sources->removeRows(0, m_sources->rowCount());
     const auto& report = m_wizard->hostPage()->report();
+    if (fillSources(report ? report->sources : QList<runtime::SourceVmRow>()) == 0)
+        m_build->setChecked(true);
+    updateState();
+}
+
+int GoldenPage::fillSources(const QList<runtime::SourceVmRow>& rows)
+{
+    m_sources->removeRows(0, m_sources->rowCount());
     int cloneable = 0;
-    if (report) {
-        for (const runtime::SourceVmRow& row : report->sources) {
-            auto* name = new QStandardItem(row.name);
-            auto* state = new QStandardItem(row.state);
-            auto* size = new QStandardItem(tr("%1 vCPU, %2 MiB").arg(row.vcpus).arg(row.memoryMib));
-            auto* verdict =
-                new QStandardItem(row.refusal.isEmpty() ? (row.warning.isEmpty() ? tr("Yes") : row.warning)
-                                                        : tr("No: %1").arg(row.refusal));
-            const QString tip = row.refusal.isEmpty() ? row.warning : row.refusal;
-            for (QStandardItem* item : {name, state, size, verdict}) {
-                item->setToolTip(tip);
-                if (!row.refusal.isEmpty())
-                    item->setFlags(item->flags() & ~(Qt::ItemIsSelectable | Qt::ItemIsEnabled));
-            }
-            m_sources->appendRow({name, state, size, verdict});
-            cloneable += row.refusal.isEmpty() ? 1 : 0;
+    for (const runtime::SourceVmRow& row : rows) {
+        auto* name = new QStandardItem(row.name);
+        auto* state = new QStandardItem(row.state);
+        auto* size = new QStandardItem(tr("%1 vCPU, %2 MiB").arg(row.vcpus).arg(row.memoryMib));
+        auto* verdict =
+            new QStandardItem(row.refusal.isEmpty() ? (row.warning.isEmpty() ? tr("Yes") : row.warning)
+                                                    : tr("No: %1").arg(row.refusal));
+        const QString tip = row.refusal.isEmpty() ? row.warning : row.refusal;
+        for (QStandardItem* item : {name, state, size, verdict}) {
+            item->setToolTip(tip);
+            if (!row.refusal.isEmpty())
+                item->setFlags(item->flags() & ~(Qt::ItemIsSelectable | Qt::ItemIsEnabled));
         }
+        m_sources->appendRow({name, state, size, verdict});
+        cloneable += row.refusal.isEmpty() ? 1 : 0;
     }
     m_sourceView->resizeColumnToContents(0);
     m_sourceView->resizeColumnToContents(1);
     m_sourceView->resizeColumnToContents(2);
-    if (cloneable == 0)
-        m_build->setChecked(true);
-    updateState();
+    return cloneable;
 }
 
 void GoldenPage::cleanupPage()
@@ -865,7 +869,7 @@ void GoldenPage::cleanupPage()
 QString GoldenPage::chosenSource() const
 {
     if (!m_useExisting->isChecked())
-        return {};
+        return m_built ? m_builtVm : QString();
     const QModelIndexList rows = m_sourceView->selectionModel()->selectedRows(0);
     return rows.isEmpty() ? QString() : rows.first().data().toString();
 }
@@ -887,6 +891,8 @@ void GoldenPage::startBuild()
     }
     m_built = false;
     m_cancelled = false;
+    m_definedVm.clear();
+    m_builtVm.clear();
     m_partialLine.clear();
     m_log->clear();
     m_progress->setValue(0);
@@ -939,6 +945,8 @@ void GoldenPage::onOutput()
             m_progress->setValue(progress->first);
             m_progress->setFormat(QStringLiteral("%p% ") + progress->second);
         }
+        if (auto defined = runtime::parseGoldenImageDefined(line))
+            m_definedVm = *defined;
     }
 }
 
@@ -950,7 +958,12 @@ void GoldenPage::onBuildFinished(int exitCode, QProcess::ExitStatus status)
     } else if (status == QProcess::NormalExit && exitCode == 0) {
         m_built = true;
         m_progress->setValue(100);
-        m_message->setText(tr("The golden image is built. Press Next."));
+        if (m_definedVm.isEmpty())
+            m_message->setText(
+                tr("The golden image is built, but the build did not say which VM it defined on "
+                   "the host, so none is chosen. Build again, or choose an existing VM."));
+        else
+            chooseBuiltVm(m_definedVm);
     } else {
         m_message->setText(
             tr("The build failed (exit code %1). It downloads Debian packages, so it needs an apt mirror: "
@@ -961,20 +974,76 @@ void GoldenPage::onBuildFinished(int exitCode, QProcess::ExitStatus status)
     updateState();
 }
 
+void GoldenPage::chooseBuiltVm(const QString& name)
+{
+    m_message->setText(tr("The golden image is built; looking for %1 on the host…").arg(name));
+    const QString uri = m_wizard->chosenHost().uri;
+    const QString knownHosts = m_wizard->environment().knownHostsFile;
+    const runtime::HypervisorConnector connector = m_wizard->environment().connect;
+    using Rows = Result<QList<runtime::SourceVmRow>>;
+    m_listing = new QFutureWatcher<Rows>(this);
+    connect(m_listing, &QFutureWatcherBase::finished, this, [this, name]() {
+        const Rows rows = m_listing->result();
+        m_listing->deleteLater();
+        m_listing = nullptr;
+        onBuiltVmListed(name, rows);
+    });
+    m_listing->setFuture(runOnWorker<Rows>([uri, knownHosts, connector](QPromise<Rows>& p) {
+        p.addResult(runtime::listSourceVms(uri, knownHosts, connector));
+    }));
+    updateState();
+}
+
+void GoldenPage::onBuiltVmListed(const QString& name, const Result<QList<runtime::SourceVmRow>>& rows)
+{
+    if (!rows) {
+        m_message->setText(
+            tr("The golden image is built and defined as %1, but the host's VMs could not be "
+               "listed to check it (%2). Build again (the image is cached, so this is quick), or "
+               "choose an existing VM.")
+                .arg(name, rows.error().message));
+        updateState();
+        return;
+    }
+    fillSources(*rows);
+    const auto found = std::find_if(rows->cbegin(), rows->cend(),
+                                    [&name](const runtime::SourceVmRow& row) { return row.name == name; });
+    if (found == rows->cend()) {
+        m_message->setText(
+            tr("The golden image is built, but the VM %1 the build defined is not on the host. "
+               "Build again, or choose an existing VM.")
+                .arg(name));
+    } else if (!found->refusal.isEmpty()) {
+        m_message->setText(tr("The golden image is built and defined as %1, but it cannot be cloned: %2")
+                               .arg(name, found->refusal));
+    } else {
+        m_builtVm = name;
+        m_sourceView->selectionModel()->select(m_sources->index(int(found - rows->cbegin()), 0),
+                                               QItemSelectionModel::ClearAndSelect |
+                                                   QItemSelectionModel::Rows);
+    }
+    updateState();
+}
+
 bool GoldenPage::isComplete() const
 {
-    if (buildPid() != 0)
+    if (buildPid() != 0 || m_listing)
         return false;
-    return m_useExisting->isChecked() ? !chosenSource().isEmpty() : m_built;
+    return !chosenSource().isEmpty();
 }
 
 void GoldenPage::updateState()
 {
-    const bool building = buildPid() != 0;
+    const bool building = buildPid() != 0 || m_listing;
     m_sourceView->setEnabled(m_useExisting->isChecked() && !building);
     m_buildButton->setEnabled(m_build->isChecked() && !building);
-    m_cancelBuild->setEnabled(building);
+    m_cancelBuild->setEnabled(buildPid() != 0);
     m_useExisting->setEnabled(!building);
+    if (!building && m_build->isChecked() && !m_builtVm.isEmpty())
+        m_message->setText(
+            tr("The golden image is built and defined on the host as %1: sandboxes will be cloned "
+               "from it. Press Next.")
+                .arg(m_builtVm));
     if (!building && m_useExisting->isChecked())
         m_message->setText(
             chosenSource().isEmpty()
@@ -1131,8 +1200,12 @@ void SummaryPage::initializePage()
     if (ca)
         lines << tr("SSH CA: user %1, host %2 (in the secret store)")
                      .arg(ca->userCaFingerprint, ca->hostCaFingerprint);
-    lines << (source.isEmpty() ? tr("Golden VM: the Debian golden image built on the previous page")
-                               : tr("Golden VM: %1").arg(source));
+    if (source.isEmpty())
+        lines << tr("Golden VM: none chosen");
+    else if (source == m_wizard->goldenPage()->builtVm())
+        lines << tr("Golden VM: %1 (the Debian golden image built on the previous page)").arg(source);
+    else
+        lines << tr("Golden VM: %1").arg(source);
     lines << tr("LLM: %1, model %2, endpoint %3")
                  .arg(config::toName(settings.agent.provider), settings.agent.model,
                       settings.agent.endpoint.isEmpty() ? tr("(provider default)") : settings.agent.endpoint);

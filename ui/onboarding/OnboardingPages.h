@@ -164,8 +164,14 @@ public:
     bool isComplete() const override;
     void cleanupPage() override;
 
+    /// The golden VM chosen: the selected VM, or the VM the build defined on the host.
     QString chosenSource() const;
     bool built() const { return m_built; }
+    /// The VM the last build defined on the host (golden-image.sh names it), once it was found there and
+    /// can be cloned; empty before.
+    QString builtVm() const { return m_builtVm; }
+    /// True while the host's VMs are listed again to find the VM a build defined.
+    bool isLookingForBuiltVm() const { return m_listing != nullptr; }
     /// PID of the running build, 0 when none.
     qint64 buildPid() const;
 
@@ -177,6 +183,12 @@ private:
     void onOutput();
     void onBuildFinished(int exitCode, QProcess::ExitStatus status);
     void updateState();
+    /// Lists `rows` (disabled when they cannot be cloned); returns how many can be.
+    int fillSources(const QList<runtime::SourceVmRow>& rows);
+    /// Lists the host's VMs again on a worker and chooses `name` (the VM the build defined) when it is
+    /// there and can be cloned.
+    void chooseBuiltVm(const QString& name);
+    void onBuiltVmListed(const QString& name, const Result<QList<runtime::SourceVmRow>>& rows);
 
     OnboardingWizard* m_wizard;
     QRadioButton* m_useExisting;
@@ -192,6 +204,9 @@ private:
     QByteArray m_partialLine;
     bool m_built = false;
     bool m_cancelled = false;
+    QString m_definedVm; ///< what the build's "defined NAME ..." line said
+    QString m_builtVm;
+    QFutureWatcher<Result<QList<runtime::SourceVmRow>>>* m_listing = nullptr;
 };
 
 /// Page d: LLM provider, model, endpoint and API key (the key goes to the secret store at Finish).

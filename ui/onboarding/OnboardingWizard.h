@@ -72,8 +72,8 @@ public:
     config::Settings resultSettings() const;
     /// The host the person set up.
     config::HostSettings chosenHost() const;
-    /// The source VM chosen to clone (empty when the golden image was built and defined under its own
-    /// name, or not chosen).
+    /// The source VM chosen to clone: the VM selected, or the one the golden image build defined on the host
+    /// (empty when none is chosen).
     QString chosenSourceVm() const;
 
     HostPage* hostPage() const { return m_hostPage; }

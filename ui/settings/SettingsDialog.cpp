@@ -591,8 +591,8 @@ void SettingsDialog::validate()
     }
     m_buttons->button(QDialogButtonBox::Ok)->setEnabled(problems.isEmpty());
     QString summary =
-        tr("Changes to the store, secrets backend and sandbox defaults apply when Fluid restarts; "
-           "new hosts are opened once the settings are saved (a changed or removed host after a restart).");
+        tr("Hosts and sandbox defaults apply when you save: added hosts are opened, changed ones reconnected "
+           "and removed ones closed. Changes to the store or the secrets backend apply when Fluid restarts.");
     if (!problems.isEmpty())
         summary = tr("%n problem(s) to fix before saving (shown next to the fields).", nullptr,
                      int(problems.size())) +
