@@ -319,6 +319,21 @@ private:
     QString m_prefix;
 };
 
+/// True when two libvirt URIs reach the same libvirt: equal but for the query (keyfile, no_tty, ...) and the
+/// host name's case. Never for the test driver.
+bool sameLibvirt(const QString& a, const QString& b)
+{
+    // libvirt's test driver (test:///default) is for tests, which give several hosts the same one.
+    if (a.isEmpty() || a.startsWith(QLatin1String("test:")))
+        return false;
+    const auto key = [](const QString& uri) {
+        QUrl url(uri);
+        url.setHost(url.host().toLower());
+        return url.adjusted(QUrl::RemoveQuery | QUrl::RemoveFragment | QUrl::StripTrailingSlash).toString();
+    };
+    return key(a) == key(b);
+}
+
 void checkHosts(const QList<HostSettings>& hosts, QList<Problem>& problems)
 {
     if (hosts.isEmpty()) {
@@ -332,6 +347,20 @@ void checkHosts(const QList<HostSettings>& hosts, QList<Problem>& problems)
                                     QStringLiteral("can be keychain only for a host reached over SSH "
                                                    "(qemu+ssh://user@host/system)") +
                                         found(hosts[i].uri)});
+        for (qsizetype j = 0; j < i; ++j) {
+            // Each host's session reconciles the sandboxes it finds there: two names for one libvirt would
+            // destroy each other's.
+            if (sameLibvirt(hosts[i].uri, hosts[j].uri)) {
+                problems.append(Problem{QStringLiteral("hosts[%1].uri").arg(i),
+                                        QStringLiteral("must name another libvirt than hosts[%1] (%2) does: "
+                                                       "two host entries for one libvirt would remove each "
+                                                       "other's sandboxes")
+                                                .arg(j)
+                                                .arg(hosts[j].name) +
+                                            found(hosts[i].uri)});
+                break;
+            }
+        }
         for (qsizetype j = 0; j < i; ++j) {
             if (!hosts[i].name.isEmpty() && hosts[i].name == hosts[j].name) {
                 problems.append(

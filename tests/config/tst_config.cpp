@@ -932,6 +932,16 @@ void TstConfig::hostLoginKey()
         parse("hosts:\n  - name: far\n    uri: qemu+ssh://kvm1/system\n    login_key: keyring\n");
     QVERIFY(!typo.ok());
     QVERIFY2(typo.error().message.contains("keychain"), qPrintable(typo.error().message));
+    // One libvirt under two names would have each session remove the other's sandboxes.
+    const Result<LoadedConfig> twice =
+        parse("hosts:\n  - name: a\n    uri: qemu+ssh://root@KVM1/system\n"
+              "  - name: b\n    uri: qemu+ssh://root@kvm1/system?keyfile=/k\n");
+    QVERIFY(!twice.ok());
+    QVERIFY2(twice.error().message.contains("hosts[1].uri: must name another libvirt than hosts[0] (a)"),
+             qPrintable(twice.error().message));
+    QVERIFY(parse("hosts:\n  - name: a\n    uri: qemu+ssh://root@kvm1/system\n"
+                  "  - name: b\n    uri: qemu+ssh://root@kvm2/system\n")
+                .ok());
     QVERIFY(isOverSsh(QStringLiteral("qemu+libssh2://kvm1/system")));
     QVERIFY(!isOverSsh(QStringLiteral("qemu+tcp://kvm1/system")));
 }
@@ -965,7 +975,8 @@ void TstConfig::validateUsesTheParseChecks()
     several.commands.deny.append(QStringLiteral("[unclosed"));
     several.paths.allow = QStringList{QStringLiteral("relative")};
     const QStringList lines = validate(several).error().message.split('\n');
-    QCOMPARE(lines.size(), 3);
+    QCOMPARE(lines.size(), 4);
+    QVERIFY(lines.filter(QRegularExpression("^hosts\\[1\\]\\.uri: must name another libvirt")).size() == 1);
     QVERIFY(lines.filter(QRegularExpression("^commands\\.deny\\[5\\]: must be a valid regular expression"))
                 .size() == 1);
     QVERIFY(lines.filter(QRegularExpression("^paths\\.allow\\[0\\]: must be an absolute path")).size() == 1);
