@@ -3,8 +3,9 @@
 //   render_onboarding OUTPUT_DIR
 // The host page shows a real connection test of libvirt's test driver (with its golden VM defined), the CA
 // page a CA really created in a throw-away encrypted secrets file (no keychain under Xvfb), the golden page
-// the test driver's VMs. Writes wizard-host.png, wizard-ca.png, wizard-golden.png, wizard-llm.png and
-// settings-dialog.png, and quits by itself.
+// the test driver's VMs. Writes wizard-host.png, wizard-host-keychain.png (a remote host with a generated
+// keychain key), wizard-ca.png, wizard-golden.png, wizard-llm.png and settings-dialog.png, and quits by
+// itself.
 #include "config/Config.h"
 #include "onboarding/OnboardingPages.h"
 #include "onboarding/OnboardingWizard.h"
@@ -16,6 +17,7 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QLineEdit>
+#include <QRadioButton>
 #include <QStandardItemModel>
 #include <QTemporaryDir>
 #include <QThread>
@@ -88,6 +90,21 @@ int main(int argc, char** argv)
     env.connect = [](const QString& uri, const QString&) {
         return test::connectTestDriver(uri);
     };
+
+    {
+        // A remote host whose login key is generated into the keychain (no connection test: nothing listens).
+        ui::OnboardingWizard remote(env);
+        remote.resize(860, 640);
+        remote.show();
+        remote.findChild<QRadioButton*>(QStringLiteral("remoteRadio"))->setChecked(true);
+        remote.findChild<QLineEdit*>(QStringLiteral("sshUser"))->setText(QStringLiteral("fluid"));
+        remote.findChild<QLineEdit*>(QStringLiteral("sshHost"))->setText(QStringLiteral("kvm-01.lab"));
+        remote.hostPage()->generateKey();
+        if (!waitFor([&]() { return remote.hostPage()->loginKey().has_value(); }))
+            return fail("no login key was generated");
+        if (!save(&remote, out, QStringLiteral("wizard-host-keychain.png")))
+            return 1;
+    }
 
     ui::OnboardingWizard wizard(env);
     wizard.resize(860, 640);
