@@ -105,17 +105,19 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
     fluid::store::StoreWorker store(
         [settings, passphrase]() { return fluid::runtime::resolveDatabaseOptions(settings, passphrase); });
     fluid::ui::MainWindow window(&store);
-    // Every host's session is made from the settings at hand; the store and the SSH CA's secret store stay
-    // the ones Fluid started with (changing those needs a restart, the settings dialog says so).
+    // Every host's session is made from the settings at hand; the store and the secret store (SSH CA, hosts'
+    // login keys) stay the ones Fluid started with (changing those needs a restart, the settings dialog says
+    // so).
     const fluid::runtime::CaLoader loadCa = fluid::runtime::secretStoreCaLoader(settings, passphrase);
     // Declared after the window, so it goes first: each session waits for its workers as it is destroyed,
     // closes its terminals' shells and waits until their audit records (pty.close) are stored. The store
     // worker is not involved in that, so its place in the order does not matter for them.
     fluid::runtime::HostSessionSet hosts(
-        [&store, loadCa, passphrase](const fluid::config::Settings& s,
-                                     const fluid::config::HostSettings& host) {
-            return fluid::runtime::HostSession::setupFor(s, host, *store.databaseOptions(), loadCa,
-                                                         fluid::runtime::loginKeyLoader(s, host, passphrase));
+        [&store, loadCa, settings, passphrase](const fluid::config::Settings& s,
+                                               const fluid::config::HostSettings& host) {
+            return fluid::runtime::HostSession::setupFor(
+                s, host, *store.databaseOptions(), loadCa,
+                fluid::runtime::loginKeyLoader(settings, host, passphrase));
         });
     window.setHostSessions(&hosts);
     if (!settings.hosts.isEmpty())
