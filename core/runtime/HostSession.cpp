@@ -432,13 +432,8 @@ void HostSession::emitSources(virt::SandboxManager& manager)
     QList<Source> out;
     for (const virt::SandboxManager::Source& s : *sources) {
         Source row;
-        row.name = s.domain.name;
-        row.state = virt::domainStateName(s.state);
-        row.vcpus = s.domain.vcpus;
-        row.memoryMib = s.domain.memoryKib / 1024;
+        static_cast<SourceVmRow&>(row) = toSourceVmRow(s);
         row.disk = s.domain.disks.isEmpty() ? QString() : s.domain.disks.first().sourcePath;
-        row.refusal = s.refusal;
-        row.warning = s.warning;
         row.golden = !m_setup.host.golden.isEmpty() && row.name == m_setup.host.golden;
         out.append(row);
     }

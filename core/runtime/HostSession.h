@@ -4,6 +4,7 @@
 #include "config/Settings.h"
 #include "inspect/SnapshotInspector.h"
 #include "model/Model.h"
+#include "runtime/Onboarding.h"
 #include "ssh/CertificateAuthority.h"
 #include "ssh/SandboxShell.h"
 #include "store/Database.h"
@@ -79,15 +80,9 @@ public:
 
     using ShellCallback = std::function<void(Result<std::shared_ptr<ssh::RemoteShell>>)>;
 
-    /// A source VM row for views.
-    struct Source {
-        QString name;
-        QString state;
-        int vcpus = 0;
-        qint64 memoryMib = 0;
+    /// A source VM row for views: the wizard's row, with the disk and the golden mark.
+    struct Source : SourceVmRow {
         QString disk;
-        QString refusal; ///< empty when cloneable
-        QString warning;
         bool golden = false; ///< the host's configured golden VM (hosts[].golden)
     };
 

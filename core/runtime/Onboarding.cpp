@@ -90,6 +90,18 @@ QString sshHypervisorUri(const QString& user, const QString& host, int port, con
     return url.toString();
 }
 
+SourceVmRow toSourceVmRow(const virt::SandboxManager::Source& source)
+{
+    SourceVmRow row;
+    row.name = source.domain.name;
+    row.state = virt::domainStateName(source.state);
+    row.vcpus = source.domain.vcpus;
+    row.memoryMib = source.domain.memoryKib / 1024;
+    row.refusal = source.refusal;
+    row.warning = source.warning;
+    return row;
+}
+
 namespace {
 
 Result<QList<SourceVmRow>> sourceRows(virt::Hypervisor& hypervisor)
@@ -98,16 +110,8 @@ Result<QList<SourceVmRow>> sourceRows(virt::Hypervisor& hypervisor)
     if (!sources)
         return sources.error();
     QList<SourceVmRow> rows;
-    for (const virt::SandboxManager::Source& s : *sources) {
-        SourceVmRow row;
-        row.name = s.domain.name;
-        row.state = virt::domainStateName(s.state);
-        row.vcpus = s.domain.vcpus;
-        row.memoryMib = s.domain.memoryKib / 1024;
-        row.refusal = s.refusal;
-        row.warning = s.warning;
-        rows.append(row);
-    }
+    for (const virt::SandboxManager::Source& s : *sources)
+        rows.append(toSourceVmRow(s));
     return rows;
 }
 

@@ -3,6 +3,7 @@
 
 #include "base/Result.h"
 #include "virt/Hypervisor.h"
+#include "virt/SandboxManager.h"
 
 #include <QList>
 #include <QString>
@@ -39,6 +40,9 @@ struct SourceVmRow {
     QString refusal; ///< empty when cloneable
     QString warning;
 };
+
+/// The row for a source VM SandboxManager listed.
+SourceVmRow toSourceVmRow(const virt::SandboxManager::Source& source);
 
 struct HostProbeRequest {
     QString uri;
