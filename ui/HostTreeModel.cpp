@@ -9,6 +9,7 @@
 #include <QStyle>
 
 #include <algorithm>
+#include <limits>
 
 namespace fluid::ui {
 
@@ -51,11 +52,22 @@ HostTreeModel::HostTreeModel(QObject* parent, const Clock* clock)
         {tr("Name"), tr("State"), tr("IP"), tr("Memory"), tr("vCPUs"), tr("Age"), tr("Accelerator")});
 }
 
-QModelIndex HostTreeModel::addHost(const QString& host, const QString& uri)
+QModelIndex HostTreeModel::addHost(const QString& host, const QString& uri, int order)
 {
     if (QStandardItem* existing = hostItem(host))
         return existing->index();
-    QStandardItem* item = ensureRow(invisibleRootItem(), Kind::Host, host, rowCount());
+    const auto rank = [](int o) {
+        return o < 0 ? std::numeric_limits<int>::max() : o;
+    };
+    int position = rowCount();
+    for (int r = 0; r < rowCount(); ++r) {
+        if (rank(invisibleRootItem()->child(r)->data(OrderRole).toInt()) > rank(order)) {
+            position = r;
+            break;
+        }
+    }
+    QStandardItem* item = ensureRow(invisibleRootItem(), Kind::Host, host, position);
+    item->setData(order, OrderRole);
     item->setData(false, ConnectedRole);
     item->setData(uri, Qt::StatusTipRole);
     setCells(item, {host, tr("connecting…")});

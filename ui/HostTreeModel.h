@@ -31,12 +31,15 @@ public:
         CloneableRole,    ///< source rows
         ConnectedRole,    ///< host rows
         CreatedRole,      ///< QDateTime for the Age column
+        OrderRole,        ///< host rows: the host's place in the settings (-1: after every other)
     };
 
     explicit HostTreeModel(QObject* parent = nullptr, const Clock* clock = nullptr);
 
-    /// Adds a host row (with its two groups) unless there is one already; returns its index.
-    QModelIndex addHost(const QString& host, const QString& uri);
+    /// Adds a host row (with its two groups) unless there is one already; returns its index. Host rows
+    /// are kept in `order` (the host's place in the settings), so a host that is reopened with new
+    /// settings comes back where it was; -1 puts it after every other host.
+    QModelIndex addHost(const QString& host, const QString& uri, int order = -1);
     /// Removes a host row with everything under it (nothing when there is none).
     void removeHost(const QString& host);
     /// State column and tooltip of a host row; connected says whether operations can run.

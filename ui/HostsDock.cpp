@@ -238,11 +238,11 @@ void HostsDock::updateEmptyState()
     m_view->setVisible(!empty);
 }
 
-void HostsDock::addHostSession(runtime::HostSession* session)
+void HostsDock::addHostSession(runtime::HostSession* session, int order)
 {
     const QString host = session->hostName();
     m_sessions.append(session);
-    m_model->addHost(host, session->uri());
+    m_model->addHost(host, session->uri(), order);
     updateEmptyState();
     m_view->expand(m_model->hostIndex(host));
 

@@ -73,8 +73,9 @@ public:
     ~HostsDock() override;
 
     /// Shows the session's host in the tree, follows its signals and opens it unless it is open. The dock
-    /// does not own the session; one that is deleted first simply drops out of the actions.
-    void addHostSession(runtime::HostSession* session);
+    /// does not own the session; one that is deleted first simply drops out of the actions. `order`: see
+    /// HostTreeModel::addHost.
+    void addHostSession(runtime::HostSession* session, int order = -1);
     /// Drops a session that is being closed (HostSession::close()): its host leaves the tree, its running
     /// operations leave the list (the session cancels them), and the dock stops following its signals.
     void removeHostSession(runtime::HostSession* session);

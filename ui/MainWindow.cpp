@@ -142,9 +142,9 @@ void MainWindow::createDocks()
     tabifyDockWidget(m_approvalDock, m_diffDock); // a diff opens as a tab beside the inbox, not squeezing it
 }
 
-void MainWindow::addHostSession(runtime::HostSession* session)
+void MainWindow::addHostSession(runtime::HostSession* session, int order)
 {
-    m_hostsDock->addHostSession(session);
+    m_hostsDock->addHostSession(session, order);
     m_diffDock->addHostSession(session);
 }
 
@@ -156,8 +156,9 @@ void MainWindow::removeHostSession(runtime::HostSession* session)
 void MainWindow::setHostSessions(runtime::HostSessionSet* sessions)
 {
     for (runtime::HostSession* session : sessions->sessions())
-        addHostSession(session);
-    connect(sessions, &runtime::HostSessionSet::sessionAdded, this, &MainWindow::addHostSession);
+        addHostSession(session, sessions->order(session->hostName()));
+    connect(sessions, &runtime::HostSessionSet::sessionAdded, this,
+            [this, sessions](runtime::HostSession* s) { addHostSession(s, sessions->order(s->hostName())); });
     connect(sessions, &runtime::HostSessionSet::sessionRemoved, this, &MainWindow::removeHostSession);
 }
 

@@ -41,8 +41,8 @@ public:
     TerminalDock* terminalDock() const { return m_terminalDock; }
 
     /// Shows a libvirt host in the hosts dock and opens it. The window does not own the session; keep it
-    /// alive while the window uses it (destroying it first is safe).
-    void addHostSession(runtime::HostSession* session);
+    /// alive while the window uses it (destroying it first is safe). `order`: see HostTreeModel::addHost.
+    void addHostSession(runtime::HostSession* session, int order = -1);
     /// Drops a session that is being closed from the docks (its terminals stay open).
     void removeHostSession(runtime::HostSession* session);
     /// Shows the set's sessions and follows it: sessions it adds are shown and opened, sessions it closes

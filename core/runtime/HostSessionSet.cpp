@@ -69,6 +69,14 @@ QList<HostSession*> HostSessionSet::sessions() const
     return list;
 }
 
+int HostSessionSet::order(const QString& host) const
+{
+    for (qsizetype i = 0; i < m_settings.hosts.size(); ++i)
+        if (m_settings.hosts[i].name == host)
+            return int(i);
+    return -1;
+}
+
 QStringList HostSessionSet::openMissing()
 {
     QStringList opened;

@@ -51,6 +51,8 @@ public:
     HostSession* session(const QString& host) const;
     /// The open sessions, in the order of the hosts in the settings.
     QList<HostSession*> sessions() const;
+    /// The place of `host` among the hosts in the settings (-1: not configured).
+    int order(const QString& host) const;
     /// Sessions closed by apply() that have not finished closing yet.
     int closingCount() const { return int(m_closing.size()); }
 

@@ -195,6 +195,25 @@ private Q_SLOTS:
         QCOMPARE(snapshot.name(), QStringLiteral("before_nginx.1"));
     }
 
+    /// Host rows follow the settings' order, whatever order the hosts are added in (a host reopened with
+    /// new settings comes back in its place); hosts without a place go last, in the order added.
+    void hostRowsFollowTheSettingsOrder()
+    {
+        ui::HostTreeModel model;
+        model.addHost(QStringLiteral("gamma"), QStringLiteral("test:///default"), 2);
+        model.addHost(QStringLiteral("extra"), QStringLiteral("test:///default"));
+        model.addHost(QStringLiteral("alpha"), QStringLiteral("test:///default"), 0);
+        model.addHost(QStringLiteral("later"), QStringLiteral("test:///default"));
+        model.addHost(QStringLiteral("beta"), QStringLiteral("test:///default"), 1);
+        model.addHost(QStringLiteral("alpha"), QStringLiteral("test:///default"), 7); // already there
+        QStringList rows;
+        for (int r = 0; r < model.rowCount(); ++r)
+            rows << model.index(r, 0).data().toString();
+        QCOMPARE(rows, (QStringList{QStringLiteral("alpha"), QStringLiteral("beta"), QStringLiteral("gamma"),
+                                    QStringLiteral("extra"), QStringLiteral("later")}));
+        QCOMPARE(model.rowCount(model.hostIndex(QStringLiteral("beta"))), 2); // its two groups
+    }
+
     void treeShowsHostAndSources()
     {
         Bed bed = makeBed();
