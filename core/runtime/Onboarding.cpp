@@ -203,13 +203,13 @@ HostProbeReport probeHost(const HostProbeRequest& request, const HypervisorConne
         login.loginKey = request.loginKey;
         bool canLogIn = true;
         if (login.loginKey.isEmpty() && !request.keyFile.isEmpty()) {
-            QFile file(request.keyFile);
-            if (!file.open(QIODevice::ReadOnly)) {
+            const auto read = ssh::readPrivateKeyFile(request.keyFile);
+            const QByteArray text = read ? *read : QByteArray();
+            if (!read) {
                 canLogIn = false;
                 add(QStringLiteral("SSH login"), HostCheck::Status::Failed,
-                    QStringLiteral("Cannot read the key file %1: %2. Choose a readable private key.")
-                        .arg(request.keyFile, file.errorString()));
-            } else if (const QByteArray text = file.read(64 * 1024); ssh::isEncryptedPrivateKey(text)) {
+                    read.error().message + QStringLiteral(". Choose a readable private key."));
+            } else if (ssh::isEncryptedPrivateKey(text)) {
                 canLogIn = false;
                 add(QStringLiteral("SSH login"), HostCheck::Status::Warning,
                     QStringLiteral(
@@ -299,7 +299,7 @@ CaSummary summarize(const ssh::CertificateAuthority& ca)
 Result<QByteArray> readCaKey(const QString& path, const QString& what)
 {
     QFile file(path);
-    if (QFileInfo(path).size() > 64 * 1024)
+    if (QFileInfo(path).size() > ssh::kMaxPrivateKeyFileBytes)
         return makeError(ErrorCode::InvalidArgument,
                          QStringLiteral("%1 %2 is too large to be an SSH private key; choose the key file "
                                         "itself.")

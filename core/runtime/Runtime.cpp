@@ -9,7 +9,6 @@
 #include "virt/LibvirtHypervisor.h"
 
 #include <QDir>
-#include <QFile>
 #include <QMutex>
 #include <QUrl>
 #include <QUrlQuery>
@@ -237,9 +236,6 @@ virt::CreateOptions createDefaults(const config::Settings& settings, const confi
 
 namespace {
 
-/// More than any private key file; a bigger file is not one.
-constexpr qint64 kMaxKeyFileBytes = 64 * 1024;
-
 /// How Fluid reaches a remote libvirt host's sshd: as libvirt's ssh transport does, with a strict check.
 ssh::ConnectionOptions hostSshOptions(const QUrl& url, const QString& knownHostsFile)
 {
@@ -348,12 +344,11 @@ connectHostShell(const QString& uri, const QString& knownHostsFile, const QByteA
     options.loginKey = loginKey;
     const QString keyFile = QUrlQuery(url).queryItemValue(QStringLiteral("keyfile"), QUrl::FullyDecoded);
     if (options.loginKey.isEmpty() && !keyFile.isEmpty()) {
-        QFile file(keyFile);
-        if (!file.open(QIODevice::ReadOnly))
+        auto text = ssh::readPrivateKeyFile(keyFile);
+        if (!text)
             return makeError(ErrorCode::Io,
-                             QStringLiteral("Cannot read the key file %1 named in %2.").arg(keyFile, uri),
-                             file.errorString());
-        options.loginKey = file.read(kMaxKeyFileBytes);
+                             text.error().message + QStringLiteral(" (named in %1).").arg(uri));
+        options.loginKey = std::move(*text);
     }
     auto connection = ssh::SshConnection::open(std::move(options));
     auto ready = connection->ready();

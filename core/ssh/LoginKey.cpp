@@ -6,6 +6,8 @@
 
 #include <libssh/libssh.h>
 
+#include <QFile>
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -47,6 +49,15 @@ Error systemError(const QString& what)
 }
 
 } // namespace
+
+Result<QByteArray> readPrivateKeyFile(const QString& path)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return makeError(ErrorCode::Io,
+                         QStringLiteral("Cannot read the key file %1: %2").arg(path, file.errorString()));
+    return file.read(kMaxPrivateKeyFileBytes);
+}
 
 bool isEncryptedPrivateKey(const QByteArray& text)
 {

@@ -19,6 +19,13 @@ struct LoginKey {
     QString fingerprint;   ///< "SHA256:...", as `ssh-keygen -l` prints it
 };
 
+/// The most of a file read as a private key: more than any key needs.
+inline constexpr qint64 kMaxPrivateKeyFileBytes = 64 * 1024;
+
+/// The text of the private key file at `path` (at most kMaxPrivateKeyFileBytes); Io "Cannot read the key
+/// file <path>: <reason>" when it cannot be read. Blocks on the file system.
+Result<QByteArray> readPrivateKeyFile(const QString& path);
+
 /// True when `text` is a private key protected by a passphrase (OpenSSH format with a cipher, or PEM with
 /// "ENCRYPTED"). Never prompts.
 bool isEncryptedPrivateKey(const QByteArray& text);

@@ -14,7 +14,6 @@
 #include <QClipboard>
 #include <QComboBox>
 #include <QDir>
-#include <QFile>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QGroupBox>
@@ -42,6 +41,12 @@
 namespace fluid::ui {
 
 namespace {
+
+/// The folder offered for SSH keys (Environment::sshDir, else ~/.ssh).
+QString keyFolder(const OnboardingWizard::Environment& env)
+{
+    return env.sshDir.isEmpty() ? QDir::homePath() + QStringLiteral("/.ssh") : env.sshDir;
+}
 
 QLabel* makeMessageLabel(const QString& objectName, QWidget* parent)
 {
@@ -287,10 +292,7 @@ HostPage::HostPage(OnboardingWizard* wizard)
     connect(m_local, &QRadioButton::toggled, this, &HostPage::fieldsChanged);
     connect(m_browseKey, &QPushButton::clicked, this, [this]() {
         const QString file = m_wizard->askForFile(this, tr("Choose an SSH private key"),
-                                                  m_wizard->environment().sshDir.isEmpty()
-                                                      ? QDir::homePath() + QStringLiteral("/.ssh")
-                                                      : m_wizard->environment().sshDir,
-                                                  tr("All files (*)"));
+                                                  keyFolder(m_wizard->environment()), tr("All files (*)"));
         if (!file.isEmpty())
             m_key->setCurrentText(file);
     });
@@ -315,8 +317,7 @@ HostPage::~HostPage()
 
 void HostPage::refreshKeys()
 {
-    const QString dir = m_wizard->environment().sshDir.isEmpty() ? QDir::homePath() + QStringLiteral("/.ssh")
-                                                                 : m_wizard->environment().sshDir;
+    const QString dir = keyFolder(m_wizard->environment());
     m_key->clear();
     m_key->addItem(QString());
     // A private key is a file with a .pub beside it: that is how ssh-keygen leaves them.
@@ -350,19 +351,15 @@ void HostPage::generateKey()
 void HostPage::importKey()
 {
     const QString file = m_wizard->askForFile(this, tr("Choose the private key to keep in Fluid's keychain"),
-                                              m_wizard->environment().sshDir.isEmpty()
-                                                  ? QDir::homePath() + QStringLiteral("/.ssh")
-                                                  : m_wizard->environment().sshDir,
-                                              tr("All files (*)"));
+                                              keyFolder(m_wizard->environment()), tr("All files (*)"));
     if (file.isEmpty())
         return;
     const auto read = [file](const QString& passphrase) -> Result<ssh::LoginKey> {
-        QFile f(file);
-        if (!f.open(QIODevice::ReadOnly))
-            return makeError(ErrorCode::Io, QObject::tr("Cannot read %1: %2").arg(file, f.errorString()));
-        QByteArray text = f.read(64 * 1024);
-        auto key = ssh::parseLoginKey(text, passphrase);
-        text.fill('\0');
+        auto text = ssh::readPrivateKeyFile(file);
+        if (!text)
+            return text.error();
+        auto key = ssh::parseLoginKey(*text, passphrase);
+        text->fill('\0');
         return key;
     };
     takeKey([read]() { return read(QString()); },
