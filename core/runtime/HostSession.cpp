@@ -58,16 +58,10 @@ HostSession::setupFor(const config::Settings& settings, const config::HostSettin
 HostSession::~HostSession()
 {
     m_closer.waitForDone();
-    {
-        QMutexLocker lock(&m_relay->mutex);
-        m_relay->session = nullptr;
-    }
+    stopAcceptingWork();
     std::shared_ptr<virt::Hypervisor> hv;
     {
         QMutexLocker lock(&m_mutex);
-        m_closing = true;
-        for (const auto& flag : std::as_const(m_cancels))
-            *flag = true;
         hv = m_hv;
     }
     if (hv) {
@@ -585,21 +579,24 @@ void HostSession::openShell(const QString& sandboxId, QObject* context, ShellCal
     });
 }
 
+void HostSession::stopAcceptingWork()
+{
+    {
+        QMutexLocker lock(&m_relay->mutex);
+        m_relay->session = nullptr;
+    }
+    QMutexLocker lock(&m_mutex);
+    m_closing = true;
+    for (const auto& flag : std::as_const(m_cancels))
+        *flag = true;
+}
+
 void HostSession::close()
 {
     if (m_closeRequested)
         return;
     m_closeRequested = true;
-    {
-        QMutexLocker lock(&m_relay->mutex);
-        m_relay->session = nullptr;
-    }
-    {
-        QMutexLocker lock(&m_mutex);
-        m_closing = true;
-        for (const auto& flag : std::as_const(m_cancels))
-            *flag = true;
-    }
+    stopAcceptingWork();
     m_closer.start([this]() {
         m_pool.waitForDone();
         m_eventPool.waitForDone();

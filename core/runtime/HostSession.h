@@ -180,6 +180,9 @@ private:
     Result<std::shared_ptr<ssh::SshConnection>> jumpConnection();
     void emitSandboxes(store::Database& db);
     void emitSources(virt::SandboxManager& manager);
+    /// The start of closing (close() and the destructor): no more signals through the relay, no new work,
+    /// every running operation told to cancel.
+    void stopAcceptingWork();
     /// The manager options (setDefaults() changes them), read under the lock.
     virt::ManagerOptions currentManagerOptions() const;
     /// What operations and shells say after close().
