@@ -109,14 +109,14 @@ void HostTreeModel::setHostInfo(const QString& host, const QString& summary)
     setRowToolTip(item, detail.isEmpty() ? summary : detail + QLatin1Char('\n') + summary);
 }
 
-void HostTreeModel::setSources(const QString& host, const QList<runtime::HostSession::Source>& sources)
+void HostTreeModel::setSources(const QString& host, const QList<services::HostSession::Source>& sources)
 {
     QStandardItem* parent = group(host, Kind::SourceGroup);
     if (!parent)
         return;
     QSet<QString> keep;
     for (int i = 0; i < sources.size(); ++i) {
-        const runtime::HostSession::Source& s = sources.at(i);
+        const services::HostSession::Source& s = sources.at(i);
         keep.insert(s.name);
         QStandardItem* item = ensureRow(parent, Kind::Source, s.name, i);
         const bool cloneable = s.refusal.isEmpty();

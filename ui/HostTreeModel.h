@@ -2,7 +2,7 @@
 #pragma once
 
 #include "model/Model.h"
-#include "runtime/HostSession.h"
+#include "services/HostSession.h"
 
 #include <QStandardItemModel>
 
@@ -45,7 +45,7 @@ public:
     /// State column and tooltip of a host row; connected says whether operations can run.
     void setHostState(const QString& host, bool connected, const QString& state, const QString& detail);
     void setHostInfo(const QString& host, const QString& summary);
-    void setSources(const QString& host, const QList<runtime::HostSession::Source>& sources);
+    void setSources(const QString& host, const QList<services::HostSession::Source>& sources);
     void setSandboxes(const QString& host, const QList<model::Sandbox>& sandboxes);
     void setSnapshots(const QString& host, const QString& sandboxId,
                       const QList<virt::SnapshotInfo>& snapshots);

@@ -3,7 +3,7 @@
 
 #include "base/Clock.h"
 #include "HostTreeModel.h"
-#include "runtime/HostSession.h"
+#include "services/HostSession.h"
 
 #include <QAction>
 #include <QHBoxLayout>
@@ -238,7 +238,7 @@ void HostsDock::updateEmptyState()
     m_view->setVisible(!empty);
 }
 
-void HostsDock::addHostSession(runtime::HostSession* session, int order)
+void HostsDock::addHostSession(services::HostSession* session, int order)
 {
     const QString host = session->hostName();
     m_sessions.append(session);
@@ -246,7 +246,7 @@ void HostsDock::addHostSession(runtime::HostSession* session, int order)
     updateEmptyState();
     m_view->expand(m_model->hostIndex(host));
 
-    connect(session, &runtime::HostSession::opened, this, [this, host](bool ok, const QString& message) {
+    connect(session, &services::HostSession::opened, this, [this, host](bool ok, const QString& message) {
         m_opening.remove(host);
         m_model->setHostState(host, ok, ok ? tr("connected") : tr("not connected"), message);
         if (ok) {
@@ -258,7 +258,7 @@ void HostsDock::addHostSession(runtime::HostSession* session, int order)
         }
         updateActions();
     });
-    connect(session, &runtime::HostSession::connectionChanged, this,
+    connect(session, &services::HostSession::connectionChanged, this,
             [this, host](bool up, const QString& reason) {
                 m_model->setHostState(host, up, up ? tr("connected") : tr("reconnecting…"), reason);
                 Q_EMIT statusMessage(up ? tr("%1: connection restored").arg(host)
@@ -266,30 +266,30 @@ void HostsDock::addHostSession(runtime::HostSession* session, int order)
                                      up ? kStatusTimeoutMs : 0);
                 updateActions();
             });
-    connect(session, &runtime::HostSession::hostInfoChanged, this,
+    connect(session, &services::HostSession::hostInfoChanged, this,
             [this, host](const QString& summary) { m_model->setHostInfo(host, summary); });
-    connect(session, &runtime::HostSession::sourcesChanged, this,
-            [this, host](const QList<runtime::HostSession::Source>& sources) {
+    connect(session, &services::HostSession::sourcesChanged, this,
+            [this, host](const QList<services::HostSession::Source>& sources) {
                 m_model->setSources(host, sources);
             });
-    connect(session, &runtime::HostSession::sandboxesChanged, this,
+    connect(session, &services::HostSession::sandboxesChanged, this,
             [this, host](const QList<model::Sandbox>& sandboxes) { m_model->setSandboxes(host, sandboxes); });
-    connect(session, &runtime::HostSession::snapshotsLoaded, this,
+    connect(session, &services::HostSession::snapshotsLoaded, this,
             [this, host](const QString& sandboxId, const QList<virt::SnapshotInfo>& snapshots) {
                 m_model->setSnapshots(host, sandboxId, snapshots);
             });
-    connect(session, &runtime::HostSession::operationStarted, this,
+    connect(session, &services::HostSession::operationStarted, this,
             [this, session](int op, const QString& description) {
                 onOperationStarted(session, op, description);
             });
-    connect(session, &runtime::HostSession::operationProgress, this,
+    connect(session, &services::HostSession::operationProgress, this,
             [this, session](int op, const QString& message) { onOperationProgress(session, op, message); });
-    connect(session, &runtime::HostSession::operationFinished, this,
+    connect(session, &services::HostSession::operationFinished, this,
             [this, session](int op, bool ok, const QString& message) {
                 onOperationFinished(session, op, ok, message);
             });
 
-    connect(session, &runtime::HostSession::snapshotsLoaded, this, [this](const QString& sandboxId) {
+    connect(session, &services::HostSession::snapshotsLoaded, this, [this](const QString& sandboxId) {
         if (!m_pendingDiff.isValid() ||
             m_pendingDiff.data(HostTreeModel::SandboxIdRole).toString() != sandboxId)
             return;
@@ -305,7 +305,7 @@ void HostsDock::addHostSession(runtime::HostSession* session, int order)
     updateActions();
 }
 
-void HostsDock::removeHostSession(runtime::HostSession* session)
+void HostsDock::removeHostSession(services::HostSession* session)
 {
     if (!m_sessions.contains(session))
         return;
@@ -340,15 +340,15 @@ void HostsDock::removeHostSession(runtime::HostSession* session)
                          kStatusTimeoutMs);
 }
 
-runtime::HostSession* HostsDock::sessionNamed(const QString& host) const
+services::HostSession* HostsDock::sessionNamed(const QString& host) const
 {
-    for (const QPointer<runtime::HostSession>& s : m_sessions)
+    for (const QPointer<services::HostSession>& s : m_sessions)
         if (s && s->hostName() == host)
             return s;
     return nullptr;
 }
 
-runtime::HostSession* HostsDock::sessionFor(const QModelIndex& index) const
+services::HostSession* HostsDock::sessionFor(const QModelIndex& index) const
 {
     return index.isValid() ? sessionNamed(index.siblingAtColumn(0).data(HostTreeModel::HostRole).toString())
                            : nullptr;
@@ -366,7 +366,7 @@ void HostsDock::updateActions()
     using model::SandboxState;
     const QModelIndex index = selected();
     const Kind kind = HostTreeModel::kindOf(index);
-    runtime::HostSession* session = sessionFor(index);
+    services::HostSession* session = sessionFor(index);
     const bool up =
         session && m_model->hostIndex(session->hostName()).data(HostTreeModel::ConnectedRole).toBool();
     const QModelIndex first = index.siblingAtColumn(0);
@@ -411,7 +411,7 @@ void HostsDock::onExpanded(const QModelIndex& index)
 {
     if (HostTreeModel::kindOf(index) != HostTreeModel::Kind::Sandbox)
         return;
-    if (runtime::HostSession* session = sessionFor(index)) {
+    if (services::HostSession* session = sessionFor(index)) {
         const QModelIndex placeholder = m_model->index(0, 0, index);
         if (HostTreeModel::kindOf(placeholder) == HostTreeModel::Kind::Placeholder)
             m_model->setData(placeholder, tr("Loading snapshots…"));
@@ -429,7 +429,7 @@ QString HostsDock::createSource(const QModelIndex& index) const
                    ? first.data(HostTreeModel::KeyRole).toString()
                    : QString();
     // Anywhere else under a host: its golden VM, when it has one that can be cloned.
-    runtime::HostSession* session = sessionFor(index);
+    services::HostSession* session = sessionFor(index);
     if (!session || session->golden().isEmpty())
         return {};
     const QModelIndex golden = m_model->sourceIndex(session->hostName(), session->golden());
@@ -440,7 +440,7 @@ QString HostsDock::createSource(const QModelIndex& index) const
 void HostsDock::createSandbox()
 {
     const QModelIndex index = selected();
-    runtime::HostSession* session = sessionFor(index);
+    services::HostSession* session = sessionFor(index);
     if (!session || !action(Action::Create)->isEnabled())
         return;
     const QString source = createSource(index);
@@ -454,7 +454,7 @@ void HostsDock::createSandbox()
 void HostsDock::startSandbox()
 {
     const QModelIndex index = selected();
-    if (runtime::HostSession* session = sessionFor(index); session && action(Action::Start)->isEnabled())
+    if (services::HostSession* session = sessionFor(index); session && action(Action::Start)->isEnabled())
         track(session, session->start(index.siblingAtColumn(0).data(HostTreeModel::SandboxIdRole).toString()),
               false, {});
 }
@@ -462,7 +462,7 @@ void HostsDock::startSandbox()
 void HostsDock::stopSandbox()
 {
     const QModelIndex index = selected();
-    if (runtime::HostSession* session = sessionFor(index); session && action(Action::Stop)->isEnabled())
+    if (services::HostSession* session = sessionFor(index); session && action(Action::Stop)->isEnabled())
         track(session, session->stop(index.siblingAtColumn(0).data(HostTreeModel::SandboxIdRole).toString()),
               false, {});
 }
@@ -470,7 +470,7 @@ void HostsDock::stopSandbox()
 void HostsDock::destroySandbox()
 {
     const QModelIndex index = selected();
-    runtime::HostSession* session = sessionFor(index);
+    services::HostSession* session = sessionFor(index);
     if (!session || !action(Action::Destroy)->isEnabled())
         return;
     const QString id = index.siblingAtColumn(0).data(HostTreeModel::SandboxIdRole).toString();
@@ -487,7 +487,7 @@ void HostsDock::destroySandbox()
 void HostsDock::takeSnapshot()
 {
     const QModelIndex index = selected();
-    runtime::HostSession* session = sessionFor(index);
+    services::HostSession* session = sessionFor(index);
     if (!session || !action(Action::Snapshot)->isEnabled())
         return;
     const QString id = index.siblingAtColumn(0).data(HostTreeModel::SandboxIdRole).toString();
@@ -503,7 +503,7 @@ void HostsDock::takeSnapshot()
 void HostsDock::revertSnapshot()
 {
     const QModelIndex index = selected();
-    runtime::HostSession* session = sessionFor(index);
+    services::HostSession* session = sessionFor(index);
     if (!session || !action(Action::Revert)->isEnabled())
         return;
     const QString id = index.siblingAtColumn(0).data(HostTreeModel::SandboxIdRole).toString();
@@ -519,8 +519,8 @@ void HostsDock::revertSnapshot()
 
 void HostsDock::refresh()
 {
-    runtime::HostSession* only = sessionFor(selected());
-    for (const QPointer<runtime::HostSession>& session : std::as_const(m_sessions)) {
+    services::HostSession* only = sessionFor(selected());
+    for (const QPointer<services::HostSession>& session : std::as_const(m_sessions)) {
         if (!session || (only && session != only))
             continue;
         const QString host = session->hostName();
@@ -543,8 +543,8 @@ void HostsDock::cancelOperation()
     const QModelIndexList ops = m_operationsView->selectionModel()->selectedIndexes();
     if (ops.isEmpty() || !ops.first().data(RunningRole).toBool())
         return;
-    auto* session = reinterpret_cast<runtime::HostSession*>(ops.first().data(SessionRole).value<quintptr>());
-    for (const QPointer<runtime::HostSession>& s : std::as_const(m_sessions))
+    auto* session = reinterpret_cast<services::HostSession*>(ops.first().data(SessionRole).value<quintptr>());
+    for (const QPointer<services::HostSession>& s : std::as_const(m_sessions))
         if (s == session) {
             session->cancel(ops.first().data(OperationRole).toInt());
             m_operations->setData(ops.first(),
@@ -561,7 +561,7 @@ void HostsDock::diffSelected()
 void HostsDock::diffAt(const QModelIndex& index, bool loaded)
 {
     using Kind = HostTreeModel::Kind;
-    runtime::HostSession* session = sessionFor(index);
+    services::HostSession* session = sessionFor(index);
     const Kind kind = HostTreeModel::kindOf(index);
     if (!session || (kind != Kind::Sandbox && kind != Kind::Snapshot))
         return;
@@ -602,7 +602,7 @@ void HostsDock::diffAt(const QModelIndex& index, bool loaded)
     Q_EMIT diffStarted(session, operation, name);
 }
 
-void HostsDock::track(runtime::HostSession* session, int operation, bool cancellable,
+void HostsDock::track(services::HostSession* session, int operation, bool cancellable,
                       const QString& reloadSnapshotsOf)
 {
     if (QStandardItem* item = operationItem(session, operation))
@@ -612,7 +612,7 @@ void HostsDock::track(runtime::HostSession* session, int operation, bool cancell
     updateActions();
 }
 
-QStandardItem* HostsDock::operationItem(runtime::HostSession* session, int operation) const
+QStandardItem* HostsDock::operationItem(services::HostSession* session, int operation) const
 {
     for (int r = 0; r < m_operations->rowCount(); ++r) {
         QStandardItem* item = m_operations->item(r);
@@ -623,7 +623,7 @@ QStandardItem* HostsDock::operationItem(runtime::HostSession* session, int opera
     return nullptr;
 }
 
-void HostsDock::onOperationStarted(runtime::HostSession* session, int operation, const QString& description)
+void HostsDock::onOperationStarted(services::HostSession* session, int operation, const QString& description)
 {
     auto* item = new QStandardItem(description + QStringLiteral("…"));
     item->setData(quintptr(session), SessionRole);
@@ -636,7 +636,7 @@ void HostsDock::onOperationStarted(runtime::HostSession* session, int operation,
     Q_EMIT statusMessage(tr("%1…").arg(description), 0);
 }
 
-void HostsDock::onOperationProgress(runtime::HostSession* session, int operation, const QString& message)
+void HostsDock::onOperationProgress(services::HostSession* session, int operation, const QString& message)
 {
     if (QStandardItem* item = operationItem(session, operation)) {
         const QString text = QStringLiteral("%1: %2").arg(item->data(DescriptionRole).toString(), message);
@@ -645,7 +645,7 @@ void HostsDock::onOperationProgress(runtime::HostSession* session, int operation
     }
 }
 
-void HostsDock::onOperationFinished(runtime::HostSession* session, int operation, bool ok,
+void HostsDock::onOperationFinished(services::HostSession* session, int operation, bool ok,
                                     const QString& message)
 {
     const QString reload = m_reloadAfter.take({session, operation});
@@ -690,7 +690,7 @@ void HostsDock::dismissFinished()
 void HostsDock::openTerminal()
 {
     const QModelIndex index = selected();
-    runtime::HostSession* session = sessionFor(index);
+    services::HostSession* session = sessionFor(index);
     if (!session || !action(Action::OpenTerminal)->isEnabled())
         return;
     const QModelIndex first = index.siblingAtColumn(0);

@@ -24,7 +24,7 @@ namespace fluid {
 class Clock;
 }
 
-namespace fluid::runtime {
+namespace fluid::services {
 class HostSession;
 }
 
@@ -39,7 +39,7 @@ class HostTreeModel;
 /// GUI thread.
 class HostsDock : public QDockWidget {
     Q_OBJECT
-    Q_MOC_INCLUDE("runtime/HostSession.h")
+    Q_MOC_INCLUDE("services/HostSession.h")
     Q_DISABLE_COPY_MOVE(HostsDock)
 public:
     enum class Action {
@@ -75,10 +75,10 @@ public:
     /// Shows the session's host in the tree, follows its signals and opens it unless it is open. The dock
     /// does not own the session; one that is deleted first simply drops out of the actions. `order`: see
     /// HostTreeModel::addHost.
-    void addHostSession(runtime::HostSession* session, int order = -1);
+    void addHostSession(services::HostSession* session, int order = -1);
     /// Drops a session that is being closed (HostSession::close()): its host leaves the tree, its running
     /// operations leave the list (the session cancels them), and the dock stops following its signals.
-    void removeHostSession(runtime::HostSession* session);
+    void removeHostSession(services::HostSession* session);
     /// What the dock says while it has no host (e.g. "No libvirt host configured ...").
     void setEmptyText(const QString& text);
     QString emptyText() const;
@@ -97,9 +97,9 @@ Q_SIGNALS:
     void statusMessage(const QString& text, int timeoutMs);
     /// "Open terminal" on a running sandbox with an IP; the sandbox carries its id, name, host id, state and
     /// IP.
-    void openTerminalRequested(fluid::runtime::HostSession* session, const fluid::model::Sandbox& sandbox);
+    void openTerminalRequested(fluid::services::HostSession* session, const fluid::model::Sandbox& sandbox);
     /// A diff was started on `session` (HostSession::diff); the window shows it in its diff dock.
-    void diffStarted(fluid::runtime::HostSession* session, int operation, const QString& sandboxName);
+    void diffStarted(fluid::services::HostSession* session, int operation, const QString& sandboxName);
 
 private:
     enum OperationRole {
@@ -112,10 +112,10 @@ private:
 
     QAction* makeAction(Action which, const QString& text, const QKeySequence& shortcut, int icon,
                         const QString& tip, void (HostsDock::*slot)());
-    runtime::HostSession* sessionFor(const QModelIndex& index) const;
+    services::HostSession* sessionFor(const QModelIndex& index) const;
     /// What Create clones from the row: a cloneable source VM row itself, elsewhere the host's golden VM.
     QString createSource(const QModelIndex& index) const;
-    runtime::HostSession* sessionNamed(const QString& host) const;
+    services::HostSession* sessionNamed(const QString& host) const;
     QModelIndex selected() const;
     void updateActions();
     void updateEmptyState();
@@ -137,12 +137,12 @@ private:
     void diffAt(const QModelIndex& index, bool loaded);
 
     /// Called with the id an operation call returned: remembers what to do when it ends.
-    void track(runtime::HostSession* session, int operation, bool cancellable,
+    void track(services::HostSession* session, int operation, bool cancellable,
                const QString& reloadSnapshotsOf);
-    QStandardItem* operationItem(runtime::HostSession* session, int operation) const;
-    void onOperationStarted(runtime::HostSession* session, int operation, const QString& description);
-    void onOperationProgress(runtime::HostSession* session, int operation, const QString& message);
-    void onOperationFinished(runtime::HostSession* session, int operation, bool ok, const QString& message);
+    QStandardItem* operationItem(services::HostSession* session, int operation) const;
+    void onOperationStarted(services::HostSession* session, int operation, const QString& description);
+    void onOperationProgress(services::HostSession* session, int operation, const QString& message);
+    void onOperationFinished(services::HostSession* session, int operation, bool ok, const QString& message);
     /// Lists a failure (kept until dismissed) and says it in the status bar.
     void addFailure(const QString& text, const QString& detail);
     void dismissFinished();
@@ -153,10 +153,10 @@ private:
     QStandardItemModel* m_operations;
     QListView* m_operationsView;
     QMap<Action, QAction*> m_actions;
-    QList<QPointer<runtime::HostSession>> m_sessions;
+    QList<QPointer<services::HostSession>> m_sessions;
     QSet<QString> m_opening; ///< hosts whose open() has not answered yet
     /// Snapshot lists to reload when an operation ends, by (session, operation).
-    QHash<QPair<runtime::HostSession*, int>, QString> m_reloadAfter;
+    QHash<QPair<services::HostSession*, int>, QString> m_reloadAfter;
     std::unique_ptr<Prompts> m_prompts;
     const Clock* m_clock;
     QPersistentModelIndex m_pendingDiff; ///< the row a Diff… waits on snapshots for

@@ -7,8 +7,8 @@
 #include "base/Paths.h"
 #include "diff/DiffDock.h"
 #include "HostsDock.h"
-#include "runtime/HostSession.h"
-#include "runtime/HostSessionSet.h"
+#include "services/HostSession.h"
+#include "services/HostSessionSet.h"
 #include "store/StoreWorker.h"
 #include "terminal/TerminalDock.h"
 
@@ -114,7 +114,7 @@ void MainWindow::createDocks()
     connect(m_diffDock, &DiffDock::statusMessage, this,
             [this](const QString& text, int timeoutMs) { statusBar()->showMessage(text, timeoutMs); });
     connect(m_hostsDock, &HostsDock::diffStarted, this,
-            [this](runtime::HostSession* session, int operation, const QString& sandboxName) {
+            [this](services::HostSession* session, int operation, const QString& sandboxName) {
                 m_diffDock->follow(session, operation, sandboxName);
                 m_diffDock->show();
                 m_diffDock->raise();
@@ -136,30 +136,30 @@ void MainWindow::createDocks()
     m_viewMenu->addAction(terminals);
     m_viewMenu->addAction(m_terminalDock->fontAction());
     connect(m_hostsDock, &HostsDock::openTerminalRequested, this,
-            [this](runtime::HostSession* session, const model::Sandbox& sandbox) {
+            [this](services::HostSession* session, const model::Sandbox& sandbox) {
                 m_terminalDock->openSandboxTerminal(session, sandbox);
             });
     tabifyDockWidget(m_approvalDock, m_diffDock); // a diff opens as a tab beside the inbox, not squeezing it
 }
 
-void MainWindow::addHostSession(runtime::HostSession* session, int order)
+void MainWindow::addHostSession(services::HostSession* session, int order)
 {
     m_hostsDock->addHostSession(session, order);
     m_diffDock->addHostSession(session);
 }
 
-void MainWindow::removeHostSession(runtime::HostSession* session)
+void MainWindow::removeHostSession(services::HostSession* session)
 {
     m_hostsDock->removeHostSession(session);
 }
 
-void MainWindow::setHostSessions(runtime::HostSessionSet* sessions)
+void MainWindow::setHostSessions(services::HostSessionSet* sessions)
 {
-    for (runtime::HostSession* session : sessions->sessions())
+    for (services::HostSession* session : sessions->sessions())
         addHostSession(session, sessions->order(session->hostName()));
-    connect(sessions, &runtime::HostSessionSet::sessionAdded, this,
-            [this, sessions](runtime::HostSession* s) { addHostSession(s, sessions->order(s->hostName())); });
-    connect(sessions, &runtime::HostSessionSet::sessionRemoved, this, &MainWindow::removeHostSession);
+    connect(sessions, &services::HostSessionSet::sessionAdded, this,
+            [this, sessions](services::HostSession* s) { addHostSession(s, sessions->order(s->hostName())); });
+    connect(sessions, &services::HostSessionSet::sessionRemoved, this, &MainWindow::removeHostSession);
 }
 
 void MainWindow::onStoreOpened(bool ok, const QString& message)

@@ -9,10 +9,10 @@ namespace fluid::store {
 class StoreWorker;
 }
 
-namespace fluid::runtime {
+namespace fluid::services {
 class HostSession;
 class HostSessionSet;
-} // namespace fluid::runtime
+} // namespace fluid::services
 
 namespace fluid::ui {
 
@@ -42,13 +42,13 @@ public:
 
     /// Shows a libvirt host in the hosts dock and opens it. The window does not own the session; keep it
     /// alive while the window uses it (destroying it first is safe). `order`: see HostTreeModel::addHost.
-    void addHostSession(runtime::HostSession* session, int order = -1);
+    void addHostSession(services::HostSession* session, int order = -1);
     /// Drops a session that is being closed from the docks (its terminals stay open).
-    void removeHostSession(runtime::HostSession* session);
+    void removeHostSession(services::HostSession* session);
     /// Shows the set's sessions and follows it: sessions it adds are shown and opened, sessions it closes
     /// are dropped (HostSessionSet::apply() after the settings were saved). The set outlives the window's
     /// use of it.
-    void setHostSessions(runtime::HostSessionSet* sessions);
+    void setHostSessions(services::HostSessionSet* sessions);
 
 public Q_SLOTS:
     void showAbout();

@@ -5,7 +5,7 @@
 #include "SandboxCommands.h"
 
 #include "base/BuildInfo.h"
-#include "runtime/Runtime.h"
+#include "services/Runtime.h"
 #include "store/AuditLog.h"
 
 #include <QFileInfo>
@@ -118,7 +118,7 @@ int auditList(const Parsed& p, const QStringList& rest)
 
 int configCheck(const Parsed& p)
 {
-    auto loaded = runtime::loadSettings(p.configPath);
+    auto loaded = services::loadSettings(p.configPath);
     if (!loaded) {
         err() << loaded.error().toString() << "\n";
         return loaded.error().code == ErrorCode::Config ? Failed : CannotRun;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "CliSupport.h"
 
-#include "runtime/Runtime.h"
+#include "services/Runtime.h"
 
 #include <QFileInfo>
 
@@ -78,7 +78,7 @@ int cannotRun(const Error& error)
 
 Result<config::LoadedConfig> loadSettings(const Parsed& p)
 {
-    auto loaded = runtime::loadSettings(p.configPath);
+    auto loaded = services::loadSettings(p.configPath);
     if (loaded) {
         for (const QString& w : loaded->warnings)
             err() << "warning: " << w << "\n";
@@ -92,7 +92,7 @@ Result<std::unique_ptr<store::Database>> openStore(const Parsed& p, bool mustExi
     if (!loaded)
         return loaded.error();
     auto options =
-        runtime::resolveDatabaseOptions(loaded->settings, qEnvironmentVariable(runtime::kPassphraseEnv));
+        services::resolveDatabaseOptions(loaded->settings, qEnvironmentVariable(services::kPassphraseEnv));
     if (!options)
         return options.error();
     if (mustExist && options->backend == store::Backend::Sqlite && !QFileInfo::exists(options->sqlitePath)) {

@@ -4,9 +4,9 @@
 #include "approval/ApprovalBroker.h"
 #include "inspect/DiffEngine.h"
 #include "inspect/SnapshotInspector.h"
-#include "runtime/Onboarding.h"
-#include "runtime/Runtime.h"
-#include "runtime/SandboxDiff.h"
+#include "services/Onboarding.h"
+#include "services/Runtime.h"
+#include "services/SandboxDiff.h"
 #include "secrets/SecretStore.h"
 #include "ssh/CertificateAuthority.h"
 #include "store/Repository.h"
@@ -74,9 +74,9 @@ struct Context {
 };
 
 /// The host's login key from the secret store when its login_key is keychain.
-runtime::LoginKeyLoader loginKey(const config::Settings& settings, const config::HostSettings& host)
+services::LoginKeyLoader loginKey(const config::Settings& settings, const config::HostSettings& host)
 {
-    return runtime::loginKeyLoader(settings, host, qEnvironmentVariable(runtime::kPassphraseEnv));
+    return services::loginKeyLoader(settings, host, qEnvironmentVariable(services::kPassphraseEnv));
 }
 
 Result<Context> open(const Parsed& p, const QString& hostName)
@@ -86,7 +86,7 @@ Result<Context> open(const Parsed& p, const QString& hostName)
     if (!loaded)
         return loaded.error();
     c.settings = loaded->settings;
-    auto host = runtime::hostSettings(c.settings, hostName);
+    auto host = services::hostSettings(c.settings, hostName);
     if (!host)
         return host.error();
     c.host = *host;
@@ -94,15 +94,15 @@ Result<Context> open(const Parsed& p, const QString& hostName)
     if (!db)
         return db.error();
     c.db = std::move(*db);
-    auto row = runtime::ensureHostRow(*c.db, c.host);
+    auto row = services::ensureHostRow(*c.db, c.host);
     if (!row)
         return row.error();
     c.hostRow = *row;
-    auto hv = runtime::connectHypervisor(c.host.uri, {}, loginKey(c.settings, c.host));
+    auto hv = services::connectHypervisor(c.host.uri, {}, loginKey(c.settings, c.host));
     if (!hv)
         return hv.error();
     c.hv = std::move(*hv);
-    c.manager = std::make_unique<virt::SandboxManager>(*c.hv, *c.db, runtime::managerOptions(c.settings));
+    c.manager = std::make_unique<virt::SandboxManager>(*c.hv, *c.db, services::managerOptions(c.settings));
     return c;
 }
 
@@ -131,7 +131,7 @@ Result<std::pair<config::Settings, config::HostSettings>> settingsAndHost(const 
     auto loaded = loadSettings(p);
     if (!loaded)
         return loaded.error();
-    auto host = runtime::hostSettings(loaded->settings, o.value(QStringLiteral("--host")));
+    auto host = services::hostSettings(loaded->settings, o.value(QStringLiteral("--host")));
     if (!host)
         return host.error();
     return std::pair{loaded->settings, *host};
@@ -149,12 +149,12 @@ int diff(Context& c, const Options& o)
     // Ctrl-C stops the walk; the mounts are released on the way out.
     std::signal(SIGINT, onInterrupt);
     std::signal(SIGTERM, onInterrupt);
-    auto d = runtime::diffSandbox(
+    auto d = services::diffSandbox(
         *c.manager, *c.db, inspector, *sandbox, o.positional.at(1), o.positional.value(2),
         [](const QString& stage, double fraction) {
             err() << "  " << int(fraction * 100) << "% " << stage << "\n" << Qt::flush;
         },
-        []() { return g_cancel.load(); }, runtime::hostShellConnector({}, loginKey(c.settings, c.host)));
+        []() { return g_cancel.load(); }, services::hostShellConnector({}, loginKey(c.settings, c.host)));
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
     if (!d)
@@ -180,7 +180,7 @@ int hostTrust(const Parsed& p, const Options& o)
     if (!found)
         return cannotRun(found.error());
     const config::HostSettings* host = &found->second;
-    auto trusted = runtime::trustHypervisorHost(host->uri, fingerprint);
+    auto trusted = services::trustHypervisorHost(host->uri, fingerprint);
     if (!trusted)
         return cannotRun(trusted.error());
     out() << "trusted " << host->name << " (" << *trusted << ")\n";
@@ -193,10 +193,10 @@ int hostTest(const Parsed& p, const Options& o)
     if (!found)
         return cannotRun(found.error());
     const config::HostSettings* host = &found->second;
-    auto hv = runtime::connectHypervisor(host->uri, {}, loginKey(found->first, *host));
+    auto hv = services::connectHypervisor(host->uri, {}, loginKey(found->first, *host));
     if (!hv)
         return cannotRun(hv.error());
-    const virt::CreateOptions defaults = runtime::createDefaults(found->first, *host, QString());
+    const virt::CreateOptions defaults = services::createDefaults(found->first, *host, QString());
     auto info = (*hv)->hostInfo(defaults.accelerator);
     if (!info)
         return cannotRun(info.error());
@@ -237,7 +237,7 @@ int create(Context& c, const Options& o)
 {
     if (o.positional.size() > 1)
         return usageError(QStringLiteral("sandbox create takes one SOURCE"));
-    virt::CreateOptions options = runtime::createDefaults(c.settings, c.host, c.hostRow.id);
+    virt::CreateOptions options = services::createDefaults(c.settings, c.host, c.hostRow.id);
     options.sourceDomain = o.positional.isEmpty() ? c.host.golden : o.positional.first();
     if (options.sourceDomain.isEmpty())
         return usageError(QStringLiteral("sandbox create needs a SOURCE: host %1 has no golden VM "
@@ -256,14 +256,14 @@ int create(Context& c, const Options& o)
     options.waitReady = !o.has(QStringLiteral("--no-wait"));
     // Each sandbox's SSH identity comes from Fluid's CA, whose keys live in the secret store.
     auto secretStore = secrets::openSecretStore(
-        runtime::secretStoreOptions(c.settings, qEnvironmentVariable(runtime::kPassphraseEnv)));
+        services::secretStoreOptions(c.settings, qEnvironmentVariable(services::kPassphraseEnv)));
     if (!secretStore)
         return cannotRun(secretStore.error());
     auto ca = ssh::CertificateAuthority::loadOrCreate(**secretStore);
     if (!ca)
         return cannotRun(ca.error());
-    virt::ManagerOptions managerOptions = runtime::managerOptions(c.settings);
-    managerOptions.issueIdentity = runtime::identityIssuer(*ca);
+    virt::ManagerOptions managerOptions = services::managerOptions(c.settings);
+    managerOptions.issueIdentity = services::identityIssuer(*ca);
     c.manager = std::make_unique<virt::SandboxManager>(*c.hv, *c.db, managerOptions);
     std::signal(SIGINT, onInterrupt);
     std::signal(SIGTERM, onInterrupt);
@@ -403,7 +403,7 @@ int runImageCommand(const Parsed& p)
         return usageError(QStringLiteral("unknown image command: %1").arg(verb));
     // The same builder the test bed uses: from FLUID_SCRIPTS_DIR, the source tree beside a build, or the
     // installed share folder.
-    auto found = runtime::findGoldenImageScript(QCoreApplication::applicationDirPath());
+    auto found = services::findGoldenImageScript(QCoreApplication::applicationDirPath());
     if (!found)
         return cannotRun(found.error());
     const QString script = *found;
@@ -413,7 +413,7 @@ int runImageCommand(const Parsed& p)
         auto loaded = loadSettings(p);
         if (!loaded)
             return cannotRun(loaded.error());
-        auto host = runtime::hostSettings(loaded->settings, o.value(QStringLiteral("--host")));
+        auto host = services::hostSettings(loaded->settings, o.value(QStringLiteral("--host")));
         if (!host)
             return cannotRun(host.error());
         args << QStringLiteral("--define") << host->uri;

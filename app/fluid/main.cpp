@@ -7,9 +7,9 @@
 #include "HostsDock.h"
 #include "MainWindow.h"
 #include "onboarding/OnboardingWizard.h"
-#include "runtime/HostSession.h"
-#include "runtime/HostSessionSet.h"
-#include "runtime/Runtime.h"
+#include "services/HostSession.h"
+#include "services/HostSessionSet.h"
+#include "services/Runtime.h"
 #include "settings/SettingsDialog.h"
 #include "store/StoreWorker.h"
 
@@ -49,7 +49,7 @@ fluid::ui::OnboardingWizard::Environment wizardEnvironment(const fluid::config::
     env.configPath = configFile;
     env.base = loaded.settings;
     env.baseFromFile = loaded.fromFile;
-    env.secretStore = fluid::runtime::secretStoreOptions(loaded.settings, passphrase);
+    env.secretStore = fluid::services::secretStoreOptions(loaded.settings, passphrase);
     env.exeDir = QCoreApplication::applicationDirPath();
     return env;
 }
@@ -70,7 +70,7 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
     QApplication::setWindowIcon(QIcon(QStringLiteral(":/fluid/fluid.svg")));
 
     // Reading a small local file; everything slow (keychain, database) happens on the store thread.
-    auto loaded = fluid::runtime::loadSettings(configPathArgument(arguments));
+    auto loaded = fluid::services::loadSettings(configPathArgument(arguments));
     if (!loaded) {
         QMessageBox::critical(
             nullptr, QObject::tr("Fluid cannot start"),
@@ -82,17 +82,17 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
     // First run (no config file, or no host in it): the set-up wizard; cancelling it keeps the defaults.
     if (!loaded->fromFile || loaded->settings.hosts.isEmpty()) {
         fluid::ui::OnboardingWizard wizard(wizardEnvironment(
-            *loaded, configFileFor(arguments), qEnvironmentVariable(fluid::runtime::kPassphraseEnv)));
+            *loaded, configFileFor(arguments), qEnvironmentVariable(fluid::services::kPassphraseEnv)));
         if (wizard.exec() == QDialog::Accepted) {
-            if (auto again = fluid::runtime::loadSettings(configFileFor(arguments)))
+            if (auto again = fluid::services::loadSettings(configFileFor(arguments)))
                 loaded = std::move(again);
         }
     }
     fluid::config::logWarnings(*loaded);
     const fluid::config::Settings settings = loaded->settings;
 
-    QString passphrase = qEnvironmentVariable(fluid::runtime::kPassphraseEnv);
-    if (passphrase.isEmpty() && fluid::runtime::storeNeedsSecrets(settings) &&
+    QString passphrase = qEnvironmentVariable(fluid::services::kPassphraseEnv);
+    if (passphrase.isEmpty() && fluid::services::storeNeedsSecrets(settings) &&
         settings.secrets.backend == fluid::config::SecretsBackend::EncryptedFile) {
         bool ok = false;
         passphrase = QInputDialog::getText(nullptr, QObject::tr("Unlock secrets"),
@@ -103,21 +103,21 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
     }
 
     fluid::store::StoreWorker store(
-        [settings, passphrase]() { return fluid::runtime::resolveDatabaseOptions(settings, passphrase); });
+        [settings, passphrase]() { return fluid::services::resolveDatabaseOptions(settings, passphrase); });
     fluid::ui::MainWindow window(&store);
     // Every host's session is made from the settings at hand; the store and the secret store (SSH CA, hosts'
     // login keys) stay the ones Fluid started with (changing those needs a restart, the settings dialog says
     // so).
-    const fluid::runtime::CaLoader loadCa = fluid::runtime::secretStoreCaLoader(settings, passphrase);
+    const fluid::services::CaLoader loadCa = fluid::services::secretStoreCaLoader(settings, passphrase);
     // Declared after the window, so it goes first: each session waits for its workers as it is destroyed,
     // closes its terminals' shells and waits until their audit records (pty.close) are stored. The store
     // worker is not involved in that, so its place in the order does not matter for them.
-    fluid::runtime::HostSessionSet hosts(
+    fluid::services::HostSessionSet hosts(
         [&store, loadCa, settings, passphrase](const fluid::config::Settings& s,
                                                const fluid::config::HostSettings& host) {
-            return fluid::runtime::HostSession::setupFor(
+            return fluid::services::HostSession::setupFor(
                 s, host, *store.databaseOptions(), loadCa,
-                fluid::runtime::loginKeyLoader(settings, host, passphrase));
+                fluid::services::loginKeyLoader(settings, host, passphrase));
         });
     window.setHostSessions(&hosts);
     if (!settings.hosts.isEmpty())

@@ -85,7 +85,7 @@ private:
 /// Whether a libvirt URI names this machine (no host part), as LibvirtHypervisor::isLocal decides.
 bool isLocalHostUri(const QString& uri);
 
-/// Opens a root SSH connection to the hypervisor host of a libvirt URI (runtime::connectHostShell).
+/// Opens a root SSH connection to the hypervisor host of a libvirt URI (services::connectHostShell).
 using HostConnector = std::function<Result<std::shared_ptr<ssh::RemoteShell>>(const QString& uri)>;
 
 /// The stored diff between two snapshots of a sandbox, computing and storing it on the first ask: a second

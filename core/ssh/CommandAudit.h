@@ -54,7 +54,7 @@ AuditSink storeWorkerAuditSink(store::StoreWorker& worker);
 
 /// Stores audit records through connections of its own to the store, on one thread of its own, in the order
 /// they arrive. For an owner of SSH connections that must get every record of theirs stored before it goes
-/// away (runtime::HostSession and its terminals): the owner closes its connections, then closes the writer.
+/// away (services::HostSession and its terminals): the owner closes its connections, then closes the writer.
 /// The sinks hold a shared gate, never the writer, so a record that arrives after close() (or after the
 /// writer is destroyed) is dropped with a warning instead of touching anything gone.
 ///

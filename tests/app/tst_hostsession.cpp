@@ -2,8 +2,8 @@
 // HostSession on libvirt's test driver: opening, operations on worker threads with progress and results as
 // queued signals, libvirt lifecycle events reaching the store and the session's listeners, cancel, and a
 // clean shutdown while work is in flight.
-#include "runtime/HostSession.h"
-#include "runtime/Runtime.h"
+#include "services/HostSession.h"
+#include "services/Runtime.h"
 #include "ssh/CertificateAuthority.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
@@ -24,7 +24,7 @@ class TestHostSession : public QObject {
     virt::Hypervisor* m_raw = nullptr; ///< the session's connection, to change things behind its back
     QThread* m_guiThread = nullptr;
 
-    runtime::HostSession::Setup setup() { return test::testDriverSessionSetup(m_dir, &m_raw); }
+    services::HostSession::Setup setup() { return test::testDriverSessionSetup(m_dir, &m_raw); }
 
     /// Waits for operationFinished(op) and returns (ok, message).
     static QPair<bool, QString> finished(QSignalSpy& spy, int op, int timeoutMs = 20000)
@@ -50,12 +50,12 @@ private Q_SLOTS:
 
     void opensListsAndRunsOperations()
     {
-        runtime::HostSession session(setup());
-        QSignalSpy opened(&session, &runtime::HostSession::opened);
-        QSignalSpy sources(&session, &runtime::HostSession::sourcesChanged);
-        QSignalSpy sandboxes(&session, &runtime::HostSession::sandboxesChanged);
-        QSignalSpy progress(&session, &runtime::HostSession::operationProgress);
-        QSignalSpy done(&session, &runtime::HostSession::operationFinished);
+        services::HostSession session(setup());
+        QSignalSpy opened(&session, &services::HostSession::opened);
+        QSignalSpy sources(&session, &services::HostSession::sourcesChanged);
+        QSignalSpy sandboxes(&session, &services::HostSession::sandboxesChanged);
+        QSignalSpy progress(&session, &services::HostSession::operationProgress);
+        QSignalSpy done(&session, &services::HostSession::operationFinished);
 
         // Before it is open, operations fail cleanly (and asynchronously).
         const int early = session.start(QStringLiteral("nothing"));
@@ -65,7 +65,7 @@ private Q_SLOTS:
         QVERIFY(opened.wait(20000));
         QVERIFY2(opened.first().value(0).toBool(), qPrintable(opened.first().value(1).toString()));
         QTRY_VERIFY_WITH_TIMEOUT(!sources.isEmpty(), 20000);
-        const auto list = sources.last().value(0).value<QList<runtime::HostSession::Source>>();
+        const auto list = sources.last().value(0).value<QList<services::HostSession::Source>>();
         bool goldenCloneable = false;
         for (const auto& s : list)
             goldenCloneable |= s.name == QLatin1String("golden") && s.refusal.isEmpty();
@@ -97,7 +97,7 @@ private Q_SLOTS:
 
         QVERIFY2(finished(done, session.start(s.id)).first, "start");
         QVERIFY2(finished(done, session.snapshot(s.id, QStringLiteral("one"))).first, "snapshot");
-        QSignalSpy snaps(&session, &runtime::HostSession::snapshotsLoaded);
+        QSignalSpy snaps(&session, &services::HostSession::snapshotsLoaded);
         session.loadSnapshots(s.id);
         QVERIFY(snaps.wait(20000));
         QCOMPARE(snaps.first().value(1).value<QList<virt::SnapshotInfo>>().size(), 1);
@@ -115,9 +115,9 @@ private Q_SLOTS:
         std::atomic<int> loads{0};
         std::atomic<bool> onGuiThread{false};
         QThread* gui = QThread::currentThread();
-        runtime::HostSession::Setup s = setup();
+        services::HostSession::Setup s = setup();
         s.manager.issueIdentity =
-            runtime::lazyIdentityIssuer([&]() -> Result<std::shared_ptr<const ssh::CertificateAuthority>> {
+            services::lazyIdentityIssuer([&]() -> Result<std::shared_ptr<const ssh::CertificateAuthority>> {
                 if (QThread::currentThread() == gui)
                     onGuiThread = true;
                 if (loads++ == 0)
@@ -125,10 +125,10 @@ private Q_SLOTS:
                 return std::make_shared<const ssh::CertificateAuthority>(must(ssh::KeyPair::generate()),
                                                                          must(ssh::KeyPair::generate()));
             });
-        runtime::HostSession session(s);
-        QSignalSpy opened(&session, &runtime::HostSession::opened);
-        QSignalSpy sandboxes(&session, &runtime::HostSession::sandboxesChanged);
-        QSignalSpy done(&session, &runtime::HostSession::operationFinished);
+        services::HostSession session(s);
+        QSignalSpy opened(&session, &services::HostSession::opened);
+        QSignalSpy sandboxes(&session, &services::HostSession::sandboxesChanged);
+        QSignalSpy done(&session, &services::HostSession::operationFinished);
         session.open();
         QVERIFY(opened.wait(20000));
         QCOMPARE(loads.load(), 0); // nothing loaded before the first create
@@ -155,11 +155,11 @@ private Q_SLOTS:
 
     void unreachableHostSaysWhy()
     {
-        runtime::HostSession::Setup s = setup();
+        services::HostSession::Setup s = setup();
         s.host.uri = QStringLiteral("qemu+unix:///system?socket=/nonexistent/libvirt-sock");
         s.connect = {};
-        runtime::HostSession session(s);
-        QSignalSpy opened(&session, &runtime::HostSession::opened);
+        services::HostSession session(s);
+        QSignalSpy opened(&session, &services::HostSession::opened);
         session.open();
         QVERIFY(opened.wait(20000));
         QVERIFY(!opened.first().value(0).toBool());
@@ -171,13 +171,13 @@ private Q_SLOTS:
     {
         QString domainName;
         {
-            runtime::HostSession::Setup s = setup();
+            services::HostSession::Setup s = setup();
             // A readiness wait that never ends unless cancelled.
             s.createDefaults.waitReady = true;
             s.createDefaults.readyTimeoutS = 600;
-            runtime::HostSession session(s);
-            QSignalSpy opened(&session, &runtime::HostSession::opened);
-            QSignalSpy progress(&session, &runtime::HostSession::operationProgress);
+            services::HostSession session(s);
+            QSignalSpy opened(&session, &services::HostSession::opened);
+            QSignalSpy progress(&session, &services::HostSession::operationProgress);
             session.open();
             QVERIFY(opened.wait(20000));
             session.create(QStringLiteral("golden"), QStringLiteral("gone"));
@@ -191,14 +191,14 @@ private Q_SLOTS:
     /// follows, and work asked for afterwards fails saying the host was closed.
     void closeDoesNotWaitAndRefusesNewWork()
     {
-        runtime::HostSession::Setup s = setup();
+        services::HostSession::Setup s = setup();
         s.createDefaults.waitReady = true; // a readiness wait that never ends unless cancelled
         s.createDefaults.readyTimeoutS = 600;
-        runtime::HostSession session(s);
-        QSignalSpy opened(&session, &runtime::HostSession::opened);
-        QSignalSpy progress(&session, &runtime::HostSession::operationProgress);
-        QSignalSpy done(&session, &runtime::HostSession::operationFinished);
-        QSignalSpy closed(&session, &runtime::HostSession::closed);
+        services::HostSession session(s);
+        QSignalSpy opened(&session, &services::HostSession::opened);
+        QSignalSpy progress(&session, &services::HostSession::operationProgress);
+        QSignalSpy done(&session, &services::HostSession::operationFinished);
+        QSignalSpy closed(&session, &services::HostSession::closed);
         session.open();
         QVERIFY(opened.wait(20000));
         QVERIFY(opened.first().value(0).toBool());

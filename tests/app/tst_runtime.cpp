@@ -2,7 +2,7 @@
 // Front-end wiring: config.yaml choosing PostgreSQL, its password in the (encrypted-file) secret store,
 // and the store opened from that, against the real PostgreSQL the "postgres" fixture runs.
 #include "../store/StoreTestEnv.h"
-#include "runtime/Runtime.h"
+#include "services/Runtime.h"
 #include "secrets/SecretStore.h"
 #include "store/AuditLog.h"
 #include "TestSupport.h"
@@ -27,11 +27,11 @@ class TestRuntime : public QObject {
 private Q_SLOTS:
     void sqliteNeedsNoSecrets()
     {
-        auto loaded = runtime::loadSettings(
+        auto loaded = services::loadSettings(
             writeConfig("store:\n  backend: sqlite\n  sqlite_path: /tmp/x/fluid.sqlite\n"));
         QVERIFY(loaded.ok());
-        QVERIFY(!runtime::storeNeedsSecrets(loaded->settings));
-        auto options = runtime::resolveDatabaseOptions(loaded->settings, QString());
+        QVERIFY(!services::storeNeedsSecrets(loaded->settings));
+        auto options = services::resolveDatabaseOptions(loaded->settings, QString());
         QVERIFY(options.ok());
         QCOMPARE(options->backend, store::Backend::Sqlite);
         QCOMPARE(options->sqlitePath, QStringLiteral("/tmp/x/fluid.sqlite"));
@@ -51,13 +51,13 @@ private Q_SLOTS:
                 .arg(pg.pgPort)
                 .arg(pg.pgDatabase, pg.pgUser, secretsFile)
                 .toUtf8();
-        auto loaded = runtime::loadSettings(writeConfig(yaml));
+        auto loaded = services::loadSettings(writeConfig(yaml));
         QVERIFY2(loaded.ok(), qPrintable(loaded.ok() ? QString() : loaded.error().toString()));
-        QVERIFY(runtime::storeNeedsSecrets(loaded->settings));
+        QVERIFY(services::storeNeedsSecrets(loaded->settings));
         const QString passphrase = QStringLiteral("correct horse battery staple");
 
         // No password stored yet: a clear error naming the secret.
-        auto missing = runtime::resolveDatabaseOptions(loaded->settings, passphrase);
+        auto missing = services::resolveDatabaseOptions(loaded->settings, passphrase);
         QVERIFY(!missing.ok());
         QCOMPARE(missing.error().code, ErrorCode::NotFound);
         QVERIFY2(missing.error().message.contains(QLatin1String("store/postgresql")),
@@ -65,13 +65,13 @@ private Q_SLOTS:
 
         {
             auto secrets =
-                secrets::openSecretStore(runtime::secretStoreOptions(loaded->settings, passphrase));
+                secrets::openSecretStore(services::secretStoreOptions(loaded->settings, passphrase));
             QVERIFY(secrets.ok());
             QVERIFY((*secrets)
                         ->write(QString::fromLatin1(secrets::keys::kStorePostgresql), pg.pgPassword.toUtf8())
                         .ok());
         }
-        auto options = runtime::resolveDatabaseOptions(loaded->settings, passphrase);
+        auto options = services::resolveDatabaseOptions(loaded->settings, passphrase);
         QVERIFY2(options.ok(), qPrintable(options.ok() ? QString() : options.error().toString()));
         auto db = store::openAndMigrate(*options);
         QVERIFY2(db.ok(), qPrintable(db.ok() ? QString() : db.error().toString()));
@@ -81,7 +81,7 @@ private Q_SLOTS:
         QVERIFY(store::AuditLog(**db).verify()->intact());
 
         // The wrong passphrase never reaches the database.
-        auto wrong = runtime::resolveDatabaseOptions(loaded->settings, QStringLiteral("wrong"));
+        auto wrong = services::resolveDatabaseOptions(loaded->settings, QStringLiteral("wrong"));
         QVERIFY(!wrong.ok());
         QCOMPARE(wrong.error().code, ErrorCode::Crypto);
     }

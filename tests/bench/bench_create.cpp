@@ -11,7 +11,7 @@
 // `virsh start`, then `virsh domifaddr --source lease` every 2 s until an address shows, then the SSH
 // banner (tried every 0.5 s, which is kinder to it than an ssh retry loop).
 #include "E2eBed.h"
-#include "runtime/Runtime.h"
+#include "services/Runtime.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
 
@@ -226,7 +226,7 @@ int main(int argc, char** argv)
     }
     auto db = test::must(store::openAndMigrate(bed.dbOptions()));
     const QString hostId =
-        test::must(runtime::ensureHostRow(*db, {QStringLiteral("testbed"), bed.hv->uri(), {}, {}, {}})).id;
+        test::must(services::ensureHostRow(*db, {QStringLiteral("testbed"), bed.hv->uri(), {}, {}, {}})).id;
     virt::SandboxManager manager(*bed.hv, *db, bed.options());
     const QString golden = bed.value("FLUID_GOLDEN_CLOUDINIT_DOMAIN");
 

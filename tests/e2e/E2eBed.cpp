@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "E2eBed.h"
 
-#include "runtime/Runtime.h"
+#include "services/Runtime.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
 
@@ -67,7 +67,7 @@ void EngineBed::start(const QString& dirPrefix)
         skipWholeTest(why);
     must(open(dirPrefix));
     db = must(store::openAndMigrate(dbOptions()));
-    hostId = must(runtime::ensureHostRow(*db, {QStringLiteral("testbed"), hv->uri(), {}, {}, {}})).id;
+    hostId = must(services::ensureHostRow(*db, {QStringLiteral("testbed"), hv->uri(), {}, {}, {}})).id;
     manager = std::make_unique<virt::SandboxManager>(*hv, *db, options());
     must(manager->reconcile(hostId));
 }
@@ -89,7 +89,7 @@ virt::ManagerOptions Bed::options() const
     o.poolName = QStringLiteral("fluid-e2e");
     o.poolPath = QStringLiteral("/var/lib/libvirt/images/fluid-e2e");
     o.localFileDir = dir + QStringLiteral("/hostfiles");
-    o.issueIdentity = runtime::identityIssuer(ca);
+    o.issueIdentity = services::identityIssuer(ca);
     o.stopTimeoutS = 60;
     return o;
 }

@@ -4,7 +4,7 @@
 // and a pinned host key; snapshot, revert, stop, start, destroy; 4 creates at once; a create killed with
 // SIGKILL half-way leaves nothing behind once reconcile has run. Runs inside the test bed's namespace.
 #include "E2eBed.h"
-#include "runtime/Runtime.h"
+#include "services/Runtime.h"
 #include "ssh/SandboxShell.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
@@ -85,7 +85,7 @@ private Q_SLOTS:
         m_bed.ca = makeCa();
         m_db = must(store::openAndMigrate(m_bed.dbOptions()));
         m_hostId =
-            must(runtime::ensureHostRow(*m_db, {QStringLiteral("testbed"), m_bed.hv->uri(), {}, {}, {}})).id;
+            must(services::ensureHostRow(*m_db, {QStringLiteral("testbed"), m_bed.hv->uri(), {}, {}, {}})).id;
         // As the app does at start-up: whatever an earlier, crashed run left goes first.
         must(virt::SandboxManager(*m_bed.hv, *m_db, m_bed.options()).reconcile(m_hostId));
     }

@@ -14,8 +14,8 @@
 #include "MainWindow.h"
 #include "onboarding/OnboardingPages.h"
 #include "onboarding/OnboardingWizard.h"
-#include "runtime/HostSession.h"
-#include "runtime/Runtime.h"
+#include "services/HostSession.h"
+#include "services/Runtime.h"
 #include "secrets/SecretStore.h"
 #include "ssh/HostTrust.h"
 #include "ssh/LoginKey.h"
@@ -97,7 +97,7 @@ class TstE2eGui : public QObject {
     QHash<QString, QString> m_env;
     QString m_dir;
     QString m_sandboxId;
-    runtime::HostSession* m_session = nullptr;
+    services::HostSession* m_session = nullptr;
 
     void select(ui::HostsDock& dock, const QModelIndex& index)
     {
@@ -110,7 +110,7 @@ class TstE2eGui : public QObject {
     QString runAction(ui::HostsDock& dock, ui::HostsDock::Action action, const QModelIndex& index,
                       int timeoutMs = kStepTimeoutMs)
     {
-        QSignalSpy finished(m_session, &runtime::HostSession::operationFinished);
+        QSignalSpy finished(m_session, &services::HostSession::operationFinished);
         select(dock, index);
         if (!dock.action(action)->isEnabled())
             return QStringLiteral("FAILED: the action is disabled");
@@ -202,10 +202,10 @@ private Q_SLOTS:
         }
 
         // 2. The main window over what the wizard wrote, built as the app builds it.
-        const config::LoadedConfig loaded = test::must(runtime::loadSettings(configPath));
+        const config::LoadedConfig loaded = test::must(services::loadSettings(configPath));
         QCOMPARE(loaded.settings.hosts.size(), 1);
         const config::Settings settings = loaded.settings;
-        store::StoreWorker store([settings]() { return runtime::resolveDatabaseOptions(settings, {}); });
+        store::StoreWorker store([settings]() { return services::resolveDatabaseOptions(settings, {}); });
         ui::MainWindow window(&store);
         QSignalSpy storeOpened(&store, &store::StoreWorker::opened);
         window.show();
@@ -213,10 +213,10 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(!storeOpened.isEmpty(), kStepTimeoutMs);
         QVERIFY2(storeOpened.first().at(0).toBool(), qPrintable(storeOpened.first().at(1).toString()));
         const config::HostSettings hostSettings = settings.hosts.first();
-        runtime::HostSession session(runtime::HostSession::setupFor(
-            settings, hostSettings, *store.databaseOptions(), runtime::secretStoreCaLoader(settings, {})));
+        services::HostSession session(services::HostSession::setupFor(
+            settings, hostSettings, *store.databaseOptions(), services::secretStoreCaLoader(settings, {})));
         m_session = &session;
-        connect(&session, &runtime::HostSession::sandboxesChanged, this,
+        connect(&session, &services::HostSession::sandboxesChanged, this,
                 [this](const QList<model::Sandbox>& sandboxes) {
                     for (const model::Sandbox& s : sandboxes) {
                         if (s.name == QLatin1String("e2e-gui"))
@@ -315,7 +315,7 @@ private Q_SLOTS:
         test::must(test::writeIsolatedSshCommand(wrapper, knownHosts));
 
         config::Settings settings =
-            test::must(runtime::loadSettings(m_dir + QStringLiteral("/config/config.yaml"))).settings;
+            test::must(services::loadSettings(m_dir + QStringLiteral("/config/config.yaml"))).settings;
         config::HostSettings far;
         far.name = QStringLiteral("far");
         far.uri = QStringLiteral("qemu+ssh://root@127.0.0.1:%1/system?no_tty=1&command=%2")
@@ -324,33 +324,33 @@ private Q_SLOTS:
         far.login = config::HostLogin::Keychain;
         // Not config::validate(): config.yaml may not name an ssh `command`; this harness sets it in code.
         settings.hosts.append(far);
-        auto secrets = test::must(secrets::openSecretStore(runtime::secretStoreOptions(settings, {})));
+        auto secrets = test::must(secrets::openSecretStore(services::secretStoreOptions(settings, {})));
         test::must(secrets->write(secrets::keys::hostLoginKey(far.name), key.privateKey));
-        const store::DatabaseOptions db = test::must(runtime::resolveDatabaseOptions(settings, {}));
+        const store::DatabaseOptions db = test::must(services::resolveDatabaseOptions(settings, {}));
 
-        const auto openSession = [&](runtime::HostSession& session) {
-            QSignalSpy opened(&session, &runtime::HostSession::opened);
+        const auto openSession = [&](services::HostSession& session) {
+            QSignalSpy opened(&session, &services::HostSession::opened);
             session.open();
             if (!opened.wait(kStepTimeoutMs) && opened.isEmpty())
                 return std::pair<bool, QString>{false, QStringLiteral("no answer")};
             return std::pair<bool, QString>{opened.first().at(0).toBool(), opened.first().at(1).toString()};
         };
         const auto setupFor = [&] {
-            runtime::HostSession::Setup setup =
-                runtime::HostSession::setupFor(settings, far, db, runtime::secretStoreCaLoader(settings, {}),
-                                               runtime::loginKeyLoader(settings, far, {}));
+            services::HostSession::Setup setup =
+                services::HostSession::setupFor(settings, far, db, services::secretStoreCaLoader(settings, {}),
+                                               services::loginKeyLoader(settings, far, {}));
             setup.knownHostsFile = knownHosts;
             return setup;
         };
         {
-            runtime::HostSession session(setupFor());
-            QSignalSpy sources(&session, &runtime::HostSession::sourcesChanged);
+            services::HostSession session(setupFor());
+            QSignalSpy sources(&session, &services::HostSession::sourcesChanged);
             const auto [ok, message] = openSession(session);
             QVERIFY2(ok, qPrintable(message));
             QTRY_VERIFY_WITH_TIMEOUT(!sources.isEmpty(), kStepTimeoutMs);
             QStringList names;
-            for (const runtime::HostSession::Source& s :
-                 sources.last().at(0).value<QList<runtime::HostSession::Source>>())
+            for (const services::HostSession::Source& s :
+                 sources.last().at(0).value<QList<services::HostSession::Source>>())
                 names << s.name;
             QVERIFY2(names.contains(golden), qPrintable(names.join(QLatin1Char(','))));
             QVERIFY2(sshd.log().contains(QStringLiteral("Accepted publickey for root")) &&
@@ -359,7 +359,7 @@ private Q_SLOTS:
         }
 
         test::must(secrets->remove(secrets::keys::hostLoginKey(far.name)));
-        runtime::HostSession without(setupFor());
+        services::HostSession without(setupFor());
         const auto [ok, message] = openSession(without);
         QVERIFY(!ok);
         QVERIFY2(message.contains(QStringLiteral("none is stored")), qPrintable(message));

@@ -9,7 +9,7 @@
 #include "HostsDock.h"
 #include "HostTreeModel.h"
 #include "MainWindow.h"
-#include "runtime/HostSession.h"
+#include "services/HostSession.h"
 #include "store/AuditLog.h"
 #include "store/StoreWorker.h"
 #include "TestSupport.h"
@@ -62,7 +62,7 @@ int main(int argc, char** argv)
     store::StoreWorker worker(options);
     ui::MainWindow window(&worker);
     window.resize(1280, 800);
-    runtime::HostSession session(test::testDriverSessionSetup(tmp.path()));
+    services::HostSession session(test::testDriverSessionSetup(tmp.path()));
     int failures = 0;
     bool auditReady = false;
     bool hostsReady = false;
@@ -97,7 +97,7 @@ int main(int argc, char** argv)
     const auto sandboxRow = [&]() {
         return tree->index(0, 0, tree->index(1, 0, tree->hostIndex(QStringLiteral("local"))));
     };
-    QObject::connect(&session, &runtime::HostSession::opened, &window, [&](bool ok, const QString& message) {
+    QObject::connect(&session, &services::HostSession::opened, &window, [&](bool ok, const QString& message) {
         if (!ok) {
             std::fprintf(stderr, "test driver: %s\n", qPrintable(message));
             ++failures;
@@ -106,7 +106,7 @@ int main(int argc, char** argv)
         }
         session.create(QStringLiteral("golden"), QStringLiteral("web-1"));
     });
-    QObject::connect(&session, &runtime::HostSession::operationFinished, &window,
+    QObject::connect(&session, &services::HostSession::operationFinished, &window,
                      [&](int, bool ok, const QString& message) {
                          if (!ok) {
                              std::fprintf(stderr, "test driver: %s\n", qPrintable(message));
@@ -114,21 +114,21 @@ int main(int argc, char** argv)
                              app.quit();
                          }
                      });
-    QObject::connect(&session, &runtime::HostSession::sandboxesChanged, &window,
+    QObject::connect(&session, &services::HostSession::sandboxesChanged, &window,
                      [&](const QList<model::Sandbox>& sandboxes) {
                          if (sandboxes.isEmpty() || snapshotTaken)
                              return;
                          snapshotTaken = true;
                          session.snapshot(sandboxes.first().id, QStringLiteral("baseline"));
                      });
-    QObject::connect(&session, &runtime::HostSession::snapshotsLoaded, &window,
+    QObject::connect(&session, &services::HostSession::snapshotsLoaded, &window,
                      [&](const QString&, const QList<virt::SnapshotInfo>& snapshots) {
                          if (snapshots.isEmpty() || hostsReady)
                              return;
                          hostsReady = true;
                          render();
                      });
-    QObject::connect(&session, &runtime::HostSession::operationFinished, &window,
+    QObject::connect(&session, &services::HostSession::operationFinished, &window,
                      [&](int, bool ok, const QString& message) {
                          if (!ok || !message.startsWith(QLatin1String("snapshot")))
                              return;

@@ -8,7 +8,7 @@
 #include "approvals/ApprovalModel.h"
 #include "base/Clock.h"
 #include "MainWindow.h"
-#include "runtime/HostSession.h"
+#include "services/HostSession.h"
 #include "store/Repository.h"
 #include "store/StoreWorker.h"
 #include "TestSupport.h"
@@ -430,9 +430,9 @@ private Q_SLOTS:
 
     void createWaitsForTheInbox()
     {
-        runtime::HostSession::Setup setup = test::testDriverSessionSetup(m_dir);
+        services::HostSession::Setup setup = test::testDriverSessionSetup(m_dir);
         setup.createDefaults.limits.maxMemoryMib = 1; // every create (2 MiB) needs an approval
-        runtime::HostSession session(setup);
+        services::HostSession session(setup);
         store::StoreWorker worker(m_options);
         QVERIFY(waitOpened(worker));
         ui::ApprovalInboxDock dock(&worker);
@@ -440,9 +440,9 @@ private Q_SLOTS:
         dock.setNotifier(std::make_unique<RecordingNotifier>(&notes));
         dock.resize(900, 900);
         dock.show();
-        QSignalSpy opened(&session, &runtime::HostSession::opened);
-        QSignalSpy progress(&session, &runtime::HostSession::operationProgress);
-        QSignalSpy done(&session, &runtime::HostSession::operationFinished);
+        QSignalSpy opened(&session, &services::HostSession::opened);
+        QSignalSpy progress(&session, &services::HostSession::operationProgress);
+        QSignalSpy done(&session, &services::HostSession::operationFinished);
         session.open();
         QVERIFY(opened.wait(20000));
         QVERIFY2(opened.first().value(0).toBool(), qPrintable(opened.first().value(1).toString()));

@@ -15,7 +15,7 @@
 #include "inspect/SnapshotInspector.h"
 #include "InspectFixture.h"
 #include "MainWindow.h"
-#include "runtime/HostSession.h"
+#include "services/HostSession.h"
 #include "ssh/RemoteShell.h"
 #include "store/Database.h"
 #include "store/Repository.h"
@@ -638,14 +638,14 @@ private Q_SLOTS:
     void diffOperationOnTestDriver()
     {
         const QString dir = storeDir(QStringLiteral("diffdock-session"));
-        runtime::HostSession session(test::testDriverSessionSetup(dir, nullptr));
+        services::HostSession session(test::testDriverSessionSetup(dir, nullptr));
         ui::MainWindow window(nullptr);
         auto prompts = std::make_unique<DiffPrompt>();
         DiffPrompt* p = prompts.get();
         window.hostsDock()->setPrompts(std::move(prompts));
         window.show();
-        QSignalSpy sandboxes(&session, &runtime::HostSession::sandboxesChanged);
-        QSignalSpy opened(&session, &runtime::HostSession::opened);
+        QSignalSpy sandboxes(&session, &services::HostSession::sandboxesChanged);
+        QSignalSpy opened(&session, &services::HostSession::opened);
         window.addHostSession(&session);
         QVERIFY(opened.wait(20000));
         QVERIFY2(opened.first().value(0).toBool(), qPrintable(opened.first().value(1).toString()));
@@ -656,7 +656,7 @@ private Q_SLOTS:
                                      .toBool(),
                                  20000);
 
-        QSignalSpy finished(&session, &runtime::HostSession::operationFinished);
+        QSignalSpy finished(&session, &services::HostSession::operationFinished);
         const int created = session.create(QStringLiteral("golden"), QStringLiteral("tree"));
         QTRY_VERIFY_WITH_TIMEOUT(!finished.isEmpty(), 20000);
         QVERIFY2(finished.last().value(1).toBool(), qPrintable(finished.last().value(2).toString()));
@@ -677,9 +677,9 @@ private Q_SLOTS:
         QVERIFY(hosts->action(ui::HostsDock::Action::Diff)->isEnabled());
         QCOMPARE(hosts->action(ui::HostsDock::Action::Diff)->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_D));
 
-        QSignalSpy started(&session, &runtime::HostSession::operationStarted);
-        QSignalSpy progress(&session, &runtime::HostSession::operationProgress);
-        QSignalSpy ready(&session, &runtime::HostSession::diffReady);
+        QSignalSpy started(&session, &services::HostSession::operationStarted);
+        QSignalSpy progress(&session, &services::HostSession::operationProgress);
+        QSignalSpy ready(&session, &services::HostSession::diffReady);
         QSignalSpy diffStarted(hosts, &ui::HostsDock::diffStarted);
         p->answer = {QStringLiteral("one"), QString()};
         hosts->action(ui::HostsDock::Action::Diff)->trigger();
@@ -737,10 +737,10 @@ private Q_SLOTS:
         if (!missing.isEmpty())
             QSKIP(qPrintable(QStringLiteral("snapshot mounts need: %1").arg(missing)));
         const QString dir = storeDir(QStringLiteral("diffdock-real"));
-        runtime::HostSession session(test::testDriverSessionSetup(dir, nullptr));
-        QSignalSpy opened(&session, &runtime::HostSession::opened);
-        QSignalSpy sandboxes(&session, &runtime::HostSession::sandboxesChanged);
-        QSignalSpy finished(&session, &runtime::HostSession::operationFinished);
+        services::HostSession session(test::testDriverSessionSetup(dir, nullptr));
+        QSignalSpy opened(&session, &services::HostSession::opened);
+        QSignalSpy sandboxes(&session, &services::HostSession::sandboxesChanged);
+        QSignalSpy finished(&session, &services::HostSession::operationFinished);
         session.open();
         QVERIFY(opened.wait(20000));
         QVERIFY2(opened.first().value(0).toBool(), qPrintable(opened.first().value(1).toString()));
@@ -773,9 +773,9 @@ private Q_SLOTS:
 
         ui::DiffDock dock;
         dock.addHostSession(&session);
-        QSignalSpy progress(&session, &runtime::HostSession::operationProgress);
-        QSignalSpy fractions(&session, &runtime::HostSession::operationFraction);
-        QSignalSpy ready(&session, &runtime::HostSession::diffReady);
+        QSignalSpy progress(&session, &services::HostSession::operationProgress);
+        QSignalSpy fractions(&session, &services::HostSession::operationFraction);
+        QSignalSpy ready(&session, &services::HostSession::diffReady);
         const int op = session.diff(sandbox.id, QStringLiteral("before"), QStringLiteral("after"));
         dock.follow(&session, op, sandbox.name);
         QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 4, 120000);
@@ -834,7 +834,7 @@ private Q_SLOTS:
     void remoteHostGoesThroughTheConnector()
     {
         const QString dir = storeDir(QStringLiteral("diffdock-remote"));
-        runtime::HostSession::Setup setup = test::testDriverSessionSetup(dir, nullptr);
+        services::HostSession::Setup setup = test::testDriverSessionSetup(dir, nullptr);
         // Only the recorded URI is remote: the connection itself is the test driver, nothing is dialled.
         setup.host.uri = QStringLiteral("qemu+ssh://fluid@remote.invalid/system");
         setup.connect = [local = setup.connect](const QString&) {
@@ -845,10 +845,10 @@ private Q_SLOTS:
             dialled << uri;
             return makeError(ErrorCode::Unavailable, QStringLiteral("no SSH in this test"));
         };
-        runtime::HostSession session(setup);
-        QSignalSpy opened(&session, &runtime::HostSession::opened);
-        QSignalSpy sandboxes(&session, &runtime::HostSession::sandboxesChanged);
-        QSignalSpy finished(&session, &runtime::HostSession::operationFinished);
+        services::HostSession session(setup);
+        QSignalSpy opened(&session, &services::HostSession::opened);
+        QSignalSpy sandboxes(&session, &services::HostSession::sandboxesChanged);
+        QSignalSpy finished(&session, &services::HostSession::operationFinished);
         session.open();
         QVERIFY(opened.wait(20000));
         QVERIFY2(opened.first().value(0).toBool(), qPrintable(opened.first().value(1).toString()));

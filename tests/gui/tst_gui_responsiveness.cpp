@@ -12,7 +12,7 @@
 #include "HostsDock.h"
 #include "HostTreeModel.h"
 #include "MainWindow.h"
-#include "runtime/HostSession.h"
+#include "services/HostSession.h"
 #include "store/Database.h"
 #include "store/StoreWorker.h"
 #include "terminal/TerminalDock.h"
@@ -343,7 +343,7 @@ private Q_SLOTS:
         QVERIFY(runUntil([&] { return !storeOpened.isEmpty(); }, 20000));
         QVERIFY2(storeOpened.first().at(0).toBool(), qPrintable(storeOpened.first().at(1).toString()));
 
-        runtime::HostSession session(testDriverSessionSetup(m_dir));
+        services::HostSession session(testDriverSessionSetup(m_dir));
         window.addHostSession(&session);
         ui::HostTreeModel* tree = window.hostsDock()->model();
         QVERIFY2(
@@ -354,7 +354,7 @@ private Q_SLOTS:
                 20000),
             "the hosts dock did not show the test driver's golden VM");
         // The audit dock reloads after each operation, as someone watching it would press Refresh.
-        connect(&session, &runtime::HostSession::operationFinished, window.auditDock(),
+        connect(&session, &services::HostSession::operationFinished, window.auditDock(),
                 &ui::AuditDock::refresh);
 
         ui::TerminalDock* terminals = window.terminalDock();
@@ -388,7 +388,7 @@ private Q_SLOTS:
         QVERIFY(runUntil([&] { return screenText().contains(streamLine); }, 10000));
 
         // The stream is flowing: 4 creates at once.
-        QSignalSpy finished(&session, &runtime::HostSession::operationFinished);
+        QSignalSpy finished(&session, &services::HostSession::operationFinished);
         QStringList names;
         for (int i = 1; i <= 4; ++i) {
             names << QStringLiteral("stall-%1").arg(i);

@@ -5,7 +5,7 @@
 #include "HostsDock.h"
 #include "HostTreeModel.h"
 #include "MainWindow.h"
-#include "runtime/HostSession.h"
+#include "services/HostSession.h"
 #include "SandboxDialogs.h"
 #include "store/Repository.h"
 #include "terminal/TerminalDock.h"
@@ -68,18 +68,18 @@ class TestHostsDock : public QObject {
     virt::Hypervisor* m_raw = nullptr;
 
     struct Bed {
-        std::unique_ptr<runtime::HostSession> session;
+        std::unique_ptr<services::HostSession> session;
         std::unique_ptr<ui::HostsDock> dock;
         ScriptedPrompts* prompts = nullptr;
     };
 
-    Bed makeBed(const std::function<void(runtime::HostSession::Setup&)>& tweak = {})
+    Bed makeBed(const std::function<void(services::HostSession::Setup&)>& tweak = {})
     {
-        runtime::HostSession::Setup setup = test::testDriverSessionSetup(m_dir, &m_raw);
+        services::HostSession::Setup setup = test::testDriverSessionSetup(m_dir, &m_raw);
         if (tweak)
             tweak(setup);
         Bed bed;
-        bed.session = std::make_unique<runtime::HostSession>(setup);
+        bed.session = std::make_unique<services::HostSession>(setup);
         bed.dock = std::make_unique<ui::HostsDock>();
         auto prompts = std::make_unique<ScriptedPrompts>();
         bed.prompts = prompts.get();
@@ -116,8 +116,8 @@ class TestHostsDock : public QObject {
     /// Triggers `a` and waits for the operation it starts to finish; returns (ok, message).
     static QPair<bool, QString> run(Bed& bed, Action a)
     {
-        QSignalSpy started(bed.session.get(), &runtime::HostSession::operationStarted);
-        QSignalSpy done(bed.session.get(), &runtime::HostSession::operationFinished);
+        QSignalSpy started(bed.session.get(), &services::HostSession::operationStarted);
+        QSignalSpy done(bed.session.get(), &services::HostSession::operationFinished);
         bed.dock->action(a)->trigger();
         if (started.isEmpty())
             return {false, QStringLiteral("no operation started")};
@@ -256,7 +256,7 @@ private Q_SLOTS:
     /// A host with a golden VM (hosts[].golden): its row is marked, and Create on the host clones it.
     void createOnTheHostClonesItsGoldenVm()
     {
-        Bed bed = makeBed([](runtime::HostSession::Setup& s) { s.host.golden = QStringLiteral("golden"); });
+        Bed bed = makeBed([](services::HostSession::Setup& s) { s.host.golden = QStringLiteral("golden"); });
         ui::HostsDock& dock = *bed.dock;
         ui::HostTreeModel* model = dock.model();
         QVERIFY(waitConnected(dock));
@@ -366,13 +366,13 @@ private Q_SLOTS:
 
     void runningCreateCanBeCancelled()
     {
-        Bed bed = makeBed([](runtime::HostSession::Setup& s) {
+        Bed bed = makeBed([](services::HostSession::Setup& s) {
             s.createDefaults.waitReady = true; // waits for a guest that never answers, until cancelled
             s.createDefaults.readyTimeoutS = 600;
         });
         ui::HostsDock& dock = *bed.dock;
         QVERIFY(waitConnected(dock));
-        QSignalSpy done(bed.session.get(), &runtime::HostSession::operationFinished);
+        QSignalSpy done(bed.session.get(), &services::HostSession::operationFinished);
         select(dock, dock.model()->sourceIndex(QStringLiteral("local"), QStringLiteral("golden")));
         bed.prompts->createAnswer = {QStringLiteral("slow"), 0, 0};
         dock.action(Action::Create)->trigger();
@@ -392,7 +392,7 @@ private Q_SLOTS:
 
     void mainWindowHostsTheDock()
     {
-        runtime::HostSession session(test::testDriverSessionSetup(m_dir, &m_raw));
+        services::HostSession session(test::testDriverSessionSetup(m_dir, &m_raw));
         ui::MainWindow window(nullptr);
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
@@ -442,7 +442,7 @@ private Q_SLOTS:
         QSignalSpy requested(&dock, &ui::HostsDock::openTerminalRequested);
         dock.action(Action::OpenTerminal)->trigger();
         QCOMPARE(requested.count(), 1);
-        QCOMPARE(requested.first().at(0).value<runtime::HostSession*>(), bed.session.get());
+        QCOMPARE(requested.first().at(0).value<services::HostSession*>(), bed.session.get());
         const auto sandbox = requested.first().at(1).value<model::Sandbox>();
         QCOMPARE(sandbox.id, row.id);
         QCOMPARE(sandbox.name, row.name);

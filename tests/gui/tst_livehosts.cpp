@@ -7,9 +7,9 @@
 #include "HostsDock.h"
 #include "HostTreeModel.h"
 #include "MainWindow.h"
-#include "runtime/HostSession.h"
-#include "runtime/HostSessionSet.h"
-#include "runtime/Runtime.h"
+#include "services/HostSession.h"
+#include "services/HostSessionSet.h"
+#include "services/Runtime.h"
 #include "settings/SettingsDialog.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
@@ -84,16 +84,16 @@ class TestLiveHosts : public QObject {
 
     /// How the test's sessions are made: the test driver, with the create defaults and stop timeout the
     /// settings give (memory and vCPUs made to fit the driver's tiny host).
-    runtime::HostSessionSet::SetupFactory factory()
+    services::HostSessionSet::SetupFactory factory()
     {
         return [this](const config::Settings& settings, const config::HostSettings& host) {
-            runtime::HostSession::Setup s = test::testDriverSessionSetup(m_dir);
+            services::HostSession::Setup s = test::testDriverSessionSetup(m_dir);
             s.host = host;
-            s.createDefaults = runtime::createDefaults(settings, host, {});
+            s.createDefaults = services::createDefaults(settings, host, {});
             s.createDefaults.memoryMib = 2; // the test driver's host has 3 MiB free
             s.createDefaults.vcpus = 1;
             s.createDefaults.waitReady = m_waitingHosts.contains(host.name);
-            s.manager.stopTimeoutS = runtime::managerOptions(settings).stopTimeoutS;
+            s.manager.stopTimeoutS = services::managerOptions(settings).stopTimeoutS;
             if (const int delay = m_connectDelayMs.value(host.name); delay > 0) {
                 auto connect = s.connect;
                 s.connect = [connect, delay](const QString& uri) {
@@ -114,9 +114,9 @@ class TestLiveHosts : public QObject {
     }
 
     /// Starts a create of `name` on `host` from its golden VM and waits until it waits for the guest.
-    static void startCreate(ui::HostsDock& dock, runtime::HostSession* session, const QString& name)
+    static void startCreate(ui::HostsDock& dock, services::HostSession* session, const QString& name)
     {
-        QSignalSpy progress(session, &runtime::HostSession::operationProgress);
+        QSignalSpy progress(session, &services::HostSession::operationProgress);
         session->create(QStringLiteral("golden"), name);
         QTRY_VERIFY_WITH_TIMEOUT(test::progressSays(progress, QStringLiteral("waiting")), kWaitMs);
         QVERIFY(dock.operations()->rowCount() >= 1);
@@ -143,7 +143,7 @@ private Q_SLOTS:
     void savedHostsApplyWithoutRestart()
     {
         ui::MainWindow window(nullptr);
-        runtime::HostSessionSet hosts(factory());
+        services::HostSessionSet hosts(factory());
         window.setHostSessions(&hosts);
         window.show();
         ui::HostsDock& dock = *window.hostsDock();
@@ -159,11 +159,11 @@ private Q_SLOTS:
         QCOMPARE(treeHosts(dock),
                  (QStringList{QStringLiteral("alpha"), QStringLiteral("beta"), QStringLiteral("gamma")}));
 
-        const QPointer<runtime::HostSession> alpha = hosts.session(QStringLiteral("alpha"));
-        const QPointer<runtime::HostSession> oldBeta = hosts.session(QStringLiteral("beta"));
-        const QPointer<runtime::HostSession> gamma = hosts.session(QStringLiteral("gamma"));
+        const QPointer<services::HostSession> alpha = hosts.session(QStringLiteral("alpha"));
+        const QPointer<services::HostSession> oldBeta = hosts.session(QStringLiteral("beta"));
+        const QPointer<services::HostSession> gamma = hosts.session(QStringLiteral("gamma"));
         QVERIFY(alpha && oldBeta && gamma);
-        QSignalSpy alphaOpened(alpha.data(), &runtime::HostSession::opened);
+        QSignalSpy alphaOpened(alpha.data(), &services::HostSession::opened);
         const QPersistentModelIndex alphaRow = dock.model()->hostIndex(QStringLiteral("alpha"));
         const QPersistentModelIndex gammaRow = dock.model()->hostIndex(QStringLiteral("gamma"));
         dock.view()->selectionModel()->select(alphaRow, QItemSelectionModel::ClearAndSelect |
@@ -178,7 +178,7 @@ private Q_SLOTS:
         // The person edits the hosts in the settings dialog and presses OK.
         const QString configPath = m_dir + QStringLiteral("/config/config.yaml");
         ui::SettingsDialog dialog(configPath, before, &window);
-        runtime::HostSessionSet::Changes changes;
+        services::HostSessionSet::Changes changes;
         qint64 applyMs = -1;
         connect(&dialog, &ui::SettingsDialog::saved, &hosts, [&](const config::Settings& written) {
             QElapsedTimer timer;
@@ -247,7 +247,7 @@ private Q_SLOTS:
         QCOMPARE(dock.view()->selectionModel()->selectedRows(0).value(0), QModelIndex(alphaRow));
         QCOMPARE(alpha->createDefaults().readyTimeoutS, 300);
         QCOMPARE(hosts.sessions(),
-                 (QList<runtime::HostSession*>{alpha.data(), hosts.session(QStringLiteral("beta")),
+                 (QList<services::HostSession*>{alpha.data(), hosts.session(QStringLiteral("beta")),
                                                hosts.session(QStringLiteral("delta"))}));
 
         // The file says the same as the tree.
@@ -264,7 +264,7 @@ private Q_SLOTS:
         m_waitingHosts = {QStringLiteral("busy")};
         m_connectDelayMs.insert(QStringLiteral("slow"), 3000);
         ui::MainWindow window(nullptr);
-        runtime::HostSessionSet hosts(factory());
+        services::HostSessionSet hosts(factory());
         window.setHostSessions(&hosts);
         window.show();
         ui::HostsDock& dock = *window.hostsDock();
@@ -272,16 +272,16 @@ private Q_SLOTS:
         hosts.apply(settingsWith({testHost(QStringLiteral("alpha")), testHost(QStringLiteral("busy"))}));
         QTRY_VERIFY_WITH_TIMEOUT(connected(dock, QStringLiteral("alpha")), kWaitMs);
         QTRY_VERIFY_WITH_TIMEOUT(connected(dock, QStringLiteral("busy")), kWaitMs);
-        const QPointer<runtime::HostSession> busy = hosts.session(QStringLiteral("busy"));
+        const QPointer<services::HostSession> busy = hosts.session(QStringLiteral("busy"));
         startCreate(dock, busy, QStringLiteral("never-ready"));
         if (QTest::currentTestFailed())
             return;
         QVERIFY(testDriverDomains().contains(QStringLiteral("fluid-never-ready")));
-        QSignalSpy finished(busy.data(), &runtime::HostSession::operationFinished);
+        QSignalSpy finished(busy.data(), &services::HostSession::operationFinished);
 
         hosts.apply(settingsWith({testHost(QStringLiteral("alpha")), testHost(QStringLiteral("busy")),
                                   testHost(QStringLiteral("slow"))}));
-        const QPointer<runtime::HostSession> slow = hosts.session(QStringLiteral("slow"));
+        const QPointer<services::HostSession> slow = hosts.session(QStringLiteral("slow"));
         QVERIFY(slow);
         QTRY_VERIFY(!slow->isOpen() && treeHosts(dock).contains(QStringLiteral("slow")));
 
@@ -325,23 +325,23 @@ private Q_SLOTS:
     {
         m_waitingHosts = {QStringLiteral("lab")};
         ui::MainWindow window(nullptr);
-        runtime::HostSessionSet hosts(factory());
+        services::HostSessionSet hosts(factory());
         window.setHostSessions(&hosts);
         window.show();
         ui::HostsDock& dock = *window.hostsDock();
         hosts.apply(settingsWith({testHost(QStringLiteral("lab"))}));
         QTRY_VERIFY_WITH_TIMEOUT(connected(dock, QStringLiteral("lab")), kWaitMs);
-        const QPointer<runtime::HostSession> old = hosts.session(QStringLiteral("lab"));
+        const QPointer<services::HostSession> old = hosts.session(QStringLiteral("lab"));
         startCreate(dock, old, QStringLiteral("in-flight"));
         if (QTest::currentTestFailed())
             return;
 
         QStringList events;
-        connect(&hosts, &runtime::HostSessionSet::sessionRemoved, this,
-                [&](runtime::HostSession* s) { events << QStringLiteral("removed ") + s->hostName(); });
-        connect(&hosts, &runtime::HostSessionSet::sessionClosed, this,
+        connect(&hosts, &services::HostSessionSet::sessionRemoved, this,
+                [&](services::HostSession* s) { events << QStringLiteral("removed ") + s->hostName(); });
+        connect(&hosts, &services::HostSessionSet::sessionClosed, this,
                 [&](const QString& host) { events << QStringLiteral("closed ") + host; });
-        connect(&hosts, &runtime::HostSessionSet::sessionAdded, this, [&](runtime::HostSession* s) {
+        connect(&hosts, &services::HostSessionSet::sessionAdded, this, [&](services::HostSession* s) {
             // The old session's create is rolled back before the new one can reconcile the host.
             events << QStringLiteral("added %1 (domain left: %2)")
                           .arg(s->hostName())

@@ -7,7 +7,7 @@
 #include "LoopbackSshd.h"
 #include "onboarding/OnboardingPages.h"
 #include "onboarding/OnboardingWizard.h"
-#include "runtime/Runtime.h"
+#include "services/Runtime.h"
 #include "secrets/SecretStore.h"
 #include "ssh/HostTrust.h"
 #include "ssh/SshKeys.h"
@@ -47,7 +47,7 @@ constexpr int kWaitMs = 60000;
 Result<std::unique_ptr<virt::Hypervisor>> connectForTest(const QString& uri, const QString& knownHosts)
 {
     if (uri != QLatin1String("test:///default"))
-        return runtime::connectHypervisor(uri, knownHosts);
+        return services::connectHypervisor(uri, knownHosts);
     return test::connectTestDriver(uri);
 }
 
@@ -315,7 +315,7 @@ private Q_SLOTS:
         QVERIFY(file.open(QIODevice::ReadOnly));
         const QByteArray yaml = file.readAll();
         QVERIFY2(!yaml.contains(apiKey.toUtf8()), "the API key must never be in the config file");
-        auto loaded = runtime::loadSettings(wizard.environment().configPath);
+        auto loaded = services::loadSettings(wizard.environment().configPath);
         QVERIFY2(loaded.ok(), qPrintable(loaded.ok() ? QString() : loaded.error().toString()));
         QVERIFY(loaded->fromFile);
         QCOMPARE(loaded->settings.hosts.size(), 1);
@@ -430,7 +430,7 @@ private Q_SLOTS:
         QTest::mouseClick(wizard.button(QWizard::FinishButton), Qt::LeftButton);
         QTRY_COMPARE_WITH_TIMEOUT(wizard.result(), int(QDialog::Accepted), kWaitMs);
 
-        auto loaded = test::must(runtime::loadSettings(env.configPath));
+        auto loaded = test::must(services::loadSettings(env.configPath));
         const config::HostSettings* host = loaded.settings.host(page->hostName());
         QVERIFY(host);
         QCOMPARE(host->login, config::HostLogin::Keychain);
@@ -712,7 +712,7 @@ private Q_SLOTS:
                  qPrintable(summary));
         QTest::mouseClick(wizard.button(QWizard::FinishButton), Qt::LeftButton);
         QTRY_COMPARE_WITH_TIMEOUT(wizard.result(), int(QDialog::Accepted), kWaitMs);
-        auto loaded = runtime::loadSettings(wizard.environment().configPath);
+        auto loaded = services::loadSettings(wizard.environment().configPath);
         QVERIFY2(loaded.ok(), qPrintable(loaded.ok() ? QString() : loaded.error().toString()));
         QCOMPARE(loaded->settings.hosts.size(), 1);
         QCOMPARE(loaded->settings.hosts.first().golden, built);

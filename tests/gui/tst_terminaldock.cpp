@@ -10,7 +10,7 @@
 #include "AuditDock.h"
 #include "AuditLogModel.h"
 #include "MainWindow.h"
-#include "runtime/HostSession.h"
+#include "services/HostSession.h"
 #include "ssh/HostTrust.h"
 #include "ssh/SshConnection.h"
 #include "store/AuditLog.h"
@@ -85,7 +85,7 @@ private:
 
     /// Points a session's shells at the loopback sshd: its CA, and port 22 of the row swapped for the sshd's
     /// (the row cannot name a port). `caLoads` counts CA loads when given.
-    void useLoopbackSshd(runtime::HostSession::Setup& setup, int* caLoads = nullptr)
+    void useLoopbackSshd(services::HostSession::Setup& setup, int* caLoads = nullptr)
     {
         setup.loadCa = [this, caLoads]() -> Result<std::shared_ptr<const ssh::CertificateAuthority>> {
             if (caLoads)
@@ -94,7 +94,7 @@ private:
         };
         const int port = m_sshd->port();
         setup.shellEndpoint = [port](const model::Sandbox& s) -> Result<ssh::SandboxEndpoint> {
-            auto e = runtime::HostSession::sandboxEndpoint(s);
+            auto e = services::HostSession::sandboxEndpoint(s);
             if (e)
                 e->port = port;
             return e;
@@ -102,10 +102,10 @@ private:
     }
 
     /// Opens the session and stores a running sandbox row `id` whose sshd is the loopback one.
-    model::Sandbox openWithRunningSandbox(runtime::HostSession& session,
-                                          const runtime::HostSession::Setup& setup, const QString& id)
+    model::Sandbox openWithRunningSandbox(services::HostSession& session,
+                                          const services::HostSession::Setup& setup, const QString& id)
     {
-        QSignalSpy opened(&session, &runtime::HostSession::opened);
+        QSignalSpy opened(&session, &services::HostSession::opened);
         session.open();
         if (!QTest::qWaitFor([&] { return !opened.isEmpty(); }, 15000) || !opened.first().at(0).toBool())
             qFatal("the session did not open");
@@ -320,11 +320,11 @@ private Q_SLOTS:
     void sandboxTerminalThroughHostSession()
     {
         const QString dir = makeTempDir(QStringLiteral("terminaldock"));
-        runtime::HostSession::Setup setup = testDriverSessionSetup(dir);
+        services::HostSession::Setup setup = testDriverSessionSetup(dir);
         must(store::openAndMigrate(setup.database));
         int caLoads = 0;
         useLoopbackSshd(setup, &caLoads);
-        runtime::HostSession session(setup);
+        services::HostSession session(setup);
         const model::Sandbox row = openWithRunningSandbox(session, setup, QStringLiteral("sbx-terminal-1"));
         model::Sandbox stopped = row;
         stopped.id = QStringLiteral("sbx-terminal-2");
@@ -367,10 +367,10 @@ private Q_SLOTS:
     void sandboxTerminalIsAudited()
     {
         const QString dir = makeTempDir(QStringLiteral("terminaldock-audit"));
-        runtime::HostSession::Setup setup = testDriverSessionSetup(dir);
+        services::HostSession::Setup setup = testDriverSessionSetup(dir);
         must(store::openAndMigrate(setup.database));
         useLoopbackSshd(setup);
-        runtime::HostSession session(setup);
+        services::HostSession session(setup);
         const model::Sandbox row = openWithRunningSandbox(session, setup, QStringLiteral("sbx-audit-1"));
 
         store::StoreWorker worker(setup.database);
@@ -475,12 +475,12 @@ private Q_SLOTS:
     {
         QFETCH(bool, closeWindowFirst);
         const QString dir = makeTempDir(QStringLiteral("terminaldock-shutdown"));
-        runtime::HostSession::Setup setup = testDriverSessionSetup(dir);
+        services::HostSession::Setup setup = testDriverSessionSetup(dir);
         must(store::openAndMigrate(setup.database));
         useLoopbackSshd(setup);
         auto store = std::make_unique<store::StoreWorker>(setup.database);
         auto window = std::make_unique<ui::MainWindow>(store.get());
-        auto session = std::make_unique<runtime::HostSession>(setup);
+        auto session = std::make_unique<services::HostSession>(setup);
         const QString id = closeWindowFirst ? QStringLiteral("sbx-quit-1") : QStringLiteral("sbx-quit-2");
         const model::Sandbox row = openWithRunningSandbox(*session, setup, id);
         window->show();
@@ -570,7 +570,7 @@ private Q_SLOTS:
         must(ssh::trustHostKey(knownHosts, hypervisor.host(), hypervisor.port(),
                                hypervisor.hostKey().publicKey()));
 
-        runtime::HostSession::Setup setup = testDriverSessionSetup(dir);
+        services::HostSession::Setup setup = testDriverSessionSetup(dir);
         must(store::openAndMigrate(setup.database));
         const auto testDriver = setup.connect;
         setup.host.name = QStringLiteral("far");
@@ -596,7 +596,7 @@ private Q_SLOTS:
         };
         useLoopbackSshd(setup);
         const int port = m_sshd->port();
-        runtime::HostSession session(setup);
+        services::HostSession session(setup);
         const model::Sandbox row = openWithRunningSandbox(session, setup, QStringLiteral("sbx-far-1"));
         TerminalTab* tab = m_dock->openSandboxTerminal(&session, row);
         QTRY_VERIFY_WITH_TIMEOUT(tab->isConnected() || tab->hasEnded(), 15000);

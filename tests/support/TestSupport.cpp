@@ -97,9 +97,9 @@ Result<std::unique_ptr<virt::Hypervisor>> connectTestDriver(const QString& uri)
     return std::unique_ptr<virt::Hypervisor>(std::move(*hv));
 }
 
-runtime::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hypervisor** raw)
+services::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hypervisor** raw)
 {
-    runtime::HostSession::Setup s;
+    services::HostSession::Setup s;
     s.host.name = QStringLiteral("local");
     s.host.uri = QStringLiteral("test:///default");
     s.database.sqlitePath = sqliteFileIn(dir);

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "base/Result.h"
-#include "runtime/HostSession.h"
+#include "services/HostSession.h"
 
 #include <QObject>
 #include <QSignalSpy>
@@ -38,7 +38,7 @@ connectTestDriver(const QString& uri = QStringLiteral("test:///default"));
 /// `dir`: the golden VM of kTestDriverGoldenXml defined on connect, creates of 2 MiB and 1 vCPU (the
 /// driver's host has 3 MiB free) that do not wait for the guest, and a readiness probe that never answers.
 /// When `raw` is given it receives the session's connection, to change things behind the session's back.
-runtime::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hypervisor** raw = nullptr);
+services::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hypervisor** raw = nullptr);
 
 /// True once an operationProgress(operation, message) recorded by `spy` (a HostSession's) has `text` in its
 /// message, e.g. "waiting" while a create waits for its guest.

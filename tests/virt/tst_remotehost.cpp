@@ -2,7 +2,7 @@
 // A remote libvirt host's SSH key is checked by Fluid, strictly, before libvirt's own SSH transport runs:
 // against a real OpenSSH sshd on 127.0.0.1 standing in for the host.
 #include "LoopbackSshd.h"
-#include "runtime/Runtime.h"
+#include "services/Runtime.h"
 #include "ssh/HostTrust.h"
 #include "ssh/LoginKey.h"
 #include "ssh/SshKeys.h"
@@ -50,7 +50,7 @@ private Q_SLOTS:
     void unknownKeyIsAnErrorShowingItsFingerprint()
     {
         const QString knownHosts = m_dir + QStringLiteral("/unknown_known_hosts");
-        auto r = runtime::connectHypervisor(uri(), knownHosts);
+        auto r = services::connectHypervisor(uri(), knownHosts);
         QVERIFY(!r);
         QCOMPARE(r.error().code, ErrorCode::NotFound);
         const QString fingerprint = m_sshd->hostKey().publicKey().fingerprint();
@@ -63,7 +63,7 @@ private Q_SLOTS:
         const QString knownHosts = m_dir + QStringLiteral("/changed_known_hosts");
         const ssh::KeyPair other = must(ssh::KeyPair::generate());
         must(ssh::trustHostKey(knownHosts, QStringLiteral("127.0.0.1"), m_sshd->port(), other.publicKey()));
-        auto r = runtime::connectHypervisor(uri(), knownHosts);
+        auto r = services::connectHypervisor(uri(), knownHosts);
         QVERIFY(!r);
         QCOMPARE(r.error().code, ErrorCode::Tampered);
     }
@@ -71,7 +71,7 @@ private Q_SLOTS:
     void verificationCannotBeTurnedOff()
     {
         auto r =
-            runtime::connectHypervisor(uri(QStringLiteral("?no_verify=1")), m_dir + QStringLiteral("/kh"));
+            services::connectHypervisor(uri(QStringLiteral("?no_verify=1")), m_dir + QStringLiteral("/kh"));
         QVERIFY(!r);
         QCOMPARE(r.error().code, ErrorCode::Refused);
     }
@@ -82,25 +82,25 @@ private Q_SLOTS:
         const QString fingerprint = m_sshd->hostKey().publicKey().fingerprint();
         const QString wrong = must(ssh::KeyPair::generate()).publicKey().fingerprint();
 
-        auto refused = runtime::trustHypervisorHost(uri(), wrong, knownHosts);
+        auto refused = services::trustHypervisorHost(uri(), wrong, knownHosts);
         QVERIFY(!refused);
         QCOMPARE(refused.error().code, ErrorCode::Tampered);
         QVERIFY(knownHostsContent(knownHosts).isEmpty());
 
-        QCOMPARE(must(runtime::trustHypervisorHost(uri(), fingerprint, knownHosts)), fingerprint);
+        QCOMPARE(must(services::trustHypervisorHost(uri(), fingerprint, knownHosts)), fingerprint);
         QVERIFY(knownHostsContent(knownHosts)
                     .contains(QStringLiteral("[127.0.0.1]:%1").arg(m_sshd->port()).toUtf8()));
 
         // Fluid's check passes now; what fails next is libvirt's own connection (no libvirtd behind this
         // sshd), not the host key.
-        auto r = runtime::connectHypervisor(uri(), knownHosts);
+        auto r = services::connectHypervisor(uri(), knownHosts);
         QVERIFY(!r);
         QVERIFY2(r.error().code != ErrorCode::NotFound && r.error().code != ErrorCode::Tampered,
                  qPrintable(r.error().toString()));
         QVERIFY2(r.error().message.contains(QLatin1String("Cannot connect to libvirt")),
                  qPrintable(r.error().toString()));
 
-        QCOMPARE(runtime::trustHypervisorHost(QStringLiteral("qemu:///system"), fingerprint, knownHosts)
+        QCOMPARE(services::trustHypervisorHost(QStringLiteral("qemu:///system"), fingerprint, knownHosts)
                      .error()
                      .code,
                  ErrorCode::Refused);
@@ -129,14 +129,14 @@ private Q_SLOTS:
                                     .arg(wrapper);
 
         // Without the key: ssh has nothing the host accepts.
-        auto without = runtime::connectHypervisor(hostUri, knownHosts);
+        auto without = services::connectHypervisor(hostUri, knownHosts);
         QVERIFY(!without);
         QVERIFY2(without.error().toString().contains(QLatin1String("Permission denied")),
                  qPrintable(without.error().toString()));
         QVERIFY(!host.log().contains(QLatin1String("Accepted publickey")));
 
         // With it: the login succeeds (what fails next is that no libvirtd runs behind this sshd).
-        auto with = runtime::connectHypervisor(hostUri, knownHosts, key.privateKey);
+        auto with = services::connectHypervisor(hostUri, knownHosts, key.privateKey);
         QVERIFY(!with);
         QVERIFY2(!with.error().toString().contains(QLatin1String("Permission denied")),
                  qPrintable(with.error().toString()));

@@ -4,7 +4,7 @@
 #include "DiffPathModel.h"
 #include "inspect/DiffEngine.h"
 #include "JsonTableModel.h"
-#include "runtime/HostSession.h"
+#include "services/HostSession.h"
 #include "SideBySideView.h"
 
 #include <QAction>
@@ -432,12 +432,12 @@ void DiffDock::showSelected()
     m_sideBySide->setEntry(m_paths->entry(current));
 }
 
-void DiffDock::addHostSession(runtime::HostSession* session)
+void DiffDock::addHostSession(services::HostSession* session)
 {
     if (m_sessions.contains(session))
         return;
     m_sessions.append(session);
-    using HS = runtime::HostSession;
+    using HS = services::HostSession;
     const auto mine = [this, session](int op) {
         return m_operation != 0 && op == m_operation && m_session == session;
     };
@@ -474,7 +474,7 @@ void DiffDock::addHostSession(runtime::HostSession* session)
     });
 }
 
-void DiffDock::follow(runtime::HostSession* session, int operation, const QString& sandboxName)
+void DiffDock::follow(services::HostSession* session, int operation, const QString& sandboxName)
 {
     addHostSession(session); // no-op when the window added it before the operation started, as it should
     m_session = session;

@@ -22,7 +22,7 @@ class QTableView;
 class QToolButton;
 class QTreeView;
 
-namespace fluid::runtime {
+namespace fluid::services {
 class HostSession;
 }
 
@@ -68,10 +68,10 @@ public:
 
     /// Listens to a session's operations so a diff started on it can be followed. Call it before starting
     /// diffs there: a diff that ends before its session was added would be missed.
-    void addHostSession(runtime::HostSession* session);
+    void addHostSession(services::HostSession* session);
     /// Follows a running HostSession::diff: progress with Cancel, then its result (diffReady) or its error.
     /// Following another operation stops following the previous one (which keeps running).
-    void follow(runtime::HostSession* session, int operation, const QString& sandboxName);
+    void follow(services::HostSession* session, int operation, const QString& sandboxName);
     bool isRunning() const { return m_operation != 0; }
 
     /// Writes the document to `path` off the GUI thread; exportFinished() tells how it went.
@@ -141,10 +141,10 @@ private:
     QAction* m_export;
     QJsonObject m_document;
     QString m_sandboxName;
-    QPointer<runtime::HostSession> m_session;
+    QPointer<services::HostSession> m_session;
     int m_operation = 0;
     QString m_followedName;
-    QList<runtime::HostSession*> m_sessions; ///< sessions listened to (compared only, never called)
+    QList<services::HostSession*> m_sessions; ///< sessions listened to (compared only, never called)
     QFutureWatcher<QString>* m_exportWatcher;
     QString m_exportPath;
     std::unique_ptr<Prompts> m_prompts;

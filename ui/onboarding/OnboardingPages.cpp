@@ -4,7 +4,7 @@
 #include "config/Config.h"
 #include "config/SettingsChecks.h"
 #include "OnboardingWizard.h"
-#include "runtime/Runtime.h"
+#include "services/Runtime.h"
 #include "secrets/SecretStore.h"
 #include "Worker.h"
 
@@ -86,31 +86,31 @@ QLabel* buddyLabel(const QString& text, QWidget* buddy)
     return label;
 }
 
-QString statusText(runtime::HostCheck::Status status)
+QString statusText(services::HostCheck::Status status)
 {
     switch (status) {
-    case runtime::HostCheck::Status::Passed:
+    case services::HostCheck::Status::Passed:
         return QObject::tr("Passed");
-    case runtime::HostCheck::Status::Failed:
+    case services::HostCheck::Status::Failed:
         return QObject::tr("Failed");
-    case runtime::HostCheck::Status::Warning:
+    case services::HostCheck::Status::Warning:
         return QObject::tr("Warning");
-    case runtime::HostCheck::Status::NeedsConfirmation:
+    case services::HostCheck::Status::NeedsConfirmation:
         return QObject::tr("Confirm");
     }
     return {};
 }
 
-QIcon statusIcon(const QWidget* widget, runtime::HostCheck::Status status)
+QIcon statusIcon(const QWidget* widget, services::HostCheck::Status status)
 {
     switch (status) {
-    case runtime::HostCheck::Status::Passed:
+    case services::HostCheck::Status::Passed:
         return widget->style()->standardIcon(QStyle::SP_DialogApplyButton);
-    case runtime::HostCheck::Status::Failed:
+    case services::HostCheck::Status::Failed:
         return widget->style()->standardIcon(QStyle::SP_MessageBoxCritical);
-    case runtime::HostCheck::Status::Warning:
+    case services::HostCheck::Status::Warning:
         return widget->style()->standardIcon(QStyle::SP_MessageBoxWarning);
-    case runtime::HostCheck::Status::NeedsConfirmation:
+    case services::HostCheck::Status::NeedsConfirmation:
         return widget->style()->standardIcon(QStyle::SP_MessageBoxQuestion);
     }
     return {};
@@ -333,7 +333,7 @@ QString HostPage::currentUri() const
 {
     if (m_local->isChecked())
         return m_localUri->text().trimmed();
-    return runtime::sshHypervisorUri(m_user->text().trimmed(), m_host->text().trimmed(), m_port->value(),
+    return services::sshHypervisorUri(m_user->text().trimmed(), m_host->text().trimmed(), m_port->value(),
                                      m_loginKey ? QString() : m_key->currentText().trimmed());
 }
 
@@ -444,7 +444,7 @@ void HostPage::fieldsChanged()
     updateState();
 }
 
-void HostPage::addCheckRow(const runtime::HostCheck& check)
+void HostPage::addCheckRow(const services::HostCheck& check)
 {
     auto* title = new QStandardItem(statusIcon(this, check.status), check.title);
     auto* status = new QStandardItem(statusText(check.status));
@@ -470,14 +470,14 @@ void HostPage::startTest()
     m_running = true;
     m_cancelFlag = std::make_shared<std::atomic<bool>>(false);
 
-    runtime::HostProbeRequest request;
+    services::HostProbeRequest request;
     request.uri = m_testedUri;
     request.knownHostsFile = m_wizard->environment().knownHostsFile;
     if (!m_local->isChecked() && m_loginKey)
         request.loginKey = m_loginKey->privateKey;
     else if (!m_local->isChecked())
         request.keyFile = m_key->currentText().trimmed();
-    const runtime::HypervisorConnector connector = m_wizard->environment().connect;
+    const services::HypervisorConnector connector = m_wizard->environment().connect;
     const std::shared_ptr<std::atomic<bool>> flag = m_cancelFlag;
 
     if (m_watcher)
@@ -486,9 +486,9 @@ void HostPage::startTest()
     connect(m_watcher, &QFutureWatcherBase::resultReadyAt, this, &HostPage::onEvent);
     connect(m_watcher, &QFutureWatcherBase::finished, this, &HostPage::onFinished);
     m_watcher->setFuture(runOnWorker<ProbeEvent>([request, connector, flag](QPromise<ProbeEvent>& promise) {
-        runtime::HostProbeReport report = runtime::probeHost(
+        services::HostProbeReport report = services::probeHost(
             request, connector,
-            [&promise](const runtime::HostCheck& check) {
+            [&promise](const services::HostCheck& check) {
                 promise.addResult(ProbeEvent{check, std::nullopt});
             },
             flag.get());
@@ -507,7 +507,7 @@ void HostPage::cancelTest()
     m_watcher->deleteLater();
     m_watcher = nullptr;
     m_running = false;
-    addCheckRow({tr("Stopped"), runtime::HostCheck::Status::Warning,
+    addCheckRow({tr("Stopped"), services::HostCheck::Status::Warning,
                  tr("The test was stopped before it finished. Test again to continue.")});
     updateState();
 }
@@ -564,7 +564,7 @@ void HostPage::trustAndRetest()
     });
     watcher->setFuture(
         runOnWorker<Result<QString>>([uri, fingerprint, knownHosts](QPromise<Result<QString>>& p) {
-            p.addResult(runtime::trustHypervisorHost(uri, fingerprint, knownHosts));
+            p.addResult(services::trustHypervisorHost(uri, fingerprint, knownHosts));
         }));
 }
 
@@ -698,9 +698,9 @@ void CaPage::run()
     const bool create = m_create->isChecked();
     const QString userFile = m_userFile->text().trimmed();
     const QString hostFile = m_hostFile->text().trimmed();
-    m_watcher = new QFutureWatcher<Result<runtime::CaSummary>>(this);
+    m_watcher = new QFutureWatcher<Result<services::CaSummary>>(this);
     connect(m_watcher, &QFutureWatcherBase::finished, this, [this]() {
-        const Result<runtime::CaSummary> result = m_watcher->result();
+        const Result<services::CaSummary> result = m_watcher->result();
         m_watcher->deleteLater();
         m_watcher = nullptr;
         if (!result) {
@@ -721,14 +721,14 @@ void CaPage::run()
         updateState();
     });
     m_message->setText(tr("Storing the CA keys…"));
-    m_watcher->setFuture(runOnWorker<Result<runtime::CaSummary>>(
-        [options, create, userFile, hostFile](QPromise<Result<runtime::CaSummary>>& p) {
+    m_watcher->setFuture(runOnWorker<Result<services::CaSummary>>(
+        [options, create, userFile, hostFile](QPromise<Result<services::CaSummary>>& p) {
             auto store = secrets::openSecretStore(options);
             if (!store) {
                 p.addResult(store.error());
                 return;
             }
-            p.addResult(create ? runtime::createCa(**store) : runtime::importCa(**store, userFile, hostFile));
+            p.addResult(create ? services::createCa(**store) : services::importCa(**store, userFile, hostFile));
         }));
     updateState();
 }
@@ -827,16 +827,16 @@ GoldenPage::~GoldenPage()
 void GoldenPage::initializePage()
 {
     const auto& report = m_wizard->hostPage()->report();
-    if (fillSources(report ? report->sources : QList<runtime::SourceVmRow>()) == 0)
+    if (fillSources(report ? report->sources : QList<services::SourceVmRow>()) == 0)
         m_build->setChecked(true);
     updateState();
 }
 
-int GoldenPage::fillSources(const QList<runtime::SourceVmRow>& rows)
+int GoldenPage::fillSources(const QList<services::SourceVmRow>& rows)
 {
     m_sources->removeRows(0, m_sources->rowCount());
     int cloneable = 0;
-    for (const runtime::SourceVmRow& row : rows) {
+    for (const services::SourceVmRow& row : rows) {
         auto* name = new QStandardItem(row.name);
         auto* state = new QStandardItem(row.state);
         auto* size = new QStandardItem(tr("%1 vCPU, %2 MiB").arg(row.vcpus).arg(row.memoryMib));
@@ -880,7 +880,7 @@ void GoldenPage::startBuild()
 {
     if (buildPid() != 0)
         return;
-    auto script = runtime::findGoldenImageScript(m_wizard->environment().exeDir);
+    auto script = services::findGoldenImageScript(m_wizard->environment().exeDir);
     if (!script) {
         m_message->setText(tr("The golden image cannot be built here: %1 Choose an existing VM instead.")
                                .arg(script.error().message));
@@ -910,7 +910,7 @@ void GoldenPage::startBuild()
     });
     m_process->start(
         QStringLiteral("bash"),
-        runtime::goldenImageBuildArguments(*script, QStringLiteral("fwcfg"), m_wizard->chosenHost().uri));
+        services::goldenImageBuildArguments(*script, QStringLiteral("fwcfg"), m_wizard->chosenHost().uri));
     m_message->setText(tr("Building the golden image (this downloads Debian packages and takes minutes)…"));
     updateState();
 }
@@ -938,11 +938,11 @@ void GoldenPage::onOutput()
         const QString line = QString::fromUtf8(m_partialLine.left(newline));
         m_partialLine.remove(0, newline + 1);
         m_log->appendPlainText(line);
-        if (auto progress = runtime::parseGoldenImageProgress(line)) {
+        if (auto progress = services::parseGoldenImageProgress(line)) {
             m_progress->setValue(progress->first);
             m_progress->setFormat(QStringLiteral("%p% ") + progress->second);
         }
-        if (auto defined = runtime::parseGoldenImageDefined(line))
+        if (auto defined = services::parseGoldenImageDefined(line))
             m_definedVm = *defined;
     }
 }
@@ -976,8 +976,8 @@ void GoldenPage::chooseBuiltVm(const QString& name)
     m_message->setText(tr("The golden image is built; looking for %1 on the host…").arg(name));
     const QString uri = m_wizard->chosenHost().uri;
     const QString knownHosts = m_wizard->environment().knownHostsFile;
-    const runtime::HypervisorConnector connector = m_wizard->environment().connect;
-    using Rows = Result<QList<runtime::SourceVmRow>>;
+    const services::HypervisorConnector connector = m_wizard->environment().connect;
+    using Rows = Result<QList<services::SourceVmRow>>;
     m_listing = new QFutureWatcher<Rows>(this);
     connect(m_listing, &QFutureWatcherBase::finished, this, [this, name]() {
         const Rows rows = m_listing->result();
@@ -986,12 +986,12 @@ void GoldenPage::chooseBuiltVm(const QString& name)
         onBuiltVmListed(name, rows);
     });
     m_listing->setFuture(runOnWorker<Rows>([uri, knownHosts, connector](QPromise<Rows>& p) {
-        p.addResult(runtime::listSourceVms(uri, knownHosts, connector));
+        p.addResult(services::listSourceVms(uri, knownHosts, connector));
     }));
     updateState();
 }
 
-void GoldenPage::onBuiltVmListed(const QString& name, const Result<QList<runtime::SourceVmRow>>& rows)
+void GoldenPage::onBuiltVmListed(const QString& name, const Result<QList<services::SourceVmRow>>& rows)
 {
     if (!rows) {
         m_message->setText(
@@ -1004,7 +1004,7 @@ void GoldenPage::onBuiltVmListed(const QString& name, const Result<QList<runtime
     }
     fillSources(*rows);
     const auto found = std::find_if(rows->cbegin(), rows->cend(),
-                                    [&name](const runtime::SourceVmRow& row) { return row.name == name; });
+                                    [&name](const services::SourceVmRow& row) { return row.name == name; });
     if (found == rows->cend()) {
         m_message->setText(
             tr("The golden image is built, but the VM %1 the build defined is not on the host. "

@@ -4,7 +4,7 @@
 // The pages of OnboardingWizard. Each lives on the GUI thread; blocking work goes to runOnWorker().
 
 #include "config/Settings.h"
-#include "runtime/Onboarding.h"
+#include "services/Onboarding.h"
 #include "ssh/LoginKey.h"
 
 #include <QFutureWatcher>
@@ -35,8 +35,8 @@ class OnboardingWizard;
 
 /// One event of a host test: a finished step, or the final report.
 struct ProbeEvent {
-    std::optional<runtime::HostCheck> step;
-    std::optional<runtime::HostProbeReport> report;
+    std::optional<services::HostCheck> step;
+    std::optional<services::HostProbeReport> report;
 };
 
 /// Page a: which libvirt host, and a step-by-step connection test of it.
@@ -53,7 +53,7 @@ public:
     QString currentUri() const;
     QString hostName() const;
     /// The last finished test of currentUri(), if any.
-    const std::optional<runtime::HostProbeReport>& report() const { return m_report; }
+    const std::optional<services::HostProbeReport>& report() const { return m_report; }
     bool isTesting() const { return m_running; }
     /// The login key generated or imported on this page for the keychain (Finish stores it as the host's
     /// login key); nullopt when ssh's own keys or a key file are used.
@@ -81,7 +81,7 @@ private:
     void fieldsChanged();
     void refreshKeys();
     void updateState();
-    void addCheckRow(const runtime::HostCheck& check);
+    void addCheckRow(const services::HostCheck& check);
 
     OnboardingWizard* m_wizard;
     QRadioButton* m_local;
@@ -115,7 +115,7 @@ private:
     bool m_running = false;
     QString m_testedUri;
     QString m_testedKey;
-    std::optional<runtime::HostProbeReport> m_report;
+    std::optional<services::HostProbeReport> m_report;
     QString m_pendingFingerprint;
 };
 
@@ -128,7 +128,7 @@ public:
     ~CaPage() override;
 
     bool isComplete() const override;
-    std::optional<runtime::CaSummary> summary() const { return m_summary; }
+    std::optional<services::CaSummary> summary() const { return m_summary; }
 
 public Q_SLOTS:
     void run();
@@ -148,8 +148,8 @@ private:
     QPlainTextEdit* m_publicKeys;
     QPushButton* m_copy;
     QLabel* m_message;
-    QFutureWatcher<Result<runtime::CaSummary>>* m_watcher = nullptr;
-    std::optional<runtime::CaSummary> m_summary;
+    QFutureWatcher<Result<services::CaSummary>>* m_watcher = nullptr;
+    std::optional<services::CaSummary> m_summary;
 };
 
 /// Page c: a cloneable source VM of the host, or the Debian golden image built by golden-image.sh.
@@ -184,11 +184,11 @@ private:
     void onBuildFinished(int exitCode, QProcess::ExitStatus status);
     void updateState();
     /// Lists `rows` (disabled when they cannot be cloned); returns how many can be.
-    int fillSources(const QList<runtime::SourceVmRow>& rows);
+    int fillSources(const QList<services::SourceVmRow>& rows);
     /// Lists the host's VMs again on a worker and chooses `name` (the VM the build defined) when it is
     /// there and can be cloned.
     void chooseBuiltVm(const QString& name);
-    void onBuiltVmListed(const QString& name, const Result<QList<runtime::SourceVmRow>>& rows);
+    void onBuiltVmListed(const QString& name, const Result<QList<services::SourceVmRow>>& rows);
 
     OnboardingWizard* m_wizard;
     QRadioButton* m_useExisting;
@@ -206,7 +206,7 @@ private:
     bool m_cancelled = false;
     QString m_definedVm; ///< what the build's "defined NAME ..." line said
     QString m_builtVm;
-    QFutureWatcher<Result<QList<runtime::SourceVmRow>>>* m_listing = nullptr;
+    QFutureWatcher<Result<QList<services::SourceVmRow>>>* m_listing = nullptr;
 };
 
 /// Page d: LLM provider, model, endpoint and API key (the key goes to the secret store at Finish).

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "config/Settings.h"
-#include "runtime/Onboarding.h"
+#include "services/Onboarding.h"
 #include "secrets/SecretStore.h"
 
 #include <QWizard>
@@ -45,8 +45,8 @@ public:
         QString sshDir;
         /// Where the CA keys and the API key go.
         secrets::SecretStoreOptions secretStore;
-        /// How hosts are opened; empty: runtime::connectHypervisor.
-        runtime::HypervisorConnector connect;
+        /// How hosts are opened; empty: services::connectHypervisor.
+        services::HypervisorConnector connect;
         /// Folder of the running executable, for finding golden-image.sh.
         QString exeDir;
     };

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "TerminalDock.h"
 
-#include "runtime/HostSession.h"
+#include "services/HostSession.h"
 #include "ssh/PtySession.h"
 #include "TerminalScreen.h"
 #include "TerminalTransport.h"
@@ -210,9 +210,9 @@ TerminalTab* TerminalDock::openTerminal(const QString& title, std::unique_ptr<Te
     return tab;
 }
 
-TerminalTab* TerminalDock::openSandboxTerminal(runtime::HostSession* session, const model::Sandbox& sandbox)
+TerminalTab* TerminalDock::openSandboxTerminal(services::HostSession* session, const model::Sandbox& sandbox)
 {
-    const QPointer<runtime::HostSession> guard(session);
+    const QPointer<services::HostSession> guard(session);
     const QString sandboxId = sandbox.id;
     const QString name = sandbox.name;
     TerminalTab::TransportFactory factory = [guard, sandboxId, name]() -> std::unique_ptr<TerminalTransport> {

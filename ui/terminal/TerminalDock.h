@@ -16,7 +16,7 @@ namespace fluid::model {
 struct Sandbox;
 }
 
-namespace fluid::runtime {
+namespace fluid::services {
 class HostSession;
 }
 
@@ -83,7 +83,7 @@ public:
     TerminalTab* openTerminal(const QString& title, std::unique_ptr<TerminalTransport> transport,
                               TerminalTab::TransportFactory reconnect = {});
     /// Opens a root shell on a running sandbox through the session (which connects on its workers).
-    TerminalTab* openSandboxTerminal(runtime::HostSession* session, const model::Sandbox& sandbox);
+    TerminalTab* openSandboxTerminal(services::HostSession* session, const model::Sandbox& sandbox);
 
     QTabWidget* tabs() const { return m_tabs; }
     int count() const;

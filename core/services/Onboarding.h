@@ -17,7 +17,7 @@ namespace fluid::secrets {
 class SecretStore;
 }
 
-namespace fluid::runtime {
+namespace fluid::services {
 
 // What the onboarding wizard and the settings dialog need from core, as plain blocking functions over
 // plain data. Thread: any, but every function that touches the network, libvirt, the secret store or a
@@ -67,7 +67,7 @@ struct HostProbeReport {
     bool ok() const { return libvirtConnected && info.has_value(); }
 };
 
-/// How a probe opens the hypervisor (runtime::connectHypervisor by default; tests pass one that defines a
+/// How a probe opens the hypervisor (services::connectHypervisor by default; tests pass one that defines a
 /// golden VM on libvirt's test driver).
 using HypervisorConnector = std::function<Result<std::unique_ptr<virt::Hypervisor>>(
     const QString& uri, const QString& knownHostsFile)>;
@@ -123,4 +123,4 @@ std::optional<std::pair<int, QString>> parseGoldenImageProgress(const QString& l
 /// the host for the image); nullopt for other lines.
 std::optional<QString> parseGoldenImageDefined(const QString& line);
 
-} // namespace fluid::runtime
+} // namespace fluid::services

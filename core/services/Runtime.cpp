@@ -15,7 +15,7 @@
 
 #include <optional>
 
-namespace fluid::runtime {
+namespace fluid::services {
 
 Result<config::LoadedConfig> loadSettings(const QString& path)
 {
@@ -376,4 +376,4 @@ inspect::HostConnector hostShellConnector(const QString& knownHostsFile, LoginKe
     };
 }
 
-} // namespace fluid::runtime
+} // namespace fluid::services

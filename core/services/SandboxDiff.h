@@ -13,7 +13,7 @@ namespace fluid::store {
 class Database;
 }
 
-namespace fluid::runtime {
+namespace fluid::services {
 
 // How every front end (the CLI, the desktop app's HostSession) diffs a sandbox by snapshot names. Plain
 // functions; blocking (mounts, walks, hashes): call them on a worker thread with the manager's store.
@@ -28,7 +28,7 @@ Result<model::Snapshot> takeDiffSnapshot(virt::SandboxManager& manager, const mo
 /// The diff of `sandbox` from snapshot `fromName` to snapshot `toName`; an empty `toName` means now (a
 /// fresh snapshot is taken first, takeDiffSnapshot). Served from the store when computed before
 /// (inspect::diffSnapshots). A sandbox on a remote host is read there through `connectHost`
-/// (runtime::hostShellConnector; Unavailable without one).
+/// (services::hostShellConnector; Unavailable without one).
 Result<model::Diff> diffSandbox(virt::SandboxManager& manager, store::Database& db,
                                 const inspect::SnapshotInspector& inspector, const model::Sandbox& sandbox,
                                 const QString& fromName, const QString& toName,
@@ -36,4 +36,4 @@ Result<model::Diff> diffSandbox(virt::SandboxManager& manager, store::Database& 
                                 const inspect::CancelCheck& cancelled = {},
                                 const inspect::HostConnector& connectHost = {});
 
-} // namespace fluid::runtime
+} // namespace fluid::services

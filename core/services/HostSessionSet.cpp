@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "HostSessionSet.h"
 
-namespace fluid::runtime {
+namespace fluid::services {
 
 QString HostSessionSet::Changes::describe() const
 {
@@ -117,4 +117,4 @@ void HostSessionSet::onClosed(const QString& host)
     openMissing();
 }
 
-} // namespace fluid::runtime
+} // namespace fluid::services

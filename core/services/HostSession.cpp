@@ -17,7 +17,7 @@
 #include <mutex>
 #include <utility>
 
-namespace fluid::runtime {
+namespace fluid::services {
 
 HostSession::HostSession(Setup setup, QObject* parent)
     : QObject(parent)
@@ -49,7 +49,7 @@ HostSession::setupFor(const config::Settings& settings, const config::HostSettin
     setup.database = database;
     setup.manager = managerOptions(settings);
     setup.manager.issueIdentity = lazyIdentityIssuer(loadCa);
-    setup.createDefaults = runtime::createDefaults(settings, host, {});
+    setup.createDefaults = services::createDefaults(settings, host, {});
     setup.loadCa = std::move(loadCa);
     setup.loadLoginKey = std::move(loadLoginKey);
     return setup;
@@ -640,4 +640,4 @@ QString HostSession::closedMessage() const
         .arg(m_setup.host.name);
 }
 
-} // namespace fluid::runtime
+} // namespace fluid::services

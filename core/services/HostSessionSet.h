@@ -10,7 +10,7 @@
 #include <functional>
 #include <map>
 
-namespace fluid::runtime {
+namespace fluid::services {
 
 /// The HostSession of every configured host, by host name, kept in step with the settings. apply() after
 /// each save compares the hosts with the ones the sessions were made for: an unchanged host keeps its
@@ -58,9 +58,9 @@ public:
 
 Q_SIGNALS:
     /// A new session, not opened yet (HostsDock::addHostSession opens it).
-    void sessionAdded(fluid::runtime::HostSession* session);
+    void sessionAdded(fluid::services::HostSession* session);
     /// The session is being closed: drop it now. It is deleted after it has closed.
-    void sessionRemoved(fluid::runtime::HostSession* session);
+    void sessionRemoved(fluid::services::HostSession* session);
     /// A session apply() closed has finished closing and is about to be deleted.
     void sessionClosed(const QString& host);
 
@@ -81,4 +81,4 @@ private:
     std::map<QString, HostSession*> m_closing;
 };
 
-} // namespace fluid::runtime
+} // namespace fluid::services

@@ -4,7 +4,7 @@
 #include "config/Settings.h"
 #include "inspect/SnapshotInspector.h"
 #include "model/Model.h"
-#include "runtime/Onboarding.h"
+#include "services/Onboarding.h"
 #include "ssh/CertificateAuthority.h"
 #include "ssh/SandboxShell.h"
 #include "store/Database.h"
@@ -19,7 +19,7 @@
 #include <functional>
 #include <memory>
 
-namespace fluid::runtime {
+namespace fluid::services {
 
 /// One libvirt host as a front end sees it (the desktop app's tree, fluid-remote). Connecting, sandbox
 /// operations and libvirt's lifecycle events all run on a small pool of worker threads, each with its own
@@ -45,19 +45,19 @@ public:
         virt::ManagerOptions manager;
         /// Defaults for create(): memory, vCPUs, accelerator, limits, ready timeout (hostId is filled in).
         virt::CreateOptions createDefaults;
-        /// Opens the host's connection (runtime::connectHypervisor by default).
+        /// Opens the host's connection (services::connectHypervisor by default).
         std::function<Result<std::unique_ptr<virt::Hypervisor>>(const QString& uri)> connect;
-        /// Loads Fluid's SSH CA for openShell() (a runtime::CaLoader, e.g. secretStoreCaLoader); called on a
+        /// Loads Fluid's SSH CA for openShell() (a services::CaLoader, e.g. secretStoreCaLoader); called on a
         /// worker, once, when the first shell is opened. Unset: openShell() fails saying so.
         std::function<Result<std::shared_ptr<const ssh::CertificateAuthority>>()> loadCa;
         /// Where a sandbox's sshd is reached; sandboxEndpoint() (the row's IP, port 22, its pinned host key)
         /// when unset.
         std::function<Result<ssh::SandboxEndpoint>(const model::Sandbox&)> shellEndpoint;
         /// Reaches a remote host's sshd to read a sandbox's disk there for diff()
-        /// (runtime::hostShellConnector by default).
+        /// (services::hostShellConnector by default).
         inspect::HostConnector connectHost;
         /// The host's SSH login key from the secret store, for hosts with login_key: keychain (a
-        /// runtime::LoginKeyLoader); the default connect and connectHost call it, on a worker, for each
+        /// services::LoginKeyLoader); the default connect and connectHost call it, on a worker, for each
         /// connection they make. Unset: ssh's own keys.
         std::function<Result<QByteArray>()> loadLoginKey;
         /// Where the default connect and connectHost check a remote host's SSH key; empty:
@@ -68,7 +68,7 @@ public:
     /// The Setup a front end gives the session of one configured host: its store, manager options with
     /// Fluid's CA as identity issuer, create defaults from config, the CA for terminals, and the host's
     /// login key loader. `loadCa` and `loadLoginKey` are called lazily, on a worker
-    /// (runtime::secretStoreCaLoader, runtime::loginKeyLoader).
+    /// (services::secretStoreCaLoader, services::loginKeyLoader).
     static Setup setupFor(const config::Settings& settings, const config::HostSettings& host,
                           const store::DatabaseOptions& database,
                           std::function<Result<std::shared_ptr<const ssh::CertificateAuthority>>()> loadCa,
@@ -150,7 +150,7 @@ Q_SIGNALS:
     /// The host's connection dropped (up=false, Fluid reconnects by itself) or came back.
     void connectionChanged(bool up, const QString& reason);
     void hostInfoChanged(const QString& summary);
-    void sourcesChanged(const QList<fluid::runtime::HostSession::Source>& sources);
+    void sourcesChanged(const QList<fluid::services::HostSession::Source>& sources);
     /// Every sandbox of this host that is not destroyed, newest first.
     void sandboxesChanged(const QList<fluid::model::Sandbox>& sandboxes);
     void snapshotsLoaded(const QString& sandboxId, const QList<fluid::virt::SnapshotInfo>& snapshots);
@@ -223,4 +223,4 @@ private:
     bool m_closeRequested = false; // close() was called (its thread only)
 };
 
-} // namespace fluid::runtime
+} // namespace fluid::services

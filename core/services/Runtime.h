@@ -16,7 +16,7 @@ class SshConnection;
 #include <functional>
 #include <memory>
 
-namespace fluid::runtime {
+namespace fluid::services {
 
 // Wiring shared by every front end (the desktop app, the CLI, fluid-remote): settings in, ready-to-open
 // store and secret store options out. Plain functions; thread: any (databaseOptions blocks on the secret
@@ -110,4 +110,4 @@ inspect::HostConnector hostShellConnector(const QString& knownHostsFile = {},
 virt::CreateOptions createDefaults(const config::Settings& settings, const config::HostSettings& host,
                                    const QString& hostRowId);
 
-} // namespace fluid::runtime
+} // namespace fluid::services

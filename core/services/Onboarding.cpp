@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "runtime/Onboarding.h"
+#include "services/Onboarding.h"
 
-#include "runtime/Runtime.h"
+#include "services/Runtime.h"
 #include "secrets/SecretStore.h"
 #include "ssh/CertificateAuthority.h"
 #include "ssh/LoginKey.h"
@@ -14,7 +14,7 @@
 #include <QUrl>
 #include <QUrlQuery>
 
-namespace fluid::runtime {
+namespace fluid::services {
 
 namespace {
 
@@ -384,4 +384,4 @@ std::optional<std::pair<int, QString>> parseGoldenImageProgress(const QString& l
     return std::make_pair(qBound(0, m.captured(1).toInt(), 100), m.captured(2).trimmed());
 }
 
-} // namespace fluid::runtime
+} // namespace fluid::services

@@ -4,7 +4,7 @@
 #include "store/Repository.h"
 #include "virt/SandboxManager.h"
 
-namespace fluid::runtime {
+namespace fluid::services {
 
 Result<model::Snapshot> findSnapshot(store::Database& db, const model::Sandbox& sandbox, const QString& name)
 {
@@ -42,4 +42,4 @@ Result<model::Diff> diffSandbox(virt::SandboxManager& manager, store::Database& 
     return inspect::diffSnapshots(db, inspector, sandbox, *from, *to, progress, cancelled, connectHost);
 }
 
-} // namespace fluid::runtime
+} // namespace fluid::services
