@@ -161,7 +161,7 @@ void HostTreeModel::setSandboxes(const QString& host, const QList<model::Sandbox
         }
         item->setData(int(s.state), SandboxStateRole);
         item->setData(s.createdAt, CreatedRole);
-        setCells(item, {s.name, model::sandboxStateName(s.state), s.ip, mib(s.memoryMib), count(s.vcpus),
+        setCells(item, {s.name, model::enumName(s.state), s.ip, mib(s.memoryMib), count(s.vcpus),
                         QString(), s.accelerator});
         QString tip = tr("Domain %1").arg(s.domainName);
         if (!s.error.isEmpty())

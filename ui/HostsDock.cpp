@@ -3,6 +3,7 @@
 
 #include "base/Clock.h"
 #include "HostTreeModel.h"
+#include "OperationListModel.h"
 #include "services/HostSession.h"
 
 #include <QAction>
@@ -12,7 +13,6 @@
 #include <QListView>
 #include <QMenu>
 #include <QMessageBox>
-#include <QStandardItemModel>
 #include <QStyle>
 #include <QTimer>
 #include <QToolBar>
@@ -23,7 +23,6 @@
 namespace fluid::ui {
 
 namespace {
-constexpr int kMaxFailuresListed = 20;
 constexpr int kStatusTimeoutMs = 8000;
 
 QString noHostText()
@@ -75,7 +74,7 @@ HostsDock::HostsDock(QWidget* parent, const Clock* clock)
     , m_model(new HostTreeModel(this, clock))
     , m_view(new QTreeView)
     , m_empty(new QLabel)
-    , m_operations(new QStandardItemModel(this))
+    , m_operations(new OperationListModel(this))
     , m_operationsView(new QListView)
     , m_prompts(std::make_unique<Prompts>())
     , m_clock(clock ? clock : &Clock::system())
@@ -159,7 +158,7 @@ HostsDock::HostsDock(QWidget* parent, const Clock* clock)
     dismissButton->setObjectName(QStringLiteral("dismissOperations"));
     dismissButton->setText(tr("Dismiss"));
     dismissButton->setToolTip(tr("Remove finished operations from the list"));
-    connect(dismissButton, &QToolButton::clicked, this, &HostsDock::dismissFinished);
+    connect(dismissButton, &QToolButton::clicked, m_operations, &OperationListModel::dismissFinished);
     opsHeader->addWidget(cancelButton);
     opsHeader->addWidget(dismissButton);
     layout->addLayout(opsHeader);
@@ -181,6 +180,9 @@ HostsDock::HostsDock(QWidget* parent, const Clock* clock)
     connect(m_operationsView->selectionModel(), &QItemSelectionModel::selectionChanged, this,
             &HostsDock::updateActions);
     connect(m_operations, &QAbstractItemModel::dataChanged, this, &HostsDock::updateActions);
+    connect(m_operations, &QAbstractItemModel::rowsRemoved, this, &HostsDock::updateActions);
+    connect(m_operations, &OperationListModel::statusMessage, this, &HostsDock::statusMessage);
+    connect(m_operations, &OperationListModel::operationFinished, this, &HostsDock::onOperationFinished);
 
     auto* ages = new QTimer(this);
     ages->setInterval(30000);
@@ -238,8 +240,15 @@ void HostsDock::updateEmptyState()
     m_view->setVisible(!empty);
 }
 
+void HostsDock::setOperations(services::OperationRegistry* registry)
+{
+    m_operations->setRegistry(registry);
+}
+
 void HostsDock::addHostSession(services::HostSession* session, int order)
 {
+    if (!m_operations->registry())
+        m_operations->setRegistry(session->operations());
     const QString host = session->hostName();
     m_sessions.append(session);
     m_model->addHost(host, session->uri(), order);
@@ -254,7 +263,7 @@ void HostsDock::addHostSession(services::HostSession* session, int order)
             for (int g = 0; g < m_model->rowCount(m_model->hostIndex(host)); ++g)
                 m_view->expand(m_model->index(g, 0, m_model->hostIndex(host)));
         } else {
-            addFailure(tr("%1: cannot connect").arg(host), message);
+            m_operations->addNote(tr("%1: cannot connect").arg(host), message);
         }
         updateActions();
     });
@@ -278,17 +287,6 @@ void HostsDock::addHostSession(services::HostSession* session, int order)
             [this, host](const QString& sandboxId, const QList<virt::SnapshotInfo>& snapshots) {
                 m_model->setSnapshots(host, sandboxId, snapshots);
             });
-    connect(session, &services::HostSession::operationStarted, this,
-            [this, session](int op, const QString& description) {
-                onOperationStarted(session, op, description);
-            });
-    connect(session, &services::HostSession::operationProgress, this,
-            [this, session](int op, const QString& message) { onOperationProgress(session, op, message); });
-    connect(session, &services::HostSession::operationFinished, this,
-            [this, session](int op, bool ok, const QString& message) {
-                onOperationFinished(session, op, ok, message);
-            });
-
     connect(session, &services::HostSession::snapshotsLoaded, this, [this](const QString& sandboxId) {
         if (!m_pendingDiff.isValid() ||
             m_pendingDiff.data(HostTreeModel::SandboxIdRole).toString() != sandboxId)
@@ -314,18 +312,10 @@ void HostsDock::removeHostSession(services::HostSession* session)
     m_sessions.removeAll(session);
     m_opening.remove(host);
     for (auto it = m_reloadAfter.begin(); it != m_reloadAfter.end();)
-        it = it.key().first == session ? m_reloadAfter.erase(it) : std::next(it);
+        it = it.value().first == session ? m_reloadAfter.erase(it) : std::next(it);
     if (m_pendingDiff.isValid() && m_pendingDiff.data(HostTreeModel::HostRole).toString() == host)
         m_pendingDiff = QPersistentModelIndex();
-    int running = 0;
-    for (int r = m_operations->rowCount() - 1; r >= 0; --r) {
-        const QStandardItem* item = m_operations->item(r);
-        if (item->data(RunningRole).toBool() &&
-            item->data(SessionRole).value<quintptr>() == quintptr(session)) {
-            m_operations->removeRow(r);
-            ++running;
-        }
-    }
+    const int running = m_operations->forgetHost(host);
     m_model->removeHost(host);
     if (m_sessions.isEmpty())
         m_empty->setText(noHostText());
@@ -388,8 +378,7 @@ void HostsDock::updateActions()
 
     const QModelIndexList ops = m_operationsView->selectionModel()->selectedIndexes();
     action(Action::CancelOperation)
-        ->setEnabled(!ops.isEmpty() && ops.first().data(RunningRole).toBool() &&
-                     ops.first().data(CancellableRole).toBool());
+        ->setEnabled(!ops.isEmpty() && ops.first().data(OperationListModel::CancellableRole).toBool());
 }
 
 void HostsDock::showContextMenu(const QPoint& pos)
@@ -444,27 +433,31 @@ void HostsDock::createSandbox()
     if (!session || !action(Action::Create)->isEnabled())
         return;
     const QString source = createSource(index);
-    const virt::CreateOptions& defaults = session->createDefaults();
+    const virt::CreateOptions defaults = session->createDefaults();
     const auto request = m_prompts->askCreate(this, source, {QString(), defaults.memoryMib, defaults.vcpus});
     if (!request || !m_sessions.contains(session))
         return;
-    track(session, session->create(source, request->name, request->memoryMib, request->vcpus), true, {});
+    services::CreateRequest create;
+    create.source = source;
+    create.name = request->name;
+    create.memoryMib = request->memoryMib;
+    create.vcpus = request->vcpus;
+    session->create(create, m_actor);
+    updateActions();
 }
 
 void HostsDock::startSandbox()
 {
     const QModelIndex index = selected();
     if (services::HostSession* session = sessionFor(index); session && action(Action::Start)->isEnabled())
-        track(session, session->start(index.siblingAtColumn(0).data(HostTreeModel::SandboxIdRole).toString()),
-              false, {});
+        session->start(index.siblingAtColumn(0).data(HostTreeModel::SandboxIdRole).toString(), m_actor);
 }
 
 void HostsDock::stopSandbox()
 {
     const QModelIndex index = selected();
     if (services::HostSession* session = sessionFor(index); session && action(Action::Stop)->isEnabled())
-        track(session, session->stop(index.siblingAtColumn(0).data(HostTreeModel::SandboxIdRole).toString()),
-              false, {});
+        session->stop(index.siblingAtColumn(0).data(HostTreeModel::SandboxIdRole).toString(), m_actor);
 }
 
 void HostsDock::destroySandbox()
@@ -481,7 +474,7 @@ void HostsDock::destroySandbox()
                                 .arg(name)) ||
         !m_sessions.contains(session))
         return;
-    track(session, session->destroy(id), false, {});
+    session->destroy(id, m_actor);
 }
 
 void HostsDock::takeSnapshot()
@@ -497,7 +490,7 @@ void HostsDock::takeSnapshot()
         m_prompts->askSnapshotName(this, index.siblingAtColumn(0).data().toString(), suggestion);
     if (!name || !m_sessions.contains(session))
         return;
-    track(session, session->snapshot(id, *name), false, id);
+    reloadSnapshotsAfter(session, session->snapshot(id, *name, m_actor).id(), id);
 }
 
 void HostsDock::revertSnapshot()
@@ -514,7 +507,7 @@ void HostsDock::revertSnapshot()
                                 .arg(sandbox, snapshot)) ||
         !m_sessions.contains(session))
         return;
-    track(session, session->revert(id, snapshot), false, id);
+    reloadSnapshotsAfter(session, session->revert(id, snapshot, m_actor).id(), id);
 }
 
 void HostsDock::refresh()
@@ -541,15 +534,9 @@ void HostsDock::refresh()
 void HostsDock::cancelOperation()
 {
     const QModelIndexList ops = m_operationsView->selectionModel()->selectedIndexes();
-    if (ops.isEmpty() || !ops.first().data(RunningRole).toBool())
+    if (ops.isEmpty() || !ops.first().data(OperationListModel::CancellableRole).toBool() || !m_operations->registry())
         return;
-    auto* session = reinterpret_cast<services::HostSession*>(ops.first().data(SessionRole).value<quintptr>());
-    for (const QPointer<services::HostSession>& s : std::as_const(m_sessions))
-        if (s == session) {
-            session->cancel(ops.first().data(OperationRole).toInt());
-            m_operations->setData(ops.first(),
-                                  tr("%1: cancelling…").arg(ops.first().data(DescriptionRole).toString()));
-        }
+    m_operations->registry()->cancel(ops.first().data(OperationListModel::OperationIdRole).value<quint64>());
 }
 
 void HostsDock::diffSelected()
@@ -585,8 +572,8 @@ void HostsDock::diffAt(const QModelIndex& index, bool loaded)
             session->loadSnapshots(id);
             return;
         }
-        addFailure(tr("%1: nothing to diff").arg(name),
-                   tr("the sandbox has no snapshots; take one first (Take snapshot…, Ctrl+Shift+P)"));
+        m_operations->addNote(tr("%1: nothing to diff").arg(name),
+                              tr("the sandbox has no snapshots; take one first (Take snapshot…, Ctrl+Shift+P)"));
         return;
     }
     const DiffRequest defaults{kind == Kind::Snapshot
@@ -596,95 +583,28 @@ void HostsDock::diffAt(const QModelIndex& index, bool loaded)
     const auto request = m_prompts->askDiff(this, name, snapshots, defaults);
     if (!request || !m_sessions.contains(session))
         return;
-    const int operation = session->diff(id, request->from, request->to);
+    const quint64 operation = session->diff(id, request->from, request->to, m_actor).id();
     // A diff against "now" takes a snapshot: the list shows it once the diff ends.
-    track(session, operation, true, request->to.isEmpty() ? id : QString());
-    Q_EMIT diffStarted(session, operation, name);
+    if (request->to.isEmpty())
+        reloadSnapshotsAfter(session, operation, id);
+    Q_EMIT diffStarted(session->operations(), operation, name);
 }
 
-void HostsDock::track(services::HostSession* session, int operation, bool cancellable,
-                      const QString& reloadSnapshotsOf)
+void HostsDock::reloadSnapshotsAfter(services::HostSession* session, quint64 operation, const QString& sandboxId)
 {
-    if (QStandardItem* item = operationItem(session, operation))
-        item->setData(cancellable, CancellableRole);
-    if (!reloadSnapshotsOf.isEmpty())
-        m_reloadAfter.insert({session, operation}, reloadSnapshotsOf);
+    m_reloadAfter.insert(operation, {session, sandboxId});
+    // An operation that failed at once has already ended.
+    if (auto info = session->operations()->find(operation); info && !info->running())
+        onOperationFinished(*info);
     updateActions();
 }
 
-QStandardItem* HostsDock::operationItem(services::HostSession* session, int operation) const
+void HostsDock::onOperationFinished(const services::OperationInfo& info)
 {
-    for (int r = 0; r < m_operations->rowCount(); ++r) {
-        QStandardItem* item = m_operations->item(r);
-        if (item->data(SessionRole).value<quintptr>() == quintptr(session) &&
-            item->data(OperationRole).toInt() == operation && item->data(RunningRole).toBool())
-            return item;
-    }
-    return nullptr;
-}
-
-void HostsDock::onOperationStarted(services::HostSession* session, int operation, const QString& description)
-{
-    auto* item = new QStandardItem(description + QStringLiteral("…"));
-    item->setData(quintptr(session), SessionRole);
-    item->setData(operation, OperationRole);
-    item->setData(description, DescriptionRole);
-    item->setData(true, RunningRole);
-    item->setData(false, CancellableRole);
-    item->setIcon(style()->standardIcon(QStyle::SP_BrowserReload));
-    m_operations->insertRow(0, item);
-    Q_EMIT statusMessage(tr("%1…").arg(description), 0);
-}
-
-void HostsDock::onOperationProgress(services::HostSession* session, int operation, const QString& message)
-{
-    if (QStandardItem* item = operationItem(session, operation)) {
-        const QString text = QStringLiteral("%1: %2").arg(item->data(DescriptionRole).toString(), message);
-        item->setText(text);
-        Q_EMIT statusMessage(text, 0);
-    }
-}
-
-void HostsDock::onOperationFinished(services::HostSession* session, int operation, bool ok,
-                                    const QString& message)
-{
-    const QString reload = m_reloadAfter.take({session, operation});
-    if (!reload.isEmpty() && m_sessions.contains(session))
-        session->loadSnapshots(reload);
-    QStandardItem* item = operationItem(session, operation);
-    const QString description =
-        item ? item->data(DescriptionRole).toString() : tr("Operation %1").arg(operation);
-    if (item)
-        m_operations->removeRow(item->row());
-    if (ok)
-        Q_EMIT statusMessage(QStringLiteral("%1: %2").arg(description, message), kStatusTimeoutMs);
-    else
-        addFailure(tr("%1 failed").arg(description), message);
+    const auto reload = m_reloadAfter.take(info.id);
+    if (reload.first && m_sessions.contains(reload.first))
+        reload.first->loadSnapshots(reload.second);
     updateActions();
-}
-
-void HostsDock::addFailure(const QString& text, const QString& detail)
-{
-    auto* item = new QStandardItem(style()->standardIcon(QStyle::SP_MessageBoxCritical),
-                                   QStringLiteral("%1: %2").arg(text, detail));
-    item->setToolTip(detail);
-    item->setData(false, RunningRole);
-    m_operations->insertRow(0, item);
-    int failures = 0;
-    for (int r = 0; r < m_operations->rowCount();) {
-        if (!m_operations->item(r)->data(RunningRole).toBool() && ++failures > kMaxFailuresListed)
-            m_operations->removeRow(r); // the oldest beyond the limit
-        else
-            ++r;
-    }
-    Q_EMIT statusMessage(QStringLiteral("%1: %2").arg(text, detail), 0);
-}
-
-void HostsDock::dismissFinished()
-{
-    for (int r = m_operations->rowCount() - 1; r >= 0; --r)
-        if (!m_operations->item(r)->data(RunningRole).toBool())
-            m_operations->removeRow(r);
 }
 
 void HostsDock::openTerminal()

@@ -4,6 +4,7 @@
 #include "diff/DiffPickDialog.h"
 #include "model/Model.h"
 #include "SandboxDialogs.h"
+#include "services/Operations.h"
 
 #include <QDockWidget>
 #include <QMap>
@@ -16,8 +17,6 @@
 class QAction;
 class QLabel;
 class QListView;
-class QStandardItem;
-class QStandardItemModel;
 class QTreeView;
 
 namespace fluid {
@@ -31,12 +30,14 @@ class HostSession;
 namespace fluid::ui {
 
 class HostTreeModel;
+class OperationListModel;
 
 /// The "Hosts & sandboxes" dock: a tree of every host's source VMs and sandboxes (with their snapshots),
 /// live from HostSession signals, and the actions on them (create, start, stop, destroy, snapshot, revert,
-/// refresh). Every action calls the session, which works on its own threads; running operations are listed
-/// with their progress, a running create can be cancelled, failures stay listed with their message.
-/// GUI thread.
+/// refresh). Every action calls the session as the local person (model::Actor::localPerson()); the session
+/// works on its own threads. The operation list reads the sessions' OperationRegistry: running operations
+/// with their progress (a create or diff can be cancelled), failures listed with their message until
+/// dismissed. GUI thread.
 class HostsDock : public QDockWidget {
     Q_OBJECT
     Q_MOC_INCLUDE("services/HostSession.h")
@@ -89,7 +90,11 @@ public:
     QTreeView* view() const { return m_view; }
     QAction* action(Action which) const;
     /// Running operations (with progress) and failed ones (with their message).
-    QStandardItemModel* operations() const { return m_operations; }
+    OperationListModel* operations() const { return m_operations; }
+    /// Where operations are followed; the first host session's registry when not set.
+    void setOperations(services::OperationRegistry* registry);
+    /// Who the dock's actions are recorded as (the local person by default).
+    void setActor(const model::Actor& actor) { m_actor = actor; }
     QListView* operationsView() const { return m_operationsView; }
 
 Q_SIGNALS:
@@ -98,18 +103,10 @@ Q_SIGNALS:
     /// "Open terminal" on a running sandbox with an IP; the sandbox carries its id, name, host id, state and
     /// IP.
     void openTerminalRequested(fluid::services::HostSession* session, const fluid::model::Sandbox& sandbox);
-    /// A diff was started on `session` (HostSession::diff); the window shows it in its diff dock.
-    void diffStarted(fluid::services::HostSession* session, int operation, const QString& sandboxName);
+    /// A diff was started (HostSession::diff) as `operation` of `registry`; the window shows it in its diff dock.
+    void diffStarted(fluid::services::OperationRegistry* registry, quint64 operation, const QString& sandboxName);
 
 private:
-    enum OperationRole {
-        SessionRole = Qt::UserRole + 1,
-        OperationRole,
-        DescriptionRole,
-        CancellableRole,
-        RunningRole
-    };
-
     QAction* makeAction(Action which, const QString& text, const QKeySequence& shortcut, int icon,
                         const QString& tip, void (HostsDock::*slot)());
     services::HostSession* sessionFor(const QModelIndex& index) const;
@@ -136,27 +133,21 @@ private:
     /// row has not (once: `loaded` says they were just loaded).
     void diffAt(const QModelIndex& index, bool loaded);
 
-    /// Called with the id an operation call returned: remembers what to do when it ends.
-    void track(services::HostSession* session, int operation, bool cancellable,
-               const QString& reloadSnapshotsOf);
-    QStandardItem* operationItem(services::HostSession* session, int operation) const;
-    void onOperationStarted(services::HostSession* session, int operation, const QString& description);
-    void onOperationProgress(services::HostSession* session, int operation, const QString& message);
-    void onOperationFinished(services::HostSession* session, int operation, bool ok, const QString& message);
-    /// Lists a failure (kept until dismissed) and says it in the status bar.
-    void addFailure(const QString& text, const QString& detail);
-    void dismissFinished();
+    /// Reloads the snapshots of `sandboxId` once `operation` ends (it took or reverted one).
+    void reloadSnapshotsAfter(services::HostSession* session, quint64 operation, const QString& sandboxId);
+    void onOperationFinished(const services::OperationInfo& info);
 
     HostTreeModel* m_model;
     QTreeView* m_view;
     QLabel* m_empty;
-    QStandardItemModel* m_operations;
+    OperationListModel* m_operations;
     QListView* m_operationsView;
     QMap<Action, QAction*> m_actions;
     QList<QPointer<services::HostSession>> m_sessions;
     QSet<QString> m_opening; ///< hosts whose open() has not answered yet
-    /// Snapshot lists to reload when an operation ends, by (session, operation).
-    QHash<QPair<services::HostSession*, int>, QString> m_reloadAfter;
+    /// Snapshot lists to reload when an operation ends: its session and sandbox, by operation id.
+    QHash<quint64, QPair<QPointer<services::HostSession>, QString>> m_reloadAfter;
+    model::Actor m_actor = model::Actor::localPerson();
     std::unique_ptr<Prompts> m_prompts;
     const Clock* m_clock;
     QPersistentModelIndex m_pendingDiff; ///< the row a Diff… waits on snapshots for

@@ -9,6 +9,7 @@
 #include "HostsDock.h"
 #include "services/HostSession.h"
 #include "services/HostSessionSet.h"
+#include "services/Services.h"
 #include "store/StoreWorker.h"
 #include "terminal/TerminalDock.h"
 
@@ -24,9 +25,10 @@
 
 namespace fluid::ui {
 
-MainWindow::MainWindow(store::StoreWorker* store, QWidget* parent)
+MainWindow::MainWindow(services::Services* services, QWidget* parent)
     : QMainWindow(parent)
-    , m_store(store)
+    , m_services(services)
+    , m_store(services->storeWorker())
 {
     setObjectName(QStringLiteral("mainWindow"));
     setWindowTitle(tr("Fluid"));
@@ -51,10 +53,9 @@ MainWindow::MainWindow(store::StoreWorker* store, QWidget* parent)
     statusBar()->showMessage(tr("Ready"), 3000);
 
     restoreLayout();
-    if (m_store)
-        connect(m_store, &store::StoreWorker::opened, this, &MainWindow::onStoreOpened);
-    else
-        setStoreStatus(tr("Store: not configured"), false);
+    if (const int hosts = int(m_services->settings().hosts.size()); hosts > 0)
+        m_hostsDock->setEmptyText(tr("Opening the store before connecting to %n host(s)…", nullptr, hosts));
+    connect(m_services, &services::Services::storeOpened, this, &MainWindow::onStoreOpened);
 }
 
 MainWindow::~MainWindow() = default;
@@ -84,7 +85,8 @@ void MainWindow::createMenus()
 
 void MainWindow::createDocks()
 {
-    m_hostsDock = new HostsDock(this);
+    m_hostsDock = new HostsDock(this, &m_services->clock());
+    m_hostsDock->setOperations(m_services->operations());
     addDockWidget(Qt::LeftDockWidgetArea, m_hostsDock);
     QAction* hosts = m_hostsDock->toggleViewAction();
     hosts->setText(tr("&Hosts && sandboxes")); // the dock's title has no mnemonic, the menu entry does
@@ -114,12 +116,12 @@ void MainWindow::createDocks()
     connect(m_diffDock, &DiffDock::statusMessage, this,
             [this](const QString& text, int timeoutMs) { statusBar()->showMessage(text, timeoutMs); });
     connect(m_hostsDock, &HostsDock::diffStarted, this,
-            [this](services::HostSession* session, int operation, const QString& sandboxName) {
-                m_diffDock->follow(session, operation, sandboxName);
+            [this](services::OperationRegistry* registry, quint64 operation, const QString& sandboxName) {
+                m_diffDock->follow(registry, operation, sandboxName);
                 m_diffDock->show();
                 m_diffDock->raise();
             });
-    m_approvalDock = new ApprovalInboxDock(m_store, this);
+    m_approvalDock = new ApprovalInboxDock(m_store, m_services->approvals(), this, &m_services->clock());
     addDockWidget(Qt::RightDockWidgetArea, m_approvalDock);
     QAction* approvals = m_approvalDock->toggleViewAction(); // its text carries the pending count
     approvals->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P));
@@ -145,7 +147,6 @@ void MainWindow::createDocks()
 void MainWindow::addHostSession(services::HostSession* session, int order)
 {
     m_hostsDock->addHostSession(session, order);
-    m_diffDock->addHostSession(session);
 }
 
 void MainWindow::removeHostSession(services::HostSession* session)
@@ -168,11 +169,15 @@ void MainWindow::onStoreOpened(bool ok, const QString& message)
         setStoreStatus(tr("Store unavailable"), false);
         m_storeStatus->setToolTip(message);
         statusBar()->showMessage(tr("The store could not be opened: %1").arg(message));
+        if (!m_services->settings().hosts.isEmpty())
+            m_hostsDock->setEmptyText(tr("Hosts need the store, which could not be opened: %1").arg(message));
         return;
     }
     setStoreStatus(tr("Store: %1").arg(message), true);
     m_auditDock->refresh();
     m_auditDock->verifyChain();
+    if (m_services->hosts())
+        setHostSessions(m_services->hosts());
 }
 
 void MainWindow::restoreLayout()

@@ -12,6 +12,7 @@ class StoreWorker;
 namespace fluid::services {
 class HostSession;
 class HostSessionSet;
+class Services;
 } // namespace fluid::services
 
 namespace fluid::ui {
@@ -28,8 +29,9 @@ class MainWindow : public QMainWindow {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(MainWindow)
 public:
-    /// store may be null (no store configured); the window then says so and docks stay empty.
-    explicit MainWindow(store::StoreWorker* store, QWidget* parent = nullptr);
+    /// The window over `services`: its store (the docks read it on the store's thread), approvals and
+    /// operations, and its hosts once the store is open. Call Services::start() after making the window.
+    explicit MainWindow(services::Services* services, QWidget* parent = nullptr);
     ~MainWindow() override;
 
     AuditDock* auditDock() const { return m_auditDock; }
@@ -69,6 +71,7 @@ private:
     void onStoreOpened(bool ok, const QString& message);
     void setStoreStatus(const QString& text, bool healthy);
 
+    services::Services* m_services;
     store::StoreWorker* m_store;
     AuditDock* m_auditDock = nullptr;
     HostsDock* m_hostsDock = nullptr;

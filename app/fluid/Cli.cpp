@@ -53,25 +53,26 @@ int printVersion()
 int auditVerify(const Parsed& p)
 {
     bool missing = false;
-    auto db = openStore(p, true, &missing);
-    if (!db) {
+    auto context = openStore(p, true, &missing);
+    if (!context) {
         if (missing) {
-            out() << db.error().message << ": nothing to verify.\n";
+            out() << context.error().message << ": nothing to verify.\n";
             return Ok;
         }
-        return cannotRun(db.error());
+        return cannotRun(context.error());
     }
-    auto report = store::AuditLog(**db).verify();
+    store::Database* db = context->db;
+    auto report = store::AuditLog(*db).verify();
     if (!report)
         return cannotRun(report.error());
     if (report->intact()) {
-        out() << "Audit chain intact: " << report->rowsChecked << " row(s) verified in " << (*db)->describe()
+        out() << "Audit chain intact: " << report->rowsChecked << " row(s) verified in " << db->describe()
               << "\n";
         return Ok;
     }
     out() << "Audit chain BROKEN at row " << *report->firstBrokenSeq << ": " << report->reason << "\n"
           << "Rows before " << *report->firstBrokenSeq << " verify; this row and every later one cannot be "
-          << "trusted. Store: " << (*db)->describe() << "\n";
+          << "trusted. Store: " << db->describe() << "\n";
     return Failed;
 }
 
@@ -98,15 +99,15 @@ int auditList(const Parsed& p, const QStringList& rest)
         }
     }
     bool missing = false;
-    auto db = openStore(p, true, &missing);
-    if (!db) {
+    auto context = openStore(p, true, &missing);
+    if (!context) {
         if (missing) {
-            out() << db.error().message << ".\n";
+            out() << context.error().message << ".\n";
             return Ok;
         }
-        return cannotRun(db.error());
+        return cannotRun(context.error());
     }
-    auto events = store::AuditLog(**db).list(filter);
+    auto events = store::AuditLog(*context->db).list(filter);
     if (!events)
         return cannotRun(events.error());
     for (const model::AuditEvent& e : *events) {

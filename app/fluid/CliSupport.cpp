@@ -3,7 +3,6 @@
 
 #include "services/Runtime.h"
 
-#include <QFileInfo>
 
 namespace fluid::app::cli {
 
@@ -86,24 +85,29 @@ Result<config::LoadedConfig> loadSettings(const Parsed& p)
     return loaded;
 }
 
-Result<std::unique_ptr<store::Database>> openStore(const Parsed& p, bool mustExist, bool* missing)
+Result<std::unique_ptr<services::Services>> openServices(const Parsed& p)
 {
     auto loaded = loadSettings(p);
     if (!loaded)
         return loaded.error();
-    auto options =
-        services::resolveDatabaseOptions(loaded->settings, qEnvironmentVariable(services::kPassphraseEnv));
-    if (!options)
-        return options.error();
-    if (mustExist && options->backend == store::Backend::Sqlite && !QFileInfo::exists(options->sqlitePath)) {
-        if (missing)
+    services::Services::Options options;
+    options.config = *loaded;
+    options.passphrase = qEnvironmentVariable(services::kPassphraseEnv);
+    return std::make_unique<services::Services>(std::move(options));
+}
+
+Result<Context> openStore(const Parsed& p, bool mustExist, bool* missing)
+{
+    auto services = openServices(p);
+    if (!services)
+        return services.error();
+    auto db = (*services)->openStoreHere(mustExist);
+    if (!db) {
+        if (missing && db.error().code == ErrorCode::NotFound)
             *missing = true;
-        return makeError(ErrorCode::NotFound,
-                         QStringLiteral("There is no store at %1 yet: Fluid has recorded "
-                                        "nothing there")
-                             .arg(options->sqlitePath));
+        return db.error();
     }
-    return store::openAndMigrate(*options);
+    return Context{std::move(*services), *db};
 }
 
 } // namespace fluid::app::cli

@@ -3,6 +3,7 @@
 
 #include "base/Result.h"
 #include "config/Config.h"
+#include "services/Services.h"
 #include "store/Database.h"
 
 #include <QStringList>
@@ -47,9 +48,16 @@ int cannotRun(const Error& error);
 /// Config as the command line names it, with warnings printed.
 Result<config::LoadedConfig> loadSettings(const Parsed& p);
 
-/// Opens and migrates the configured store. With mustExist, a SQLite store that is not there yet is a
-/// NotFound error (and *missing is set), so read-only commands do not create one.
-Result<std::unique_ptr<store::Database>> openStore(const Parsed& p, bool mustExist = false,
-                                                   bool* missing = nullptr);
+/// What a command runs on: Fluid's services over the settings the command line names, and the store opened
+/// (and migrated) on this thread.
+struct Context {
+    std::unique_ptr<services::Services> services;
+    store::Database* db = nullptr;
+};
+/// The services over the settings (their warnings printed) without opening the store.
+Result<std::unique_ptr<services::Services>> openServices(const Parsed& p);
+/// openServices() with the store open. With mustExist, a SQLite store that is not there yet is a NotFound
+/// error (and *missing is set), so read-only commands do not create one.
+Result<Context> openStore(const Parsed& p, bool mustExist = false, bool* missing = nullptr);
 
 } // namespace fluid::app::cli

@@ -2,19 +2,15 @@
 #include "SandboxCommands.h"
 
 #include "approval/ApprovalBroker.h"
+#include "base/Worker.h"
 #include "inspect/DiffEngine.h"
-#include "inspect/SnapshotInspector.h"
 #include "services/Onboarding.h"
 #include "services/Runtime.h"
-#include "services/SandboxDiff.h"
-#include "secrets/SecretStore.h"
-#include "ssh/CertificateAuthority.h"
-#include "store/Repository.h"
 
 #include <QCoreApplication>
-#include <QFileInfo>
 #include <QJsonDocument>
 #include <QProcess>
+#include <QTimer>
 
 #include <csignal>
 
@@ -63,66 +59,64 @@ void onInterrupt(int)
     g_cancel = true;
 }
 
-/// Everything a sandbox command needs: settings, store, the host's connection and a manager over them.
-struct Context {
-    config::Settings settings;
-    config::HostSettings host;
-    std::unique_ptr<store::Database> db;
-    model::Host hostRow;
-    std::unique_ptr<virt::Hypervisor> hv;
-    std::unique_ptr<virt::SandboxManager> manager;
+/// Everything a sandbox command needs: the services, the store, and a session of its own for the host.
+struct HostContext {
+    Context base;
+    std::unique_ptr<services::HostSession> session;
+    services::HostSession* operator->() const { return session.get(); }
 };
 
-/// The host's login key from the secret store when its login_key is keychain.
-services::LoginKeyLoader loginKey(const config::Settings& settings, const config::HostSettings& host)
+Result<HostContext> openHost(const Parsed& p, const QString& hostName)
 {
-    return services::loginKeyLoader(settings, host, qEnvironmentVariable(services::kPassphraseEnv));
+    auto context = openStore(p);
+    if (!context)
+        return context.error();
+    auto session = context->services->openHostSession(hostName);
+    if (!session)
+        return session.error();
+    return HostContext{std::move(*context), std::move(*session)};
 }
 
-Result<Context> open(const Parsed& p, const QString& hostName)
+/// Waits for an operation, printing its progress to stderr with `print` and cancelling it on Ctrl-C.
+template <typename T>
+Result<T> follow(const HostContext& c, const services::Operation<T>& op,
+                 const std::function<void(const Progress&)>& print)
 {
-    Context c;
-    auto loaded = loadSettings(p);
-    if (!loaded)
-        return loaded.error();
-    c.settings = loaded->settings;
-    auto host = services::hostSettings(c.settings, hostName);
-    if (!host)
-        return host.error();
-    c.host = *host;
-    auto db = openStore(p);
-    if (!db)
-        return db.error();
-    c.db = std::move(*db);
-    auto row = services::ensureHostRow(*c.db, c.host);
-    if (!row)
-        return row.error();
-    c.hostRow = *row;
-    auto hv = services::connectHypervisor(c.host.uri, {}, loginKey(c.settings, c.host));
-    if (!hv)
-        return hv.error();
-    c.hv = std::move(*hv);
-    c.manager = std::make_unique<virt::SandboxManager>(*c.hv, *c.db, services::managerOptions(c.settings));
-    return c;
+    QObject receiver; // progress is printed on this thread
+    QObject::connect(c->operations(), &services::OperationRegistry::changed, &receiver,
+                     [&op, &print](const services::OperationInfo& info) {
+                         if (info.id == op.id() && print)
+                             print(info.progress);
+                     });
+    g_cancel = false;
+    std::signal(SIGINT, onInterrupt);
+    std::signal(SIGTERM, onInterrupt);
+    QTimer interrupted;
+    QObject::connect(&interrupted, &QTimer::timeout, &receiver, [&op]() {
+        if (g_cancel)
+            op.cancelToken().cancel();
+    });
+    interrupted.start(100);
+    Result<T> result = await(op.future());
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    return result;
 }
 
-Result<model::Sandbox> findSandbox(Context& c, const QString& name)
+void printLine(const Progress& progress)
 {
-    auto rows = store::SandboxRepository(*c.db).list(
-        QStringLiteral("host_id = ? AND name = ? AND state <> 'destroyed'"), {c.hostRow.id, name});
-    if (!rows)
-        return rows.error();
-    if (rows->isEmpty())
-        return makeError(ErrorCode::NotFound,
-                         QStringLiteral("No sandbox named %1 on host %2").arg(name, c.host.name));
-    return rows->first();
+    err() << "  " << progress.text() << "\n" << Qt::flush;
+}
+
+Result<model::Sandbox> findSandbox(const HostContext& c, const QString& name)
+{
+    return await(c->findSandbox(name));
 }
 
 void printSandbox(const model::Sandbox& s)
 {
-    out() << s.name << "  " << model::sandboxStateName(s.state) << "  "
-          << (s.ip.isEmpty() ? QStringLiteral("-") : s.ip) << "  " << s.memoryMib << " MiB  " << s.vcpus
-          << " vCPU  " << s.accelerator << "  " << s.id << "\n";
+    out() << s.name << "  " << model::enumName(s.state) << "  " << (s.ip.isEmpty() ? QStringLiteral("-") : s.ip)
+          << "  " << s.memoryMib << " MiB  " << s.vcpus << " vCPU  " << s.accelerator << "  " << s.id << "\n";
 }
 
 /// The settings and the host that --host names (the first configured one by default).
@@ -137,26 +131,19 @@ Result<std::pair<config::Settings, config::HostSettings>> settingsAndHost(const 
     return std::pair{loaded->settings, *host};
 }
 
-int diff(Context& c, const Options& o)
+int diff(const HostContext& c, const Options& o)
 {
     if (o.positional.size() < 2 || o.positional.size() > 3)
         return usageError(QStringLiteral("sandbox diff needs NAME FROM [TO]"));
     auto sandbox = findSandbox(c, o.positional.at(0));
     if (!sandbox)
         return cannotRun(sandbox.error());
-    inspect::SnapshotInspector inspector;
-    (void)inspector.cleanupLeftovers();
     // Ctrl-C stops the walk; the mounts are released on the way out.
-    std::signal(SIGINT, onInterrupt);
-    std::signal(SIGTERM, onInterrupt);
-    auto d = services::diffSandbox(
-        *c.manager, *c.db, inspector, *sandbox, o.positional.at(1), o.positional.value(2),
-        [](const QString& stage, double fraction) {
-            err() << "  " << int(fraction * 100) << "% " << stage << "\n" << Qt::flush;
-        },
-        []() { return g_cancel.load(); }, services::hostShellConnector({}, loginKey(c.settings, c.host)));
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
+    auto d = follow(c, c->diff(sandbox->id, o.positional.at(1), o.positional.value(2), model::Actor::localPerson()),
+                    [](const Progress& progress) {
+                        err() << "  " << int(qMax(0.0, progress.fraction) * 100) << "% " << progress.text() << "\n"
+                              << Qt::flush;
+                    });
     if (!d)
         return cannotRun(d.error());
     if (o.has(QStringLiteral("--json"))) {
@@ -173,9 +160,8 @@ int hostTrust(const Parsed& p, const Options& o)
 {
     const QString fingerprint = o.value(QStringLiteral("--fingerprint"));
     if (fingerprint.isEmpty())
-        return usageError(
-            QStringLiteral("host trust needs --fingerprint SHA256:... (run `fluid host test` to "
-                           "see the host's fingerprint, and confirm it with its administrator)"));
+        return usageError(QStringLiteral("host trust needs --fingerprint SHA256:... (run `fluid host test` to "
+                                         "see the host's fingerprint, and confirm it with its administrator)"));
     auto found = settingsAndHost(p, o);
     if (!found)
         return cannotRun(found.error());
@@ -193,7 +179,9 @@ int hostTest(const Parsed& p, const Options& o)
     if (!found)
         return cannotRun(found.error());
     const config::HostSettings* host = &found->second;
-    auto hv = services::connectHypervisor(host->uri, {}, loginKey(found->first, *host));
+    const services::LoginKeyLoader loginKey =
+        services::loginKeyLoader(found->first, *host, qEnvironmentVariable(services::kPassphraseEnv));
+    auto hv = services::connectHypervisor(host->uri, {}, loginKey);
     if (!hv)
         return cannotRun(hv.error());
     const virt::CreateOptions defaults = services::createDefaults(found->first, *host, QString());
@@ -216,9 +204,9 @@ int hostTest(const Parsed& p, const Options& o)
     return Ok;
 }
 
-int sources(Context& c)
+int sources(const HostContext& c)
 {
-    auto list = c.manager->sources();
+    auto list = await(c->sources());
     if (!list)
         return cannotRun(list.error());
     for (const auto& s : *list) {
@@ -233,47 +221,30 @@ int sources(Context& c)
     return Ok;
 }
 
-int create(Context& c, const Options& o)
+int create(const HostContext& c, const Options& o)
 {
     if (o.positional.size() > 1)
         return usageError(QStringLiteral("sandbox create takes one SOURCE"));
-    virt::CreateOptions options = services::createDefaults(c.settings, c.host, c.hostRow.id);
-    options.sourceDomain = o.positional.isEmpty() ? c.host.golden : o.positional.first();
-    if (options.sourceDomain.isEmpty())
+    services::CreateRequest request;
+    request.source = o.positional.isEmpty() ? c->golden() : o.positional.first();
+    if (request.source.isEmpty())
         return usageError(QStringLiteral("sandbox create needs a SOURCE: host %1 has no golden VM "
                                          "(set hosts[].golden, or run the set-up wizard)")
-                              .arg(c.host.name));
-    options.name = o.value(QStringLiteral("--name"));
+                              .arg(c->hostName()));
+    request.name = o.value(QStringLiteral("--name"));
     bool ok = true;
-    if (o.values.contains(QStringLiteral("--memory")))
-        options.memoryMib = o.value(QStringLiteral("--memory")).toInt(&ok);
-    if (!ok || options.memoryMib < 16)
-        return usageError(QStringLiteral("--memory needs a number of MiB"));
-    if (o.values.contains(QStringLiteral("--vcpus")))
-        options.vcpus = o.value(QStringLiteral("--vcpus")).toInt(&ok);
-    if (!ok || options.vcpus < 1)
-        return usageError(QStringLiteral("--vcpus needs a positive number"));
-    options.waitReady = !o.has(QStringLiteral("--no-wait"));
-    // Each sandbox's SSH identity comes from Fluid's CA, whose keys live in the secret store.
-    auto secretStore = secrets::openSecretStore(
-        services::secretStoreOptions(c.settings, qEnvironmentVariable(services::kPassphraseEnv)));
-    if (!secretStore)
-        return cannotRun(secretStore.error());
-    auto ca = ssh::CertificateAuthority::loadOrCreate(**secretStore);
-    if (!ca)
-        return cannotRun(ca.error());
-    virt::ManagerOptions managerOptions = services::managerOptions(c.settings);
-    managerOptions.issueIdentity = services::identityIssuer(*ca);
-    c.manager = std::make_unique<virt::SandboxManager>(*c.hv, *c.db, managerOptions);
-    std::signal(SIGINT, onInterrupt);
-    std::signal(SIGTERM, onInterrupt);
-    auto made = c.manager->create(
-        options,
-        [](virt::CreateStage, const QString& message) { err() << "  " << message << "\n"
-                                                              << Qt::flush; },
-        &g_cancel);
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
+    if (o.values.contains(QStringLiteral("--memory"))) {
+        request.memoryMib = o.value(QStringLiteral("--memory")).toInt(&ok);
+        if (!ok || request.memoryMib < 16)
+            return usageError(QStringLiteral("--memory needs a number of MiB"));
+    }
+    if (o.values.contains(QStringLiteral("--vcpus"))) {
+        request.vcpus = o.value(QStringLiteral("--vcpus")).toInt(&ok);
+        if (!ok || request.vcpus < 1)
+            return usageError(QStringLiteral("--vcpus needs a positive number"));
+    }
+    request.waitReady = !o.has(QStringLiteral("--no-wait"));
+    auto made = follow(c, c->create(request, model::Actor::localPerson()), printLine);
     if (!made)
         return made.error().code == ErrorCode::Cancelled ? (err() << made.error().message << "\n", Failed)
                                                          : cannotRun(made.error());
@@ -281,16 +252,70 @@ int create(Context& c, const Options& o)
     return Ok;
 }
 
-int list(Context& c, const Options& o)
+int list(const HostContext& c, const Options& o)
 {
-    const QString where = o.has(QStringLiteral("--all"))
-                              ? QStringLiteral("host_id = ?")
-                              : QStringLiteral("host_id = ? AND state <> 'destroyed'");
-    auto rows = store::SandboxRepository(*c.db).list(where, {c.hostRow.id}, QStringLiteral("created_at"));
+    auto rows = await(c->sandboxes(o.has(QStringLiteral("--all"))));
     if (!rows)
         return cannotRun(rows.error());
     for (const model::Sandbox& s : *rows)
         printSandbox(s);
+    return Ok;
+}
+
+int reconcile(const HostContext& c)
+{
+    auto report = follow(c, c->reconcile(model::Actor::localPerson()), {});
+    if (!report)
+        return cannotRun(report.error());
+    for (const QString& d : report->removedDomains)
+        out() << "removed domain " << d << "\n";
+    for (const QString& v : report->removedVolumes)
+        out() << "removed volume " << v << "\n";
+    for (const QString& r : report->updatedRows)
+        out() << "updated " << r << "\n";
+    for (const QString& e : report->problems)
+        err() << "problem: " << e << "\n";
+    return report->problems.isEmpty() ? Ok : Failed;
+}
+
+/// start, stop, destroy, snapshot, snapshots and revert of one sandbox by name.
+int onSandbox(const HostContext& c, const QString& verb, const Options& o)
+{
+    const int wanted = verb == QLatin1String("snapshot") || verb == QLatin1String("revert") ? 2 : 1;
+    if (o.positional.size() != wanted)
+        return usageError(QStringLiteral("sandbox %1 needs %2")
+                              .arg(verb, wanted == 2 ? QStringLiteral("NAME SNAPSHOT") : QStringLiteral("NAME")));
+    auto sandbox = findSandbox(c, o.positional.first());
+    if (!sandbox)
+        return cannotRun(sandbox.error());
+    const QString id = sandbox->id;
+    const model::Actor me = model::Actor::localPerson();
+    if (verb == QLatin1String("snapshots")) {
+        auto snaps = await(c->snapshots(id));
+        if (!snaps)
+            return cannotRun(snaps.error());
+        for (const virt::SnapshotInfo& s : *snaps) {
+            out() << s.name << "  " << s.createdAt.toString(Qt::ISODate) << "  " << virt::domainStateName(s.state)
+                  << (s.current ? QStringLiteral("  (current)") : QString()) << "  " << s.description << "\n";
+        }
+        return Ok;
+    }
+    if (verb == QLatin1String("snapshot")) {
+        auto s = follow(c, c->snapshot(id, o.positional.at(1), me, o.value(QStringLiteral("--description"))), {});
+        return s ? Ok : cannotRun(s.error());
+    }
+    if (verb == QLatin1String("revert")) {
+        auto r = follow(c, c->revert(id, o.positional.at(1), me), {});
+        return r ? Ok : cannotRun(r.error());
+    }
+    auto s = follow(c,
+                    verb == QLatin1String("start")  ? c->start(id, me)
+                    : verb == QLatin1String("stop") ? c->stop(id, me)
+                                                    : c->destroy(id, me),
+                    printLine);
+    if (!s)
+        return cannotRun(s.error());
+    printSandbox(*s);
     return Ok;
 }
 
@@ -299,8 +324,7 @@ int list(Context& c, const Options& o)
 int runHostCommand(const Parsed& p)
 {
     const QString verb = p.words.value(1);
-    const Options o =
-        parseOptions(p.words.mid(2), {QStringLiteral("--host"), QStringLiteral("--fingerprint")}, {});
+    const Options o = parseOptions(p.words.mid(2), {QStringLiteral("--host"), QStringLiteral("--fingerprint")}, {});
     if (!o.error.isEmpty())
         return usageError(o.error);
     if (verb == QLatin1String("test"))
@@ -313,83 +337,35 @@ int runHostCommand(const Parsed& p)
 int runSandboxCommand(const Parsed& p)
 {
     const QString verb = p.words.value(1);
-    const Options o =
-        parseOptions(p.words.mid(2),
-                     {QStringLiteral("--host"), QStringLiteral("--name"), QStringLiteral("--memory"),
-                      QStringLiteral("--vcpus"), QStringLiteral("--description")},
-                     {QStringLiteral("--no-wait"), QStringLiteral("--all"), QStringLiteral("--json")});
+    const Options o = parseOptions(p.words.mid(2),
+                                   {QStringLiteral("--host"), QStringLiteral("--name"), QStringLiteral("--memory"),
+                                    QStringLiteral("--vcpus"), QStringLiteral("--description")},
+                                   {QStringLiteral("--no-wait"), QStringLiteral("--all"), QStringLiteral("--json")});
     if (!o.error.isEmpty())
         return usageError(o.error);
-    static const QStringList verbs = {
-        QStringLiteral("sources"),   QStringLiteral("create"),    QStringLiteral("list"),
-        QStringLiteral("start"),     QStringLiteral("stop"),      QStringLiteral("destroy"),
-        QStringLiteral("snapshot"),  QStringLiteral("snapshots"), QStringLiteral("revert"),
-        QStringLiteral("reconcile"), QStringLiteral("diff")};
+    static const QStringList verbs = {QStringLiteral("sources"),   QStringLiteral("create"),
+                                      QStringLiteral("list"),      QStringLiteral("start"),
+                                      QStringLiteral("stop"),      QStringLiteral("destroy"),
+                                      QStringLiteral("snapshot"),  QStringLiteral("snapshots"),
+                                      QStringLiteral("revert"),    QStringLiteral("reconcile"),
+                                      QStringLiteral("diff")};
     if (!verbs.contains(verb))
         return usageError(QStringLiteral("unknown sandbox command: %1").arg(verb));
-    auto context = open(p, o.value(QStringLiteral("--host")));
+    auto context = openHost(p, o.value(QStringLiteral("--host")));
     if (!context)
         return cannotRun(context.error());
-    Context& c = *context;
+    const HostContext& c = *context;
     if (verb == QLatin1String("sources"))
         return sources(c);
     if (verb == QLatin1String("create"))
         return create(c, o);
     if (verb == QLatin1String("list"))
         return list(c, o);
-    if (verb == QLatin1String("reconcile")) {
-        auto report = c.manager->reconcile(c.hostRow.id);
-        if (!report)
-            return cannotRun(report.error());
-        for (const QString& d : report->removedDomains)
-            out() << "removed domain " << d << "\n";
-        for (const QString& v : report->removedVolumes)
-            out() << "removed volume " << v << "\n";
-        for (const QString& r : report->updatedRows)
-            out() << "updated " << r << "\n";
-        for (const QString& e : report->problems)
-            err() << "problem: " << e << "\n";
-        return report->problems.isEmpty() ? Ok : Failed;
-    }
-
+    if (verb == QLatin1String("reconcile"))
+        return reconcile(c);
     if (verb == QLatin1String("diff"))
         return diff(c, o);
-    const int wanted = verb == QLatin1String("snapshot") || verb == QLatin1String("revert") ? 2 : 1;
-    if (o.positional.size() != wanted)
-        return usageError(
-            QStringLiteral("sandbox %1 needs %2")
-                .arg(verb, wanted == 2 ? QStringLiteral("NAME SNAPSHOT") : QStringLiteral("NAME")));
-    auto sandbox = findSandbox(c, o.positional.first());
-    if (!sandbox)
-        return cannotRun(sandbox.error());
-    const QString id = sandbox->id;
-    if (verb == QLatin1String("snapshots")) {
-        auto snaps = c.manager->snapshots(id);
-        if (!snaps)
-            return cannotRun(snaps.error());
-        for (const virt::SnapshotInfo& s : *snaps) {
-            out() << s.name << "  " << s.createdAt.toString(Qt::ISODate) << "  "
-                  << virt::domainStateName(s.state) << (s.current ? QStringLiteral("  (current)") : QString())
-                  << "  " << s.description << "\n";
-        }
-        return Ok;
-    }
-    Result<void> done;
-    if (verb == QLatin1String("snapshot")) {
-        auto s = c.manager->snapshot(id, o.positional.at(1), QStringLiteral("manual"),
-                                     o.value(QStringLiteral("--description")));
-        done = s ? Result<void>() : Result<void>(s.error());
-    } else if (verb == QLatin1String("revert")) {
-        done = c.manager->revert(id, o.positional.at(1));
-    } else {
-        auto s = verb == QLatin1String("start")  ? c.manager->start(id)
-                 : verb == QLatin1String("stop") ? c.manager->stop(id)
-                                                 : c.manager->destroy(id);
-        if (s)
-            printSandbox(*s);
-        done = s ? Result<void>() : Result<void>(s.error());
-    }
-    return done ? Ok : cannotRun(done.error());
+    return onSandbox(c, verb, o);
 }
 
 int runImageCommand(const Parsed& p)
@@ -435,12 +411,12 @@ int runApprovalCommand(const Parsed& p)
         p.words.mid(2), {QStringLiteral("--comment"), QStringLiteral("--hash"), QStringLiteral("--by")}, {});
     if (!o.error.isEmpty())
         return usageError(o.error);
-    auto db = openStore(p);
-    if (!db)
-        return cannotRun(db.error());
-    approval::ApprovalBroker broker(**db);
+    auto context = openStore(p);
+    if (!context)
+        return cannotRun(context.error());
+    approval::ApprovalBroker& broker = *context->services->approvals();
     if (verb == QLatin1String("list")) {
-        auto pending = broker.pending();
+        auto pending = broker.pending(*context->db);
         if (!pending)
             return cannotRun(pending.error());
         for (const model::Approval& a : *pending) {
@@ -454,13 +430,14 @@ int runApprovalCommand(const Parsed& p)
         return usageError(QStringLiteral("unknown approval command: %1").arg(verb));
     if (o.positional.size() != 1)
         return usageError(QStringLiteral("approval %1 needs the request's ID").arg(verb));
-    const QString who =
-        o.value(QStringLiteral("--by"), qEnvironmentVariable("USER", QStringLiteral("person")));
-    auto decided = broker.decide(o.positional.first(), verb == QLatin1String("approve"), who,
+    const model::Actor who = o.values.contains(QStringLiteral("--by"))
+                                 ? model::Actor::person(o.value(QStringLiteral("--by")))
+                                 : model::Actor::localPerson();
+    auto decided = broker.decide(*context->db, o.positional.first(), verb == QLatin1String("approve"), who,
                                  o.value(QStringLiteral("--comment")), o.value(QStringLiteral("--hash")));
     if (!decided)
         return cannotRun(decided.error());
-    out() << model::approvalStatusName(decided->status) << ": " << decided->request << "\n";
+    out() << model::enumName(decided->status) << ": " << decided->request << "\n";
     return Ok;
 }
 

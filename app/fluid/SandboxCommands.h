@@ -5,8 +5,9 @@
 
 namespace fluid::app {
 
-/// `fluid host ...`, `fluid sandbox ...` and `fluid approval ...`: the same SandboxManager and
-/// ApprovalBroker code paths the desktop app uses, for scripting and tests. Main thread; blocking.
+/// `fluid host ...`, `fluid sandbox ...` and `fluid approval ...`: clients of the same services the desktop
+/// app uses (a HostSession's operations, the approval broker), for scripting and tests. Main thread; each
+/// command waits for its work with this thread's events running.
 int runHostCommand(const cli::Parsed& p);
 int runSandboxCommand(const cli::Parsed& p);
 int runApprovalCommand(const cli::Parsed& p);

@@ -7,11 +7,9 @@
 #include "HostsDock.h"
 #include "MainWindow.h"
 #include "onboarding/OnboardingWizard.h"
-#include "services/HostSession.h"
-#include "services/HostSessionSet.h"
 #include "services/Runtime.h"
+#include "services/Services.h"
 #include "settings/SettingsDialog.h"
-#include "store/StoreWorker.h"
 
 #include <QApplication>
 #include <QCoreApplication>
@@ -102,62 +100,33 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
             return 1;
     }
 
-    fluid::store::StoreWorker store(
-        [settings, passphrase]() { return fluid::services::resolveDatabaseOptions(settings, passphrase); });
-    fluid::ui::MainWindow window(&store);
-    // Every host's session is made from the settings at hand; the store and the secret store (SSH CA, hosts'
-    // login keys) stay the ones Fluid started with (changing those needs a restart, the settings dialog says
-    // so).
-    const fluid::services::CaLoader loadCa = fluid::services::secretStoreCaLoader(settings, passphrase);
-    // Declared after the window, so it goes first: each session waits for its workers as it is destroyed,
-    // closes its terminals' shells and waits until their audit records (pty.close) are stored. The store
-    // worker is not involved in that, so its place in the order does not matter for them.
-    fluid::services::HostSessionSet hosts(
-        [&store, loadCa, settings, passphrase](const fluid::config::Settings& s,
-                                               const fluid::config::HostSettings& host) {
-            return fluid::services::HostSession::setupFor(
-                s, host, *store.databaseOptions(), loadCa,
-                fluid::services::loginKeyLoader(settings, host, passphrase));
-        });
-    window.setHostSessions(&hosts);
-    if (!settings.hosts.isEmpty())
-        window.hostsDock()->setEmptyText(QObject::tr("Opening the store before connecting to %n host(s)…",
-                                                     nullptr, int(settings.hosts.size())));
-    // The hosts follow the settings once the store is open, and again after every save (set-up wizard,
-    // settings dialog): unchanged hosts keep their sessions, the others are closed, opened or reopened.
-    fluid::config::LoadedConfig current = *loaded;
-    QObject::connect(
-        &store, &fluid::store::StoreWorker::opened, &window, [&](bool ok, const QString& message) {
-            if (!ok) {
-                if (!settings.hosts.isEmpty())
-                    window.hostsDock()->setEmptyText(
-                        QObject::tr("Hosts need the store, which could not be opened: %1").arg(message));
-                return;
-            }
-            hosts.apply(current.settings);
-        });
+    fluid::services::Services::Options options;
+    options.config = *loaded;
+    options.passphrase = passphrase;
+    fluid::services::Services services(std::move(options));
+    // The window goes before the services: each host session waits for its workers as it is destroyed,
+    // closes its terminals' shells and waits until their audit records (pty.close) are stored.
+    fluid::ui::MainWindow window(&services);
+    // The store and the secret store stay the ones Fluid started with (changing those needs a restart, the
+    // settings dialog says so); saved hosts and sandbox defaults apply at once.
     const auto saved = [&](const fluid::config::Settings& written) {
-        current.settings = written;
-        current.fromFile = true;
-        if (!store.databaseOptions())
-            return;
-        if (const QString applied = hosts.apply(written).describe(); !applied.isEmpty())
+        if (const QString applied = services.applySettings(written); !applied.isEmpty())
             window.statusBar()->showMessage(applied, 8000);
     };
     QObject::connect(&window, &fluid::ui::MainWindow::setupWizardRequested, &window, [&]() {
-        fluid::ui::OnboardingWizard wizard(wizardEnvironment(current, configFileFor(arguments), passphrase),
-                                           &window);
+        fluid::ui::OnboardingWizard wizard(
+            wizardEnvironment(services.config(), configFileFor(arguments), passphrase), &window);
         QObject::connect(&wizard, &fluid::ui::OnboardingWizard::configWritten, &window,
                          [&](const QString&, const fluid::config::Settings& written) { saved(written); });
         wizard.exec();
     });
     QObject::connect(&window, &fluid::ui::MainWindow::settingsRequested, &window, [&]() {
-        fluid::ui::SettingsDialog dialog(configFileFor(arguments), current.settings, &window);
+        fluid::ui::SettingsDialog dialog(configFileFor(arguments), services.settings(), &window);
         QObject::connect(&dialog, &fluid::ui::SettingsDialog::saved, &window, saved);
         dialog.exec();
     });
     window.show();
-    store.start();
+    services.start();
     return app.exec();
 }
 } // namespace

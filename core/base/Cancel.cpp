@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "Cancel.h"
 
+#include <QDeadlineTimer>
+#include <QMutex>
 #include <QRecursiveMutex>
+#include <QWaitCondition>
 
 #include <atomic>
 #include <map>
@@ -22,6 +25,8 @@ struct CancelToken::State {
     std::map<quint64, std::function<void()>> callbacks;
     quint64 nextId = 1;
     std::function<void()> unlink; ///< a child's: removes its callback from the parent
+    QMutex sleepMutex;            ///< with `woken`, for sleepFor()
+    QWaitCondition woken;
 };
 
 CancelToken::CancelToken()
@@ -34,6 +39,10 @@ void CancelToken::cancel() const
     QMutexLocker lock(&d->mutex);
     if (d->cancelled.exchange(true))
         return;
+    {
+        QMutexLocker sleepers(&d->sleepMutex);
+        d->woken.wakeAll();
+    }
     auto callbacks = std::move(d->callbacks);
     d->callbacks.clear();
     for (auto& [id, fn] : callbacks)
@@ -42,6 +51,15 @@ void CancelToken::cancel() const
 
 bool CancelToken::isCancelled() const
 {
+    return d->cancelled.load();
+}
+
+bool CancelToken::sleepFor(int ms) const
+{
+    QDeadlineTimer deadline(qMax(0, ms));
+    QMutexLocker lock(&d->sleepMutex);
+    while (!d->cancelled.load() && !deadline.hasExpired())
+        d->woken.wait(&d->sleepMutex, deadline);
     return d->cancelled.load();
 }
 

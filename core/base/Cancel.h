@@ -28,6 +28,10 @@ public:
     /// runs again.
     void removeCallback(quint64 id) const;
 
+    /// Sleeps up to `ms`, waking at once when the token is cancelled; true when it was cancelled. For work
+    /// that polls something (a DHCP lease, a guest's SSH port) between tries.
+    bool sleepFor(int ms) const;
+
     /// A token cancelled when this one is, that can also be cancelled on its own.
     CancelToken child() const;
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <QEventLoop>
 #include <QFuture>
+#include <QFutureWatcher>
 #include <QPromise>
 #include <QThreadPool>
 
@@ -40,6 +42,23 @@ QFuture<T> runAsync(F work, QThreadPool* pool = nullptr)
                 promise.addResult(work());
         },
         pool);
+}
+
+/// Waits for `future` on this thread while this thread's events keep being delivered (what the work reports
+/// back queued to this thread arrives meanwhile), and returns its result. For a front end without a window
+/// (the CLI); never on the GUI thread.
+template <typename T>
+T await(const QFuture<T>& future)
+{
+    if (!future.isFinished()) {
+        QEventLoop loop;
+        QFutureWatcher<T> watcher;
+        QObject::connect(&watcher, &QFutureWatcherBase::finished, &loop, &QEventLoop::quit);
+        watcher.setFuture(future);
+        if (!future.isFinished())
+            loop.exec();
+    }
+    return future.result();
 }
 
 } // namespace fluid

@@ -399,7 +399,7 @@ Result<FileTree> RemoteImageMount::walk(const WalkOptions& options) const
         next = end;
     };
     const auto cancelled = [&] {
-        return options.cancelled && options.cancelled();
+        return options.cancel.isCancelled();
     };
     while (next < files.size() || !inFlight.empty()) {
         while (inFlight.size() < 2 && next < files.size() && !cancelled())

@@ -3,6 +3,7 @@
 
 #include "base/Logging.h"
 #include "inspect/RemoteMount.h"
+#include "store/Queries.h"
 #include "store/Repository.h"
 
 #include <QElapsedTimer>
@@ -96,8 +97,8 @@ Result<int> SnapshotInspector::cleanupLeftovers() const
 
 Result<QJsonObject> SnapshotInspector::diffDisk(const QString& diskPath, const QString& fromSnapshot,
                                                 const QString& toSnapshot, const QString& format,
-                                                const InspectProgress& progress,
-                                                const CancelCheck& cancelled) const
+                                                const ProgressSink& progress,
+                                                const CancelToken& cancel) const
 {
     const Mounter mountLocal = [&](const QString& snapshot) -> Result<std::unique_ptr<detail::MountedState>> {
         auto m = mount(diskPath, snapshot, format);
@@ -105,14 +106,14 @@ Result<QJsonObject> SnapshotInspector::diffDisk(const QString& diskPath, const Q
             return m.error();
         return std::unique_ptr<detail::MountedState>(new MountState<ImageMount>(std::move(*m)));
     };
-    return diffStates(mountLocal, diskPath, fromSnapshot, toSnapshot, progress, cancelled);
+    return diffStates(mountLocal, diskPath, fromSnapshot, toSnapshot, progress, cancel);
 }
 
 Result<QJsonObject> SnapshotInspector::diffRemoteDisk(std::shared_ptr<ssh::RemoteShell> host,
                                                       const QString& diskPath, const QString& fromSnapshot,
                                                       const QString& toSnapshot, const QString& format,
-                                                      const InspectProgress& progress,
-                                                      const CancelCheck& cancelled) const
+                                                      const ProgressSink& progress,
+                                                      const CancelToken& cancel) const
 {
     const Mounter mountRemote =
         [&](const QString& snapshot) -> Result<std::unique_ptr<detail::MountedState>> {
@@ -127,20 +128,20 @@ Result<QJsonObject> SnapshotInspector::diffRemoteDisk(std::shared_ptr<ssh::Remot
             return m.error();
         return std::unique_ptr<detail::MountedState>(new MountState<RemoteImageMount>(std::move(*m)));
     };
-    return diffStates(mountRemote, diskPath, fromSnapshot, toSnapshot, progress, cancelled);
+    return diffStates(mountRemote, diskPath, fromSnapshot, toSnapshot, progress, cancel);
 }
 
 Result<QJsonObject> SnapshotInspector::diffStates(const Mounter& mountState, const QString& diskPath,
                                                   const QString& fromSnapshot, const QString& toSnapshot,
-                                                  const InspectProgress& progress,
-                                                  const CancelCheck& cancelled) const
+                                                  const ProgressSink& progress,
+                                                  const CancelToken& cancel) const
 {
     auto report = [&](const QString& stage, double fraction) {
         if (progress)
-            progress(stage, fraction);
+            progress(Progress{stage, {}, fraction});
     };
     auto isCancelled = [&] {
-        return cancelled && cancelled();
+        return cancel.isCancelled();
     };
     auto cancelError = [] {
         return makeError(ErrorCode::Cancelled, QStringLiteral("The snapshot diff was cancelled"));
@@ -165,7 +166,7 @@ Result<QJsonObject> SnapshotInspector::diffStates(const Mounter& mountState, con
     walk.excludes = m_options.excludes;
     walk.hash = m_options.hash;
     walk.hashThreads = m_options.hashThreads;
-    walk.cancelled = cancelled;
+    walk.cancel = cancel;
     FileTree trees[2];
     const detail::MountedState* states[2] = {a->get(), b->get()};
     const QString names[2] = {fromSnapshot, toSnapshot};
@@ -213,8 +214,8 @@ bool isLocalHostUri(const QString& uri)
 
 Result<model::Diff> diffSnapshots(store::Database& db, const SnapshotInspector& inspector,
                                   const model::Sandbox& sandbox, const model::Snapshot& from,
-                                  const model::Snapshot& to, const InspectProgress& progress,
-                                  const CancelCheck& cancelled, const HostConnector& connectHost)
+                                  const model::Snapshot& to, const ProgressSink& progress,
+                                  const CancelToken& cancel, const HostConnector& connectHost)
 {
     if (from.sandboxId != sandbox.id || to.sandboxId != sandbox.id)
         return makeError(ErrorCode::InvalidArgument,
@@ -224,7 +225,7 @@ Result<model::Diff> diffSnapshots(store::Database& db, const SnapshotInspector& 
         return stored.error();
     if (stored->has_value()) {
         if (progress)
-            progress(QStringLiteral("stored"), 1.0);
+            progress(Progress{QStringLiteral("stored"), {}, 1.0});
         return **stored;
     }
     auto host = store::HostRepository(db).get(sandbox.hostId);
@@ -236,14 +237,14 @@ Result<model::Diff> diffSnapshots(store::Database& db, const SnapshotInspector& 
     Result<QJsonObject> doc = QJsonObject();
     if (isLocalHostUri(host->uri)) {
         doc = inspector.diffDisk(sandbox.overlayPath, from.name, to.name, QStringLiteral("qcow2"), progress,
-                                 cancelled);
+                                 cancel);
     } else {
         if (!connectHost)
             return makeError(
                 ErrorCode::Unavailable,
                 QStringLiteral("No SSH connection to %1 to read the sandbox's disk there").arg(host->uri));
         if (progress)
-            progress(QStringLiteral("connecting to the host"), 0.0);
+            progress(Progress{QStringLiteral("connecting to the host"), {}, 0.0});
         auto shell = connectHost(host->uri);
         if (!shell)
             return makeError(shell.error().code,
@@ -251,7 +252,7 @@ Result<model::Diff> diffSnapshots(store::Database& db, const SnapshotInspector& 
                                  .arg(host->uri, shell.error().message),
                              shell.error().detail);
         doc = inspector.diffRemoteDisk(*shell, sandbox.overlayPath, from.name, to.name,
-                                       QStringLiteral("qcow2"), progress, cancelled);
+                                       QStringLiteral("qcow2"), progress, cancel);
     }
     if (!doc)
         return doc.error();

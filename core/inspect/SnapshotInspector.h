@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "base/Cancel.h"
+#include "base/Progress.h"
 #include "base/Result.h"
 #include "inspect/DiffEngine.h"
 #include "inspect/ImageMount.h"
@@ -18,11 +20,6 @@ class RemoteShell;
 }
 
 namespace fluid::inspect {
-
-/// Stage text ("mounting from", "walking to", "hashing from", "diffing", ...) and overall fraction 0..1.
-using InspectProgress = std::function<void(const QString& stage, double fraction)>;
-/// Polled between files and steps; true stops the work with ErrorCode::Cancelled.
-using CancelCheck = std::function<bool()>;
 
 namespace detail {
 /// One mounted disk state, here or on a remote host (SnapshotInspector.cpp).
@@ -56,19 +53,21 @@ public:
     Result<std::unique_ptr<ImageMount>> mount(const QString& diskPath, const QString& snapshotName,
                                               const QString& format = QStringLiteral("qcow2")) const;
 
-    /// The diff document between two states of one disk. For a running VM pass a fresh internal snapshot
+    /// The diff document between two states of one disk. Progress stages: "mounting from", "walking to",
+    /// "hashing from", "diffing", ... with the overall fraction; the cancel token is checked between files
+    /// and steps (then ErrorCode::Cancelled, with the mounts released). For a running VM pass a fresh internal snapshot
     /// (SandboxManager::snapshot) as `toSnapshot`; the current state of a running disk is not consistent.
     Result<QJsonObject> diffDisk(const QString& diskPath, const QString& fromSnapshot,
                                  const QString& toSnapshot, const QString& format = QStringLiteral("qcow2"),
-                                 const InspectProgress& progress = {},
-                                 const CancelCheck& cancelled = {}) const;
+                                 const ProgressSink& progress = {},
+                                 const CancelToken& cancel = {}) const;
 
     /// The same diff for a disk on a remote hypervisor host, run there through `host` (root on it).
     Result<QJsonObject> diffRemoteDisk(std::shared_ptr<ssh::RemoteShell> host, const QString& diskPath,
                                        const QString& fromSnapshot, const QString& toSnapshot,
                                        const QString& format = QStringLiteral("qcow2"),
-                                       const InspectProgress& progress = {},
-                                       const CancelCheck& cancelled = {}) const;
+                                       const ProgressSink& progress = {},
+                                       const CancelToken& cancel = {}) const;
 
     /// Clears mounts and helpers a crashed Fluid left in the runtime folder; call once at start-up.
     Result<int> cleanupLeftovers() const;
@@ -76,8 +75,8 @@ public:
 private:
     using Mounter = std::function<Result<std::unique_ptr<detail::MountedState>>(const QString& snapshot)>;
     Result<QJsonObject> diffStates(const Mounter& mount, const QString& diskPath, const QString& fromSnapshot,
-                                   const QString& toSnapshot, const InspectProgress& progress,
-                                   const CancelCheck& cancelled) const;
+                                   const QString& toSnapshot, const ProgressSink& progress,
+                                   const CancelToken& cancel) const;
 
     InspectorOptions m_options;
 };
@@ -94,7 +93,7 @@ using HostConnector = std::function<Result<std::shared_ptr<ssh::RemoteShell>>(co
 /// through connectHost (Unavailable without one). Runs on the Database's thread.
 Result<model::Diff> diffSnapshots(store::Database& db, const SnapshotInspector& inspector,
                                   const model::Sandbox& sandbox, const model::Snapshot& from,
-                                  const model::Snapshot& to, const InspectProgress& progress = {},
-                                  const CancelCheck& cancelled = {}, const HostConnector& connectHost = {});
+                                  const model::Snapshot& to, const ProgressSink& progress = {},
+                                  const CancelToken& cancel = {}, const HostConnector& connectHost = {});
 
 } // namespace fluid::inspect

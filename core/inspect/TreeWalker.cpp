@@ -45,7 +45,7 @@ struct Walker {
     FileTree tree;
     QString error;
 
-    bool cancelled() const { return options.cancelled && options.cancelled(); }
+    bool cancelled() const { return options.cancel.isCancelled(); }
 
     /// Depth-first over directory fds (openat), so path length never limits the walk.
     bool walkDir(int dirFd, const QByteArray& relPath)
@@ -254,7 +254,7 @@ Result<FileTree> walkTree(const QString& root, const WalkOptions& options)
         auto work = [&](bool report) {
             for (;;) {
                 const size_t i = next.fetch_add(1);
-                if (i >= files.size() || failed || (options.cancelled && options.cancelled()))
+                if (i >= files.size() || failed || options.cancel.isCancelled())
                     return;
                 QString err;
                 files[i]->sha256 = hashFile(rootBytes + files[i]->path.toUtf8(), &err);
@@ -281,7 +281,7 @@ Result<FileTree> walkTree(const QString& root, const WalkOptions& options)
             t.join();
         if (options.hashProgress)
             options.hashProgress(done, total);
-        if (options.cancelled && options.cancelled())
+        if (options.cancel.isCancelled())
             return makeError(ErrorCode::Cancelled, QStringLiteral("The snapshot walk was cancelled"));
         if (failed)
             return makeError(ErrorCode::Io, QStringLiteral("Cannot hash a file of the snapshot"), firstError);

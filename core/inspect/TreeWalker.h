@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "base/Cancel.h"
 #include "base/Result.h"
 
 #include <QByteArray>
@@ -47,7 +48,7 @@ struct WalkOptions {
     bool hash =
         true; ///< sha256 of every regular file (correctness over speed: a root agent can forge mtimes)
     int hashThreads = 2;
-    std::function<bool()> cancelled;
+    CancelToken cancel;
     std::function<void(qint64 done, qint64 total)> hashProgress;
 };
 

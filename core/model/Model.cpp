@@ -3,23 +3,9 @@
 
 #include <QUuid>
 
-#include <array>
-
 namespace fluid::model {
 namespace {
-template <typename E, size_t N>
-std::optional<E> fromName(const std::array<const char*, N>& names, const QString& text)
-{
-    for (size_t i = 0; i < N; ++i) {
-        if (text == QLatin1String(names[i]))
-            return static_cast<E>(i);
-    }
-    return std::nullopt;
-}
-
-constexpr std::array<const char*, 5> kSandboxStates = {"creating", "running", "stopped", "error",
-                                                       "destroyed"};
-constexpr std::array<const char*, 4> kApprovalStatuses = {"pending", "approved", "rejected", "expired"};
+constexpr std::array<const char*, 3> kPartTypes = {"text", "tool_call", "tool_result"};
 } // namespace
 
 QString newId()
@@ -27,24 +13,90 @@ QString newId()
     return QUuid::createUuid().toString(QUuid::WithoutBraces);
 }
 
-QString sandboxStateName(SandboxState state)
+ContentPart ContentPart::textPart(const QString& text)
 {
-    return QLatin1String(kSandboxStates[static_cast<size_t>(state)]);
+    ContentPart p;
+    p.text = text;
+    return p;
 }
 
-std::optional<SandboxState> sandboxStateFromString(const QString& text)
+ContentPart ContentPart::toolCall(const QString& id, const QString& name, const QJsonObject& arguments)
 {
-    return fromName<SandboxState>(kSandboxStates, text);
+    ContentPart p;
+    p.kind = Kind::ToolCall;
+    p.toolCallId = id;
+    p.toolName = name;
+    p.arguments = arguments;
+    return p;
 }
 
-QString approvalStatusName(ApprovalStatus status)
+ContentPart ContentPart::toolResult(const QString& id, const QString& text, bool isError)
 {
-    return QLatin1String(kApprovalStatuses[static_cast<size_t>(status)]);
+    ContentPart p;
+    p.kind = Kind::ToolResult;
+    p.toolCallId = id;
+    p.text = text;
+    p.isError = isError;
+    return p;
 }
 
-std::optional<ApprovalStatus> approvalStatusFromString(const QString& text)
+QJsonArray contentToJson(const QList<ContentPart>& parts)
 {
-    return fromName<ApprovalStatus>(kApprovalStatuses, text);
+    QJsonArray out;
+    for (const ContentPart& p : parts) {
+        QJsonObject o{{QStringLiteral("type"), QLatin1String(kPartTypes[size_t(p.kind)])}};
+        switch (p.kind) {
+        case ContentPart::Kind::Text:
+            o.insert(QStringLiteral("text"), p.text);
+            break;
+        case ContentPart::Kind::ToolCall:
+            o.insert(QStringLiteral("id"), p.toolCallId);
+            o.insert(QStringLiteral("name"), p.toolName);
+            o.insert(QStringLiteral("arguments"), p.arguments);
+            break;
+        case ContentPart::Kind::ToolResult:
+            o.insert(QStringLiteral("id"), p.toolCallId);
+            o.insert(QStringLiteral("text"), p.text);
+            if (p.isError)
+                o.insert(QStringLiteral("error"), true);
+            break;
+        }
+        out.append(o);
+    }
+    return out;
+}
+
+QList<ContentPart> contentFromJson(const QJsonArray& json)
+{
+    QList<ContentPart> parts;
+    for (const QJsonValue& v : json) {
+        const QJsonObject o = v.toObject();
+        const QString type = o.value(QStringLiteral("type")).toString();
+        if (type == QLatin1String("tool_call")) {
+            parts << ContentPart::toolCall(o.value(QStringLiteral("id")).toString(),
+                                           o.value(QStringLiteral("name")).toString(),
+                                           o.value(QStringLiteral("arguments")).toObject());
+        } else if (type == QLatin1String("tool_result")) {
+            parts << ContentPart::toolResult(o.value(QStringLiteral("id")).toString(),
+                                             o.value(QStringLiteral("text")).toString(),
+                                             o.value(QStringLiteral("error")).toBool());
+        } else if (type == QLatin1String("text")) {
+            parts << ContentPart::textPart(o.value(QStringLiteral("text")).toString());
+        } else {
+            parts << ContentPart::textPart(QStringLiteral("[%1]").arg(type));
+        }
+    }
+    return parts;
+}
+
+QString Message::text() const
+{
+    QStringList texts;
+    for (const ContentPart& p : content) {
+        if (p.kind == ContentPart::Kind::Text)
+            texts << p.text;
+    }
+    return texts.join(QLatin1Char('\n'));
 }
 
 } // namespace fluid::model

@@ -4,16 +4,45 @@
 // Fluid's value types: plain data that every layer passes around and the store persists. No behaviour
 // beyond small helpers; any thread. Ids are UUID strings made by newId(); times are UTC.
 
+#include "Actor.h"
+
 #include <QByteArray>
 #include <QDateTime>
+#include <QJsonArray>
 #include <QJsonObject>
+#include <QList>
 #include <QString>
 
+#include <array>
 #include <optional>
 
 namespace fluid::model {
 
 QString newId();
+
+/// The one name table of an enum stored as text (the store's columns, the CLI, the REST API): specialised
+/// below for each such enum, names in the order of its enumerators.
+template <typename E>
+struct EnumNames;
+
+/// The stored name of an enumerator ("running", "read-only", ...).
+template <typename E>
+QString enumName(E value)
+{
+    return QLatin1String(EnumNames<E>::names[static_cast<size_t>(value)]);
+}
+
+/// The enumerator a stored name stands for; nullopt for a name this Fluid does not know.
+template <typename E>
+std::optional<E> enumFromName(const QString& text)
+{
+    const auto& names = EnumNames<E>::names;
+    for (size_t i = 0; i < names.size(); ++i) {
+        if (text == QLatin1String(names[i]))
+            return static_cast<E>(i);
+    }
+    return std::nullopt;
+}
 
 /// A libvirt host Fluid manages (local qemu:///system or remote qemu+ssh://).
 struct Host {
@@ -39,8 +68,10 @@ struct SourceVm {
 };
 
 enum class SandboxState { Creating, Running, Stopped, Error, Destroyed };
-QString sandboxStateName(SandboxState state);
-std::optional<SandboxState> sandboxStateFromString(const QString& text);
+template <>
+struct EnumNames<SandboxState> {
+    static constexpr std::array<const char*, 5> names{"creating", "running", "stopped", "error", "destroyed"};
+};
 
 /// A disposable VM cloned from a source VM through a qcow2 overlay.
 struct Sandbox {
@@ -61,12 +92,20 @@ struct Sandbox {
     QDateTime updatedAt;
 };
 
+/// Why a snapshot was taken: the baseline an agent session starts from, by a person, or by Fluid (a diff
+/// against "now").
+enum class SnapshotKind { Baseline, Manual, Auto };
+template <>
+struct EnumNames<SnapshotKind> {
+    static constexpr std::array<const char*, 3> names{"baseline", "manual", "auto"};
+};
+
 /// An internal libvirt snapshot of a sandbox.
 struct Snapshot {
     QString id;
     QString sandboxId;
     QString name;
-    QString kind; ///< baseline | manual | auto
+    SnapshotKind kind = SnapshotKind::Manual;
     QString description;
     QDateTime createdAt;
 };
@@ -101,27 +140,77 @@ struct Command {
     QDateTime finishedAt;
 };
 
+/// What an agent may do in its sandbox: only look (read-only tools), or change it.
+enum class AgentMode { ReadOnly, Edit };
+template <>
+struct EnumNames<AgentMode> {
+    static constexpr std::array<const char*, 2> names{"read-only", "edit"};
+};
+
+enum class AgentSessionState { Active, Finished, Failed, Cancelled };
+template <>
+struct EnumNames<AgentSessionState> {
+    static constexpr std::array<const char*, 4> names{"active", "finished", "failed", "cancelled"};
+};
+
 /// A conversation between a person, an agent and a sandbox.
 struct AgentSession {
     QString id;
     QString sandboxId;
     QString task;
-    QString mode; ///< read-only | edit
+    AgentMode mode = AgentMode::ReadOnly;
     QString provider;
     QString model;
-    QString state; ///< active | finished | failed | cancelled
+    AgentSessionState state = AgentSessionState::Active;
     QDateTime createdAt;
     QDateTime endedAt;
 };
+
+enum class MessageRole { System, User, Assistant, Tool };
+template <>
+struct EnumNames<MessageRole> {
+    static constexpr std::array<const char*, 4> names{"system", "user", "assistant", "tool"};
+};
+
+/// One part of a message's content: text, a call of a tool the assistant made, or a tool's result (which
+/// answers the call with the same toolCallId).
+struct ContentPart {
+    enum class Kind { Text, ToolCall, ToolResult };
+    Kind kind = Kind::Text;
+    QString text;          ///< Text: the text; ToolResult: what the tool returned
+    QString toolCallId;    ///< ToolCall, ToolResult
+    QString toolName;      ///< ToolCall
+    QJsonObject arguments; ///< ToolCall
+    bool isError = false;  ///< ToolResult: the tool failed
+
+    static ContentPart textPart(const QString& text);
+    static ContentPart toolCall(const QString& id, const QString& name, const QJsonObject& arguments);
+    static ContentPart toolResult(const QString& id, const QString& text, bool isError = false);
+    bool operator==(const ContentPart&) const = default;
+};
+
+/// Content as stored: a JSON array of {"type": "text"|"tool_call"|"tool_result", ...} objects.
+QJsonArray contentToJson(const QList<ContentPart>& parts);
+/// The parts of stored content; unknown part types are kept as text parts naming the type.
+QList<ContentPart> contentFromJson(const QJsonArray& json);
 
 struct Message {
     QString id;
     QString sessionId;
     int seq = 0;
-    QString role; ///< system | user | assistant | tool
-    QString content;
+    MessageRole role = MessageRole::User;
+    QList<ContentPart> content;
     int tokens = 0;
     QDateTime createdAt;
+
+    /// The text parts joined with newlines.
+    QString text() const;
+};
+
+enum class ToolCallStatus { Pending, Ok, Error, Denied };
+template <>
+struct EnumNames<ToolCallStatus> {
+    static constexpr std::array<const char*, 4> names{"pending", "ok", "error", "denied"};
 };
 
 struct ToolCall {
@@ -131,14 +220,16 @@ struct ToolCall {
     QString name;
     QJsonObject arguments;
     QString result;
-    QString status; ///< pending | ok | error | denied
+    ToolCallStatus status = ToolCallStatus::Pending;
     QDateTime startedAt;
     QDateTime finishedAt;
 };
 
 enum class ApprovalStatus { Pending, Approved, Rejected, Expired };
-QString approvalStatusName(ApprovalStatus status);
-std::optional<ApprovalStatus> approvalStatusFromString(const QString& text);
+template <>
+struct EnumNames<ApprovalStatus> {
+    static constexpr std::array<const char*, 4> names{"pending", "approved", "rejected", "expired"};
+};
 
 /// A request that blocks until a person decides. The decision binds to contentHash.
 struct Approval {
@@ -150,8 +241,8 @@ struct Approval {
     QJsonObject context; ///< why, and the details a person needs
     QString contentHash; ///< sha256 of the exact content approved
     ApprovalStatus status = ApprovalStatus::Pending;
-    QString requestedBy;
-    QString decidedBy;
+    QString requestedBy; ///< Actor::toString()
+    QString decidedBy;   ///< Actor::toString(); "system" for an expiry
     QString comment;
     QDateTime createdAt;
     QDateTime expiresAt;
@@ -182,7 +273,7 @@ struct PlaybookTask {
 struct AuditEvent {
     qint64 seq = 0;
     QDateTime time;
-    QString actor; ///< person, agent:<session>, system
+    QString actor; ///< Actor::toString(): person:<login>, agent:<session>, token:<id>, system
     QString kind;  ///< e.g. sandbox.create, command.run, approval.decide
     QString sandboxId;
     QString sessionId;

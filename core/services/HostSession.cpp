@@ -7,13 +7,13 @@
 #include "Runtime.h"
 #include "SandboxDiff.h"
 #include "ssh/SshConnection.h"
+#include "store/Queries.h"
 #include "store/Repository.h"
 
 #include <QMetaObject>
 #include <QPointer>
-#include <QUrl>
+#include <QPromise>
 
-#include <algorithm>
 #include <mutex>
 #include <utility>
 
@@ -25,6 +25,9 @@ HostSession::HostSession(Setup setup, QObject* parent)
     , m_relay(std::make_shared<Relay>())
 {
     m_relay->session = this;
+    if (!m_setup.operations)
+        m_ownOperations = std::make_unique<OperationRegistry>();
+    m_operations = m_setup.operations ? m_setup.operations : m_ownOperations.get();
     // Creates wait for the guest (tens of seconds under TCG): enough workers that one slow create does not
     // hold up a stop or a refresh.
     m_pool.setMaxThreadCount(6);
@@ -57,6 +60,7 @@ HostSession::setupFor(const config::Settings& settings, const config::HostSettin
 
 HostSession::~HostSession()
 {
+    // close() may still be waiting for the workers on its own thread.
     m_closer.waitForDone();
     stopAcceptingWork();
     std::shared_ptr<virt::Hypervisor> hv;
@@ -95,11 +99,28 @@ bool HostSession::isOpen() const
     return m_hv != nullptr;
 }
 
-void HostSession::open()
+virt::CreateOptions HostSession::createDefaults() const
 {
-    if (m_closeRequested)
-        return;
-    m_pool.start([this]() {
+    QMutexLocker lock(&m_mutex);
+    return m_setup.createDefaults;
+}
+
+QFuture<Result<QString>> HostSession::open()
+{
+    auto promise = std::make_shared<QPromise<Result<QString>>>();
+    promise->start();
+    QFuture<Result<QString>> future = promise->future();
+    const auto answer = [this, promise](bool ok, const QString& message) {
+        promise->addResult(ok ? Result<QString>(message) : Result<QString>(makeError(ErrorCode::Unavailable, message)));
+        promise->finish();
+        Q_EMIT opened(ok, message);
+    };
+    if (m_closeRequested) {
+        promise->addResult(closedError());
+        promise->finish();
+        return future;
+    }
+    m_pool.start([this, answer]() {
         // Snapshot mounts a crashed Fluid left behind (their owner process is gone) go first, once.
         static std::once_flag leftovers;
         std::call_once(leftovers, [] {
@@ -107,10 +128,12 @@ void HostSession::open()
                 qCInfo(lcInspect) << "cleaned up" << *cleaned << "snapshot mount(s) left by an earlier run";
         });
         auto hv = m_setup.connect(m_setup.host.uri);
-        if (m_closing)
-            return; // closed while connecting: nothing to set up
+        if (m_closing) {
+            answer(false, closedError().message);
+            return;
+        }
         if (!hv) {
-            Q_EMIT opened(false, QStringLiteral("%1: %2").arg(m_setup.host.name, hv.error().message));
+            answer(false, QStringLiteral("%1: %2").arg(m_setup.host.name, hv.error().message));
             return;
         }
         if (!inspect::isLocalHostUri(m_setup.host.uri)) {
@@ -121,19 +144,19 @@ void HostSession::open()
                 if (!cleaned)
                     qCWarning(lcInspect) << m_setup.host.name << ":" << cleaned.error().toString();
                 else if (*cleaned > 0)
-                    qCInfo(lcInspect) << "cleaned up" << *cleaned
-                                      << "snapshot mount(s) an earlier run left on" << m_setup.host.name;
+                    qCInfo(lcInspect) << "cleaned up" << *cleaned << "snapshot mount(s) an earlier run left on"
+                                      << m_setup.host.name;
             }
         }
         std::shared_ptr<virt::Hypervisor> shared(std::move(*hv));
-        auto db = store::Database::open(m_setup.database);
+        auto db = store::threadConnection(m_setup.database);
         if (!db) {
-            Q_EMIT opened(false, db.error().message);
+            answer(false, db.error().message);
             return;
         }
         auto row = ensureHostRow(**db, m_setup.host);
         if (!row) {
-            Q_EMIT opened(false, row.error().message);
+            answer(false, row.error().message);
             return;
         }
         const std::weak_ptr<Relay> relay = m_relay;
@@ -155,8 +178,7 @@ void HostSession::open()
             self->onWorker(
                 [self, domain, state](virt::SandboxManager& manager, store::Database& db) {
                     if (auto applied = manager.applyDomainEvent(domain, state); !applied)
-                        qCWarning(lcVirt)
-                            << "domain event for" << domain << "not stored:" << applied.error().toString();
+                        qCWarning(lcVirt) << "domain event for" << domain << "not stored:" << applied.error().toString();
                     self->emitSandboxes(db);
                 },
                 &self->m_eventPool);
@@ -168,23 +190,19 @@ void HostSession::open()
         }
         virt::SandboxManager manager(*shared, **db, currentManagerOptions());
         QString message = QStringLiteral("Connected to %1 (%2).").arg(m_setup.host.name, m_setup.host.uri);
-        if (auto report = manager.reconcile(row->id); !report) {
-            message += QStringLiteral(" Clean-up of leftovers failed: %1").arg(report.error().message);
-        } else if (!report->removedDomains.isEmpty() || !report->removedVolumes.isEmpty() ||
-                   !report->updatedRows.isEmpty()) {
-            message +=
-                QStringLiteral(" Cleaned up after an earlier crash: %1 domain(s), %2 volume(s), %3 row(s).")
-                    .arg(report->removedDomains.size())
-                    .arg(report->removedVolumes.size())
-                    .arg(report->updatedRows.size());
+        if (m_setup.reconcileOnOpen) {
+            if (auto report = manager.reconcile(row->id); !report) {
+                message += QStringLiteral(" Clean-up of leftovers failed: %1").arg(report.error().message);
+            } else if (!report->removedDomains.isEmpty() || !report->removedVolumes.isEmpty() ||
+                       !report->updatedRows.isEmpty()) {
+                message += QStringLiteral(" Cleaned up after an earlier crash: %1 domain(s), %2 volume(s), %3 row(s).")
+                               .arg(report->removedDomains.size())
+                               .arg(report->removedVolumes.size())
+                               .arg(report->updatedRows.size());
+            }
         }
-        Q_EMIT opened(true, message);
-        virt::AcceleratorChoice accelerator;
-        {
-            QMutexLocker lock(&m_mutex);
-            accelerator = m_setup.createDefaults.accelerator;
-        }
-        if (auto info = shared->hostInfo(accelerator)) {
+        answer(true, message);
+        if (auto info = shared->hostInfo(createDefaults().accelerator)) {
             Q_EMIT hostInfoChanged(QStringLiteral("%1 CPUs, %2 of %3 MiB free, %4")
                                        .arg(info->cpus)
                                        .arg(info->memoryFreeKib / 1024)
@@ -194,6 +212,7 @@ void HostSession::open()
         emitSources(manager);
         emitSandboxes(**db);
     });
+    return future;
 }
 
 void HostSession::refresh()
@@ -212,207 +231,308 @@ void HostSession::loadSnapshots(const QString& sandboxId)
     });
 }
 
-int HostSession::create(const QString& sourceDomain, const QString& name, int memoryMib, int vcpus)
+template <typename R>
+QFuture<Result<R>> HostSession::ask(std::function<Result<R>(virt::SandboxManager&, store::Database&)> question)
 {
-    virt::CreateOptions options = m_setup.createDefaults;
-    options.sourceDomain = sourceDomain;
-    options.name = name;
-    if (memoryMib > 0)
-        options.memoryMib = memoryMib;
-    if (vcpus > 0)
-        options.vcpus = vcpus;
-    return launch(
-        QStringLiteral("Create %1 from %2")
-            .arg(name.isEmpty() ? QStringLiteral("a sandbox") : name, sourceDomain),
-        [this, options](virt::SandboxManager& manager, const std::atomic<bool>& cancel,
-                        const std::function<void(const QString&)>& progress) mutable -> Result<QString> {
-            options.hostId = hostId();
-            auto s = manager.create(
-                options, [&](virt::CreateStage, const QString& message) { progress(message); }, &cancel);
-            if (!s)
-                return s.error();
-            return QStringLiteral("%1 is ready at %2").arg(s->name, s->ip);
-        });
-}
-
-int HostSession::lifecycle(const QString& verb, const QString& sandboxId,
-                           Result<model::Sandbox> (virt::SandboxManager::*step)(const QString&))
-{
-    return launch(
-        verb, [verb, sandboxId, step](virt::SandboxManager& m, const auto&, const auto&) -> Result<QString> {
-            auto s = (m.*step)(sandboxId);
-            if (!s)
-                return s.error();
-            return QStringLiteral("%1: %2 done").arg(s->name, verb.toLower());
-        });
-}
-
-int HostSession::start(const QString& sandboxId)
-{
-    return lifecycle(QStringLiteral("Start"), sandboxId, &virt::SandboxManager::start);
-}
-
-int HostSession::stop(const QString& sandboxId)
-{
-    return lifecycle(QStringLiteral("Stop"), sandboxId, &virt::SandboxManager::stop);
-}
-
-int HostSession::destroy(const QString& sandboxId)
-{
-    return lifecycle(QStringLiteral("Destroy"), sandboxId, &virt::SandboxManager::destroy);
-}
-
-int HostSession::snapshot(const QString& sandboxId, const QString& snapshotName)
-{
-    return launch(
-        QStringLiteral("Snapshot %1").arg(snapshotName),
-        [sandboxId, snapshotName](virt::SandboxManager& m, const auto&, const auto&) -> Result<QString> {
-            auto s = m.snapshot(sandboxId, snapshotName);
-            if (!s)
-                return s.error();
-            return QStringLiteral("snapshot %1 taken").arg(snapshotName);
-        });
-}
-
-int HostSession::revert(const QString& sandboxId, const QString& snapshotName)
-{
-    return launch(
-        QStringLiteral("Revert to %1").arg(snapshotName),
-        [sandboxId, snapshotName](virt::SandboxManager& m, const auto&, const auto&) -> Result<QString> {
-            if (auto r = m.revert(sandboxId, snapshotName); !r)
-                return r.error();
-            return QStringLiteral("reverted to %1").arg(snapshotName);
-        });
-}
-
-int HostSession::diff(const QString& sandboxId, const QString& fromSnapshot, const QString& toSnapshot)
-{
-    const QString to = toSnapshot.isEmpty() ? QStringLiteral("now") : toSnapshot;
-    return launchOperation(
-        QStringLiteral("Diff %1 → %2").arg(fromSnapshot, to),
-        [this, sandboxId, fromSnapshot, toSnapshot](int id) -> Work {
-            return [this, id, sandboxId, fromSnapshot,
-                    toSnapshot](virt::SandboxManager& manager, const std::atomic<bool>& cancel,
-                                const std::function<void(const QString&)>& progress) -> Result<QString> {
-                auto sandbox = store::SandboxRepository(manager.database()).get(sandboxId);
-                if (!sandbox)
-                    return sandbox.error();
-                const inspect::SnapshotInspector inspector;
-                auto d = diffSandbox(
-                    manager, manager.database(), inspector, *sandbox, fromSnapshot, toSnapshot,
-                    [this, id, &progress](const QString& stage, double fraction) {
-                        progress(QStringLiteral("%1 (%2%)").arg(stage).arg(int(fraction * 100)));
-                        Q_EMIT operationFraction(id, fraction);
-                    },
-                    [&cancel]() { return cancel.load(); }, m_setup.connectHost);
-                if (!d) {
-                    Error e = d.error();
-                    if (!e.detail.isEmpty())
-                        e.message += QStringLiteral(" (%1)").arg(e.detail);
-                    return e;
-                }
-                Q_EMIT diffReady(id, sandboxId, *d);
-                return QStringLiteral("%1: %2 path(s) changed")
-                    .arg(sandbox->name)
-                    .arg(d->summary.value(QStringLiteral("paths"))
-                             .toObject()
-                             .value(QStringLiteral("total"))
-                             .toInt());
-            };
-        });
-}
-
-void HostSession::cancel(int operation)
-{
-    QMutexLocker lock(&m_mutex);
-    if (auto flag = m_cancels.value(operation))
-        *flag = true;
-}
-
-int HostSession::launch(const QString& description, Work work)
-{
-    return launchOperation(description, [work = std::move(work)](int) { return work; });
-}
-
-int HostSession::launchOperation(const QString& description, const std::function<Work(int)>& make)
-{
-    auto flag = std::make_shared<std::atomic<bool>>(false);
-    int id = 0;
-    bool open = false;
-    bool closing = false;
-    {
-        QMutexLocker lock(&m_mutex);
-        id = m_nextOperation++;
-        m_cancels.insert(id, flag);
-        closing = m_closing;
-        open = m_hv != nullptr && !closing;
+    auto promise = std::make_shared<QPromise<Result<R>>>();
+    promise->start();
+    QFuture<Result<R>> future = promise->future();
+    const bool started = onWorker([promise, question](virt::SandboxManager& manager, store::Database& db) {
+        promise->addResult(question(manager, db));
+        promise->finish();
+    });
+    if (!started) {
+        promise->addResult(m_closing ? closedError() : notConnectedError());
+        promise->finish();
     }
-    Q_EMIT operationStarted(id, description);
-    if (!open) {
-        // Still asynchronous for the caller, like every other outcome.
-        QMetaObject::invokeMethod(
-            this,
-            [this, id, closing]() {
-                {
-                    QMutexLocker lock(&m_mutex);
-                    m_cancels.remove(id);
-                }
-                Q_EMIT operationFinished(
-                    id, false,
-                    closing ? closedMessage()
-                            : QStringLiteral("%1 is not connected yet.").arg(m_setup.host.name));
-            },
-            Qt::QueuedConnection);
-        return id;
-    }
-    onWorker([this, id, flag, work = make(id)](virt::SandboxManager& manager, store::Database& db) {
-        const auto progress = [this, id](const QString& message) {
-            Q_EMIT operationProgress(id, message);
-        };
-        const Result<QString> r = work(manager, *flag, progress);
-        {
-            QMutexLocker lock(&m_mutex);
-            m_cancels.remove(id);
-        }
-        Q_EMIT operationFinished(id, r.ok(), r ? *r : r.error().message);
+    return future;
+}
+
+QFuture<Result<QList<virt::SandboxManager::Source>>> HostSession::sources()
+{
+    return ask<QList<virt::SandboxManager::Source>>(
+        [](virt::SandboxManager& manager, store::Database&) { return manager.sources(); });
+}
+
+QFuture<Result<QList<model::Sandbox>>> HostSession::sandboxes(bool includeDestroyed)
+{
+    return ask<QList<model::Sandbox>>([this, includeDestroyed](virt::SandboxManager&, store::Database& db) {
+        return includeDestroyed ? store::allSandboxes(db, hostId()) : store::liveSandboxes(db, hostId());
+    });
+}
+
+QFuture<Result<model::Sandbox>> HostSession::findSandbox(const QString& name)
+{
+    return ask<model::Sandbox>([this, name](virt::SandboxManager&, store::Database& db) -> Result<model::Sandbox> {
+        auto row = store::liveSandboxNamed(db, hostId(), name);
+        if (!row)
+            return row.error();
+        if (!*row)
+            return makeError(ErrorCode::NotFound,
+                             QStringLiteral("No sandbox named %1 on host %2").arg(name, m_setup.host.name));
+        return **row;
+    });
+}
+
+QFuture<Result<QList<virt::SnapshotInfo>>> HostSession::snapshots(const QString& sandboxId)
+{
+    return ask<QList<virt::SnapshotInfo>>(
+        [sandboxId](virt::SandboxManager& manager, store::Database&) { return manager.snapshots(sandboxId); });
+}
+
+template <typename T>
+Operation<T> HostSession::begin(OperationKind kind, const model::Actor& actor, const QString& subject,
+                                const QString& subjectId, const QString& description, bool cancellable)
+{
+    OperationInfo info;
+    info.kind = kind;
+    info.actor = actor;
+    info.host = m_setup.host.name;
+    info.subject = subject;
+    info.subjectId = subjectId;
+    info.description = description;
+    info.cancellable = cancellable;
+    return m_operations->start<T>(info, m_cancel);
+}
+
+template <typename T>
+void HostSession::run(const Operation<T>& op,
+                      std::function<Result<T>(virt::SandboxManager&, const Operation<T>&)> work,
+                      std::function<QString(const T&)> summarize)
+{
+    const bool started = onWorker([this, op, work, summarize](virt::SandboxManager& manager, store::Database& db) {
+        Result<T> r = work(manager, op);
+        const QString summary = r ? summarize(*r) : QString();
+        op.finish(std::move(r), summary);
         emitSandboxes(db);
     });
-    return id;
+    if (started)
+        return;
+    const Error error = m_closing ? closedError() : notConnectedError();
+    // Still asynchronous for the caller, like every other outcome.
+    QMetaObject::invokeMethod(
+        this, [op, error]() { op.finish(error); }, Qt::QueuedConnection);
 }
 
-void HostSession::onWorker(std::function<void(virt::SandboxManager&, store::Database&)> fn, QThreadPool* pool)
+Operation<model::Sandbox> HostSession::create(const CreateRequest& request, const model::Actor& actor)
+{
+    virt::CreateOptions options = createDefaults();
+    options.sourceDomain = request.source;
+    options.name = request.name;
+    options.actor = actor;
+    options.waitReady = request.waitReady;
+    if (request.memoryMib > 0)
+        options.memoryMib = request.memoryMib;
+    if (request.vcpus > 0)
+        options.vcpus = request.vcpus;
+    auto op = begin<model::Sandbox>(
+        OperationKind::Create, actor, request.name, {},
+        QStringLiteral("Create %1 from %2")
+            .arg(request.name.isEmpty() ? QStringLiteral("a sandbox") : request.name, request.source),
+        true);
+    const bool started = onWorker([this, op, options](virt::SandboxManager& manager, store::Database&) mutable {
+        options.hostId = hostId();
+        auto plan = manager.planCreate(options, op.progressSink());
+        if (!plan) {
+            op.finish(plan.error());
+            return;
+        }
+        if (!plan->admission) {
+            build(op, *plan);
+            return;
+        }
+        if (!m_setup.admit) {
+            op.finish(makeError(ErrorCode::Refused,
+                                QStringLiteral("Creating %1 needs a person's approval (%2), and approvals are not "
+                                               "available here")
+                                    .arg(plan->options.name, plan->admission->over.join(QStringLiteral("; ")))));
+            return;
+        }
+        // The answer may take minutes: no thread waits for it. The rest of the create runs on a worker once a
+        // person decided; a session closed meanwhile fails it instead.
+        m_setup.admit(*plan->admission, op.progressSink(), op.cancelToken())
+            .then([relay = m_relay, op, plan = *plan](Result<void> allowed) {
+                if (!allowed) {
+                    op.finish(allowed.error());
+                    return;
+                }
+                QMutexLocker lock(&relay->mutex);
+                if (!relay->session) {
+                    op.finish(makeError(ErrorCode::Cancelled, QStringLiteral("The host was closed")));
+                    return;
+                }
+                HostSession* self = relay->session;
+                if (!self->onWorker([self, op, plan](virt::SandboxManager&, store::Database&) { self->build(op, plan); }))
+                    op.finish(self->closedError());
+            });
+    });
+    if (!started) {
+        const Error error = m_closing ? closedError() : notConnectedError();
+        QMetaObject::invokeMethod(
+            this, [op, error]() { op.finish(error); }, Qt::QueuedConnection);
+    }
+    return op;
+}
+
+void HostSession::build(const Operation<model::Sandbox>& op, const virt::CreatePlan& plan)
+{
+    // On a worker (onWorker): a manager over this thread's connection.
+    std::shared_ptr<virt::Hypervisor> hv;
+    {
+        QMutexLocker lock(&m_mutex);
+        hv = m_hv;
+    }
+    auto db = store::threadConnection(m_setup.database);
+    if (!hv || !db) {
+        op.finish(!db ? db.error() : notConnectedError());
+        return;
+    }
+    virt::SandboxManager manager(*hv, **db, currentManagerOptions());
+    auto made = manager.create(plan, op.progressSink(), op.cancelToken());
+    const QString summary = made ? QStringLiteral("%1 is ready at %2").arg(made->name, made->ip) : QString();
+    op.finish(std::move(made), summary);
+    emitSandboxes(**db);
+}
+
+Operation<model::Sandbox> HostSession::lifecycle(OperationKind kind, const QString& verb, const QString& sandboxId,
+                                                 const model::Actor& actor,
+                                                 Result<model::Sandbox> (virt::SandboxManager::*step)(const QString&,
+                                                                                                     const model::Actor&))
+{
+    auto op = begin<model::Sandbox>(kind, actor, {}, sandboxId, verb, false);
+    run<model::Sandbox>(
+        op,
+        [sandboxId, step, actor](virt::SandboxManager& m, const Operation<model::Sandbox>&) {
+            return (m.*step)(sandboxId, actor);
+        },
+        [verb](const model::Sandbox& s) { return QStringLiteral("%1: %2 done").arg(s.name, verb.toLower()); });
+    return op;
+}
+
+Operation<model::Sandbox> HostSession::start(const QString& sandboxId, const model::Actor& actor)
+{
+    return lifecycle(OperationKind::Start, QStringLiteral("Start"), sandboxId, actor, &virt::SandboxManager::start);
+}
+
+Operation<model::Sandbox> HostSession::stop(const QString& sandboxId, const model::Actor& actor)
+{
+    return lifecycle(OperationKind::Stop, QStringLiteral("Stop"), sandboxId, actor, &virt::SandboxManager::stop);
+}
+
+Operation<model::Sandbox> HostSession::destroy(const QString& sandboxId, const model::Actor& actor)
+{
+    return lifecycle(OperationKind::Destroy, QStringLiteral("Destroy"), sandboxId, actor,
+                     &virt::SandboxManager::destroy);
+}
+
+Operation<model::Snapshot> HostSession::snapshot(const QString& sandboxId, const QString& snapshotName,
+                                                 const model::Actor& actor, const QString& description)
+{
+    auto op = begin<model::Snapshot>(OperationKind::Snapshot, actor, snapshotName, sandboxId,
+                                     QStringLiteral("Snapshot %1").arg(snapshotName), false);
+    run<model::Snapshot>(
+        op,
+        [sandboxId, snapshotName, actor, description](virt::SandboxManager& m, const Operation<model::Snapshot>&) {
+            return m.snapshot(sandboxId, snapshotName, actor, model::SnapshotKind::Manual, description);
+        },
+        [](const model::Snapshot& s) { return QStringLiteral("snapshot %1 taken").arg(s.name); });
+    return op;
+}
+
+Operation<void> HostSession::revert(const QString& sandboxId, const QString& snapshotName, const model::Actor& actor)
+{
+    auto op = begin<void>(OperationKind::Revert, actor, snapshotName, sandboxId,
+                          QStringLiteral("Revert to %1").arg(snapshotName), false);
+    const bool started = onWorker([this, op, sandboxId, snapshotName, actor](virt::SandboxManager& m,
+                                                                            store::Database& db) {
+        Result<void> r = m.revert(sandboxId, snapshotName, actor);
+        op.finish(r, r ? QStringLiteral("reverted to %1").arg(snapshotName) : QString());
+        emitSandboxes(db);
+    });
+    if (!started) {
+        const Error error = m_closing ? closedError() : notConnectedError();
+        QMetaObject::invokeMethod(
+            this, [op, error]() { op.finish(error); }, Qt::QueuedConnection);
+    }
+    return op;
+}
+
+Operation<model::Diff> HostSession::diff(const QString& sandboxId, const QString& fromSnapshot,
+                                         const QString& toSnapshot, const model::Actor& actor)
+{
+    const QString to = toSnapshot.isEmpty() ? QStringLiteral("now") : toSnapshot;
+    auto op = begin<model::Diff>(OperationKind::Diff, actor, {}, sandboxId,
+                                 QStringLiteral("Diff %1 → %2").arg(fromSnapshot, to), true);
+    run<model::Diff>(
+        op,
+        [this, sandboxId, fromSnapshot, toSnapshot, actor](virt::SandboxManager& manager,
+                                                           const Operation<model::Diff>& self) -> Result<model::Diff> {
+            auto sandbox = store::SandboxRepository(manager.database()).get(sandboxId);
+            if (!sandbox)
+                return sandbox.error();
+            const inspect::SnapshotInspector inspector;
+            auto d = diffSandbox(manager, manager.database(), inspector, *sandbox, fromSnapshot, toSnapshot, actor,
+                                 self.progressSink(), self.cancelToken(), m_setup.connectHost);
+            if (!d) {
+                Error e = d.error();
+                if (!e.detail.isEmpty())
+                    e.message += QStringLiteral(" (%1)").arg(e.detail);
+                return e;
+            }
+            return d;
+        },
+        [](const model::Diff& d) {
+            return QStringLiteral("%1 path(s) changed")
+                .arg(d.summary.value(QStringLiteral("paths")).toObject().value(QStringLiteral("total")).toInt());
+        });
+    return op;
+}
+
+Operation<virt::ReconcileReport> HostSession::reconcile(const model::Actor& actor)
+{
+    auto op = begin<virt::ReconcileReport>(OperationKind::Reconcile, actor, {}, {},
+                                           QStringLiteral("Clean up leftovers on %1").arg(m_setup.host.name), false);
+    run<virt::ReconcileReport>(
+        op,
+        [this](virt::SandboxManager& m, const Operation<virt::ReconcileReport>&) { return m.reconcile(hostId()); },
+        [](const virt::ReconcileReport& r) {
+            return QStringLiteral("%1 domain(s), %2 volume(s), %3 row(s) cleaned up")
+                .arg(r.removedDomains.size())
+                .arg(r.removedVolumes.size())
+                .arg(r.updatedRows.size());
+        });
+    return op;
+}
+
+bool HostSession::onWorker(WorkerFn fn, QThreadPool* pool)
 {
     std::shared_ptr<virt::Hypervisor> hv;
-    virt::ManagerOptions options;
     {
         QMutexLocker lock(&m_mutex);
         if (m_closing || !m_hv)
-            return;
+            return false;
         hv = m_hv;
-        options = m_setup.manager;
     }
-    (pool ? pool : &m_pool)->start([this, hv, options, fn = std::move(fn)]() {
-        auto db = store::Database::open(m_setup.database);
+    (pool ? pool : &m_pool)->start([this, hv, fn = std::move(fn)]() {
+        auto db = store::threadConnection(m_setup.database);
         if (!db) {
             qCWarning(lcStore) << "host session" << m_setup.host.name << db.error().toString();
             return;
         }
-        virt::SandboxManager manager(*hv, **db, options);
+        virt::SandboxManager manager(*hv, **db, currentManagerOptions());
         fn(manager, **db);
     });
+    return true;
 }
 
 void HostSession::emitSandboxes(store::Database& db)
 {
     QMutexLocker ordered(&m_emitMutex);
-    auto rows =
-        store::SandboxRepository(db).list(QStringLiteral("host_id = ? AND state <> 'destroyed'"), {hostId()});
+    auto rows = store::liveSandboxes(db, hostId());
     if (!rows) {
         qCWarning(lcStore) << "cannot list sandboxes:" << rows.error().toString();
         return;
     }
-    std::sort(rows->begin(), rows->end(),
-              [](const model::Sandbox& a, const model::Sandbox& b) { return a.createdAt > b.createdAt; });
     Q_EMIT sandboxesChanged(*rows);
 }
 
@@ -437,24 +557,21 @@ void HostSession::emitSources(virt::SandboxManager& manager)
 Result<ssh::SandboxEndpoint> HostSession::sandboxEndpoint(const model::Sandbox& sandbox)
 {
     if (sandbox.state != model::SandboxState::Running)
-        return makeError(
-            ErrorCode::Unavailable,
-            QStringLiteral("Sandbox %1 is %2, not running: start it, then open the terminal again.")
-                .arg(sandbox.name, model::sandboxStateName(sandbox.state)));
+        return makeError(ErrorCode::Unavailable,
+                         QStringLiteral("Sandbox %1 is %2, not running: start it, then open the terminal again.")
+                             .arg(sandbox.name, model::enumName(sandbox.state)));
     if (sandbox.ip.isEmpty())
-        return makeError(
-            ErrorCode::Unavailable,
-            QStringLiteral("Sandbox %1 has no IP address yet: wait until it has finished booting "
-                           "(the hosts dock shows its address), then try again.")
-                .arg(sandbox.name));
+        return makeError(ErrorCode::Unavailable,
+                         QStringLiteral("Sandbox %1 has no IP address yet: wait until it has finished booting "
+                                        "(the hosts dock shows its address), then try again.")
+                             .arg(sandbox.name));
     auto key = ssh::PublicKey::fromOpenSshLine(sandbox.hostPublicKey);
     if (!key)
-        return makeError(
-            ErrorCode::Unavailable,
-            QStringLiteral("Sandbox %1 has no SSH host key Fluid injected, so its identity cannot be "
-                           "verified; recreate the sandbox to get a terminal on it.")
-                .arg(sandbox.name),
-            key.error().message);
+        return makeError(ErrorCode::Unavailable,
+                         QStringLiteral("Sandbox %1 has no SSH host key Fluid injected, so its identity cannot be "
+                                        "verified; recreate the sandbox to get a terminal on it.")
+                             .arg(sandbox.name),
+                         key.error().message);
     ssh::SandboxEndpoint endpoint;
     endpoint.sandboxId = sandbox.id;
     endpoint.sandboxName = sandbox.name;
@@ -476,14 +593,36 @@ Result<std::shared_ptr<ssh::SshConnection>> HostSession::jumpConnection()
                          shell.error().detail);
     auto connection = std::dynamic_pointer_cast<ssh::SshConnection>(*shell);
     if (!connection)
-        return makeError(
-            ErrorCode::InvalidArgument,
-            QStringLiteral("The connection to %1 cannot forward to its sandboxes").arg(m_setup.host.name));
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("The connection to %1 cannot forward to its sandboxes").arg(m_setup.host.name));
     m_jump = connection;
     return m_jump;
 }
 
-void HostSession::openShell(const QString& sandboxId, QObject* context, ShellCallback done)
+Result<std::shared_ptr<const ssh::CertificateAuthority>> HostSession::certificateAuthority()
+{
+    {
+        QMutexLocker lock(&m_mutex);
+        if (m_ca)
+            return m_ca;
+    }
+    if (!m_setup.loadCa)
+        return makeError(ErrorCode::Config, QStringLiteral("No SSH certificate authority is configured for %1, so "
+                                                           "Fluid cannot log in to its sandboxes.")
+                                                .arg(m_setup.host.name));
+    auto loaded = m_setup.loadCa();
+    if (!loaded)
+        return makeError(loaded.error().code,
+                         QStringLiteral("Fluid's SSH certificate authority could not be loaded: %1")
+                             .arg(loaded.error().message),
+                         loaded.error().detail);
+    QMutexLocker lock(&m_mutex);
+    m_ca = *loaded;
+    return m_ca;
+}
+
+void HostSession::openShell(const QString& sandboxId, const model::Actor& actor, QObject* context,
+                            ShellCallback done)
 {
     using ShellResult = Result<std::shared_ptr<ssh::RemoteShell>>;
     const QPointer<QObject> guard(context);
@@ -498,16 +637,15 @@ void HostSession::openShell(const QString& sandboxId, QObject* context, ShellCal
             Qt::QueuedConnection);
     };
     if (m_closeRequested) {
-        answer(makeError(ErrorCode::Unavailable, closedMessage()));
+        answer(closedError());
         return;
     }
     if (!isOpen()) {
-        answer(makeError(
-            ErrorCode::Unavailable,
-            QStringLiteral("%1 is not connected yet; try again once it is.").arg(m_setup.host.name)));
+        answer(makeError(ErrorCode::Unavailable,
+                         QStringLiteral("%1 is not connected yet; try again once it is.").arg(m_setup.host.name)));
         return;
     }
-    onWorker([this, sandboxId, answer](virt::SandboxManager&, store::Database& db) {
+    onWorker([this, sandboxId, actor, answer](virt::SandboxManager&, store::Database& db) {
         auto row = store::SandboxRepository(db).get(sandboxId);
         if (!row) {
             answer(row.error());
@@ -527,38 +665,18 @@ void HostSession::openShell(const QString& sandboxId, QObject* context, ShellCal
             }
             endpoint->jump = *jump;
         }
-        std::shared_ptr<const ssh::CertificateAuthority> ca;
-        {
-            QMutexLocker lock(&m_mutex);
-            ca = m_ca;
-        }
+        auto ca = certificateAuthority();
         if (!ca) {
-            if (!m_setup.loadCa) {
-                answer(makeError(ErrorCode::Config,
-                                 QStringLiteral("No SSH certificate authority is configured for %1, so Fluid "
-                                                "cannot log in to its sandboxes.")
-                                     .arg(m_setup.host.name)));
-                return;
-            }
-            auto loaded = m_setup.loadCa();
-            if (!loaded) {
-                answer(makeError(loaded.error().code,
-                                 QStringLiteral("Fluid's SSH certificate authority could not be loaded: %1")
-                                     .arg(loaded.error().message),
-                                 loaded.error().detail));
-                return;
-            }
-            ca = *loaded;
-            QMutexLocker lock(&m_mutex);
-            m_ca = ca;
+            answer(ca.error());
+            return;
         }
         ssh::SandboxShellOptions options;
-        options.actor = QStringLiteral("person");
+        options.actor = actor.toString();
         options.auditSink = m_audit.sink();
         // The last owner may be the GUI thread: closing joins the connection's thread, so it happens on a
         // worker.
         std::shared_ptr<ssh::SandboxShell> shell(
-            new ssh::SandboxShell(ca, *endpoint, options),
+            new ssh::SandboxShell(*ca, *endpoint, options),
             [](ssh::SandboxShell* s) { QThreadPool::globalInstance()->start([s]() { delete s; }); });
         {
             QMutexLocker lock(&m_mutex);
@@ -585,10 +703,11 @@ void HostSession::stopAcceptingWork()
         QMutexLocker lock(&m_relay->mutex);
         m_relay->session = nullptr;
     }
-    QMutexLocker lock(&m_mutex);
-    m_closing = true;
-    for (const auto& flag : std::as_const(m_cancels))
-        *flag = true;
+    {
+        QMutexLocker lock(&m_mutex);
+        m_closing = true;
+    }
+    m_cancel.cancel();
 }
 
 void HostSession::close()
@@ -633,11 +752,17 @@ virt::ManagerOptions HostSession::currentManagerOptions() const
     return m_setup.manager;
 }
 
-QString HostSession::closedMessage() const
+Error HostSession::closedError() const
 {
-    return QStringLiteral("%1 was closed (its settings changed or it was removed); use the host as it is "
-                          "listed now.")
-        .arg(m_setup.host.name);
+    return makeError(ErrorCode::Cancelled,
+                     QStringLiteral("%1 was closed (its settings changed or it was removed); use the host as it is "
+                                    "listed now.")
+                         .arg(m_setup.host.name));
+}
+
+Error HostSession::notConnectedError() const
+{
+    return makeError(ErrorCode::Unavailable, QStringLiteral("%1 is not connected yet.").arg(m_setup.host.name));
 }
 
 } // namespace fluid::services

@@ -5,7 +5,9 @@
 #include "inspect/SnapshotInspector.h"
 #include "model/Model.h"
 #include "services/Onboarding.h"
+#include "services/Operations.h"
 #include "ssh/CertificateAuthority.h"
+#include "ssh/CommandAudit.h"
 #include "ssh/SandboxShell.h"
 #include "store/Database.h"
 #include "virt/SandboxManager.h"
@@ -21,23 +23,36 @@
 
 namespace fluid::services {
 
-/// One libvirt host as a front end sees it (the desktop app's tree, fluid-remote). Connecting, sandbox
-/// operations and libvirt's lifecycle events all run on a small pool of worker threads, each with its own
-/// store connection; results, progress, state changes and connection drops come back as signals (queued
-/// to the session's thread). Every call returns at once.
+/// What to create: the source VM to clone and, where given, the sandbox's name, size and whether to wait for
+/// its SSH (the session's defaults fill in the rest).
+struct CreateRequest {
+    QString source;
+    QString name;      ///< empty: generated
+    int memoryMib = 0; ///< 0: the default
+    int vcpus = 0;     ///< 0: the default
+    bool waitReady = true;
+};
+
+/// One libvirt host as every front end sees it (the desktop app's tree, the CLI, the agent, fluid-remote):
+/// its connection, its sources and sandboxes, and every long operation on them. Operations are registered in
+/// an OperationRegistry (id, actor, progress, cancel, typed result; see Operations.h) and run on a small
+/// pool of worker threads, each with its own store connection (store::threadConnection); the caller gets an
+/// Operation handle at once. A create beyond the host's limits asks a person through Setup::admit and waits
+/// for the answer as a continuation, holding no thread. Lists and state changes (from libvirt's events too)
+/// come back as signals queued to the session's thread.
 ///
-/// Thread: create, call and destroy on one thread (the GUI thread). Destroying it cancels running creates
-/// (which roll back) and waits for the workers.
+/// Thread: create, call and destroy on one thread (the GUI thread, or the CLI's main thread). Destroying it
+/// cancels running creates (which roll back) and waits for the workers.
 ///
 /// Terminals (openShell) are audited like an agent's commands: each PTY's pty.open and pty.close go into the
-/// hash-chained audit log with actor "person", the sandbox and the target. The session owns that path: its
-/// shells' records are stored by its own ssh::AuditWriter (its own store connection and thread), not by a
-/// front end's StoreWorker, so no other object's lifetime matters. Shutdown order: destroying the session
-/// first waits for its workers, then closes every shell it handed out (their connections end; open terminals
-/// emit pty.close) and then waits until those records are stored. Whoever still holds a shell afterwards
-/// (a terminal tab) holds a closed one; a record reaching the writer after that is dropped, never a crash.
+/// hash-chained audit log with the actor given, the sandbox and the target. The session owns that path: its
+/// shells' records are stored by its own ssh::AuditWriter (its own thread and store connection). Shutdown
+/// order: destroying the session first waits for its workers, then closes every shell it handed out (their
+/// connections end; open terminals emit pty.close) and then waits until those records are stored. Whoever
+/// still holds a shell afterwards (a terminal tab) holds a closed one.
 class HostSession : public QObject {
     Q_OBJECT
+    Q_DISABLE_COPY_MOVE(HostSession)
 public:
     struct Setup {
         config::HostSettings host;
@@ -63,6 +78,15 @@ public:
         /// Where the default connect and connectHost check a remote host's SSH key; empty:
         /// ~/.ssh/known_hosts.
         QString knownHostsFile;
+        /// Asks a person to allow a create beyond the host's limits (Services: an approval request). Unset:
+        /// such a create fails saying that approvals are not available here.
+        virt::AdmissionGate admit;
+        /// Where operations are registered (Services' registry, shared by every host). Unset: the session
+        /// keeps a registry of its own.
+        OperationRegistry* operations = nullptr;
+        /// Cleans up after a crash (SandboxManager::reconcile) when the session opens. The desktop app's
+        /// sessions do; a command-line session does not touch what another running Fluid may be making.
+        bool reconcileOnOpen = true;
     };
 
     /// The Setup a front end gives the session of one configured host: its store, manager options with
@@ -97,32 +121,43 @@ public:
     QString hostId() const;
     bool isOpen() const;
     /// What create() uses for memory, vCPUs and the rest when not told otherwise.
-    const virt::CreateOptions& createDefaults() const { return m_setup.createDefaults; }
+    virt::CreateOptions createDefaults() const;
+    OperationRegistry* operations() const { return m_operations; }
 
-    /// Connects, makes sure the host has its store row, reconciles leftovers of a crash, and loads
-    /// sources and sandboxes. Emits opened(), then sourcesChanged() and sandboxesChanged().
-    void open();
+    /// Connects, makes sure the host has its store row, reconciles leftovers of a crash (unless the setup
+    /// says not to), and loads sources and sandboxes. Emits opened(), then sourcesChanged() and
+    /// sandboxesChanged(); the future carries the same outcome.
+    QFuture<Result<QString>> open();
     /// Reloads sources and sandboxes.
     void refresh();
     /// Loads the snapshots of one sandbox: snapshotsLoaded().
     void loadSnapshots(const QString& sandboxId);
 
-    /// Sandbox operations; each returns an operation id that progress and finish signals carry.
-    int create(const QString& sourceDomain, const QString& name, int memoryMib = 0, int vcpus = 0);
-    int start(const QString& sandboxId);
-    int stop(const QString& sandboxId);
-    int destroy(const QString& sandboxId);
-    int snapshot(const QString& sandboxId, const QString& snapshotName);
-    int revert(const QString& sandboxId, const QString& snapshotName);
-    /// Cancels a create in flight (it rolls back) or a diff (its mounts are released); other operations run
-    /// to their end.
-    void cancel(int operation);
+    // Questions, answered on a worker (the CLI waits for them; views use the signals above).
+    QFuture<Result<QList<virt::SandboxManager::Source>>> sources();
+    /// The host's sandboxes newest first; destroyed ones only when `includeDestroyed`.
+    QFuture<Result<QList<model::Sandbox>>> sandboxes(bool includeDestroyed = false);
+    /// The live sandbox with this name; NotFound names the host.
+    QFuture<Result<model::Sandbox>> findSandbox(const QString& name);
+    QFuture<Result<QList<virt::SnapshotInfo>>> snapshots(const QString& sandboxId);
+
+    // Operations: registered in operations() with `actor`, running on the workers. Cancel through the
+    // registry (or the handle's token): a create rolls back, a diff releases its mounts, the rest run to
+    // their end.
+    Operation<model::Sandbox> create(const CreateRequest& request, const model::Actor& actor);
+    Operation<model::Sandbox> start(const QString& sandboxId, const model::Actor& actor);
+    Operation<model::Sandbox> stop(const QString& sandboxId, const model::Actor& actor);
+    Operation<model::Sandbox> destroy(const QString& sandboxId, const model::Actor& actor);
+    Operation<model::Snapshot> snapshot(const QString& sandboxId, const QString& snapshotName,
+                                        const model::Actor& actor, const QString& description = {});
+    Operation<void> revert(const QString& sandboxId, const QString& snapshotName, const model::Actor& actor);
     /// Diffs a sandbox between two of its snapshots by name (an empty `toSnapshot` means now: a fresh
-    /// snapshot is taken first), served from the store when computed before. Progress comes as
-    /// operationProgress (stage) and operationFraction; cancel() stops it (mounts are released); the
-    /// document arrives in diffReady() just before operationFinished(ok). A remote host's disk is read there
-    /// over Setup::connectHost.
-    int diff(const QString& sandboxId, const QString& fromSnapshot, const QString& toSnapshot = {});
+    /// snapshot is taken first), served from the store when computed before. A remote host's disk is read
+    /// there over Setup::connectHost.
+    Operation<model::Diff> diff(const QString& sandboxId, const QString& fromSnapshot, const QString& toSnapshot,
+                                const model::Actor& actor);
+    /// Removes Fluid domains and volumes nobody owns and fixes rows whose domain is gone.
+    Operation<virt::ReconcileReport> reconcile(const model::Actor& actor);
 
     /// Connects to a running sandbox's sshd as root with a short-lived certificate from Fluid's CA (the CA is
     /// loaded and the connection made on a worker) and calls `done` on this session's thread with the
@@ -130,20 +165,22 @@ public:
     /// shell, on the thread that will own them; keep the shell while they live. Dropping the last reference
     /// closes the connection on a worker, never blocking the caller. A remote host's sandboxes are reached
     /// through that host (ProxyJump over Setup::connectHost, one connection shared by its shells).
-    /// Its terminals are audited (pty.open, pty.close; actor "person"); destroying the session closes it.
-    void openShell(const QString& sandboxId, QObject* context, ShellCallback done);
+    /// Its terminals are audited (pty.open, pty.close) as `actor`'s; destroying the session closes it.
+    void openShell(const QString& sandboxId, const model::Actor& actor, QObject* context, ShellCallback done);
 
-    /// Closes the session without blocking the caller: running creates and diffs are cancelled (creates
-    /// roll back, diffs release their mounts), other operations run to their end on the workers, libvirt's
-    /// events are no longer followed, and no new work starts (operations fail saying the host was closed).
-    /// The host's connections are dropped on a worker too. closed() follows once every worker is done;
-    /// delete the session then (deleting it earlier waits for the workers). Open terminals keep their own
-    /// connections. Calling it again does nothing.
+    /// Closes the session without blocking the caller: running operations are cancelled (creates roll back,
+    /// diffs release their mounts, a create waiting for a person stops waiting; other operations run to their
+    /// end on the workers), libvirt's events are no longer followed, and no new work starts (operations fail
+    /// saying the host was closed). The host's connections are dropped on a worker too. closed() follows
+    /// once every worker is done; delete the session then (deleting it earlier waits for the workers). Open
+    /// terminals keep their own connections. Calling it again does nothing.
     void close();
     bool isClosing() const { return m_closeRequested; }
     /// New sandbox defaults from changed settings (memory, vCPUs, accelerator, limits, ready timeout, and
     /// the stop timeout) for operations started from now on; running ones keep theirs.
     void setDefaults(const virt::CreateOptions& createDefaults, int stopTimeoutS);
+    /// How many worker threads run work right now (for tests: a create waiting for a person holds none).
+    int activeWorkers() const { return m_pool.activeThreadCount(); }
 
 Q_SIGNALS:
     void opened(bool ok, const QString& message);
@@ -154,48 +191,56 @@ Q_SIGNALS:
     /// Every sandbox of this host that is not destroyed, newest first.
     void sandboxesChanged(const QList<fluid::model::Sandbox>& sandboxes);
     void snapshotsLoaded(const QString& sandboxId, const QList<fluid::virt::SnapshotInfo>& snapshots);
-    void operationStarted(int operation, const QString& description);
-    void operationProgress(int operation, const QString& message);
-    void operationFinished(int operation, bool ok, const QString& message);
-    /// How far a diff operation is, 0..1.
-    void operationFraction(int operation, double fraction);
-    /// The result of diff(); emitted before its operationFinished.
-    void diffReady(int operation, const QString& sandboxId, const fluid::model::Diff& diff);
     /// close() has finished: no worker of this session runs any more.
     void closed();
 
 private:
-    using Work = std::function<Result<QString>(virt::SandboxManager&, const std::atomic<bool>& cancel,
-                                               const std::function<void(const QString&)>& progress)>;
-    int launch(const QString& description, Work work);
-    /// launch() for work that needs its own operation id (made by `make` once the id is known).
-    int launchOperation(const QString& description, const std::function<Work(int)>& make);
-    int lifecycle(const QString& verb, const QString& sandboxId,
-                  Result<model::Sandbox> (virt::SandboxManager::*step)(const QString&));
-    /// Runs fn on a worker with its own store connection and a manager over it (not when closing); on
-    /// `pool` when given, else on the general pool.
-    void onWorker(std::function<void(virt::SandboxManager&, store::Database&)> fn,
-                  QThreadPool* pool = nullptr);
+    using WorkerFn = std::function<void(virt::SandboxManager&, store::Database&)>;
+    /// Runs fn on a worker with its thread's store connection and a manager over it; false (fn not run) when
+    /// the session is closing or not connected. On `pool` when given, else on the general pool.
+    bool onWorker(WorkerFn fn, QThreadPool* pool = nullptr);
+    /// Registers an operation of this host.
+    template <typename T>
+    Operation<T> begin(OperationKind kind, const model::Actor& actor, const QString& subject,
+                       const QString& subjectId, const QString& description, bool cancellable);
+    /// Runs `work` for `op` on a worker and finishes op with its result (summary from `summarize`), then
+    /// emits the sandboxes; fails op at once (asynchronously for the caller) when no work can start.
+    template <typename T>
+    void run(const Operation<T>& op, std::function<Result<T>(virt::SandboxManager&, const Operation<T>&)> work,
+             std::function<QString(const T&)> summarize);
+    template <typename R>
+    QFuture<Result<R>> ask(std::function<Result<R>(virt::SandboxManager&, store::Database&)> question);
+    Operation<model::Sandbox> lifecycle(OperationKind kind, const QString& verb, const QString& sandboxId,
+                                        const model::Actor& actor,
+                                        Result<model::Sandbox> (virt::SandboxManager::*step)(const QString&,
+                                                                                           const model::Actor&));
+    /// The second half of a create, once the plan is allowed.
+    void build(const Operation<model::Sandbox>& op, const virt::CreatePlan& plan);
     /// The SSH connection to a remote host (Setup::connectHost), made once and reused while it is up.
     Result<std::shared_ptr<ssh::SshConnection>> jumpConnection();
+    Result<std::shared_ptr<const ssh::CertificateAuthority>> certificateAuthority();
     void emitSandboxes(store::Database& db);
     void emitSources(virt::SandboxManager& manager);
     /// The start of closing (close() and the destructor): no more signals through the relay, no new work,
     /// every running operation told to cancel.
     void stopAcceptingWork();
-    /// The manager options (setDefaults() changes them), read under the lock.
     virt::ManagerOptions currentManagerOptions() const;
     /// What operations and shells say after close().
-    QString closedMessage() const;
+    Error closedError() const;
+    Error notConnectedError() const;
 
-    /// What libvirt's threads call back into; cut from the session before it goes away.
+    /// What libvirt's threads and continuations call back into; cut from the session before it goes away.
     struct Relay {
         QMutex mutex;
         HostSession* session = nullptr;
     };
 
     Setup m_setup;
+    std::unique_ptr<OperationRegistry> m_ownOperations;
+    OperationRegistry* m_operations;
     std::shared_ptr<Relay> m_relay;
+    /// Cancelled when the session closes; every operation's token is a child of it.
+    CancelToken m_cancel;
     QThreadPool m_pool;
     /// One thread: libvirt's lifecycle events are applied in the order they came (a late "running" must
     /// not overwrite the "shut off" that followed it).
@@ -206,8 +251,6 @@ private:
     mutable QMutex m_mutex; // guards the members below
     std::shared_ptr<virt::Hypervisor> m_hv;
     QString m_hostId;
-    QHash<int, std::shared_ptr<std::atomic<bool>>> m_cancels;
-    int m_nextOperation = 1;
     std::atomic<bool> m_closing{false};
     /// Loaded by the first openShell(); guarded by m_mutex.
     std::shared_ptr<const ssh::CertificateAuthority> m_ca;

@@ -5,6 +5,7 @@
 #include "ssh/CertificateAuthority.h"
 #include "ssh/LoginKey.h"
 #include "ssh/SshConnection.h"
+#include "store/Queries.h"
 #include "store/Repository.h"
 #include "virt/LibvirtHypervisor.h"
 
@@ -107,11 +108,11 @@ Result<config::HostSettings> hostSettings(const config::Settings& settings, cons
 Result<model::Host> ensureHostRow(store::Database& db, const config::HostSettings& host)
 {
     store::HostRepository hosts(db);
-    auto existing = hosts.list(QStringLiteral("name = ?"), {host.name});
+    auto existing = store::hostNamed(db, host.name);
     if (!existing)
         return existing.error();
-    if (!existing->isEmpty()) {
-        model::Host row = existing->first();
+    if (*existing) {
+        model::Host row = **existing;
         if (row.uri != host.uri) {
             row.uri = host.uri;
             if (auto r = hosts.update(row); !r)
@@ -151,7 +152,7 @@ virt::IdentityIssuer identityIssuer(std::shared_ptr<const ssh::CertificateAuthor
     };
 }
 
-virt::IdentityIssuer lazyIdentityIssuer(CaLoader loadCa)
+CaLoader cachedCaLoader(CaLoader loadCa)
 {
     struct Cache {
         QMutex mutex;
@@ -160,19 +161,25 @@ virt::IdentityIssuer lazyIdentityIssuer(CaLoader loadCa)
     };
     auto cache = std::make_shared<Cache>();
     cache->load = std::move(loadCa);
-    return [cache](const QString& name) -> Result<virt::SandboxIdentity> {
-        std::shared_ptr<const ssh::CertificateAuthority> ca;
-        {
-            QMutexLocker lock(&cache->mutex);
-            if (!cache->ca) {
-                auto loaded = cache->load();
-                if (!loaded)
-                    return loaded.error();
-                cache->ca = std::move(*loaded);
-            }
-            ca = cache->ca;
+    return [cache]() -> Result<std::shared_ptr<const ssh::CertificateAuthority>> {
+        QMutexLocker lock(&cache->mutex);
+        if (!cache->ca) {
+            auto loaded = cache->load();
+            if (!loaded)
+                return loaded.error();
+            cache->ca = std::move(*loaded);
         }
-        return identityIssuer(std::move(ca))(name);
+        return cache->ca;
+    };
+}
+
+virt::IdentityIssuer lazyIdentityIssuer(CaLoader loadCa)
+{
+    return [load = cachedCaLoader(std::move(loadCa))](const QString& name) -> Result<virt::SandboxIdentity> {
+        auto ca = load();
+        if (!ca)
+            return ca.error();
+        return identityIssuer(std::move(*ca))(name);
     };
 }
 

@@ -59,6 +59,10 @@ virt::IdentityIssuer identityIssuer(std::shared_ptr<const ssh::CertificateAuthor
 
 /// How a front end gets the SSH CA when it first needs it (a secret store read, which blocks).
 using CaLoader = std::function<Result<std::shared_ptr<const ssh::CertificateAuthority>>()>;
+/// A CaLoader that calls `loadCa` until it succeeds once and returns that CA from then on (a failed load is
+/// not kept: the next call tries again, as a locked keychain may be open by then). Thread-safe; concurrent
+/// first calls wait for one load.
+CaLoader cachedCaLoader(CaLoader loadCa);
 /// identityIssuer() over a CA that is loaded on the first issue, on the thread that issues (a sandbox
 /// manager's worker, never the GUI thread), and cached for every later one. A failed load is not cached:
 /// the next create tries again (a keychain that was locked may be open by then). Thread-safe; concurrent

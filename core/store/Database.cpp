@@ -59,8 +59,12 @@ QString Database::describe() const
         .arg(m_options.pgDatabase);
 }
 
-Error Database::sqlError(const QString& what, const QString& detail) const
+Error Database::sqlError(const QString& what, const QSqlError& error)
 {
+    if (error.type() == QSqlError::ConnectionError)
+        m_broken = true;
+    const QString detail = driverText(error);
+
     return makeError(ErrorCode::Database, QStringLiteral("%1 failed in the store (%2)").arg(what, describe()),
                      detail);
 }
@@ -133,11 +137,11 @@ Result<QSqlQuery> Database::exec(const QString& sql, const QVariantList& binds)
     if (binds.isEmpty()) {
         // PostgreSQL cannot PREPARE utility statements (SET, CREATE, DROP, LOCK): run those directly.
         if (!query.exec(sql))
-            return sqlError(QStringLiteral("A statement"), driverText(query.lastError()));
+            return sqlError(QStringLiteral("A statement"), query.lastError());
         return query;
     }
     if (!query.prepare(sql))
-        return sqlError(QStringLiteral("Preparing a statement"), driverText(query.lastError()));
+        return sqlError(QStringLiteral("Preparing a statement"), query.lastError());
     for (const QVariant& v : binds) {
         // Qt binds a null QString as SQL NULL; Fluid's text columns mean "empty" by it. A real NULL is a
         // QVariant without a value (QVariant(QMetaType(...))).
@@ -147,7 +151,7 @@ Result<QSqlQuery> Database::exec(const QString& sql, const QVariantList& binds)
             query.addBindValue(v);
     }
     if (!query.exec())
-        return sqlError(QStringLiteral("A statement"), driverText(query.lastError()));
+        return sqlError(QStringLiteral("A statement"), query.lastError());
     return query;
 }
 
@@ -176,7 +180,7 @@ Result<void> Database::transaction(const std::function<Result<void>()>& work)
     const bool begun = m_options.backend == Backend::Sqlite ? begin.exec(QStringLiteral("BEGIN IMMEDIATE"))
                                                             : db.transaction();
     if (!begun)
-        return sqlError(QStringLiteral("Starting a transaction"), driverText(begin.lastError()));
+        return sqlError(QStringLiteral("Starting a transaction"), begin.lastError());
 
     Result<void> result = [&]() {
         Depth depth(m_transactionDepth);
@@ -193,12 +197,12 @@ Result<void> Database::transaction(const std::function<Result<void>()>& work)
     const bool committed =
         m_options.backend == Backend::Sqlite ? QSqlQuery(db).exec(QStringLiteral("COMMIT")) : db.commit();
     if (!committed) {
-        const QString detail = driverText(db.lastError());
+        const QSqlError error = db.lastError();
         if (m_options.backend == Backend::Sqlite)
             QSqlQuery(db).exec(QStringLiteral("ROLLBACK"));
         else
             db.rollback();
-        return sqlError(QStringLiteral("Committing a transaction"), detail);
+        return sqlError(QStringLiteral("Committing a transaction"), error);
     }
     return {};
 }
@@ -262,6 +266,25 @@ Result<void> Database::migrate(int target)
         qCInfo(lcStore) << "store migrated to schema version" << m.version << "-" << m.description;
     }
     return {};
+}
+
+Result<Database*> threadConnection(const DatabaseOptions& options)
+{
+    // One small list per thread: a thread talks to one store, rarely two (tests).
+    thread_local std::vector<std::unique_ptr<Database>> connections;
+    for (auto it = connections.begin(); it != connections.end(); ++it) {
+        if ((*it)->options() == options) {
+            if (!(*it)->isBroken() && (*it)->connection().isOpen())
+                return it->get();
+            connections.erase(it);
+            break;
+        }
+    }
+    auto db = Database::open(options);
+    if (!db)
+        return db.error();
+    connections.push_back(std::move(*db));
+    return connections.back().get();
 }
 
 Result<std::unique_ptr<Database>> openAndMigrate(const DatabaseOptions& options)

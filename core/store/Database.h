@@ -4,6 +4,7 @@
 #include "base/Result.h"
 
 #include <QSqlDatabase>
+#include <QSqlError>
 #include <QSqlQuery>
 #include <QVariantList>
 
@@ -23,10 +24,13 @@ struct DatabaseOptions {
     QString pgDatabase = QStringLiteral("fluid");
     QString pgUser = QStringLiteral("fluid");
     QString pgPassword; ///< from the keychain (store/postgresql), never from config
+
+    bool operator==(const DatabaseOptions&) const = default;
 };
 
 /// One open connection to Fluid's store, and the schema migrations. A Database belongs to the thread that
-/// opened it (Qt SQL connections are per thread); the GUI reaches it only through StoreWorker.
+/// opened it (Qt SQL connections are per thread): workers take theirs from threadConnection(), the GUI
+/// reaches the store only through StoreWorker.
 class Database {
 public:
     /// Opens a connection (SQLite: WAL, foreign keys on, busy timeout; the file is private to the user).
@@ -57,17 +61,27 @@ public:
     Result<void> migrate(int target = latestSchemaVersion());
 
     QSqlDatabase connection() const;
+    /// The server went away under this connection (a statement failed with a connection error): open a new
+    /// one instead of using it again.
+    bool isBroken() const { return m_broken; }
 
 private:
     explicit Database(DatabaseOptions options, QString connectionName);
-    Error sqlError(const QString& what, const QString& detail) const;
+    Error sqlError(const QString& what, const QSqlError& error);
 
     DatabaseOptions m_options;
     QString m_connectionName;
     int m_transactionDepth = 0;
+    bool m_broken = false;
 };
 
 /// Opens and migrates to the latest schema: what front ends call.
 Result<std::unique_ptr<Database>> openAndMigrate(const DatabaseOptions& options);
+
+/// This thread's connection to the store `options` names: opened on the first use on this thread and kept
+/// for the next ones, until the thread ends (a worker pool's idle thread ending closes it) or it breaks.
+/// Not migrated here: the front end migrated the store when it opened it. The pointer is valid on this
+/// thread until the thread ends; never hand it to another thread.
+Result<Database*> threadConnection(const DatabaseOptions& options);
 
 } // namespace fluid::store

@@ -132,6 +132,17 @@ const QList<Migration>& migrations()
          },
          {},
          {}},
+        {5,
+         QStringLiteral("structured message content (text, tool calls, tool results as a JSON array)"),
+         {},
+         {
+             QStringLiteral("UPDATE messages SET content = json_array(json_object('type', 'text', 'text', "
+                            "content))"),
+         },
+         {
+             QStringLiteral("UPDATE messages SET content = json_build_array(json_build_object('type', 'text', "
+                            "'text', content))::text"),
+         }},
     };
     return list;
 }

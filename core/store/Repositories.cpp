@@ -4,42 +4,70 @@
 #include "base/Redact.h"
 
 #include <QJsonDocument>
+#include <QSqlRecord>
 #include <QStringDecoder>
+
+#include <functional>
+#include <type_traits>
 
 namespace fluid::store {
 using namespace fluid::model;
 
 namespace {
 
-QVariant timeToDb(const QDateTime& t)
+// ---- values to and from the database -----------------------------------------------------------------------
+
+QVariant toDb(const QString& s, bool nullIfEmpty)
+{
+    return nullIfEmpty && s.isEmpty() ? QVariant(QMetaType(QMetaType::QString)) : QVariant(s);
+}
+QVariant toDb(int v, bool) { return v; }
+QVariant toDb(qint64 v, bool) { return v; }
+QVariant toDb(bool v, bool) { return int(v); }
+QVariant toDb(const QDateTime& t, bool)
 {
     return t.isValid() ? QVariant(t.toMSecsSinceEpoch()) : QVariant(QMetaType(QMetaType::LongLong));
 }
-
-QDateTime timeFromDb(const QVariant& v)
-{
-    return v.isNull() ? QDateTime() : QDateTime::fromMSecsSinceEpoch(v.toLongLong(), Qt::UTC);
-}
-
-QString jsonToDb(const QJsonObject& o)
+QVariant toDb(const QJsonObject& o, bool)
 {
     return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
 }
-
-QJsonObject jsonFromDb(const QVariant& v)
-{
-    return QJsonDocument::fromJson(v.toByteArray()).object();
-}
-
-QVariant nullText(const QString& s)
-{
-    return s.isEmpty() ? QVariant(QMetaType(QMetaType::QString)) : QVariant(s);
-}
-
-QVariant blob(const QByteArray& b)
+QVariant toDb(const QByteArray& b, bool)
 {
     // An empty QByteArray binds as NULL in some drivers; keep "no output" and "empty output" the same.
     return b.isNull() ? QVariant(QMetaType(QMetaType::QByteArray)) : QVariant(b);
+}
+QVariant toDb(const std::optional<int>& v, bool)
+{
+    return v ? QVariant(*v) : QVariant(QMetaType(QMetaType::Int));
+}
+QVariant toDb(const QList<ContentPart>& parts, bool)
+{
+    return QString::fromUtf8(QJsonDocument(contentToJson(parts)).toJson(QJsonDocument::Compact));
+}
+template <typename E, typename = std::enable_if_t<std::is_enum_v<E>>>
+QVariant toDb(E e, bool)
+{
+    return enumName(e);
+}
+
+void fromDb(const QVariant& v, QString& out) { out = v.toString(); }
+void fromDb(const QVariant& v, int& out) { out = v.toInt(); }
+void fromDb(const QVariant& v, qint64& out) { out = v.toLongLong(); }
+void fromDb(const QVariant& v, bool& out) { out = v.toInt() != 0; }
+void fromDb(const QVariant& v, QDateTime& out)
+{
+    out = v.isNull() ? QDateTime() : QDateTime::fromMSecsSinceEpoch(v.toLongLong(), Qt::UTC);
+}
+void fromDb(const QVariant& v, QJsonObject& out) { out = QJsonDocument::fromJson(v.toByteArray()).object(); }
+void fromDb(const QVariant& v, QByteArray& out) { out = v.toByteArray(); }
+void fromDb(const QVariant& v, std::optional<int>& out)
+{
+    out = v.isNull() ? std::nullopt : std::optional<int>(v.toInt());
+}
+void fromDb(const QVariant& v, QList<ContentPart>& out)
+{
+    out = contentFromJson(QJsonDocument::fromJson(v.toByteArray()).array());
 }
 
 QVariant redactValue(const QVariant& v)
@@ -64,408 +92,250 @@ QVariant redactValue(const QVariant& v)
     return v;
 }
 
-QSet<QString> ids(std::initializer_list<const char*> extra = {})
+// ---- the column tables -------------------------------------------------------------------------------------
+
+/// One column of a table: its name, how it is read from and written to a row, and whether it is stored
+/// verbatim (ids, hashes, keys) instead of redacted.
+template <typename T>
+struct Column {
+    QString name;
+    bool verbatim = false;
+    std::function<QVariant(const T&)> get;
+    std::function<void(T&, const QVariant&)> set;
+};
+
+enum ColumnFlag { Plain = 0, Verbatim = 1, NullIfEmpty = 2 };
+
+template <typename T, typename M>
+Column<T> col(const char* name, M T::*member, int flags = Plain)
 {
-    QSet<QString> set = {QStringLiteral("id")};
-    for (const char* c : extra)
-        set.insert(QString::fromLatin1(c));
-    return set;
+    const bool nullIfEmpty = flags & NullIfEmpty;
+    return {QString::fromLatin1(name), bool(flags & Verbatim),
+            [member, nullIfEmpty](const T& row) { return toDb(row.*member, nullIfEmpty); },
+            [member](T& row, const QVariant& v) { fromDb(v, row.*member); }};
 }
 
-QStringList cols(const char* text)
+/// An enum column; a name this Fluid does not know reads as `unknown`.
+template <typename T, typename E>
+Column<T> enumCol(const char* name, E T::*member, E unknown)
 {
-    return QString::fromLatin1(text).split(QLatin1Char(','), Qt::SkipEmptyParts);
+    return {QString::fromLatin1(name), false, [member](const T& row) { return toDb(row.*member, false); },
+            [member, unknown](T& row, const QVariant& v) {
+                row.*member = enumFromName<E>(v.toString()).value_or(unknown);
+            }};
 }
 
-} // namespace
+/// A table: its name and its columns, the primary key first.
+template <typename T>
+struct TableDef {
+    QString name;
+    QList<Column<T>> columns;
+    QString columnList() const
+    {
+        QStringList names;
+        for (const Column<T>& c : columns)
+            names << c.name;
+        return names.join(QLatin1Char(','));
+    }
+};
 
-// ---- table definitions --------------------------------------------------------------------------------
+template <typename T>
+const TableDef<T>& table();
 
 template <>
-const TableDef& Table<Host>::def()
+const TableDef<Host>& table()
 {
-    static const TableDef d{QStringLiteral("hosts"), cols("id,name,uri,host_key_fingerprint,created_at"),
-                            ids({"host_key_fingerprint"})};
+    static const TableDef<Host> d{QStringLiteral("hosts"),
+                                  {col("id", &Host::id, Verbatim), col("name", &Host::name),
+                                   col("uri", &Host::uri),
+                                   col("host_key_fingerprint", &Host::hostKeyFingerprint, Verbatim),
+                                   col("created_at", &Host::createdAt)}};
     return d;
 }
-template <>
-QVariantList Table<Host>::values(const Host& r)
-{
-    return {r.id, r.name, r.uri, r.hostKeyFingerprint, timeToDb(r.createdAt)};
-}
-template <>
-Host Table<Host>::fromRecord(const QSqlRecord& r)
-{
-    return {r.value(0).toString(), r.value(1).toString(), r.value(2).toString(), r.value(3).toString(),
-            timeFromDb(r.value(4))};
-}
 
 template <>
-const TableDef& Table<SourceVm>::def()
+const TableDef<SourceVm>& table()
 {
-    static const TableDef d{
+    static const TableDef<SourceVm> d{
         QStringLiteral("source_vms"),
-        cols("id,host_id,domain_name,domain_uuid,disk_path,disk_format,memory_mib,vcpus,golden,created_at"),
-        ids({"host_id", "domain_uuid"})};
+        {col("id", &SourceVm::id, Verbatim), col("host_id", &SourceVm::hostId, Verbatim),
+         col("domain_name", &SourceVm::domainName), col("domain_uuid", &SourceVm::domainUuid, Verbatim),
+         col("disk_path", &SourceVm::diskPath), col("disk_format", &SourceVm::diskFormat),
+         col("memory_mib", &SourceVm::memoryMib), col("vcpus", &SourceVm::vcpus),
+         col("golden", &SourceVm::golden), col("created_at", &SourceVm::createdAt)}};
     return d;
-}
-template <>
-QVariantList Table<SourceVm>::values(const SourceVm& r)
-{
-    return {r.id,         r.hostId,    r.domainName, r.domainUuid,  r.diskPath,
-            r.diskFormat, r.memoryMib, r.vcpus,      int(r.golden), timeToDb(r.createdAt)};
-}
-template <>
-SourceVm Table<SourceVm>::fromRecord(const QSqlRecord& r)
-{
-    SourceVm v;
-    v.id = r.value(0).toString();
-    v.hostId = r.value(1).toString();
-    v.domainName = r.value(2).toString();
-    v.domainUuid = r.value(3).toString();
-    v.diskPath = r.value(4).toString();
-    v.diskFormat = r.value(5).toString();
-    v.memoryMib = r.value(6).toInt();
-    v.vcpus = r.value(7).toInt();
-    v.golden = r.value(8).toInt() != 0;
-    v.createdAt = timeFromDb(r.value(9));
-    return v;
 }
 
 template <>
-const TableDef& Table<Sandbox>::def()
+const TableDef<Sandbox>& table()
 {
-    static const TableDef d{
+    static const TableDef<Sandbox> d{
         QStringLiteral("sandboxes"),
-        cols("id,name,host_id,source_vm_id,domain_name,state,ip,memory_mib,vcpus,accelerator,"
-             "overlay_path,host_public_key,error,created_at,updated_at"),
-        ids({"host_id", "source_vm_id", "host_public_key"})};
+        {col("id", &Sandbox::id, Verbatim), col("name", &Sandbox::name),
+         col("host_id", &Sandbox::hostId, Verbatim),
+         col("source_vm_id", &Sandbox::sourceVmId, Verbatim | NullIfEmpty),
+         col("domain_name", &Sandbox::domainName), enumCol("state", &Sandbox::state, SandboxState::Error),
+         col("ip", &Sandbox::ip), col("memory_mib", &Sandbox::memoryMib), col("vcpus", &Sandbox::vcpus),
+         col("accelerator", &Sandbox::accelerator), col("overlay_path", &Sandbox::overlayPath),
+         col("host_public_key", &Sandbox::hostPublicKey, Verbatim), col("error", &Sandbox::error),
+         col("created_at", &Sandbox::createdAt), col("updated_at", &Sandbox::updatedAt)}};
     return d;
-}
-template <>
-QVariantList Table<Sandbox>::values(const Sandbox& r)
-{
-    return {r.id,
-            r.name,
-            r.hostId,
-            nullText(r.sourceVmId),
-            r.domainName,
-            sandboxStateName(r.state),
-            r.ip,
-            r.memoryMib,
-            r.vcpus,
-            r.accelerator,
-            r.overlayPath,
-            r.hostPublicKey,
-            r.error,
-            timeToDb(r.createdAt),
-            timeToDb(r.updatedAt)};
-}
-template <>
-Sandbox Table<Sandbox>::fromRecord(const QSqlRecord& r)
-{
-    Sandbox v;
-    v.id = r.value(0).toString();
-    v.name = r.value(1).toString();
-    v.hostId = r.value(2).toString();
-    v.sourceVmId = r.value(3).toString();
-    v.domainName = r.value(4).toString();
-    v.state = sandboxStateFromString(r.value(5).toString()).value_or(SandboxState::Error);
-    v.ip = r.value(6).toString();
-    v.memoryMib = r.value(7).toInt();
-    v.vcpus = r.value(8).toInt();
-    v.accelerator = r.value(9).toString();
-    v.overlayPath = r.value(10).toString();
-    v.hostPublicKey = r.value(11).toString();
-    v.error = r.value(12).toString();
-    v.createdAt = timeFromDb(r.value(13));
-    v.updatedAt = timeFromDb(r.value(14));
-    return v;
 }
 
 template <>
-const TableDef& Table<Snapshot>::def()
+const TableDef<Snapshot>& table()
 {
-    static const TableDef d{QStringLiteral("snapshots"),
-                            cols("id,sandbox_id,name,kind,description,created_at"), ids({"sandbox_id"})};
+    static const TableDef<Snapshot> d{
+        QStringLiteral("snapshots"),
+        {col("id", &Snapshot::id, Verbatim), col("sandbox_id", &Snapshot::sandboxId, Verbatim),
+         col("name", &Snapshot::name), enumCol("kind", &Snapshot::kind, SnapshotKind::Manual),
+         col("description", &Snapshot::description), col("created_at", &Snapshot::createdAt)}};
     return d;
-}
-template <>
-QVariantList Table<Snapshot>::values(const Snapshot& r)
-{
-    return {r.id, r.sandboxId, r.name, r.kind, r.description, timeToDb(r.createdAt)};
-}
-template <>
-Snapshot Table<Snapshot>::fromRecord(const QSqlRecord& r)
-{
-    return {r.value(0).toString(), r.value(1).toString(), r.value(2).toString(),
-            r.value(3).toString(), r.value(4).toString(), timeFromDb(r.value(5))};
 }
 
 template <>
-const TableDef& Table<Diff>::def()
+const TableDef<Diff>& table()
 {
-    static const TableDef d{QStringLiteral("diffs"),
-                            cols("id,sandbox_id,from_snapshot_id,to_snapshot_id,summary,content,created_at"),
-                            ids({"sandbox_id", "from_snapshot_id", "to_snapshot_id"})};
+    static const TableDef<Diff> d{
+        QStringLiteral("diffs"),
+        {col("id", &Diff::id, Verbatim), col("sandbox_id", &Diff::sandboxId, Verbatim),
+         col("from_snapshot_id", &Diff::fromSnapshotId, Verbatim),
+         col("to_snapshot_id", &Diff::toSnapshotId, Verbatim), col("summary", &Diff::summary),
+         col("content", &Diff::content), col("created_at", &Diff::createdAt)}};
     return d;
-}
-template <>
-QVariantList Table<Diff>::values(const Diff& r)
-{
-    return {r.id,
-            r.sandboxId,
-            r.fromSnapshotId,
-            r.toSnapshotId,
-            jsonToDb(r.summary),
-            blob(r.content),
-            timeToDb(r.createdAt)};
-}
-template <>
-Diff Table<Diff>::fromRecord(const QSqlRecord& r)
-{
-    return {r.value(0).toString(),  r.value(1).toString(),    r.value(2).toString(), r.value(3).toString(),
-            jsonFromDb(r.value(4)), r.value(5).toByteArray(), timeFromDb(r.value(6))};
 }
 
 template <>
-const TableDef& Table<Command>::def()
+const TableDef<Command>& table()
 {
-    static const TableDef d{
+    static const TableDef<Command> d{
         QStringLiteral("commands"),
-        cols("id,sandbox_id,session_id,command,stdout,stderr,exit_code,signal,timed_out,"
-             "stdout_truncated,stderr_truncated,stdout_bytes,stderr_bytes,started_at,finished_at"),
-        ids({"sandbox_id", "session_id"})};
+        {col("id", &Command::id, Verbatim), col("sandbox_id", &Command::sandboxId, Verbatim),
+         col("session_id", &Command::sessionId, Verbatim), col("command", &Command::command),
+         col("stdout", &Command::stdoutData), col("stderr", &Command::stderrData),
+         col("exit_code", &Command::exitCode), col("signal", &Command::signal),
+         col("timed_out", &Command::timedOut), col("stdout_truncated", &Command::stdoutTruncated),
+         col("stderr_truncated", &Command::stderrTruncated), col("stdout_bytes", &Command::stdoutBytes),
+         col("stderr_bytes", &Command::stderrBytes), col("started_at", &Command::startedAt),
+         col("finished_at", &Command::finishedAt)}};
     return d;
-}
-template <>
-QVariantList Table<Command>::values(const Command& r)
-{
-    return {r.id,
-            r.sandboxId,
-            r.sessionId,
-            r.command,
-            blob(r.stdoutData),
-            blob(r.stderrData),
-            r.exitCode ? QVariant(*r.exitCode) : QVariant(QMetaType(QMetaType::Int)),
-            r.signal,
-            int(r.timedOut),
-            int(r.stdoutTruncated),
-            int(r.stderrTruncated),
-            r.stdoutBytes,
-            r.stderrBytes,
-            timeToDb(r.startedAt),
-            timeToDb(r.finishedAt)};
-}
-template <>
-Command Table<Command>::fromRecord(const QSqlRecord& r)
-{
-    Command v;
-    v.id = r.value(0).toString();
-    v.sandboxId = r.value(1).toString();
-    v.sessionId = r.value(2).toString();
-    v.command = r.value(3).toString();
-    v.stdoutData = r.value(4).toByteArray();
-    v.stderrData = r.value(5).toByteArray();
-    if (!r.value(6).isNull())
-        v.exitCode = r.value(6).toInt();
-    v.signal = r.value(7).toString();
-    v.timedOut = r.value(8).toInt() != 0;
-    v.stdoutTruncated = r.value(9).toInt() != 0;
-    v.stderrTruncated = r.value(10).toInt() != 0;
-    v.stdoutBytes = r.value(11).toLongLong();
-    v.stderrBytes = r.value(12).toLongLong();
-    v.startedAt = timeFromDb(r.value(13));
-    v.finishedAt = timeFromDb(r.value(14));
-    return v;
 }
 
 template <>
-const TableDef& Table<AgentSession>::def()
+const TableDef<AgentSession>& table()
 {
-    static const TableDef d{QStringLiteral("agent_sessions"),
-                            cols("id,sandbox_id,task,mode,provider,model,state,created_at,ended_at"),
-                            ids({"sandbox_id"})};
+    static const TableDef<AgentSession> d{
+        QStringLiteral("agent_sessions"),
+        {col("id", &AgentSession::id, Verbatim),
+         col("sandbox_id", &AgentSession::sandboxId, Verbatim | NullIfEmpty), col("task", &AgentSession::task),
+         enumCol("mode", &AgentSession::mode, AgentMode::ReadOnly), col("provider", &AgentSession::provider),
+         col("model", &AgentSession::model),
+         enumCol("state", &AgentSession::state, AgentSessionState::Failed),
+         col("created_at", &AgentSession::createdAt), col("ended_at", &AgentSession::endedAt)}};
     return d;
-}
-template <>
-QVariantList Table<AgentSession>::values(const AgentSession& r)
-{
-    return {r.id,
-            nullText(r.sandboxId),
-            r.task,
-            r.mode,
-            r.provider,
-            r.model,
-            r.state,
-            timeToDb(r.createdAt),
-            timeToDb(r.endedAt)};
-}
-template <>
-AgentSession Table<AgentSession>::fromRecord(const QSqlRecord& r)
-{
-    return {r.value(0).toString(), r.value(1).toString(),  r.value(2).toString(),
-            r.value(3).toString(), r.value(4).toString(),  r.value(5).toString(),
-            r.value(6).toString(), timeFromDb(r.value(7)), timeFromDb(r.value(8))};
 }
 
 template <>
-const TableDef& Table<Message>::def()
+const TableDef<Message>& table()
 {
-    static const TableDef d{QStringLiteral("messages"),
-                            cols("id,session_id,seq,role,content,tokens,created_at"), ids({"session_id"})};
+    static const TableDef<Message> d{
+        QStringLiteral("messages"),
+        {col("id", &Message::id, Verbatim), col("session_id", &Message::sessionId, Verbatim),
+         col("seq", &Message::seq), enumCol("role", &Message::role, MessageRole::User),
+         col("content", &Message::content), col("tokens", &Message::tokens),
+         col("created_at", &Message::createdAt)}};
     return d;
-}
-template <>
-QVariantList Table<Message>::values(const Message& r)
-{
-    return {r.id, r.sessionId, r.seq, r.role, r.content, r.tokens, timeToDb(r.createdAt)};
-}
-template <>
-Message Table<Message>::fromRecord(const QSqlRecord& r)
-{
-    return {r.value(0).toString(), r.value(1).toString(), r.value(2).toInt(),    r.value(3).toString(),
-            r.value(4).toString(), r.value(5).toInt(),    timeFromDb(r.value(6))};
 }
 
 template <>
-const TableDef& Table<ToolCall>::def()
+const TableDef<ToolCall>& table()
 {
-    static const TableDef d{
+    static const TableDef<ToolCall> d{
         QStringLiteral("tool_calls"),
-        cols("id,session_id,message_id,name,arguments,result,status,started_at,finished_at"),
-        ids({"session_id", "message_id"})};
+        {col("id", &ToolCall::id, Verbatim), col("session_id", &ToolCall::sessionId, Verbatim),
+         col("message_id", &ToolCall::messageId, Verbatim), col("name", &ToolCall::name),
+         col("arguments", &ToolCall::arguments), col("result", &ToolCall::result),
+         enumCol("status", &ToolCall::status, ToolCallStatus::Error), col("started_at", &ToolCall::startedAt),
+         col("finished_at", &ToolCall::finishedAt)}};
     return d;
-}
-template <>
-QVariantList Table<ToolCall>::values(const ToolCall& r)
-{
-    return {r.id,     r.sessionId,           r.messageId,           r.name, jsonToDb(r.arguments), r.result,
-            r.status, timeToDb(r.startedAt), timeToDb(r.finishedAt)};
-}
-template <>
-ToolCall Table<ToolCall>::fromRecord(const QSqlRecord& r)
-{
-    return {r.value(0).toString(), r.value(1).toString(),  r.value(2).toString(),
-            r.value(3).toString(), jsonFromDb(r.value(4)), r.value(5).toString(),
-            r.value(6).toString(), timeFromDb(r.value(7)), timeFromDb(r.value(8))};
 }
 
 template <>
-const TableDef& Table<Approval>::def()
+const TableDef<Approval>& table()
 {
     // content_hash binds the decision to exact content: never altered.
-    static const TableDef d{
+    static const TableDef<Approval> d{
         QStringLiteral("approvals"),
-        cols("id,kind,sandbox_id,session_id,request,context,content_hash,status,requested_by,"
-             "decided_by,comment,created_at,expires_at,decided_at"),
-        ids({"sandbox_id", "session_id", "content_hash"})};
+        {col("id", &Approval::id, Verbatim), col("kind", &Approval::kind),
+         col("sandbox_id", &Approval::sandboxId, Verbatim), col("session_id", &Approval::sessionId, Verbatim),
+         col("request", &Approval::request), col("context", &Approval::context),
+         col("content_hash", &Approval::contentHash, Verbatim),
+         enumCol("status", &Approval::status, ApprovalStatus::Expired),
+         col("requested_by", &Approval::requestedBy), col("decided_by", &Approval::decidedBy),
+         col("comment", &Approval::comment), col("created_at", &Approval::createdAt),
+         col("expires_at", &Approval::expiresAt), col("decided_at", &Approval::decidedAt)}};
     return d;
-}
-template <>
-QVariantList Table<Approval>::values(const Approval& r)
-{
-    return {r.id,
-            r.kind,
-            r.sandboxId,
-            r.sessionId,
-            r.request,
-            jsonToDb(r.context),
-            r.contentHash,
-            approvalStatusName(r.status),
-            r.requestedBy,
-            r.decidedBy,
-            r.comment,
-            timeToDb(r.createdAt),
-            timeToDb(r.expiresAt),
-            timeToDb(r.decidedAt)};
-}
-template <>
-Approval Table<Approval>::fromRecord(const QSqlRecord& r)
-{
-    Approval v;
-    v.id = r.value(0).toString();
-    v.kind = r.value(1).toString();
-    v.sandboxId = r.value(2).toString();
-    v.sessionId = r.value(3).toString();
-    v.request = r.value(4).toString();
-    v.context = jsonFromDb(r.value(5));
-    v.contentHash = r.value(6).toString();
-    v.status = approvalStatusFromString(r.value(7).toString()).value_or(ApprovalStatus::Expired);
-    v.requestedBy = r.value(8).toString();
-    v.decidedBy = r.value(9).toString();
-    v.comment = r.value(10).toString();
-    v.createdAt = timeFromDb(r.value(11));
-    v.expiresAt = timeFromDb(r.value(12));
-    v.decidedAt = timeFromDb(r.value(13));
-    return v;
 }
 
 template <>
-const TableDef& Table<Playbook>::def()
+const TableDef<Playbook>& table()
 {
-    static const TableDef d{QStringLiteral("playbooks"),
-                            cols("id,sandbox_id,session_id,name,hosts,created_at,updated_at"),
-                            ids({"sandbox_id", "session_id"})};
+    static const TableDef<Playbook> d{
+        QStringLiteral("playbooks"),
+        {col("id", &Playbook::id, Verbatim), col("sandbox_id", &Playbook::sandboxId, Verbatim),
+         col("session_id", &Playbook::sessionId, Verbatim), col("name", &Playbook::name),
+         col("hosts", &Playbook::hosts), col("created_at", &Playbook::createdAt),
+         col("updated_at", &Playbook::updatedAt)}};
     return d;
-}
-template <>
-QVariantList Table<Playbook>::values(const Playbook& r)
-{
-    return {r.id, r.sandboxId, r.sessionId, r.name, r.hosts, timeToDb(r.createdAt), timeToDb(r.updatedAt)};
-}
-template <>
-Playbook Table<Playbook>::fromRecord(const QSqlRecord& r)
-{
-    return {r.value(0).toString(), r.value(1).toString(),  r.value(2).toString(), r.value(3).toString(),
-            r.value(4).toString(), timeFromDb(r.value(5)), timeFromDb(r.value(6))};
 }
 
 template <>
-const TableDef& Table<PlaybookTask>::def()
+const TableDef<PlaybookTask>& table()
 {
     // Task arguments are what a person approves by hash and what runs on production: redacting them would
     // change the approved content, so they are stored as written (secrets belong in vault references).
-    static const TableDef d{QStringLiteral("playbook_tasks"),
-                            cols("id,playbook_id,position,name,module,args,created_at"),
-                            ids({"playbook_id", "module", "args"})};
+    static const TableDef<PlaybookTask> d{
+        QStringLiteral("playbook_tasks"),
+        {col("id", &PlaybookTask::id, Verbatim), col("playbook_id", &PlaybookTask::playbookId, Verbatim),
+         col("position", &PlaybookTask::position), col("name", &PlaybookTask::name),
+         col("module", &PlaybookTask::module, Verbatim), col("args", &PlaybookTask::args, Verbatim),
+         col("created_at", &PlaybookTask::createdAt)}};
     return d;
 }
-template <>
-QVariantList Table<PlaybookTask>::values(const PlaybookTask& r)
-{
-    return {r.id, r.playbookId, r.position, r.name, r.module, jsonToDb(r.args), timeToDb(r.createdAt)};
-}
-template <>
-PlaybookTask Table<PlaybookTask>::fromRecord(const QSqlRecord& r)
-{
-    return {r.value(0).toString(), r.value(1).toString(),  r.value(2).toInt(),    r.value(3).toString(),
-            r.value(4).toString(), jsonFromDb(r.value(5)), timeFromDb(r.value(6))};
-}
-
-// ---- generic repository ---------------------------------------------------------------------------------
 
 template <typename T>
-QVariantList Repository<T>::redactedValues(const T& row) const
+QVariantList redactedValues(const T& row)
 {
-    const TableDef& d = Table<T>::def();
-    QVariantList values = Table<T>::values(row);
-    for (qsizetype i = 0; i < values.size(); ++i) {
-        if (!d.verbatim.contains(d.columns.at(i)))
-            values[i] = redactValue(values.at(i));
+    QVariantList values;
+    for (const Column<T>& c : table<T>().columns) {
+        const QVariant v = c.get(row);
+        values << (c.verbatim ? v : redactValue(v));
     }
     return values;
 }
 
 template <typename T>
+T fromRecord(const QSqlRecord& record)
+{
+    T row;
+    for (const Column<T>& c : table<T>().columns)
+        c.set(row, record.value(c.name));
+    return row;
+}
+
+} // namespace
+
+// ---- generic repository -------------------------------------------------------------------------------------
+
+template <typename T>
 Result<void> Repository<T>::insert(const T& row)
 {
-    const TableDef& d = Table<T>::def();
+    const TableDef<T>& d = table<T>();
     QStringList marks;
     marks.fill(QStringLiteral("?"), d.columns.size());
-    auto r = m_db.exec(QStringLiteral("INSERT INTO %1 (%2) VALUES (%3)")
-                           .arg(d.name, d.columns.join(QLatin1Char(',')), marks.join(QLatin1Char(','))),
-                       redactedValues(row));
+    auto r = m_db.exec(
+        QStringLiteral("INSERT INTO %1 (%2) VALUES (%3)").arg(d.name, d.columnList(), marks.join(QLatin1Char(','))),
+        redactedValues(row));
     if (!r)
         return r.error();
     return {};
@@ -474,33 +344,32 @@ Result<void> Repository<T>::insert(const T& row)
 template <typename T>
 Result<void> Repository<T>::update(const T& row)
 {
-    const TableDef& d = Table<T>::def();
+    const TableDef<T>& d = table<T>();
     QStringList sets;
     for (qsizetype i = 1; i < d.columns.size(); ++i)
-        sets.append(d.columns.at(i) + QStringLiteral(" = ?"));
+        sets.append(d.columns.at(i).name + QStringLiteral(" = ?"));
     QVariantList values = redactedValues(row);
     const QVariant key = values.takeFirst();
     values.append(key);
     auto r = m_db.exec(QStringLiteral("UPDATE %1 SET %2 WHERE %3 = ?")
-                           .arg(d.name, sets.join(QStringLiteral(", ")), d.columns.first()),
+                           .arg(d.name, sets.join(QStringLiteral(", ")), d.columns.first().name),
                        values);
     if (!r)
         return r.error();
     if (r->numRowsAffected() == 0)
-        return makeError(ErrorCode::NotFound,
-                         QStringLiteral("No %1 row with id %2").arg(d.name, key.toString()));
+        return makeError(ErrorCode::NotFound, QStringLiteral("No %1 row with id %2").arg(d.name, key.toString()));
     return {};
 }
 
 template <typename T>
-Result<QList<T>> Repository<T>::list(const QString& where, const QVariantList& binds, const QString& orderBy,
-                                     int limit)
+Result<QList<T>> Repository<T>::select(const QString& where, const QVariantList& binds, const QString& orderBy,
+                                       int limit)
 {
-    const TableDef& d = Table<T>::def();
-    QString sql = QStringLiteral("SELECT %1 FROM %2").arg(d.columns.join(QLatin1Char(',')), d.name);
+    const TableDef<T>& d = table<T>();
+    QString sql = QStringLiteral("SELECT %1 FROM %2").arg(d.columnList(), d.name);
     if (!where.isEmpty())
         sql += QStringLiteral(" WHERE ") + where;
-    sql += QStringLiteral(" ORDER BY ") + (orderBy.isEmpty() ? d.columns.first() : orderBy);
+    sql += QStringLiteral(" ORDER BY ") + (orderBy.isEmpty() ? d.columns.first().name : orderBy);
     if (limit >= 0)
         sql += QStringLiteral(" LIMIT %1").arg(limit);
     auto q = m_db.exec(sql, binds);
@@ -508,15 +377,21 @@ Result<QList<T>> Repository<T>::list(const QString& where, const QVariantList& b
         return q.error();
     QList<T> rows;
     while (q->next())
-        rows.append(Table<T>::fromRecord(q->record()));
+        rows.append(fromRecord<T>(q->record()));
     return rows;
+}
+
+template <typename T>
+Result<QList<T>> Repository<T>::list()
+{
+    return select({});
 }
 
 template <typename T>
 Result<T> Repository<T>::get(const QString& id)
 {
-    const TableDef& d = Table<T>::def();
-    auto rows = list(d.columns.first() + QStringLiteral(" = ?"), {id});
+    const TableDef<T>& d = table<T>();
+    auto rows = select(d.columns.first().name + QStringLiteral(" = ?"), {id});
     if (!rows)
         return rows.error();
     if (rows->isEmpty())
@@ -525,9 +400,9 @@ Result<T> Repository<T>::get(const QString& id)
 }
 
 template <typename T>
-Result<qint64> Repository<T>::count(const QString& where, const QVariantList& binds)
+Result<qint64> Repository<T>::countWhere(const QString& where, const QVariantList& binds)
 {
-    QString sql = QStringLiteral("SELECT COUNT(*) FROM %1").arg(Table<T>::def().name);
+    QString sql = QStringLiteral("SELECT COUNT(*) FROM %1").arg(table<T>().name);
     if (!where.isEmpty())
         sql += QStringLiteral(" WHERE ") + where;
     auto q = m_db.exec(sql, binds);
@@ -537,10 +412,16 @@ Result<qint64> Repository<T>::count(const QString& where, const QVariantList& bi
 }
 
 template <typename T>
+Result<qint64> Repository<T>::count()
+{
+    return countWhere({});
+}
+
+template <typename T>
 Result<void> Repository<T>::remove(const QString& id)
 {
-    const TableDef& d = Table<T>::def();
-    auto r = m_db.exec(QStringLiteral("DELETE FROM %1 WHERE %2 = ?").arg(d.name, d.columns.first()), {id});
+    const TableDef<T>& d = table<T>();
+    auto r = m_db.exec(QStringLiteral("DELETE FROM %1 WHERE %2 = ?").arg(d.name, d.columns.first().name), {id});
     if (!r)
         return r.error();
     if (r->numRowsAffected() == 0)
@@ -560,53 +441,5 @@ template class Repository<ToolCall>;
 template class Repository<Approval>;
 template class Repository<Playbook>;
 template class Repository<PlaybookTask>;
-
-// ---- queries beyond the generic ones ---------------------------------------------------------------------
-
-Result<QList<PlaybookTask>> playbookTasks(Database& db, const QString& playbookId)
-{
-    return PlaybookTaskRepository(db).list(QStringLiteral("playbook_id = ?"), {playbookId},
-                                           QStringLiteral("position"));
-}
-
-Result<void> replacePlaybookTasks(Database& db, const QString& playbookId, QList<PlaybookTask> tasks)
-{
-    return db.transaction([&]() -> Result<void> {
-        auto removed =
-            db.exec(QStringLiteral("DELETE FROM playbook_tasks WHERE playbook_id = ?"), {playbookId});
-        if (!removed)
-            return removed.error();
-        PlaybookTaskRepository repo(db);
-        for (qsizetype i = 0; i < tasks.size(); ++i) {
-            PlaybookTask& t = tasks[i];
-            t.playbookId = playbookId;
-            t.position = int(i);
-            if (t.id.isEmpty())
-                t.id = newId();
-            if (!t.createdAt.isValid())
-                t.createdAt = QDateTime::currentDateTimeUtc();
-            auto r = repo.insert(t);
-            if (!r)
-                return r;
-        }
-        return {};
-    });
-}
-
-Result<QList<Message>> sessionMessages(Database& db, const QString& sessionId)
-{
-    return MessageRepository(db).list(QStringLiteral("session_id = ?"), {sessionId}, QStringLiteral("seq"));
-}
-
-Result<std::optional<Diff>> findDiff(Database& db, const QString& fromSnapshotId, const QString& toSnapshotId)
-{
-    auto rows = DiffRepository(db).list(QStringLiteral("from_snapshot_id = ? AND to_snapshot_id = ?"),
-                                        {fromSnapshotId, toSnapshotId});
-    if (!rows)
-        return rows.error();
-    if (rows->isEmpty())
-        return std::optional<Diff>();
-    return std::optional<Diff>(rows->first());
-}
 
 } // namespace fluid::store

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "SandboxManager.h"
 
-#include "approval/ApprovalBroker.h"
 #include "base/Logging.h"
 #include "DomainXml.h"
 #include "Names.h"
 #include "store/AuditLog.h"
+#include "store/Queries.h"
 #include "store/Repository.h"
 
 #include <QDir>
@@ -24,8 +24,6 @@ using model::Sandbox;
 using model::SandboxState;
 
 namespace {
-
-const QString kLiveRows = QStringLiteral("host_id = ? AND state <> 'destroyed'");
 
 /// "fluid-<name>.<what>": a volume or file that belongs to sandbox <name>. Names have no dots, so the
 /// first dot ends the name even when the name has dashes.
@@ -50,11 +48,6 @@ Result<void> validateSnapshotName(const QString& name)
     return makeError(ErrorCode::InvalidArgument,
                      QStringLiteral("Snapshot names use 1 to 64 lower-case letters, digits, dots, dashes and "
                                     "underscores, starting with a letter or digit"));
-}
-
-bool cancelled(const std::atomic<bool>* cancel)
-{
-    return cancel && cancel->load();
 }
 
 Error cancelError()
@@ -133,6 +126,14 @@ bool sshBannerAnswers(const QString& ip, int timeoutMs)
     return banner.startsWith("SSH-2.0");
 }
 
+namespace {
+void report(const ProgressSink& progress, CreateStage stage, const QString& message = {})
+{
+    if (progress)
+        progress(Progress{createStageName(stage), message, -1});
+}
+} // namespace
+
 QString createStageName(CreateStage s)
 {
     switch (s) {
@@ -161,6 +162,7 @@ QString createStageName(CreateStage s)
 /// What a create has made so far, for rollback.
 struct SandboxManager::Created {
     Sandbox row;
+    SandboxXmlSpec spec; ///< the domain XML being put together
     bool rowInserted = false;
     QStringList hostFiles; ///< volumes or local files
     bool defined = false;
@@ -176,10 +178,10 @@ SandboxManager::SandboxManager(Hypervisor& hypervisor, store::Database& db, Mana
 {
 }
 
-void SandboxManager::audit(const QString& actor, const QString& kind, const QString& summary,
+void SandboxManager::audit(const model::Actor& actor, const QString& kind, const QString& summary,
                            const QString& sandboxId, const QJsonObject& data)
 {
-    auto r = store::AuditLog(m_db, m_clock).append(actor, kind, summary, data, sandboxId);
+    auto r = store::AuditLog(m_db, m_clock).append(actor.toString(), kind, summary, data, sandboxId);
     if (!r)
         qCWarning(lcVirt) << "audit failed:" << r.error().toString();
 }
@@ -220,10 +222,9 @@ Result<QList<SandboxManager::Source>> SandboxManager::listSources(Hypervisor& hv
     return out;
 }
 
-Result<void> SandboxManager::admit(const CreateOptions& o, const HostInfo& host, const QString& name,
-                                   const CreateProgress& progress, const std::atomic<bool>* cancel)
+Result<QStringList> SandboxManager::overLimits(const CreateOptions& o, const HostInfo& host)
 {
-    auto live = store::SandboxRepository(m_db).list(kLiveRows, {o.hostId});
+    auto live = store::liveSandboxes(m_db, o.hostId);
     if (!live)
         return live.error();
     int usedMemory = 0;
@@ -249,57 +250,18 @@ Result<void> SandboxManager::admit(const CreateOptions& o, const HostInfo& host,
         over << QStringLiteral("%1 sandboxes would run, the limit is %2")
                     .arg(live->size() + 1)
                     .arg(o.limits.maxSandboxes);
-    if (over.isEmpty())
-        return {};
+    return over;
+}
 
-    approval::ApprovalBroker broker(m_db, m_clock);
-    model::Approval a;
-    a.kind = QStringLiteral("resources");
-    a.request = QStringLiteral("Create sandbox %1 (%2 MiB, %3 vCPU) on %4 beyond its limits")
-                    .arg(name)
-                    .arg(o.memoryMib)
-                    .arg(o.vcpus)
-                    .arg(host.hostname.isEmpty() ? host.uri : host.hostname);
-    a.context = QJsonObject{{QStringLiteral("sandbox"), name},
-                            {QStringLiteral("host"), host.uri},
-                            {QStringLiteral("memoryMib"), o.memoryMib},
-                            {QStringLiteral("vcpus"), o.vcpus},
-                            {QStringLiteral("over"), QJsonArray::fromStringList(over)}};
-    a.requestedBy = o.actor;
-    a.sessionId = o.sessionId;
-    auto filed = broker.request(a, o.approvalTtlMs);
-    if (!filed)
-        return filed.error();
-    if (progress) {
-        progress(
-            CreateStage::Admission,
-            QStringLiteral("waiting for approval %1: %2").arg(filed->id, over.join(QStringLiteral("; "))));
-    }
-    auto status = broker.wait(filed->id, cancel);
-    if (!status)
-        return status.error();
-    auto decided = store::ApprovalRepository(m_db).get(filed->id);
-    if (!decided)
-        return decided.error();
-    switch (*status) {
-    case model::ApprovalStatus::Approved:
-        if (decided->contentHash != filed->contentHash)
-            return makeError(ErrorCode::Tampered,
-                             QStringLiteral("Approval %1 changed after it was asked").arg(filed->id));
-        return {};
-    case model::ApprovalStatus::Rejected:
-        return makeError(ErrorCode::Refused,
-                         QStringLiteral("%1 rejected the request: %2")
-                             .arg(decided->decidedBy, decided->comment.isEmpty()
-                                                          ? over.join(QStringLiteral("; "))
-                                                          : decided->comment));
-    case model::ApprovalStatus::Expired:
-        return makeError(ErrorCode::Timeout,
-                         QStringLiteral("Nobody decided approval %1 in time").arg(filed->id));
-    case model::ApprovalStatus::Pending:
-        break;
-    }
-    return makeError(ErrorCode::Unknown, QStringLiteral("Approval %1 is still pending").arg(filed->id));
+Result<void> SandboxManager::checkNameFree(const CreateOptions& o)
+{
+    auto clash = store::liveSandboxNamed(m_db, o.hostId, o.name);
+    if (!clash)
+        return clash.error();
+    if (*clash)
+        return makeError(ErrorCode::AlreadyExists,
+                         QStringLiteral("A sandbox named %1 already exists on this host").arg(o.name));
+    return {};
 }
 
 Result<QString> SandboxManager::storeHostFile(const QString& pool, const QString& name,
@@ -385,24 +347,18 @@ Result<void> SandboxManager::rollback(Created& made)
                      problems.join(QStringLiteral("; ")));
 }
 
-Result<Sandbox> SandboxManager::create(const CreateOptions& o, const CreateProgress& progress,
-                                       const std::atomic<bool>* cancel)
+Result<CreatePlan> SandboxManager::planCreate(const CreateOptions& options, const ProgressSink& progress)
 {
-    auto report = [&](CreateStage stage, const QString& message = {}) {
-        if (progress)
-            progress(stage, message.isEmpty() ? createStageName(stage) : message);
-    };
-    const QString name = o.name.isEmpty() ? generateSandboxName() : o.name;
-    if (auto ok = validateSandboxName(name); !ok)
+    CreatePlan plan;
+    plan.options = options;
+    CreateOptions& o = plan.options;
+    if (o.name.isEmpty())
+        o.name = generateSandboxName();
+    if (auto ok = validateSandboxName(o.name); !ok)
         return ok.error();
-    report(CreateStage::Checking);
-    auto clash =
-        store::SandboxRepository(m_db).count(kLiveRows + QStringLiteral(" AND name = ?"), {o.hostId, name});
-    if (!clash)
-        return clash.error();
-    if (*clash > 0)
-        return makeError(ErrorCode::AlreadyExists,
-                         QStringLiteral("A sandbox named %1 already exists on this host").arg(name));
+    report(progress, CreateStage::Checking);
+    if (auto free = checkNameFree(o); !free)
+        return free.error();
     auto sourceXml = m_hv.domainXml(o.sourceDomain);
     if (!sourceXml)
         return sourceXml.error();
@@ -417,20 +373,107 @@ Result<Sandbox> SandboxManager::create(const CreateOptions& o, const CreateProgr
     auto host = m_hv.hostInfo(o.accelerator);
     if (!host)
         return host.error();
+    plan.sourceXml = *sourceXml;
+    plan.source = *source;
+    plan.host = *host;
 
-    report(CreateStage::Admission);
-    if (auto ok = admit(o, *host, name, progress, cancel); !ok)
-        return ok.error();
+    report(progress, CreateStage::Admission);
+    auto over = overLimits(o, *host);
+    if (!over)
+        return over.error();
+    if (!over->isEmpty()) {
+        AdmissionRequest a;
+        a.sandboxName = o.name;
+        a.hostUri = host->uri;
+        a.hostLabel = host->hostname.isEmpty() ? host->uri : host->hostname;
+        a.memoryMib = o.memoryMib;
+        a.vcpus = o.vcpus;
+        a.over = *over;
+        a.actor = o.actor;
+        a.sessionId = o.sessionId;
+        a.ttlMs = o.approvalTtlMs;
+        plan.admission = a;
+    }
+    return plan;
+}
 
+Result<Sandbox> SandboxManager::createWithinLimits(const CreateOptions& options, const ProgressSink& progress,
+                                                   const CancelToken& cancel)
+{
+    auto plan = planCreate(options, progress);
+    if (!plan)
+        return plan.error();
+    if (plan->admission)
+        return makeError(ErrorCode::Refused,
+                         QStringLiteral("Creating %1 needs a person's approval: %2")
+                             .arg(plan->options.name, plan->admission->over.join(QStringLiteral("; "))));
+    return create(*plan, progress, cancel);
+}
+
+Result<Sandbox> SandboxManager::create(const CreatePlan& plan, const ProgressSink& progress,
+                                       const CancelToken& cancel)
+{
+    const CreateOptions& o = plan.options;
+    // A name taken while a person decided is refused before anything is made.
+    if (auto free = checkNameFree(o); !free)
+        return free.error();
     Created made;
+    if (auto r = insertRow(plan, made); !r)
+        return r.error();
+    auto fail = [&](const Error& e) -> Result<Sandbox> {
+        const Error error = cancel.isCancelled() && e.code != ErrorCode::Cancelled ? cancelError() : e;
+        auto undone = rollback(made);
+        audit(o.actor, QStringLiteral("sandbox.create.failed"),
+              QStringLiteral("Creating %1 failed: %2").arg(o.name, error.message), made.row.id,
+              QJsonObject{{QStringLiteral("error"), error.toString()},
+                          {QStringLiteral("rollback"), undone ? QStringLiteral("complete") : undone.error().toString()}});
+        if (!undone)
+            qCWarning(lcVirt) << undone.error().toString();
+        return error;
+    };
+    using Step = Result<void> (SandboxManager::*)(const CreatePlan&, Created&);
+    const std::pair<CreateStage, Step> steps[] = {{CreateStage::Overlay, &SandboxManager::makeOverlays},
+                                                  {CreateStage::Overlay, &SandboxManager::copyNvram},
+                                                  {CreateStage::Identity, &SandboxManager::injectIdentity}};
+    for (const auto& [stage, step] : steps) {
+        if (cancel.isCancelled())
+            return fail(cancelError());
+        report(progress, stage);
+        if (auto r = (this->*step)(plan, made); !r)
+            return fail(r.error());
+    }
+    if (auto r = defineAndStart(plan, made, progress, cancel); !r)
+        return fail(r.error());
+    if (o.waitReady) {
+        if (cancel.isCancelled())
+            return fail(cancelError());
+        report(progress, CreateStage::WaitAddress);
+        auto ip = waitForAddress(plan, made, cancel);
+        if (!ip)
+            return fail(ip.error());
+        made.row.ip = *ip;
+        report(progress, CreateStage::WaitSsh, QStringLiteral("waiting for SSH on %1").arg(*ip));
+        if (auto r = waitForSsh(plan, *ip, cancel); !r)
+            return fail(r.error());
+    }
+    auto ready = markRunning(plan, made);
+    if (!ready)
+        return fail(ready.error());
+    report(progress, CreateStage::Ready, QStringLiteral("%1 is ready").arg(o.name));
+    return ready;
+}
+
+Result<void> SandboxManager::insertRow(const CreatePlan& plan, Created& made)
+{
+    const CreateOptions& o = plan.options;
     made.row.id = model::newId();
-    made.row.name = name;
+    made.row.name = o.name;
     made.row.hostId = o.hostId;
-    made.row.domainName = domainNameFor(name);
+    made.row.domainName = domainNameFor(o.name);
     made.row.state = SandboxState::Creating;
     made.row.memoryMib = o.memoryMib;
     made.row.vcpus = o.vcpus;
-    made.row.accelerator = acceleratorName(host->accelerator);
+    made.row.accelerator = acceleratorName(plan.host.accelerator);
     made.row.createdAt = made.row.updatedAt = m_clock.now();
     // The row comes first: if Fluid dies from here on, reconcile finds it in CREATING and cleans up.
     if (auto r = store::SandboxRepository(m_db).insert(made.row); !r)
@@ -438,185 +481,176 @@ Result<Sandbox> SandboxManager::create(const CreateOptions& o, const CreateProgr
     made.rowInserted = true;
     audit(o.actor, QStringLiteral("sandbox.create.begin"),
           QStringLiteral("Creating %1 from %2 (%3 MiB, %4 vCPU, %5)")
-              .arg(name, o.sourceDomain)
+              .arg(o.name, o.sourceDomain)
               .arg(o.memoryMib)
               .arg(o.vcpus)
               .arg(made.row.accelerator),
-          made.row.id,
-          QJsonObject{{QStringLiteral("source"), o.sourceDomain}, {QStringLiteral("host"), m_hv.uri()}});
+          made.row.id, QJsonObject{{QStringLiteral("source"), o.sourceDomain}, {QStringLiteral("host"), m_hv.uri()}});
+    made.spec.domainName = made.row.domainName;
+    made.spec.sandboxId = made.row.id;
+    made.spec.sourceName = plan.source.name;
+    made.spec.macAddress = randomMac();
+    made.spec.networkName = m_options.network.name;
+    if (plan.source.domainType == QLatin1String("kvm") || plan.source.domainType == QLatin1String("qemu"))
+        made.spec.domainType =
+            plan.host.accelerator == Accelerator::Kvm ? QStringLiteral("kvm") : QStringLiteral("qemu");
+    made.spec.memoryMib = o.memoryMib;
+    made.spec.vcpus = o.vcpus;
+    return {};
+}
 
-    auto fail = [&](const Error& e) -> Result<Sandbox> {
-        auto undone = rollback(made);
-        audit(o.actor, QStringLiteral("sandbox.create.failed"),
-              QStringLiteral("Creating %1 failed: %2").arg(name, e.message), made.row.id,
-              QJsonObject{{QStringLiteral("error"), e.toString()},
-                          {QStringLiteral("rollback"),
-                           undone ? QStringLiteral("complete") : undone.error().toString()}});
-        if (!undone)
-            qCWarning(lcVirt) << undone.error().toString();
-        return e;
-    };
-    auto step = [&](CreateStage stage) -> std::optional<Error> {
-        if (cancelled(cancel))
-            return cancelError();
-        report(stage);
-        return std::nullopt;
-    };
-
-    if (auto c = step(CreateStage::Overlay))
-        return fail(*c);
-    SandboxXmlSpec spec;
-    spec.domainName = made.row.domainName;
-    spec.sandboxId = made.row.id;
-    spec.sourceName = source->name;
-    spec.macAddress = randomMac();
-    spec.networkName = m_options.network.name;
-    if (source->domainType == QLatin1String("kvm") || source->domainType == QLatin1String("qemu"))
-        spec.domainType =
-            host->accelerator == Accelerator::Kvm ? QStringLiteral("kvm") : QStringLiteral("qemu");
-    spec.memoryMib = o.memoryMib;
-    spec.vcpus = o.vcpus;
+Result<void> SandboxManager::makeOverlays(const CreatePlan& plan, Created& made)
+{
     if (auto r = m_hv.ensurePool(m_options.poolName, m_options.poolPath); !r)
-        return fail(r.error());
-    const QString rootPool = m_options.poolName;
-    for (const DiskInfo& disk : source->writableDisks()) {
-        auto overlay =
-            m_hv.createOverlay(rootPool, hostFileName(name, disk.target + QStringLiteral(".qcow2")),
-                               disk.sourcePath, disk.format);
+        return r;
+    for (const DiskInfo& disk : plan.source.writableDisks()) {
+        auto overlay = m_hv.createOverlay(m_options.poolName,
+                                          hostFileName(made.row.name, disk.target + QStringLiteral(".qcow2")),
+                                          disk.sourcePath, disk.format);
         if (!overlay)
-            return fail(overlay.error());
+            return overlay.error();
         made.hostFiles << overlay->path;
-        spec.overlays.insert(disk.target, overlay->path);
+        made.spec.overlays.insert(disk.target, overlay->path);
         if (made.row.overlayPath.isEmpty())
             made.row.overlayPath = overlay->path;
     }
-    if (!source->nvramPath.isEmpty()) {
-        if (!m_hv.isLocal()) {
-            return fail(
-                makeError(ErrorCode::Refused,
-                          QStringLiteral("%1 boots UEFI with its own NVRAM; copying NVRAM on a remote host "
-                                         "is not supported yet")
-                              .arg(source->name)));
-        }
-        QFile nvram(source->nvramPath);
-        if (!nvram.open(QIODevice::ReadOnly))
-            return fail(makeError(ErrorCode::Io,
-                                  QStringLiteral("Cannot read the NVRAM of %1").arg(source->name),
-                                  nvram.errorString()));
-        auto copy = storeHostFile(rootPool, hostFileName(name, QStringLiteral("nvram.fd")), nvram.readAll());
-        if (!copy)
-            return fail(copy.error());
-        made.hostFiles << *copy;
-        spec.nvramPath = *copy;
-    }
+    return {};
+}
 
-    if (auto c = step(CreateStage::Identity))
-        return fail(*c);
-    if (m_options.issueIdentity) {
-        auto id = m_options.issueIdentity(name);
-        if (!id)
-            return fail(id.error());
-        made.row.hostPublicKey = id->hostPublicKey;
-        if (source->identity == QLatin1String("cloud-init")) {
-            auto seed = makeCloudInitSeed(name, *id);
-            if (!seed)
-                return fail(seed.error());
-            auto path = storeHostFile(rootPool, hostFileName(name, QStringLiteral("seed.iso")), *seed);
-            if (!path)
-                return fail(path.error());
-            made.hostFiles << *path;
-            spec.seedIsoPath = *path;
-        } else {
-            spec.fwcfg << FwCfgEntry{QStringLiteral("opt/fluid/hostname"), name, {}}
-                       << FwCfgEntry{QStringLiteral("opt/fluid/principal"), id->principal, {}};
-            const QList<std::pair<QString, QByteArray>> files = {
-                {QStringLiteral("host_key"), id->hostPrivateKey},
-                {QStringLiteral("host_cert"), id->hostCertificate},
-                {QStringLiteral("user_ca"), id->userCaPublicKey}};
-            for (const auto& [entry, content] : files) {
-                auto path = storeHostFile(rootPool, hostFileName(name, entry), content);
-                if (!path)
-                    return fail(path.error());
-                made.hostFiles << *path;
-                spec.fwcfg << FwCfgEntry{QStringLiteral("opt/fluid/") + entry, {}, *path};
-            }
-        }
-    }
+Result<void> SandboxManager::copyNvram(const CreatePlan& plan, Created& made)
+{
+    if (plan.source.nvramPath.isEmpty())
+        return {};
+    if (!m_hv.isLocal())
+        return makeError(ErrorCode::Refused,
+                         QStringLiteral("%1 boots UEFI with its own NVRAM; copying NVRAM on a remote host "
+                                        "is not supported yet")
+                             .arg(plan.source.name));
+    QFile nvram(plan.source.nvramPath);
+    if (!nvram.open(QIODevice::ReadOnly))
+        return makeError(ErrorCode::Io, QStringLiteral("Cannot read the NVRAM of %1").arg(plan.source.name),
+                         nvram.errorString());
+    auto copy =
+        storeHostFile(m_options.poolName, hostFileName(made.row.name, QStringLiteral("nvram.fd")), nvram.readAll());
+    if (!copy)
+        return copy.error();
+    made.hostFiles << *copy;
+    made.spec.nvramPath = *copy;
+    return {};
+}
 
-    if (auto c = step(CreateStage::Define))
-        return fail(*c);
+Result<void> SandboxManager::injectIdentity(const CreatePlan& plan, Created& made)
+{
+    if (!m_options.issueIdentity)
+        return {};
+    const QString& name = made.row.name;
+    auto id = m_options.issueIdentity(name);
+    if (!id)
+        return id.error();
+    made.row.hostPublicKey = id->hostPublicKey;
+    if (plan.source.identity == QLatin1String("cloud-init")) {
+        auto seed = makeCloudInitSeed(name, *id);
+        if (!seed)
+            return seed.error();
+        auto path = storeHostFile(m_options.poolName, hostFileName(name, QStringLiteral("seed.iso")), *seed);
+        if (!path)
+            return path.error();
+        made.hostFiles << *path;
+        made.spec.seedIsoPath = *path;
+        return {};
+    }
+    made.spec.fwcfg << FwCfgEntry{QStringLiteral("opt/fluid/hostname"), name, {}}
+                    << FwCfgEntry{QStringLiteral("opt/fluid/principal"), id->principal, {}};
+    const QList<std::pair<QString, QByteArray>> files = {{QStringLiteral("host_key"), id->hostPrivateKey},
+                                                         {QStringLiteral("host_cert"), id->hostCertificate},
+                                                         {QStringLiteral("user_ca"), id->userCaPublicKey}};
+    for (const auto& [entry, content] : files) {
+        auto path = storeHostFile(m_options.poolName, hostFileName(name, entry), content);
+        if (!path)
+            return path.error();
+        made.hostFiles << *path;
+        made.spec.fwcfg << FwCfgEntry{QStringLiteral("opt/fluid/") + entry, {}, *path};
+    }
+    return {};
+}
+
+Result<void> SandboxManager::defineAndStart(const CreatePlan& plan, Created& made, const ProgressSink& progress,
+                                            const CancelToken& cancel)
+{
+    if (cancel.isCancelled())
+        return cancelError();
+    report(progress, CreateStage::Define);
     if (auto r = m_hv.ensureNetwork(m_options.network); !r)
-        return fail(r.error());
-    auto xml = deriveSandboxXml(*sourceXml, spec);
+        return r;
+    auto xml = deriveSandboxXml(plan.sourceXml, made.spec);
     if (!xml)
-        return fail(xml.error());
+        return xml.error();
     if (auto r = m_hv.defineDomain(xml->xml); !r)
-        return fail(r.error());
+        return r;
     made.defined = true;
     if (auto r = store::SandboxRepository(m_db).update(made.row); !r)
-        return fail(r.error());
-
-    if (auto c = step(CreateStage::Start))
-        return fail(*c);
+        return r;
+    if (cancel.isCancelled())
+        return cancelError();
+    report(progress, CreateStage::Start);
     if (auto r = m_hv.startDomain(made.row.domainName); !r)
-        return fail(r.error());
+        return r;
     made.started = true;
+    return {};
+}
 
-    if (o.waitReady) {
-        QElapsedTimer timer;
-        timer.start();
-        const qint64 deadline = qint64(o.readyTimeoutS) * 1000;
-        if (auto c = step(CreateStage::WaitAddress))
-            return fail(*c);
-        QString ip;
-        while (ip.isEmpty()) {
-            auto ips = m_hv.addresses(made.row.domainName);
-            if (ips && !ips->isEmpty()) {
-                ip = ips->first();
-                break;
-            }
-            if (cancelled(cancel))
-                return fail(cancelError());
-            if (timer.elapsed() > deadline) {
-                return fail(
-                    makeError(ErrorCode::Timeout,
-                              QStringLiteral("%1 got no IP address within %2 s (is DHCP working on network "
-                                             "%3?)")
-                                  .arg(name)
-                                  .arg(o.readyTimeoutS)
-                                  .arg(m_options.network.name)));
-            }
-            // No libvirt event exists for DHCP leases: ask again shortly.
-            QThread::msleep(500);
-        }
-        made.row.ip = ip;
-        if (auto c = step(CreateStage::WaitSsh))
-            return fail(*c);
-        report(CreateStage::WaitSsh, QStringLiteral("waiting for SSH on %1").arg(ip));
-        while (!m_options.probe(ip, 2000)) {
-            if (cancelled(cancel))
-                return fail(cancelError());
-            if (timer.elapsed() > deadline) {
-                return fail(
-                    makeError(ErrorCode::Timeout, QStringLiteral("%1 (%2) did not answer on SSH within %3 s")
-                                                      .arg(name, ip)
-                                                      .arg(o.readyTimeoutS)));
-            }
-            QThread::msleep(500);
-        }
+Result<QString> SandboxManager::waitForAddress(const CreatePlan& plan, const Created& made,
+                                               const CancelToken& cancel)
+{
+    QElapsedTimer timer;
+    timer.start();
+    const qint64 deadline = qint64(plan.options.readyTimeoutS) * 1000;
+    for (;;) {
+        auto ips = m_hv.addresses(made.row.domainName);
+        if (ips && !ips->isEmpty())
+            return ips->first();
+        if (timer.elapsed() > deadline)
+            return makeError(ErrorCode::Timeout,
+                             QStringLiteral("%1 got no IP address within %2 s (is DHCP working on network %3?)")
+                                 .arg(made.row.name)
+                                 .arg(plan.options.readyTimeoutS)
+                                 .arg(m_options.network.name));
+        // No libvirt event exists for DHCP leases: ask again shortly.
+        if (cancel.sleepFor(500))
+            return cancelError();
     }
+}
 
+Result<void> SandboxManager::waitForSsh(const CreatePlan& plan, const QString& ip, const CancelToken& cancel)
+{
+    QElapsedTimer timer;
+    timer.start();
+    const qint64 deadline = qint64(plan.options.readyTimeoutS) * 1000;
+    while (!m_options.probe(ip, 2000)) {
+        if (cancel.isCancelled())
+            return cancelError();
+        if (timer.elapsed() > deadline)
+            return makeError(ErrorCode::Timeout, QStringLiteral("%1 (%2) did not answer on SSH within %3 s")
+                                                     .arg(plan.options.name, ip)
+                                                     .arg(plan.options.readyTimeoutS));
+        if (cancel.sleepFor(500))
+            return cancelError();
+    }
+    return {};
+}
+
+Result<Sandbox> SandboxManager::markRunning(const CreatePlan& plan, Created& made)
+{
+    const CreateOptions& o = plan.options;
     made.row.state = SandboxState::Running;
     made.row.updatedAt = m_clock.now();
     if (auto r = store::SandboxRepository(m_db).update(made.row); !r)
-        return fail(r.error());
+        return r.error();
     audit(o.actor, QStringLiteral("sandbox.create"),
           QStringLiteral("Created %1 from %2%3")
-              .arg(name, o.sourceDomain,
-                   made.row.ip.isEmpty() ? QString() : QStringLiteral(" at ") + made.row.ip),
+              .arg(o.name, o.sourceDomain, made.row.ip.isEmpty() ? QString() : QStringLiteral(" at ") + made.row.ip),
           made.row.id,
           QJsonObject{{QStringLiteral("domain"), made.row.domainName}, {QStringLiteral("ip"), made.row.ip}});
-    report(CreateStage::Ready, QStringLiteral("%1 is ready").arg(name));
     return made.row;
 }
 
@@ -648,7 +682,7 @@ Result<void> SandboxManager::waitForState(const QString& domain, DomainState wan
     }
 }
 
-Result<Sandbox> SandboxManager::start(const QString& sandboxId)
+Result<Sandbox> SandboxManager::start(const QString& sandboxId, const model::Actor& actor)
 {
     auto row = loadLive(sandboxId);
     if (!row)
@@ -664,12 +698,12 @@ Result<Sandbox> SandboxManager::start(const QString& sandboxId)
     row->updatedAt = m_clock.now();
     if (auto r = store::SandboxRepository(m_db).update(*row); !r)
         return r.error();
-    audit(QStringLiteral("person"), QStringLiteral("sandbox.start"),
+    audit(actor, QStringLiteral("sandbox.start"),
           QStringLiteral("Started %1").arg(row->name), row->id);
     return row;
 }
 
-Result<Sandbox> SandboxManager::stop(const QString& sandboxId)
+Result<Sandbox> SandboxManager::stop(const QString& sandboxId, const model::Actor& actor)
 {
     auto row = loadLive(sandboxId);
     if (!row)
@@ -692,7 +726,7 @@ Result<Sandbox> SandboxManager::stop(const QString& sandboxId)
     row->updatedAt = m_clock.now();
     if (auto r = store::SandboxRepository(m_db).update(*row); !r)
         return r.error();
-    audit(QStringLiteral("person"), QStringLiteral("sandbox.stop"),
+    audit(actor, QStringLiteral("sandbox.stop"),
           QStringLiteral("Stopped %1%2")
               .arg(row->name,
                    forced ? QStringLiteral(" (forced after the guest did not shut down)") : QString()),
@@ -700,7 +734,7 @@ Result<Sandbox> SandboxManager::stop(const QString& sandboxId)
     return row;
 }
 
-Result<Sandbox> SandboxManager::destroy(const QString& sandboxId)
+Result<Sandbox> SandboxManager::destroy(const QString& sandboxId, const model::Actor& actor)
 {
     auto row = loadLive(sandboxId);
     if (!row)
@@ -722,14 +756,15 @@ Result<Sandbox> SandboxManager::destroy(const QString& sandboxId)
     row->updatedAt = m_clock.now();
     if (auto r = store::SandboxRepository(m_db).update(*row); !r)
         return r.error();
-    audit(QStringLiteral("person"), QStringLiteral("sandbox.destroy"),
+    audit(actor, QStringLiteral("sandbox.destroy"),
           QStringLiteral("Destroyed %1").arg(row->name), row->id,
           QJsonObject{{QStringLiteral("removed"), QJsonArray::fromStringList(mine)}});
     return row;
 }
 
 Result<model::Snapshot> SandboxManager::snapshot(const QString& sandboxId, const QString& name,
-                                                 const QString& kind, const QString& description)
+                                                 const model::Actor& actor, model::SnapshotKind kind,
+                                                 const QString& description)
 {
     if (auto ok = validateSnapshotName(name); !ok)
         return ok.error();
@@ -744,7 +779,7 @@ Result<model::Snapshot> SandboxManager::snapshot(const QString& sandboxId, const
             qCWarning(lcVirt) << undone.error().toString();
         return r.error();
     }
-    audit(QStringLiteral("person"), QStringLiteral("snapshot.create"),
+    audit(actor, QStringLiteral("snapshot.create"),
           QStringLiteral("Snapshot %1 of %2").arg(name, row->name), row->id);
     return snap;
 }
@@ -757,7 +792,8 @@ Result<QList<SnapshotInfo>> SandboxManager::snapshots(const QString& sandboxId)
     return m_hv.snapshots(row->domainName);
 }
 
-Result<void> SandboxManager::revert(const QString& sandboxId, const QString& snapshotName)
+Result<void> SandboxManager::revert(const QString& sandboxId, const QString& snapshotName,
+                                    const model::Actor& actor)
 {
     auto row = loadLive(sandboxId);
     if (!row)
@@ -774,23 +810,22 @@ Result<void> SandboxManager::revert(const QString& sandboxId, const QString& sna
     row->updatedAt = m_clock.now();
     if (auto r = store::SandboxRepository(m_db).update(*row); !r)
         return r;
-    audit(QStringLiteral("person"), QStringLiteral("snapshot.revert"),
+    audit(actor, QStringLiteral("snapshot.revert"),
           QStringLiteral("Reverted %1 to %2").arg(row->name, snapshotName), row->id);
     return {};
 }
 
-Result<void> SandboxManager::deleteSnapshot(const QString& sandboxId, const QString& snapshotName)
+Result<void> SandboxManager::deleteSnapshot(const QString& sandboxId, const QString& snapshotName,
+                                            const model::Actor& actor)
 {
     auto row = loadLive(sandboxId);
     if (!row)
         return row.error();
     if (auto r = m_hv.deleteSnapshot(row->domainName, snapshotName); !r)
         return r;
-    auto removed = m_db.exec(QStringLiteral("DELETE FROM snapshots WHERE sandbox_id = ? AND name = ?"),
-                             {row->id, snapshotName});
-    if (!removed)
-        return removed.error();
-    audit(QStringLiteral("person"), QStringLiteral("snapshot.delete"),
+    if (auto removed = store::removeSnapshotNamed(m_db, row->id, snapshotName); !removed)
+        return removed;
+    audit(actor, QStringLiteral("snapshot.delete"),
           QStringLiteral("Deleted snapshot %1 of %2").arg(snapshotName, row->name), row->id);
     return {};
 }
@@ -798,7 +833,7 @@ Result<void> SandboxManager::deleteSnapshot(const QString& sandboxId, const QStr
 Result<ReconcileReport> SandboxManager::reconcile(const QString& hostId)
 {
     ReconcileReport report;
-    auto rows = store::SandboxRepository(m_db).list(kLiveRows, {hostId});
+    auto rows = store::liveSandboxes(m_db, hostId);
     if (!rows)
         return rows.error();
     auto domains = m_hv.domains();
@@ -819,7 +854,7 @@ Result<ReconcileReport> SandboxManager::reconcile(const QString& hostId)
             if (auto r = rollback(leftover); !r)
                 report.problems << r.error().toString();
             report.updatedRows << QStringLiteral("%1: unfinished create removed").arg(row.name);
-            audit(QStringLiteral("system"), QStringLiteral("reconcile.create"),
+            audit(model::Actor::system(), QStringLiteral("reconcile.create"),
                   QStringLiteral("Removed %1, left half-created by an earlier run").arg(row.name), row.id);
             continue;
         }
@@ -830,7 +865,7 @@ Result<ReconcileReport> SandboxManager::reconcile(const QString& hostId)
             if (auto r = store::SandboxRepository(m_db).update(row); !r)
                 report.problems << r.error().toString();
             report.updatedRows << QStringLiteral("%1: domain gone, marked destroyed").arg(row.name);
-            audit(QStringLiteral("system"), QStringLiteral("reconcile.missing"),
+            audit(model::Actor::system(), QStringLiteral("reconcile.missing"),
                   QStringLiteral("%1's domain is gone from the host: marked destroyed").arg(row.name),
                   row.id);
             continue;
@@ -844,7 +879,7 @@ Result<ReconcileReport> SandboxManager::reconcile(const QString& hostId)
             row.updatedAt = m_clock.now();
             if (auto r = store::SandboxRepository(m_db).update(row); !r)
                 report.problems << r.error().toString();
-            report.updatedRows << QStringLiteral("%1: now %2").arg(row.name, model::sandboxStateName(state));
+            report.updatedRows << QStringLiteral("%1: now %2").arg(row.name, model::enumName(state));
         }
     }
 
@@ -860,7 +895,7 @@ Result<ReconcileReport> SandboxManager::reconcile(const QString& hostId)
             continue;
         }
         report.removedDomains << it.key();
-        audit(QStringLiteral("system"), QStringLiteral("reconcile.domain"),
+        audit(model::Actor::system(), QStringLiteral("reconcile.domain"),
               QStringLiteral("Removed domain %1 that no sandbox owns").arg(it.key()), QString());
     }
     auto files = hostFiles();
@@ -877,7 +912,7 @@ Result<ReconcileReport> SandboxManager::reconcile(const QString& hostId)
             continue;
         }
         report.removedVolumes << path;
-        audit(QStringLiteral("system"), QStringLiteral("reconcile.volume"),
+        audit(model::Actor::system(), QStringLiteral("reconcile.volume"),
               QStringLiteral("Removed %1 that no sandbox owns").arg(path), QString());
     }
     return report;
@@ -888,8 +923,7 @@ Result<void> SandboxManager::applyDomainEvent(const QString& domainName, DomainS
     // Read and write in one write transaction: an event read before a concurrent destroy must not write
     // its stale row back over DESTROYED afterwards.
     return m_db.transaction([&]() -> Result<void> {
-        auto rows = store::SandboxRepository(m_db).list(
-            QStringLiteral("domain_name = ? AND state IN ('running', 'stopped')"), {domainName});
+        auto rows = store::settledSandboxesOfDomain(m_db, domainName);
         if (!rows)
             return rows.error();
         for (Sandbox row : *rows) {
@@ -903,9 +937,9 @@ Result<void> SandboxManager::applyDomainEvent(const QString& domainName, DomainS
             row.updatedAt = m_clock.now();
             if (auto r = store::SandboxRepository(m_db).update(row); !r)
                 return r;
-            audit(QStringLiteral("system"), QStringLiteral("sandbox.state"),
+            audit(model::Actor::system(), QStringLiteral("sandbox.state"),
                   QStringLiteral("%1 is now %2 (%3)")
-                      .arg(row.name, model::sandboxStateName(mapped), domainStateName(state)),
+                      .arg(row.name, model::enumName(mapped), domainStateName(state)),
                   row.id);
         }
         return {};

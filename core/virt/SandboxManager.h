@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "base/Cancel.h"
 #include "base/Clock.h"
+#include "base/Progress.h"
 #include "Hypervisor.h"
 #include "model/Model.h"
+#include "SourceDomain.h"
 #include "store/Database.h"
 
-#include <atomic>
+#include <QFuture>
+
 #include <functional>
+#include <optional>
 
 namespace fluid::virt {
 
@@ -43,7 +48,7 @@ struct CreateOptions {
     int vcpus = 1;
     AcceleratorChoice accelerator = AcceleratorChoice::Auto;
     HostLimits limits;
-    QString actor = QStringLiteral("person");
+    model::Actor actor; ///< who asked; every record of the create names them
     QString sessionId;
     bool waitReady = true;
     int readyTimeoutS = 180;
@@ -51,8 +56,37 @@ struct CreateOptions {
 };
 
 enum class CreateStage { Checking, Admission, Overlay, Identity, Define, Start, WaitAddress, WaitSsh, Ready };
+/// The Progress::stage text of a create's step ("creating the overlay disk", ...).
 QString createStageName(CreateStage s);
-using CreateProgress = std::function<void(CreateStage stage, const QString& message)>;
+
+/// A create that would go beyond what a host has free or its limits allow: what a person is asked.
+struct AdmissionRequest {
+    QString sandboxName;
+    QString hostUri;
+    QString hostLabel; ///< the host's name as it calls itself, else its URI
+    int memoryMib = 0;
+    int vcpus = 0;
+    QStringList over; ///< each limit it goes beyond, as a person reads it
+    model::Actor actor;
+    QString sessionId;
+    qint64 ttlMs = 0; ///< how long a person has to decide
+};
+
+/// How a create beyond the limits asks for permission; the services supply it (an approval request). It
+/// reports through `progress` what it is waiting for, never blocks, and its future finishes once a person
+/// decided: ok to go ahead, else Refused, Timeout (nobody decided in time) or Cancelled.
+using AdmissionGate =
+    std::function<QFuture<Result<void>>(const AdmissionRequest&, const ProgressSink&, const CancelToken&)>;
+
+/// What the first half of a create found (SandboxManager::planCreate), for the second half.
+struct CreatePlan {
+    CreateOptions options; ///< with the name filled in
+    QString sourceXml;
+    SourceDomain source;
+    HostInfo host;
+    /// Set when a person must allow the create first (AdmissionGate).
+    std::optional<AdmissionRequest> admission;
+};
 
 struct ReconcileReport {
     QStringList removedDomains;
@@ -75,11 +109,13 @@ struct ManagerOptions {
     int stopTimeoutS = 60;
 };
 
-/// Turns golden VMs into disposable sandboxes on one host and runs their lifecycle: create (admission,
-/// overlay through libvirt's storage API, identity, derived XML, start, readiness) with rollback of every
-/// step on failure or cancel; start, stop (graceful, then forced), destroy; internal snapshots; reconcile
-/// after a crash. Every step is stored and audited. Calls block (libvirt, waiting for the guest): run them
-/// on a worker thread with a Database opened on that thread.
+/// Turns golden VMs into disposable sandboxes on one host and runs their lifecycle: create in two halves
+/// (planCreate: checks and whether a person must allow it; create: overlay through libvirt's storage API,
+/// identity, derived XML, start, readiness, with rollback of every step on failure or cancel), start, stop
+/// (graceful, then forced), destroy; internal snapshots; reconcile after a crash. Every step is stored and
+/// audited with the actor who asked. Calls block (libvirt, waiting for the guest): run them on a worker
+/// thread with a Database opened on that thread. Waiting for a person's permission is not its business: the
+/// caller does that between the two halves of a create, without holding a thread (services::HostSession).
 class SandboxManager {
 public:
     SandboxManager(Hypervisor& hypervisor, store::Database& db, ManagerOptions options,
@@ -100,23 +136,32 @@ public:
     /// a store exists). Blocks.
     static Result<QList<Source>> listSources(Hypervisor& hypervisor);
 
-    Result<model::Sandbox> create(const CreateOptions& options, const CreateProgress& progress = {},
-                                  const std::atomic<bool>* cancel = nullptr);
-    Result<model::Sandbox> start(const QString& sandboxId);
+    /// The first half of a create: the name, the source (cloneable, not a sandbox), the host, and whether
+    /// the create goes beyond what the host has free or its limits (then plan.admission says what to ask).
+    /// Changes nothing.
+    Result<CreatePlan> planCreate(const CreateOptions& options, const ProgressSink& progress = {});
+    /// The second half: makes the sandbox the plan describes (after a person allowed it, when the plan asked)
+    /// and, unless told not to, waits until its SSH answers. Every step is rolled back on failure or cancel.
+    Result<model::Sandbox> create(const CreatePlan& plan, const ProgressSink& progress = {},
+                                  const CancelToken& cancel = {});
+    /// Both halves, for a plan that needs no permission; one that does is Refused, saying why.
+    Result<model::Sandbox> createWithinLimits(const CreateOptions& options, const ProgressSink& progress = {},
+                                              const CancelToken& cancel = {});
+    Result<model::Sandbox> start(const QString& sandboxId, const model::Actor& actor);
     /// Asks the guest to shut down, waits up to the stop timeout, then powers it off; STOPPED only once
     /// libvirt reports the domain shut off.
-    Result<model::Sandbox> stop(const QString& sandboxId);
+    Result<model::Sandbox> stop(const QString& sandboxId, const model::Actor& actor);
     /// Powers off, removes the domain (with snapshot metadata and NVRAM), its overlays and identity files,
     /// and marks the row DESTROYED.
-    Result<model::Sandbox> destroy(const QString& sandboxId);
+    Result<model::Sandbox> destroy(const QString& sandboxId, const model::Actor& actor);
 
-    Result<model::Snapshot> snapshot(const QString& sandboxId, const QString& name,
-                                     const QString& kind = QStringLiteral("manual"),
+    Result<model::Snapshot> snapshot(const QString& sandboxId, const QString& name, const model::Actor& actor,
+                                     model::SnapshotKind kind = model::SnapshotKind::Manual,
                                      const QString& description = {});
     Result<QList<SnapshotInfo>> snapshots(const QString& sandboxId);
     /// Reverts to the snapshot, then sets the guest clock when it runs.
-    Result<void> revert(const QString& sandboxId, const QString& snapshotName);
-    Result<void> deleteSnapshot(const QString& sandboxId, const QString& snapshotName);
+    Result<void> revert(const QString& sandboxId, const QString& snapshotName, const model::Actor& actor);
+    Result<void> deleteSnapshot(const QString& sandboxId, const QString& snapshotName, const model::Actor& actor);
 
     /// Fluid-named domains and volumes the store does not know, rows in CREATING (a create that died) and
     /// rows whose domain is gone: cleaned up, stored and audited.
@@ -128,15 +173,26 @@ public:
 private:
     struct Created;
     Result<model::Sandbox> loadLive(const QString& sandboxId);
-    Result<void> admit(const CreateOptions& options, const HostInfo& host, const QString& name,
-                       const CreateProgress& progress, const std::atomic<bool>* cancel);
+    /// What the create would go beyond, as a person reads it (empty: within every limit).
+    Result<QStringList> overLimits(const CreateOptions& options, const HostInfo& host);
+    Result<void> checkNameFree(const CreateOptions& options);
+    // The steps of create(), in order; each records what it made in `made` for rollback.
+    Result<void> insertRow(const CreatePlan& plan, Created& made);
+    Result<void> makeOverlays(const CreatePlan& plan, Created& made);
+    Result<void> copyNvram(const CreatePlan& plan, Created& made);
+    Result<void> injectIdentity(const CreatePlan& plan, Created& made);
+    Result<void> defineAndStart(const CreatePlan& plan, Created& made, const ProgressSink& progress,
+                                const CancelToken& cancel);
+    Result<QString> waitForAddress(const CreatePlan& plan, const Created& made, const CancelToken& cancel);
+    Result<void> waitForSsh(const CreatePlan& plan, const QString& ip, const CancelToken& cancel);
+    Result<model::Sandbox> markRunning(const CreatePlan& plan, Created& made);
     Result<void> rollback(Created& made);
     Result<QString> storeHostFile(const QString& pool, const QString& name, const QByteArray& content);
     Result<void> removeHostFile(const QString& path);
     /// Every volume and local file named for a sandbox ("fluid-<name>.<what>"), by sandbox name.
     Result<QHash<QString, QStringList>> hostFiles();
     Result<void> waitForState(const QString& domain, DomainState wanted, int timeoutMs);
-    void audit(const QString& actor, const QString& kind, const QString& summary, const QString& sandboxId,
+    void audit(const model::Actor& actor, const QString& kind, const QString& summary, const QString& sandboxId,
                const QJsonObject& data = {});
 
     Hypervisor& m_hv;

@@ -121,9 +121,11 @@ void ApprovalInboxDock::DesktopNotifier::notify(ApprovalInboxDock* dock, const Q
     }
 }
 
-ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, QWidget* parent, const Clock* clock)
+ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, approval::ApprovalBroker* broker, QWidget* parent,
+                                     const Clock* clock)
     : QDockWidget(tr("Approvals"), parent)
     , m_store(store)
+    , m_broker(broker)
     , m_clock(clock ? *clock : Clock::system())
     , m_pending(new ApprovalModel(&m_clock, this))
     , m_history(new ApprovalModel(&m_clock, this))
@@ -138,7 +140,7 @@ ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, QWidget* parent,
     , m_message(new QLabel)
     , m_poll(new QTimer(this))
     , m_notifier(std::make_unique<DesktopNotifier>())
-    , m_decider(localDecider())
+    , m_decider(model::Actor::localPerson())
 {
     setObjectName(QStringLiteral("approvalDock"));
 
@@ -297,17 +299,9 @@ void ApprovalInboxDock::setNotifier(std::unique_ptr<Notifier> notifier)
     m_notifier = std::move(notifier);
 }
 
-void ApprovalInboxDock::setDecider(const QString& who)
+void ApprovalInboxDock::setDecider(const model::Actor& who)
 {
     m_decider = who;
-}
-
-QString ApprovalInboxDock::localDecider()
-{
-    QString user = qEnvironmentVariable("USER");
-    if (user.isEmpty())
-        user = qEnvironmentVariable("USERNAME");
-    return user.isEmpty() ? QStringLiteral("person") : QStringLiteral("person:") + user;
 }
 
 QString ApprovalInboxDock::messageText() const
@@ -355,7 +349,7 @@ void ApprovalInboxDock::poll()
         return;
     }
     m_polling = true;
-    const Clock* clock = &m_clock;
+    approval::ApprovalBroker* broker = m_broker;
     QSet<QString> known;
     for (const Approval& a : m_pending->approvals())
         known.insert(a.id);
@@ -363,8 +357,8 @@ void ApprovalInboxDock::poll()
     m_historyDirty = false;
     m_store->run<Inbox>(
         this,
-        [clock, known, forceHistory](store::Database& db) {
-            return readInbox(db, *clock, known, forceHistory);
+        [broker, known, forceHistory](store::Database& db) {
+            return readInbox(db, *broker, known, forceHistory);
         },
         [this](Result<Inbox> inbox) {
             m_polling = false;
@@ -384,12 +378,11 @@ void ApprovalInboxDock::poll()
         });
 }
 
-Result<ApprovalInboxDock::Inbox> ApprovalInboxDock::readInbox(store::Database& db, const Clock& clock,
+Result<ApprovalInboxDock::Inbox> ApprovalInboxDock::readInbox(store::Database& db, approval::ApprovalBroker& broker,
                                                               const QSet<QString>& knownPending,
                                                               bool forceHistory, int historyLimit)
 {
-    approval::ApprovalBroker broker(db, clock);
-    auto pending = broker.pending();
+    auto pending = broker.pending(db);
     if (!pending)
         return pending.error();
     Inbox inbox{std::move(*pending), std::nullopt};
@@ -401,7 +394,7 @@ Result<ApprovalInboxDock::Inbox> ApprovalInboxDock::readInbox(store::Database& d
         readHistory = !still.contains(knownPending);
     }
     if (readHistory) {
-        auto history = broker.history(historyLimit);
+        auto history = broker.history(db, historyLimit);
         if (!history)
             return history.error();
         inbox.history = std::move(*history);
@@ -641,7 +634,7 @@ void ApprovalInboxDock::decide(bool approve)
     const Approval shown = *m_shown;
     if (shown.status != ApprovalStatus::Pending) {
         setMessage(tr("This request is already %1; there is nothing to decide.")
-                       .arg(model::approvalStatusName(shown.status)),
+                       .arg(model::enumName(shown.status)),
                    true);
         return;
     }
@@ -664,13 +657,12 @@ void ApprovalInboxDock::decide(bool approve)
     m_deciding = true;
     updateButtons();
     setMessage(approve ? tr("Approving…") : tr("Rejecting…"), false);
-    const Clock* clock = &m_clock;
-    const QString who = m_decider;
+    approval::ApprovalBroker* broker = m_broker;
+    const model::Actor who = m_decider;
     m_store->run<Approval>(
         this,
-        [clock, shown, approve, who, comment](store::Database& db) {
-            return approval::ApprovalBroker(db, *clock)
-                .decide(shown.id, approve, who, comment, shown.contentHash);
+        [broker, shown, approve, who, comment](store::Database& db) {
+            return broker->decide(db, shown.id, approve, who, comment, shown.contentHash);
         },
         [this, shown, approve](Result<Approval> decided) {
             m_deciding = false;

@@ -27,6 +27,10 @@ class Database;
 class StoreWorker;
 } // namespace fluid::store
 
+namespace fluid::approval {
+class ApprovalBroker;
+}
+
 namespace fluid::ui {
 
 class ApprovalModel;
@@ -60,19 +64,18 @@ public:
         std::unique_ptr<QSystemTrayIcon> m_tray;
     };
 
-    /// store may be null (no store): the dock says so. Polling starts when the store has opened.
-    explicit ApprovalInboxDock(store::StoreWorker* store, QWidget* parent = nullptr,
-                               const Clock* clock = nullptr);
+    /// store may be null (no store): the dock says so. Polling starts when the store has opened. Decisions
+    /// go through `broker` (the process's, so a create waiting for one goes on at once).
+    explicit ApprovalInboxDock(store::StoreWorker* store, approval::ApprovalBroker* broker,
+                               QWidget* parent = nullptr, const Clock* clock = nullptr);
     ~ApprovalInboxDock() override;
 
     static constexpr int kPollIntervalMs = 1500;
 
     void setNotifier(std::unique_ptr<Notifier> notifier);
-    /// Who decisions are recorded as; "person:<login name>" by default.
-    void setDecider(const QString& who);
-    QString decider() const { return m_decider; }
-    /// "person:" and the local login name (USER, else USERNAME, else "person").
-    static QString localDecider();
+    /// Who decisions are recorded as; the local person (model::Actor::localPerson()) by default.
+    void setDecider(const model::Actor& who);
+    const model::Actor& decider() const { return m_decider; }
 
     ApprovalModel* pendingModel() const { return m_pending; }
     ApprovalModel* historyModel() const { return m_history; }
@@ -103,8 +106,9 @@ public:
     /// The poll's store work; runs on the StoreWorker's thread. The history (the costly part: sorted by
     /// decision time) is read only when `forceHistory`, or when a request of `knownPending` is no longer
     /// pending, since only then can it have changed.
-    static Result<Inbox> readInbox(store::Database& db, const Clock& clock, const QSet<QString>& knownPending,
-                                   bool forceHistory, int historyLimit = kHistoryLimit);
+    static Result<Inbox> readInbox(store::Database& db, approval::ApprovalBroker& broker,
+                                   const QSet<QString>& knownPending, bool forceHistory,
+                                   int historyLimit = kHistoryLimit);
 
 public Q_SLOTS:
     /// Reads pending and history from the store now (coalesced with a poll already running).
@@ -137,6 +141,7 @@ private:
     QString renderDetails(const model::Approval& a) const;
 
     store::StoreWorker* m_store;
+    approval::ApprovalBroker* m_broker;
     const Clock& m_clock;
     ApprovalModel* m_pending;
     ApprovalModel* m_history;
@@ -151,7 +156,7 @@ private:
     QLabel* m_message;
     QTimer* m_poll;
     std::unique_ptr<Notifier> m_notifier;
-    QString m_decider;
+    model::Actor m_decider;
     std::optional<model::Approval> m_shown;
     QSet<QString> m_announced; ///< pending ids already notified
     bool m_polling = false;

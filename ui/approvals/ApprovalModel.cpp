@@ -120,8 +120,8 @@ bool ApprovalModel::isOverdue(const Approval& approval) const
 
 QString ApprovalModel::statusText(const Approval& approval) const
 {
-    return isOverdue(approval) ? model::approvalStatusName(ApprovalStatus::Expired)
-                               : model::approvalStatusName(approval.status);
+    return isOverdue(approval) ? model::enumName(ApprovalStatus::Expired)
+                               : model::enumName(approval.status);
 }
 
 int ApprovalModel::rowCount(const QModelIndex& parent) const

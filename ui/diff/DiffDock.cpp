@@ -4,7 +4,7 @@
 #include "DiffPathModel.h"
 #include "inspect/DiffEngine.h"
 #include "JsonTableModel.h"
-#include "services/HostSession.h"
+#include "services/Operations.h"
 #include "SideBySideView.h"
 
 #include <QAction>
@@ -159,8 +159,8 @@ DiffDock::DiffDock(QWidget* parent)
     m_cancel->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
     m_cancel->setToolTip(tr("Stop the diff (the snapshot mounts are released)"));
     connect(m_cancel, &QToolButton::clicked, this, [this]() {
-        if (m_session && m_operation) {
-            m_session->cancel(m_operation);
+        if (m_registry && m_operation) {
+            m_registry->cancel(m_operation);
             m_progressText->setText(tr("Cancelling…"));
             m_cancel->setEnabled(false);
         }
@@ -432,62 +432,59 @@ void DiffDock::showSelected()
     m_sideBySide->setEntry(m_paths->entry(current));
 }
 
-void DiffDock::addHostSession(services::HostSession* session)
+void DiffDock::follow(services::OperationRegistry* registry, quint64 operation, const QString& sandboxName)
 {
-    if (m_sessions.contains(session))
-        return;
-    m_sessions.append(session);
-    using HS = services::HostSession;
-    const auto mine = [this, session](int op) {
-        return m_operation != 0 && op == m_operation && m_session == session;
-    };
-    connect(session, &HS::operationProgress, this, [this, mine](int op, const QString& message) {
-        if (mine(op))
-            m_progressText->setText(message);
-    });
-    connect(session, &HS::operationFraction, this, [this, mine](int op, double fraction) {
-        if (mine(op))
-            m_progress->setValue(int(fraction * 100));
-    });
-    connect(session, &HS::diffReady, this, [this, mine](int op, const QString&, const model::Diff& diff) {
-        if (mine(op))
-            showDiff(diff, m_followedName);
-    });
-    connect(session, &HS::operationFinished, this, [this, mine](int op, bool ok, const QString& message) {
-        if (!mine(op))
-            return;
-        const QString name = m_followedName;
-        stopFollowing();
-        if (!ok) {
-            m_error->setText(tr("The diff of %1 failed: %2").arg(name, message));
-            m_error->show();
-        }
-        Q_EMIT statusMessage(ok ? message : m_error->text(), ok ? kStatusTimeoutMs : 0);
-    });
-    connect(session, &QObject::destroyed, this, [this, session]() {
-        m_sessions.removeAll(session);
-        if (m_operation != 0 && !m_session) {
-            stopFollowing();
-            m_error->setText(tr("The host session went away before the diff finished; run it again."));
-            m_error->show();
-        }
-    });
-}
-
-void DiffDock::follow(services::HostSession* session, int operation, const QString& sandboxName)
-{
-    addHostSession(session); // no-op when the window added it before the operation started, as it should
-    m_session = session;
+    if (m_registry != registry) {
+        if (m_registry)
+            disconnect(m_registry, nullptr, this, nullptr);
+        m_registry = registry;
+        connect(registry, &services::OperationRegistry::changed, this, &DiffDock::onOperationChanged);
+        connect(registry, &services::OperationRegistry::finished, this, &DiffDock::onOperationFinished);
+    }
     m_operation = operation;
     m_followedName = sandboxName;
     m_error->hide();
     setRunning(true, tr("Diffing %1…").arg(sandboxName));
+    // Signals of an operation that has already ended were delivered before it was followed.
+    if (auto info = registry->find(operation); info && !info->running())
+        onOperationFinished(*info);
+}
+
+void DiffDock::onOperationChanged(const services::OperationInfo& info)
+{
+    if (info.id != m_operation)
+        return;
+    if (info.cancelRequested) {
+        m_progressText->setText(tr("Cancelling…"));
+        return;
+    }
+    m_progressText->setText(info.progress.fraction >= 0
+                                ? QStringLiteral("%1 (%2%)").arg(info.progress.text()).arg(int(info.progress.fraction * 100))
+                                : info.progress.text());
+    if (info.progress.fraction >= 0)
+        m_progress->setValue(int(info.progress.fraction * 100));
+}
+
+void DiffDock::onOperationFinished(const services::OperationInfo& info)
+{
+    if (info.id != m_operation || !m_registry)
+        return;
+    const QString name = m_followedName;
+    const auto result = m_registry->result<model::Diff>(info.id);
+    stopFollowing();
+    const bool ok = info.state == services::OperationState::Succeeded && result && *result;
+    if (ok) {
+        showDiff(**result, name);
+    } else {
+        m_error->setText(tr("The diff of %1 failed: %2").arg(name, info.outcome));
+        m_error->show();
+    }
+    Q_EMIT statusMessage(ok ? info.outcome : m_error->text(), ok ? kStatusTimeoutMs : 0);
 }
 
 void DiffDock::stopFollowing()
 {
     m_operation = 0;
-    m_session.clear();
     setRunning(false, {});
 }
 

@@ -3,6 +3,7 @@
 
 #include "DiffPalette.h"
 #include "model/Model.h"
+#include "services/Operations.h"
 
 #include <QDockWidget>
 #include <QFutureWatcher>
@@ -22,9 +23,6 @@ class QTableView;
 class QToolButton;
 class QTreeView;
 
-namespace fluid::services {
-class HostSession;
-}
 
 namespace fluid::ui {
 
@@ -66,12 +64,10 @@ public:
     void setDocument(const QJsonObject& document, const QString& sandboxName);
     QJsonObject document() const { return m_document; }
 
-    /// Listens to a session's operations so a diff started on it can be followed. Call it before starting
-    /// diffs there: a diff that ends before its session was added would be missed.
-    void addHostSession(services::HostSession* session);
-    /// Follows a running HostSession::diff: progress with Cancel, then its result (diffReady) or its error.
-    /// Following another operation stops following the previous one (which keeps running).
-    void follow(services::HostSession* session, int operation, const QString& sandboxName);
+    /// Follows a HostSession::diff operation in `registry`: progress with Cancel, then its result or its
+    /// error (at once when it has already ended). Following another operation stops following the previous
+    /// one (which keeps running).
+    void follow(services::OperationRegistry* registry, quint64 operation, const QString& sandboxName);
     bool isRunning() const { return m_operation != 0; }
 
     /// Writes the document to `path` off the GUI thread; exportFinished() tells how it went.
@@ -115,6 +111,8 @@ private:
     void showSelected();
     void askExport();
     void stopFollowing();
+    void onOperationChanged(const services::OperationInfo& info);
+    void onOperationFinished(const services::OperationInfo& info);
     void setRunning(bool running, const QString& text);
     void applyPalette();
 
@@ -141,10 +139,9 @@ private:
     QAction* m_export;
     QJsonObject m_document;
     QString m_sandboxName;
-    QPointer<services::HostSession> m_session;
-    int m_operation = 0;
+    QPointer<services::OperationRegistry> m_registry;
+    quint64 m_operation = 0;
     QString m_followedName;
-    QList<services::HostSession*> m_sessions; ///< sessions listened to (compared only, never called)
     QFutureWatcher<QString>* m_exportWatcher;
     QString m_exportPath;
     std::unique_ptr<Prompts> m_prompts;

@@ -224,7 +224,7 @@ TerminalTab* TerminalDock::openSandboxTerminal(services::HostSession* session, c
                 Qt::QueuedConnection);
             return transport;
         }
-        guard->openShell(sandboxId, t, [t](Result<std::shared_ptr<ssh::RemoteShell>> shell) {
+        guard->openShell(sandboxId, model::Actor::localPerson(), t, [t](Result<std::shared_ptr<ssh::RemoteShell>> shell) {
             if (!shell) {
                 t->fail(shell.error().message);
                 return;

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "Queries.h"
+
+#include "Repository.h"
+
+namespace fluid::store {
+using namespace fluid::model;
+
+namespace {
+
+const QString kLive = QStringLiteral("host_id = ? AND state <> 'destroyed'");
+const QString kNewestFirst = QStringLiteral("created_at DESC, id");
+
+template <typename T>
+Result<std::optional<T>> first(Result<QList<T>> rows)
+{
+    if (!rows)
+        return rows.error();
+    if (rows->isEmpty())
+        return std::optional<T>();
+    return std::optional<T>(rows->first());
+}
+
+} // namespace
+
+Result<std::optional<Host>> hostNamed(Database& db, const QString& name)
+{
+    return first(HostRepository(db).select(QStringLiteral("name = ?"), {name}));
+}
+
+Result<QList<Sandbox>> liveSandboxes(Database& db, const QString& hostId)
+{
+    return SandboxRepository(db).select(kLive, {hostId}, kNewestFirst);
+}
+
+Result<QList<Sandbox>> allSandboxes(Database& db, const QString& hostId)
+{
+    return SandboxRepository(db).select(QStringLiteral("host_id = ?"), {hostId}, kNewestFirst);
+}
+
+Result<std::optional<Sandbox>> liveSandboxNamed(Database& db, const QString& hostId, const QString& name)
+{
+    return first(SandboxRepository(db).select(kLive + QStringLiteral(" AND name = ?"), {hostId, name}));
+}
+
+Result<QList<Sandbox>> settledSandboxesOfDomain(Database& db, const QString& domainName)
+{
+    return SandboxRepository(db).select(QStringLiteral("domain_name = ? AND state IN ('running', 'stopped')"),
+                                        {domainName});
+}
+
+Result<std::optional<Snapshot>> snapshotNamed(Database& db, const QString& sandboxId, const QString& name)
+{
+    return first(SnapshotRepository(db).select(QStringLiteral("sandbox_id = ? AND name = ?"), {sandboxId, name}));
+}
+
+Result<void> removeSnapshotNamed(Database& db, const QString& sandboxId, const QString& name)
+{
+    auto r = db.exec(QStringLiteral("DELETE FROM snapshots WHERE sandbox_id = ? AND name = ?"), {sandboxId, name});
+    if (!r)
+        return r.error();
+    return {};
+}
+
+Result<std::optional<Diff>> findDiff(Database& db, const QString& fromSnapshotId, const QString& toSnapshotId)
+{
+    return first(DiffRepository(db).select(QStringLiteral("from_snapshot_id = ? AND to_snapshot_id = ?"),
+                                           {fromSnapshotId, toSnapshotId}));
+}
+
+Result<QList<Approval>> pendingApprovals(Database& db)
+{
+    return ApprovalRepository(db).select(QStringLiteral("status = ?"), {enumName(ApprovalStatus::Pending)},
+                                         QStringLiteral("created_at, id"));
+}
+
+Result<QList<Approval>> decidedApprovals(Database& db, int limit)
+{
+    return ApprovalRepository(db).select(QStringLiteral("status <> ?"), {enumName(ApprovalStatus::Pending)},
+                                         QStringLiteral("decided_at DESC, created_at DESC"), limit);
+}
+
+Result<QList<Approval>> approvalsWithIds(Database& db, const QStringList& ids)
+{
+    if (ids.isEmpty())
+        return QList<Approval>();
+    QStringList marks;
+    marks.fill(QStringLiteral("?"), ids.size());
+    QVariantList binds;
+    for (const QString& id : ids)
+        binds << id;
+    return ApprovalRepository(db).select(QStringLiteral("id IN (%1)").arg(marks.join(QLatin1Char(','))), binds);
+}
+
+Result<QList<Message>> sessionMessages(Database& db, const QString& sessionId)
+{
+    return MessageRepository(db).select(QStringLiteral("session_id = ?"), {sessionId}, QStringLiteral("seq"));
+}
+
+Result<QList<PlaybookTask>> playbookTasks(Database& db, const QString& playbookId)
+{
+    return PlaybookTaskRepository(db).select(QStringLiteral("playbook_id = ?"), {playbookId},
+                                             QStringLiteral("position"));
+}
+
+Result<void> replacePlaybookTasks(Database& db, const QString& playbookId, QList<PlaybookTask> tasks)
+{
+    return db.transaction([&]() -> Result<void> {
+        auto removed = db.exec(QStringLiteral("DELETE FROM playbook_tasks WHERE playbook_id = ?"), {playbookId});
+        if (!removed)
+            return removed.error();
+        PlaybookTaskRepository repo(db);
+        for (qsizetype i = 0; i < tasks.size(); ++i) {
+            PlaybookTask& t = tasks[i];
+            t.playbookId = playbookId;
+            t.position = int(i);
+            if (t.id.isEmpty())
+                t.id = newId();
+            if (!t.createdAt.isValid())
+                t.createdAt = QDateTime::currentDateTimeUtc();
+            auto r = repo.insert(t);
+            if (!r)
+                return r;
+        }
+        return {};
+    });
+}
+
+} // namespace fluid::store
