@@ -320,7 +320,7 @@ Operation<model::Sandbox> HostSession::create(const CreateRequest& request, cons
     options.sourceDomain = request.source;
     options.name = request.name;
     options.actor = actor;
-    options.waitReady = request.waitReady;
+    options.waitReady = request.waitReady.value_or(options.waitReady);
     if (request.memoryMib > 0)
         options.memoryMib = request.memoryMib;
     if (request.vcpus > 0)

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace fluid::services {
 
@@ -30,7 +31,7 @@ struct CreateRequest {
     QString name;      ///< empty: generated
     int memoryMib = 0; ///< 0: the default
     int vcpus = 0;     ///< 0: the default
-    bool waitReady = true;
+    std::optional<bool> waitReady; ///< wait until its SSH answers; unset: the default (yes)
 };
 
 /// One libvirt host as every front end sees it (the desktop app's tree, the CLI, the agent, fluid-remote):

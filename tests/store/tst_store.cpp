@@ -4,15 +4,18 @@
 #include "TestSupport.h"
 
 #include "approval/ApprovalBroker.h"
+#include "base/Worker.h"
 #include "base/Clock.h"
 #include "store/AuditLog.h"
 #include "store/Migrations.h"
+#include "store/Queries.h"
 #include "store/Repository.h"
 #include "store/StoreWorker.h"
 
 #include <QSignalSpy>
 #include <QSqlError>
 #include <QTest>
+#include <QElapsedTimer>
 #include <QThread>
 
 using namespace fluid;
@@ -134,6 +137,13 @@ private Q_SLOTS:
                 QStringLiteral("INSERT INTO sandboxes (id, name, host_id, domain_name, state, created_at, "
                                "updated_at) VALUES ('s1', 'sbx-old', ?, 'fluid-sbx-old', 'stopped', 5, 6)"),
                 {host.id}));
+            if (previous >= 2) {
+                // A message of the version whose content was plain text.
+                must(db->exec(QStringLiteral("INSERT INTO agent_sessions (id, task, mode, state, created_at) "
+                                             "VALUES ('a1', 'task', 'edit', 'finished', 1)")));
+                must(db->exec(QStringLiteral("INSERT INTO messages (id, session_id, seq, role, content, created_at) "
+                                             "VALUES ('m1', 'a1', 0, 'user', 'it''s \"quoted\"\nand two lines', 2)")));
+            }
             AuditLog audit(*db);
             must(audit.append(QStringLiteral("system"), QStringLiteral("host.add"),
                               QStringLiteral("added old")));
@@ -148,6 +158,11 @@ private Q_SLOTS:
         QCOMPARE(old.state, SandboxState::Stopped);
         QCOMPARE(old.accelerator, QString());
         QVERIFY(must(AuditLog(*db).verify()).intact());
+        if (previous >= 2) {
+            const Message m = must(MessageRepository(*db).get(QStringLiteral("m1")));
+            QCOMPARE(m.content, QList<ContentPart>{ContentPart::textPart(QStringLiteral("it's \"quoted\"\nand two lines"))});
+            QCOMPARE(must(AgentSessionRepository(*db).get(QStringLiteral("a1"))).state, AgentSessionState::Finished);
+        }
         // New tables work after the upgrade.
         Playbook p{
             newId(), QStringLiteral("s1"), QString(), QStringLiteral("web"), QStringLiteral("all"), at(1),
@@ -202,7 +217,9 @@ private Q_SLOTS:
         const SourceVm back = must(vms.get(vm.id));
         QCOMPARE(back.golden, true);
         QCOMPARE(back.vcpus, 2);
-        QCOMPARE(must(vms.list(QStringLiteral("host_id = ?"), {h.id})).size(), 1);
+        QCOMPARE(must(vms.list()).size(), 1);
+        QCOMPARE(must(hostNamed(*db, h.name))->id, h.id);
+        QVERIFY(!must(hostNamed(*db, QStringLiteral("nobody"))).has_value());
         // Deleting the host cascades to its source VMs.
         must(hosts.remove(h.id));
         QCOMPARE(must(vms.count()), 0);
@@ -222,25 +239,47 @@ private Q_SLOTS:
         QCOMPARE(back.sourceVmId, QString());
         QCOMPARE(back.accelerator, QStringLiteral("tcg"));
         QCOMPARE(back.updatedAt, s.updatedAt);
+        // The named queries: live rows newest first, by name, by domain.
+        Sandbox newer = makeSandbox(h.id);
+        newer.name = QStringLiteral("sbx-2");
+        newer.domainName = QStringLiteral("fluid-sbx-2");
+        newer.state = SandboxState::Stopped;
+        newer.createdAt = at(2500);
+        must(sandboxes.insert(newer));
+        QList<Sandbox> live = must(liveSandboxes(*db, h.id));
+        QCOMPARE(live.size(), 2);
+        QCOMPARE(live.at(0).id, newer.id);
+        QCOMPARE(must(liveSandboxNamed(*db, h.id, QStringLiteral("sbx-1")))->id, s.id);
+        QCOMPARE(must(settledSandboxesOfDomain(*db, QStringLiteral("fluid-sbx-2"))).size(), 1);
         s.state = SandboxState::Destroyed;
         must(sandboxes.update(s));
-        QCOMPARE(must(sandboxes.list(QStringLiteral("state = ?"), {QStringLiteral("destroyed")})).size(), 1);
+        live = must(liveSandboxes(*db, h.id));
+        QCOMPARE(live.size(), 1);
+        QCOMPARE(live.first().id, newer.id);
+        QVERIFY(!must(liveSandboxNamed(*db, h.id, QStringLiteral("sbx-1"))).has_value());
+        QCOMPARE(must(allSandboxes(*db, h.id)).size(), 2);
+        QVERIFY(must(settledSandboxesOfDomain(*db, s.domainName)).isEmpty());
+        must(sandboxes.remove(newer.id));
 
         // A sandbox must belong to a known host (foreign keys are on).
         Sandbox orphan = makeSandbox(QStringLiteral("no-such-host"));
         QVERIFY(!sandboxes.insert(orphan).ok());
 
         SnapshotRepository snapshots(*db);
-        Snapshot a{newId(), s.id, QStringLiteral("baseline"), QStringLiteral("baseline"), QString(), at(10)};
-        Snapshot b{newId(), s.id, QStringLiteral("after"), QStringLiteral("manual"), QStringLiteral("x"),
-                   at(20)};
+        Snapshot a{newId(), s.id, QStringLiteral("baseline"), SnapshotKind::Baseline, QString(), at(10)};
+        Snapshot b{newId(), s.id, QStringLiteral("after"), SnapshotKind::Manual, QStringLiteral("x"), at(20)};
         must(snapshots.insert(a));
         must(snapshots.insert(b));
-        QCOMPARE(
-            must(snapshots.list(QStringLiteral("sandbox_id = ?"), {s.id}, QStringLiteral("created_at DESC")))
-                .first()
-                .name,
-            QStringLiteral("after"));
+        QCOMPARE(must(snapshotNamed(*db, s.id, QStringLiteral("after")))->id, b.id);
+        QCOMPARE(must(snapshotNamed(*db, s.id, QStringLiteral("baseline")))->kind, SnapshotKind::Baseline);
+        // Enums are stored by their names.
+        auto kind = must(db->exec(QStringLiteral("SELECT kind FROM snapshots WHERE id = ?"), {a.id}));
+        QVERIFY(kind.next());
+        QCOMPARE(kind.value(0).toString(), QStringLiteral("baseline"));
+        Snapshot gone{newId(), s.id, QStringLiteral("gone"), SnapshotKind::Auto, QString(), at(25)};
+        must(snapshots.insert(gone));
+        must(removeSnapshotNamed(*db, s.id, QStringLiteral("gone")));
+        QVERIFY(!must(snapshotNamed(*db, s.id, QStringLiteral("gone"))).has_value());
 
         QVERIFY(!must(findDiff(*db, a.id, b.id)).has_value());
         Diff d{newId(),
@@ -364,32 +403,44 @@ private Q_SLOTS:
     void sessionsMessagesToolCalls()
     {
         auto db = freshDb();
-        AgentSession session{newId(),
-                             QString(),
-                             QStringLiteral("install nginx"),
-                             QStringLiteral("edit"),
-                             QStringLiteral("openai"),
-                             QStringLiteral("gpt"),
-                             QStringLiteral("active"),
-                             at(1),
-                             {}};
+        AgentSession session{newId(),          QString(),        QStringLiteral("install nginx"),
+                             AgentMode::Edit,  QStringLiteral("openai"), QStringLiteral("gpt"),
+                             AgentSessionState::Active, at(1), {}};
         must(AgentSessionRepository(*db).insert(session));
-        QCOMPARE(must(AgentSessionRepository(*db).get(session.id)).task, session.task);
+        const AgentSession storedSession = must(AgentSessionRepository(*db).get(session.id));
+        QCOMPARE(storedSession.task, session.task);
+        QCOMPARE(storedSession.mode, AgentMode::Edit);
+        QCOMPARE(storedSession.state, AgentSessionState::Active);
         MessageRepository messages(*db);
+        const auto message = [&](int seq, MessageRole role, QList<ContentPart> content, int tokens) {
+            return Message{newId(), session.id, seq, role, std::move(content), tokens, at(seq)};
+        };
         for (int i : {2, 0, 1}) {
-            must(messages.insert({newId(), session.id, i,
-                                  i == 0 ? QStringLiteral("user") : QStringLiteral("assistant"),
-                                  QStringLiteral("m%1").arg(i), 10 * i, at(i)}));
+            must(messages.insert(message(i, i == 0 ? MessageRole::User : MessageRole::Assistant,
+                                         {ContentPart::textPart(QStringLiteral("m%1").arg(i))}, 10 * i)));
         }
         const QList<Message> ordered = must(sessionMessages(*db, session.id));
         QCOMPARE(ordered.size(), 3);
-        QCOMPARE(ordered.at(0).content, QStringLiteral("m0"));
+        QCOMPARE(ordered.at(0).text(), QStringLiteral("m0"));
+        QCOMPARE(ordered.at(0).role, MessageRole::User);
         QCOMPARE(ordered.at(2).tokens, 20);
         // (session, seq) is unique.
-        QVERIFY(
-            !messages
-                 .insert({newId(), session.id, 1, QStringLiteral("user"), QStringLiteral("dup"), 0, at(9)})
-                 .ok());
+        QVERIFY(!messages.insert(message(1, MessageRole::User, {ContentPart::textPart(QStringLiteral("dup"))}, 0))
+                     .ok());
+        // Structured content: text, a tool call and its result come back as they went in.
+        const QList<ContentPart> parts = {
+            ContentPart::textPart(QStringLiteral("Installing nginx.")),
+            ContentPart::toolCall(QStringLiteral("call-1"), QStringLiteral("run_command"),
+                                  QJsonObject{{QStringLiteral("command"), QStringLiteral("apt-get install -y nginx")}})};
+        must(messages.insert(message(3, MessageRole::Assistant, parts, 5)));
+        must(messages.insert(
+            message(4, MessageRole::Tool, {ContentPart::toolResult(QStringLiteral("call-1"), QStringLiteral("E: no"), true)}, 0)));
+        const QList<Message> all = must(sessionMessages(*db, session.id));
+        QCOMPARE(all.at(3).content, parts);
+        QCOMPARE(all.at(3).text(), QStringLiteral("Installing nginx."));
+        QCOMPARE(all.at(4).role, MessageRole::Tool);
+        QCOMPARE(all.at(4).content.first().kind, ContentPart::Kind::ToolResult);
+        QVERIFY(all.at(4).content.first().isError);
 
         ToolCall call{newId(),
                       session.id,
@@ -397,12 +448,13 @@ private Q_SLOTS:
                       QStringLiteral("run_command"),
                       QJsonObject{{QStringLiteral("command"), QStringLiteral("apt-get install -y nginx")}},
                       QStringLiteral("exit 0"),
-                      QStringLiteral("ok"),
+                      ToolCallStatus::Ok,
                       at(5),
                       at(6)};
         must(ToolCallRepository(*db).insert(call));
         const ToolCall back = must(ToolCallRepository(*db).get(call.id));
         QCOMPARE(back.arguments, call.arguments);
+        QCOMPARE(back.status, ToolCallStatus::Ok);
         QCOMPARE(back.finishedAt, call.finishedAt);
         must(AgentSessionRepository(*db).remove(session.id));
         QCOMPARE(must(messages.count()), 0);
@@ -424,7 +476,8 @@ private Q_SLOTS:
         a.expiresAt = at(100);
         ApprovalRepository approvals(*db);
         must(approvals.insert(a));
-        QCOMPARE(must(approvals.list(QStringLiteral("status = ?"), {QStringLiteral("pending")})).size(), 1);
+        QCOMPARE(must(pendingApprovals(*db)).size(), 1);
+        QCOMPARE(must(approvalsWithIds(*db, {a.id, QStringLiteral("nope")})).size(), 1);
         a.status = ApprovalStatus::Approved;
         a.decidedBy = QStringLiteral("alice");
         a.comment = QStringLiteral("fine for today");
@@ -443,20 +496,21 @@ private Q_SLOTS:
         auto db = freshDb();
         ManualClock clock;
         const QDateTime t0 = clock.now();
-        approval::ApprovalBroker broker(*db, clock);
+        approval::ApprovalBroker broker(db->options(), clock);
+        const model::Actor alice = model::Actor::person(QStringLiteral("alice"));
         Approval a;
         a.kind = QStringLiteral("resources");
         a.request = QStringLiteral("brief");
-        const Approval brief = must(broker.request(a, 1000));
+        const Approval brief = must(broker.request(*db, a, model::Actor::agent(QStringLiteral("s-1")), 1000));
         clock.advance(10);
         a.request = QStringLiteral("long");
-        const Approval lasting = must(broker.request(a, 60000));
-        QCOMPARE(must(broker.pending()).size(), 2);
-        QCOMPARE(must(broker.history()).size(), 0);
+        const Approval lasting = must(broker.request(*db, a, model::Actor::agent(QStringLiteral("s-1")), 60000));
+        QCOMPARE(must(broker.pending(*db)).size(), 2);
+        QCOMPARE(must(broker.history(*db)).size(), 0);
 
         // pending() marks what is due as expired: it expired when its time was up, not when noticed.
         clock.advance(1500);
-        const QList<Approval> waiting = must(broker.pending());
+        const QList<Approval> waiting = must(broker.pending(*db));
         QCOMPARE(waiting.size(), 1);
         QCOMPARE(waiting.first().id, lasting.id);
         const Approval expired = must(ApprovalRepository(*db).get(brief.id));
@@ -465,35 +519,123 @@ private Q_SLOTS:
         QCOMPARE(expired.decidedAt, t0.addMSecs(1000));
 
         clock.advance(100);
-        must(broker.decide(lasting.id, true, QStringLiteral("person:alice"), QStringLiteral("ok"),
+        must(broker.decide(*db, lasting.id, true, alice, QStringLiteral("ok"),
                            lasting.contentHash));
-        const QList<Approval> history = must(broker.history());
+        const QList<Approval> history = must(broker.history(*db));
         QCOMPARE(history.size(), 2);
         QCOMPARE(history.at(0).id, lasting.id); // most recently decided first
         QCOMPARE(history.at(1).id, brief.id);
-        QCOMPARE(must(broker.history(1)).size(), 1);
+        QCOMPARE(must(broker.history(*db, 1)).size(), 1);
 
         // A request edited in the store behind the broker (its hash column unchanged) cannot be approved,
         // whatever hash the decider saw; rejecting it still works.
         a.request = QStringLiteral("small");
-        const Approval edited = must(broker.request(a, 60000));
+        const Approval edited = must(broker.request(*db, a, model::Actor::agent(QStringLiteral("s-1")), 60000));
         must(db->exec(QStringLiteral("UPDATE approvals SET request = 'huge' WHERE id = ?"), {edited.id}));
         const auto refused =
-            broker.decide(edited.id, true, QStringLiteral("person:alice"), {}, edited.contentHash);
+            broker.decide(*db, edited.id, true, alice, {}, edited.contentHash);
         QCOMPARE(refused.error().code, ErrorCode::Tampered);
         QVERIFY(refused.error().message.contains(QLatin1String("changed in the store after it was filed")));
         QCOMPARE(
-            must(broker.decide(edited.id, false, QStringLiteral("person:alice"), QStringLiteral("edited")))
+            must(broker.decide(*db, edited.id, false, alice, QStringLiteral("edited")))
                 .status,
             ApprovalStatus::Rejected);
 
         // What is stored is redacted; the hash binds to the stored content, so it can still be approved.
         a.request = QStringLiteral("use key sk-abcdefghijklmnopqrstuvwx for the mirror");
-        const Approval secret = must(broker.request(a, 60000));
+        const Approval secret = must(broker.request(*db, a, model::Actor::agent(QStringLiteral("s-1")), 60000));
         QVERIFY(!secret.request.contains(QLatin1String("sk-abcdefghijklmnop")));
         QCOMPARE(secret.contentHash, approval::contentHash(secret.kind, secret.request, secret.context));
         QCOMPARE(must(ApprovalRepository(*db).get(secret.id)).contentHash, secret.contentHash);
-        must(broker.decide(secret.id, true, QStringLiteral("person:alice"), {}, secret.contentHash));
+        must(broker.decide(*db, secret.id, true, alice, {}, secret.contentHash));
+        QCOMPARE(must(ApprovalRepository(*db).get(secret.id)).decidedBy, QStringLiteral("person:alice"));
+        QCOMPARE(must(ApprovalRepository(*db).get(secret.id)).requestedBy, QStringLiteral("agent:s-1"));
+    }
+
+    void approvalWaitsAreFuturesAnsweredAtOnceInProcess()
+    {
+        auto db = freshDb();
+        // A poll so slow that only the in-process notification can answer within the test's limits.
+        approval::ApprovalBroker broker(db->options(), Clock::system(), 60 * 60 * 1000);
+        model::Approval a;
+        a.kind = QStringLiteral("resources");
+        a.request = QStringLiteral("more memory");
+        const Approval filed = must(broker.request(*db, a, model::Actor::system(), 60000));
+        QFuture<Result<Approval>> decision = broker.decision(filed.id);
+        QCOMPARE(broker.waiting(), 1);
+        QThread::msleep(100); // the first look of the poll has come and gone
+        QVERIFY(!decision.isFinished());
+        QElapsedTimer timer;
+        timer.start();
+        must(broker.decide(*db, filed.id, true, model::Actor::person(QStringLiteral("bob")), {}, filed.contentHash));
+        QVERIFY(decision.isFinished()); // at once, not at the next poll
+        QVERIFY(timer.elapsed() < 1000);
+        QCOMPARE(decision.result()->status, ApprovalStatus::Approved);
+        QCOMPARE(broker.waiting(), 0);
+
+        // A decision recorded before the wait began is found by the first look.
+        const Approval early = must(broker.request(*db, a, model::Actor::system(), 60000));
+        must(broker.decide(*db, early.id, false, model::Actor::person(QStringLiteral("bob")), QStringLiteral("no")));
+        QCOMPARE(test::must(await(broker.decision(early.id))).status, ApprovalStatus::Rejected);
+
+        // Cancel ends the wait with Cancelled; no waiter is left behind.
+        const Approval other = must(broker.request(*db, a, model::Actor::system(), 60000));
+        CancelToken cancel;
+        QFuture<Result<Approval>> stopped = broker.decision(other.id, cancel);
+        cancel.cancel();
+        QVERIFY(stopped.isFinished());
+        QCOMPARE(stopped.result().error().code, ErrorCode::Cancelled);
+        QCOMPARE(broker.waiting(), 0);
+        QCOMPARE(await(broker.decision(QStringLiteral("no-such-request"))).error().code, ErrorCode::NotFound);
+    }
+
+    void approvalWaitsSeeOtherProcessesAndExpiry()
+    {
+        auto db = freshDb();
+        ManualClock clock;
+        approval::ApprovalBroker broker(db->options(), clock, 50);
+        model::Approval a;
+        a.kind = QStringLiteral("egress");
+        a.request = QStringLiteral("deb.debian.org:443");
+        const Approval filed = must(broker.request(*db, a, model::Actor::system(), 60000));
+        QFuture<Result<Approval>> decision = broker.decision(filed.id);
+        // Another process decides: a broker of its own, over a connection of its own.
+        {
+            auto elsewhere = must(Database::open(db->options()));
+            approval::ApprovalBroker theirs(elsewhere->options(), clock);
+            must(theirs.decide(*elsewhere, filed.id, true, model::Actor::person(QStringLiteral("carol")), {}));
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(decision.isFinished(), 5000);
+        QCOMPARE(decision.result()->decidedBy, QStringLiteral("person:carol"));
+
+        // Nobody decides: the poll marks it expired when its time is up.
+        const Approval lapsing = must(broker.request(*db, a, model::Actor::system(), 1000));
+        QFuture<Result<Approval>> expiry = broker.decision(lapsing.id);
+        QThread::msleep(200);
+        QVERIFY(!expiry.isFinished());
+        clock.advance(1500);
+        QTRY_VERIFY_WITH_TIMEOUT(expiry.isFinished(), 5000);
+        QCOMPARE(expiry.result()->status, ApprovalStatus::Expired);
+        QCOMPARE(must(ApprovalRepository(*db).get(lapsing.id)).status, ApprovalStatus::Expired);
+    }
+
+    void threadConnectionsAreKeptPerThread()
+    {
+        const DatabaseOptions options = StoreTestEnv::fresh();
+        must(must(Database::open(options))->migrate());
+        Database* first = must(threadConnection(options));
+        QCOMPARE(must(threadConnection(options)), first); // the same connection on this thread
+        Database* other = nullptr;
+        QThread* t = QThread::create([&]() {
+            other = must(threadConnection(options));
+            QCOMPARE(must(threadConnection(options)), other);
+            must(AuditLog(*other).append(QStringLiteral("system"), QStringLiteral("k"), QStringLiteral("there")));
+        });
+        t->start();
+        QVERIFY(t->wait(30000));
+        delete t; // its connection closed with the thread
+        QVERIFY(other != nullptr && other != first);
+        QCOMPARE(must(AuditLog(*first).list()).size(), 1);
     }
 
     void playbookTasksKeepOrder()

@@ -6,7 +6,9 @@
 #include "virt/LibvirtHypervisor.h"
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QMutex>
+#include <QTest>
 #include <QUuid>
 
 #include <algorithm>
@@ -59,11 +61,58 @@ QString makeTempDir(const QString& prefix)
     return dir;
 }
 
-bool progressSays(const QSignalSpy& spy, const QString& text)
+OperationLog::OperationLog(services::OperationRegistry* registry)
+    : m_registry(registry)
 {
-    return std::any_of(spy.cbegin(), spy.cend(), [&text](const QList<QVariant>& args) {
-        return args.value(1).toString().contains(text);
+    using R = services::OperationRegistry;
+    connect(registry, &R::started, this, [this](const services::OperationInfo& i) { started << i; });
+    connect(registry, &R::changed, this, [this](const services::OperationInfo& i) { progress << i; });
+    connect(registry, &R::finished, this, [this](const services::OperationInfo& i) { finished << i; });
+}
+
+bool OperationLog::said(const QString& text, quint64 operation) const
+{
+    return std::any_of(progress.cbegin(), progress.cend(), [&](const services::OperationInfo& i) {
+        return (operation == 0 || i.id == operation) && i.progress.text().contains(text);
     });
+}
+
+std::optional<services::OperationInfo> OperationLog::waitFinished(quint64 operation, int timeoutMs)
+{
+    QElapsedTimer timer;
+    timer.start();
+    for (;;) {
+        // The registry knows at once; the signal may still be on its way.
+        if (auto info = m_registry->find(operation); info && !info->running())
+            return info;
+        if (timer.elapsed() > timeoutMs)
+            return std::nullopt;
+        QTest::qWait(20);
+    }
+}
+
+services::Services::Options testDriverServicesOptions(const QString& dir, virt::Hypervisor** raw)
+{
+    services::Services::Options o;
+    o.config.fromFile = true;
+    o.config.settings.store.sqlitePath = sqliteFileIn(dir);
+    config::HostSettings host;
+    host.name = QStringLiteral("local");
+    host.uri = QStringLiteral("test:///default");
+    o.config.settings.hosts = {host}; // instead of the default local qemu:///system
+    o.adjustHostSetup = [dir, raw](services::HostSession::Setup& setup) {
+        const services::HostSession::Setup test = testDriverSessionSetup(dir, raw);
+        setup.manager.localFileDir = test.manager.localFileDir;
+        setup.manager.poolName = test.manager.poolName;
+        setup.manager.poolPath = test.manager.poolPath;
+        setup.manager.probe = test.manager.probe;
+        setup.manager.issueIdentity = test.manager.issueIdentity; // none: no keychain in unit tests
+        setup.createDefaults.memoryMib = test.createDefaults.memoryMib;
+        setup.createDefaults.vcpus = test.createDefaults.vcpus;
+        setup.createDefaults.waitReady = test.createDefaults.waitReady;
+        setup.connect = test.connect;
+    };
+    return o;
 }
 
 const char kTestDriverGoldenXml[] = R"(<domain type='test'>

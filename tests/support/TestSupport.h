@@ -3,6 +3,7 @@
 
 #include "base/Result.h"
 #include "services/HostSession.h"
+#include "services/Services.h"
 
 #include <QObject>
 #include <QSignalSpy>
@@ -40,9 +41,27 @@ connectTestDriver(const QString& uri = QStringLiteral("test:///default"));
 /// When `raw` is given it receives the session's connection, to change things behind the session's back.
 services::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hypervisor** raw = nullptr);
 
-/// True once an operationProgress(operation, message) recorded by `spy` (a HostSession's) has `text` in its
-/// message, e.g. "waiting" while a create waits for its guest.
-bool progressSays(const QSignalSpy& spy, const QString& text);
+/// Services::Options over the SQLite store in `dir` with one host, "local" on libvirt's test driver, whose
+/// sessions are set up as testDriverSessionSetup() does (`raw` likewise).
+services::Services::Options testDriverServicesOptions(const QString& dir, virt::Hypervisor** raw = nullptr);
+
+/// Records what an OperationRegistry reports (from any thread), for assertions.
+class OperationLog : public QObject {
+    Q_OBJECT
+public:
+    explicit OperationLog(services::OperationRegistry* registry);
+    /// True once progress of `operation` (0: of any operation) said `text`.
+    bool said(const QString& text, quint64 operation = 0) const;
+    /// Waits (events running) until `operation` has ended and returns how; nullopt after timeoutMs.
+    std::optional<services::OperationInfo> waitFinished(quint64 operation, int timeoutMs = 20000);
+
+    QList<services::OperationInfo> started;
+    QList<services::OperationInfo> progress;
+    QList<services::OperationInfo> finished;
+
+private:
+    services::OperationRegistry* m_registry;
+};
 
 /// The value of a Result that must succeed; a failure aborts the test with the error's text.
 template <typename T>

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The sandbox lifecycle on libvirt's own test driver (test:///default): create with every step, rollback
-// after an injected failure at each step, cancel, admission to approval, snapshots, destroy, reconcile.
+// after an injected failure at each step, cancel, what goes beyond the limits (the plan asks; waiting for the
+// answer is the services' business: tst_hostsession), snapshots, destroy, reconcile.
 #include "approval/ApprovalBroker.h"
 #include "store/AuditLog.h"
+#include "store/Queries.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
 #include "virt/LibvirtHypervisor.h"
@@ -12,9 +14,14 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QTest>
+#include <QElapsedTimer>
 #include <QThread>
+#include <QTimer>
 
 #include <atomic>
+#include <optional>
+
+#include <libvirt/libvirt.h>
 
 using namespace fluid;
 using fluid::test::must;
@@ -220,7 +227,7 @@ class TestSandboxManager : public QObject {
         for (const VolumeInfo& v : must(m_hv->volumes(QStringLiteral("default-pool"))))
             QVERIFY2(!v.name.startsWith(QLatin1String("fluid-")), qPrintable(v.name));
         QCOMPARE(QDir(m_files).entryList(QDir::Files), QStringList());
-        QCOMPARE(must(store::SandboxRepository(*m_db).count(QStringLiteral("state <> 'destroyed'"))), 0);
+        QCOMPARE(must(store::liveSandboxes(*m_db, m_hostId)).size(), 0);
     }
 
 private Q_SLOTS:
@@ -299,13 +306,17 @@ private Q_SLOTS:
     void createsRunsSnapshotsAndDestroys()
     {
         SandboxManager manager(*m_hv, *m_db, options());
-        QList<CreateStage> stages;
-        const model::Sandbox s = must(manager.create(createOptions(QStringLiteral("web-1")),
-                                                     [&](CreateStage st, const QString&) { stages << st; }));
-        QCOMPARE(stages.first(), CreateStage::Checking);
-        QCOMPARE(stages.last(), CreateStage::Ready);
-        QVERIFY(stages.contains(CreateStage::Overlay) && stages.contains(CreateStage::Identity) &&
-                stages.contains(CreateStage::Define) && stages.contains(CreateStage::Start));
+        QStringList stages;
+        const model::Actor alice = model::Actor::person(QStringLiteral("alice"));
+        CreateOptions c = createOptions(QStringLiteral("web-1"));
+        c.actor = alice;
+        const model::Sandbox s =
+            must(manager.createWithinLimits(c, [&](const Progress& p) { stages << p.stage; }));
+        QCOMPARE(stages.first(), createStageName(CreateStage::Checking));
+        QCOMPARE(stages.last(), createStageName(CreateStage::Ready));
+        for (CreateStage st : {CreateStage::Admission, CreateStage::Overlay, CreateStage::Identity,
+                               CreateStage::Define, CreateStage::Start})
+            QVERIFY2(stages.contains(createStageName(st)), qPrintable(createStageName(st)));
         QCOMPARE(s.state, model::SandboxState::Running);
         QCOMPARE(s.domainName, QStringLiteral("fluid-web-1"));
         QCOMPARE(must(m_hv->domainState(s.domainName)), DomainState::Running);
@@ -331,33 +342,38 @@ private Q_SLOTS:
         }
 
         // A second sandbox with the same name is refused.
-        QCOMPARE(manager.create(createOptions(QStringLiteral("web-1"))).error().code,
+        QCOMPARE(manager.createWithinLimits(createOptions(QStringLiteral("web-1"))).error().code,
                  ErrorCode::AlreadyExists);
 
-        must(manager.snapshot(s.id, QStringLiteral("baseline"), QStringLiteral("baseline")));
-        must(manager.snapshot(s.id, QStringLiteral("after"), QStringLiteral("manual"),
+        must(manager.snapshot(s.id, QStringLiteral("baseline"), alice, model::SnapshotKind::Baseline));
+        must(manager.snapshot(s.id, QStringLiteral("after"), alice, model::SnapshotKind::Manual,
                               QStringLiteral("installed x")));
-        QCOMPARE(manager.snapshot(s.id, QStringLiteral("Bad Name")).error().code, ErrorCode::InvalidArgument);
+        QCOMPARE(manager.snapshot(s.id, QStringLiteral("Bad Name"), alice).error().code, ErrorCode::InvalidArgument);
         const QList<SnapshotInfo> snaps = must(manager.snapshots(s.id));
         QCOMPARE(snaps.size(), 2);
-        must(manager.revert(s.id, QStringLiteral("baseline")));
-        must(manager.deleteSnapshot(s.id, QStringLiteral("after")));
+        QCOMPARE(must(store::snapshotNamed(*m_db, s.id, QStringLiteral("baseline")))->kind,
+                 model::SnapshotKind::Baseline);
+        must(manager.revert(s.id, QStringLiteral("baseline"), alice));
+        must(manager.deleteSnapshot(s.id, QStringLiteral("after"), alice));
         QCOMPARE(must(manager.snapshots(s.id)).size(), 1);
         QCOMPARE(must(store::SnapshotRepository(*m_db).count()), 1);
 
-        const model::Sandbox stopped = must(manager.stop(s.id));
+        const model::Sandbox stopped = must(manager.stop(s.id, alice));
         QCOMPARE(stopped.state, model::SandboxState::Stopped);
         QCOMPARE(must(m_hv->domainState(s.domainName)), DomainState::ShutOff);
-        QCOMPARE(must(manager.start(s.id)).state, model::SandboxState::Running);
+        QCOMPARE(must(manager.start(s.id, alice)).state, model::SandboxState::Running);
 
-        const model::Sandbox gone = must(manager.destroy(s.id));
+        const model::Sandbox gone = must(manager.destroy(s.id, alice));
         QCOMPARE(gone.state, model::SandboxState::Destroyed);
         verifyNothingLeft();
-        QCOMPARE(manager.destroy(s.id).error().code, ErrorCode::NotFound);
+        QCOMPARE(manager.destroy(s.id, alice).error().code, ErrorCode::NotFound);
 
+        // Every step is audited, each as the person who asked for it.
         QStringList kinds;
-        for (const model::AuditEvent& e : must(store::AuditLog(*m_db).list()))
+        for (const model::AuditEvent& e : must(store::AuditLog(*m_db).list())) {
             kinds << e.kind;
+            QVERIFY2(e.actor == QLatin1String("person:alice"), qPrintable(e.kind + QLatin1Char(' ') + e.actor));
+        }
         for (const char* k : {"sandbox.create.begin", "sandbox.create", "snapshot.create", "snapshot.revert",
                               "snapshot.delete", "sandbox.stop", "sandbox.start", "sandbox.destroy"})
             QVERIFY2(kinds.contains(QLatin1String(k)), k);
@@ -394,7 +410,7 @@ private Q_SLOTS:
         CreateOptions c = createOptions(QStringLiteral("doomed"));
         c.waitReady = waitReady;
         c.readyTimeoutS = 1;
-        auto r = manager.create(c);
+        auto r = manager.createWithinLimits(c);
         QVERIFY(!r.ok());
         if (!failOn.isEmpty() && failOn != QLatin1String("ca") &&
             failOn != QLatin1String("createVolumeWithContent") && failOn != QLatin1String("addresses"))
@@ -411,112 +427,119 @@ private Q_SLOTS:
     void cancelRollsBack()
     {
         SandboxManager manager(*m_hv, *m_db, options());
-        std::atomic<bool> cancel{false};
-        auto r = manager.create(
+        CancelToken cancel;
+        auto r = manager.createWithinLimits(
             createOptions(QStringLiteral("cancelled")),
-            [&](CreateStage st, const QString&) {
-                if (st == CreateStage::Define)
-                    cancel = true;
+            [&](const Progress& p) {
+                if (p.stage == createStageName(CreateStage::Define))
+                    cancel.cancel();
             },
-            &cancel);
+            cancel);
         QVERIFY(!r.ok());
         QCOMPARE(r.error().code, ErrorCode::Cancelled);
+        verifyNothingLeft();
+
+        // A cancel while waiting for the guest's address ends the wait at once, not at the ready timeout.
+        CreateOptions waiting = createOptions(QStringLiteral("waiting"));
+        waiting.waitReady = true;
+        waiting.readyTimeoutS = 120;
+        CancelToken stop;
+        QElapsedTimer timer;
+        timer.start();
+        r = manager.createWithinLimits(
+            waiting,
+            [&](const Progress& p) {
+                if (p.stage == createStageName(CreateStage::WaitAddress) ||
+                    p.stage == createStageName(CreateStage::WaitSsh))
+                    stop.cancel();
+            },
+            stop);
+        QCOMPARE(r.error().code, ErrorCode::Cancelled);
+        QVERIFY2(timer.elapsed() < 10000, qPrintable(QString::number(timer.elapsed())));
         verifyNothingLeft();
     }
 
     void refusesInjectionAndSandboxSources()
     {
         SandboxManager manager(*m_hv, *m_db, options());
-        QCOMPARE(manager.create(createOptions(QStringLiteral("a';rm -rf /"))).error().code,
+        QCOMPARE(manager.planCreate(createOptions(QStringLiteral("a';rm -rf /"))).error().code,
                  ErrorCode::InvalidArgument);
-        QCOMPARE(manager.create(createOptions(QStringLiteral("-oProxyCommand=x"))).error().code,
+        QCOMPARE(manager.planCreate(createOptions(QStringLiteral("-oProxyCommand=x"))).error().code,
                  ErrorCode::InvalidArgument);
-        const model::Sandbox s = must(manager.create(createOptions(QStringLiteral("one"))));
+        const model::Sandbox s = must(manager.createWithinLimits(createOptions(QStringLiteral("one"))));
         CreateOptions fromSandbox = createOptions(QStringLiteral("two"));
         fromSandbox.sourceDomain = s.domainName;
-        QCOMPARE(manager.create(fromSandbox).error().code, ErrorCode::Refused);
-        must(manager.destroy(s.id));
+        QCOMPARE(manager.planCreate(fromSandbox).error().code, ErrorCode::Refused);
+        must(manager.destroy(s.id, model::Actor::system()));
         verifyNothingLeft();
     }
 
-    void overLimitWaitsForApproval()
+    void overLimitPlanAsksAndChangesNothing()
     {
         SandboxManager manager(*m_hv, *m_db, options());
         CreateOptions c = createOptions(QStringLiteral("big"));
         c.limits.maxMemoryMib = 1; // 2 asked
-        const QString dbPath = m_db->options().sqlitePath;
-
-        // A person approves from another connection (another front end) while the create waits.
-        QThread* person = QThread::create([dbPath]() {
-            store::DatabaseOptions o;
-            o.sqlitePath = dbPath;
-            auto db = store::Database::open(o);
-            if (!db)
-                return;
-            approval::ApprovalBroker broker(**db);
-            for (int i = 0; i < 100; ++i) {
-                auto pending = broker.pending();
-                if (pending && !pending->isEmpty()) {
-                    (void)broker.decide(pending->first().id, true, QStringLiteral("alice"),
-                                        QStringLiteral("ok today"), pending->first().contentHash);
-                    return;
-                }
-                QThread::msleep(100);
-            }
-        });
-        person->start();
-        QStringList messages;
-        const model::Sandbox s =
-            must(manager.create(c, [&](CreateStage, const QString& m) { messages << m; }));
-        QVERIFY(person->wait(10000));
-        delete person;
-        QVERIFY(messages.join(QLatin1Char('\n')).contains(QLatin1String("waiting for approval")));
-        const QList<model::Approval> all = must(store::ApprovalRepository(*m_db).list());
-        QCOMPARE(all.size(), 1);
-        QCOMPARE(all.first().status, model::ApprovalStatus::Approved);
-        QCOMPARE(all.first().decidedBy, QStringLiteral("alice"));
-        QVERIFY(all.first()
-                    .context.value(QStringLiteral("over"))
-                    .toArray()
-                    .first()
-                    .toString()
-                    .contains(QLatin1String("limit is 1 MiB")));
-        must(manager.destroy(s.id));
+        c.actor = model::Actor::agent(QStringLiteral("session-7"));
+        c.sessionId = QStringLiteral("session-7");
+        const CreatePlan plan = must(manager.planCreate(c));
+        QVERIFY(plan.admission.has_value());
+        const AdmissionRequest& a = *plan.admission;
+        QCOMPARE(a.sandboxName, QStringLiteral("big"));
+        QCOMPARE(a.memoryMib, 2);
+        QCOMPARE(a.vcpus, 1);
+        QCOMPARE(a.actor, c.actor);
+        QCOMPARE(a.sessionId, QStringLiteral("session-7"));
+        QCOMPARE(a.ttlMs, c.approvalTtlMs);
+        QCOMPARE(a.over, QStringList{QStringLiteral("sandboxes would use 2 MiB, the limit is 1 MiB")});
+        // Planning made nothing: no row, no domain, no volume.
+        verifyNothingLeft();
+        // Creating without asking is refused, saying what it goes beyond; nothing is made.
+        auto refused = manager.createWithinLimits(c);
+        QCOMPARE(refused.error().code, ErrorCode::Refused);
+        QVERIFY2(refused.error().message.contains(QLatin1String("limit is 1 MiB")), qPrintable(refused.error().message));
+        verifyNothingLeft();
+        // Once allowed, the plan's second half makes it.
+        const model::Sandbox s = must(manager.create(plan));
+        QCOMPARE(s.name, QStringLiteral("big"));
+        for (const model::AuditEvent& e : must(store::AuditLog(*m_db).list()))
+            QCOMPARE(e.actor, QStringLiteral("agent:session-7"));
+        // Every limit kind is named.
+        c.name = QStringLiteral("bigger");
+        c.limits = {1, 0, 1};
+        c.memoryMib = 4; // the driver's host has 3 MiB free
+        const CreatePlan all = must(manager.planCreate(c));
+        QCOMPARE(all.admission->over.size(), 3);
+        // A name taken between the plan and its second half is refused before anything is made.
+        CreateOptions twin = createOptions(QStringLiteral("twin"));
+        const CreatePlan first = must(manager.planCreate(twin));
+        const CreatePlan second = must(manager.planCreate(twin));
+        const model::Sandbox made = must(manager.create(first));
+        QCOMPARE(manager.create(second).error().code, ErrorCode::AlreadyExists);
+        must(manager.destroy(made.id, model::Actor::system()));
+        must(manager.destroy(s.id, model::Actor::system()));
+        verifyNothingLeft();
     }
 
-    void rejectedOrExpiredApprovalLeavesNothing()
+    void approvalsBindToTheirContent()
     {
-        SandboxManager manager(*m_hv, *m_db, options());
-        CreateOptions c = createOptions(QStringLiteral("denied"));
-        c.limits.maxSandboxes = 0;
-        c.limits.maxVcpus = 0;
-        c.limits.maxMemoryMib = 1;
-        c.approvalTtlMs = 300; // nobody answers: expires
-        auto r = manager.create(c);
-        QCOMPARE(r.error().code, ErrorCode::Timeout);
-        QCOMPARE(must(store::ApprovalRepository(*m_db).list()).first().status,
-                 model::ApprovalStatus::Expired);
-        verifyNothingLeft();
-
-        // A decision bound to other content is refused.
-        approval::ApprovalBroker broker(*m_db);
+        approval::ApprovalBroker broker(m_db->options());
         model::Approval a;
         a.kind = QStringLiteral("resources");
         a.request = QStringLiteral("x");
-        const model::Approval filed = must(broker.request(a, 60000));
-        QCOMPARE(
-            broker.decide(filed.id, true, QStringLiteral("bob"), {}, QStringLiteral("deadbeef")).error().code,
-            ErrorCode::Refused);
-        must(broker.decide(filed.id, false, QStringLiteral("bob"), QStringLiteral("no")));
-        QCOMPARE(broker.decide(filed.id, true, QStringLiteral("bob"), {}).error().code, ErrorCode::Refused);
+        const model::Approval filed = must(broker.request(*m_db, a, model::Actor::system(), 60000));
+        const model::Actor bob = model::Actor::person(QStringLiteral("bob"));
+        QCOMPARE(broker.decide(*m_db, filed.id, true, bob, {}, QStringLiteral("deadbeef")).error().code,
+                 ErrorCode::Refused);
+        must(broker.decide(*m_db, filed.id, false, bob, QStringLiteral("no")));
+        QCOMPARE(broker.decide(*m_db, filed.id, true, bob, {}).error().code, ErrorCode::Refused);
     }
 
     void reconcileCleansUp()
     {
         SandboxManager manager(*m_hv, *m_db, options());
         // A sandbox that stays, one whose domain vanished, a create that died mid-way, and orphans.
-        const model::Sandbox keep = must(manager.create(createOptions(QStringLiteral("keep"))));
-        const model::Sandbox vanished = must(manager.create(createOptions(QStringLiteral("vanished"))));
+        const model::Sandbox keep = must(manager.createWithinLimits(createOptions(QStringLiteral("keep"))));
+        const model::Sandbox vanished = must(manager.createWithinLimits(createOptions(QStringLiteral("vanished"))));
         must(m_hv->destroyDomain(vanished.domainName));
         must(m_hv->undefineDomain(vanished.domainName));
 
@@ -560,7 +583,7 @@ private Q_SLOTS:
         const ReconcileReport again = must(manager.reconcile(m_hostId));
         QVERIFY(again.removedDomains.isEmpty() && again.removedVolumes.isEmpty() &&
                 again.updatedRows.isEmpty());
-        must(manager.destroy(keep.id));
+        must(manager.destroy(keep.id, model::Actor::system()));
         verifyNothingLeft();
     }
 
@@ -573,7 +596,7 @@ private Q_SLOTS:
             QMutexLocker lock(&mutex);
             events.append({d, s});
         });
-        const model::Sandbox s = must(manager.create(createOptions(QStringLiteral("evented"))));
+        const model::Sandbox s = must(manager.createWithinLimits(createOptions(QStringLiteral("evented"))));
         must(m_hv->destroyDomain(s.domainName)); // powered off behind Fluid's back
         QTRY_VERIFY_WITH_TIMEOUT(
             [&]() {
@@ -584,7 +607,7 @@ private Q_SLOTS:
         must(manager.applyDomainEvent(s.domainName, DomainState::ShutOff));
         QCOMPARE(must(store::SandboxRepository(*m_db).get(s.id)).state, model::SandboxState::Stopped);
         m_hv->setDomainEventHandler({});
-        must(manager.destroy(s.id));
+        must(manager.destroy(s.id, model::Actor::system()));
     }
 
     /// Creates run on several workers at once, each ensuring the sandbox network: the ones that lose the race
@@ -604,7 +627,8 @@ private Q_SLOTS:
             spec.dhcpStart = QStringLiteral("10.214.%1.10").arg(round);
             spec.dhcpEnd = QStringLiteral("10.214.%1.200").arg(round);
             std::atomic<int> ready{0};
-            std::vector<Result<void>> results(kThreads);
+            // Empty until its thread has run: a thread that never ran must fail the test, not pass it.
+            std::vector<std::optional<Result<void>>> results(kThreads);
             std::vector<std::unique_ptr<QThread>> threads;
             for (int i = 0; i < kThreads; ++i) {
                 threads.emplace_back(QThread::create([&, i] {
@@ -617,8 +641,24 @@ private Q_SLOTS:
             }
             for (auto& t : threads)
                 QVERIFY(t->wait(30000));
-            for (const Result<void>& r : results)
-                QVERIFY2(r.ok(), qPrintable(r.ok() ? QString() : r.error().toString()));
+            for (const std::optional<Result<void>>& r : results) {
+                QVERIFY(r.has_value());
+                QVERIFY2(r->ok(), qPrintable(r->ok() ? QString() : r->error().toString()));
+            }
+            // And there is one network, active, as the spec says.
+            virConnectPtr conn = virConnectOpen("test:///default");
+            QVERIFY(conn);
+            virNetworkPtr net = virNetworkLookupByName(conn, spec.name.toUtf8().constData());
+            QVERIFY2(net, qPrintable(spec.name));
+            QCOMPARE(virNetworkIsActive(net), 1);
+            char* xml = virNetworkGetXMLDesc(net, 0);
+            const QString text = QString::fromUtf8(xml);
+            free(xml);
+            QVERIFY2(text.contains(QStringLiteral("name='%1'").arg(spec.bridge)), qPrintable(text));
+            QVERIFY2(text.contains(QStringLiteral("address='%1'").arg(spec.gatewayAddress)), qPrintable(text));
+            QVERIFY2(text.contains(QStringLiteral("start='%1'").arg(spec.dhcpStart)), qPrintable(text));
+            virNetworkFree(net);
+            virConnectClose(conn);
         }
     }
 };
