@@ -359,14 +359,14 @@ void ApprovalInboxDock::poll()
     QSet<QString> known;
     for (const Approval& a : m_pending->approvals())
         known.insert(a.id);
-    const bool forceHistory = m_historyDirty || m_pollCount++ % kHistoryEvery == 0;
+    const bool forceHistory = m_historyDirty || m_pollCount++ % approval::kInboxHistoryEvery == 0;
     m_historyDirty = false;
-    m_store->run<Inbox>(
+    m_store->run<approval::Inbox>(
         this,
         [clock, known, forceHistory](store::Database& db) {
-            return readInbox(db, *clock, known, forceHistory);
+            return approval::readInbox(db, *clock, known, forceHistory);
         },
-        [this](Result<Inbox> inbox) {
+        [this](Result<approval::Inbox> inbox) {
             m_polling = false;
             if (inbox) {
                 applyInbox(std::move(*inbox));
@@ -384,32 +384,7 @@ void ApprovalInboxDock::poll()
         });
 }
 
-Result<ApprovalInboxDock::Inbox> ApprovalInboxDock::readInbox(store::Database& db, const Clock& clock,
-                                                              const QSet<QString>& knownPending,
-                                                              bool forceHistory, int historyLimit)
-{
-    approval::ApprovalBroker broker(db, clock);
-    auto pending = broker.pending();
-    if (!pending)
-        return pending.error();
-    Inbox inbox{std::move(*pending), std::nullopt};
-    bool readHistory = forceHistory;
-    if (!readHistory) {
-        QSet<QString> still;
-        for (const Approval& a : std::as_const(inbox.pending))
-            still.insert(a.id);
-        readHistory = !still.contains(knownPending);
-    }
-    if (readHistory) {
-        auto history = broker.history(historyLimit);
-        if (!history)
-            return history.error();
-        inbox.history = std::move(*history);
-    }
-    return inbox;
-}
-
-void ApprovalInboxDock::applyInbox(Inbox inbox)
+void ApprovalInboxDock::applyInbox(approval::Inbox inbox)
 {
     // Rows leaving a list deselect themselves; the pane follows the shown request below instead.
     m_syncing = true;

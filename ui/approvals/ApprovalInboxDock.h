@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include "base/Result.h"
+#include "approval/ApprovalInbox.h"
 #include "model/Model.h"
 
 #include <QDockWidget>
@@ -35,8 +35,9 @@ class ApprovalModel;
 /// the full context of the selected one (what, why, which sandbox, the resources asked, a diff when the
 /// request carries one, the content hash). Approve and Reject decide through ApprovalBroker on the
 /// StoreWorker, bound to the hash of what the pane shows: a request that changed after it was shown is
-/// refused by the broker. The store is polled every 1.5 s (other processes file requests too); the title
-/// and the View-menu entry carry the pending count, and new requests raise a notification. GUI thread.
+/// refused by the broker. The store is polled every 1.5 s with approval::readInbox on the StoreWorker (other
+/// processes file requests too); the title and the View-menu entry carry the pending count, and new
+/// requests raise a notification. GUI thread.
 class ApprovalInboxDock : public QDockWidget {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(ApprovalInboxDock)
@@ -90,22 +91,6 @@ public:
     /// Selects the approval with this id in whichever list holds it; false when neither does.
     bool select(const QString& id);
 
-    /// What one poll reads: the pending requests (due ones marked expired first) and, when it was read, the
-    /// newest history.
-    struct Inbox {
-        QList<model::Approval> pending;
-        std::optional<QList<model::Approval>> history;
-    };
-    static constexpr int kHistoryLimit = 200;
-    /// Every this many polls the history is read even when nothing seems to have left the pending list (a
-    /// request filed and decided elsewhere between two polls).
-    static constexpr int kHistoryEvery = 10;
-    /// The poll's store work; runs on the StoreWorker's thread. The history (the costly part: sorted by
-    /// decision time) is read only when `forceHistory`, or when a request of `knownPending` is no longer
-    /// pending, since only then can it have changed.
-    static Result<Inbox> readInbox(store::Database& db, const Clock& clock, const QSet<QString>& knownPending,
-                                   bool forceHistory, int historyLimit = kHistoryLimit);
-
 public Q_SLOTS:
     /// Reads pending and history from the store now (coalesced with a poll already running).
     void refresh();
@@ -125,7 +110,7 @@ private:
     void startPolling();
     /// One store poll; the history only when it may have changed.
     void poll();
-    void applyInbox(Inbox inbox);
+    void applyInbox(approval::Inbox inbox);
     void onSelectionChanged(QTableView* from);
     void showApproval(const std::optional<model::Approval>& approval);
     /// The request now in the lists with the shown one's id.
