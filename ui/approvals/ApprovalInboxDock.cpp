@@ -2,6 +2,7 @@
 #include "ApprovalInboxDock.h"
 
 #include "approval/ApprovalBroker.h"
+#include "ApprovalDetails.h"
 #include "ApprovalModel.h"
 #include "base/Clock.h"
 #include "store/StoreWorker.h"
@@ -10,8 +11,6 @@
 #include <QApplication>
 #include <QHBoxLayout>
 #include <QHeaderView>
-#include <QJsonArray>
-#include <QJsonDocument>
 #include <QLabel>
 #include <QPlainTextEdit>
 #include <QPointer>
@@ -26,70 +25,6 @@
 namespace fluid::ui {
 using model::Approval;
 using model::ApprovalStatus;
-
-namespace {
-
-QString esc(const QString& text)
-{
-    return text.toHtmlEscaped();
-}
-
-QString localTime(const QDateTime& t)
-{
-    return t.isValid() ? t.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm:ss")) : QString();
-}
-
-/// a moved towards b by t (0..1): diff backgrounds derived from the palette's base colour, so they stay
-/// readable on dark and light themes alike.
-QColor blend(const QColor& a, const QColor& b, qreal t)
-{
-    return QColor::fromRgbF(float(a.redF() + (b.redF() - a.redF()) * t),
-                            float(a.greenF() + (b.greenF() - a.greenF()) * t),
-                            float(a.blueF() + (b.blueF() - a.blueF()) * t));
-}
-
-bool sameContent(const Approval& a, const Approval& b)
-{
-    return a.kind == b.kind && a.request == b.request && a.context == b.context &&
-           a.contentHash == b.contentHash;
-}
-
-QString jsonValueText(const QJsonValue& v)
-{
-    switch (v.type()) {
-    case QJsonValue::String:
-        return v.toString();
-    case QJsonValue::Bool:
-        return v.toBool() ? QStringLiteral("yes") : QStringLiteral("no");
-    case QJsonValue::Double:
-        return QString::number(v.toDouble());
-    case QJsonValue::Array: {
-        QStringList parts;
-        for (const QJsonValue& item : v.toArray()) {
-            if (!item.isString() && !item.isDouble())
-                return QString::fromUtf8(QJsonDocument(v.toArray()).toJson(QJsonDocument::Indented));
-            parts << jsonValueText(item);
-        }
-        return parts.join(QStringLiteral(", "));
-    }
-    case QJsonValue::Object:
-        return QString::fromUtf8(QJsonDocument(v.toObject()).toJson(QJsonDocument::Indented));
-    default:
-        return QString();
-    }
-}
-
-/// Context keys the details pane renders in their own sections; the rest are listed as they are.
-const QStringList& presentedKeys()
-{
-    static const QStringList keys = {
-        QStringLiteral("sandbox"), QStringLiteral("host"),    QStringLiteral("why"),
-        QStringLiteral("reason"),  QStringLiteral("over"),    QStringLiteral("memoryMib"),
-        QStringLiteral("vcpus"),   QStringLiteral("diskGib"), QStringLiteral("diff")};
-    return keys;
-}
-
-} // namespace
 
 ApprovalInboxDock::DesktopNotifier::DesktopNotifier() = default;
 ApprovalInboxDock::DesktopNotifier::~DesktopNotifier() = default;
@@ -125,6 +60,7 @@ ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, QWidget* parent,
     : QDockWidget(tr("Approvals"), parent)
     , m_store(store)
     , m_clock(clock ? *clock : Clock::system())
+    , m_presenter(m_clock)
     , m_pending(new ApprovalModel(&m_clock, this))
     , m_history(new ApprovalModel(&m_clock, this))
     , m_pendingView(new QTableView)
@@ -434,16 +370,18 @@ void ApprovalInboxDock::applyInbox(approval::Inbox inbox)
                 select(m_shown->id);
                 m_syncing = false;
             }
-            if (current->status == ApprovalStatus::Pending && m_shown->status == ApprovalStatus::Pending &&
-                !sameContent(*current, *m_shown)) {
-                // Never swap what a person is reading under them: they approve what they saw, or look again.
+            switch (ApprovalDetails::follow(*m_shown, *current)) {
+            case ApprovalDetails::Follow::Keep:
+                break;
+            case ApprovalDetails::Follow::Warn:
                 m_changedBanner->setText(
                     tr("This request changed in the store after it was shown here. Approving the version "
                        "below will be refused. <a href=\"reload\">Show what it asks now</a>"));
                 m_changedBanner->show();
-            } else if (current->status != m_shown->status || current->decidedBy != m_shown->decidedBy ||
-                       current->comment != m_shown->comment || !sameContent(*current, *m_shown)) {
+                break;
+            case ApprovalDetails::Follow::Reshow:
                 showApproval(current);
+                break;
             }
         }
     }
@@ -487,116 +425,10 @@ void ApprovalInboxDock::showApproval(const std::optional<Approval>& approval)
     m_shown = approval;
     m_changedBanner->hide();
     if (approval)
-        m_details->setHtml(renderDetails(*approval));
+        m_details->setHtml(m_presenter.html(*approval, m_details->palette()));
     else
         m_details->clear();
     updateButtons();
-}
-
-QString ApprovalInboxDock::renderDetails(const Approval& a) const
-{
-    const QPalette palette = m_details->palette();
-    QString html = QStringLiteral("<h3>%1</h3>").arg(esc(a.request));
-
-    QString facts;
-    const auto fact = [&facts](const QString& label, const QString& value) {
-        if (!value.isEmpty())
-            facts += QStringLiteral("<tr><td><b>%1</b>&nbsp;&nbsp;</td><td>%2</td></tr>")
-                         .arg(esc(label), esc(value));
-    };
-    fact(tr("Status"), m_pending->statusText(a));
-    fact(tr("Kind"), a.kind);
-    QString sandbox = ApprovalModel::sandboxOf(a);
-    if (!a.sandboxId.isEmpty() && a.context.value(QStringLiteral("sandbox")).isString() &&
-        a.context.value(QStringLiteral("sandbox")).toString() != a.sandboxId)
-        sandbox = tr("%1 (id %2)").arg(a.context.value(QStringLiteral("sandbox")).toString(), a.sandboxId);
-    else if (a.sandboxId.isEmpty() && !sandbox.isEmpty())
-        sandbox = tr("%1 (not created yet)").arg(sandbox);
-    fact(tr("Sandbox"), sandbox);
-    fact(tr("Host"), a.context.value(QStringLiteral("host")).toString());
-    fact(tr("Requested by"), a.requestedBy);
-    fact(tr("Agent session"), a.sessionId);
-    fact(tr("Asked at"), localTime(a.createdAt));
-    if (a.status == ApprovalStatus::Pending)
-        fact(tr("Expires at"), localTime(a.expiresAt));
-    fact(tr("Decided by"), a.decidedBy);
-    fact(tr("Decided at"), localTime(a.decidedAt));
-    fact(tr("Comment"), a.comment);
-    fact(tr("Request id"), a.id);
-    html += QStringLiteral("<table>%1</table>").arg(facts);
-
-    QStringList why;
-    for (const QString& key : {QStringLiteral("why"), QStringLiteral("reason")})
-        if (a.context.value(key).isString())
-            why << QStringLiteral("<p>%1</p>").arg(esc(a.context.value(key).toString()));
-    const QJsonArray over = a.context.value(QStringLiteral("over")).toArray();
-    if (!over.isEmpty()) {
-        QString items;
-        for (const QJsonValue& v : over)
-            items += QStringLiteral("<li>%1</li>").arg(esc(jsonValueText(v)));
-        why << tr("<p>It goes beyond the host's limits:</p>") + QStringLiteral("<ul>%1</ul>").arg(items);
-    }
-    if (!why.isEmpty())
-        html += tr("<h4>Why it needs a decision</h4>") + why.join(QString());
-
-    QString resources;
-    const auto resource = [&](const QString& key, const QString& label, const QString& unit) {
-        const QJsonValue v = a.context.value(key);
-        if (v.isDouble())
-            resources += QStringLiteral("<tr><td><b>%1</b>&nbsp;&nbsp;</td><td>%2 %3</td></tr>")
-                             .arg(esc(label), QString::number(v.toDouble()), esc(unit));
-    };
-    resource(QStringLiteral("memoryMib"), tr("Memory"), tr("MiB"));
-    resource(QStringLiteral("vcpus"), tr("vCPUs"), QString());
-    resource(QStringLiteral("diskGib"), tr("Disk"), tr("GiB"));
-    if (!resources.isEmpty())
-        html += tr("<h4>Resources asked</h4>") + QStringLiteral("<table>%1</table>").arg(resources);
-
-    QString others;
-    for (auto it = a.context.begin(); it != a.context.end(); ++it) {
-        if (presentedKeys().contains(it.key()))
-            continue;
-        const QString text = jsonValueText(it.value());
-        const bool block = text.contains(QLatin1Char('\n'));
-        others += QStringLiteral("<tr><td valign=\"top\"><b>%1</b>&nbsp;&nbsp;</td><td>%2</td></tr>")
-                      .arg(esc(it.key()), block ? QStringLiteral("<pre>%1</pre>").arg(esc(text)) : esc(text));
-    }
-    if (!others.isEmpty())
-        html += tr("<h4>Details</h4>") + QStringLiteral("<table>%1</table>").arg(others);
-
-    const QString diff = a.context.value(QStringLiteral("diff")).toString();
-    if (!diff.isEmpty()) {
-        const QColor base = palette.color(QPalette::Base);
-        const QString added = blend(base, QColor(0, 170, 0), 0.25).name();
-        const QString removed = blend(base, QColor(220, 0, 0), 0.25).name();
-        const QString header = blend(base, palette.color(QPalette::Highlight), 0.2).name();
-        QString lines;
-        for (const QString& line : diff.split(QLatin1Char('\n'))) {
-            QString bg;
-            if (line.startsWith(QLatin1String("+++")) || line.startsWith(QLatin1String("---")) ||
-                line.startsWith(QLatin1String("@@")))
-                bg = header;
-            else if (line.startsWith(QLatin1Char('+')))
-                bg = added;
-            else if (line.startsWith(QLatin1Char('-')))
-                bg = removed;
-            lines +=
-                bg.isEmpty()
-                    ? esc(line) + QLatin1Char('\n')
-                    : QStringLiteral("<span style=\"background-color:%1\">%2</span>\n").arg(bg, esc(line));
-        }
-        html += tr("<h4>Changes</h4>") + QStringLiteral("<pre>%1</pre>").arg(lines);
-    }
-
-    html += tr("<h4>Content hash</h4>") + QStringLiteral("<p><code>%1</code></p>").arg(esc(a.contentHash));
-    if (approval::contentHash(a.kind, a.request, a.context) != a.contentHash) {
-        html += tr("<p><b>The stored request no longer matches this hash: it was changed after it was filed. "
-                   "It cannot be approved; reject it and have it asked again.</b></p>");
-    } else {
-        html += tr(
-            "<p>A decision binds to this hash: if anything above changes, the decision does not apply.</p>");
-    }
-    return html;
 }
 
 void ApprovalInboxDock::approveSelected()
@@ -623,7 +455,7 @@ void ApprovalInboxDock::decide(bool approve)
     if (m_pending->isOverdue(shown)) {
         setMessage(
             tr("This request expired at %1 and can no longer be decided; whoever asked has to ask again.")
-                .arg(localTime(shown.expiresAt)),
+                .arg(ApprovalModel::localTime(shown.expiresAt)),
             true);
         return;
     }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "approval/ApprovalInbox.h"
+#include "ApprovalDetails.h"
 #include "model/Model.h"
 
 #include <QDockWidget>
@@ -23,9 +24,8 @@ class Clock;
 }
 
 namespace fluid::store {
-class Database;
 class StoreWorker;
-} // namespace fluid::store
+}
 
 namespace fluid::ui {
 
@@ -33,11 +33,11 @@ class ApprovalModel;
 
 /// The approval inbox: requests waiting for a person (pending), decided and expired ones (history), and
 /// the full context of the selected one (what, why, which sandbox, the resources asked, a diff when the
-/// request carries one, the content hash). Approve and Reject decide through ApprovalBroker on the
-/// StoreWorker, bound to the hash of what the pane shows: a request that changed after it was shown is
-/// refused by the broker. The store is polled every 1.5 s with approval::readInbox on the StoreWorker (other
-/// processes file requests too); the title and the View-menu entry carry the pending count, and new
-/// requests raise a notification. GUI thread.
+/// request carries one, the content hash; written by ApprovalDetails). Approve and Reject decide through
+/// ApprovalBroker on the StoreWorker, bound to the hash of what the pane shows: a request that changed after
+/// it was shown is refused by the broker. The store is polled every 1.5 s with approval::readInbox on the
+/// StoreWorker (other processes file requests too); the title and the View-menu entry carry the pending
+/// count, and new requests raise a notification. GUI thread.
 class ApprovalInboxDock : public QDockWidget {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(ApprovalInboxDock)
@@ -119,10 +119,10 @@ private:
     void setMessage(const QString& text, bool problem);
     void updateTitle();
     void updateButtons();
-    QString renderDetails(const model::Approval& a) const;
 
     store::StoreWorker* m_store;
     const Clock& m_clock;
+    ApprovalDetails m_presenter;
     ApprovalModel* m_pending;
     ApprovalModel* m_history;
     QTableView* m_pendingView;
