@@ -26,6 +26,31 @@ namespace fluid::ui {
 using model::Approval;
 using model::ApprovalStatus;
 
+namespace {
+
+/// One of the two request lists: whole rows, one at a time, the What column taking the spare width.
+void setUpList(QTableView* view, ApprovalModel* model, const QString& name, const QString& accessible,
+               std::initializer_list<int> hidden)
+{
+    view->setModel(model);
+    view->setObjectName(name);
+    view->setAccessibleName(accessible);
+    view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    view->setSelectionMode(QAbstractItemView::SingleSelection);
+    view->setAlternatingRowColors(true);
+    view->setWordWrap(false);
+    view->verticalHeader()->hide();
+    view->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    view->horizontalHeader()->setSectionResizeMode(ApprovalModel::What, QHeaderView::Stretch);
+    for (int column : hidden)
+        view->setColumnHidden(column, true);
+    // Room for a few rows even in a short dock: the lists are what a person scans first.
+    view->setMinimumHeight(view->horizontalHeader()->sizeHint().height() +
+                           view->verticalHeader()->defaultSectionSize() * 3 + 2 * view->frameWidth());
+}
+
+} // namespace
+
 ApprovalInboxDock::DesktopNotifier::DesktopNotifier() = default;
 ApprovalInboxDock::DesktopNotifier::~DesktopNotifier() = default;
 
@@ -77,58 +102,65 @@ ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, QWidget* parent,
     , m_decider(localDecider())
 {
     setObjectName(QStringLiteral("approvalDock"));
-
-    const auto setUpView = [](QTableView* view, ApprovalModel* model, const QString& name,
-                              const QString& accessible, std::initializer_list<int> hidden) {
-        view->setModel(model);
-        view->setObjectName(name);
-        view->setAccessibleName(accessible);
-        view->setSelectionBehavior(QAbstractItemView::SelectRows);
-        view->setSelectionMode(QAbstractItemView::SingleSelection);
-        view->setAlternatingRowColors(true);
-        view->setWordWrap(false);
-        view->verticalHeader()->hide();
-        view->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-        view->horizontalHeader()->setSectionResizeMode(ApprovalModel::What, QHeaderView::Stretch);
-        for (int column : hidden)
-            view->setColumnHidden(column, true);
-        // Room for a few rows even in a short dock: the lists are what a person scans first.
-        view->setMinimumHeight(view->horizontalHeader()->sizeHint().height() +
-                               view->verticalHeader()->defaultSectionSize() * 3 + 2 * view->frameWidth());
-    };
-    setUpView(m_pendingView, m_pending, QStringLiteral("approvalPending"), tr("Pending approval requests"),
+    setUpList(m_pendingView, m_pending, QStringLiteral("approvalPending"), tr("Pending approval requests"),
               {ApprovalModel::DecidedBy, ApprovalModel::Decided, ApprovalModel::Comment});
-    setUpView(m_historyView, m_history, QStringLiteral("approvalHistory"), tr("Decided approval requests"),
+    setUpList(m_historyView, m_history, QStringLiteral("approvalHistory"), tr("Decided approval requests"),
               {ApprovalModel::Age, ApprovalModel::Expires});
 
     auto* splitter = new QSplitter(Qt::Vertical);
     splitter->setChildrenCollapsible(false);
+    splitter->addWidget(buildPendingPane());
+    splitter->addWidget(buildHistoryPane());
+    splitter->addWidget(buildDetailsPane());
+    splitter->setStretchFactor(0, 3);
+    splitter->setStretchFactor(1, 3);
+    splitter->setStretchFactor(2, 5);
+    auto* body = new QWidget;
+    auto* layout = new QVBoxLayout(body);
+    layout->setContentsMargins(4, 4, 4, 4);
+    layout->addWidget(splitter);
+    setWidget(body);
 
-    auto* pendingBox = new QWidget;
-    auto* pendingLayout = new QVBoxLayout(pendingBox);
-    pendingLayout->setContentsMargins(0, 0, 0, 0);
-    auto* pendingTitle = new QLabel(tr("<b>Waiting for a decision</b>"));
-    pendingTitle->setBuddy(m_pendingView);
-    pendingLayout->addWidget(pendingTitle);
+    connectActions();
+    m_poll->setInterval(kPollIntervalMs);
+    connect(m_poll, &QTimer::timeout, this, &ApprovalInboxDock::poll);
+    updateButtons();
+    pollOnceTheStoreIsOpen();
+}
+
+QWidget* ApprovalInboxDock::buildPendingPane()
+{
+    auto* pane = new QWidget;
+    auto* layout = new QVBoxLayout(pane);
+    layout->setContentsMargins(0, 0, 0, 0);
+    auto* title = new QLabel(tr("<b>Waiting for a decision</b>"));
+    title->setBuddy(m_pendingView);
+    layout->addWidget(title);
     m_pendingEmpty->setObjectName(QStringLiteral("approvalPendingEmpty"));
     m_pendingEmpty->setWordWrap(true);
     m_pendingEmpty->setEnabled(false);
     m_pendingEmpty->setText(tr("Reading approval requests…"));
-    pendingLayout->addWidget(m_pendingEmpty);
-    pendingLayout->addWidget(m_pendingView, 1);
+    layout->addWidget(m_pendingEmpty);
+    layout->addWidget(m_pendingView, 1);
     m_pendingView->hide();
-    splitter->addWidget(pendingBox);
+    return pane;
+}
 
-    auto* historyBox = new QWidget;
-    auto* historyLayout = new QVBoxLayout(historyBox);
-    historyLayout->setContentsMargins(0, 0, 0, 0);
-    historyLayout->addWidget(new QLabel(tr("<b>History</b>")));
-    historyLayout->addWidget(m_historyView, 1);
-    splitter->addWidget(historyBox);
+QWidget* ApprovalInboxDock::buildHistoryPane()
+{
+    auto* pane = new QWidget;
+    auto* layout = new QVBoxLayout(pane);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(new QLabel(tr("<b>History</b>")));
+    layout->addWidget(m_historyView, 1);
+    return pane;
+}
 
-    auto* detailsBox = new QWidget;
-    auto* detailsLayout = new QVBoxLayout(detailsBox);
-    detailsLayout->setContentsMargins(0, 0, 0, 0);
+QWidget* ApprovalInboxDock::buildDetailsPane()
+{
+    auto* pane = new QWidget;
+    auto* layout = new QVBoxLayout(pane);
+    layout->setContentsMargins(0, 0, 0, 0);
     m_changedBanner->setObjectName(QStringLiteral("approvalChanged"));
     m_changedBanner->setWordWrap(true);
     m_changedBanner->setTextFormat(Qt::RichText);
@@ -137,13 +169,18 @@ ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, QWidget* parent,
     m_changedBanner->setForegroundRole(QPalette::ToolTipText);
     m_changedBanner->setMargin(4);
     m_changedBanner->hide();
-    detailsLayout->addWidget(m_changedBanner);
+    layout->addWidget(m_changedBanner);
     m_details->setObjectName(QStringLiteral("approvalDetails"));
     m_details->setAccessibleName(tr("Request details"));
     m_details->setOpenLinks(false);
     m_details->setPlaceholderText(tr("Select a request to see what it asks for, why, and its content hash."));
-    detailsLayout->addWidget(m_details, 1);
+    layout->addWidget(m_details, 1);
+    addDecisionControls(layout);
+    return pane;
+}
 
+void ApprovalInboxDock::addDecisionControls(QVBoxLayout* layout)
+{
     auto* commentLabel = new QLabel(tr("Co&mment:"));
     commentLabel->setBuddy(m_comment);
     m_comment->setObjectName(QStringLiteral("approvalComment"));
@@ -153,8 +190,8 @@ ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, QWidget* parent,
     m_comment->setPlaceholderText(tr("Optional to approve, required to reject"));
     m_comment->setTabChangesFocus(true);
     m_comment->setFixedHeight(m_comment->fontMetrics().lineSpacing() * 3 + 12);
-    detailsLayout->addWidget(commentLabel);
-    detailsLayout->addWidget(m_comment);
+    layout->addWidget(commentLabel);
+    layout->addWidget(m_comment);
 
     auto* buttons = new QHBoxLayout;
     m_message->setObjectName(QStringLiteral("approvalMessage"));
@@ -171,18 +208,11 @@ ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, QWidget* parent,
                              "Ctrl+Return)"));
     buttons->addWidget(m_reject);
     buttons->addWidget(m_approve);
-    detailsLayout->addLayout(buttons);
-    splitter->addWidget(detailsBox);
-    splitter->setStretchFactor(0, 3);
-    splitter->setStretchFactor(1, 3);
-    splitter->setStretchFactor(2, 5);
+    layout->addLayout(buttons);
+}
 
-    auto* body = new QWidget;
-    auto* layout = new QVBoxLayout(body);
-    layout->setContentsMargins(4, 4, 4, 4);
-    layout->addWidget(splitter);
-    setWidget(body);
-
+void ApprovalInboxDock::connectActions()
+{
     auto* approveKey = new QAction(tr("Approve"), this);
     approveKey->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
     approveKey->setShortcutContext(Qt::WidgetWithChildrenShortcut);
@@ -203,10 +233,10 @@ ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, QWidget* parent,
         if (m_shown)
             showApproval(currentOf(m_shown->id));
     });
+}
 
-    m_poll->setInterval(kPollIntervalMs);
-    connect(m_poll, &QTimer::timeout, this, &ApprovalInboxDock::poll);
-    updateButtons();
+void ApprovalInboxDock::pollOnceTheStoreIsOpen()
+{
     if (!m_store) {
         m_pendingEmpty->setText(tr("No store is configured, so there are no approval requests to show. Set "
                                    "store in the configuration and restart Fluid."));

@@ -18,6 +18,7 @@ class QSystemTrayIcon;
 class QTableView;
 class QTextBrowser;
 class QTimer;
+class QVBoxLayout;
 
 namespace fluid {
 class Clock;
@@ -107,6 +108,15 @@ Q_SIGNALS:
     void decisionFinished(const QString& id, bool ok, const QString& message);
 
 private:
+    QWidget* buildPendingPane();
+    QWidget* buildHistoryPane();
+    /// The banner, the details, the comment and the Approve and Reject buttons.
+    QWidget* buildDetailsPane();
+    void addDecisionControls(QVBoxLayout* layout);
+    /// Keyboard shortcuts, buttons, list selections and the banner's link.
+    void connectActions();
+    /// Polls now when the store is open, once it opens otherwise; says why not when it cannot.
+    void pollOnceTheStoreIsOpen();
     void startPolling();
     /// One store poll; the history only when it may have changed.
     void poll();
