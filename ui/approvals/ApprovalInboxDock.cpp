@@ -352,7 +352,7 @@ void ApprovalInboxDock::poll()
 
 void ApprovalInboxDock::applyInbox(approval::Inbox inbox)
 {
-    // Rows leaving a list deselect themselves; the pane follows the shown request below instead.
+    // Rows leaving a list deselect themselves; the pane follows the shown request in followShown() instead.
     m_syncing = true;
     m_pending->setApprovals(inbox.pending);
     if (inbox.history)
@@ -365,15 +365,23 @@ void ApprovalInboxDock::applyInbox(approval::Inbox inbox)
     m_pendingEmpty->setVisible(empty);
     m_pendingView->setVisible(!empty);
 
+    announceNew(inbox.pending);
+    followShown();
+    updateTitle();
+    updateButtons();
+}
+
+void ApprovalInboxDock::announceNew(const QList<Approval>& pending)
+{
     QStringList fresh;
-    for (const Approval& a : std::as_const(inbox.pending)) {
+    for (const Approval& a : pending) {
         if (!m_announced.contains(a.id)) {
             m_announced.insert(a.id);
             fresh << a.id;
         }
     }
     if (!fresh.isEmpty() && m_notifier) {
-        const Approval& first = inbox.pending.at(m_pending->rowOf(fresh.first()));
+        const Approval& first = pending.at(m_pending->rowOf(fresh.first()));
         const QString text =
             fresh.size() == 1
                 ? tr("%1 asks: %2")
@@ -381,42 +389,42 @@ void ApprovalInboxDock::applyInbox(approval::Inbox inbox)
                 : tr("%n approval requests wait for your decision", nullptr, int(fresh.size()));
         m_notifier->notify(this, tr("Approval needed"), text);
     }
+}
 
-    if (m_shown) {
-        const std::optional<Approval> current = currentOf(m_shown->id);
-        const bool stillSelected =
-            (m_pendingView->selectionModel()->hasSelection() &&
-             m_pending->rowOf(m_shown->id) ==
-                 m_pendingView->selectionModel()->selectedRows().value(0).row()) ||
-            (m_historyView->selectionModel()->hasSelection() &&
-             m_history->rowOf(m_shown->id) == m_historyView->selectionModel()->selectedRows().value(0).row());
-        if (!current) {
-            showApproval(std::nullopt);
-        } else {
-            if (!stillSelected) {
-                m_syncing = true;
-                m_pendingView->clearSelection();
-                m_historyView->clearSelection();
-                select(m_shown->id);
-                m_syncing = false;
-            }
-            switch (ApprovalDetails::follow(*m_shown, *current)) {
-            case ApprovalDetails::Follow::Keep:
-                break;
-            case ApprovalDetails::Follow::Warn:
-                m_changedBanner->setText(
-                    tr("This request changed in the store after it was shown here. Approving the version "
-                       "below will be refused. <a href=\"reload\">Show what it asks now</a>"));
-                m_changedBanner->show();
-                break;
-            case ApprovalDetails::Follow::Reshow:
-                showApproval(current);
-                break;
-            }
-        }
+void ApprovalInboxDock::followShown()
+{
+    if (!m_shown)
+        return;
+    const std::optional<Approval> current = currentOf(m_shown->id);
+    const bool stillSelected =
+        (m_pendingView->selectionModel()->hasSelection() &&
+         m_pending->rowOf(m_shown->id) == m_pendingView->selectionModel()->selectedRows().value(0).row()) ||
+        (m_historyView->selectionModel()->hasSelection() &&
+         m_history->rowOf(m_shown->id) == m_historyView->selectionModel()->selectedRows().value(0).row());
+    if (!current) {
+        showApproval(std::nullopt);
+        return;
     }
-    updateTitle();
-    updateButtons();
+    if (!stillSelected) {
+        m_syncing = true;
+        m_pendingView->clearSelection();
+        m_historyView->clearSelection();
+        select(m_shown->id);
+        m_syncing = false;
+    }
+    switch (ApprovalDetails::follow(*m_shown, *current)) {
+    case ApprovalDetails::Follow::Keep:
+        break;
+    case ApprovalDetails::Follow::Warn:
+        m_changedBanner->setText(
+            tr("This request changed in the store after it was shown here. Approving the version "
+               "below will be refused. <a href=\"reload\">Show what it asks now</a>"));
+        m_changedBanner->show();
+        break;
+    case ApprovalDetails::Follow::Reshow:
+        showApproval(current);
+        break;
+    }
 }
 
 std::optional<Approval> ApprovalInboxDock::currentOf(const QString& id) const

@@ -121,6 +121,11 @@ private:
     /// One store poll; the history only when it may have changed.
     void poll();
     void applyInbox(approval::Inbox inbox);
+    /// Notifies once about each request not seen pending before.
+    void announceNew(const QList<model::Approval>& pending);
+    /// Keeps the pane on the shown request as the lists change: reselects it, warns when a pending one
+    /// changed under the reader, shows a decided one as it is now, clears the pane when it is gone.
+    void followShown();
     void onSelectionChanged(QTableView* from);
     void showApproval(const std::optional<model::Approval>& approval);
     /// The request now in the lists with the shown one's id.
