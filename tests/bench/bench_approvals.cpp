@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // What the approval inbox's poll costs: fills a SQLite store with HISTORY decided and PENDING waiting
-// requests, then times the poll's store work (ApprovalInboxDock::readInbox) directly, with and without the
+// requests, then times the poll's store work (approval::readInbox) directly, with and without the
 // history, and the usual poll's round trip through the StoreWorker as the dock does it every 1.5 s (with how
 // long the calling, GUI, thread is held).
 //   bench_approvals [HISTORY=10000] [PENDING=20]
 #include "approval/ApprovalBroker.h"
-#include "approvals/ApprovalInboxDock.h"
+#include "approval/ApprovalInbox.h"
 #include "base/Clock.h"
 #include "store/Repository.h"
 #include "store/StoreWorker.h"
@@ -90,10 +90,10 @@ int main(int argc, char** argv)
         const bool force = i % 2 == 0;
         QElapsedTimer t;
         t.start();
-        auto inbox = ui::ApprovalInboxDock::readInbox(**db, Clock::system(), known, force);
+        auto inbox = approval::readInbox(**db, Clock::system(), known, force);
         (force ? withHistory : quiet) << t.nsecsElapsed() / 1e6;
         if (!inbox || inbox->pending.size() != pending || inbox->history.has_value() != force ||
-            (force && inbox->history->size() != qMin(history, ui::ApprovalInboxDock::kHistoryLimit))) {
+            (force && inbox->history->size() != qMin(history, approval::kInboxHistoryLimit))) {
             std::fprintf(stderr, "unexpected poll result\n");
             return 1;
         }
@@ -113,12 +113,10 @@ int main(int argc, char** argv)
     for (int i = 0; i < 50; ++i) {
         QElapsedTimer t;
         t.start();
-        worker.run<ui::ApprovalInboxDock::Inbox>(
+        worker.run<approval::Inbox>(
             &context,
-            [known](store::Database& d) {
-                return ui::ApprovalInboxDock::readInbox(d, Clock::system(), known, false);
-            },
-            [&](Result<ui::ApprovalInboxDock::Inbox>) {
+            [known](store::Database& d) { return approval::readInbox(d, Clock::system(), known, false); },
+            [&](Result<approval::Inbox>) {
                 roundTrip << t.nsecsElapsed() / 1e6;
                 loop.quit();
             });
@@ -129,7 +127,7 @@ int main(int argc, char** argv)
     std::printf("poll store work, pending only (the usual poll): median %.2f ms, p95 %.2f ms\n",
                 median(quiet), p95(quiet));
     std::printf("poll store work, pending and history (%d rows): median %.2f ms, p95 %.2f ms\n",
-                ui::ApprovalInboxDock::kHistoryLimit, median(withHistory), p95(withHistory));
+                approval::kInboxHistoryLimit, median(withHistory), p95(withHistory));
     std::printf("usual poll through StoreWorker, round trip: median %.2f ms, p95 %.2f ms\n",
                 median(roundTrip), p95(roundTrip));
     std::printf("calling (GUI) thread held by posting the poll: median %.3f ms, p95 %.3f ms\n",

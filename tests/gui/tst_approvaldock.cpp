@@ -4,6 +4,7 @@
 // deciding the approvals a real create waits for (HostSession on libvirt's test driver with limits small
 // enough that every create needs one), and the main window hosting it with the pending count.
 #include "approval/ApprovalBroker.h"
+#include "approval/ApprovalInbox.h"
 #include "approvals/ApprovalInboxDock.h"
 #include "approvals/ApprovalModel.h"
 #include "base/Clock.h"
@@ -425,7 +426,7 @@ private Q_SLOTS:
         }
         QTRY_COMPARE_WITH_TIMEOUT(dock.historyModel()->rowCount(), 2,
                                   ui::ApprovalInboxDock::kPollIntervalMs *
-                                      (ui::ApprovalInboxDock::kHistoryEvery + 2));
+                                      (approval::kInboxHistoryEvery + 2));
     }
 
     void createWaitsForTheInbox()

@@ -2,6 +2,7 @@
 #include "ApprovalInboxDock.h"
 
 #include "approval/ApprovalBroker.h"
+#include "ApprovalDetails.h"
 #include "ApprovalModel.h"
 #include "base/Clock.h"
 #include "store/StoreWorker.h"
@@ -10,8 +11,6 @@
 #include <QApplication>
 #include <QHBoxLayout>
 #include <QHeaderView>
-#include <QJsonArray>
-#include <QJsonDocument>
 #include <QLabel>
 #include <QPlainTextEdit>
 #include <QPointer>
@@ -29,64 +28,25 @@ using model::ApprovalStatus;
 
 namespace {
 
-QString esc(const QString& text)
+/// One of the two request lists: whole rows, one at a time, the What column taking the spare width.
+void setUpList(QTableView* view, ApprovalModel* model, const QString& name, const QString& accessible,
+               std::initializer_list<int> hidden)
 {
-    return text.toHtmlEscaped();
-}
-
-QString localTime(const QDateTime& t)
-{
-    return t.isValid() ? t.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm:ss")) : QString();
-}
-
-/// a moved towards b by t (0..1): diff backgrounds derived from the palette's base colour, so they stay
-/// readable on dark and light themes alike.
-QColor blend(const QColor& a, const QColor& b, qreal t)
-{
-    return QColor::fromRgbF(float(a.redF() + (b.redF() - a.redF()) * t),
-                            float(a.greenF() + (b.greenF() - a.greenF()) * t),
-                            float(a.blueF() + (b.blueF() - a.blueF()) * t));
-}
-
-bool sameContent(const Approval& a, const Approval& b)
-{
-    return a.kind == b.kind && a.request == b.request && a.context == b.context &&
-           a.contentHash == b.contentHash;
-}
-
-QString jsonValueText(const QJsonValue& v)
-{
-    switch (v.type()) {
-    case QJsonValue::String:
-        return v.toString();
-    case QJsonValue::Bool:
-        return v.toBool() ? QStringLiteral("yes") : QStringLiteral("no");
-    case QJsonValue::Double:
-        return QString::number(v.toDouble());
-    case QJsonValue::Array: {
-        QStringList parts;
-        for (const QJsonValue& item : v.toArray()) {
-            if (!item.isString() && !item.isDouble())
-                return QString::fromUtf8(QJsonDocument(v.toArray()).toJson(QJsonDocument::Indented));
-            parts << jsonValueText(item);
-        }
-        return parts.join(QStringLiteral(", "));
-    }
-    case QJsonValue::Object:
-        return QString::fromUtf8(QJsonDocument(v.toObject()).toJson(QJsonDocument::Indented));
-    default:
-        return QString();
-    }
-}
-
-/// Context keys the details pane renders in their own sections; the rest are listed as they are.
-const QStringList& presentedKeys()
-{
-    static const QStringList keys = {
-        QStringLiteral("sandbox"), QStringLiteral("host"),    QStringLiteral("why"),
-        QStringLiteral("reason"),  QStringLiteral("over"),    QStringLiteral("memoryMib"),
-        QStringLiteral("vcpus"),   QStringLiteral("diskGib"), QStringLiteral("diff")};
-    return keys;
+    view->setModel(model);
+    view->setObjectName(name);
+    view->setAccessibleName(accessible);
+    view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    view->setSelectionMode(QAbstractItemView::SingleSelection);
+    view->setAlternatingRowColors(true);
+    view->setWordWrap(false);
+    view->verticalHeader()->hide();
+    view->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    view->horizontalHeader()->setSectionResizeMode(ApprovalModel::What, QHeaderView::Stretch);
+    for (int column : hidden)
+        view->setColumnHidden(column, true);
+    // Room for a few rows even in a short dock: the lists are what a person scans first.
+    view->setMinimumHeight(view->horizontalHeader()->sizeHint().height() +
+                           view->verticalHeader()->defaultSectionSize() * 3 + 2 * view->frameWidth());
 }
 
 } // namespace
@@ -127,6 +87,7 @@ ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, approval::Approv
     , m_store(store)
     , m_broker(broker)
     , m_clock(clock ? *clock : Clock::system())
+    , m_presenter(m_clock)
     , m_pending(new ApprovalModel(&m_clock, this))
     , m_history(new ApprovalModel(&m_clock, this))
     , m_pendingView(new QTableView)
@@ -143,58 +104,65 @@ ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, approval::Approv
     , m_decider(model::Actor::localPerson())
 {
     setObjectName(QStringLiteral("approvalDock"));
-
-    const auto setUpView = [](QTableView* view, ApprovalModel* model, const QString& name,
-                              const QString& accessible, std::initializer_list<int> hidden) {
-        view->setModel(model);
-        view->setObjectName(name);
-        view->setAccessibleName(accessible);
-        view->setSelectionBehavior(QAbstractItemView::SelectRows);
-        view->setSelectionMode(QAbstractItemView::SingleSelection);
-        view->setAlternatingRowColors(true);
-        view->setWordWrap(false);
-        view->verticalHeader()->hide();
-        view->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-        view->horizontalHeader()->setSectionResizeMode(ApprovalModel::What, QHeaderView::Stretch);
-        for (int column : hidden)
-            view->setColumnHidden(column, true);
-        // Room for a few rows even in a short dock: the lists are what a person scans first.
-        view->setMinimumHeight(view->horizontalHeader()->sizeHint().height() +
-                               view->verticalHeader()->defaultSectionSize() * 3 + 2 * view->frameWidth());
-    };
-    setUpView(m_pendingView, m_pending, QStringLiteral("approvalPending"), tr("Pending approval requests"),
+    setUpList(m_pendingView, m_pending, QStringLiteral("approvalPending"), tr("Pending approval requests"),
               {ApprovalModel::DecidedBy, ApprovalModel::Decided, ApprovalModel::Comment});
-    setUpView(m_historyView, m_history, QStringLiteral("approvalHistory"), tr("Decided approval requests"),
+    setUpList(m_historyView, m_history, QStringLiteral("approvalHistory"), tr("Decided approval requests"),
               {ApprovalModel::Age, ApprovalModel::Expires});
 
     auto* splitter = new QSplitter(Qt::Vertical);
     splitter->setChildrenCollapsible(false);
+    splitter->addWidget(buildPendingPane());
+    splitter->addWidget(buildHistoryPane());
+    splitter->addWidget(buildDetailsPane());
+    splitter->setStretchFactor(0, 3);
+    splitter->setStretchFactor(1, 3);
+    splitter->setStretchFactor(2, 5);
+    auto* body = new QWidget;
+    auto* layout = new QVBoxLayout(body);
+    layout->setContentsMargins(4, 4, 4, 4);
+    layout->addWidget(splitter);
+    setWidget(body);
 
-    auto* pendingBox = new QWidget;
-    auto* pendingLayout = new QVBoxLayout(pendingBox);
-    pendingLayout->setContentsMargins(0, 0, 0, 0);
-    auto* pendingTitle = new QLabel(tr("<b>Waiting for a decision</b>"));
-    pendingTitle->setBuddy(m_pendingView);
-    pendingLayout->addWidget(pendingTitle);
+    connectActions();
+    m_poll->setInterval(kPollIntervalMs);
+    connect(m_poll, &QTimer::timeout, this, &ApprovalInboxDock::poll);
+    updateButtons();
+    pollOnceTheStoreIsOpen();
+}
+
+QWidget* ApprovalInboxDock::buildPendingPane()
+{
+    auto* pane = new QWidget;
+    auto* layout = new QVBoxLayout(pane);
+    layout->setContentsMargins(0, 0, 0, 0);
+    auto* title = new QLabel(tr("<b>Waiting for a decision</b>"));
+    title->setBuddy(m_pendingView);
+    layout->addWidget(title);
     m_pendingEmpty->setObjectName(QStringLiteral("approvalPendingEmpty"));
     m_pendingEmpty->setWordWrap(true);
     m_pendingEmpty->setEnabled(false);
     m_pendingEmpty->setText(tr("Reading approval requests…"));
-    pendingLayout->addWidget(m_pendingEmpty);
-    pendingLayout->addWidget(m_pendingView, 1);
+    layout->addWidget(m_pendingEmpty);
+    layout->addWidget(m_pendingView, 1);
     m_pendingView->hide();
-    splitter->addWidget(pendingBox);
+    return pane;
+}
 
-    auto* historyBox = new QWidget;
-    auto* historyLayout = new QVBoxLayout(historyBox);
-    historyLayout->setContentsMargins(0, 0, 0, 0);
-    historyLayout->addWidget(new QLabel(tr("<b>History</b>")));
-    historyLayout->addWidget(m_historyView, 1);
-    splitter->addWidget(historyBox);
+QWidget* ApprovalInboxDock::buildHistoryPane()
+{
+    auto* pane = new QWidget;
+    auto* layout = new QVBoxLayout(pane);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(new QLabel(tr("<b>History</b>")));
+    layout->addWidget(m_historyView, 1);
+    return pane;
+}
 
-    auto* detailsBox = new QWidget;
-    auto* detailsLayout = new QVBoxLayout(detailsBox);
-    detailsLayout->setContentsMargins(0, 0, 0, 0);
+QWidget* ApprovalInboxDock::buildDetailsPane()
+{
+    auto* pane = new QWidget;
+    auto* layout = new QVBoxLayout(pane);
+    layout->setContentsMargins(0, 0, 0, 0);
     m_changedBanner->setObjectName(QStringLiteral("approvalChanged"));
     m_changedBanner->setWordWrap(true);
     m_changedBanner->setTextFormat(Qt::RichText);
@@ -203,13 +171,18 @@ ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, approval::Approv
     m_changedBanner->setForegroundRole(QPalette::ToolTipText);
     m_changedBanner->setMargin(4);
     m_changedBanner->hide();
-    detailsLayout->addWidget(m_changedBanner);
+    layout->addWidget(m_changedBanner);
     m_details->setObjectName(QStringLiteral("approvalDetails"));
     m_details->setAccessibleName(tr("Request details"));
     m_details->setOpenLinks(false);
     m_details->setPlaceholderText(tr("Select a request to see what it asks for, why, and its content hash."));
-    detailsLayout->addWidget(m_details, 1);
+    layout->addWidget(m_details, 1);
+    addDecisionControls(layout);
+    return pane;
+}
 
+void ApprovalInboxDock::addDecisionControls(QVBoxLayout* layout)
+{
     auto* commentLabel = new QLabel(tr("Co&mment:"));
     commentLabel->setBuddy(m_comment);
     m_comment->setObjectName(QStringLiteral("approvalComment"));
@@ -219,8 +192,8 @@ ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, approval::Approv
     m_comment->setPlaceholderText(tr("Optional to approve, required to reject"));
     m_comment->setTabChangesFocus(true);
     m_comment->setFixedHeight(m_comment->fontMetrics().lineSpacing() * 3 + 12);
-    detailsLayout->addWidget(commentLabel);
-    detailsLayout->addWidget(m_comment);
+    layout->addWidget(commentLabel);
+    layout->addWidget(m_comment);
 
     auto* buttons = new QHBoxLayout;
     m_message->setObjectName(QStringLiteral("approvalMessage"));
@@ -237,18 +210,11 @@ ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, approval::Approv
                              "Ctrl+Return)"));
     buttons->addWidget(m_reject);
     buttons->addWidget(m_approve);
-    detailsLayout->addLayout(buttons);
-    splitter->addWidget(detailsBox);
-    splitter->setStretchFactor(0, 3);
-    splitter->setStretchFactor(1, 3);
-    splitter->setStretchFactor(2, 5);
+    layout->addLayout(buttons);
+}
 
-    auto* body = new QWidget;
-    auto* layout = new QVBoxLayout(body);
-    layout->setContentsMargins(4, 4, 4, 4);
-    layout->addWidget(splitter);
-    setWidget(body);
-
+void ApprovalInboxDock::connectActions()
+{
     auto* approveKey = new QAction(tr("Approve"), this);
     approveKey->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
     approveKey->setShortcutContext(Qt::WidgetWithChildrenShortcut);
@@ -269,10 +235,10 @@ ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, approval::Approv
         if (m_shown)
             showApproval(currentOf(m_shown->id));
     });
+}
 
-    m_poll->setInterval(kPollIntervalMs);
-    connect(m_poll, &QTimer::timeout, this, &ApprovalInboxDock::poll);
-    updateButtons();
+void ApprovalInboxDock::pollOnceTheStoreIsOpen()
+{
     if (!m_store) {
         m_pendingEmpty->setText(tr("No store is configured, so there are no approval requests to show. Set "
                                    "store in the configuration and restart Fluid."));
@@ -353,14 +319,14 @@ void ApprovalInboxDock::poll()
     QSet<QString> known;
     for (const Approval& a : m_pending->approvals())
         known.insert(a.id);
-    const bool forceHistory = m_historyDirty || m_pollCount++ % kHistoryEvery == 0;
+    const bool forceHistory = m_historyDirty || m_pollCount++ % approval::kInboxHistoryEvery == 0;
     m_historyDirty = false;
-    m_store->run<Inbox>(
+    m_store->run<approval::Inbox>(
         this,
         [broker, known, forceHistory](store::Database& db) {
-            return readInbox(db, *broker, known, forceHistory);
+            return approval::readInbox(db, *broker, known, forceHistory);
         },
-        [this](Result<Inbox> inbox) {
+        [this](Result<approval::Inbox> inbox) {
             m_polling = false;
             if (inbox) {
                 applyInbox(std::move(*inbox));
@@ -378,33 +344,9 @@ void ApprovalInboxDock::poll()
         });
 }
 
-Result<ApprovalInboxDock::Inbox> ApprovalInboxDock::readInbox(store::Database& db, approval::ApprovalBroker& broker,
-                                                              const QSet<QString>& knownPending,
-                                                              bool forceHistory, int historyLimit)
+void ApprovalInboxDock::applyInbox(approval::Inbox inbox)
 {
-    auto pending = broker.pending(db);
-    if (!pending)
-        return pending.error();
-    Inbox inbox{std::move(*pending), std::nullopt};
-    bool readHistory = forceHistory;
-    if (!readHistory) {
-        QSet<QString> still;
-        for (const Approval& a : std::as_const(inbox.pending))
-            still.insert(a.id);
-        readHistory = !still.contains(knownPending);
-    }
-    if (readHistory) {
-        auto history = broker.history(db, historyLimit);
-        if (!history)
-            return history.error();
-        inbox.history = std::move(*history);
-    }
-    return inbox;
-}
-
-void ApprovalInboxDock::applyInbox(Inbox inbox)
-{
-    // Rows leaving a list deselect themselves; the pane follows the shown request below instead.
+    // Rows leaving a list deselect themselves; the pane follows the shown request in followShown() instead.
     m_syncing = true;
     m_pending->setApprovals(inbox.pending);
     if (inbox.history)
@@ -417,15 +359,23 @@ void ApprovalInboxDock::applyInbox(Inbox inbox)
     m_pendingEmpty->setVisible(empty);
     m_pendingView->setVisible(!empty);
 
+    announceNew(inbox.pending);
+    followShown();
+    updateTitle();
+    updateButtons();
+}
+
+void ApprovalInboxDock::announceNew(const QList<Approval>& pending)
+{
     QStringList fresh;
-    for (const Approval& a : std::as_const(inbox.pending)) {
+    for (const Approval& a : pending) {
         if (!m_announced.contains(a.id)) {
             m_announced.insert(a.id);
             fresh << a.id;
         }
     }
     if (!fresh.isEmpty() && m_notifier) {
-        const Approval& first = inbox.pending.at(m_pending->rowOf(fresh.first()));
+        const Approval& first = pending.at(m_pending->rowOf(fresh.first()));
         const QString text =
             fresh.size() == 1
                 ? tr("%1 asks: %2")
@@ -433,40 +383,42 @@ void ApprovalInboxDock::applyInbox(Inbox inbox)
                 : tr("%n approval requests wait for your decision", nullptr, int(fresh.size()));
         m_notifier->notify(this, tr("Approval needed"), text);
     }
+}
 
-    if (m_shown) {
-        const std::optional<Approval> current = currentOf(m_shown->id);
-        const bool stillSelected =
-            (m_pendingView->selectionModel()->hasSelection() &&
-             m_pending->rowOf(m_shown->id) ==
-                 m_pendingView->selectionModel()->selectedRows().value(0).row()) ||
-            (m_historyView->selectionModel()->hasSelection() &&
-             m_history->rowOf(m_shown->id) == m_historyView->selectionModel()->selectedRows().value(0).row());
-        if (!current) {
-            showApproval(std::nullopt);
-        } else {
-            if (!stillSelected) {
-                m_syncing = true;
-                m_pendingView->clearSelection();
-                m_historyView->clearSelection();
-                select(m_shown->id);
-                m_syncing = false;
-            }
-            if (current->status == ApprovalStatus::Pending && m_shown->status == ApprovalStatus::Pending &&
-                !sameContent(*current, *m_shown)) {
-                // Never swap what a person is reading under them: they approve what they saw, or look again.
-                m_changedBanner->setText(
-                    tr("This request changed in the store after it was shown here. Approving the version "
-                       "below will be refused. <a href=\"reload\">Show what it asks now</a>"));
-                m_changedBanner->show();
-            } else if (current->status != m_shown->status || current->decidedBy != m_shown->decidedBy ||
-                       current->comment != m_shown->comment || !sameContent(*current, *m_shown)) {
-                showApproval(current);
-            }
-        }
+void ApprovalInboxDock::followShown()
+{
+    if (!m_shown)
+        return;
+    const std::optional<Approval> current = currentOf(m_shown->id);
+    const bool stillSelected =
+        (m_pendingView->selectionModel()->hasSelection() &&
+         m_pending->rowOf(m_shown->id) == m_pendingView->selectionModel()->selectedRows().value(0).row()) ||
+        (m_historyView->selectionModel()->hasSelection() &&
+         m_history->rowOf(m_shown->id) == m_historyView->selectionModel()->selectedRows().value(0).row());
+    if (!current) {
+        showApproval(std::nullopt);
+        return;
     }
-    updateTitle();
-    updateButtons();
+    if (!stillSelected) {
+        m_syncing = true;
+        m_pendingView->clearSelection();
+        m_historyView->clearSelection();
+        select(m_shown->id);
+        m_syncing = false;
+    }
+    switch (ApprovalDetails::follow(*m_shown, *current)) {
+    case ApprovalDetails::Follow::Keep:
+        break;
+    case ApprovalDetails::Follow::Warn:
+        m_changedBanner->setText(
+            tr("This request changed in the store after it was shown here. Approving the version "
+               "below will be refused. <a href=\"reload\">Show what it asks now</a>"));
+        m_changedBanner->show();
+        break;
+    case ApprovalDetails::Follow::Reshow:
+        showApproval(current);
+        break;
+    }
 }
 
 std::optional<Approval> ApprovalInboxDock::currentOf(const QString& id) const
@@ -505,116 +457,10 @@ void ApprovalInboxDock::showApproval(const std::optional<Approval>& approval)
     m_shown = approval;
     m_changedBanner->hide();
     if (approval)
-        m_details->setHtml(renderDetails(*approval));
+        m_details->setHtml(m_presenter.html(*approval, m_details->palette()));
     else
         m_details->clear();
     updateButtons();
-}
-
-QString ApprovalInboxDock::renderDetails(const Approval& a) const
-{
-    const QPalette palette = m_details->palette();
-    QString html = QStringLiteral("<h3>%1</h3>").arg(esc(a.request));
-
-    QString facts;
-    const auto fact = [&facts](const QString& label, const QString& value) {
-        if (!value.isEmpty())
-            facts += QStringLiteral("<tr><td><b>%1</b>&nbsp;&nbsp;</td><td>%2</td></tr>")
-                         .arg(esc(label), esc(value));
-    };
-    fact(tr("Status"), m_pending->statusText(a));
-    fact(tr("Kind"), a.kind);
-    QString sandbox = ApprovalModel::sandboxOf(a);
-    if (!a.sandboxId.isEmpty() && a.context.value(QStringLiteral("sandbox")).isString() &&
-        a.context.value(QStringLiteral("sandbox")).toString() != a.sandboxId)
-        sandbox = tr("%1 (id %2)").arg(a.context.value(QStringLiteral("sandbox")).toString(), a.sandboxId);
-    else if (a.sandboxId.isEmpty() && !sandbox.isEmpty())
-        sandbox = tr("%1 (not created yet)").arg(sandbox);
-    fact(tr("Sandbox"), sandbox);
-    fact(tr("Host"), a.context.value(QStringLiteral("host")).toString());
-    fact(tr("Requested by"), a.requestedBy);
-    fact(tr("Agent session"), a.sessionId);
-    fact(tr("Asked at"), localTime(a.createdAt));
-    if (a.status == ApprovalStatus::Pending)
-        fact(tr("Expires at"), localTime(a.expiresAt));
-    fact(tr("Decided by"), a.decidedBy);
-    fact(tr("Decided at"), localTime(a.decidedAt));
-    fact(tr("Comment"), a.comment);
-    fact(tr("Request id"), a.id);
-    html += QStringLiteral("<table>%1</table>").arg(facts);
-
-    QStringList why;
-    for (const QString& key : {QStringLiteral("why"), QStringLiteral("reason")})
-        if (a.context.value(key).isString())
-            why << QStringLiteral("<p>%1</p>").arg(esc(a.context.value(key).toString()));
-    const QJsonArray over = a.context.value(QStringLiteral("over")).toArray();
-    if (!over.isEmpty()) {
-        QString items;
-        for (const QJsonValue& v : over)
-            items += QStringLiteral("<li>%1</li>").arg(esc(jsonValueText(v)));
-        why << tr("<p>It goes beyond the host's limits:</p>") + QStringLiteral("<ul>%1</ul>").arg(items);
-    }
-    if (!why.isEmpty())
-        html += tr("<h4>Why it needs a decision</h4>") + why.join(QString());
-
-    QString resources;
-    const auto resource = [&](const QString& key, const QString& label, const QString& unit) {
-        const QJsonValue v = a.context.value(key);
-        if (v.isDouble())
-            resources += QStringLiteral("<tr><td><b>%1</b>&nbsp;&nbsp;</td><td>%2 %3</td></tr>")
-                             .arg(esc(label), QString::number(v.toDouble()), esc(unit));
-    };
-    resource(QStringLiteral("memoryMib"), tr("Memory"), tr("MiB"));
-    resource(QStringLiteral("vcpus"), tr("vCPUs"), QString());
-    resource(QStringLiteral("diskGib"), tr("Disk"), tr("GiB"));
-    if (!resources.isEmpty())
-        html += tr("<h4>Resources asked</h4>") + QStringLiteral("<table>%1</table>").arg(resources);
-
-    QString others;
-    for (auto it = a.context.begin(); it != a.context.end(); ++it) {
-        if (presentedKeys().contains(it.key()))
-            continue;
-        const QString text = jsonValueText(it.value());
-        const bool block = text.contains(QLatin1Char('\n'));
-        others += QStringLiteral("<tr><td valign=\"top\"><b>%1</b>&nbsp;&nbsp;</td><td>%2</td></tr>")
-                      .arg(esc(it.key()), block ? QStringLiteral("<pre>%1</pre>").arg(esc(text)) : esc(text));
-    }
-    if (!others.isEmpty())
-        html += tr("<h4>Details</h4>") + QStringLiteral("<table>%1</table>").arg(others);
-
-    const QString diff = a.context.value(QStringLiteral("diff")).toString();
-    if (!diff.isEmpty()) {
-        const QColor base = palette.color(QPalette::Base);
-        const QString added = blend(base, QColor(0, 170, 0), 0.25).name();
-        const QString removed = blend(base, QColor(220, 0, 0), 0.25).name();
-        const QString header = blend(base, palette.color(QPalette::Highlight), 0.2).name();
-        QString lines;
-        for (const QString& line : diff.split(QLatin1Char('\n'))) {
-            QString bg;
-            if (line.startsWith(QLatin1String("+++")) || line.startsWith(QLatin1String("---")) ||
-                line.startsWith(QLatin1String("@@")))
-                bg = header;
-            else if (line.startsWith(QLatin1Char('+')))
-                bg = added;
-            else if (line.startsWith(QLatin1Char('-')))
-                bg = removed;
-            lines +=
-                bg.isEmpty()
-                    ? esc(line) + QLatin1Char('\n')
-                    : QStringLiteral("<span style=\"background-color:%1\">%2</span>\n").arg(bg, esc(line));
-        }
-        html += tr("<h4>Changes</h4>") + QStringLiteral("<pre>%1</pre>").arg(lines);
-    }
-
-    html += tr("<h4>Content hash</h4>") + QStringLiteral("<p><code>%1</code></p>").arg(esc(a.contentHash));
-    if (approval::contentHash(a.kind, a.request, a.context) != a.contentHash) {
-        html += tr("<p><b>The stored request no longer matches this hash: it was changed after it was filed. "
-                   "It cannot be approved; reject it and have it asked again.</b></p>");
-    } else {
-        html += tr(
-            "<p>A decision binds to this hash: if anything above changes, the decision does not apply.</p>");
-    }
-    return html;
 }
 
 void ApprovalInboxDock::approveSelected()
@@ -641,7 +487,7 @@ void ApprovalInboxDock::decide(bool approve)
     if (m_pending->isOverdue(shown)) {
         setMessage(
             tr("This request expired at %1 and can no longer be decided; whoever asked has to ask again.")
-                .arg(localTime(shown.expiresAt)),
+                .arg(ApprovalModel::localTime(shown.expiresAt)),
             true);
         return;
     }

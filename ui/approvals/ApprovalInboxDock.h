@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include "base/Result.h"
+#include "approval/ApprovalInbox.h"
+#include "ApprovalDetails.h"
 #include "model/Model.h"
 
 #include <QDockWidget>
@@ -17,15 +18,15 @@ class QSystemTrayIcon;
 class QTableView;
 class QTextBrowser;
 class QTimer;
+class QVBoxLayout;
 
 namespace fluid {
 class Clock;
 }
 
 namespace fluid::store {
-class Database;
 class StoreWorker;
-} // namespace fluid::store
+}
 
 namespace fluid::approval {
 class ApprovalBroker;
@@ -37,10 +38,11 @@ class ApprovalModel;
 
 /// The approval inbox: requests waiting for a person (pending), decided and expired ones (history), and
 /// the full context of the selected one (what, why, which sandbox, the resources asked, a diff when the
-/// request carries one, the content hash). Approve and Reject decide through ApprovalBroker on the
-/// StoreWorker, bound to the hash of what the pane shows: a request that changed after it was shown is
-/// refused by the broker. The store is polled every 1.5 s (other processes file requests too); the title
-/// and the View-menu entry carry the pending count, and new requests raise a notification. GUI thread.
+/// request carries one, the content hash; written by ApprovalDetails). Approve and Reject decide through
+/// ApprovalBroker on the StoreWorker, bound to the hash of what the pane shows: a request that changed after
+/// it was shown is refused by the broker. The store is polled every 1.5 s with approval::readInbox on the
+/// StoreWorker (other processes file requests too); the title and the View-menu entry carry the pending
+/// count, and new requests raise a notification. GUI thread.
 class ApprovalInboxDock : public QDockWidget {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(ApprovalInboxDock)
@@ -93,23 +95,6 @@ public:
     /// Selects the approval with this id in whichever list holds it; false when neither does.
     bool select(const QString& id);
 
-    /// What one poll reads: the pending requests (due ones marked expired first) and, when it was read, the
-    /// newest history.
-    struct Inbox {
-        QList<model::Approval> pending;
-        std::optional<QList<model::Approval>> history;
-    };
-    static constexpr int kHistoryLimit = 200;
-    /// Every this many polls the history is read even when nothing seems to have left the pending list (a
-    /// request filed and decided elsewhere between two polls).
-    static constexpr int kHistoryEvery = 10;
-    /// The poll's store work; runs on the StoreWorker's thread. The history (the costly part: sorted by
-    /// decision time) is read only when `forceHistory`, or when a request of `knownPending` is no longer
-    /// pending, since only then can it have changed.
-    static Result<Inbox> readInbox(store::Database& db, approval::ApprovalBroker& broker,
-                                   const QSet<QString>& knownPending, bool forceHistory,
-                                   int historyLimit = kHistoryLimit);
-
 public Q_SLOTS:
     /// Reads pending and history from the store now (coalesced with a poll already running).
     void refresh();
@@ -126,10 +111,24 @@ Q_SIGNALS:
     void decisionFinished(const QString& id, bool ok, const QString& message);
 
 private:
+    QWidget* buildPendingPane();
+    QWidget* buildHistoryPane();
+    /// The banner, the details, the comment and the Approve and Reject buttons.
+    QWidget* buildDetailsPane();
+    void addDecisionControls(QVBoxLayout* layout);
+    /// Keyboard shortcuts, buttons, list selections and the banner's link.
+    void connectActions();
+    /// Polls now when the store is open, once it opens otherwise; says why not when it cannot.
+    void pollOnceTheStoreIsOpen();
     void startPolling();
     /// One store poll; the history only when it may have changed.
     void poll();
-    void applyInbox(Inbox inbox);
+    void applyInbox(approval::Inbox inbox);
+    /// Notifies once about each request not seen pending before.
+    void announceNew(const QList<model::Approval>& pending);
+    /// Keeps the pane on the shown request as the lists change: reselects it, warns when a pending one
+    /// changed under the reader, shows a decided one as it is now, clears the pane when it is gone.
+    void followShown();
     void onSelectionChanged(QTableView* from);
     void showApproval(const std::optional<model::Approval>& approval);
     /// The request now in the lists with the shown one's id.
@@ -138,11 +137,11 @@ private:
     void setMessage(const QString& text, bool problem);
     void updateTitle();
     void updateButtons();
-    QString renderDetails(const model::Approval& a) const;
 
     store::StoreWorker* m_store;
     approval::ApprovalBroker* m_broker;
     const Clock& m_clock;
+    ApprovalDetails m_presenter;
     ApprovalModel* m_pending;
     ApprovalModel* m_history;
     QTableView* m_pendingView;

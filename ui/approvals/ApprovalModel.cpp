@@ -23,11 +23,6 @@ bool sameRow(const Approval& a, const Approval& b)
            a.decidedAt == b.decidedAt;
 }
 
-QString localTime(const QDateTime& t)
-{
-    return t.isValid() ? t.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm:ss")) : QString();
-}
-
 } // namespace
 
 ApprovalModel::ApprovalModel(const Clock* clock, QObject* parent)
@@ -114,14 +109,29 @@ QString ApprovalModel::shortDuration(qint64 ms)
 
 bool ApprovalModel::isOverdue(const Approval& approval) const
 {
-    return approval.status == ApprovalStatus::Pending && approval.expiresAt.isValid() &&
-           m_clock.now() >= approval.expiresAt;
+    return isOverdueAt(approval, m_clock.now());
 }
 
 QString ApprovalModel::statusText(const Approval& approval) const
 {
-    return isOverdue(approval) ? model::enumName(ApprovalStatus::Expired)
-                               : model::enumName(approval.status);
+    return statusTextAt(approval, m_clock.now());
+}
+
+bool ApprovalModel::isOverdueAt(const Approval& approval, const QDateTime& now)
+{
+    return approval.status == ApprovalStatus::Pending && approval.expiresAt.isValid() &&
+           now >= approval.expiresAt;
+}
+
+QString ApprovalModel::statusTextAt(const Approval& approval, const QDateTime& now)
+{
+    return isOverdueAt(approval, now) ? model::enumName(ApprovalStatus::Expired)
+                                      : model::enumName(approval.status);
+}
+
+QString ApprovalModel::localTime(const QDateTime& t)
+{
+    return t.isValid() ? t.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm:ss")) : QString();
 }
 
 int ApprovalModel::rowCount(const QModelIndex& parent) const

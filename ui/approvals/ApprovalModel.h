@@ -57,6 +57,11 @@ public:
     /// The status word as shown: approval status, or "expired" for an overdue pending request.
     QString statusText(const model::Approval& approval) const;
     bool isOverdue(const model::Approval& approval) const;
+    /// statusText() and isOverdue() at `now` instead of the model's clock.
+    static QString statusTextAt(const model::Approval& approval, const QDateTime& now);
+    static bool isOverdueAt(const model::Approval& approval, const QDateTime& now);
+    /// "2024-05-01 14:03:22" in local time, or empty for an invalid time: how request times are written.
+    static QString localTime(const QDateTime& t);
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;

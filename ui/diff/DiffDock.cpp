@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "DiffDock.h"
 
+#include "base/Worker.h"
 #include "DiffPathModel.h"
 #include "inspect/DiffEngine.h"
 #include "JsonTableModel.h"
@@ -19,14 +20,12 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QProgressBar>
-#include <QPromise>
 #include <QSaveFile>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QStyle>
 #include <QTableView>
 #include <QTabWidget>
-#include <QThreadPool>
 #include <QToolButton>
 #include <QTreeView>
 #include <QVBoxLayout>
@@ -525,13 +524,8 @@ void DiffDock::exportTo(const QString& path, ExportFormat format)
     m_exportPath = path;
     m_export->setEnabled(false);
     Q_EMIT statusMessage(tr("Exporting to %1…").arg(path), 0);
-    auto promise = std::make_shared<QPromise<QString>>();
-    m_exportWatcher->setFuture(promise->future());
-    promise->start();
-    QThreadPool::globalInstance()->start([promise, document = m_document, path, format]() {
-        promise->addResult(writeExport(document, path, format));
-        promise->finish();
-    });
+    m_exportWatcher->setFuture(
+        runAsync([document = m_document, path, format]() { return writeExport(document, path, format); }));
 }
 
 void DiffDock::changeEvent(QEvent* event)
