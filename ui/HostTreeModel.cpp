@@ -161,8 +161,8 @@ void HostTreeModel::setSandboxes(const QString& host, const QList<model::Sandbox
         }
         item->setData(int(s.state), SandboxStateRole);
         item->setData(s.createdAt, CreatedRole);
-        setCells(item, {s.name, model::enumName(s.state), s.ip, mib(s.memoryMib), count(s.vcpus),
-                        QString(), s.accelerator});
+        setCells(item, {s.name, model::enumName(s.state), s.ip, mib(s.memoryMib), count(s.vcpus), QString(),
+                        s.accelerator});
         QString tip = tr("Domain %1").arg(s.domainName);
         if (!s.error.isEmpty())
             tip += QLatin1Char('\n') + tr("Error: %1").arg(s.error);

@@ -534,7 +534,8 @@ void HostsDock::refresh()
 void HostsDock::cancelOperation()
 {
     const QModelIndexList ops = m_operationsView->selectionModel()->selectedIndexes();
-    if (ops.isEmpty() || !ops.first().data(OperationListModel::CancellableRole).toBool() || !m_operations->registry())
+    if (ops.isEmpty() || !ops.first().data(OperationListModel::CancellableRole).toBool() ||
+        !m_operations->registry())
         return;
     m_operations->registry()->cancel(ops.first().data(OperationListModel::OperationIdRole).value<quint64>());
 }
@@ -572,8 +573,9 @@ void HostsDock::diffAt(const QModelIndex& index, bool loaded)
             session->loadSnapshots(id);
             return;
         }
-        m_operations->addNote(tr("%1: nothing to diff").arg(name),
-                              tr("the sandbox has no snapshots; take one first (Take snapshot…, Ctrl+Shift+P)"));
+        m_operations->addNote(
+            tr("%1: nothing to diff").arg(name),
+            tr("the sandbox has no snapshots; take one first (Take snapshot…, Ctrl+Shift+P)"));
         return;
     }
     const DiffRequest defaults{kind == Kind::Snapshot
@@ -590,7 +592,8 @@ void HostsDock::diffAt(const QModelIndex& index, bool loaded)
     Q_EMIT diffStarted(session->operations(), operation, name);
 }
 
-void HostsDock::reloadSnapshotsAfter(services::HostSession* session, quint64 operation, const QString& sandboxId)
+void HostsDock::reloadSnapshotsAfter(services::HostSession* session, quint64 operation,
+                                     const QString& sandboxId)
 {
     m_reloadAfter.insert(operation, {session, sandboxId});
     // An operation that failed at once has already ended.

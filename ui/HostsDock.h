@@ -103,8 +103,10 @@ Q_SIGNALS:
     /// "Open terminal" on a running sandbox with an IP; the sandbox carries its id, name, host id, state and
     /// IP.
     void openTerminalRequested(fluid::services::HostSession* session, const fluid::model::Sandbox& sandbox);
-    /// A diff was started (HostSession::diff) as `operation` of `registry`; the window shows it in its diff dock.
-    void diffStarted(fluid::services::OperationRegistry* registry, quint64 operation, const QString& sandboxName);
+    /// A diff was started (HostSession::diff) as `operation` of `registry`; the window shows it in its diff
+    /// dock.
+    void diffStarted(fluid::services::OperationRegistry* registry, quint64 operation,
+                     const QString& sandboxName);
 
 private:
     QAction* makeAction(Action which, const QString& text, const QKeySequence& shortcut, int icon,

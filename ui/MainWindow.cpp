@@ -25,10 +25,10 @@
 
 namespace fluid::ui {
 
-MainWindow::MainWindow(services::Services* services, QWidget* parent)
+MainWindow::MainWindow(services::Services& services, QWidget* parent)
     : QMainWindow(parent)
-    , m_services(services)
-    , m_store(services->storeWorker())
+    , m_services(&services)
+    , m_store(services.storeWorker())
 {
     setObjectName(QStringLiteral("mainWindow"));
     setWindowTitle(tr("Fluid"));
@@ -158,8 +158,9 @@ void MainWindow::setHostSessions(services::HostSessionSet* sessions)
 {
     for (services::HostSession* session : sessions->sessions())
         addHostSession(session, sessions->order(session->hostName()));
-    connect(sessions, &services::HostSessionSet::sessionAdded, this,
-            [this, sessions](services::HostSession* s) { addHostSession(s, sessions->order(s->hostName())); });
+    connect(
+        sessions, &services::HostSessionSet::sessionAdded, this,
+        [this, sessions](services::HostSession* s) { addHostSession(s, sessions->order(s->hostName())); });
     connect(sessions, &services::HostSessionSet::sessionRemoved, this, &MainWindow::removeHostSession);
 }
 

@@ -31,7 +31,7 @@ class MainWindow : public QMainWindow {
 public:
     /// The window over `services`: its store (the docks read it on the store's thread), approvals and
     /// operations, and its hosts once the store is open. Call Services::start() after making the window.
-    explicit MainWindow(services::Services* services, QWidget* parent = nullptr);
+    explicit MainWindow(services::Services& services, QWidget* parent = nullptr);
     ~MainWindow() override;
 
     AuditDock* auditDock() const { return m_auditDock; }

@@ -74,8 +74,9 @@ void OperationListModel::onChanged(const services::OperationInfo& info)
         return;
     m_running[r].info = info;
     Q_EMIT dataChanged(index(r), index(r));
-    const QString text = info.cancelRequested ? tr("%1: cancelling…").arg(info.description)
-                                              : QStringLiteral("%1: %2").arg(info.description, info.progress.text());
+    const QString text = info.cancelRequested
+                             ? tr("%1: cancelling…").arg(info.description)
+                             : QStringLiteral("%1: %2").arg(info.description, info.progress.text());
     Q_EMIT statusMessage(text, 0);
 }
 
@@ -165,7 +166,8 @@ QVariant OperationListModel::data(const QModelIndex& index, int role) const
     case Qt::ToolTipRole:
         return running ? info.progress.text() : row.detail;
     case Qt::DecorationRole:
-        return QApplication::style()->standardIcon(running ? QStyle::SP_BrowserReload : QStyle::SP_MessageBoxCritical);
+        return QApplication::style()->standardIcon(running ? QStyle::SP_BrowserReload
+                                                           : QStyle::SP_MessageBoxCritical);
     case OperationIdRole:
         return QVariant::fromValue(info.id);
     case RunningRole:

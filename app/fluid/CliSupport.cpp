@@ -3,7 +3,6 @@
 
 #include "services/Runtime.h"
 
-
 namespace fluid::app::cli {
 
 QTextStream& out()

@@ -115,8 +115,9 @@ Result<model::Sandbox> findSandbox(const HostContext& c, const QString& name)
 
 void printSandbox(const model::Sandbox& s)
 {
-    out() << s.name << "  " << model::enumName(s.state) << "  " << (s.ip.isEmpty() ? QStringLiteral("-") : s.ip)
-          << "  " << s.memoryMib << " MiB  " << s.vcpus << " vCPU  " << s.accelerator << "  " << s.id << "\n";
+    out() << s.name << "  " << model::enumName(s.state) << "  "
+          << (s.ip.isEmpty() ? QStringLiteral("-") : s.ip) << "  " << s.memoryMib << " MiB  " << s.vcpus
+          << " vCPU  " << s.accelerator << "  " << s.id << "\n";
 }
 
 /// The settings and the host that --host names (the first configured one by default).
@@ -139,11 +140,12 @@ int diff(const HostContext& c, const Options& o)
     if (!sandbox)
         return cannotRun(sandbox.error());
     // Ctrl-C stops the walk; the mounts are released on the way out.
-    auto d = follow(c, c->diff(sandbox->id, o.positional.at(1), o.positional.value(2), model::Actor::localPerson()),
-                    [](const Progress& progress) {
-                        err() << "  " << int(qMax(0.0, progress.fraction) * 100) << "% " << progress.text() << "\n"
-                              << Qt::flush;
-                    });
+    auto d = follow(
+        c, c->diff(sandbox->id, o.positional.at(1), o.positional.value(2), model::Actor::localPerson()),
+        [](const Progress& progress) {
+            err() << "  " << int(qMax(0.0, progress.fraction) * 100) << "% " << progress.text() << "\n"
+                  << Qt::flush;
+        });
     if (!d)
         return cannotRun(d.error());
     if (o.has(QStringLiteral("--json"))) {
@@ -160,8 +162,9 @@ int hostTrust(const Parsed& p, const Options& o)
 {
     const QString fingerprint = o.value(QStringLiteral("--fingerprint"));
     if (fingerprint.isEmpty())
-        return usageError(QStringLiteral("host trust needs --fingerprint SHA256:... (run `fluid host test` to "
-                                         "see the host's fingerprint, and confirm it with its administrator)"));
+        return usageError(
+            QStringLiteral("host trust needs --fingerprint SHA256:... (run `fluid host test` to "
+                           "see the host's fingerprint, and confirm it with its administrator)"));
     auto found = settingsAndHost(p, o);
     if (!found)
         return cannotRun(found.error());
@@ -283,8 +286,9 @@ int onSandbox(const HostContext& c, const QString& verb, const Options& o)
 {
     const int wanted = verb == QLatin1String("snapshot") || verb == QLatin1String("revert") ? 2 : 1;
     if (o.positional.size() != wanted)
-        return usageError(QStringLiteral("sandbox %1 needs %2")
-                              .arg(verb, wanted == 2 ? QStringLiteral("NAME SNAPSHOT") : QStringLiteral("NAME")));
+        return usageError(
+            QStringLiteral("sandbox %1 needs %2")
+                .arg(verb, wanted == 2 ? QStringLiteral("NAME SNAPSHOT") : QStringLiteral("NAME")));
     auto sandbox = findSandbox(c, o.positional.first());
     if (!sandbox)
         return cannotRun(sandbox.error());
@@ -295,13 +299,15 @@ int onSandbox(const HostContext& c, const QString& verb, const Options& o)
         if (!snaps)
             return cannotRun(snaps.error());
         for (const virt::SnapshotInfo& s : *snaps) {
-            out() << s.name << "  " << s.createdAt.toString(Qt::ISODate) << "  " << virt::domainStateName(s.state)
-                  << (s.current ? QStringLiteral("  (current)") : QString()) << "  " << s.description << "\n";
+            out() << s.name << "  " << s.createdAt.toString(Qt::ISODate) << "  "
+                  << virt::domainStateName(s.state) << (s.current ? QStringLiteral("  (current)") : QString())
+                  << "  " << s.description << "\n";
         }
         return Ok;
     }
     if (verb == QLatin1String("snapshot")) {
-        auto s = follow(c, c->snapshot(id, o.positional.at(1), me, o.value(QStringLiteral("--description"))), {});
+        auto s =
+            follow(c, c->snapshot(id, o.positional.at(1), me, o.value(QStringLiteral("--description"))), {});
         return s ? Ok : cannotRun(s.error());
     }
     if (verb == QLatin1String("revert")) {
@@ -324,7 +330,8 @@ int onSandbox(const HostContext& c, const QString& verb, const Options& o)
 int runHostCommand(const Parsed& p)
 {
     const QString verb = p.words.value(1);
-    const Options o = parseOptions(p.words.mid(2), {QStringLiteral("--host"), QStringLiteral("--fingerprint")}, {});
+    const Options o =
+        parseOptions(p.words.mid(2), {QStringLiteral("--host"), QStringLiteral("--fingerprint")}, {});
     if (!o.error.isEmpty())
         return usageError(o.error);
     if (verb == QLatin1String("test"))
@@ -337,18 +344,18 @@ int runHostCommand(const Parsed& p)
 int runSandboxCommand(const Parsed& p)
 {
     const QString verb = p.words.value(1);
-    const Options o = parseOptions(p.words.mid(2),
-                                   {QStringLiteral("--host"), QStringLiteral("--name"), QStringLiteral("--memory"),
-                                    QStringLiteral("--vcpus"), QStringLiteral("--description")},
-                                   {QStringLiteral("--no-wait"), QStringLiteral("--all"), QStringLiteral("--json")});
+    const Options o =
+        parseOptions(p.words.mid(2),
+                     {QStringLiteral("--host"), QStringLiteral("--name"), QStringLiteral("--memory"),
+                      QStringLiteral("--vcpus"), QStringLiteral("--description")},
+                     {QStringLiteral("--no-wait"), QStringLiteral("--all"), QStringLiteral("--json")});
     if (!o.error.isEmpty())
         return usageError(o.error);
-    static const QStringList verbs = {QStringLiteral("sources"),   QStringLiteral("create"),
-                                      QStringLiteral("list"),      QStringLiteral("start"),
-                                      QStringLiteral("stop"),      QStringLiteral("destroy"),
-                                      QStringLiteral("snapshot"),  QStringLiteral("snapshots"),
-                                      QStringLiteral("revert"),    QStringLiteral("reconcile"),
-                                      QStringLiteral("diff")};
+    static const QStringList verbs = {
+        QStringLiteral("sources"),   QStringLiteral("create"),    QStringLiteral("list"),
+        QStringLiteral("start"),     QStringLiteral("stop"),      QStringLiteral("destroy"),
+        QStringLiteral("snapshot"),  QStringLiteral("snapshots"), QStringLiteral("revert"),
+        QStringLiteral("reconcile"), QStringLiteral("diff")};
     if (!verbs.contains(verb))
         return usageError(QStringLiteral("unknown sandbox command: %1").arg(verb));
     auto context = openHost(p, o.value(QStringLiteral("--host")));

@@ -106,7 +106,7 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
     fluid::services::Services services(std::move(options));
     // The window goes before the services: each host session waits for its workers as it is destroyed,
     // closes its terminals' shells and waits until their audit records (pty.close) are stored.
-    fluid::ui::MainWindow window(&services);
+    fluid::ui::MainWindow window(services);
     // The store and the secret store stay the ones Fluid started with (changing those needs a restart, the
     // settings dialog says so); saved hosts and sandbox defaults apply at once.
     const auto saved = [&](const fluid::config::Settings& written) {

@@ -28,11 +28,10 @@ Result<Approval> expireIfDue(store::Database& db, const Clock& clock, Approval a
     auto updated = store::ApprovalRepository(db).update(a);
     if (!updated)
         return updated.error();
-    auto audited = store::AuditLog(db, clock).append(model::Actor::system().toString(),
-                                                     QStringLiteral("approval.expire"),
-                                                     QStringLiteral("Expired: %1").arg(a.request),
-                                                     QJsonObject{{QStringLiteral("approval"), a.id}},
-                                                     a.sandboxId, a.sessionId);
+    auto audited = store::AuditLog(db, clock).append(
+        model::Actor::system().toString(), QStringLiteral("approval.expire"),
+        QStringLiteral("Expired: %1").arg(a.request), QJsonObject{{QStringLiteral("approval"), a.id}},
+        a.sandboxId, a.sessionId);
     if (!audited)
         return audited.error();
     return a;
@@ -95,7 +94,8 @@ ApprovalBroker::~ApprovalBroker()
                               QStringLiteral("Stopped waiting for approval %1: Fluid is closing").arg(id)));
 }
 
-Result<Approval> ApprovalBroker::request(store::Database& db, Approval a, const model::Actor& by, qint64 ttlMs)
+Result<Approval> ApprovalBroker::request(store::Database& db, Approval a, const model::Actor& by,
+                                         qint64 ttlMs)
 {
     if (a.id.isEmpty())
         a.id = model::newId();
@@ -148,17 +148,20 @@ Result<Approval> ApprovalBroker::decide(store::Database& db, const QString& id, 
         if (current->status != ApprovalStatus::Pending) {
             // Committed all the same: an expiry just recorded stays recorded and reaches the waiters.
             decided = *current;
-            refused = makeError(ErrorCode::Refused, QStringLiteral("Approval %1 is already %2")
-                                                        .arg(id, model::enumName(current->status)));
+            refused = makeError(
+                ErrorCode::Refused,
+                QStringLiteral("Approval %1 is already %2").arg(id, model::enumName(current->status)));
             return {};
         }
         if (!expectedHash.isEmpty() && expectedHash != current->contentHash) {
-            return makeError(ErrorCode::Refused,
-                             QStringLiteral("Approval %1 asks for something else than what was reviewed (content "
-                                            "hash differs): review it again")
-                                 .arg(id));
+            return makeError(
+                ErrorCode::Refused,
+                QStringLiteral("Approval %1 asks for something else than what was reviewed (content "
+                               "hash differs): review it again")
+                    .arg(id));
         }
-        if (approve && contentHash(current->kind, current->request, current->context) != current->contentHash) {
+        if (approve &&
+            contentHash(current->kind, current->request, current->context) != current->contentHash) {
             return makeError(ErrorCode::Tampered,
                              QStringLiteral("Approval %1 was changed in the store after it was filed (its "
                                             "content no longer matches its hash %2), so it cannot be "
@@ -175,7 +178,8 @@ Result<Approval> ApprovalBroker::decide(store::Database& db, const QString& id, 
             store::AuditLog(db, m_clock)
                 .append(current->decidedBy,
                         approve ? QStringLiteral("approval.approve") : QStringLiteral("approval.reject"),
-                        QStringLiteral("%1: %2").arg(approve ? QStringLiteral("Approved") : QStringLiteral("Rejected"),
+                        QStringLiteral("%1: %2").arg(approve ? QStringLiteral("Approved")
+                                                             : QStringLiteral("Rejected"),
                                                      current->request),
                         QJsonObject{{QStringLiteral("approval"), id},
                                     {QStringLiteral("hash"), current->contentHash},
@@ -345,7 +349,8 @@ void ApprovalBroker::pollOnce()
     }
     for (const QString& id : std::as_const(ids)) {
         if (!found.contains(id))
-            resolve(id, makeError(ErrorCode::NotFound, QStringLiteral("There is no approval request %1").arg(id)));
+            resolve(id, makeError(ErrorCode::NotFound,
+                                  QStringLiteral("There is no approval request %1").arg(id)));
     }
 }
 

@@ -54,10 +54,11 @@ public:
     /// pending, has expired, or when expectedHash is given and differs from the stored content hash.
     /// Approving is also refused (Tampered) when the stored request no longer matches its own hash (edited in
     /// the store after it was filed); rejecting it is not.
-    Result<model::Approval> decide(store::Database& db, const QString& id, bool approve, const model::Actor& who,
-                                   const QString& comment, const QString& expectedHash = {});
-    /// The requests still waiting, oldest first. Requests whose time is up are marked Expired first, so a front
-    /// end never offers one that can no longer be decided.
+    Result<model::Approval> decide(store::Database& db, const QString& id, bool approve,
+                                   const model::Actor& who, const QString& comment,
+                                   const QString& expectedHash = {});
+    /// The requests still waiting, oldest first. Requests whose time is up are marked Expired first, so a
+    /// front end never offers one that can no longer be decided.
     Result<QList<model::Approval>> pending(store::Database& db);
     /// Decided and expired requests, the most recently decided first, at most `limit`.
     Result<QList<model::Approval>> history(store::Database& db, int limit = 100);

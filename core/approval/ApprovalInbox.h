@@ -9,7 +9,6 @@
 
 #include <optional>
 
-
 namespace fluid::store {
 class Database;
 }

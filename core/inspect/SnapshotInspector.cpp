@@ -97,8 +97,7 @@ Result<int> SnapshotInspector::cleanupLeftovers() const
 
 Result<QJsonObject> SnapshotInspector::diffDisk(const QString& diskPath, const QString& fromSnapshot,
                                                 const QString& toSnapshot, const QString& format,
-                                                const ProgressSink& progress,
-                                                const CancelToken& cancel) const
+                                                const ProgressSink& progress, const CancelToken& cancel) const
 {
     const Mounter mountLocal = [&](const QString& snapshot) -> Result<std::unique_ptr<detail::MountedState>> {
         auto m = mount(diskPath, snapshot, format);

@@ -55,12 +55,12 @@ public:
 
     /// The diff document between two states of one disk. Progress stages: "mounting from", "walking to",
     /// "hashing from", "diffing", ... with the overall fraction; the cancel token is checked between files
-    /// and steps (then ErrorCode::Cancelled, with the mounts released). For a running VM pass a fresh internal snapshot
-    /// (SandboxManager::snapshot) as `toSnapshot`; the current state of a running disk is not consistent.
+    /// and steps (then ErrorCode::Cancelled, with the mounts released). For a running VM pass a fresh
+    /// internal snapshot (SandboxManager::snapshot) as `toSnapshot`; the current state of a running disk is
+    /// not consistent.
     Result<QJsonObject> diffDisk(const QString& diskPath, const QString& fromSnapshot,
                                  const QString& toSnapshot, const QString& format = QStringLiteral("qcow2"),
-                                 const ProgressSink& progress = {},
-                                 const CancelToken& cancel = {}) const;
+                                 const ProgressSink& progress = {}, const CancelToken& cancel = {}) const;
 
     /// The same diff for a disk on a remote hypervisor host, run there through `host` (root on it).
     Result<QJsonObject> diffRemoteDisk(std::shared_ptr<ssh::RemoteShell> host, const QString& diskPath,

@@ -41,20 +41,23 @@ virt::AdmissionGate approvalGate(approval::ApprovalBroker* broker, const store::
                 switch (decided->status) {
                 case model::ApprovalStatus::Approved:
                     if (decided->contentHash != filed.contentHash)
-                        return makeError(ErrorCode::Tampered,
-                                         QStringLiteral("Approval %1 changed after it was asked").arg(filed.id));
+                        return makeError(
+                            ErrorCode::Tampered,
+                            QStringLiteral("Approval %1 changed after it was asked").arg(filed.id));
                     return {};
                 case model::ApprovalStatus::Rejected:
-                    return makeError(ErrorCode::Refused,
-                                     QStringLiteral("%1 rejected the request: %2")
-                                         .arg(decided->decidedBy, decided->comment.isEmpty() ? over : decided->comment));
+                    return makeError(
+                        ErrorCode::Refused,
+                        QStringLiteral("%1 rejected the request: %2")
+                            .arg(decided->decidedBy, decided->comment.isEmpty() ? over : decided->comment));
                 case model::ApprovalStatus::Expired:
                     return makeError(ErrorCode::Timeout,
                                      QStringLiteral("Nobody decided approval %1 in time").arg(filed.id));
                 case model::ApprovalStatus::Pending:
                     break;
                 }
-                return makeError(ErrorCode::Unknown, QStringLiteral("Approval %1 is still pending").arg(filed.id));
+                return makeError(ErrorCode::Unknown,
+                                 QStringLiteral("Approval %1 is still pending").arg(filed.id));
             });
     };
 }

@@ -55,6 +55,7 @@ HostSession::setupFor(const config::Settings& settings, const config::HostSettin
     setup.createDefaults = services::createDefaults(settings, host, {});
     setup.loadCa = std::move(loadCa);
     setup.loadLoginKey = std::move(loadLoginKey);
+    setup.certificateValidity = std::chrono::minutes(settings.ssh.certTtlMinutes);
     return setup;
 }
 
@@ -111,7 +112,8 @@ QFuture<Result<QString>> HostSession::open()
     promise->start();
     QFuture<Result<QString>> future = promise->future();
     const auto answer = [this, promise](bool ok, const QString& message) {
-        promise->addResult(ok ? Result<QString>(message) : Result<QString>(makeError(ErrorCode::Unavailable, message)));
+        promise->addResult(ok ? Result<QString>(message)
+                              : Result<QString>(makeError(ErrorCode::Unavailable, message)));
         promise->finish();
         Q_EMIT opened(ok, message);
     };
@@ -144,8 +146,8 @@ QFuture<Result<QString>> HostSession::open()
                 if (!cleaned)
                     qCWarning(lcInspect) << m_setup.host.name << ":" << cleaned.error().toString();
                 else if (*cleaned > 0)
-                    qCInfo(lcInspect) << "cleaned up" << *cleaned << "snapshot mount(s) an earlier run left on"
-                                      << m_setup.host.name;
+                    qCInfo(lcInspect) << "cleaned up" << *cleaned
+                                      << "snapshot mount(s) an earlier run left on" << m_setup.host.name;
             }
         }
         std::shared_ptr<virt::Hypervisor> shared(std::move(*hv));
@@ -178,7 +180,8 @@ QFuture<Result<QString>> HostSession::open()
             self->onWorker(
                 [self, domain, state](virt::SandboxManager& manager, store::Database& db) {
                     if (auto applied = manager.applyDomainEvent(domain, state); !applied)
-                        qCWarning(lcVirt) << "domain event for" << domain << "not stored:" << applied.error().toString();
+                        qCWarning(lcVirt)
+                            << "domain event for" << domain << "not stored:" << applied.error().toString();
                     self->emitSandboxes(db);
                 },
                 &self->m_eventPool);
@@ -195,7 +198,8 @@ QFuture<Result<QString>> HostSession::open()
                 message += QStringLiteral(" Clean-up of leftovers failed: %1").arg(report.error().message);
             } else if (!report->removedDomains.isEmpty() || !report->removedVolumes.isEmpty() ||
                        !report->updatedRows.isEmpty()) {
-                message += QStringLiteral(" Cleaned up after an earlier crash: %1 domain(s), %2 volume(s), %3 row(s).")
+                message += QStringLiteral(
+                               " Cleaned up after an earlier crash: %1 domain(s), %2 volume(s), %3 row(s).")
                                .arg(report->removedDomains.size())
                                .arg(report->removedVolumes.size())
                                .arg(report->updatedRows.size());
@@ -232,7 +236,8 @@ void HostSession::loadSnapshots(const QString& sandboxId)
 }
 
 template <typename R>
-QFuture<Result<R>> HostSession::ask(std::function<Result<R>(virt::SandboxManager&, store::Database&)> question)
+QFuture<Result<R>>
+HostSession::ask(std::function<Result<R>(virt::SandboxManager&, store::Database&)> question)
 {
     auto promise = std::make_shared<QPromise<Result<R>>>();
     promise->start();
@@ -263,7 +268,8 @@ QFuture<Result<QList<model::Sandbox>>> HostSession::sandboxes(bool includeDestro
 
 QFuture<Result<model::Sandbox>> HostSession::findSandbox(const QString& name)
 {
-    return ask<model::Sandbox>([this, name](virt::SandboxManager&, store::Database& db) -> Result<model::Sandbox> {
+    return ask<model::Sandbox>([this, name](virt::SandboxManager&,
+                                            store::Database& db) -> Result<model::Sandbox> {
         auto row = store::liveSandboxNamed(db, hostId(), name);
         if (!row)
             return row.error();
@@ -276,8 +282,9 @@ QFuture<Result<model::Sandbox>> HostSession::findSandbox(const QString& name)
 
 QFuture<Result<QList<virt::SnapshotInfo>>> HostSession::snapshots(const QString& sandboxId)
 {
-    return ask<QList<virt::SnapshotInfo>>(
-        [sandboxId](virt::SandboxManager& manager, store::Database&) { return manager.snapshots(sandboxId); });
+    return ask<QList<virt::SnapshotInfo>>([sandboxId](virt::SandboxManager& manager, store::Database&) {
+        return manager.snapshots(sandboxId);
+    });
 }
 
 template <typename T>
@@ -300,12 +307,13 @@ void HostSession::run(const Operation<T>& op,
                       std::function<Result<T>(virt::SandboxManager&, const Operation<T>&)> work,
                       std::function<QString(const T&)> summarize)
 {
-    const bool started = onWorker([this, op, work, summarize](virt::SandboxManager& manager, store::Database& db) {
-        Result<T> r = work(manager, op);
-        const QString summary = r ? summarize(*r) : QString();
-        op.finish(std::move(r), summary);
-        emitSandboxes(db);
-    });
+    const bool started =
+        onWorker([this, op, work, summarize](virt::SandboxManager& manager, store::Database& db) {
+            Result<T> r = work(manager, op);
+            const QString summary = r ? summarize(*r) : QString();
+            op.finish(std::move(r), summary);
+            emitSandboxes(db);
+        });
     if (started)
         return;
     const Error error = m_closing ? closedError() : notConnectedError();
@@ -330,42 +338,46 @@ Operation<model::Sandbox> HostSession::create(const CreateRequest& request, cons
         QStringLiteral("Create %1 from %2")
             .arg(request.name.isEmpty() ? QStringLiteral("a sandbox") : request.name, request.source),
         true);
-    const bool started = onWorker([this, op, options](virt::SandboxManager& manager, store::Database&) mutable {
-        options.hostId = hostId();
-        auto plan = manager.planCreate(options, op.progressSink());
-        if (!plan) {
-            op.finish(plan.error());
-            return;
-        }
-        if (!plan->admission) {
-            build(op, *plan);
-            return;
-        }
-        if (!m_setup.admit) {
-            op.finish(makeError(ErrorCode::Refused,
-                                QStringLiteral("Creating %1 needs a person's approval (%2), and approvals are not "
-                                               "available here")
-                                    .arg(plan->options.name, plan->admission->over.join(QStringLiteral("; ")))));
-            return;
-        }
-        // The answer may take minutes: no thread waits for it. The rest of the create runs on a worker once a
-        // person decided; a session closed meanwhile fails it instead.
-        m_setup.admit(*plan->admission, op.progressSink(), op.cancelToken())
-            .then([relay = m_relay, op, plan = *plan](Result<void> allowed) {
-                if (!allowed) {
-                    op.finish(allowed.error());
-                    return;
-                }
-                QMutexLocker lock(&relay->mutex);
-                if (!relay->session) {
-                    op.finish(makeError(ErrorCode::Cancelled, QStringLiteral("The host was closed")));
-                    return;
-                }
-                HostSession* self = relay->session;
-                if (!self->onWorker([self, op, plan](virt::SandboxManager&, store::Database&) { self->build(op, plan); }))
-                    op.finish(self->closedError());
-            });
-    });
+    const bool started =
+        onWorker([this, op, options](virt::SandboxManager& manager, store::Database&) mutable {
+            options.hostId = hostId();
+            auto plan = manager.planCreate(options, op.progressSink());
+            if (!plan) {
+                op.finish(plan.error());
+                return;
+            }
+            if (!plan->admission) {
+                build(op, *plan);
+                return;
+            }
+            if (!m_setup.admit) {
+                op.finish(makeError(
+                    ErrorCode::Refused,
+                    QStringLiteral("Creating %1 needs a person's approval (%2), and approvals are not "
+                                   "available here")
+                        .arg(plan->options.name, plan->admission->over.join(QStringLiteral("; ")))));
+                return;
+            }
+            // The answer may take minutes: no thread waits for it. The rest of the create runs on a worker
+            // once a person decided; a session closed meanwhile fails it instead.
+            m_setup.admit(*plan->admission, op.progressSink(), op.cancelToken())
+                .then([relay = m_relay, op, plan = *plan](Result<void> allowed) {
+                    if (!allowed) {
+                        op.finish(allowed.error());
+                        return;
+                    }
+                    QMutexLocker lock(&relay->mutex);
+                    if (!relay->session) {
+                        op.finish(makeError(ErrorCode::Cancelled, QStringLiteral("The host was closed")));
+                        return;
+                    }
+                    HostSession* self = relay->session;
+                    if (!self->onWorker([self, op, plan](virt::SandboxManager&, store::Database&) {
+                            self->build(op, plan);
+                        }))
+                        op.finish(self->closedError());
+                });
+        });
     if (!started) {
         const Error error = m_closing ? closedError() : notConnectedError();
         QMetaObject::invokeMethod(
@@ -394,10 +406,9 @@ void HostSession::build(const Operation<model::Sandbox>& op, const virt::CreateP
     emitSandboxes(**db);
 }
 
-Operation<model::Sandbox> HostSession::lifecycle(OperationKind kind, const QString& verb, const QString& sandboxId,
-                                                 const model::Actor& actor,
-                                                 Result<model::Sandbox> (virt::SandboxManager::*step)(const QString&,
-                                                                                                     const model::Actor&))
+Operation<model::Sandbox> HostSession::lifecycle(
+    OperationKind kind, const QString& verb, const QString& sandboxId, const model::Actor& actor,
+    Result<model::Sandbox> (virt::SandboxManager::*step)(const QString&, const model::Actor&))
 {
     auto op = begin<model::Sandbox>(kind, actor, {}, sandboxId, verb, false);
     run<model::Sandbox>(
@@ -405,18 +416,22 @@ Operation<model::Sandbox> HostSession::lifecycle(OperationKind kind, const QStri
         [sandboxId, step, actor](virt::SandboxManager& m, const Operation<model::Sandbox>&) {
             return (m.*step)(sandboxId, actor);
         },
-        [verb](const model::Sandbox& s) { return QStringLiteral("%1: %2 done").arg(s.name, verb.toLower()); });
+        [verb](const model::Sandbox& s) {
+            return QStringLiteral("%1: %2 done").arg(s.name, verb.toLower());
+        });
     return op;
 }
 
 Operation<model::Sandbox> HostSession::start(const QString& sandboxId, const model::Actor& actor)
 {
-    return lifecycle(OperationKind::Start, QStringLiteral("Start"), sandboxId, actor, &virt::SandboxManager::start);
+    return lifecycle(OperationKind::Start, QStringLiteral("Start"), sandboxId, actor,
+                     &virt::SandboxManager::start);
 }
 
 Operation<model::Sandbox> HostSession::stop(const QString& sandboxId, const model::Actor& actor)
 {
-    return lifecycle(OperationKind::Stop, QStringLiteral("Stop"), sandboxId, actor, &virt::SandboxManager::stop);
+    return lifecycle(OperationKind::Stop, QStringLiteral("Stop"), sandboxId, actor,
+                     &virt::SandboxManager::stop);
 }
 
 Operation<model::Sandbox> HostSession::destroy(const QString& sandboxId, const model::Actor& actor)
@@ -432,23 +447,25 @@ Operation<model::Snapshot> HostSession::snapshot(const QString& sandboxId, const
                                      QStringLiteral("Snapshot %1").arg(snapshotName), false);
     run<model::Snapshot>(
         op,
-        [sandboxId, snapshotName, actor, description](virt::SandboxManager& m, const Operation<model::Snapshot>&) {
+        [sandboxId, snapshotName, actor, description](virt::SandboxManager& m,
+                                                      const Operation<model::Snapshot>&) {
             return m.snapshot(sandboxId, snapshotName, actor, model::SnapshotKind::Manual, description);
         },
         [](const model::Snapshot& s) { return QStringLiteral("snapshot %1 taken").arg(s.name); });
     return op;
 }
 
-Operation<void> HostSession::revert(const QString& sandboxId, const QString& snapshotName, const model::Actor& actor)
+Operation<void> HostSession::revert(const QString& sandboxId, const QString& snapshotName,
+                                    const model::Actor& actor)
 {
     auto op = begin<void>(OperationKind::Revert, actor, snapshotName, sandboxId,
                           QStringLiteral("Revert to %1").arg(snapshotName), false);
-    const bool started = onWorker([this, op, sandboxId, snapshotName, actor](virt::SandboxManager& m,
-                                                                            store::Database& db) {
-        Result<void> r = m.revert(sandboxId, snapshotName, actor);
-        op.finish(r, r ? QStringLiteral("reverted to %1").arg(snapshotName) : QString());
-        emitSandboxes(db);
-    });
+    const bool started =
+        onWorker([this, op, sandboxId, snapshotName, actor](virt::SandboxManager& m, store::Database& db) {
+            Result<void> r = m.revert(sandboxId, snapshotName, actor);
+            op.finish(r, r ? QStringLiteral("reverted to %1").arg(snapshotName) : QString());
+            emitSandboxes(db);
+        });
     if (!started) {
         const Error error = m_closing ? closedError() : notConnectedError();
         QMetaObject::invokeMethod(
@@ -465,14 +482,14 @@ Operation<model::Diff> HostSession::diff(const QString& sandboxId, const QString
                                  QStringLiteral("Diff %1 → %2").arg(fromSnapshot, to), true);
     run<model::Diff>(
         op,
-        [this, sandboxId, fromSnapshot, toSnapshot, actor](virt::SandboxManager& manager,
-                                                           const Operation<model::Diff>& self) -> Result<model::Diff> {
+        [this, sandboxId, fromSnapshot, toSnapshot,
+         actor](virt::SandboxManager& manager, const Operation<model::Diff>& self) -> Result<model::Diff> {
             auto sandbox = store::SandboxRepository(manager.database()).get(sandboxId);
             if (!sandbox)
                 return sandbox.error();
             const inspect::SnapshotInspector inspector;
-            auto d = diffSandbox(manager, manager.database(), inspector, *sandbox, fromSnapshot, toSnapshot, actor,
-                                 self.progressSink(), self.cancelToken(), m_setup.connectHost);
+            auto d = diffSandbox(manager, manager.database(), inspector, *sandbox, fromSnapshot, toSnapshot,
+                                 actor, self.progressSink(), self.cancelToken(), m_setup.connectHost);
             if (!d) {
                 Error e = d.error();
                 if (!e.detail.isEmpty())
@@ -483,7 +500,10 @@ Operation<model::Diff> HostSession::diff(const QString& sandboxId, const QString
         },
         [](const model::Diff& d) {
             return QStringLiteral("%1 path(s) changed")
-                .arg(d.summary.value(QStringLiteral("paths")).toObject().value(QStringLiteral("total")).toInt());
+                .arg(d.summary.value(QStringLiteral("paths"))
+                         .toObject()
+                         .value(QStringLiteral("total"))
+                         .toInt());
         });
     return op;
 }
@@ -491,10 +511,13 @@ Operation<model::Diff> HostSession::diff(const QString& sandboxId, const QString
 Operation<virt::ReconcileReport> HostSession::reconcile(const model::Actor& actor)
 {
     auto op = begin<virt::ReconcileReport>(OperationKind::Reconcile, actor, {}, {},
-                                           QStringLiteral("Clean up leftovers on %1").arg(m_setup.host.name), false);
+                                           QStringLiteral("Clean up leftovers on %1").arg(m_setup.host.name),
+                                           false);
     run<virt::ReconcileReport>(
         op,
-        [this](virt::SandboxManager& m, const Operation<virt::ReconcileReport>&) { return m.reconcile(hostId()); },
+        [this](virt::SandboxManager& m, const Operation<virt::ReconcileReport>&) {
+            return m.reconcile(hostId());
+        },
         [](const virt::ReconcileReport& r) {
             return QStringLiteral("%1 domain(s), %2 volume(s), %3 row(s) cleaned up")
                 .arg(r.removedDomains.size())
@@ -557,21 +580,24 @@ void HostSession::emitSources(virt::SandboxManager& manager)
 Result<ssh::SandboxEndpoint> HostSession::sandboxEndpoint(const model::Sandbox& sandbox)
 {
     if (sandbox.state != model::SandboxState::Running)
-        return makeError(ErrorCode::Unavailable,
-                         QStringLiteral("Sandbox %1 is %2, not running: start it, then open the terminal again.")
-                             .arg(sandbox.name, model::enumName(sandbox.state)));
+        return makeError(
+            ErrorCode::Unavailable,
+            QStringLiteral("Sandbox %1 is %2, not running: start it, then open the terminal again.")
+                .arg(sandbox.name, model::enumName(sandbox.state)));
     if (sandbox.ip.isEmpty())
-        return makeError(ErrorCode::Unavailable,
-                         QStringLiteral("Sandbox %1 has no IP address yet: wait until it has finished booting "
-                                        "(the hosts dock shows its address), then try again.")
-                             .arg(sandbox.name));
+        return makeError(
+            ErrorCode::Unavailable,
+            QStringLiteral("Sandbox %1 has no IP address yet: wait until it has finished booting "
+                           "(the hosts dock shows its address), then try again.")
+                .arg(sandbox.name));
     auto key = ssh::PublicKey::fromOpenSshLine(sandbox.hostPublicKey);
     if (!key)
-        return makeError(ErrorCode::Unavailable,
-                         QStringLiteral("Sandbox %1 has no SSH host key Fluid injected, so its identity cannot be "
-                                        "verified; recreate the sandbox to get a terminal on it.")
-                             .arg(sandbox.name),
-                         key.error().message);
+        return makeError(
+            ErrorCode::Unavailable,
+            QStringLiteral("Sandbox %1 has no SSH host key Fluid injected, so its identity cannot be "
+                           "verified; recreate the sandbox to get a terminal on it.")
+                .arg(sandbox.name),
+            key.error().message);
     ssh::SandboxEndpoint endpoint;
     endpoint.sandboxId = sandbox.id;
     endpoint.sandboxName = sandbox.name;
@@ -593,8 +619,9 @@ Result<std::shared_ptr<ssh::SshConnection>> HostSession::jumpConnection()
                          shell.error().detail);
     auto connection = std::dynamic_pointer_cast<ssh::SshConnection>(*shell);
     if (!connection)
-        return makeError(ErrorCode::InvalidArgument,
-                         QStringLiteral("The connection to %1 cannot forward to its sandboxes").arg(m_setup.host.name));
+        return makeError(
+            ErrorCode::InvalidArgument,
+            QStringLiteral("The connection to %1 cannot forward to its sandboxes").arg(m_setup.host.name));
     m_jump = connection;
     return m_jump;
 }
@@ -607,9 +634,10 @@ Result<std::shared_ptr<const ssh::CertificateAuthority>> HostSession::certificat
             return m_ca;
     }
     if (!m_setup.loadCa)
-        return makeError(ErrorCode::Config, QStringLiteral("No SSH certificate authority is configured for %1, so "
-                                                           "Fluid cannot log in to its sandboxes.")
-                                                .arg(m_setup.host.name));
+        return makeError(ErrorCode::Config,
+                         QStringLiteral("No SSH certificate authority is configured for %1, so "
+                                        "Fluid cannot log in to its sandboxes.")
+                             .arg(m_setup.host.name));
     auto loaded = m_setup.loadCa();
     if (!loaded)
         return makeError(loaded.error().code,
@@ -641,8 +669,9 @@ void HostSession::openShell(const QString& sandboxId, const model::Actor& actor,
         return;
     }
     if (!isOpen()) {
-        answer(makeError(ErrorCode::Unavailable,
-                         QStringLiteral("%1 is not connected yet; try again once it is.").arg(m_setup.host.name)));
+        answer(makeError(
+            ErrorCode::Unavailable,
+            QStringLiteral("%1 is not connected yet; try again once it is.").arg(m_setup.host.name)));
         return;
     }
     onWorker([this, sandboxId, actor, answer](virt::SandboxManager&, store::Database& db) {
@@ -673,6 +702,10 @@ void HostSession::openShell(const QString& sandboxId, const model::Actor& actor,
         ssh::SandboxShellOptions options;
         options.actor = actor.toString();
         options.auditSink = m_audit.sink();
+        {
+            QMutexLocker lock(&m_mutex);
+            options.certificateValidity = m_setup.certificateValidity;
+        }
         // The last owner may be the GUI thread: closing joins the connection's thread, so it happens on a
         // worker.
         std::shared_ptr<ssh::SandboxShell> shell(
@@ -739,11 +772,12 @@ void HostSession::close()
     });
 }
 
-void HostSession::setDefaults(const virt::CreateOptions& createDefaults, int stopTimeoutS)
+void HostSession::setDefaults(const Setup& fresh)
 {
     QMutexLocker lock(&m_mutex);
-    m_setup.createDefaults = createDefaults;
-    m_setup.manager.stopTimeoutS = stopTimeoutS;
+    m_setup.createDefaults = fresh.createDefaults;
+    m_setup.manager.stopTimeoutS = fresh.manager.stopTimeoutS;
+    m_setup.certificateValidity = fresh.certificateValidity;
 }
 
 virt::ManagerOptions HostSession::currentManagerOptions() const
@@ -754,15 +788,17 @@ virt::ManagerOptions HostSession::currentManagerOptions() const
 
 Error HostSession::closedError() const
 {
-    return makeError(ErrorCode::Cancelled,
-                     QStringLiteral("%1 was closed (its settings changed or it was removed); use the host as it is "
-                                    "listed now.")
-                         .arg(m_setup.host.name));
+    return makeError(
+        ErrorCode::Cancelled,
+        QStringLiteral("%1 was closed (its settings changed or it was removed); use the host as it is "
+                       "listed now.")
+            .arg(m_setup.host.name));
 }
 
 Error HostSession::notConnectedError() const
 {
-    return makeError(ErrorCode::Unavailable, QStringLiteral("%1 is not connected yet.").arg(m_setup.host.name));
+    return makeError(ErrorCode::Unavailable,
+                     QStringLiteral("%1 is not connected yet.").arg(m_setup.host.name));
 }
 
 } // namespace fluid::services

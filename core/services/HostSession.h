@@ -18,6 +18,7 @@
 #include <QThreadPool>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -28,9 +29,9 @@ namespace fluid::services {
 /// its SSH (the session's defaults fill in the rest).
 struct CreateRequest {
     QString source;
-    QString name;      ///< empty: generated
-    int memoryMib = 0; ///< 0: the default
-    int vcpus = 0;     ///< 0: the default
+    QString name;                  ///< empty: generated
+    int memoryMib = 0;             ///< 0: the default
+    int vcpus = 0;                 ///< 0: the default
     std::optional<bool> waitReady; ///< wait until its SSH answers; unset: the default (yes)
 };
 
@@ -85,6 +86,9 @@ public:
         /// Where operations are registered (Services' registry, shared by every host). Unset: the session
         /// keeps a registry of its own.
         OperationRegistry* operations = nullptr;
+        /// How long the certificates of openShell()'s connections last (ssh.cert_ttl_minutes); they are
+        /// renewed underneath before they run out.
+        std::chrono::seconds certificateValidity{300};
         /// Cleans up after a crash (SandboxManager::reconcile) when the session opens. The desktop app's
         /// sessions do; a command-line session does not touch what another running Fluid may be making.
         bool reconcileOnOpen = true;
@@ -155,8 +159,8 @@ public:
     /// Diffs a sandbox between two of its snapshots by name (an empty `toSnapshot` means now: a fresh
     /// snapshot is taken first), served from the store when computed before. A remote host's disk is read
     /// there over Setup::connectHost.
-    Operation<model::Diff> diff(const QString& sandboxId, const QString& fromSnapshot, const QString& toSnapshot,
-                                const model::Actor& actor);
+    Operation<model::Diff> diff(const QString& sandboxId, const QString& fromSnapshot,
+                                const QString& toSnapshot, const model::Actor& actor);
     /// Removes Fluid domains and volumes nobody owns and fixes rows whose domain is gone.
     Operation<virt::ReconcileReport> reconcile(const model::Actor& actor);
 
@@ -177,9 +181,10 @@ public:
     /// terminals keep their own connections. Calling it again does nothing.
     void close();
     bool isClosing() const { return m_closeRequested; }
-    /// New sandbox defaults from changed settings (memory, vCPUs, accelerator, limits, ready timeout, and
-    /// the stop timeout) for operations started from now on; running ones keep theirs.
-    void setDefaults(const virt::CreateOptions& createDefaults, int stopTimeoutS);
+    /// New defaults from changed settings, taken from `fresh` (a setup made from them for the same host):
+    /// sandbox defaults (memory, vCPUs, accelerator, limits, ready timeout), the stop timeout and the
+    /// certificate validity, for operations and shells started from now on; running ones keep theirs.
+    void setDefaults(const Setup& fresh);
     /// How many worker threads run work right now (for tests: a create waiting for a person holds none).
     int activeWorkers() const { return m_pool.activeThreadCount(); }
 
@@ -207,14 +212,14 @@ private:
     /// Runs `work` for `op` on a worker and finishes op with its result (summary from `summarize`), then
     /// emits the sandboxes; fails op at once (asynchronously for the caller) when no work can start.
     template <typename T>
-    void run(const Operation<T>& op, std::function<Result<T>(virt::SandboxManager&, const Operation<T>&)> work,
+    void run(const Operation<T>& op,
+             std::function<Result<T>(virt::SandboxManager&, const Operation<T>&)> work,
              std::function<QString(const T&)> summarize);
     template <typename R>
     QFuture<Result<R>> ask(std::function<Result<R>(virt::SandboxManager&, store::Database&)> question);
-    Operation<model::Sandbox> lifecycle(OperationKind kind, const QString& verb, const QString& sandboxId,
-                                        const model::Actor& actor,
-                                        Result<model::Sandbox> (virt::SandboxManager::*step)(const QString&,
-                                                                                           const model::Actor&));
+    Operation<model::Sandbox>
+    lifecycle(OperationKind kind, const QString& verb, const QString& sandboxId, const model::Actor& actor,
+              Result<model::Sandbox> (virt::SandboxManager::*step)(const QString&, const model::Actor&));
     /// The second half of a create, once the plan is allowed.
     void build(const Operation<model::Sandbox>& op, const virt::CreatePlan& plan);
     /// The SSH connection to a remote host (Setup::connectHost), made once and reused while it is up.

@@ -39,8 +39,7 @@ HostSessionSet::Changes HostSessionSet::apply(const config::Settings& settings)
             gone << name;
         } else {
             changes.kept << name;
-            const HostSession::Setup fresh = m_makeSetup(settings, *wanted);
-            live.session->setDefaults(fresh.createDefaults, fresh.manager.stopTimeoutS);
+            live.session->setDefaults(m_makeSetup(settings, *wanted));
         }
     }
     for (const QString& name : std::as_const(gone))

@@ -5,9 +5,9 @@ namespace fluid::services {
 
 QString operationKindName(OperationKind kind)
 {
-    static const char* const names[] = {"connect", "create",    "start",       "stop",       "destroy",
-                                        "snapshot", "revert",   "diff",        "reconcile",  "image-build",
-                                        "agent-turn", "playbook-run"};
+    static const char* const names[] = {"connect",   "create",      "start",      "stop",
+                                        "destroy",   "snapshot",    "revert",     "diff",
+                                        "reconcile", "image-build", "agent-turn", "playbook-run"};
     return QLatin1String(names[int(kind)]);
 }
 
@@ -59,7 +59,8 @@ void OperationRegistry::report(quint64 id, const Progress& progress)
     Q_EMIT changed(info);
 }
 
-void OperationRegistry::end(quint64 id, const std::optional<Error>& error, const QString& outcome, std::any result)
+void OperationRegistry::end(quint64 id, const std::optional<Error>& error, const QString& outcome,
+                            std::any result)
 {
     OperationInfo info;
     {

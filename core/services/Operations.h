@@ -91,7 +91,9 @@ public:
     void progress(const Progress& p) const;
     ProgressSink progressSink() const
     {
-        return [self = *this](const Progress& p) { self.progress(p); };
+        return [self = *this](const Progress& p) {
+            self.progress(p);
+        };
     }
     /// Records the outcome (only the first call counts); `summary` is what a person reads of a success.
     void finish(Result<T> result, const QString& summary = {}) const;
@@ -109,9 +111,9 @@ private:
 };
 
 /// Every long operation of this process (sandbox lifecycle, snapshots, diffs, image builds; later agent turns
-/// and playbook runs): each has an id, an actor, progress, a cancel token and a typed result. Front ends watch
-/// it through the signals (the GUI's operation list), wait on an Operation's future (CLI, agent, REST), and
-/// query it: what runs now, what ended lately and how. Finished operations are kept, newest last, up to
+/// and playbook runs): each has an id, an actor, progress, a cancel token and a typed result. Front ends
+/// watch it through the signals (the GUI's operation list), wait on an Operation's future (CLI, agent, REST),
+/// and query it: what runs now, what ended lately and how. Finished operations are kept, newest last, up to
 /// `keepFinished`.
 ///
 /// Thread: create and destroy on one thread (the GUI thread in the app); every other call from any thread.

@@ -12,16 +12,17 @@ Result<model::Snapshot> findSnapshot(store::Database& db, const model::Sandbox& 
     if (!row)
         return row.error();
     if (!*row)
-        return makeError(ErrorCode::NotFound, QStringLiteral("%1 has no snapshot named %2").arg(sandbox.name, name));
+        return makeError(ErrorCode::NotFound,
+                         QStringLiteral("%1 has no snapshot named %2").arg(sandbox.name, name));
     return **row;
 }
 
 Result<model::Snapshot> takeDiffSnapshot(virt::SandboxManager& manager, const model::Sandbox& sandbox,
                                          const model::Actor& actor, const Clock& clock)
 {
-    return manager.snapshot(sandbox.id,
-                            QStringLiteral("diff-%1").arg(clock.now().toString(QStringLiteral("yyyyMMdd-HHmmss"))),
-                            actor, model::SnapshotKind::Auto, QStringLiteral("taken for a diff"));
+    return manager.snapshot(
+        sandbox.id, QStringLiteral("diff-%1").arg(clock.now().toString(QStringLiteral("yyyyMMdd-HHmmss"))),
+        actor, model::SnapshotKind::Auto, QStringLiteral("taken for a diff"));
 }
 
 Result<model::Diff> diffSandbox(virt::SandboxManager& manager, store::Database& db,
@@ -33,7 +34,8 @@ Result<model::Diff> diffSandbox(virt::SandboxManager& manager, store::Database& 
     auto from = findSnapshot(db, sandbox, fromName);
     if (!from)
         return from.error();
-    auto to = toName.isEmpty() ? takeDiffSnapshot(manager, sandbox, actor) : findSnapshot(db, sandbox, toName);
+    auto to =
+        toName.isEmpty() ? takeDiffSnapshot(manager, sandbox, actor) : findSnapshot(db, sandbox, toName);
     if (!to)
         return to.error();
     return inspect::diffSnapshots(db, inspector, sandbox, *from, *to, progress, cancel, connectHost);

@@ -101,8 +101,9 @@ QString Services::applySettings(const config::Settings& settings)
 
 HostSession::Setup Services::hostSetup(const config::HostSettings& host) const
 {
-    HostSession::Setup setup = HostSession::setupFor(m_config.settings, host, m_database.value_or(store::DatabaseOptions{}),
-                                                     m_loadCa, loginKeyLoader(host));
+    HostSession::Setup setup =
+        HostSession::setupFor(m_config.settings, host, m_database.value_or(store::DatabaseOptions{}),
+                              m_loadCa, loginKeyLoader(host));
     setup.operations = m_operations.get();
     if (m_database)
         setup.admit = approvalGate(m_approvals.get(), *m_database);

@@ -140,8 +140,9 @@ const QList<Migration>& migrations()
                             "content))"),
          },
          {
-             QStringLiteral("UPDATE messages SET content = json_build_array(json_build_object('type', 'text', "
-                            "'text', content))::text"),
+             QStringLiteral(
+                 "UPDATE messages SET content = json_build_array(json_build_object('type', 'text', "
+                 "'text', content))::text"),
          }},
     };
     return list;

@@ -51,12 +51,14 @@ Result<QList<Sandbox>> settledSandboxesOfDomain(Database& db, const QString& dom
 
 Result<std::optional<Snapshot>> snapshotNamed(Database& db, const QString& sandboxId, const QString& name)
 {
-    return first(SnapshotRepository(db).select(QStringLiteral("sandbox_id = ? AND name = ?"), {sandboxId, name}));
+    return first(
+        SnapshotRepository(db).select(QStringLiteral("sandbox_id = ? AND name = ?"), {sandboxId, name}));
 }
 
 Result<void> removeSnapshotNamed(Database& db, const QString& sandboxId, const QString& name)
 {
-    auto r = db.exec(QStringLiteral("DELETE FROM snapshots WHERE sandbox_id = ? AND name = ?"), {sandboxId, name});
+    auto r =
+        db.exec(QStringLiteral("DELETE FROM snapshots WHERE sandbox_id = ? AND name = ?"), {sandboxId, name});
     if (!r)
         return r.error();
     return {};
@@ -89,7 +91,8 @@ Result<QList<Approval>> approvalsWithIds(Database& db, const QStringList& ids)
     QVariantList binds;
     for (const QString& id : ids)
         binds << id;
-    return ApprovalRepository(db).select(QStringLiteral("id IN (%1)").arg(marks.join(QLatin1Char(','))), binds);
+    return ApprovalRepository(db).select(QStringLiteral("id IN (%1)").arg(marks.join(QLatin1Char(','))),
+                                         binds);
 }
 
 Result<QList<Message>> sessionMessages(Database& db, const QString& sessionId)
@@ -106,7 +109,8 @@ Result<QList<PlaybookTask>> playbookTasks(Database& db, const QString& playbookI
 Result<void> replacePlaybookTasks(Database& db, const QString& playbookId, QList<PlaybookTask> tasks)
 {
     return db.transaction([&]() -> Result<void> {
-        auto removed = db.exec(QStringLiteral("DELETE FROM playbook_tasks WHERE playbook_id = ?"), {playbookId});
+        auto removed =
+            db.exec(QStringLiteral("DELETE FROM playbook_tasks WHERE playbook_id = ?"), {playbookId});
         if (!removed)
             return removed.error();
         PlaybookTaskRepository repo(db);

@@ -15,15 +15,25 @@ using namespace fluid::model;
 
 namespace {
 
-// ---- values to and from the database -----------------------------------------------------------------------
+// ---- values to and from the database
+// -----------------------------------------------------------------------
 
 QVariant toDb(const QString& s, bool nullIfEmpty)
 {
     return nullIfEmpty && s.isEmpty() ? QVariant(QMetaType(QMetaType::QString)) : QVariant(s);
 }
-QVariant toDb(int v, bool) { return v; }
-QVariant toDb(qint64 v, bool) { return v; }
-QVariant toDb(bool v, bool) { return int(v); }
+QVariant toDb(int v, bool)
+{
+    return v;
+}
+QVariant toDb(qint64 v, bool)
+{
+    return v;
+}
+QVariant toDb(bool v, bool)
+{
+    return int(v);
+}
 QVariant toDb(const QDateTime& t, bool)
 {
     return t.isValid() ? QVariant(t.toMSecsSinceEpoch()) : QVariant(QMetaType(QMetaType::LongLong));
@@ -51,16 +61,34 @@ QVariant toDb(E e, bool)
     return enumName(e);
 }
 
-void fromDb(const QVariant& v, QString& out) { out = v.toString(); }
-void fromDb(const QVariant& v, int& out) { out = v.toInt(); }
-void fromDb(const QVariant& v, qint64& out) { out = v.toLongLong(); }
-void fromDb(const QVariant& v, bool& out) { out = v.toInt() != 0; }
+void fromDb(const QVariant& v, QString& out)
+{
+    out = v.toString();
+}
+void fromDb(const QVariant& v, int& out)
+{
+    out = v.toInt();
+}
+void fromDb(const QVariant& v, qint64& out)
+{
+    out = v.toLongLong();
+}
+void fromDb(const QVariant& v, bool& out)
+{
+    out = v.toInt() != 0;
+}
 void fromDb(const QVariant& v, QDateTime& out)
 {
     out = v.isNull() ? QDateTime() : QDateTime::fromMSecsSinceEpoch(v.toLongLong(), Qt::UTC);
 }
-void fromDb(const QVariant& v, QJsonObject& out) { out = QJsonDocument::fromJson(v.toByteArray()).object(); }
-void fromDb(const QVariant& v, QByteArray& out) { out = v.toByteArray(); }
+void fromDb(const QVariant& v, QJsonObject& out)
+{
+    out = QJsonDocument::fromJson(v.toByteArray()).object();
+}
+void fromDb(const QVariant& v, QByteArray& out)
+{
+    out = v.toByteArray();
+}
 void fromDb(const QVariant& v, std::optional<int>& out)
 {
     out = v.isNull() ? std::nullopt : std::optional<int>(v.toInt());
@@ -92,7 +120,8 @@ QVariant redactValue(const QVariant& v)
     return v;
 }
 
-// ---- the column tables -------------------------------------------------------------------------------------
+// ---- the column tables
+// -------------------------------------------------------------------------------------
 
 /// One column of a table: its name, how it is read from and written to a row, and whether it is stored
 /// verbatim (ids, hashes, keys) instead of redacted.
@@ -112,7 +141,9 @@ Column<T> col(const char* name, M T::*member, int flags = Plain)
     const bool nullIfEmpty = flags & NullIfEmpty;
     return {QString::fromLatin1(name), bool(flags & Verbatim),
             [member, nullIfEmpty](const T& row) { return toDb(row.*member, nullIfEmpty); },
-            [member](T& row, const QVariant& v) { fromDb(v, row.*member); }};
+            [member](T& row, const QVariant& v) {
+                fromDb(v, row.*member);
+            }};
 }
 
 /// An enum column; a name this Fluid does not know reads as `unknown`.
@@ -227,9 +258,9 @@ const TableDef<AgentSession>& table()
     static const TableDef<AgentSession> d{
         QStringLiteral("agent_sessions"),
         {col("id", &AgentSession::id, Verbatim),
-         col("sandbox_id", &AgentSession::sandboxId, Verbatim | NullIfEmpty), col("task", &AgentSession::task),
-         enumCol("mode", &AgentSession::mode, AgentMode::ReadOnly), col("provider", &AgentSession::provider),
-         col("model", &AgentSession::model),
+         col("sandbox_id", &AgentSession::sandboxId, Verbatim | NullIfEmpty),
+         col("task", &AgentSession::task), enumCol("mode", &AgentSession::mode, AgentMode::ReadOnly),
+         col("provider", &AgentSession::provider), col("model", &AgentSession::model),
          enumCol("state", &AgentSession::state, AgentSessionState::Failed),
          col("created_at", &AgentSession::createdAt), col("ended_at", &AgentSession::endedAt)}};
     return d;
@@ -325,7 +356,8 @@ T fromRecord(const QSqlRecord& record)
 
 } // namespace
 
-// ---- generic repository -------------------------------------------------------------------------------------
+// ---- generic repository
+// -------------------------------------------------------------------------------------
 
 template <typename T>
 Result<void> Repository<T>::insert(const T& row)
@@ -333,9 +365,9 @@ Result<void> Repository<T>::insert(const T& row)
     const TableDef<T>& d = table<T>();
     QStringList marks;
     marks.fill(QStringLiteral("?"), d.columns.size());
-    auto r = m_db.exec(
-        QStringLiteral("INSERT INTO %1 (%2) VALUES (%3)").arg(d.name, d.columnList(), marks.join(QLatin1Char(','))),
-        redactedValues(row));
+    auto r = m_db.exec(QStringLiteral("INSERT INTO %1 (%2) VALUES (%3)")
+                           .arg(d.name, d.columnList(), marks.join(QLatin1Char(','))),
+                       redactedValues(row));
     if (!r)
         return r.error();
     return {};
@@ -357,13 +389,14 @@ Result<void> Repository<T>::update(const T& row)
     if (!r)
         return r.error();
     if (r->numRowsAffected() == 0)
-        return makeError(ErrorCode::NotFound, QStringLiteral("No %1 row with id %2").arg(d.name, key.toString()));
+        return makeError(ErrorCode::NotFound,
+                         QStringLiteral("No %1 row with id %2").arg(d.name, key.toString()));
     return {};
 }
 
 template <typename T>
-Result<QList<T>> Repository<T>::select(const QString& where, const QVariantList& binds, const QString& orderBy,
-                                       int limit)
+Result<QList<T>> Repository<T>::select(const QString& where, const QVariantList& binds,
+                                       const QString& orderBy, int limit)
 {
     const TableDef<T>& d = table<T>();
     QString sql = QStringLiteral("SELECT %1 FROM %2").arg(d.columnList(), d.name);
@@ -421,7 +454,8 @@ template <typename T>
 Result<void> Repository<T>::remove(const QString& id)
 {
     const TableDef<T>& d = table<T>();
-    auto r = m_db.exec(QStringLiteral("DELETE FROM %1 WHERE %2 = ?").arg(d.name, d.columns.first().name), {id});
+    auto r =
+        m_db.exec(QStringLiteral("DELETE FROM %1 WHERE %2 = ?").arg(d.name, d.columns.first().name), {id});
     if (!r)
         return r.error();
     if (r->numRowsAffected() == 0)

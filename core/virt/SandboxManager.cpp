@@ -426,7 +426,8 @@ Result<Sandbox> SandboxManager::create(const CreatePlan& plan, const ProgressSin
         audit(o.actor, QStringLiteral("sandbox.create.failed"),
               QStringLiteral("Creating %1 failed: %2").arg(o.name, error.message), made.row.id,
               QJsonObject{{QStringLiteral("error"), error.toString()},
-                          {QStringLiteral("rollback"), undone ? QStringLiteral("complete") : undone.error().toString()}});
+                          {QStringLiteral("rollback"),
+                           undone ? QStringLiteral("complete") : undone.error().toString()}});
         if (!undone)
             qCWarning(lcVirt) << undone.error().toString();
         return error;
@@ -485,7 +486,8 @@ Result<void> SandboxManager::insertRow(const CreatePlan& plan, Created& made)
               .arg(o.memoryMib)
               .arg(o.vcpus)
               .arg(made.row.accelerator),
-          made.row.id, QJsonObject{{QStringLiteral("source"), o.sourceDomain}, {QStringLiteral("host"), m_hv.uri()}});
+          made.row.id,
+          QJsonObject{{QStringLiteral("source"), o.sourceDomain}, {QStringLiteral("host"), m_hv.uri()}});
     made.spec.domainName = made.row.domainName;
     made.spec.sandboxId = made.row.id;
     made.spec.sourceName = plan.source.name;
@@ -530,8 +532,8 @@ Result<void> SandboxManager::copyNvram(const CreatePlan& plan, Created& made)
     if (!nvram.open(QIODevice::ReadOnly))
         return makeError(ErrorCode::Io, QStringLiteral("Cannot read the NVRAM of %1").arg(plan.source.name),
                          nvram.errorString());
-    auto copy =
-        storeHostFile(m_options.poolName, hostFileName(made.row.name, QStringLiteral("nvram.fd")), nvram.readAll());
+    auto copy = storeHostFile(m_options.poolName, hostFileName(made.row.name, QStringLiteral("nvram.fd")),
+                              nvram.readAll());
     if (!copy)
         return copy.error();
     made.hostFiles << *copy;
@@ -574,8 +576,8 @@ Result<void> SandboxManager::injectIdentity(const CreatePlan& plan, Created& mad
     return {};
 }
 
-Result<void> SandboxManager::defineAndStart(const CreatePlan& plan, Created& made, const ProgressSink& progress,
-                                            const CancelToken& cancel)
+Result<void> SandboxManager::defineAndStart(const CreatePlan& plan, Created& made,
+                                            const ProgressSink& progress, const CancelToken& cancel)
 {
     if (cancel.isCancelled())
         return cancelError();
@@ -610,11 +612,12 @@ Result<QString> SandboxManager::waitForAddress(const CreatePlan& plan, const Cre
         if (ips && !ips->isEmpty())
             return ips->first();
         if (timer.elapsed() > deadline)
-            return makeError(ErrorCode::Timeout,
-                             QStringLiteral("%1 got no IP address within %2 s (is DHCP working on network %3?)")
-                                 .arg(made.row.name)
-                                 .arg(plan.options.readyTimeoutS)
-                                 .arg(m_options.network.name));
+            return makeError(
+                ErrorCode::Timeout,
+                QStringLiteral("%1 got no IP address within %2 s (is DHCP working on network %3?)")
+                    .arg(made.row.name)
+                    .arg(plan.options.readyTimeoutS)
+                    .arg(m_options.network.name));
         // No libvirt event exists for DHCP leases: ask again shortly.
         if (cancel.sleepFor(500))
             return cancelError();
@@ -648,7 +651,8 @@ Result<Sandbox> SandboxManager::markRunning(const CreatePlan& plan, Created& mad
         return r.error();
     audit(o.actor, QStringLiteral("sandbox.create"),
           QStringLiteral("Created %1 from %2%3")
-              .arg(o.name, o.sourceDomain, made.row.ip.isEmpty() ? QString() : QStringLiteral(" at ") + made.row.ip),
+              .arg(o.name, o.sourceDomain,
+                   made.row.ip.isEmpty() ? QString() : QStringLiteral(" at ") + made.row.ip),
           made.row.id,
           QJsonObject{{QStringLiteral("domain"), made.row.domainName}, {QStringLiteral("ip"), made.row.ip}});
     return made.row;
@@ -698,8 +702,7 @@ Result<Sandbox> SandboxManager::start(const QString& sandboxId, const model::Act
     row->updatedAt = m_clock.now();
     if (auto r = store::SandboxRepository(m_db).update(*row); !r)
         return r.error();
-    audit(actor, QStringLiteral("sandbox.start"),
-          QStringLiteral("Started %1").arg(row->name), row->id);
+    audit(actor, QStringLiteral("sandbox.start"), QStringLiteral("Started %1").arg(row->name), row->id);
     return row;
 }
 
@@ -756,8 +759,7 @@ Result<Sandbox> SandboxManager::destroy(const QString& sandboxId, const model::A
     row->updatedAt = m_clock.now();
     if (auto r = store::SandboxRepository(m_db).update(*row); !r)
         return r.error();
-    audit(actor, QStringLiteral("sandbox.destroy"),
-          QStringLiteral("Destroyed %1").arg(row->name), row->id,
+    audit(actor, QStringLiteral("sandbox.destroy"), QStringLiteral("Destroyed %1").arg(row->name), row->id,
           QJsonObject{{QStringLiteral("removed"), QJsonArray::fromStringList(mine)}});
     return row;
 }
@@ -779,8 +781,8 @@ Result<model::Snapshot> SandboxManager::snapshot(const QString& sandboxId, const
             qCWarning(lcVirt) << undone.error().toString();
         return r.error();
     }
-    audit(actor, QStringLiteral("snapshot.create"),
-          QStringLiteral("Snapshot %1 of %2").arg(name, row->name), row->id);
+    audit(actor, QStringLiteral("snapshot.create"), QStringLiteral("Snapshot %1 of %2").arg(name, row->name),
+          row->id);
     return snap;
 }
 

@@ -161,7 +161,8 @@ public:
     Result<QList<SnapshotInfo>> snapshots(const QString& sandboxId);
     /// Reverts to the snapshot, then sets the guest clock when it runs.
     Result<void> revert(const QString& sandboxId, const QString& snapshotName, const model::Actor& actor);
-    Result<void> deleteSnapshot(const QString& sandboxId, const QString& snapshotName, const model::Actor& actor);
+    Result<void> deleteSnapshot(const QString& sandboxId, const QString& snapshotName,
+                                const model::Actor& actor);
 
     /// Fluid-named domains and volumes the store does not know, rows in CREATING (a create that died) and
     /// rows whose domain is gone: cleaned up, stored and audited.
@@ -192,8 +193,8 @@ private:
     /// Every volume and local file named for a sandbox ("fluid-<name>.<what>"), by sandbox name.
     Result<QHash<QString, QStringList>> hostFiles();
     Result<void> waitForState(const QString& domain, DomainState wanted, int timeoutMs);
-    void audit(const model::Actor& actor, const QString& kind, const QString& summary, const QString& sandboxId,
-               const QJsonObject& data = {});
+    void audit(const model::Actor& actor, const QString& kind, const QString& summary,
+               const QString& sandboxId, const QJsonObject& data = {});
 
     Hypervisor& m_hv;
     store::Database& m_db;

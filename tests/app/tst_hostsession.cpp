@@ -144,12 +144,14 @@ private Q_SLOTS:
             20000);
 
         QCOMPARE(must(wait(session.start(s.id, m_tester))).state, model::SandboxState::Running);
-        QCOMPARE(must(wait(session.snapshot(s.id, QStringLiteral("one"), m_tester))).name, QStringLiteral("one"));
+        QCOMPARE(must(wait(session.snapshot(s.id, QStringLiteral("one"), m_tester))).name,
+                 QStringLiteral("one"));
         QCOMPARE(must(await(session.snapshots(s.id))).size(), 1);
         QSignalSpy snaps(&session, &services::HostSession::snapshotsLoaded);
         session.loadSnapshots(s.id);
         QTRY_VERIFY_WITH_TIMEOUT(!snaps.isEmpty(), 20000); // emitted on a worker: the spy records it there
-        QCOMPARE(snaps.first().value(1).value<QList<virt::SnapshotInfo>>().first().name, QStringLiteral("one"));
+        QCOMPARE(snaps.first().value(1).value<QList<virt::SnapshotInfo>>().first().name,
+                 QStringLiteral("one"));
         must(wait(session.revert(s.id, QStringLiteral("one"), m_tester)));
         QCOMPARE(must(await(session.findSandbox(QStringLiteral("tree")))).id, s.id);
         QCOMPARE(await(session.findSandbox(QStringLiteral("forest"))).error().message,
@@ -174,10 +176,11 @@ private Q_SLOTS:
         for (const model::AuditEvent& e : must(store::AuditLog(*db).list()))
             if (e.sandboxId == s.id)
                 actors << e.kind + QLatin1Char('=') + e.actor;
-        for (const char* kind : {"sandbox.create", "sandbox.start", "snapshot.create", "snapshot.revert",
-                                 "sandbox.destroy"})
+        for (const char* kind :
+             {"sandbox.create", "sandbox.start", "snapshot.create", "snapshot.revert", "sandbox.destroy"})
             QVERIFY2(actors.contains(QLatin1String(kind) + QStringLiteral("=person:tester")), kind);
-        QVERIFY2(actors.contains(QStringLiteral("sandbox.state=system")), qPrintable(actors.join(QLatin1Char(' '))));
+        QVERIFY2(actors.contains(QStringLiteral("sandbox.state=system")),
+                 qPrintable(actors.join(QLatin1Char(' '))));
     }
 
     void identityIssuerLoadsTheCaLazilyOffTheGuiThread()
@@ -222,7 +225,8 @@ private Q_SLOTS:
         QSignalSpy opened(&session, &services::HostSession::opened);
         const Result<QString> r = await(session.open());
         QVERIFY(!r);
-        QVERIFY2(r.error().message.startsWith(QLatin1String("local: Cannot connect")), qPrintable(r.error().message));
+        QVERIFY2(r.error().message.startsWith(QLatin1String("local: Cannot connect")),
+                 qPrintable(r.error().message));
         QTRY_COMPARE(opened.count(), 1); // queued from the worker
         QCOMPARE(opened.first().value(0).toBool(), false);
         QCOMPARE(opened.first().value(1).toString(), r.error().message);
@@ -258,9 +262,9 @@ private Q_SLOTS:
         must(await(session.open()));
 
         // New defaults reach later operations; a running one keeps its own.
-        virt::CreateOptions defaults = session.createDefaults();
-        defaults.readyTimeoutS = 900;
-        session.setDefaults(defaults, 42);
+        services::HostSession::Setup fresh = s;
+        fresh.createDefaults.readyTimeoutS = 900;
+        session.setDefaults(fresh);
         QCOMPARE(session.createDefaults().readyTimeoutS, 900);
 
         const auto create = session.create(createRequest(QStringLiteral("closing")), m_tester);
@@ -275,7 +279,8 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(closed.count(), 1, 20000);
         const Result<model::Sandbox> cancelled = wait(create);
         QCOMPARE(cancelled.error().code, ErrorCode::Cancelled);
-        QVERIFY2(cancelled.error().message.contains(QLatin1String("cancelled")), qPrintable(cancelled.error().message));
+        QVERIFY2(cancelled.error().message.contains(QLatin1String("cancelled")),
+                 qPrintable(cancelled.error().message));
         QCOMPARE(session.operations()->find(create.id())->state, OperationState::Cancelled);
         QVERIFY(!session.isOpen());
         QCOMPARE(liveCount(), 0);
@@ -313,7 +318,9 @@ private Q_SLOTS:
         approval::ApprovalBroker& broker = *services.approvals();
         const model::Actor agent = model::Actor::agent(QStringLiteral("s-1"));
 
-        const auto pendingNow = [&]() { return must(broker.pending(*db)); };
+        const auto pendingNow = [&]() {
+            return must(broker.pending(*db));
+        };
         const auto waitForRequest = [&]() -> model::Approval {
             QElapsedTimer t;
             t.start();
@@ -334,8 +341,8 @@ private Q_SLOTS:
                  qPrintable(request.request));
         QCOMPARE(request.context.value(QStringLiteral("over")).toArray().first().toString(),
                  QStringLiteral("sandboxes would use 2 MiB, the limit is 1 MiB"));
-        QTRY_VERIFY_WITH_TIMEOUT(log.said(QStringLiteral("waiting for approval %1").arg(request.id), approved.id()),
-                                 20000);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            log.said(QStringLiteral("waiting for approval %1").arg(request.id), approved.id()), 20000);
         QTest::qWait(300); // well past the first look of the poll
         QVERIFY(!approved.future().isFinished());
         QCOMPARE(session->activeWorkers(), 0); // nobody parked on the answer

@@ -30,6 +30,7 @@ class TestApprovalInbox : public QObject {
 
     std::unique_ptr<store::Database> m_db;
     ManualClock m_clock;
+    std::unique_ptr<approval::ApprovalBroker> m_broker;
 
     Approval file(const QString& name)
     {
@@ -37,8 +38,8 @@ class TestApprovalInbox : public QObject {
         a.kind = QStringLiteral("resources");
         a.request = QStringLiteral("Create sandbox %1 beyond its limits").arg(name);
         a.context = QJsonObject{{QStringLiteral("sandbox"), name}};
-        a.requestedBy = QStringLiteral("agent:1");
-        return test::must(approval::ApprovalBroker(*m_db, m_clock).request(a, 60 * 60 * 1000));
+        return test::must(
+            m_broker->request(*m_db, a, model::Actor::agent(QStringLiteral("1")), 60 * 60 * 1000));
     }
 
 private Q_SLOTS:
@@ -46,30 +47,35 @@ private Q_SLOTS:
     {
         m_db = test::must(
             store::Database::open(test::migratedStore(test::makeTempDir(QStringLiteral("inbox")))));
+        m_broker = std::make_unique<approval::ApprovalBroker>(m_db->options(), m_clock);
     }
 
-    void cleanup() { m_db.reset(); }
+    void cleanup()
+    {
+        m_broker.reset();
+        m_db.reset();
+    }
 
     void historyOnlyWhenItMayHaveChanged()
     {
         const Approval a = file(QStringLiteral("a"));
         const Approval b = file(QStringLiteral("b"));
 
-        auto quiet = test::must(approval::readInbox(*m_db, m_clock, {}, false));
+        auto quiet = test::must(approval::readInbox(*m_db, *m_broker, {}, false));
         QCOMPARE(idsOf(quiet.pending), (QSet<QString>{a.id, b.id}));
         QVERIFY(!quiet.history.has_value());
 
-        auto forced = test::must(approval::readInbox(*m_db, m_clock, idsOf(quiet.pending), true));
+        auto forced = test::must(approval::readInbox(*m_db, *m_broker, idsOf(quiet.pending), true));
         QVERIFY(forced.history.has_value());
         QVERIFY(forced.history->isEmpty());
 
         // Nothing the caller knew has left: the history cannot have changed.
-        auto same = test::must(approval::readInbox(*m_db, m_clock, {a.id}, false));
+        auto same = test::must(approval::readInbox(*m_db, *m_broker, {a.id}, false));
         QVERIFY(!same.history.has_value());
 
-        test::must(approval::ApprovalBroker(*m_db, m_clock)
-                       .decide(a.id, true, QStringLiteral("person:alice"), QStringLiteral("fine")));
-        auto after = test::must(approval::readInbox(*m_db, m_clock, {a.id, b.id}, false));
+        test::must(m_broker->decide(*m_db, a.id, true, model::Actor::person(QStringLiteral("alice")),
+                                    QStringLiteral("fine")));
+        auto after = test::must(approval::readInbox(*m_db, *m_broker, {a.id, b.id}, false));
         QCOMPARE(idsOf(after.pending), QSet<QString>{b.id});
         QVERIFY(after.history.has_value());
         QCOMPARE(after.history->size(), 1);
@@ -81,7 +87,7 @@ private Q_SLOTS:
     {
         const Approval a = file(QStringLiteral("late"));
         m_clock.advance(2 * 60 * 60 * 1000);
-        auto inbox = test::must(approval::readInbox(*m_db, m_clock, {a.id}, false));
+        auto inbox = test::must(approval::readInbox(*m_db, *m_broker, {a.id}, false));
         QVERIFY(inbox.pending.isEmpty());
         QVERIFY(inbox.history.has_value());
         QCOMPARE(inbox.history->size(), 1);
@@ -92,10 +98,10 @@ private Q_SLOTS:
     {
         for (int i = 0; i < 3; ++i) {
             const Approval a = file(QStringLiteral("s%1").arg(i));
-            test::must(approval::ApprovalBroker(*m_db, m_clock)
-                           .decide(a.id, false, QStringLiteral("person:bob"), QStringLiteral("no")));
+            test::must(m_broker->decide(*m_db, a.id, false, model::Actor::person(QStringLiteral("bob")),
+                                        QStringLiteral("no")));
         }
-        auto inbox = test::must(approval::readInbox(*m_db, m_clock, {}, true, 2));
+        auto inbox = test::must(approval::readInbox(*m_db, *m_broker, {}, true, 2));
         QVERIFY(inbox.pending.isEmpty());
         QCOMPARE(inbox.history->size(), 2);
         QVERIFY(approval::kInboxHistoryLimit > 2);

@@ -46,6 +46,7 @@ int main(int argc, char** argv)
     store::DatabaseOptions options;
     options.sqlitePath = tmp.filePath(QStringLiteral("fluid.sqlite"));
     auto db = store::openAndMigrate(options);
+    approval::ApprovalBroker broker(options);
     if (!db) {
         std::fprintf(stderr, "%s\n", qPrintable(db.error().toString()));
         return 1;
@@ -90,7 +91,7 @@ int main(int argc, char** argv)
         const bool force = i % 2 == 0;
         QElapsedTimer t;
         t.start();
-        auto inbox = approval::readInbox(**db, Clock::system(), known, force);
+        auto inbox = approval::readInbox(**db, broker, known, force);
         (force ? withHistory : quiet) << t.nsecsElapsed() / 1e6;
         if (!inbox || inbox->pending.size() != pending || inbox->history.has_value() != force ||
             (force && inbox->history->size() != qMin(history, approval::kInboxHistoryLimit))) {
@@ -115,7 +116,7 @@ int main(int argc, char** argv)
         t.start();
         worker.run<approval::Inbox>(
             &context,
-            [known](store::Database& d) { return approval::readInbox(d, Clock::system(), known, false); },
+            [known, &broker](store::Database& d) { return approval::readInbox(d, broker, known, false); },
             [&](Result<approval::Inbox>) {
                 roundTrip << t.nsecsElapsed() / 1e6;
                 loop.quit();

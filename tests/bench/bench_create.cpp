@@ -235,13 +235,14 @@ int main(int argc, char** argv)
     for (int round = 0; round < rounds; ++round) {
         QElapsedTimer t;
         t.start();
-        auto s = manager.create(test::createOptions(hostId, golden, QStringLiteral("bench-%1").arg(round)));
+        auto s = manager.createWithinLimits(
+            test::createOptions(hostId, golden, QStringLiteral("bench-%1").arg(round)));
         if (!s) {
             std::fprintf(stderr, "Fluid create failed: %s\n", qPrintable(s.error().toString()));
             return 1;
         }
         fluidMs << t.elapsed();
-        test::must(manager.destroy(s->id));
+        test::must(manager.destroy(s->id, model::Actor::system()));
 
         QString error;
         const qint64 ms = createTheFluidShWay(bed, round, &error);

@@ -2,6 +2,7 @@
 #include "E2eBed.h"
 
 #include "services/Runtime.h"
+#include "store/Queries.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
 
@@ -76,9 +77,9 @@ void EngineBed::removeLeftovers()
 {
     if (!manager)
         return;
-    if (auto rows = store::SandboxRepository(*db).list(QStringLiteral("state <> 'destroyed'"))) {
+    if (auto rows = store::liveSandboxes(*db, hostId)) {
         for (const model::Sandbox& s : *rows)
-            (void)manager->destroy(s.id);
+            (void)manager->destroy(s.id, model::Actor::system());
     }
     (void)manager->reconcile(hostId);
 }

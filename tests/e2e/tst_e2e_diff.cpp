@@ -7,6 +7,7 @@
 #include "inspect/DiffEngine.h"
 #include "inspect/SnapshotInspector.h"
 #include "services/Runtime.h"
+#include "store/Queries.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
 
@@ -81,10 +82,10 @@ private Q_SLOTS:
 
     void diffReportsExactlyWhatChanged()
     {
-        const model::Sandbox s = must(m_bed.manager->create(createOptions(
+        const model::Sandbox s = must(m_bed.manager->createWithinLimits(createOptions(
             m_bed.hostId, m_bed.value("FLUID_GOLDEN_FWCFG_DOMAIN"), QStringLiteral("e2e-diff"))));
-        const model::Snapshot before =
-            must(m_bed.manager->snapshot(s.id, QStringLiteral("baseline"), QStringLiteral("baseline")));
+        const model::Snapshot before = must(m_bed.manager->snapshot(
+            s.id, QStringLiteral("baseline"), model::Actor::localPerson(), model::SnapshotKind::Baseline));
 
         auto shell = shellFor(m_bed.ca, s);
         const QByteArray script =
@@ -105,7 +106,8 @@ private Q_SLOTS:
         const ssh::ExecResult changed = execIn(*shell, script, 300);
         QVERIFY2(changed.succeeded(), changed.stderrData.text().right(3000).constData());
         const model::Snapshot after =
-            must(m_bed.manager->snapshot(s.id, QStringLiteral("after"), QStringLiteral("after the changes")));
+            must(m_bed.manager->snapshot(s.id, QStringLiteral("after"), model::Actor::localPerson(),
+                                         model::SnapshotKind::Manual, QStringLiteral("after the changes")));
 
         const model::Sandbox row = must(store::SandboxRepository(*m_bed.db).get(s.id));
         inspect::SnapshotInspector inspector;
@@ -194,7 +196,8 @@ private Q_SLOTS:
                  QStringList{QStringLiteral("hello")});
 
         // And once it is stopped: a fresh snapshot of the shut-off disk shows the same changes.
-        QCOMPARE(must(m_bed.manager->stop(s.id)).state, model::SandboxState::Stopped);
+        QCOMPARE(must(m_bed.manager->stop(s.id, model::Actor::localPerson())).state,
+                 model::SandboxState::Stopped);
         auto [rcStopped, stoppedOut, stoppedErr] =
             fluid({QStringLiteral("sandbox"), QStringLiteral("diff"), QStringLiteral("e2e-diff"),
                    QStringLiteral("baseline"), QStringLiteral("--json")});
@@ -207,7 +210,7 @@ private Q_SLOTS:
                        QStringLiteral("added")),
                  QStringList({QStringLiteral("alice"), QStringLiteral("alice")}));
 
-        must(m_bed.manager->destroy(s.id));
+        must(m_bed.manager->destroy(s.id, model::Actor::localPerson()));
     }
 };
 

@@ -14,9 +14,10 @@
 #include "MainWindow.h"
 #include "onboarding/OnboardingPages.h"
 #include "onboarding/OnboardingWizard.h"
+#include "secrets/SecretStore.h"
 #include "services/HostSession.h"
 #include "services/Runtime.h"
-#include "secrets/SecretStore.h"
+#include "services/Services.h"
 #include "ssh/HostTrust.h"
 #include "ssh/LoginKey.h"
 #include "SshTestEnv.h"
@@ -110,15 +111,18 @@ class TstE2eGui : public QObject {
     QString runAction(ui::HostsDock& dock, ui::HostsDock::Action action, const QModelIndex& index,
                       int timeoutMs = kStepTimeoutMs)
     {
-        QSignalSpy finished(m_session, &services::HostSession::operationFinished);
+        test::OperationLog log(m_session->operations());
         select(dock, index);
         if (!dock.action(action)->isEnabled())
             return QStringLiteral("FAILED: the action is disabled");
         dock.action(action)->trigger();
-        if (!QTest::qWaitFor([&] { return !finished.isEmpty(); }, timeoutMs))
+        if (log.started.isEmpty())
+            return QStringLiteral("FAILED: no operation started");
+        const auto info = log.waitFinished(log.started.first().id, timeoutMs);
+        if (!info)
             return QStringLiteral("FAILED: no end within %1 s").arg(timeoutMs / 1000);
-        const QList<QVariant> args = finished.takeFirst();
-        return (args.at(1).toBool() ? QString() : QStringLiteral("FAILED: ")) + args.at(2).toString();
+        return (info->state == services::OperationState::Succeeded ? QString() : QStringLiteral("FAILED: ")) +
+               info->outcome;
     }
 
     /// Types a line into the terminal view and waits for `expect` on its screen.
@@ -205,25 +209,25 @@ private Q_SLOTS:
         const config::LoadedConfig loaded = test::must(services::loadSettings(configPath));
         QCOMPARE(loaded.settings.hosts.size(), 1);
         const config::Settings settings = loaded.settings;
-        store::StoreWorker store([settings]() { return services::resolveDatabaseOptions(settings, {}); });
-        ui::MainWindow window(&store);
-        QSignalSpy storeOpened(&store, &store::StoreWorker::opened);
+        services::Services::Options options;
+        options.config = loaded;
+        services::Services services(std::move(options));
+        ui::MainWindow window(services);
+        QSignalSpy storeOpened(&services, &services::Services::storeOpened);
         window.show();
-        store.start();
+        services.start();
         QTRY_VERIFY_WITH_TIMEOUT(!storeOpened.isEmpty(), kStepTimeoutMs);
         QVERIFY2(storeOpened.first().at(0).toBool(), qPrintable(storeOpened.first().at(1).toString()));
         const config::HostSettings hostSettings = settings.hosts.first();
-        services::HostSession session(services::HostSession::setupFor(
-            settings, hostSettings, *store.databaseOptions(), services::secretStoreCaLoader(settings, {})));
-        m_session = &session;
-        connect(&session, &services::HostSession::sandboxesChanged, this,
+        m_session = services.hosts()->session(hostSettings.name);
+        QVERIFY(m_session);
+        connect(m_session, &services::HostSession::sandboxesChanged, this,
                 [this](const QList<model::Sandbox>& sandboxes) {
                     for (const model::Sandbox& s : sandboxes) {
                         if (s.name == QLatin1String("e2e-gui"))
                             m_sandboxId = s.id;
                     }
                 });
-        window.addHostSession(&session);
         ui::HostsDock& dock = *window.hostsDock();
         auto answers = std::make_unique<Answers>();
         Answers* answer = answers.get();
@@ -336,9 +340,9 @@ private Q_SLOTS:
             return std::pair<bool, QString>{opened.first().at(0).toBool(), opened.first().at(1).toString()};
         };
         const auto setupFor = [&] {
-            services::HostSession::Setup setup =
-                services::HostSession::setupFor(settings, far, db, services::secretStoreCaLoader(settings, {}),
-                                               services::loginKeyLoader(settings, far, {}));
+            services::HostSession::Setup setup = services::HostSession::setupFor(
+                settings, far, db, services::secretStoreCaLoader(settings, {}),
+                services::loginKeyLoader(settings, far, {}));
             setup.knownHostsFile = knownHosts;
             return setup;
         };

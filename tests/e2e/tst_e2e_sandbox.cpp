@@ -6,6 +6,7 @@
 #include "E2eBed.h"
 #include "services/Runtime.h"
 #include "ssh/SshConnection.h"
+#include "store/Queries.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
 
@@ -83,7 +84,7 @@ private Q_SLOTS:
                 if (!db)
                     return db.error();
                 virt::SandboxManager manager(*m_bed.hv, **db, m_bed.options());
-                return manager.create(createOptions(m_bed.hostId, m_bed.value(golden), name));
+                return manager.createWithinLimits(createOptions(m_bed.hostId, m_bed.value(golden), name));
             });
         };
         auto fw = createOn("FLUID_GOLDEN_FWCFG_DOMAIN", QStringLiteral("e2e-fw"));
@@ -266,13 +267,13 @@ private Q_SLOTS:
     {
         QVERIFY2(m_fw && m_ci, "the sandboxes did not come up");
         for (const model::Sandbox& s : {*m_fw, *m_ci})
-            must(m_bed.manager->destroy(s.id));
+            must(m_bed.manager->destroy(s.id, model::Actor::localPerson()));
         for (const virt::DomainSummary& d : must(m_bed.hv->domains()))
             QVERIFY2(!d.name.startsWith(QLatin1String("fluid-e2e-")), qPrintable(d.name));
         for (const virt::VolumeInfo& v : must(m_bed.hv->volumes(m_bed.options().poolName)))
             QVERIFY2(!v.name.startsWith(QLatin1String("fluid-")), qPrintable(v.name));
         QVERIFY(QDir(m_bed.options().localFileDir).entryList(QDir::Files).isEmpty());
-        QCOMPARE(must(store::SandboxRepository(*m_bed.db).count(QStringLiteral("state <> 'destroyed'"))), 0);
+        QCOMPARE(must(store::liveSandboxes(*m_bed.db, m_bed.hostId)).size(), 0);
     }
 };
 

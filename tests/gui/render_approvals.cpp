@@ -39,7 +39,8 @@ Result<model::Approval> file(store::Database& db, ManualClock& clock, qint64 ago
     a.requestedBy = by;
     a.request = request;
     a.context = context;
-    return approval::ApprovalBroker(db, clock).request(a, ttlMs);
+    return approval::ApprovalBroker(clock).request(
+        db, a, model::Actor::fromString(by).value_or(model::Actor()), ttlMs);
 }
 
 Result<void> fill(store::Database& db)
@@ -64,8 +65,9 @@ Result<void> fill(store::Database& db)
     if (!old)
         return old.error();
     clock.set(QDateTime::currentDateTimeUtc().addMSecs(-186 * min));
-    if (auto d = approval::ApprovalBroker(db, clock).decide(old->id, true, QStringLiteral("person:alice"),
-                                                            QStringLiteral("ok for the load test"));
+    const model::Actor alice = model::Actor::person(QStringLiteral("alice"));
+    if (auto d = approval::ApprovalBroker(clock).decide(db, old->id, true, alice,
+                                                        QStringLiteral("ok for the load test"));
         !d)
         return d.error();
     auto egress =
@@ -76,9 +78,8 @@ Result<void> fill(store::Database& db)
     if (!egress)
         return egress.error();
     clock.set(QDateTime::currentDateTimeUtc().addMSecs(-92 * min));
-    if (auto d = approval::ApprovalBroker(db, clock).decide(
-            egress->id, false, QStringLiteral("person:alice"),
-            QStringLiteral("use the internal mirror (pypi.internal) instead"));
+    if (auto d = approval::ApprovalBroker(clock).decide(
+            db, egress->id, false, alice, QStringLiteral("use the internal mirror (pypi.internal) instead"));
         !d)
         return d.error();
     if (auto e = file(db, clock, 70 * min, 10 * min, QStringLiteral("egress"), QStringLiteral("sbx-19c2"),
@@ -155,9 +156,10 @@ int main(int argc, char** argv)
     }
 
     store::StoreWorker worker(options);
-    ui::ApprovalInboxDock dock(&worker);
+    approval::ApprovalBroker broker(options);
+    ui::ApprovalInboxDock dock(&worker, &broker);
     dock.setNotifier(std::make_unique<QuietNotifier>());
-    dock.setDecider(QStringLiteral("person:alice"));
+    dock.setDecider(model::Actor::person(QStringLiteral("alice")));
     dock.resize(1000, 980);
     int failures = 0;
     bool rendered = false;

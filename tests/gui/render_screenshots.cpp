@@ -10,6 +10,7 @@
 #include "HostTreeModel.h"
 #include "MainWindow.h"
 #include "services/HostSession.h"
+#include "services/Services.h"
 #include "store/AuditLog.h"
 #include "store/StoreWorker.h"
 #include "TestSupport.h"
@@ -59,10 +60,12 @@ int main(int argc, char** argv)
         }
     }
 
-    store::StoreWorker worker(options);
-    ui::MainWindow window(&worker);
+    services::Services services(test::storeServicesOptions(options));
+    ui::MainWindow window(services);
     window.resize(1280, 800);
-    services::HostSession session(test::testDriverSessionSetup(tmp.path()));
+    services::HostSession::Setup setup = test::testDriverSessionSetup(tmp.path());
+    setup.operations = services.operations();
+    services::HostSession session(setup);
     int failures = 0;
     bool auditReady = false;
     bool hostsReady = false;
@@ -104,12 +107,15 @@ int main(int argc, char** argv)
             app.quit();
             return;
         }
-        session.create(QStringLiteral("golden"), QStringLiteral("web-1"));
+        services::CreateRequest request;
+        request.source = QStringLiteral("golden");
+        request.name = QStringLiteral("web-1");
+        session.create(request, model::Actor::localPerson());
     });
-    QObject::connect(&session, &services::HostSession::operationFinished, &window,
-                     [&](int, bool ok, const QString& message) {
-                         if (!ok) {
-                             std::fprintf(stderr, "test driver: %s\n", qPrintable(message));
+    QObject::connect(services.operations(), &services::OperationRegistry::finished, &window,
+                     [&](const services::OperationInfo& info) {
+                         if (info.state != services::OperationState::Succeeded) {
+                             std::fprintf(stderr, "test driver: %s\n", qPrintable(info.outcome));
                              ++failures;
                              app.quit();
                          }
@@ -119,7 +125,8 @@ int main(int argc, char** argv)
                          if (sandboxes.isEmpty() || snapshotTaken)
                              return;
                          snapshotTaken = true;
-                         session.snapshot(sandboxes.first().id, QStringLiteral("baseline"));
+                         session.snapshot(sandboxes.first().id, QStringLiteral("baseline"),
+                                          model::Actor::localPerson());
                      });
     QObject::connect(&session, &services::HostSession::snapshotsLoaded, &window,
                      [&](const QString&, const QList<virt::SnapshotInfo>& snapshots) {
@@ -128,9 +135,10 @@ int main(int argc, char** argv)
                          hostsReady = true;
                          render();
                      });
-    QObject::connect(&session, &services::HostSession::operationFinished, &window,
-                     [&](int, bool ok, const QString& message) {
-                         if (!ok || !message.startsWith(QLatin1String("snapshot")))
+    QObject::connect(services.operations(), &services::OperationRegistry::finished, &window,
+                     [&](const services::OperationInfo& info) {
+                         if (info.kind != services::OperationKind::Snapshot ||
+                             info.state != services::OperationState::Succeeded)
                              return;
                          QTreeView* view = window.hostsDock()->view();
                          view->expand(sandboxRow()); // loads the snapshots
@@ -139,7 +147,7 @@ int main(int argc, char** argv)
                      });
     window.addHostSession(&session);
     window.resizeDocks({window.hostsDock()}, {560}, Qt::Horizontal);
-    worker.start();
+    services.start();
     window.show();
     QTimer::singleShot(30000, &app, [&]() {
         std::fprintf(stderr, "timed out waiting for the window to load\n");

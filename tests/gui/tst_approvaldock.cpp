@@ -8,8 +8,11 @@
 #include "approvals/ApprovalInboxDock.h"
 #include "approvals/ApprovalModel.h"
 #include "base/Clock.h"
+#include "base/Worker.h"
 #include "MainWindow.h"
+#include "services/Admission.h"
 #include "services/HostSession.h"
+#include "services/Services.h"
 #include "store/Repository.h"
 #include "store/StoreWorker.h"
 #include "TestSupport.h"
@@ -85,8 +88,25 @@ class TestApprovalDock : public QObject {
 
     QString m_dir;
     store::DatabaseOptions m_options;
+    /// The process's broker: the dock decides through it, a waiting create hears from it at once.
+    std::unique_ptr<approval::ApprovalBroker> m_broker;
 
     std::unique_ptr<store::Database> openDb() { return test::must(store::Database::open(m_options)); }
+
+    /// Files `a` as the actor its requestedBy names.
+    Approval file(store::Database& db, const Approval& a, qint64 ttlMs)
+    {
+        return test::must(m_broker->request(
+            db, a, model::Actor::fromString(a.requestedBy).value_or(model::Actor()), ttlMs));
+    }
+
+    /// Another process's decision: a broker of its own over a connection of its own.
+    void decideElsewhere(const QString& id, bool approve, const QString& who, const QString& comment)
+    {
+        auto db = openDb();
+        approval::ApprovalBroker theirs(db->options());
+        test::must(theirs.decide(*db, id, approve, model::Actor::person(who), comment));
+    }
 
     static bool waitOpened(store::StoreWorker& worker)
     {
@@ -95,18 +115,13 @@ class TestApprovalDock : public QObject {
         return opened.wait(10000) && opened.first().value(0).toBool();
     }
 
-    /// Waits for operation `op` of `session` to finish; (ok, message).
-    static QPair<bool, QString> waitFinished(QSignalSpy& done, int op, int timeoutMs = 30000)
+    /// Waits (events running) for operation `op` to finish; (ok, message).
+    static QPair<bool, QString> waitFinished(test::OperationLog& log, quint64 op, int timeoutMs = 30000)
     {
-        QElapsedTimer t;
-        t.start();
-        while (t.elapsed() < timeoutMs) {
-            for (const QList<QVariant>& args : std::as_const(done))
-                if (args.value(0).toInt() == op)
-                    return {args.value(1).toBool(), args.value(2).toString()};
-            done.wait(100);
-        }
-        return {false, QStringLiteral("operation %1 did not finish").arg(op)};
+        const auto info = log.waitFinished(op, timeoutMs);
+        if (!info)
+            return {false, QStringLiteral("operation %1 did not finish").arg(op)};
+        return {info->state == services::OperationState::Succeeded, info->outcome};
     }
 
 private Q_SLOTS:
@@ -115,7 +130,10 @@ private Q_SLOTS:
         m_dir = test::makeTempDir(QStringLiteral("approvaldock"));
         qputenv("FLUID_CONFIG_DIR", (m_dir + QStringLiteral("/config")).toUtf8());
         m_options = test::migratedStore(m_dir);
+        m_broker = std::make_unique<approval::ApprovalBroker>(m_options);
     }
+
+    void cleanup() { m_broker.reset(); }
 
     void modelShowsColumnsAndRelativeTimes()
     {
@@ -216,7 +234,6 @@ private Q_SLOTS:
     {
         {
             auto db = openDb();
-            approval::ApprovalBroker broker(*db);
             Approval apply;
             apply.kind = QStringLiteral("apply");
             apply.sandboxId = QStringLiteral("sbx-7f3a");
@@ -231,19 +248,18 @@ private Q_SLOTS:
                              QStringLiteral("--- a/etc/nginx/nginx.conf\n+++ b/etc/nginx/nginx.conf\n"
                                             "@@ -1 +1 @@\n-worker_processes 1;\n+worker_processes "
                                             "auto;<script>")}};
-            test::must(broker.request(apply, 60 * 60 * 1000));
+            file(*db, apply, 60 * 60 * 1000);
             Approval old = makeApproval(QStringLiteral("old"), {}, 60000);
             old.id.clear();
-            const Approval filedOld = test::must(broker.request(old, 60000));
-            test::must(
-                broker.decide(filedOld.id, true, QStringLiteral("person:bob"), QStringLiteral("fine")));
+            const Approval filedOld = file(*db, old, 60000);
+            decideElsewhere(filedOld.id, true, QStringLiteral("bob"), QStringLiteral("fine"));
         }
         store::StoreWorker worker(m_options);
         QVERIFY(waitOpened(worker));
-        ui::ApprovalInboxDock dock(&worker);
+        ui::ApprovalInboxDock dock(&worker, m_broker.get());
         QStringList notes;
         dock.setNotifier(std::make_unique<RecordingNotifier>(&notes));
-        dock.setDecider(QStringLiteral("person:tester"));
+        dock.setDecider(model::Actor::person(QStringLiteral("tester")));
         dock.resize(900, 900);
         dock.show();
         QCOMPARE(dock.objectName(), QStringLiteral("approvalDock"));
@@ -337,7 +353,7 @@ private Q_SLOTS:
             auto db = openDb();
             Approval brief = makeApproval(QStringLiteral("brief"), {}, 0);
             brief.id.clear();
-            test::must(approval::ApprovalBroker(*db).request(brief, 4000));
+            file(*db, brief, 4000);
         }
         QTRY_COMPARE_WITH_TIMEOUT(dock.pendingCount(), 1, 5000);
         QTRY_COMPARE(notes.size(), 2);
@@ -356,11 +372,11 @@ private Q_SLOTS:
             auto db = openDb();
             Approval a = makeApproval(QStringLiteral("t"), {}, 0);
             a.id.clear();
-            id = test::must(approval::ApprovalBroker(*db).request(a, 60000)).id;
+            id = file(*db, a, 60000).id;
         }
         store::StoreWorker worker(m_options);
         QVERIFY(waitOpened(worker));
-        ui::ApprovalInboxDock dock(&worker);
+        ui::ApprovalInboxDock dock(&worker, m_broker.get());
         QStringList notes;
         dock.setNotifier(std::make_unique<RecordingNotifier>(&notes));
         dock.show();
@@ -393,11 +409,11 @@ private Q_SLOTS:
             auto db = openDb();
             Approval a = makeApproval(QStringLiteral("e"), {}, 0);
             a.id.clear();
-            id = test::must(approval::ApprovalBroker(*db).request(a, 60000)).id;
+            id = file(*db, a, 60000).id;
         }
         store::StoreWorker worker(m_options);
         QVERIFY(waitOpened(worker));
-        ui::ApprovalInboxDock dock(&worker);
+        ui::ApprovalInboxDock dock(&worker, m_broker.get());
         QStringList notes;
         dock.setNotifier(std::make_unique<RecordingNotifier>(&notes));
         dock.show();
@@ -405,8 +421,7 @@ private Q_SLOTS:
         QVERIFY(dock.select(id));
         QVERIFY(dock.approveButton()->isEnabled());
         // `fluid approval approve` in another process: the shown request follows into the history.
-        test::must(approval::ApprovalBroker(*openDb()).decide(id, true, QStringLiteral("person:bob"),
-                                                              QStringLiteral("from the CLI")));
+        decideElsewhere(id, true, QStringLiteral("bob"), QStringLiteral("from the CLI"));
         QTRY_COMPARE_WITH_TIMEOUT(dock.pendingCount(), 0, 5000);
         QTRY_COMPARE(dock.historyModel()->rowCount(), 1);
         QCOMPARE(dock.shown()->status, ApprovalStatus::Approved);
@@ -420,9 +435,8 @@ private Q_SLOTS:
             auto db = openDb();
             Approval a = makeApproval(QStringLiteral("quick"), {}, 0);
             a.id.clear();
-            const Approval filed = test::must(approval::ApprovalBroker(*db).request(a, 60000));
-            test::must(approval::ApprovalBroker(*db).decide(filed.id, false, QStringLiteral("person:bob"),
-                                                            QStringLiteral("no")));
+            const Approval filed = file(*db, a, 60000);
+            decideElsewhere(filed.id, false, QStringLiteral("bob"), QStringLiteral("no"));
         }
         QTRY_COMPARE_WITH_TIMEOUT(dock.historyModel()->rowCount(), 2,
                                   ui::ApprovalInboxDock::kPollIntervalMs *
@@ -433,30 +447,31 @@ private Q_SLOTS:
     {
         services::HostSession::Setup setup = test::testDriverSessionSetup(m_dir);
         setup.createDefaults.limits.maxMemoryMib = 1; // every create (2 MiB) needs an approval
+        setup.admit = services::approvalGate(m_broker.get(), m_options);
         services::HostSession session(setup);
+        test::OperationLog log(session.operations());
         store::StoreWorker worker(m_options);
         QVERIFY(waitOpened(worker));
-        ui::ApprovalInboxDock dock(&worker);
+        ui::ApprovalInboxDock dock(&worker, m_broker.get());
         QStringList notes;
         dock.setNotifier(std::make_unique<RecordingNotifier>(&notes));
         dock.resize(900, 900);
         dock.show();
-        QSignalSpy opened(&session, &services::HostSession::opened);
-        QSignalSpy progress(&session, &services::HostSession::operationProgress);
-        QSignalSpy done(&session, &services::HostSession::operationFinished);
-        session.open();
-        QVERIFY(opened.wait(20000));
-        QVERIFY2(opened.first().value(0).toBool(), qPrintable(opened.first().value(1).toString()));
+        test::must(await(session.open()));
+        const model::Actor me = model::Actor::localPerson();
+        const auto create = [&](const QString& name) {
+            services::CreateRequest request;
+            request.source = QStringLiteral("golden");
+            request.name = name;
+            return session.create(request, me).id();
+        };
 
         // 1. Approve in the dock: the create goes on and finishes.
-        const int first = session.create(QStringLiteral("golden"), QStringLiteral("big-1"));
+        const quint64 first = create(QStringLiteral("big-1"));
         QTRY_VERIFY_WITH_TIMEOUT(dock.pendingCount() == 1, 15000);
         QCOMPARE(dock.windowTitle(), QStringLiteral("Approvals (1)"));
         QTRY_COMPARE(notes.size(), 1);
-        bool waited = false;
-        for (const QList<QVariant>& args : std::as_const(progress))
-            waited = waited || args.value(1).toString().startsWith(QLatin1String("waiting for approval"));
-        QVERIFY(waited);
+        QTRY_VERIFY(log.said(QStringLiteral("waiting for approval"), first));
         const Approval asked = dock.pendingModel()->approvalAt(0);
         QCOMPARE(cell(dock.pendingModel(), 0, ApprovalModel::Sandbox), QStringLiteral("big-1"));
         QCOMPARE(cell(dock.pendingModel(), 0, ApprovalModel::Kind), QStringLiteral("resources"));
@@ -470,25 +485,24 @@ private Q_SLOTS:
         QVERIFY(details.contains(asked.contentHash));
         dock.commentEdit()->setPlainText(QStringLiteral("ok for the demo"));
         QTest::mouseClick(dock.approveButton(), Qt::LeftButton);
-        const auto created = waitFinished(done, first);
+        const auto created = waitFinished(log, first);
         QVERIFY2(created.first, qPrintable(created.second));
         QTRY_COMPARE(dock.pendingCount(), 0);
         QTRY_COMPARE(dock.historyModel()->rowCount(), 1);
         QCOMPARE(cell(dock.historyModel(), 0, ApprovalModel::Status), QStringLiteral("approved"));
-        QCOMPARE(cell(dock.historyModel(), 0, ApprovalModel::DecidedBy),
-                 ui::ApprovalInboxDock::localDecider());
-        QVERIFY(ui::ApprovalInboxDock::localDecider().startsWith(QLatin1String("person")));
+        QCOMPARE(cell(dock.historyModel(), 0, ApprovalModel::DecidedBy), me.toString());
+        QVERIFY(me.toString().startsWith(QLatin1String("person:")));
         QCOMPARE(cell(dock.historyModel(), 0, ApprovalModel::Comment), QStringLiteral("ok for the demo"));
         QVERIFY(!cell(dock.historyModel(), 0, ApprovalModel::Decided).isEmpty());
 
         // 2. Reject with a comment: the create fails and says it was rejected, and why.
-        const int second = session.create(QStringLiteral("golden"), QStringLiteral("big-2"));
+        const quint64 second = create(QStringLiteral("big-2"));
         QTRY_VERIFY_WITH_TIMEOUT(dock.pendingCount() == 1, 15000);
         QVERIFY(dock.select(dock.pendingModel()->approvalAt(0).id));
         QCOMPARE(dock.shown()->context.value(QStringLiteral("sandbox")).toString(), QStringLiteral("big-2"));
         dock.commentEdit()->setPlainText(QStringLiteral("two are enough today"));
         QTest::mouseClick(dock.rejectButton(), Qt::LeftButton);
-        const auto rejected = waitFinished(done, second);
+        const auto rejected = waitFinished(log, second);
         QVERIFY(!rejected.first);
         QVERIFY2(rejected.second.contains(QLatin1String("rejected")) &&
                      rejected.second.contains(QLatin1String("two are enough today")),
@@ -497,7 +511,7 @@ private Q_SLOTS:
         QCOMPARE(cell(dock.historyModel(), 0, ApprovalModel::Status), QStringLiteral("rejected"));
 
         // 3. The request changes in the store after it was shown: approving is refused, the create waits on.
-        const int third = session.create(QStringLiteral("golden"), QStringLiteral("big-3"));
+        const quint64 third = create(QStringLiteral("big-3"));
         QTRY_VERIFY_WITH_TIMEOUT(dock.pendingCount() == 1, 15000);
         const QString thirdId = dock.pendingModel()->approvalAt(0).id;
         QVERIFY(dock.select(thirdId));
@@ -516,10 +530,10 @@ private Q_SLOTS:
         QCOMPARE(test::must(store::ApprovalRepository(*openDb()).get(thirdId)).status,
                  ApprovalStatus::Pending);
         QTest::qWait(1000); // the create keeps waiting
-        QCOMPARE(waitFinished(done, third, 0).second,
+        QCOMPARE(waitFinished(log, third, 0).second,
                  QStringLiteral("operation %1 did not finish").arg(third));
-        session.cancel(third);
-        const auto cancelled = waitFinished(done, third);
+        QVERIFY(session.operations()->cancel(third));
+        const auto cancelled = waitFinished(log, third);
         QVERIFY(!cancelled.first);
         QVERIFY2(cancelled.second.contains(QLatin1String("Stopped waiting for approval")) ||
                      cancelled.second.contains(QLatin1String("cancelled")),
@@ -528,8 +542,8 @@ private Q_SLOTS:
 
     void mainWindowHostsTheInbox()
     {
-        store::StoreWorker worker(m_options);
-        ui::MainWindow window(&worker);
+        services::Services services(test::storeServicesOptions(m_options));
+        ui::MainWindow window(services);
         ui::ApprovalInboxDock* dock = window.approvalDock();
         QVERIFY(dock);
         QCOMPARE(window.dockWidgetArea(dock), Qt::RightDockWidgetArea);
@@ -544,11 +558,11 @@ private Q_SLOTS:
             auto db = openDb();
             Approval a = makeApproval(QStringLiteral("m"), {}, 0);
             a.id.clear();
-            test::must(approval::ApprovalBroker(*db).request(a, 60000));
+            file(*db, a, 60000);
             a.request = QStringLiteral("another");
-            test::must(approval::ApprovalBroker(*db).request(a, 60000));
+            file(*db, a, 60000);
         }
-        worker.start();
+        services.start();
         window.show();
         QTRY_COMPARE_WITH_TIMEOUT(dock->windowTitle(), QStringLiteral("Approvals (2)"), 10000);
         QCOMPARE(entry->text().remove(QLatin1Char('&')), QStringLiteral("Approvals (2)"));
@@ -564,7 +578,7 @@ private Q_SLOTS:
     {
         store::StoreWorker worker(m_options);
         QVERIFY(waitOpened(worker));
-        ui::ApprovalInboxDock dock(&worker);
+        ui::ApprovalInboxDock dock(&worker, m_broker.get());
         QStringList notes;
         dock.setNotifier(std::make_unique<RecordingNotifier>(&notes));
         QSignalSpy refreshed(&dock, &ui::ApprovalInboxDock::refreshed);
@@ -575,7 +589,7 @@ private Q_SLOTS:
             Approval a = makeApproval(what, {}, 0);
             a.id.clear();
             a.requestedBy = QStringLiteral("agent:9");
-            test::must(approval::ApprovalBroker(*db).request(a, 60000));
+            file(*db, a, 60000);
         };
         fileOne(QStringLiteral("first"));
         QTRY_COMPARE_WITH_TIMEOUT(notes.size(), 1, 5000);
@@ -597,19 +611,19 @@ private Q_SLOTS:
 
     void dockLayoutSurvivesRestart()
     {
+        services::Services services(test::storeServicesOptions(m_options)); // not started: no store yet
         {
-            ui::MainWindow window(nullptr);
+            ui::MainWindow window(services);
             window.show();
             QVERIFY(QTest::qWaitForWindowExposed(&window));
             QVERIFY(window.approvalDock()->isVisible());
-            QVERIFY(window.approvalDock()
-                        ->findChild<QLabel*>(QStringLiteral("approvalPendingEmpty"))
-                        ->text()
-                        .contains(QLatin1String("No store is configured")));
+            QCOMPARE(
+                window.approvalDock()->findChild<QLabel*>(QStringLiteral("approvalPendingEmpty"))->text(),
+                QStringLiteral("Reading approval requests…"));
             window.approvalDock()->hide();
             window.close();
         }
-        ui::MainWindow again(nullptr);
+        ui::MainWindow again(services);
         again.show();
         QVERIFY(QTest::qWaitForWindowExposed(&again));
         QVERIFY(!again.approvalDock()->isVisible());

@@ -2,6 +2,7 @@
 // The snapshot diff dock over a real diff document (diffTrees on two directory trees from the inspect
 // fixture): the path tree and its filters, the side-by-side line model, the layer tables, export, and the
 // HostSession::diff operation on libvirt's test driver up to where the inspector stops (no real disks).
+#include "base/Worker.h"
 #include "diff/DiffDock.h"
 #include "diff/DiffPalette.h"
 #include "diff/DiffPathModel.h"
@@ -16,6 +17,7 @@
 #include "InspectFixture.h"
 #include "MainWindow.h"
 #include "services/HostSession.h"
+#include "services/Services.h"
 #include "ssh/RemoteShell.h"
 #include "store/Database.h"
 #include "store/Repository.h"
@@ -633,21 +635,37 @@ private Q_SLOTS:
         QCOMPARE(dialog.request().to, QStringLiteral("one"));
     }
 
+    /// A sandbox on the test driver, made through `session` with `snapshots` taken in order.
+    static model::Sandbox sandboxWithSnapshots(services::HostSession& session, const QString& name,
+                                               const QStringList& snapshots)
+    {
+        const model::Actor me = model::Actor::localPerson();
+        services::CreateRequest request;
+        request.source = QStringLiteral("golden");
+        request.name = name;
+        const model::Sandbox sandbox = test::must(await(session.create(request, me).future()));
+        for (const QString& snapshot : snapshots)
+            test::must(await(session.snapshot(sandbox.id, snapshot, me).future()));
+        return sandbox;
+    }
+
     /// The whole path on libvirt's test driver: Diff… on a sandbox row, the operation with a fresh
     /// snapshot, and the inspector's error (the test driver's disks are not real files) in the dock.
     void diffOperationOnTestDriver()
     {
         const QString dir = storeDir(QStringLiteral("diffdock-session"));
-        services::HostSession session(test::testDriverSessionSetup(dir, nullptr));
-        ui::MainWindow window(nullptr);
+        services::Services services(test::storeServicesOptions(test::migratedStore(dir)));
+        services::HostSession::Setup setup = test::testDriverSessionSetup(dir, nullptr);
+        setup.operations = services.operations();
+        services::HostSession session(setup);
+        ui::MainWindow window(services);
         auto prompts = std::make_unique<DiffPrompt>();
         DiffPrompt* p = prompts.get();
         window.hostsDock()->setPrompts(std::move(prompts));
         window.show();
-        QSignalSpy sandboxes(&session, &services::HostSession::sandboxesChanged);
         QSignalSpy opened(&session, &services::HostSession::opened);
         window.addHostSession(&session);
-        QVERIFY(opened.wait(20000));
+        QTRY_VERIFY_WITH_TIMEOUT(!opened.isEmpty(), 20000);
         QVERIFY2(opened.first().value(0).toBool(), qPrintable(opened.first().value(1).toString()));
         ui::HostsDock* hosts = window.hostsDock();
         QTRY_VERIFY_WITH_TIMEOUT(hosts->model()
@@ -655,19 +673,8 @@ private Q_SLOTS:
                                      .data(ui::HostTreeModel::ConnectedRole)
                                      .toBool(),
                                  20000);
-
-        QSignalSpy finished(&session, &services::HostSession::operationFinished);
-        const int created = session.create(QStringLiteral("golden"), QStringLiteral("tree"));
-        QTRY_VERIFY_WITH_TIMEOUT(!finished.isEmpty(), 20000);
-        QVERIFY2(finished.last().value(1).toBool(), qPrintable(finished.last().value(2).toString()));
-        QCOMPARE(finished.last().value(0).toInt(), created);
-        QTRY_VERIFY_WITH_TIMEOUT(!sandboxes.isEmpty() &&
-                                     !sandboxes.last().value(0).value<QList<model::Sandbox>>().isEmpty(),
-                                 20000);
-        const model::Sandbox sandbox = sandboxes.last().value(0).value<QList<model::Sandbox>>().first();
-        session.snapshot(sandbox.id, QStringLiteral("one"));
-        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 2, 20000);
-        QVERIFY2(finished.last().value(1).toBool(), qPrintable(finished.last().value(2).toString()));
+        const model::Sandbox sandbox =
+            sandboxWithSnapshots(session, QStringLiteral("tree"), {QStringLiteral("one")});
 
         QModelIndex row;
         QTRY_VERIFY_WITH_TIMEOUT(
@@ -677,9 +684,7 @@ private Q_SLOTS:
         QVERIFY(hosts->action(ui::HostsDock::Action::Diff)->isEnabled());
         QCOMPARE(hosts->action(ui::HostsDock::Action::Diff)->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_D));
 
-        QSignalSpy started(&session, &services::HostSession::operationStarted);
-        QSignalSpy progress(&session, &services::HostSession::operationProgress);
-        QSignalSpy ready(&session, &services::HostSession::diffReady);
+        test::OperationLog log(services.operations());
         QSignalSpy diffStarted(hosts, &ui::HostsDock::diffStarted);
         p->answer = {QStringLiteral("one"), QString()};
         hosts->action(ui::HostsDock::Action::Diff)->trigger();
@@ -687,22 +692,20 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(!diffStarted.isEmpty(), 20000);
         QCOMPARE(p->snapshotsSeen, QStringList{QStringLiteral("one")});
         QCOMPARE(p->defaultsSeen.from, QStringLiteral("one"));
-        const int op = diffStarted.first().value(1).toInt();
-        QCOMPARE(started.last().value(0).toInt(), op);
-        QCOMPARE(started.last().value(1).toString(), QStringLiteral("Diff one → now"));
+        const quint64 op = diffStarted.first().value(1).value<quint64>();
+        QCOMPARE(diffStarted.first().value(0).value<services::OperationRegistry*>(), services.operations());
+        QCOMPARE(log.started.last().id, op);
+        QCOMPARE(log.started.last().description, QStringLiteral("Diff one → now"));
+        QCOMPARE(log.started.last().kind, services::OperationKind::Diff);
 
         ui::DiffDock* dock = window.diffDock();
         QVERIFY(dock->isVisible());
-        QTRY_VERIFY_WITH_TIMEOUT(finished.size() == 3, 30000);
-        QCOMPARE(finished.last().value(0).toInt(), op);
-        QCOMPARE(finished.last().value(1).toBool(), false);
-        const QString message = finished.last().value(2).toString();
-        QVERIFY(ready.isEmpty());
+        const auto ended = log.waitFinished(op, 30000);
+        QVERIFY(ended);
+        QCOMPARE(ended->state, services::OperationState::Failed);
+        const QString message = ended->outcome;
         // Progress came before the end, from the inspector's first stage.
-        QVERIFY(!progress.isEmpty());
-        QCOMPARE(progress.first().value(0).toInt(), op);
-        QVERIFY2(progress.first().value(1).toString().startsWith(QLatin1String("mounting one")),
-                 qPrintable(progress.first().value(1).toString()));
+        QTRY_VERIFY(log.said(QStringLiteral("mounting one"), op));
         // The error is the inspector's own for this disk (a test driver volume is no file).
         const auto direct = inspect::SnapshotInspector().diffDisk(sandbox.overlayPath, QStringLiteral("one"),
                                                                   QStringLiteral("x"));
@@ -738,24 +741,9 @@ private Q_SLOTS:
             QSKIP(qPrintable(QStringLiteral("snapshot mounts need: %1").arg(missing)));
         const QString dir = storeDir(QStringLiteral("diffdock-real"));
         services::HostSession session(test::testDriverSessionSetup(dir, nullptr));
-        QSignalSpy opened(&session, &services::HostSession::opened);
-        QSignalSpy sandboxes(&session, &services::HostSession::sandboxesChanged);
-        QSignalSpy finished(&session, &services::HostSession::operationFinished);
-        session.open();
-        QVERIFY(opened.wait(20000));
-        QVERIFY2(opened.first().value(0).toBool(), qPrintable(opened.first().value(1).toString()));
-        session.create(QStringLiteral("golden"), QStringLiteral("real"));
-        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 20000);
-        QVERIFY(finished.last().value(1).toBool());
-        QTRY_VERIFY_WITH_TIMEOUT(!sandboxes.isEmpty() &&
-                                     !sandboxes.last().value(0).value<QList<model::Sandbox>>().isEmpty(),
-                                 20000);
-        model::Sandbox sandbox = sandboxes.last().value(0).value<QList<model::Sandbox>>().first();
-        session.snapshot(sandbox.id, QStringLiteral("before"));
-        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 2, 20000);
-        session.snapshot(sandbox.id, QStringLiteral("after"));
-        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 3, 20000);
-        QVERIFY(finished.last().value(1).toBool());
+        test::must(await(session.open()));
+        model::Sandbox sandbox = sandboxWithSnapshots(session, QStringLiteral("real"),
+                                                      {QStringLiteral("before"), QStringLiteral("after")});
 
         const QString image = dir + QStringLiteral("/real.qcow2");
         test::must(test::ImageBuilder::createWithSnapshot(m_base + QStringLiteral("/a"), image,
@@ -771,57 +759,46 @@ private Q_SLOTS:
             test::must(store::SandboxRepository(*db).update(sandbox));
         }
 
+        const model::Actor me = model::Actor::localPerson();
         ui::DiffDock dock;
-        dock.addHostSession(&session);
-        QSignalSpy progress(&session, &services::HostSession::operationProgress);
-        QSignalSpy fractions(&session, &services::HostSession::operationFraction);
-        QSignalSpy ready(&session, &services::HostSession::diffReady);
-        const int op = session.diff(sandbox.id, QStringLiteral("before"), QStringLiteral("after"));
-        dock.follow(&session, op, sandbox.name);
-        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 4, 120000);
-        QVERIFY2(finished.last().value(1).toBool(), qPrintable(finished.last().value(2).toString()));
-        QCOMPARE(ready.size(), 1);
-        QCOMPARE(ready.first().value(0).toInt(), op);
-        const auto diff = ready.first().value(2).value<model::Diff>();
+        test::OperationLog log(session.operations());
+        const auto op = session.diff(sandbox.id, QStringLiteral("before"), QStringLiteral("after"), me);
+        dock.follow(session.operations(), op.id(), sandbox.name);
+        const model::Diff diff = test::must(await(op.future()));
         double last = -1;
-        for (const QList<QVariant>& f : std::as_const(fractions)) {
-            QVERIFY(f.value(1).toDouble() >= last);
-            last = f.value(1).toDouble();
+        QStringList stages;
+        QTRY_VERIFY(!dock.isRunning());
+        for (const services::OperationInfo& p : std::as_const(log.progress)) {
+            if (p.id != op.id())
+                continue;
+            QVERIFY(p.progress.fraction >= last);
+            last = p.progress.fraction;
+            stages << p.progress.stage;
         }
         QCOMPARE(last, 1.0);
-        QStringList stages;
-        for (const QList<QVariant>& p : std::as_const(progress))
-            stages << p.value(1).toString();
         QVERIFY2(stages.filter(QStringLiteral("walking")).size() >= 2, qPrintable(stages.join(u'|')));
-        QTRY_VERIFY(!dock.isRunning());
         QVERIFY(dock.errorLabel()->isHidden());
         QCOMPARE(shownChanges(dock.pathModel()), test::InspectFixture::expectedChangedPaths(true));
         QVERIFY(dock.headerLabel()->text().contains(QStringLiteral("before → after")));
         QCOMPARE(dock.packagesModel()->rowCount(), 3);
 
         // Asked again: from the store, nothing mounted.
-        progress.clear();
-        ready.clear();
-        session.diff(sandbox.id, QStringLiteral("before"), QStringLiteral("after"));
-        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 5, 20000);
-        QVERIFY(finished.last().value(1).toBool());
-        QCOMPARE(ready.size(), 1);
-        QCOMPARE(ready.first().value(2).value<model::Diff>().id, diff.id);
-        QCOMPARE(progress.size(), 1);
-        QCOMPARE(progress.first().value(1).toString(), QStringLiteral("stored (100%)"));
+        log.progress.clear();
+        const auto again = session.diff(sandbox.id, QStringLiteral("before"), QStringLiteral("after"), me);
+        QCOMPARE(test::must(await(again.future())).id, diff.id);
+        QTRY_COMPARE(log.progress.size(), 1);
+        QCOMPARE(log.progress.first().progress.stage, QStringLiteral("stored"));
 
         // Cancel from the dock: the operation ends as cancelled, nothing is shown or stored.
-        ready.clear();
-        const int cancelled = session.diff(sandbox.id, QStringLiteral("after"), QStringLiteral("before"));
-        dock.follow(&session, cancelled, sandbox.name);
+        const auto cancelled =
+            session.diff(sandbox.id, QStringLiteral("after"), QStringLiteral("before"), me);
+        dock.follow(session.operations(), cancelled.id(), sandbox.name);
         QVERIFY(dock.cancelButton()->isEnabled());
         dock.cancelButton()->click();
-        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 6, 60000);
-        QCOMPARE(finished.last().value(0).toInt(), cancelled);
-        QCOMPARE(finished.last().value(1).toBool(), false);
-        QVERIFY2(finished.last().value(2).toString().contains(QLatin1String("cancelled")),
-                 qPrintable(finished.last().value(2).toString()));
-        QVERIFY(ready.isEmpty());
+        const Result<model::Diff> stopped = await(cancelled.future());
+        QCOMPARE(stopped.error().code, ErrorCode::Cancelled);
+        QVERIFY2(stopped.error().message.contains(QLatin1String("cancelled")),
+                 qPrintable(stopped.error().message));
         QTRY_VERIFY(!dock.errorLabel()->isHidden());
         QVERIFY(dock.errorLabel()->text().contains(QLatin1String("cancelled")));
         QVERIFY(
@@ -846,34 +823,21 @@ private Q_SLOTS:
             return makeError(ErrorCode::Unavailable, QStringLiteral("no SSH in this test"));
         };
         services::HostSession session(setup);
-        QSignalSpy opened(&session, &services::HostSession::opened);
-        QSignalSpy sandboxes(&session, &services::HostSession::sandboxesChanged);
-        QSignalSpy finished(&session, &services::HostSession::operationFinished);
-        session.open();
-        QVERIFY(opened.wait(20000));
-        QVERIFY2(opened.first().value(0).toBool(), qPrintable(opened.first().value(1).toString()));
-        session.create(QStringLiteral("golden"), QStringLiteral("far"));
-        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 20000);
-        QVERIFY(finished.last().value(1).toBool());
-        QTRY_VERIFY_WITH_TIMEOUT(!sandboxes.isEmpty() &&
-                                     !sandboxes.last().value(0).value<QList<model::Sandbox>>().isEmpty(),
-                                 20000);
-        const model::Sandbox sandbox = sandboxes.last().value(0).value<QList<model::Sandbox>>().first();
-        session.snapshot(sandbox.id, QStringLiteral("one"));
-        session.snapshot(sandbox.id, QStringLiteral("two"));
-        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 3, 20000);
+        test::must(await(session.open()));
+        const model::Sandbox sandbox = sandboxWithSnapshots(session, QStringLiteral("far"),
+                                                            {QStringLiteral("one"), QStringLiteral("two")});
 
         // Opening dialled once already: it clears snapshot mounts an earlier run left on the host.
         QCOMPARE(dialled, QStringList{QStringLiteral("qemu+ssh://fluid@remote.invalid/system")});
         dialled.clear();
+        const model::Actor me = model::Actor::localPerson();
         ui::DiffDock dock;
-        dock.addHostSession(&session);
-        const int op = session.diff(sandbox.id, QStringLiteral("one"), QStringLiteral("two"));
-        dock.follow(&session, op, sandbox.name);
+        const auto op = session.diff(sandbox.id, QStringLiteral("one"), QStringLiteral("two"), me);
+        dock.follow(session.operations(), op.id(), sandbox.name);
         QVERIFY(dock.isRunning());
-        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 4, 20000);
-        QCOMPARE(finished.last().value(1).toBool(), false);
-        const QString message = finished.last().value(2).toString();
+        const Result<model::Diff> failed = await(op.future());
+        QCOMPARE(failed.error().code, ErrorCode::Unavailable);
+        const QString message = failed.error().message;
         QCOMPARE(message,
                  QStringLiteral("Cannot connect to qemu+ssh://fluid@remote.invalid/system to read the "
                                 "sandbox's disk: no SSH in this test"));
@@ -882,10 +846,10 @@ private Q_SLOTS:
         QVERIFY(dock.errorLabel()->text().contains(message));
 
         // A snapshot the sandbox does not have is named in the error.
-        const int missing = session.diff(sandbox.id, QStringLiteral("nope"), QStringLiteral("two"));
-        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 5, 20000);
-        QCOMPARE(finished.last().value(0).toInt(), missing);
-        QCOMPARE(finished.last().value(2).toString(), QStringLiteral("far has no snapshot named nope"));
+        const Result<model::Diff> missing =
+            await(session.diff(sandbox.id, QStringLiteral("nope"), QStringLiteral("two"), me).future());
+        QCOMPARE(missing.error().code, ErrorCode::NotFound);
+        QCOMPARE(missing.error().message, QStringLiteral("far has no snapshot named nope"));
         QDir(dir).removeRecursively();
     }
 };

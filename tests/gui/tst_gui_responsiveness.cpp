@@ -13,6 +13,7 @@
 #include "HostTreeModel.h"
 #include "MainWindow.h"
 #include "services/HostSession.h"
+#include "services/Services.h"
 #include "store/Database.h"
 #include "store/StoreWorker.h"
 #include "terminal/TerminalDock.h"
@@ -333,17 +334,19 @@ private Q_SLOTS:
     {
         store::DatabaseOptions options;
         options.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
-        store::StoreWorker store(options);
-        ui::MainWindow window(&store);
+        services::Services services(test::storeServicesOptions(options));
+        ui::MainWindow window(services);
         window.resize(1280, 800);
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
-        QSignalSpy storeOpened(&store, &store::StoreWorker::opened);
-        store.start();
+        QSignalSpy storeOpened(&services, &services::Services::storeOpened);
+        services.start();
         QVERIFY(runUntil([&] { return !storeOpened.isEmpty(); }, 20000));
         QVERIFY2(storeOpened.first().at(0).toBool(), qPrintable(storeOpened.first().at(1).toString()));
 
-        services::HostSession session(testDriverSessionSetup(m_dir));
+        services::HostSession::Setup setup = testDriverSessionSetup(m_dir);
+        setup.operations = services.operations();
+        services::HostSession session(setup);
         window.addHostSession(&session);
         ui::HostTreeModel* tree = window.hostsDock()->model();
         QVERIFY2(
@@ -354,7 +357,7 @@ private Q_SLOTS:
                 20000),
             "the hosts dock did not show the test driver's golden VM");
         // The audit dock reloads after each operation, as someone watching it would press Refresh.
-        connect(&session, &services::HostSession::operationFinished, window.auditDock(),
+        connect(services.operations(), &services::OperationRegistry::finished, window.auditDock(),
                 &ui::AuditDock::refresh);
 
         ui::TerminalDock* terminals = window.terminalDock();
@@ -388,11 +391,15 @@ private Q_SLOTS:
         QVERIFY(runUntil([&] { return screenText().contains(streamLine); }, 10000));
 
         // The stream is flowing: 4 creates at once.
-        QSignalSpy finished(&session, &services::HostSession::operationFinished);
+        test::OperationLog log(services.operations());
+        const QList<services::OperationInfo>& finished = log.finished;
         QStringList names;
         for (int i = 1; i <= 4; ++i) {
             names << QStringLiteral("stall-%1").arg(i);
-            QVERIFY(session.create(QStringLiteral("golden"), names.last()) > 0);
+            services::CreateRequest request;
+            request.source = QStringLiteral("golden");
+            request.name = names.last();
+            QVERIFY(session.create(request, model::Actor::localPerson()).id() > 0);
         }
         const auto phase = [&] {
             return QStringLiteral("%1/4 creates finished, terminal %2 KiB queued, %3 paints")
@@ -427,10 +434,8 @@ private Q_SLOTS:
               createsMs, kLines, streamMs, view->paintCount(), view->droppedBytes());
 
         QStringList results;
-        for (const QList<QVariant>& args : std::as_const(finished))
-            results << QStringLiteral("%1: %2").arg(args.value(1).toBool() ? QStringLiteral("ok")
-                                                                           : QStringLiteral("failed"),
-                                                    args.value(2).toString());
+        for (const services::OperationInfo& info : finished)
+            results << QStringLiteral("%1: %2").arg(services::operationStateName(info.state), info.outcome);
         QStringList shown;
         const QModelIndex group = tree->index(1, 0, tree->hostIndex(QStringLiteral("local")));
         for (int r = 0; r < tree->rowCount(group); ++r)
@@ -440,8 +445,8 @@ private Q_SLOTS:
                 .arg(results.join(QStringLiteral("; ")), shown.join(QStringLiteral(", ")));
         qInfo("%s", qPrintable(outcome));
         QVERIFY2(created, qPrintable(outcome));
-        for (const QList<QVariant>& args : std::as_const(finished))
-            QVERIFY2(args.value(1).toBool(), qPrintable(outcome));
+        for (const services::OperationInfo& info : finished)
+            QVERIFY2(info.state == services::OperationState::Succeeded, qPrintable(outcome));
         QVERIFY2(streamed, qPrintable(screenText().right(400)));
         QVERIFY2(screenText().contains(
                      QStringLiteral("%1 colour\nstream-42-done").arg(kLines, 8, 10, QLatin1Char('0'))),

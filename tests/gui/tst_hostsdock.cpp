@@ -5,8 +5,9 @@
 #include "HostsDock.h"
 #include "HostTreeModel.h"
 #include "MainWindow.h"
-#include "services/HostSession.h"
+#include "OperationListModel.h"
 #include "SandboxDialogs.h"
+#include "services/HostSession.h"
 #include "store/Repository.h"
 #include "terminal/TerminalDock.h"
 #include "TestSupport.h"
@@ -113,24 +114,20 @@ class TestHostsDock : public QObject {
         return {};
     }
 
-    /// Triggers `a` and waits for the operation it starts to finish; returns (ok, message).
+    /// Triggers `a` and waits for the operation it starts to finish; returns (ok, message). Every operation
+    /// the dock starts is recorded as the local person's.
     static QPair<bool, QString> run(Bed& bed, Action a)
     {
-        QSignalSpy started(bed.session.get(), &services::HostSession::operationStarted);
-        QSignalSpy done(bed.session.get(), &services::HostSession::operationFinished);
+        test::OperationLog log(bed.session->operations());
         bed.dock->action(a)->trigger();
-        if (started.isEmpty())
+        if (log.started.isEmpty())
             return {false, QStringLiteral("no operation started")};
-        const int op = started.first().value(0).toInt();
-        QElapsedTimer t;
-        t.start();
-        while (t.elapsed() < 20000) {
-            for (const QList<QVariant>& args : std::as_const(done))
-                if (args.value(0).toInt() == op)
-                    return {args.value(1).toBool(), args.value(2).toString()};
-            done.wait(100);
-        }
-        return {false, QStringLiteral("operation %1 did not finish").arg(op)};
+        if (log.started.first().actor != model::Actor::localPerson())
+            return {false, QStringLiteral("started as %1").arg(log.started.first().actor.toString())};
+        const auto info = log.waitFinished(log.started.first().id);
+        if (!info)
+            return {false, QStringLiteral("operation %1 did not finish").arg(log.started.first().id)};
+        return {info->state == services::OperationState::Succeeded, info->outcome};
     }
 
     static bool waitConnected(ui::HostsDock& dock)
@@ -349,12 +346,14 @@ private Q_SLOTS:
         bed.prompts->createAnswer = {QStringLiteral("Not_A_Name"), 0, 0};
         const auto r = run(bed, Action::Create);
         QVERIFY(!r.first);
-        QVERIFY(!r.second.isEmpty());
-        QCOMPARE(bed.dock->operations()->rowCount(), 1);
+        QCOMPARE(r.second,
+                 QStringLiteral("\"Not_A_Name\" is not a valid sandbox name: use 1 to 40 lower-case "
+                                "letters, digits and dashes, starting with a letter or digit"));
+        QTRY_COMPARE(bed.dock->operations()->rowCount(), 1);
         const QModelIndex failure = bed.dock->operations()->index(0, 0);
         // The spy saw the end first: the dock gets it queued on its own thread.
-        QTRY_VERIFY2(failure.data().toString().contains(QLatin1String("failed: ") + r.second),
-                     qPrintable(failure.data().toString()));
+        QTRY_COMPARE(failure.data().toString(),
+                     QStringLiteral("Create Not_A_Name from golden failed: ") + r.second);
         QCOMPARE(failure.data(Qt::ToolTipRole).toString(), r.second);
         QVERIFY(status.last().value(0).toString().contains(r.second));
         QCOMPARE(status.last().value(1).toInt(), 0); // stays until the next message
@@ -372,10 +371,11 @@ private Q_SLOTS:
         });
         ui::HostsDock& dock = *bed.dock;
         QVERIFY(waitConnected(dock));
-        QSignalSpy done(bed.session.get(), &services::HostSession::operationFinished);
+        test::OperationLog log(bed.session->operations());
         select(dock, dock.model()->sourceIndex(QStringLiteral("local"), QStringLiteral("golden")));
         bed.prompts->createAnswer = {QStringLiteral("slow"), 0, 0};
         dock.action(Action::Create)->trigger();
+        QCOMPARE(log.started.size(), 1);
         QCOMPARE(dock.operations()->rowCount(), 1);
         const QModelIndex op = dock.operations()->index(0, 0);
         QTRY_VERIFY_WITH_TIMEOUT(op.data().toString().contains(QLatin1String("waiting")), 20000);
@@ -383,17 +383,23 @@ private Q_SLOTS:
         dock.operationsView()->selectionModel()->select(op, QItemSelectionModel::ClearAndSelect);
         QVERIFY(enabled(dock, Action::CancelOperation));
         dock.action(Action::CancelOperation)->trigger();
-        QVERIFY(done.wait(20000));
-        QVERIFY(!done.first().value(1).toBool());
+        QTRY_COMPARE(op.data().toString(), QStringLiteral("Create slow from golden: cancelling…"));
+        QVERIFY(!enabled(dock, Action::CancelOperation)); // asked once
+        const auto ended = log.waitFinished(log.started.first().id);
+        QVERIFY(ended);
+        QCOMPARE(ended->state, services::OperationState::Cancelled);
+        QCOMPARE(ended->error->code, ErrorCode::Cancelled);
         QTRY_VERIFY_WITH_TIMEOUT(!sandboxNamed(dock, QStringLiteral("slow")).isValid(), 20000);
-        QVERIFY(dock.operations()->index(0, 0).data().toString().contains(QLatin1String("failed")));
+        QTRY_VERIFY(dock.operations()->index(0, 0).data().toString().startsWith(
+            QLatin1String("Create slow from golden failed: Creating the sandbox was cancelled")));
         QVERIFY(!enabled(dock, Action::CancelOperation));
     }
 
     void mainWindowHostsTheDock()
     {
         services::HostSession session(test::testDriverSessionSetup(m_dir, &m_raw));
-        ui::MainWindow window(nullptr);
+        services::Services services(test::storeServicesOptions(m_store));
+        ui::MainWindow window(services);
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
         ui::HostsDock* dock = window.hostsDock();
@@ -451,7 +457,8 @@ private Q_SLOTS:
 
     void mainWindowHostsTheTerminalDock()
     {
-        ui::MainWindow window(nullptr);
+        services::Services services(test::storeServicesOptions(m_store));
+        ui::MainWindow window(services);
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
         ui::TerminalDock* dock = window.terminalDock();

@@ -7,10 +7,13 @@
 #include "HostsDock.h"
 #include "HostTreeModel.h"
 #include "MainWindow.h"
+#include "OperationListModel.h"
 #include "services/HostSession.h"
 #include "services/HostSessionSet.h"
 #include "services/Runtime.h"
+#include "services/Services.h"
 #include "settings/SettingsDialog.h"
+#include "store/Queries.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
 #include "virt/LibvirtHypervisor.h"
@@ -84,11 +87,12 @@ class TestLiveHosts : public QObject {
 
     /// How the test's sessions are made: the test driver, with the create defaults and stop timeout the
     /// settings give (memory and vCPUs made to fit the driver's tiny host).
-    services::HostSessionSet::SetupFactory factory()
+    services::HostSessionSet::SetupFactory factory(services::Services& services)
     {
-        return [this](const config::Settings& settings, const config::HostSettings& host) {
+        return [this, &services](const config::Settings& settings, const config::HostSettings& host) {
             services::HostSession::Setup s = test::testDriverSessionSetup(m_dir);
             s.host = host;
+            s.operations = services.operations(); // what the window's operation list follows
             s.createDefaults = services::createDefaults(settings, host, {});
             s.createDefaults.memoryMib = 2; // the test driver's host has 3 MiB free
             s.createDefaults.vcpus = 1;
@@ -114,12 +118,20 @@ class TestLiveHosts : public QObject {
     }
 
     /// Starts a create of `name` on `host` from its golden VM and waits until it waits for the guest.
-    static void startCreate(ui::HostsDock& dock, services::HostSession* session, const QString& name)
+    static quint64 startCreate(ui::HostsDock& dock, services::HostSession* session, const QString& name)
     {
-        QSignalSpy progress(session, &services::HostSession::operationProgress);
-        session->create(QStringLiteral("golden"), name);
-        QTRY_VERIFY_WITH_TIMEOUT(test::progressSays(progress, QStringLiteral("waiting")), kWaitMs);
-        QVERIFY(dock.operations()->rowCount() >= 1);
+        test::OperationLog log(session->operations());
+        services::CreateRequest request;
+        request.source = QStringLiteral("golden");
+        request.name = name;
+        const quint64 id = session->create(request, model::Actor::localPerson()).id();
+        [&]() {
+            QTRY_VERIFY_WITH_TIMEOUT(log.said(QStringLiteral("waiting"), id), kWaitMs);
+        }();
+        [&]() {
+            QTRY_COMPARE(dock.operations()->rowCount(), 1);
+        }();
+        return id;
     }
 
 private Q_SLOTS:
@@ -142,8 +154,9 @@ private Q_SLOTS:
     /// changed. The tree follows at once; alpha's session is the very same object and was not reopened.
     void savedHostsApplyWithoutRestart()
     {
-        ui::MainWindow window(nullptr);
-        services::HostSessionSet hosts(factory());
+        services::Services services(test::storeServicesOptions(m_store));
+        ui::MainWindow window(services);
+        services::HostSessionSet hosts(factory(services));
         window.setHostSessions(&hosts);
         window.show();
         ui::HostsDock& dock = *window.hostsDock();
@@ -248,7 +261,7 @@ private Q_SLOTS:
         QCOMPARE(alpha->createDefaults().readyTimeoutS, 300);
         QCOMPARE(hosts.sessions(),
                  (QList<services::HostSession*>{alpha.data(), hosts.session(QStringLiteral("beta")),
-                                               hosts.session(QStringLiteral("delta"))}));
+                                                hosts.session(QStringLiteral("delta"))}));
 
         // The file says the same as the tree.
         const config::Settings saved = test::must(config::loadConfig(configPath)).settings;
@@ -263,8 +276,9 @@ private Q_SLOTS:
     {
         m_waitingHosts = {QStringLiteral("busy")};
         m_connectDelayMs.insert(QStringLiteral("slow"), 3000);
-        ui::MainWindow window(nullptr);
-        services::HostSessionSet hosts(factory());
+        services::Services services(test::storeServicesOptions(m_store));
+        ui::MainWindow window(services);
+        services::HostSessionSet hosts(factory(services));
         window.setHostSessions(&hosts);
         window.show();
         ui::HostsDock& dock = *window.hostsDock();
@@ -273,11 +287,10 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(connected(dock, QStringLiteral("alpha")), kWaitMs);
         QTRY_VERIFY_WITH_TIMEOUT(connected(dock, QStringLiteral("busy")), kWaitMs);
         const QPointer<services::HostSession> busy = hosts.session(QStringLiteral("busy"));
-        startCreate(dock, busy, QStringLiteral("never-ready"));
+        const quint64 create = startCreate(dock, busy, QStringLiteral("never-ready"));
         if (QTest::currentTestFailed())
             return;
         QVERIFY(testDriverDomains().contains(QStringLiteral("fluid-never-ready")));
-        QSignalSpy finished(busy.data(), &services::HostSession::operationFinished);
 
         hosts.apply(settingsWith({testHost(QStringLiteral("alpha")), testHost(QStringLiteral("busy")),
                                   testHost(QStringLiteral("slow"))}));
@@ -308,14 +321,14 @@ private Q_SLOTS:
         QVERIFY2(ticks > 20, qPrintable(QStringLiteral("%1 event loop turns while closing").arg(ticks)));
         QTRY_VERIFY_WITH_TIMEOUT(busy.isNull(), kWaitMs);
 
-        // The cancelled create rolled back: no domain, no live row.
-        QCOMPARE(finished.count(), 1);
-        QVERIFY(!finished.first().value(1).toBool());
+        // The cancelled create rolled back: no domain, no live row; its end did not come back to the list.
+        QCOMPARE(services.operations()->find(create)->state, services::OperationState::Cancelled);
+        QCOMPARE(dock.operations()->rowCount(), 0);
         QVERIFY(!testDriverDomains().contains(QStringLiteral("fluid-never-ready")));
         auto db = test::must(store::Database::open(m_store));
-        QCOMPARE(test::must(store::SandboxRepository(*db).count(
-                     QStringLiteral("name = ? AND state <> 'destroyed'"), {QStringLiteral("never-ready")})),
-                 qint64(0));
+        const model::Host busyRow = *test::must(store::hostNamed(*db, QStringLiteral("busy")));
+        QVERIFY(
+            !test::must(store::liveSandboxNamed(*db, busyRow.id, QStringLiteral("never-ready"))).has_value());
         QVERIFY(connected(dock, QStringLiteral("alpha")));
     }
 
@@ -324,8 +337,9 @@ private Q_SLOTS:
     void changedHostReopensAfterTheOldSessionClosed()
     {
         m_waitingHosts = {QStringLiteral("lab")};
-        ui::MainWindow window(nullptr);
-        services::HostSessionSet hosts(factory());
+        services::Services services(test::storeServicesOptions(m_store));
+        ui::MainWindow window(services);
+        services::HostSessionSet hosts(factory(services));
         window.setHostSessions(&hosts);
         window.show();
         ui::HostsDock& dock = *window.hostsDock();

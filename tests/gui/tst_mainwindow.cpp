@@ -6,6 +6,7 @@
 #include "base/BuildInfo.h"
 #include "base/Clock.h"
 #include "MainWindow.h"
+#include "services/Services.h"
 #include "store/AuditLog.h"
 #include "store/StoreWorker.h"
 #include "TestSupport.h"
@@ -43,10 +44,10 @@ private Q_SLOTS:
 
     void auditDockShowsEventsAndVerifiedChain()
     {
-        store::StoreWorker worker(m_options);
-        ui::MainWindow window(&worker);
+        services::Services services(test::storeServicesOptions(m_options));
+        ui::MainWindow window(services);
         QSignalSpy verified(window.auditDock(), &ui::AuditDock::chainVerified);
-        worker.start();
+        services.start();
         window.show();
         QVERIFY(verified.wait(10000));
         QCOMPARE(verified.first().at(0).toBool(), true);
@@ -67,10 +68,10 @@ private Q_SLOTS:
             QVERIFY(
                 (*db)->exec(QStringLiteral("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2")).ok());
         }
-        store::StoreWorker worker(m_options);
-        ui::MainWindow window(&worker);
+        services::Services services(test::storeServicesOptions(m_options));
+        ui::MainWindow window(services);
         QSignalSpy verified(window.auditDock(), &ui::AuditDock::chainVerified);
-        worker.start();
+        services.start();
         QVERIFY(verified.wait(10000));
         QCOMPARE(verified.first().at(0).toBool(), false);
         QVERIFY2(window.auditDock()->chainStatus().startsWith(QLatin1String("Chain broken at row 2")),
@@ -139,10 +140,10 @@ private Q_SLOTS:
     {
         store::DatabaseOptions bad;
         bad.sqlitePath = QStringLiteral("/proc/nope/fluid.sqlite");
-        store::StoreWorker worker(bad);
-        ui::MainWindow window(&worker);
-        QSignalSpy opened(&worker, &store::StoreWorker::opened);
-        worker.start();
+        services::Services services(test::storeServicesOptions(bad));
+        ui::MainWindow window(services);
+        QSignalSpy opened(&services, &services::Services::storeOpened);
+        services.start();
         QVERIFY(opened.wait(10000));
         QTRY_COMPARE(window.findChild<QLabel*>(QStringLiteral("storeStatus"))->text(),
                      QStringLiteral("Store unavailable"));
@@ -165,15 +166,16 @@ private Q_SLOTS:
 
     void dockLayoutSurvivesRestart()
     {
+        services::Services services(test::storeServicesOptions(m_options));
         {
-            ui::MainWindow window(nullptr);
+            ui::MainWindow window(services);
             window.show();
             QVERIFY(QTest::qWaitForWindowExposed(&window));
             QVERIFY(window.auditDock()->isVisible());
             window.auditDock()->hide();
             window.close();
         }
-        ui::MainWindow again(nullptr);
+        ui::MainWindow again(services);
         again.show();
         QVERIFY(QTest::qWaitForWindowExposed(&again));
         QVERIFY(!again.auditDock()->isVisible());

@@ -4,6 +4,7 @@
 
 #include "config/Config.h"
 #include "MainWindow.h"
+#include "services/Services.h"
 #include "settings/SettingsDialog.h"
 #include "TestSupport.h"
 
@@ -160,7 +161,9 @@ private Q_SLOTS:
 
     void menuEntries()
     {
-        MainWindow window(nullptr);
+        services::Services services(
+            test::storeServicesOptions(test::migratedStore(test::makeTempDir(QStringLiteral("menus")))));
+        MainWindow window(services);
         auto* settings = window.findChild<QAction*>(QStringLiteral("actionSettings"));
         QVERIFY(settings);
         QCOMPARE(settings->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_Comma));

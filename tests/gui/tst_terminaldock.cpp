@@ -11,6 +11,7 @@
 #include "AuditLogModel.h"
 #include "MainWindow.h"
 #include "services/HostSession.h"
+#include "services/Services.h"
 #include "ssh/HostTrust.h"
 #include "ssh/SshConnection.h"
 #include "store/AuditLog.h"
@@ -337,7 +338,7 @@ private Q_SLOTS:
 
         // A stopped sandbox is refused with what to do.
         std::optional<Result<std::shared_ptr<ssh::RemoteShell>>> refused;
-        session.openShell(stopped.id, this,
+        session.openShell(stopped.id, model::Actor::localPerson(), this,
                           [&](Result<std::shared_ptr<ssh::RemoteShell>> r) { refused = r; });
         QTRY_VERIFY_WITH_TIMEOUT(refused.has_value(), 15000);
         QVERIFY(!refused->ok());
@@ -412,7 +413,7 @@ private Q_SLOTS:
         const QString target =
             QStringLiteral("root@%1 (%2:%3)").arg(row.name, m_sshd->host()).arg(m_sshd->port());
         for (const model::AuditEvent& e : events) {
-            QCOMPARE(e.actor, QStringLiteral("person"));
+            QCOMPARE(e.actor, model::Actor::localPerson().toString());
             QCOMPARE(e.sandboxId, row.id);
             QCOMPARE(e.data.value(QStringLiteral("target")).toString(), target);
             QVERIFY2(e.summary.contains(target), qPrintable(e.summary));
@@ -478,13 +479,13 @@ private Q_SLOTS:
         services::HostSession::Setup setup = testDriverSessionSetup(dir);
         must(store::openAndMigrate(setup.database));
         useLoopbackSshd(setup);
-        auto store = std::make_unique<store::StoreWorker>(setup.database);
-        auto window = std::make_unique<ui::MainWindow>(store.get());
+        auto services = std::make_unique<services::Services>(test::storeServicesOptions(setup.database));
+        auto window = std::make_unique<ui::MainWindow>(*services);
         auto session = std::make_unique<services::HostSession>(setup);
         const QString id = closeWindowFirst ? QStringLiteral("sbx-quit-1") : QStringLiteral("sbx-quit-2");
         const model::Sandbox row = openWithRunningSandbox(*session, setup, id);
         window->show();
-        store->start();
+        services->start();
         QVERIFY(QTest::qWaitForWindowExposed(window.get()));
 
         TerminalTab* tab = window->terminalDock()->openSandboxTerminal(session.get(), row);
@@ -507,7 +508,7 @@ private Q_SLOTS:
         QCOMPARE(countKind(events, QStringLiteral("pty.close")), 1);
         const model::AuditEvent& close = events.last();
         QCOMPARE(close.kind, QStringLiteral("pty.close"));
-        QCOMPARE(close.actor, QStringLiteral("person"));
+        QCOMPARE(close.actor, model::Actor::localPerson().toString());
         QCOMPARE(close.data.value(QStringLiteral("ended_by")).toString(), QStringLiteral("closed"));
         QTRY_VERIFY_WITH_TIMEOUT(::kill(pid, 0) != 0, 10000); // the remote shell really ended
         if (!closeWindowFirst) {
@@ -519,7 +520,7 @@ private Q_SLOTS:
                      qPrintable(tab->endText()));
         }
         window.reset();
-        store.reset();
+        services.reset();
         QTest::qWait(50); // shells released by the tabs are deleted on the global pool
         QCOMPARE(countKind(ptyEvents(setup.database, row.id), QStringLiteral("pty.close")), 1);
         verifyChain(setup.database);

@@ -56,6 +56,13 @@ int mountChild(int argc, char** argv)
 
 } // namespace
 
+CancelToken cancelledToken()
+{
+    CancelToken t;
+    t.cancel();
+    return t;
+}
+
 class TstInspectMount : public QObject {
     Q_OBJECT
     QString m_base;
@@ -105,7 +112,7 @@ private slots:
         QStringList stages;
         const QJsonObject doc = must(inspector().diffDisk(
             m_images.value(int(DiskLayout::Bare)), QStringLiteral("before"), QStringLiteral("after"),
-            QStringLiteral("qcow2"), [&](const QString& s, double) { stages << s; }));
+            QStringLiteral("qcow2"), [&](const Progress& p) { stages << p.stage; }));
         QCOMPARE(changedPaths(doc), InspectFixture::expectedChangedPaths(true));
         QVERIFY(stages.contains(QStringLiteral("diffing")));
         QCOMPARE(stages.last(), QStringLiteral("done"));
@@ -299,11 +306,15 @@ private slots:
         model::Snapshot from{model::newId(),
                              sb.id,
                              QStringLiteral("before"),
-                             QStringLiteral("baseline"),
+                             model::SnapshotKind::Baseline,
                              {},
                              QDateTime::currentDateTimeUtc()};
-        model::Snapshot to{model::newId(),           sb.id, QStringLiteral("after"),
-                           QStringLiteral("manual"), {},    QDateTime::currentDateTimeUtc()};
+        model::Snapshot to{model::newId(),
+                           sb.id,
+                           QStringLiteral("after"),
+                           model::SnapshotKind::Manual,
+                           {},
+                           QDateTime::currentDateTimeUtc()};
         must(store::SnapshotRepository(*db).insert(from));
         must(store::SnapshotRepository(*db).insert(to));
 
@@ -315,7 +326,7 @@ private slots:
         QVERIFY(QFile::remove(image));
         QStringList stages;
         const model::Diff second = must(
-            diffSnapshots(*db, inspector(), sb, from, to, [&](const QString& s, double) { stages << s; }));
+            diffSnapshots(*db, inspector(), sb, from, to, [&](const Progress& p) { stages << p.stage; }));
         QCOMPARE(second.id, first.id);
         QCOMPARE(stages, QStringList{QStringLiteral("stored")});
         const QJsonObject doc = QJsonDocument::fromJson(second.content).object();
@@ -368,7 +379,7 @@ private slots:
         // The walk fails (cancelled) with both disks mounted: both are released.
         auto cancelled =
             inspector().diffDisk(m_images.value(int(DiskLayout::Bare)), QStringLiteral("before"),
-                                 QStringLiteral("after"), QStringLiteral("qcow2"), {}, [] { return true; });
+                                 QStringLiteral("after"), QStringLiteral("qcow2"), {}, cancelledToken());
         QVERIFY(!cancelled);
         QCOMPARE(cancelled.error().code, ErrorCode::Cancelled);
         QCOMPARE(mountLeftoversUnder(m_runtime), QStringList());

@@ -126,7 +126,7 @@ private slots:
         QStringList stages;
         const QJsonObject remote = must(inspector().diffRemoteDisk(
             m_host, image, QStringLiteral("before"), QStringLiteral("after"), QStringLiteral("qcow2"),
-            [&](const QString& stage, double) { stages << stage; }));
+            [&](const Progress& p) { stages << p.stage; }));
         QCOMPARE(changedPaths(remote), InspectFixture::expectedChangedPaths(true));
         // Every path with its metadata, hashes, hunks and spans, and every semantic layer, as read locally.
         for (const QString& key : local.keys()) {
@@ -168,15 +168,15 @@ private slots:
 
     void cancelStopsAndReleases()
     {
-        int hashReports = 0;
+        CancelToken cancel;
         auto doc = inspector().diffRemoteDisk(
             m_host, m_images.value(int(DiskLayout::Gpt)), QStringLiteral("before"), QStringLiteral("after"),
             QStringLiteral("qcow2"),
-            [&](const QString& stage, double) {
-                if (stage.startsWith(QLatin1String("hashing")))
-                    ++hashReports;
+            [&](const Progress& p) {
+                if (p.stage.startsWith(QLatin1String("hashing")))
+                    cancel.cancel();
             },
-            [&]() { return hashReports > 0; });
+            cancel);
         QVERIFY(!doc);
         QCOMPARE(doc.error().code, ErrorCode::Cancelled);
         QCOMPARE(workDirs(m_remoteRun), QStringList());

@@ -4,18 +4,18 @@
 #include "TestSupport.h"
 
 #include "approval/ApprovalBroker.h"
-#include "base/Worker.h"
 #include "base/Clock.h"
+#include "base/Worker.h"
 #include "store/AuditLog.h"
 #include "store/Migrations.h"
 #include "store/Queries.h"
 #include "store/Repository.h"
 #include "store/StoreWorker.h"
 
+#include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QSqlError>
 #include <QTest>
-#include <QElapsedTimer>
 #include <QThread>
 
 using namespace fluid;
@@ -141,8 +141,9 @@ private Q_SLOTS:
                 // A message of the version whose content was plain text.
                 must(db->exec(QStringLiteral("INSERT INTO agent_sessions (id, task, mode, state, created_at) "
                                              "VALUES ('a1', 'task', 'edit', 'finished', 1)")));
-                must(db->exec(QStringLiteral("INSERT INTO messages (id, session_id, seq, role, content, created_at) "
-                                             "VALUES ('m1', 'a1', 0, 'user', 'it''s \"quoted\"\nand two lines', 2)")));
+                must(db->exec(
+                    QStringLiteral("INSERT INTO messages (id, session_id, seq, role, content, created_at) "
+                                   "VALUES ('m1', 'a1', 0, 'user', 'it''s \"quoted\"\nand two lines', 2)")));
             }
             AuditLog audit(*db);
             must(audit.append(QStringLiteral("system"), QStringLiteral("host.add"),
@@ -160,8 +161,10 @@ private Q_SLOTS:
         QVERIFY(must(AuditLog(*db).verify()).intact());
         if (previous >= 2) {
             const Message m = must(MessageRepository(*db).get(QStringLiteral("m1")));
-            QCOMPARE(m.content, QList<ContentPart>{ContentPart::textPart(QStringLiteral("it's \"quoted\"\nand two lines"))});
-            QCOMPARE(must(AgentSessionRepository(*db).get(QStringLiteral("a1"))).state, AgentSessionState::Finished);
+            QCOMPARE(m.content, QList<ContentPart>{
+                                    ContentPart::textPart(QStringLiteral("it's \"quoted\"\nand two lines"))});
+            QCOMPARE(must(AgentSessionRepository(*db).get(QStringLiteral("a1"))).state,
+                     AgentSessionState::Finished);
         }
         // New tables work after the upgrade.
         Playbook p{
@@ -403,9 +406,15 @@ private Q_SLOTS:
     void sessionsMessagesToolCalls()
     {
         auto db = freshDb();
-        AgentSession session{newId(),          QString(),        QStringLiteral("install nginx"),
-                             AgentMode::Edit,  QStringLiteral("openai"), QStringLiteral("gpt"),
-                             AgentSessionState::Active, at(1), {}};
+        AgentSession session{newId(),
+                             QString(),
+                             QStringLiteral("install nginx"),
+                             AgentMode::Edit,
+                             QStringLiteral("openai"),
+                             QStringLiteral("gpt"),
+                             AgentSessionState::Active,
+                             at(1),
+                             {}};
         must(AgentSessionRepository(*db).insert(session));
         const AgentSession storedSession = must(AgentSessionRepository(*db).get(session.id));
         QCOMPARE(storedSession.task, session.task);
@@ -425,16 +434,19 @@ private Q_SLOTS:
         QCOMPARE(ordered.at(0).role, MessageRole::User);
         QCOMPARE(ordered.at(2).tokens, 20);
         // (session, seq) is unique.
-        QVERIFY(!messages.insert(message(1, MessageRole::User, {ContentPart::textPart(QStringLiteral("dup"))}, 0))
-                     .ok());
+        QVERIFY(
+            !messages.insert(message(1, MessageRole::User, {ContentPart::textPart(QStringLiteral("dup"))}, 0))
+                 .ok());
         // Structured content: text, a tool call and its result come back as they went in.
         const QList<ContentPart> parts = {
             ContentPart::textPart(QStringLiteral("Installing nginx.")),
-            ContentPart::toolCall(QStringLiteral("call-1"), QStringLiteral("run_command"),
-                                  QJsonObject{{QStringLiteral("command"), QStringLiteral("apt-get install -y nginx")}})};
+            ContentPart::toolCall(
+                QStringLiteral("call-1"), QStringLiteral("run_command"),
+                QJsonObject{{QStringLiteral("command"), QStringLiteral("apt-get install -y nginx")}})};
         must(messages.insert(message(3, MessageRole::Assistant, parts, 5)));
         must(messages.insert(
-            message(4, MessageRole::Tool, {ContentPart::toolResult(QStringLiteral("call-1"), QStringLiteral("E: no"), true)}, 0)));
+            message(4, MessageRole::Tool,
+                    {ContentPart::toolResult(QStringLiteral("call-1"), QStringLiteral("E: no"), true)}, 0)));
         const QList<Message> all = must(sessionMessages(*db, session.id));
         QCOMPARE(all.at(3).content, parts);
         QCOMPARE(all.at(3).text(), QStringLiteral("Installing nginx."));
@@ -504,7 +516,8 @@ private Q_SLOTS:
         const Approval brief = must(broker.request(*db, a, model::Actor::agent(QStringLiteral("s-1")), 1000));
         clock.advance(10);
         a.request = QStringLiteral("long");
-        const Approval lasting = must(broker.request(*db, a, model::Actor::agent(QStringLiteral("s-1")), 60000));
+        const Approval lasting =
+            must(broker.request(*db, a, model::Actor::agent(QStringLiteral("s-1")), 60000));
         QCOMPARE(must(broker.pending(*db)).size(), 2);
         QCOMPARE(must(broker.history(*db)).size(), 0);
 
@@ -519,8 +532,7 @@ private Q_SLOTS:
         QCOMPARE(expired.decidedAt, t0.addMSecs(1000));
 
         clock.advance(100);
-        must(broker.decide(*db, lasting.id, true, alice, QStringLiteral("ok"),
-                           lasting.contentHash));
+        must(broker.decide(*db, lasting.id, true, alice, QStringLiteral("ok"), lasting.contentHash));
         const QList<Approval> history = must(broker.history(*db));
         QCOMPARE(history.size(), 2);
         QCOMPARE(history.at(0).id, lasting.id); // most recently decided first
@@ -530,20 +542,19 @@ private Q_SLOTS:
         // A request edited in the store behind the broker (its hash column unchanged) cannot be approved,
         // whatever hash the decider saw; rejecting it still works.
         a.request = QStringLiteral("small");
-        const Approval edited = must(broker.request(*db, a, model::Actor::agent(QStringLiteral("s-1")), 60000));
+        const Approval edited =
+            must(broker.request(*db, a, model::Actor::agent(QStringLiteral("s-1")), 60000));
         must(db->exec(QStringLiteral("UPDATE approvals SET request = 'huge' WHERE id = ?"), {edited.id}));
-        const auto refused =
-            broker.decide(*db, edited.id, true, alice, {}, edited.contentHash);
+        const auto refused = broker.decide(*db, edited.id, true, alice, {}, edited.contentHash);
         QCOMPARE(refused.error().code, ErrorCode::Tampered);
         QVERIFY(refused.error().message.contains(QLatin1String("changed in the store after it was filed")));
-        QCOMPARE(
-            must(broker.decide(*db, edited.id, false, alice, QStringLiteral("edited")))
-                .status,
-            ApprovalStatus::Rejected);
+        QCOMPARE(must(broker.decide(*db, edited.id, false, alice, QStringLiteral("edited"))).status,
+                 ApprovalStatus::Rejected);
 
         // What is stored is redacted; the hash binds to the stored content, so it can still be approved.
         a.request = QStringLiteral("use key sk-abcdefghijklmnopqrstuvwx for the mirror");
-        const Approval secret = must(broker.request(*db, a, model::Actor::agent(QStringLiteral("s-1")), 60000));
+        const Approval secret =
+            must(broker.request(*db, a, model::Actor::agent(QStringLiteral("s-1")), 60000));
         QVERIFY(!secret.request.contains(QLatin1String("sk-abcdefghijklmnop")));
         QCOMPARE(secret.contentHash, approval::contentHash(secret.kind, secret.request, secret.context));
         QCOMPARE(must(ApprovalRepository(*db).get(secret.id)).contentHash, secret.contentHash);
@@ -567,7 +578,8 @@ private Q_SLOTS:
         QVERIFY(!decision.isFinished());
         QElapsedTimer timer;
         timer.start();
-        must(broker.decide(*db, filed.id, true, model::Actor::person(QStringLiteral("bob")), {}, filed.contentHash));
+        must(broker.decide(*db, filed.id, true, model::Actor::person(QStringLiteral("bob")), {},
+                           filed.contentHash));
         QVERIFY(decision.isFinished()); // at once, not at the next poll
         QVERIFY(timer.elapsed() < 1000);
         QCOMPARE(decision.result()->status, ApprovalStatus::Approved);
@@ -575,7 +587,8 @@ private Q_SLOTS:
 
         // A decision recorded before the wait began is found by the first look.
         const Approval early = must(broker.request(*db, a, model::Actor::system(), 60000));
-        must(broker.decide(*db, early.id, false, model::Actor::person(QStringLiteral("bob")), QStringLiteral("no")));
+        must(broker.decide(*db, early.id, false, model::Actor::person(QStringLiteral("bob")),
+                           QStringLiteral("no")));
         QCOMPARE(test::must(await(broker.decision(early.id))).status, ApprovalStatus::Rejected);
 
         // Cancel ends the wait with Cancelled; no waiter is left behind.
@@ -603,7 +616,8 @@ private Q_SLOTS:
         {
             auto elsewhere = must(Database::open(db->options()));
             approval::ApprovalBroker theirs(elsewhere->options(), clock);
-            must(theirs.decide(*elsewhere, filed.id, true, model::Actor::person(QStringLiteral("carol")), {}));
+            must(
+                theirs.decide(*elsewhere, filed.id, true, model::Actor::person(QStringLiteral("carol")), {}));
         }
         QTRY_VERIFY_WITH_TIMEOUT(decision.isFinished(), 5000);
         QCOMPARE(decision.result()->decidedBy, QStringLiteral("person:carol"));
@@ -629,7 +643,8 @@ private Q_SLOTS:
         QThread* t = QThread::create([&]() {
             other = must(threadConnection(options));
             QCOMPARE(must(threadConnection(options)), other);
-            must(AuditLog(*other).append(QStringLiteral("system"), QStringLiteral("k"), QStringLiteral("there")));
+            must(AuditLog(*other).append(QStringLiteral("system"), QStringLiteral("k"),
+                                         QStringLiteral("there")));
         });
         t->start();
         QVERIFY(t->wait(30000));

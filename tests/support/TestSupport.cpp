@@ -91,6 +91,15 @@ std::optional<services::OperationInfo> OperationLog::waitFinished(quint64 operat
     }
 }
 
+services::Services::Options storeServicesOptions(const store::DatabaseOptions& store)
+{
+    services::Services::Options o;
+    o.config.fromFile = true;
+    o.config.settings.store.sqlitePath = store.sqlitePath;
+    o.config.settings.hosts.clear();
+    return o;
+}
+
 services::Services::Options testDriverServicesOptions(const QString& dir, virt::Hypervisor** raw)
 {
     services::Services::Options o;

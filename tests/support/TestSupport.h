@@ -41,6 +41,9 @@ connectTestDriver(const QString& uri = QStringLiteral("test:///default"));
 /// When `raw` is given it receives the session's connection, to change things behind the session's back.
 services::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hypervisor** raw = nullptr);
 
+/// Services::Options over the SQLite store `store` names, with no host.
+services::Services::Options storeServicesOptions(const store::DatabaseOptions& store);
+
 /// Services::Options over the SQLite store in `dir` with one host, "local" on libvirt's test driver, whose
 /// sessions are set up as testDriverSessionSetup() does (`raw` likewise).
 services::Services::Options testDriverServicesOptions(const QString& dir, virt::Hypervisor** raw = nullptr);

@@ -12,9 +12,9 @@
 #include "virt/SandboxManager.h"
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFileInfo>
 #include <QTest>
-#include <QElapsedTimer>
 #include <QThread>
 #include <QTimer>
 
@@ -348,7 +348,8 @@ private Q_SLOTS:
         must(manager.snapshot(s.id, QStringLiteral("baseline"), alice, model::SnapshotKind::Baseline));
         must(manager.snapshot(s.id, QStringLiteral("after"), alice, model::SnapshotKind::Manual,
                               QStringLiteral("installed x")));
-        QCOMPARE(manager.snapshot(s.id, QStringLiteral("Bad Name"), alice).error().code, ErrorCode::InvalidArgument);
+        QCOMPARE(manager.snapshot(s.id, QStringLiteral("Bad Name"), alice).error().code,
+                 ErrorCode::InvalidArgument);
         const QList<SnapshotInfo> snaps = must(manager.snapshots(s.id));
         QCOMPARE(snaps.size(), 2);
         QCOMPARE(must(store::snapshotNamed(*m_db, s.id, QStringLiteral("baseline")))->kind,
@@ -372,7 +373,8 @@ private Q_SLOTS:
         QStringList kinds;
         for (const model::AuditEvent& e : must(store::AuditLog(*m_db).list())) {
             kinds << e.kind;
-            QVERIFY2(e.actor == QLatin1String("person:alice"), qPrintable(e.kind + QLatin1Char(' ') + e.actor));
+            QVERIFY2(e.actor == QLatin1String("person:alice"),
+                     qPrintable(e.kind + QLatin1Char(' ') + e.actor));
         }
         for (const char* k : {"sandbox.create.begin", "sandbox.create", "snapshot.create", "snapshot.revert",
                               "snapshot.delete", "sandbox.stop", "sandbox.start", "sandbox.destroy"})
@@ -496,7 +498,8 @@ private Q_SLOTS:
         // Creating without asking is refused, saying what it goes beyond; nothing is made.
         auto refused = manager.createWithinLimits(c);
         QCOMPARE(refused.error().code, ErrorCode::Refused);
-        QVERIFY2(refused.error().message.contains(QLatin1String("limit is 1 MiB")), qPrintable(refused.error().message));
+        QVERIFY2(refused.error().message.contains(QLatin1String("limit is 1 MiB")),
+                 qPrintable(refused.error().message));
         verifyNothingLeft();
         // Once allowed, the plan's second half makes it.
         const model::Sandbox s = must(manager.create(plan));
@@ -539,7 +542,8 @@ private Q_SLOTS:
         SandboxManager manager(*m_hv, *m_db, options());
         // A sandbox that stays, one whose domain vanished, a create that died mid-way, and orphans.
         const model::Sandbox keep = must(manager.createWithinLimits(createOptions(QStringLiteral("keep"))));
-        const model::Sandbox vanished = must(manager.createWithinLimits(createOptions(QStringLiteral("vanished"))));
+        const model::Sandbox vanished =
+            must(manager.createWithinLimits(createOptions(QStringLiteral("vanished"))));
         must(m_hv->destroyDomain(vanished.domainName));
         must(m_hv->undefineDomain(vanished.domainName));
 
@@ -655,7 +659,8 @@ private Q_SLOTS:
             const QString text = QString::fromUtf8(xml);
             free(xml);
             QVERIFY2(text.contains(QStringLiteral("name='%1'").arg(spec.bridge)), qPrintable(text));
-            QVERIFY2(text.contains(QStringLiteral("address='%1'").arg(spec.gatewayAddress)), qPrintable(text));
+            QVERIFY2(text.contains(QStringLiteral("address='%1'").arg(spec.gatewayAddress)),
+                     qPrintable(text));
             QVERIFY2(text.contains(QStringLiteral("start='%1'").arg(spec.dhcpStart)), qPrintable(text));
             virNetworkFree(net);
             virConnectClose(conn);

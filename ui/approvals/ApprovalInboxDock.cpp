@@ -81,8 +81,8 @@ void ApprovalInboxDock::DesktopNotifier::notify(ApprovalInboxDock* dock, const Q
     }
 }
 
-ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, approval::ApprovalBroker* broker, QWidget* parent,
-                                     const Clock* clock)
+ApprovalInboxDock::ApprovalInboxDock(store::StoreWorker* store, approval::ApprovalBroker* broker,
+                                     QWidget* parent, const Clock* clock)
     : QDockWidget(tr("Approvals"), parent)
     , m_store(store)
     , m_broker(broker)
@@ -479,9 +479,9 @@ void ApprovalInboxDock::decide(bool approve)
         return;
     const Approval shown = *m_shown;
     if (shown.status != ApprovalStatus::Pending) {
-        setMessage(tr("This request is already %1; there is nothing to decide.")
-                       .arg(model::enumName(shown.status)),
-                   true);
+        setMessage(
+            tr("This request is already %1; there is nothing to decide.").arg(model::enumName(shown.status)),
+            true);
         return;
     }
     if (m_pending->isOverdue(shown)) {

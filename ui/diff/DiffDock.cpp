@@ -457,9 +457,10 @@ void DiffDock::onOperationChanged(const services::OperationInfo& info)
         m_progressText->setText(tr("Cancelling…"));
         return;
     }
-    m_progressText->setText(info.progress.fraction >= 0
-                                ? QStringLiteral("%1 (%2%)").arg(info.progress.text()).arg(int(info.progress.fraction * 100))
-                                : info.progress.text());
+    m_progressText->setText(
+        info.progress.fraction >= 0
+            ? QStringLiteral("%1 (%2%)").arg(info.progress.text()).arg(int(info.progress.fraction * 100))
+            : info.progress.text());
     if (info.progress.fraction >= 0)
         m_progress->setValue(int(info.progress.fraction * 100));
 }

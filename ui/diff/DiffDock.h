@@ -23,7 +23,6 @@ class QTableView;
 class QToolButton;
 class QTreeView;
 
-
 namespace fluid::ui {
 
 class DiffPathFilter;

@@ -224,15 +224,17 @@ TerminalTab* TerminalDock::openSandboxTerminal(services::HostSession* session, c
                 Qt::QueuedConnection);
             return transport;
         }
-        guard->openShell(sandboxId, model::Actor::localPerson(), t, [t](Result<std::shared_ptr<ssh::RemoteShell>> shell) {
-            if (!shell) {
-                t->fail(shell.error().message);
-                return;
-            }
-            // The PTY is made here, on the GUI thread, and owned by the transport with its connection.
-            std::shared_ptr<ssh::RemoteShell> s = *shell;
-            t->attach(s->openPty(ssh::PtyOptions()), s);
-        });
+        guard->openShell(sandboxId, model::Actor::localPerson(), t,
+                         [t](Result<std::shared_ptr<ssh::RemoteShell>> shell) {
+                             if (!shell) {
+                                 t->fail(shell.error().message);
+                                 return;
+                             }
+                             // The PTY is made here, on the GUI thread, and owned by the transport with its
+                             // connection.
+                             std::shared_ptr<ssh::RemoteShell> s = *shell;
+                             t->attach(s->openPty(ssh::PtyOptions()), s);
+                         });
         return transport;
     };
     return openTerminal(name, factory(), factory);
