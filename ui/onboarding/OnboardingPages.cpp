@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "OnboardingPages.h"
 
+#include "base/Worker.h"
 #include "config/Config.h"
 #include "config/SettingsChecks.h"
 #include "OnboardingWizard.h"
 #include "services/Runtime.h"
 #include "secrets/SecretStore.h"
-#include "Worker.h"
 
 #include <QAbstractButton>
 #include <QApplication>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The pages of OnboardingWizard. Each lives on the GUI thread; blocking work goes to runOnWorker().
+// The pages of OnboardingWizard. Each lives on the GUI thread; blocking work goes to fluid::runOnWorker() (base/Worker.h).
 
 #include "config/Settings.h"
 #include "services/Onboarding.h"
