@@ -12,11 +12,14 @@
 #include "HostTreeModel.h"
 #include "LoopbackSshd.h"
 #include "MainWindow.h"
-#include "onboarding/OnboardingPages.h"
+#include "onboarding/CaPage.h"
+#include "onboarding/GoldenPage.h"
+#include "onboarding/HostPage.h"
+#include "onboarding/LlmPage.h"
 #include "onboarding/OnboardingWizard.h"
+#include "secrets/SecretStore.h"
 #include "services/HostSession.h"
 #include "services/Runtime.h"
-#include "secrets/SecretStore.h"
 #include "ssh/HostTrust.h"
 #include "ssh/LoginKey.h"
 #include "SshTestEnv.h"
@@ -336,9 +339,9 @@ private Q_SLOTS:
             return std::pair<bool, QString>{opened.first().at(0).toBool(), opened.first().at(1).toString()};
         };
         const auto setupFor = [&] {
-            services::HostSession::Setup setup =
-                services::HostSession::setupFor(settings, far, db, services::secretStoreCaLoader(settings, {}),
-                                               services::loginKeyLoader(settings, far, {}));
+            services::HostSession::Setup setup = services::HostSession::setupFor(
+                settings, far, db, services::secretStoreCaLoader(settings, {}),
+                services::loginKeyLoader(settings, far, {}));
             setup.knownHostsFile = knownHosts;
             return setup;
         };
