@@ -3,16 +3,12 @@
 
 #include "base/Worker.h"
 #include "config/SettingsChecks.h"
+#include "LoginKeyChooser.h"
 #include "OnboardingWizard.h"
 #include "PageWidgets.h"
 #include "services/Runtime.h"
 
-#include <QApplication>
 #include <QCheckBox>
-#include <QClipboard>
-#include <QComboBox>
-#include <QDir>
-#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -24,7 +20,6 @@
 #include <QSpinBox>
 #include <QStandardItemModel>
 #include <QStyle>
-#include <QSysInfo>
 #include <QTreeView>
 #include <QVBoxLayout>
 
@@ -100,30 +95,13 @@ HostPage::HostPage(OnboardingWizard* wizard)
     m_port->setValue(22);
     m_port->setAccessibleName(tr("SSH port"));
     m_port->setToolTip(tr("The port the host's sshd listens on."));
-    m_key = new QComboBox(this);
-    m_key->setObjectName(QStringLiteral("sshKey"));
-    m_key->setEditable(true);
-    m_key->setAccessibleName(tr("SSH private key"));
-    m_key->setToolTip(tr("The private key to log in with. Empty: your ssh-agent and default keys."));
-    m_browseKey =
-        makeButton(tr("&Browse…"), QStringLiteral("browseKey"), tr("Choose a private key file"), this);
-    m_generateKey = makeButton(tr("&Generate key"), QStringLiteral("generateKey"),
-                               tr("Makes a new Ed25519 login key that lives only in Fluid's keychain"), this);
-    m_importKey = makeButton(tr("&Import key…"), QStringLiteral("importKey"),
-                             tr("Reads a private key file into Fluid's keychain (asks for its passphrase "
-                                "once); the file itself is not changed"),
-                             this);
-    m_forgetKey =
-        makeButton(tr("Use &files instead"), QStringLiteral("forgetKey"),
-                   tr("Logs in with ssh-agent, the default keys or the key file above instead"), this);
-    m_loginKeyLabel = makeMessageLabel(QStringLiteral("loginKeyLabel"), this);
-    m_publicKey = new QLineEdit(this);
-    m_publicKey->setObjectName(QStringLiteral("loginPublicKey"));
-    m_publicKey->setReadOnly(true);
-    m_publicKey->setAccessibleName(tr("Public key for authorized_keys"));
-    m_publicKey->setToolTip(tr("Add this line to ~/.ssh/authorized_keys of the user on the host."));
-    m_copyPublicKey = makeButton(tr("&Copy"), QStringLiteral("copyPublicKey"),
-                                 tr("Copies the public key line to the clipboard"), this);
+    m_loginKeys = new LoginKeyChooser(
+        keyFolder(wizard->environment().sshDir),
+        [wizard](QWidget* parent, const QString& title, const QString& folder, const QString& filter) {
+            return wizard->askForFile(parent, title, folder, filter);
+        },
+        [wizard](QWidget* parent, const QString& prompt) { return wizard->askForPassphrase(parent, prompt); },
+        this);
 
     m_name = new QLineEdit(QStringLiteral("local"), this);
     m_name->setObjectName(QStringLiteral("hostName"));
@@ -171,21 +149,8 @@ HostPage::HostPage(OnboardingWizard* wizard)
     remoteForm->addRow(tr("&User:"), m_user);
     remoteForm->addRow(tr("H&ost:"), m_host);
     remoteForm->addRow(tr("&Port:"), m_port);
-    auto* keyRow = new QHBoxLayout;
-    keyRow->addWidget(m_key, 1);
-    keyRow->addWidget(m_browseKey);
-    remoteForm->addRow(buddyLabel(tr("&Key:"), m_key), keyRow);
-    auto* keychainRow = new QHBoxLayout;
-    keychainRow->addWidget(m_generateKey);
-    keychainRow->addWidget(m_importKey);
-    keychainRow->addWidget(m_forgetKey);
-    keychainRow->addStretch(1);
-    remoteForm->addRow(tr("Keychain key:"), keychainRow);
-    remoteForm->addRow(m_loginKeyLabel);
-    auto* publicRow = new QHBoxLayout;
-    publicRow->addWidget(m_publicKey, 1);
-    publicRow->addWidget(m_copyPublicKey);
-    remoteForm->addRow(publicRow);
+    remoteForm->addRow(m_loginKeys);
+    m_loginKeys->alignLabelsWith(remoteForm);
     auto* remoteBox = new QWidget(this);
     remoteBox->setObjectName(QStringLiteral("remoteFields"));
     remoteBox->setLayout(remoteForm);
@@ -212,31 +177,17 @@ HostPage::HostPage(OnboardingWizard* wizard)
     layout->addLayout(trustRow);
     layout->addWidget(m_message);
 
-    refreshKeys();
     for (QLineEdit* edit : {m_localUri, m_user, m_host})
         connect(edit, &QLineEdit::textChanged, this, &HostPage::fieldsChanged);
-    connect(m_key, &QComboBox::currentTextChanged, this, &HostPage::fieldsChanged);
+    connect(m_loginKeys, &LoginKeyChooser::changed, this, &HostPage::fieldsChanged);
     connect(m_port, qOverload<int>(&QSpinBox::valueChanged), this, &HostPage::fieldsChanged);
     connect(m_name, &QLineEdit::textChanged, this, &HostPage::updateState);
     connect(m_name, &QLineEdit::textEdited, this, [this]() { m_name->setProperty("edited", true); });
     connect(m_local, &QRadioButton::toggled, this, &HostPage::fieldsChanged);
-    connect(m_browseKey, &QPushButton::clicked, this, [this]() {
-        const QString file =
-            m_wizard->askForFile(this, tr("Choose an SSH private key"),
-                                 keyFolder(m_wizard->environment().sshDir), tr("All files (*)"));
-        if (!file.isEmpty())
-            m_key->setCurrentText(file);
-    });
-    connect(m_generateKey, &QPushButton::clicked, this, &HostPage::generateKey);
-    connect(m_importKey, &QPushButton::clicked, this, &HostPage::importKey);
-    connect(m_forgetKey, &QPushButton::clicked, this, &HostPage::forgetKey);
-    connect(m_copyPublicKey, &QPushButton::clicked, this,
-            [this]() { QApplication::clipboard()->setText(m_publicKey->text()); });
     connect(m_test, &QPushButton::clicked, this, &HostPage::startTest);
     connect(m_cancel, &QPushButton::clicked, this, &HostPage::cancelTest);
     connect(m_verified, &QCheckBox::toggled, this, &HostPage::updateState);
     connect(m_trust, &QPushButton::clicked, this, &HostPage::trustAndRetest);
-    showLoginKey();
     fieldsChanged();
 }
 
@@ -246,111 +197,37 @@ HostPage::~HostPage()
         m_cancelFlag->store(true);
 }
 
-void HostPage::refreshKeys()
-{
-    const QString dir = keyFolder(m_wizard->environment().sshDir);
-    m_key->clear();
-    m_key->addItem(QString());
-    // A private key is a file with a .pub beside it: that is how ssh-keygen leaves them.
-    const QFileInfoList files = QDir(dir).entryInfoList(QDir::Files, QDir::Name);
-    for (const QFileInfo& f : files) {
-        if (f.suffix() != QLatin1String("pub") &&
-            QFileInfo::exists(f.absoluteFilePath() + QStringLiteral(".pub")))
-            m_key->addItem(f.absoluteFilePath());
-    }
-}
-
 QString HostPage::currentUri() const
 {
     if (m_local->isChecked())
         return m_localUri->text().trimmed();
     return services::sshHypervisorUri(m_user->text().trimmed(), m_host->text().trimmed(), m_port->value(),
-                                      m_loginKey ? QString() : m_key->currentText().trimmed());
+                                      loginKey() ? QString() : m_loginKeys->keyFile());
 }
 
 QString HostPage::currentKeyIdentity() const
 {
-    return m_loginKey && !m_local->isChecked() ? m_loginKey->fingerprint : QString();
+    return loginKey() && !m_local->isChecked() ? loginKey()->fingerprint : QString();
+}
+
+const std::optional<ssh::LoginKey>& HostPage::loginKey() const
+{
+    return m_loginKeys->loginKey();
 }
 
 void HostPage::generateKey()
 {
-    const QString comment = QStringLiteral("fluid@%1").arg(hostNameFrom(QSysInfo::machineHostName()));
-    takeKey([comment]() { return ssh::generateLoginKey(comment); });
+    m_loginKeys->generateKey();
 }
 
 void HostPage::importKey()
 {
-    const QString file = m_wizard->askForFile(this, tr("Choose the private key to keep in Fluid's keychain"),
-                                              keyFolder(m_wizard->environment().sshDir), tr("All files (*)"));
-    if (file.isEmpty())
-        return;
-    const auto read = [file](const QString& passphrase) -> Result<ssh::LoginKey> {
-        auto text = ssh::readPrivateKeyFile(file);
-        if (!text)
-            return text.error();
-        auto key = ssh::parseLoginKey(*text, passphrase);
-        text->fill('\0');
-        return key;
-    };
-    takeKey([read]() { return read(QString()); },
-            [this, read, file](const Error& error) {
-                if (error.code != ErrorCode::Refused)
-                    return;
-                const std::optional<QString> passphrase =
-                    m_wizard->askForPassphrase(this, tr("The passphrase of %1:").arg(file));
-                if (passphrase && !passphrase->isEmpty())
-                    takeKey([read, passphrase = *passphrase]() { return read(passphrase); });
-            });
+    m_loginKeys->importKey();
 }
 
 void HostPage::forgetKey()
 {
-    m_loginKey.reset();
-    showLoginKey();
-    fieldsChanged();
-}
-
-void HostPage::takeKey(std::function<Result<ssh::LoginKey>()> make, std::function<void(const Error&)> onError)
-{
-    if (m_keyBusy)
-        return;
-    m_keyBusy = true;
-    m_loginKeyLabel->setText(tr("Preparing the key…"));
-    auto* watcher = new QFutureWatcher<Result<ssh::LoginKey>>(this);
-    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, onError]() {
-        watcher->deleteLater();
-        m_keyBusy = false;
-        const Result<ssh::LoginKey> key = watcher->result();
-        if (key) {
-            m_loginKey = *key;
-            showLoginKey();
-        } else {
-            showLoginKey();
-            m_loginKeyLabel->setText(tr("No key was taken: %1").arg(key.error().message));
-            if (onError)
-                onError(key.error());
-        }
-        fieldsChanged();
-    });
-    watcher->setFuture(runOnWorker<Result<ssh::LoginKey>>(
-        [make = std::move(make)](QPromise<Result<ssh::LoginKey>>& p) { p.addResult(make()); }));
-}
-
-void HostPage::showLoginKey()
-{
-    const bool has = m_loginKey.has_value();
-    m_forgetKey->setVisible(has);
-    m_publicKey->setVisible(has);
-    m_copyPublicKey->setVisible(has);
-    m_publicKey->setText(has ? m_loginKey->publicKeyLine : QString());
-    m_loginKeyLabel->setText(
-        has ? tr("Fluid logs in with a %1 key kept in its keychain (%2). Add the line below to "
-                 "~/.ssh/authorized_keys of the SSH user on the host, then test the connection. The key "
-                 "is stored at Finish and reaches ssh only in memory.")
-                  .arg(m_loginKey->type, m_loginKey->fingerprint)
-            : tr("Or keep the login key in Fluid's keychain instead of a file: generate a new one, or import "
-                 "one."));
+    m_loginKeys->forgetKey();
 }
 
 QString HostPage::hostName() const
@@ -362,11 +239,8 @@ void HostPage::fieldsChanged()
 {
     const bool local = m_local->isChecked();
     m_localUri->setEnabled(local);
-    for (QWidget* w : std::initializer_list<QWidget*>{m_user, m_host, m_port, m_generateKey, m_importKey,
-                                                      m_forgetKey, m_publicKey, m_copyPublicKey})
+    for (QWidget* w : std::initializer_list<QWidget*>{m_user, m_host, m_port, m_loginKeys})
         w->setEnabled(!local);
-    for (QWidget* w : std::initializer_list<QWidget*>{m_key, m_browseKey})
-        w->setEnabled(!local && !m_loginKey);
     if (!m_name->property("edited").toBool()) {
         const QString suggested = local ? QStringLiteral("local") : hostNameFrom(m_host->text());
         if (!suggested.isEmpty())
@@ -404,10 +278,10 @@ void HostPage::startTest()
     services::HostProbeRequest request;
     request.uri = m_testedUri;
     request.knownHostsFile = m_wizard->environment().knownHostsFile;
-    if (!m_local->isChecked() && m_loginKey)
-        request.loginKey = m_loginKey->privateKey;
+    if (!m_local->isChecked() && loginKey())
+        request.loginKey = loginKey()->privateKey;
     else if (!m_local->isChecked())
-        request.keyFile = m_key->currentText().trimmed();
+        request.keyFile = m_loginKeys->keyFile();
     const services::HypervisorConnector connector = m_wizard->environment().connect;
     const std::shared_ptr<std::atomic<bool>> flag = m_cancelFlag;
 

@@ -14,7 +14,6 @@
 #include <optional>
 
 class QCheckBox;
-class QComboBox;
 class QLabel;
 class QLineEdit;
 class QProgressBar;
@@ -26,6 +25,7 @@ class QTreeView;
 
 namespace fluid::ui {
 
+class LoginKeyChooser;
 class OnboardingWizard;
 
 /// One event of a host test: a finished step, or the final report.
@@ -53,7 +53,7 @@ public:
     bool isTesting() const { return m_running; }
     /// The login key generated or imported on this page for the keychain (Finish stores it as the host's
     /// login key); nullopt when ssh's own keys or a key file are used.
-    const std::optional<ssh::LoginKey>& loginKey() const { return m_loginKey; }
+    const std::optional<ssh::LoginKey>& loginKey() const;
 
 public Q_SLOTS:
     void startTest();
@@ -67,15 +67,11 @@ public Q_SLOTS:
     void forgetKey();
 
 private:
-    /// Runs `make` on a worker and shows the key it gives, or why there is none.
-    void takeKey(std::function<Result<ssh::LoginKey>()> make, std::function<void(const Error&)> onError = {});
-    void showLoginKey();
     /// What the test of the current fields logs in with, so a changed key needs a new test.
     QString currentKeyIdentity() const;
     void onEvent(int index);
     void onFinished();
     void fieldsChanged();
-    void refreshKeys();
     void updateState();
     void addCheckRow(const services::HostCheck& check);
 
@@ -86,16 +82,7 @@ private:
     QLineEdit* m_user;
     QLineEdit* m_host;
     QSpinBox* m_port;
-    QComboBox* m_key;
-    QPushButton* m_browseKey;
-    QPushButton* m_generateKey;
-    QPushButton* m_importKey;
-    QPushButton* m_forgetKey;
-    QLabel* m_loginKeyLabel;
-    QLineEdit* m_publicKey;
-    QPushButton* m_copyPublicKey;
-    std::optional<ssh::LoginKey> m_loginKey;
-    bool m_keyBusy = false;
+    LoginKeyChooser* m_loginKeys;
     QLineEdit* m_name;
     QPushButton* m_test;
     QPushButton* m_cancel;
