@@ -4,7 +4,7 @@
 #include "approval/ApprovalBroker.h"
 #include "inspect/DiffEngine.h"
 #include "inspect/SnapshotInspector.h"
-#include "services/Onboarding.h"
+#include "services/GoldenImage.h"
 #include "services/Runtime.h"
 #include "services/SandboxDiff.h"
 #include "secrets/SecretStore.h"

@@ -5,6 +5,7 @@
 #include "HostPage.h"
 #include "OnboardingWizard.h"
 #include "PageWidgets.h"
+#include "services/GoldenImage.h"
 
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -221,8 +222,8 @@ void GoldenPage::onOutput()
         m_partialLine.remove(0, newline + 1);
         m_log->appendPlainText(line);
         if (auto progress = services::parseGoldenImageProgress(line)) {
-            m_progress->setValue(progress->first);
-            m_progress->setFormat(QStringLiteral("%p% ") + progress->second);
+            m_progress->setValue(qRound(progress->fraction * 100));
+            m_progress->setFormat(QStringLiteral("%p% ") + progress->message);
         }
         if (auto defined = services::parseGoldenImageDefined(line))
             m_definedVm = *defined;
