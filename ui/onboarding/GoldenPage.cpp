@@ -11,33 +11,18 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QPlainTextEdit>
-#include <QPointer>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QRadioButton>
 #include <QStandardItemModel>
-#include <QTimer>
 #include <QTreeView>
 #include <QVBoxLayout>
 
 #include <algorithm>
-#include <csignal>
-#include <unistd.h>
 
 namespace fluid::ui {
 
 using namespace onboarding;
-
-namespace {
-
-/// Sends `signal` to the process group a build runs in (it is started in its own session).
-void signalGroup(qint64 pid, int signal)
-{
-    if (pid > 0)
-        ::kill(-pid_t(pid), signal);
-}
-
-} // namespace
 
 GoldenPage::GoldenPage(OnboardingWizard* wizard)
     : QWizardPage(wizard)
@@ -100,11 +85,11 @@ GoldenPage::GoldenPage(OnboardingWizard* wizard)
 
 GoldenPage::~GoldenPage()
 {
-    if (m_process && m_process->state() != QProcess::NotRunning) {
-        m_process->disconnect(this);
-        signalGroup(m_process->processId(), SIGKILL);
-        m_process->waitForFinished(3000);
-    }
+    // A build never outlives the page: its process group is stopped and its worker has ended on return.
+    m_cancel.cancel();
+    if (m_watcher)
+        m_watcher->disconnect(this);
+    m_buildRun.waitForFinished();
 }
 
 void GoldenPage::initializePage()
@@ -154,14 +139,9 @@ QString GoldenPage::chosenSource() const
     return rows.isEmpty() ? QString() : rows.first().data().toString();
 }
 
-qint64 GoldenPage::buildPid() const
-{
-    return m_process && m_process->state() != QProcess::NotRunning ? m_process->processId() : 0;
-}
-
 void GoldenPage::startBuild()
 {
-    if (buildPid() != 0)
+    if (isBuilding())
         return;
     auto script = services::findGoldenImageScript(m_wizard->environment().exeDir);
     if (!script) {
@@ -170,86 +150,78 @@ void GoldenPage::startBuild()
         return;
     }
     m_built = false;
-    m_cancelled = false;
-    m_definedVm.clear();
     m_builtVm.clear();
-    m_partialLine.clear();
     m_log->clear();
     m_progress->setValue(0);
-    if (m_process)
-        m_process->deleteLater();
-    m_process = new QProcess(this);
-    m_process->setProcessChannelMode(QProcess::MergedChannels);
-    // Its own session and process group, so Cancel stops debootstrap and everything else it started.
-    m_process->setChildProcessModifier([]() { ::setsid(); });
-    connect(m_process, &QProcess::readyReadStandardOutput, this, &GoldenPage::onOutput);
-    connect(m_process, &QProcess::finished, this, &GoldenPage::onBuildFinished);
-    connect(m_process, &QProcess::errorOccurred, this, [this](QProcess::ProcessError error) {
-        if (error == QProcess::FailedToStart) {
-            m_message->setText(
-                tr("The build could not start: %1. Is bash installed?").arg(m_process->errorString()));
-            updateState();
-        }
+    services::GoldenImageBuild build;
+    build.script = *script;
+    build.defineUri = m_wizard->chosenHost().uri;
+    m_cancel = CancelToken();
+    const CancelToken cancel = m_cancel;
+    m_watcher = new QFutureWatcher<BuildEvent>(this);
+    connect(m_watcher, &QFutureWatcherBase::resultReadyAt, this, &GoldenPage::onBuildEvent);
+    m_buildRun = runOnWorker<BuildEvent>([build, cancel](QPromise<BuildEvent>& promise) {
+        auto built = services::buildGoldenImage(
+            build,
+            [&promise](const Progress& p) {
+                promise.addResult(BuildEvent{{}, false, p, {}});
+            },
+            [&promise](const QString& line, bool isError) {
+                promise.addResult(BuildEvent{line, isError, {}, {}});
+            },
+            cancel);
+        promise.addResult(BuildEvent{{}, false, {}, std::move(built)});
     });
-    m_process->start(
-        QStringLiteral("bash"),
-        services::goldenImageBuildArguments(*script, QStringLiteral("fwcfg"), m_wizard->chosenHost().uri));
+    m_watcher->setFuture(m_buildRun);
     m_message->setText(tr("Building the golden image (this downloads Debian packages and takes minutes)…"));
     updateState();
 }
 
 void GoldenPage::cancelBuild()
 {
-    const qint64 pid = buildPid();
-    if (pid == 0)
+    if (!isBuilding())
         return;
-    m_cancelled = true;
-    signalGroup(pid, SIGTERM);
-    QPointer<QProcess> process = m_process;
-    QTimer::singleShot(3000, this, [process, pid]() {
-        if (process && process->state() != QProcess::NotRunning && process->processId() == pid)
-            signalGroup(pid, SIGKILL);
-    });
+    m_cancel.cancel();
     m_message->setText(tr("Stopping the build…"));
 }
 
-void GoldenPage::onOutput()
+void GoldenPage::onBuildEvent(int index)
 {
-    m_partialLine += m_process->readAllStandardOutput();
-    qsizetype newline;
-    while ((newline = m_partialLine.indexOf('\n')) >= 0) {
-        const QString line = QString::fromUtf8(m_partialLine.left(newline));
-        m_partialLine.remove(0, newline + 1);
-        m_log->appendPlainText(line);
-        if (auto progress = services::parseGoldenImageProgress(line)) {
-            m_progress->setValue(qRound(progress->fraction * 100));
-            m_progress->setFormat(QStringLiteral("%p% ") + progress->message);
-        }
-        if (auto defined = services::parseGoldenImageDefined(line))
-            m_definedVm = *defined;
+    const BuildEvent event = m_watcher->resultAt(index);
+    if (event.line)
+        m_log->appendPlainText(*event.line);
+    if (event.progress) {
+        m_progress->setValue(qRound(event.progress->fraction * 100));
+        m_progress->setFormat(QStringLiteral("%p% ") + event.progress->message);
+    }
+    if (event.done) {
+        m_watcher->disconnect(this);
+        m_watcher->deleteLater();
+        m_watcher = nullptr;
+        onBuildFinished(*event.done);
     }
 }
 
-void GoldenPage::onBuildFinished(int exitCode, QProcess::ExitStatus status)
+void GoldenPage::onBuildFinished(const Result<services::GoldenImageResult>& result)
 {
-    onOutput();
-    if (m_cancelled) {
-        m_message->setText(tr("The build was cancelled. Build again or choose an existing VM."));
-    } else if (status == QProcess::NormalExit && exitCode == 0) {
+    if (!result) {
+        const Error& error = result.error();
+        if (error.code == ErrorCode::Cancelled)
+            m_message->setText(tr("The build was cancelled. Build again or choose an existing VM."));
+        else if (error.code == ErrorCode::NotFound)
+            m_message->setText(tr("The golden image cannot be built here: %1 Choose an existing VM instead.")
+                                   .arg(error.message));
+        else
+            m_message->setText(tr("%1 Or choose an existing VM instead.").arg(error.message));
+    } else {
         m_built = true;
         m_progress->setValue(100);
-        if (m_definedVm.isEmpty())
+        if (result->definedVm.isEmpty())
             m_message->setText(
                 tr("The golden image is built, but the build did not say which VM it defined on "
                    "the host, so none is chosen. Build again, or choose an existing VM."));
         else
-            chooseBuiltVm(m_definedVm);
-    } else {
-        m_message->setText(
-            tr("The build failed (exit code %1). It downloads Debian packages, so it needs an apt mirror: "
-               "set FLUID_DEBIAN_MIRROR to a mirror this machine can reach and build again, or choose an "
-               "existing VM. Its output above says which step failed.")
-                .arg(status == QProcess::NormalExit ? exitCode : -1));
+            chooseBuiltVm(result->definedVm);
     }
     updateState();
 }
@@ -307,17 +279,17 @@ void GoldenPage::onBuiltVmListed(const QString& name, const Result<QList<service
 
 bool GoldenPage::isComplete() const
 {
-    if (buildPid() != 0 || m_listing)
+    if (isBuilding() || m_listing)
         return false;
     return !chosenSource().isEmpty();
 }
 
 void GoldenPage::updateState()
 {
-    const bool building = buildPid() != 0 || m_listing;
+    const bool building = isBuilding() || m_listing;
     m_sourceView->setEnabled(m_useExisting->isChecked() && !building);
     m_buildButton->setEnabled(m_build->isChecked() && !building);
-    m_cancelBuild->setEnabled(buildPid() != 0);
+    m_cancelBuild->setEnabled(isBuilding());
     m_useExisting->setEnabled(!building);
     if (!building && m_build->isChecked() && !m_builtVm.isEmpty())
         m_message->setText(

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "base/Cancel.h"
+#include "base/Progress.h"
 #include "base/Result.h"
+#include "services/GoldenImage.h"
 #include "services/Onboarding.h"
 
+#include <QFuture>
 #include <QFutureWatcher>
-#include <QProcess>
 #include <QWizardPage>
+
+#include <optional>
 
 class QLabel;
 class QPlainTextEdit;
@@ -20,8 +25,9 @@ namespace fluid::ui {
 
 class OnboardingWizard;
 
-/// Page c: a cloneable source VM of the host, or the Debian golden image built by golden-image.sh.
-/// GUI thread.
+/// Page c: a cloneable source VM of the host, or the Debian golden image built by golden-image.sh
+/// (services::buildGoldenImage on a worker, its progress and output shown here as they come; Cancel stops
+/// its whole process group). GUI thread.
 class GoldenPage : public QWizardPage {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(GoldenPage)
@@ -41,16 +47,24 @@ public:
     QString builtVm() const { return m_builtVm; }
     /// True while the host's VMs are listed again to find the VM a build defined.
     bool isLookingForBuiltVm() const { return m_listing != nullptr; }
-    /// PID of the running build, 0 when none.
-    qint64 buildPid() const;
+    /// True from Build until the build has ended (built, failed or cancelled).
+    bool isBuilding() const { return m_watcher != nullptr; }
 
 public Q_SLOTS:
     void startBuild();
     void cancelBuild();
 
 private:
-    void onOutput();
-    void onBuildFinished(int exitCode, QProcess::ExitStatus status);
+    /// What the build worker hands to the page: an output line, a progress step, or the end.
+    struct BuildEvent {
+        std::optional<QString> line;
+        bool isError = false;
+        std::optional<Progress> progress;
+        std::optional<Result<services::GoldenImageResult>> done;
+    };
+
+    void onBuildEvent(int index);
+    void onBuildFinished(const Result<services::GoldenImageResult>& result);
     void updateState();
     /// Lists `rows` (disabled when they cannot be cloned); returns how many can be.
     int fillSources(const QList<services::SourceVmRow>& rows);
@@ -69,11 +83,10 @@ private:
     QProgressBar* m_progress;
     QPlainTextEdit* m_log;
     QLabel* m_message;
-    QProcess* m_process = nullptr;
-    QByteArray m_partialLine;
+    QFutureWatcher<BuildEvent>* m_watcher = nullptr; ///< set while a build runs
+    QFuture<BuildEvent> m_buildRun;                  ///< the last build's worker, waited for at the end
+    CancelToken m_cancel;
     bool m_built = false;
-    bool m_cancelled = false;
-    QString m_definedVm; ///< what the build's "defined NAME ..." line said
     QString m_builtVm;
     QFutureWatcher<Result<QList<services::SourceVmRow>>>* m_listing = nullptr;
 };
