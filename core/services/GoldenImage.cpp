@@ -12,19 +12,25 @@ namespace {
 constexpr int kTailLines = 20;
 
 /// The last lines of both streams in the order they came, for an error's detail (the captured output keeps
-/// the beginning, and a failing build says why at its end).
+/// the beginning, and a failing build says why at its end), and the script's last own complaint.
 class OutputTail {
 public:
-    void add(const QString& line)
+    void add(const QString& line, bool isError)
     {
         m_lines.append(line);
         if (m_lines.size() > kTailLines)
             m_lines.removeFirst();
+        // die() in golden-image.sh: "golden-image: what failed and what to do" on stderr.
+        static const QString prefix = QStringLiteral("golden-image: ");
+        if (isError && line.startsWith(prefix))
+            m_reason = line.mid(prefix.size()).trimmed();
     }
     QString text() const { return m_lines.join(QLatin1Char('\n')).trimmed(); }
+    QString reason() const { return m_reason; }
 
 private:
     QStringList m_lines;
+    QString m_reason;
 };
 
 Result<QString> scriptFor(const QString& script, const QString& exeDir)
@@ -48,7 +54,7 @@ Result<ProcessResult> runScript(const QStringList& args, const GoldenImageLog& l
     const auto forward = [&](bool isError) {
         return [&line, &tail, isError](const QByteArray& bytes) {
             const QString text = QString::fromUtf8(bytes);
-            tail.add(text);
+            tail.add(text, isError);
             if (line)
                 line(text, isError);
         };
@@ -82,13 +88,28 @@ Error buildFailure(const ProcessResult& run, const OutputTail& tail)
                          QStringLiteral("The golden image build was killed by a signal before it finished. "
                                         "Build again."),
                          tail.text());
-    return makeError(
-        ErrorCode::Unknown,
-        QStringLiteral("The golden image build failed (exit code %1). It downloads Debian packages, "
-                       "so it needs an apt mirror: set FLUID_DEBIAN_MIRROR to a mirror this machine "
-                       "can reach and build again. Its output says which step failed.")
-            .arg(run.exitCode),
-        tail.text());
+    QString reason = tail.reason();
+    if (!reason.isEmpty() && !reason.endsWith(QLatin1Char('.')) && !reason.endsWith(QLatin1Char('?')))
+        reason += QLatin1Char('.');
+    if (reason.isEmpty())
+        return makeError(
+            ErrorCode::Unknown,
+            QStringLiteral("The golden image build failed (exit code %1). It downloads Debian "
+                           "packages, so it needs an apt mirror: set FLUID_DEBIAN_MIRROR to a mirror "
+                           "this machine can reach and build again. Its output says which step "
+                           "failed.")
+                .arg(run.exitCode),
+            tail.text());
+    // The script says what failed and what to do; the variable that names the mirror it may not mention.
+    const bool aboutTheMirror =
+        reason.contains(QStringLiteral("mirror")) && !reason.contains(QStringLiteral("FLUID_DEBIAN_MIRROR"));
+    return makeError(ErrorCode::Unknown,
+                     QStringLiteral("The golden image build failed (exit code %1): %2%3")
+                         .arg(run.exitCode)
+                         .arg(reason, aboutTheMirror
+                                          ? QStringLiteral(" FLUID_DEBIAN_MIRROR names the mirror to use.")
+                                          : QString()),
+                     tail.text());
 }
 
 /// The "defined NAME (URI) for FOLDER" line as (NAME, FOLDER).

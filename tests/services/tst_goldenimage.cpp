@@ -193,6 +193,15 @@ private Q_SLOTS:
                  qPrintable(built.error().detail));
         QCOMPARE(seen.err.size(), 1);
         QCOMPARE(seen.progress.size(), 1);
+
+        // Without a complaint of the script's own, the error names the usual cause: the mirror.
+        installScript("echo 'W: Failure trying to run: chroot' >&2\nexit 2\n");
+        built = services::buildGoldenImage(request(), {}, {}, {});
+        QVERIFY(!built.ok());
+        QVERIFY2(built.error().message.contains(QStringLiteral("exit code 2")) &&
+                     built.error().message.contains(QStringLiteral("set FLUID_DEBIAN_MIRROR")),
+                 qPrintable(built.error().message));
+        QVERIFY(built.error().detail.contains(QStringLiteral("W: Failure trying to run")));
     }
 
     void theScriptGetsOnlyTheVariablesItReads()
