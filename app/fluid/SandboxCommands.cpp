@@ -4,19 +4,20 @@
 #include "approval/ApprovalBroker.h"
 #include "inspect/DiffEngine.h"
 #include "inspect/SnapshotInspector.h"
+#include "secrets/SecretStore.h"
 #include "services/GoldenImage.h"
 #include "services/Runtime.h"
 #include "services/SandboxDiff.h"
-#include "secrets/SecretStore.h"
 #include "ssh/CertificateAuthority.h"
 #include "store/Repository.h"
 
 #include <QCoreApplication>
 #include <QFileInfo>
 #include <QJsonDocument>
-#include <QProcess>
 
+#include <chrono>
 #include <csignal>
+#include <thread>
 
 namespace fluid::app {
 using namespace cli;
@@ -401,14 +402,24 @@ int runImageCommand(const Parsed& p)
         return usageError(o.error);
     if (verb != QLatin1String("build") && verb != QLatin1String("path"))
         return usageError(QStringLiteral("unknown image command: %1").arg(verb));
+    // Exit codes as when the script's own was passed on: 1 when it refused or failed, 3 when it could not
+    // run at all.
+    const auto failed = [](const Error& error, const QString& text) {
+        err() << "fluid: " << text << "\n" << Qt::flush;
+        return error.code == ErrorCode::NotFound || error.code == ErrorCode::Unavailable ? CannotRun : Failed;
+    };
     // The same builder the test bed uses: from FLUID_SCRIPTS_DIR, the source tree beside a build, or the
     // installed share folder.
-    auto found = services::findGoldenImageScript(QCoreApplication::applicationDirPath());
-    if (!found)
-        return cannotRun(found.error());
-    const QString script = *found;
-    QStringList args = {script, verb, QStringLiteral("--flavour"),
-                        o.value(QStringLiteral("--flavour"), QStringLiteral("fwcfg"))};
+    services::GoldenImageBuild build;
+    build.flavour = o.value(QStringLiteral("--flavour"), QStringLiteral("fwcfg"));
+    build.exeDir = QCoreApplication::applicationDirPath();
+    if (verb == QLatin1String("path")) {
+        auto where = services::locateGoldenImage(build.flavour, build.exeDir);
+        if (!where)
+            return failed(where.error(), where.error().toString());
+        out() << where->imageDir << "\n" << Qt::flush;
+        return where->complete ? Ok : Failed;
+    }
     if (o.has(QStringLiteral("--define"))) {
         auto loaded = loadSettings(p);
         if (!loaded)
@@ -416,16 +427,34 @@ int runImageCommand(const Parsed& p)
         auto host = services::hostSettings(loaded->settings, o.value(QStringLiteral("--host")));
         if (!host)
             return cannotRun(host.error());
-        args << QStringLiteral("--define") << host->uri;
+        build.defineUri = host->uri;
     }
-    QProcess builder;
-    builder.setProcessChannelMode(QProcess::ForwardedChannels);
-    builder.start(QStringLiteral("bash"), args);
-    if (!builder.waitForStarted())
-        return cannotRun(
-            makeError(ErrorCode::Unavailable, QStringLiteral("Cannot run bash"), builder.errorString()));
-    builder.waitForFinished(-1);
-    return builder.exitStatus() == QProcess::NormalExit ? builder.exitCode() : CannotRun;
+    // Ctrl-C and SIGTERM cancel the build, which stops the script's whole process group; the exit code is
+    // then the one a shell reports for a command the signal ended (130 for Ctrl-C).
+    static std::atomic<int> s_signal{0};
+    s_signal = 0;
+    std::signal(SIGINT, [](int signal) { s_signal = signal; });
+    std::signal(SIGTERM, [](int signal) { s_signal = signal; });
+    const CancelToken cancel;
+    std::jthread watch([&cancel](std::stop_token stop) {
+        while (!stop.stop_requested() && s_signal == 0)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (s_signal != 0)
+            cancel.cancel();
+    });
+    auto built = services::buildGoldenImage(
+        build, {},
+        [](const QString& line, bool isError) { (isError ? err() : out()) << line << "\n"
+                                                                          << Qt::flush; },
+        cancel);
+    watch.request_stop();
+    watch.join();
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    if (!built && built.error().code == ErrorCode::Cancelled)
+        return 128 + s_signal;
+    // The script's own lines above already say what went wrong: the summary, not its tail again.
+    return built ? Ok : failed(built.error(), built.error().message);
 }
 
 int runApprovalCommand(const Parsed& p)
