@@ -157,8 +157,9 @@ void MainWindow::setHostSessions(services::HostSessionSet* sessions)
 {
     for (services::HostSession* session : sessions->sessions())
         addHostSession(session, sessions->order(session->hostName()));
-    connect(sessions, &services::HostSessionSet::sessionAdded, this,
-            [this, sessions](services::HostSession* s) { addHostSession(s, sessions->order(s->hostName())); });
+    connect(
+        sessions, &services::HostSessionSet::sessionAdded, this,
+        [this, sessions](services::HostSession* s) { addHostSession(s, sessions->order(s->hostName())); });
     connect(sessions, &services::HostSessionSet::sessionRemoved, this, &MainWindow::removeHostSession);
 }
 

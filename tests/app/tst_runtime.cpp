@@ -2,8 +2,8 @@
 // Front-end wiring: config.yaml choosing PostgreSQL, its password in the (encrypted-file) secret store,
 // and the store opened from that, against the real PostgreSQL the "postgres" fixture runs.
 #include "../store/StoreTestEnv.h"
-#include "services/Runtime.h"
 #include "secrets/SecretStore.h"
+#include "services/Runtime.h"
 #include "store/AuditLog.h"
 #include "TestSupport.h"
 

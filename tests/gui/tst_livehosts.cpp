@@ -248,7 +248,7 @@ private Q_SLOTS:
         QCOMPARE(alpha->createDefaults().readyTimeoutS, 300);
         QCOMPARE(hosts.sessions(),
                  (QList<services::HostSession*>{alpha.data(), hosts.session(QStringLiteral("beta")),
-                                               hosts.session(QStringLiteral("delta"))}));
+                                                hosts.session(QStringLiteral("delta"))}));
 
         // The file says the same as the tree.
         const config::Settings saved = test::must(config::loadConfig(configPath)).settings;
