@@ -69,6 +69,15 @@ HostPage::HostPage(OnboardingWizard* wizard)
     setTitle(tr("Where sandboxes run"));
     setSubTitle(tr("Fluid clones sandbox VMs on a libvirt host: this machine or a server reached over SSH."));
 
+    createHostFields();
+    createTestWidgets();
+    layOut();
+    connectSignals();
+    fieldsChanged();
+}
+
+void HostPage::createHostFields()
+{
     m_local = new QRadioButton(tr("&This machine (local libvirt)"), this);
     m_local->setObjectName(QStringLiteral("localRadio"));
     m_local->setChecked(true);
@@ -96,18 +105,24 @@ HostPage::HostPage(OnboardingWizard* wizard)
     m_port->setAccessibleName(tr("SSH port"));
     m_port->setToolTip(tr("The port the host's sshd listens on."));
     m_loginKeys = new LoginKeyChooser(
-        keyFolder(wizard->environment().sshDir),
-        [wizard](QWidget* parent, const QString& title, const QString& folder, const QString& filter) {
+        keyFolder(m_wizard->environment().sshDir),
+        [wizard = m_wizard](QWidget* parent, const QString& title, const QString& folder,
+                            const QString& filter) {
             return wizard->askForFile(parent, title, folder, filter);
         },
-        [wizard](QWidget* parent, const QString& prompt) { return wizard->askForPassphrase(parent, prompt); },
+        [wizard = m_wizard](QWidget* parent, const QString& prompt) {
+            return wizard->askForPassphrase(parent, prompt);
+        },
         this);
 
     m_name = new QLineEdit(QStringLiteral("local"), this);
     m_name->setObjectName(QStringLiteral("hostName"));
     m_name->setAccessibleName(tr("Host name in Fluid"));
     m_name->setToolTip(tr("How Fluid names this host: lower-case letters, digits and '-', up to 40."));
+}
 
+void HostPage::createTestWidgets()
+{
     m_test = makeButton(tr("&Test connection"), QStringLiteral("testButton"),
                         tr("Checks the host step by step (without blocking the window)"), this);
     m_test->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
@@ -144,7 +159,10 @@ HostPage::HostPage(OnboardingWizard* wizard)
                          tr("Adds the host key to known_hosts and runs the test again"), this);
     m_trust->hide();
     m_message = makeMessageLabel(QStringLiteral("hostMessage"), this);
+}
 
+void HostPage::layOut()
+{
     auto* remoteForm = new QFormLayout;
     remoteForm->addRow(tr("&User:"), m_user);
     remoteForm->addRow(tr("H&ost:"), m_host);
@@ -176,7 +194,10 @@ HostPage::HostPage(OnboardingWizard* wizard)
     layout->addWidget(m_fingerprint);
     layout->addLayout(trustRow);
     layout->addWidget(m_message);
+}
 
+void HostPage::connectSignals()
+{
     for (QLineEdit* edit : {m_localUri, m_user, m_host})
         connect(edit, &QLineEdit::textChanged, this, &HostPage::fieldsChanged);
     connect(m_loginKeys, &LoginKeyChooser::changed, this, &HostPage::fieldsChanged);
@@ -188,7 +209,6 @@ HostPage::HostPage(OnboardingWizard* wizard)
     connect(m_cancel, &QPushButton::clicked, this, &HostPage::cancelTest);
     connect(m_verified, &QCheckBox::toggled, this, &HostPage::updateState);
     connect(m_trust, &QPushButton::clicked, this, &HostPage::trustAndRetest);
-    fieldsChanged();
 }
 
 HostPage::~HostPage()

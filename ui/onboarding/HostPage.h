@@ -9,7 +9,6 @@
 #include <QWizardPage>
 
 #include <atomic>
-#include <functional>
 #include <memory>
 #include <optional>
 
@@ -67,6 +66,10 @@ public Q_SLOTS:
     void forgetKey();
 
 private:
+    void createHostFields();
+    void createTestWidgets();
+    void layOut();
+    void connectSignals();
     /// What the test of the current fields logs in with, so a changed key needs a new test.
     QString currentKeyIdentity() const;
     void onEvent(int index);
