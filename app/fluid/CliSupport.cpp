@@ -3,6 +3,11 @@
 
 #include "services/Runtime.h"
 
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <thread>
+
 namespace fluid::app::cli {
 
 QTextStream& out()
@@ -60,6 +65,45 @@ Options parseOptions(const QStringList& words, const QStringList& valueOptions,
         }
     }
     return o;
+}
+
+namespace {
+std::atomic<int> g_signal{0};
+void onSignal(int signal)
+{
+    g_signal = signal;
+}
+} // namespace
+
+struct InterruptCancels::Watch {
+    std::jthread thread;
+};
+
+InterruptCancels::InterruptCancels(CancelToken token)
+    : m_watch(std::make_unique<Watch>())
+{
+    g_signal = 0;
+    std::signal(SIGINT, onSignal);
+    std::signal(SIGTERM, onSignal);
+    m_watch->thread = std::jthread([token](std::stop_token stop) {
+        while (!stop.stop_requested() && g_signal == 0)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (g_signal != 0)
+            token.cancel();
+    });
+}
+
+InterruptCancels::~InterruptCancels()
+{
+    m_watch->thread.request_stop();
+    m_watch->thread.join();
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+}
+
+int InterruptCancels::signal() const
+{
+    return g_signal;
 }
 
 int usageError(const QString& message)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "base/Cancel.h"
 #include "base/Result.h"
 #include "config/Config.h"
 #include "services/Services.h"
@@ -41,6 +42,22 @@ struct Options {
 /// `valueOptions` take a value ("--memory 512"); `flagOptions` do not ("--no-wait").
 Options parseOptions(const QStringList& words, const QStringList& valueOptions,
                      const QStringList& flagOptions);
+
+/// While it lives, Ctrl-C and SIGTERM cancel `token` (the handlers set a flag; a small thread of its own
+/// watches it, so no event loop is needed). signal() says which signal came (0: none), for the exit code a
+/// shell reports for a command a signal ended (128 + signal).
+class InterruptCancels {
+public:
+    explicit InterruptCancels(CancelToken token);
+    ~InterruptCancels();
+    InterruptCancels(const InterruptCancels&) = delete;
+    InterruptCancels& operator=(const InterruptCancels&) = delete;
+    int signal() const;
+
+private:
+    struct Watch;
+    std::unique_ptr<Watch> m_watch;
+};
 
 int usageError(const QString& message);
 int cannotRun(const Error& error);

@@ -4,15 +4,11 @@
 #include "approval/ApprovalBroker.h"
 #include "base/Worker.h"
 #include "inspect/DiffEngine.h"
-#include "services/Onboarding.h"
+#include "services/GoldenImage.h"
 #include "services/Runtime.h"
 
 #include <QCoreApplication>
 #include <QJsonDocument>
-#include <QProcess>
-#include <QTimer>
-
-#include <csignal>
 
 namespace fluid::app {
 using namespace cli;
@@ -52,13 +48,6 @@ const char kSandboxUsage[] = R"(
 
 namespace {
 
-std::atomic<bool> g_cancel{false};
-
-void onInterrupt(int)
-{
-    g_cancel = true;
-}
-
 /// Everything a sandbox command needs: the services, the store, and a session of its own for the host.
 struct HostContext {
     Context base;
@@ -88,19 +77,8 @@ Result<T> follow(const HostContext& c, const services::Operation<T>& op,
                          if (info.id == op.id() && print)
                              print(info.progress);
                      });
-    g_cancel = false;
-    std::signal(SIGINT, onInterrupt);
-    std::signal(SIGTERM, onInterrupt);
-    QTimer interrupted;
-    QObject::connect(&interrupted, &QTimer::timeout, &receiver, [&op]() {
-        if (g_cancel)
-            op.cancelToken().cancel();
-    });
-    interrupted.start(100);
-    Result<T> result = await(op.future());
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-    return result;
+    const InterruptCancels interrupt(op.cancelToken());
+    return await(op.future());
 }
 
 void printLine(const Progress& progress)
@@ -384,14 +362,24 @@ int runImageCommand(const Parsed& p)
         return usageError(o.error);
     if (verb != QLatin1String("build") && verb != QLatin1String("path"))
         return usageError(QStringLiteral("unknown image command: %1").arg(verb));
+    // Exit codes as when the script's own was passed on: 1 when it refused or failed, 3 when it could not
+    // run at all.
+    const auto failed = [](const Error& error, const QString& text) {
+        err() << "fluid: " << text << "\n" << Qt::flush;
+        return error.code == ErrorCode::NotFound || error.code == ErrorCode::Unavailable ? CannotRun : Failed;
+    };
     // The same builder the test bed uses: from FLUID_SCRIPTS_DIR, the source tree beside a build, or the
     // installed share folder.
-    auto found = services::findGoldenImageScript(QCoreApplication::applicationDirPath());
-    if (!found)
-        return cannotRun(found.error());
-    const QString script = *found;
-    QStringList args = {script, verb, QStringLiteral("--flavour"),
-                        o.value(QStringLiteral("--flavour"), QStringLiteral("fwcfg"))};
+    services::GoldenImageBuild build;
+    build.flavour = o.value(QStringLiteral("--flavour"), QStringLiteral("fwcfg"));
+    build.exeDir = QCoreApplication::applicationDirPath();
+    if (verb == QLatin1String("path")) {
+        auto where = services::locateGoldenImage(build.flavour, build.exeDir);
+        if (!where)
+            return failed(where.error(), where.error().toString());
+        out() << where->imageDir << "\n" << Qt::flush;
+        return where->complete ? Ok : Failed;
+    }
     if (o.has(QStringLiteral("--define"))) {
         auto loaded = loadSettings(p);
         if (!loaded)
@@ -399,16 +387,21 @@ int runImageCommand(const Parsed& p)
         auto host = services::hostSettings(loaded->settings, o.value(QStringLiteral("--host")));
         if (!host)
             return cannotRun(host.error());
-        args << QStringLiteral("--define") << host->uri;
+        build.defineUri = host->uri;
     }
-    QProcess builder;
-    builder.setProcessChannelMode(QProcess::ForwardedChannels);
-    builder.start(QStringLiteral("bash"), args);
-    if (!builder.waitForStarted())
-        return cannotRun(
-            makeError(ErrorCode::Unavailable, QStringLiteral("Cannot run bash"), builder.errorString()));
-    builder.waitForFinished(-1);
-    return builder.exitStatus() == QProcess::NormalExit ? builder.exitCode() : CannotRun;
+    // Ctrl-C and SIGTERM cancel the build, which stops the script's whole process group; the exit code is
+    // then the one a shell reports for a command the signal ended (130 for Ctrl-C).
+    const CancelToken cancel;
+    const InterruptCancels interrupt(cancel);
+    auto built = services::buildGoldenImage(
+        build, {},
+        [](const QString& line, bool isError) { (isError ? err() : out()) << line << "\n"
+                                                                          << Qt::flush; },
+        cancel);
+    if (!built && built.error().code == ErrorCode::Cancelled)
+        return 128 + interrupt.signal();
+    // The script's own lines above already say what went wrong: the summary, not its tail again.
+    return built ? Ok : failed(built.error(), built.error().message);
 }
 
 int runApprovalCommand(const Parsed& p)

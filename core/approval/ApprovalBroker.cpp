@@ -288,6 +288,7 @@ void ApprovalBroker::startPolling()
     QMutexLocker lock(&m_mutex);
     if (m_waiters.isEmpty() || !m_store)
         return;
+    m_lookAgain = true; // a wait that began after the running look took its ids
     if (m_polling) {
         m_wake.wakeAll();
         return;
@@ -299,14 +300,16 @@ void ApprovalBroker::startPolling()
 void ApprovalBroker::pollLoop()
 {
     for (;;) {
+        {
+            QMutexLocker lock(&m_mutex);
+            m_lookAgain = false;
+        }
         pollOnce();
         QMutexLocker lock(&m_mutex);
+        const QDeadlineTimer next(m_pollIntervalMs);
+        while (!m_stopping && !m_lookAgain && !m_waiters.isEmpty() && !next.hasExpired())
+            m_wake.wait(&m_mutex, next);
         if (m_stopping || m_waiters.isEmpty()) {
-            m_polling = false;
-            return;
-        }
-        m_wake.wait(&m_mutex, QDeadlineTimer(m_pollIntervalMs));
-        if (m_stopping) {
             m_polling = false;
             return;
         }

@@ -86,6 +86,7 @@ private:
     QWaitCondition m_wake;
     QMultiHash<QString, std::shared_ptr<Waiter>> m_waiters;
     bool m_polling = false;
+    bool m_lookAgain = false; ///< a new wait came after the running look took its ids
     bool m_stopping = false;
     QThreadPool m_poller;
 };

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "services/Onboarding.h"
 
-#include "services/Runtime.h"
 #include "secrets/SecretStore.h"
+#include "services/Runtime.h"
 #include "ssh/CertificateAuthority.h"
 #include "ssh/LoginKey.h"
 #include "ssh/SshConnection.h"
@@ -10,7 +10,6 @@
 
 #include <QFile>
 #include <QFileInfo>
-#include <QRegularExpression>
 #include <QUrl>
 #include <QUrlQuery>
 
@@ -342,46 +341,6 @@ Result<CaSummary> importCa(secrets::SecretStore& store, const QString& userCaFil
     if (auto w = store.write(QString::fromLatin1(secrets::keys::kSshHostCa), *host); !w)
         return w.error();
     return createCa(store);
-}
-
-Result<QString> findGoldenImageScript(const QString& exeDir)
-{
-    for (const QString& dir :
-         {qEnvironmentVariable("FLUID_SCRIPTS_DIR"), exeDir + QStringLiteral("/../../../scripts"),
-          exeDir + QStringLiteral("/../share/fluid/scripts")}) {
-        if (!dir.isEmpty() && QFileInfo::exists(dir + QStringLiteral("/golden-image.sh")))
-            return QFileInfo(dir + QStringLiteral("/golden-image.sh")).canonicalFilePath();
-    }
-    return makeError(ErrorCode::NotFound,
-                     QStringLiteral("golden-image.sh was not found; set FLUID_SCRIPTS_DIR to Fluid's scripts "
-                                    "folder (or install Fluid's package, which ships it)."));
-}
-
-QStringList goldenImageBuildArguments(const QString& script, const QString& flavour, const QString& defineUri)
-{
-    QStringList args = {script, QStringLiteral("build"), QStringLiteral("--flavour"),
-                        flavour.isEmpty() ? QStringLiteral("fwcfg") : flavour};
-    if (!defineUri.isEmpty())
-        args << QStringLiteral("--define") << defineUri;
-    return args;
-}
-
-std::optional<QString> parseGoldenImageDefined(const QString& line)
-{
-    static const QRegularExpression re(QStringLiteral("^defined (\\S+) \\(.*\\) for \\S.*$"));
-    const QRegularExpressionMatch m = re.match(line.trimmed());
-    if (!m.hasMatch())
-        return std::nullopt;
-    return m.captured(1);
-}
-
-std::optional<std::pair<int, QString>> parseGoldenImageProgress(const QString& line)
-{
-    static const QRegularExpression re(QStringLiteral("^progress:\\s*(\\d{1,3})%\\s*(.*)$"));
-    const QRegularExpressionMatch m = re.match(line.trimmed());
-    if (!m.hasMatch())
-        return std::nullopt;
-    return std::make_pair(qBound(0, m.captured(1).toInt(), 100), m.captured(2).trimmed());
 }
 
 } // namespace fluid::services

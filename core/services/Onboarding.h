@@ -109,18 +109,4 @@ Result<CaSummary> createCa(secrets::SecretStore& store);
 /// `store`, replacing what is there. Both files are checked before anything is written. Blocks.
 Result<CaSummary> importCa(secrets::SecretStore& store, const QString& userCaFile, const QString& hostCaFile);
 
-/// golden-image.sh: from FLUID_SCRIPTS_DIR, the source tree beside a build (relative to `exeDir`), or the
-/// installed share folder. NotFound says how to point Fluid at it.
-Result<QString> findGoldenImageScript(const QString& exeDir);
-
-/// Arguments for `bash` that build the golden image (and define it on `defineUri` when not empty).
-QStringList goldenImageBuildArguments(const QString& script, const QString& flavour,
-                                      const QString& defineUri);
-
-/// A "progress: 42% text (12 s)" line of golden-image.sh as (percent, text); nullopt for other lines.
-std::optional<std::pair<int, QString>> parseGoldenImageProgress(const QString& line);
-/// The libvirt domain a "defined NAME (URI) for FOLDER" line of golden-image.sh names (the VM it defined on
-/// the host for the image); nullopt for other lines.
-std::optional<QString> parseGoldenImageDefined(const QString& line);
-
 } // namespace fluid::services

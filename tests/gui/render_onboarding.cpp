@@ -7,7 +7,9 @@
 // keychain key), wizard-ca.png, wizard-golden.png, wizard-llm.png and settings-dialog.png, and quits by
 // itself.
 #include "config/Config.h"
-#include "onboarding/OnboardingPages.h"
+#include "onboarding/CaPage.h"
+#include "onboarding/GoldenPage.h"
+#include "onboarding/HostPage.h"
 #include "onboarding/OnboardingWizard.h"
 #include "settings/SettingsDialog.h"
 #include "TestSupport.h"

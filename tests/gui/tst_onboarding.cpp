@@ -5,10 +5,14 @@
 
 #include "config/Config.h"
 #include "LoopbackSshd.h"
-#include "onboarding/OnboardingPages.h"
+#include "onboarding/CaPage.h"
+#include "onboarding/GoldenPage.h"
+#include "onboarding/HostPage.h"
+#include "onboarding/LlmPage.h"
 #include "onboarding/OnboardingWizard.h"
-#include "services/Runtime.h"
+#include "onboarding/SummaryPage.h"
 #include "secrets/SecretStore.h"
+#include "services/Runtime.h"
 #include "ssh/HostTrust.h"
 #include "ssh/SshKeys.h"
 #include "SshTestEnv.h"
@@ -21,6 +25,7 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
@@ -579,8 +584,7 @@ private Q_SLOTS:
         QVERIFY(test::child<QPlainTextEdit>(golden, "buildLog")
                     ->toPlainText()
                     .contains(QStringLiteral("--define test:///default")));
-        const qint64 pid = golden->buildPid();
-        QVERIFY(pid > 0);
+        QVERIFY(golden->isBuilding());
         QTRY_VERIFY(QFile::exists(scripts + QStringLiteral("/child.pid")));
         QFile childPidFile(scripts + QStringLiteral("/child.pid"));
         QVERIFY(childPidFile.open(QIODevice::ReadOnly));
@@ -588,10 +592,31 @@ private Q_SLOTS:
         QVERIFY(childPid > 0);
         QVERIFY(!golden->isComplete());
         QTest::mouseClick(test::child<QPushButton>(golden, "cancelBuildButton"), Qt::LeftButton);
-        QTRY_COMPARE_WITH_TIMEOUT(golden->buildPid(), qint64(0), 10000);
+        QVERIFY(test::child<QLabel>(golden, "goldenMessage")->text().contains(QStringLiteral("Stopping")));
+        QTRY_VERIFY_WITH_TIMEOUT(!golden->isBuilding(), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(::kill(childPid, 0) != 0, 10000);
         QVERIFY(test::child<QLabel>(golden, "goldenMessage")->text().contains(QStringLiteral("cancelled")));
         QVERIFY(!golden->isComplete());
+
+        // Closing the wizard during a build stops the build too: the page waits for it on the way out.
+        QVERIFY(QFile::remove(scripts + QStringLiteral("/child.pid")));
+        {
+            OnboardingWizard closing(environment(QStringLiteral("golden3/config.yaml")));
+            closing.show();
+            testLocalHost(closing);
+            if (QTest::currentTestFailed())
+                return;
+            closing.goldenPage()->initializePage();
+            test::child<QRadioButton>(closing.goldenPage(), "buildGolden")->setChecked(true);
+            QTest::mouseClick(test::child<QPushButton>(closing.goldenPage(), "buildButton"), Qt::LeftButton);
+            QTRY_VERIFY_WITH_TIMEOUT(QFileInfo(scripts + QStringLiteral("/child.pid")).size() > 0, kWaitMs);
+            QVERIFY(closing.goldenPage()->isBuilding());
+        }
+        QFile closedPidFile(scripts + QStringLiteral("/child.pid"));
+        QVERIFY(closedPidFile.open(QIODevice::ReadOnly));
+        const pid_t closedChildPid = closedPidFile.readAll().trimmed().toInt();
+        QVERIFY(closedChildPid > 0);
+        QTRY_VERIFY_WITH_TIMEOUT(::kill(closedChildPid, 0) != 0, 10000);
 
         // Without the script the page says so, and how to fix it.
         qputenv("FLUID_SCRIPTS_DIR", (m_dir + QStringLiteral("/no-scripts-here")).toUtf8());
@@ -649,7 +674,7 @@ private Q_SLOTS:
             QVERIFY(go.open(QIODevice::WriteOnly));
             go.write(defines.toUtf8());
             go.close();
-            QTRY_VERIFY_WITH_TIMEOUT(golden->buildPid() == 0 && !golden->isLookingForBuiltVm(), kWaitMs);
+            QTRY_VERIFY_WITH_TIMEOUT(!golden->isBuilding() && !golden->isLookingForBuiltVm(), kWaitMs);
             QVERIFY(golden->built());
         };
 

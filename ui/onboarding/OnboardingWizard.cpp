@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "OnboardingWizard.h"
 
-#include "OnboardingPages.h"
+#include "CaPage.h"
+#include "GoldenPage.h"
+#include "HostPage.h"
+#include "LlmPage.h"
+#include "SummaryPage.h"
 
 #include <QFileDialog>
 #include <QInputDialog>

@@ -2,8 +2,8 @@
 #pragma once
 
 #include "config/Settings.h"
-#include "services/Onboarding.h"
 #include "secrets/SecretStore.h"
+#include "services/Onboarding.h"
 
 #include <QWizard>
 
