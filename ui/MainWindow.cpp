@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "MainWindow.h"
 
+#include "Resources.h"
+
 #include "AboutDialog.h"
 #include "approvals/ApprovalInboxDock.h"
 #include "AuditDock.h"
@@ -30,6 +32,7 @@ MainWindow::MainWindow(services::Services& services, QWidget* parent)
     , m_services(&services)
     , m_store(services.storeWorker())
 {
+    loadResources();
     setObjectName(QStringLiteral("mainWindow"));
     setWindowTitle(tr("Fluid"));
     setWindowIcon(QIcon(QStringLiteral(":/fluid/fluid.svg")));
@@ -124,7 +127,8 @@ void MainWindow::createDocks()
     m_approvalDock = new ApprovalInboxDock(m_store, m_services->approvals(), this, &m_services->clock());
     addDockWidget(Qt::RightDockWidgetArea, m_approvalDock);
     QAction* approvals = m_approvalDock->toggleViewAction(); // its text carries the pending count
-    approvals->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P));
+    approvals->setShortcut(
+        QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_I)); // the inbox; Ctrl+Shift+P takes a snapshot
     m_viewMenu->addAction(approvals);
     connect(m_approvalDock, &ApprovalInboxDock::statusMessage, this,
             [this](const QString& text, int timeoutMs) { statusBar()->showMessage(text, timeoutMs); });

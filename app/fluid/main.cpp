@@ -7,6 +7,7 @@
 #include "HostsDock.h"
 #include "MainWindow.h"
 #include "onboarding/OnboardingWizard.h"
+#include "Resources.h"
 #include "services/Runtime.h"
 #include "services/Services.h"
 #include "settings/SettingsDialog.h"
@@ -65,6 +66,7 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
     setIdentity();
     QApplication::setApplicationDisplayName(QStringLiteral("Fluid"));
     QApplication::setDesktopFileName(QStringLiteral("dev.fluid.Fluid"));
+    fluid::ui::loadResources();
     QApplication::setWindowIcon(QIcon(QStringLiteral(":/fluid/fluid.svg")));
 
     // Reading a small local file; everything slow (keychain, database) happens on the store thread.

@@ -13,6 +13,7 @@
 
 #include <QApplication>
 #include <QComboBox>
+#include <QFile>
 #include <QFormLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -162,6 +163,29 @@ private Q_SLOTS:
             QVERIFY2(all.contains(c.name), qPrintable(c.name));
             QVERIFY2(all.contains(c.version), qPrintable(c.version));
         }
+    }
+
+    /// Every shortcut of the window and its docks does one thing: a key bound twice in overlapping places
+    /// does nothing at all in Qt (an ambiguous shortcut). The window has its icon.
+    void shortcutsAreUniqueAndTheIconLoads()
+    {
+        services::Services services(test::storeServicesOptions(m_options));
+        ui::MainWindow window(services);
+        QHash<QString, QStringList> owners;
+        for (QAction* a : window.findChildren<QAction*>()) {
+            for (const QKeySequence& key : a->shortcuts())
+                owners[key.toString()] << a->text().remove(QLatin1Char('&'));
+        }
+        QStringList clashes;
+        for (auto it = owners.cbegin(); it != owners.cend(); ++it)
+            if (it.value().size() > 1)
+                clashes << QStringLiteral("%1: %2").arg(it.key(), it.value().join(QStringLiteral(", ")));
+        QVERIFY2(clashes.isEmpty(), qPrintable(clashes.join(QLatin1Char('\n'))));
+        QVERIFY(owners.size() > 10); // the docks' actions were found
+        QCOMPARE(owners.value(QStringLiteral("Ctrl+Shift+I")), QStringList{QStringLiteral("Approvals")});
+        QVERIFY(QFile::exists(QStringLiteral(":/fluid/fluid.svg")));
+        QVERIFY(!window.windowIcon().isNull());
+        QVERIFY(!window.windowIcon().pixmap(32, 32).isNull());
     }
 
     void dockLayoutSurvivesRestart()
