@@ -128,6 +128,8 @@ Result<ProcessResult> runProcess(const ProcessSpec& spec, const CancelToken& can
 
     ProcessResult r;
     const auto take = [&](bool isStderr) {
+        if (isStderr && spec.mergeOutput)
+            return; // nothing arrives there, and Qt warns when it is read
         const QByteArray chunk = isStderr ? p.readAllStandardError() : p.readAllStandardOutput();
         if (chunk.isEmpty())
             return;

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "DiffEngine.h"
 
+#include "base/Process.h"
 #include "inspect/Semantic.h"
 #include "inspect/TextDiff.h"
 
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonArray>
-#include <QProcess>
 #include <QSet>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -221,6 +221,9 @@ QMap<QString, PackageState> dpkgPackages(const TreeSide& side, const QString& st
     return out;
 }
 
+/// Far more than any real system's `rpm -qa` (about 80 bytes a package).
+constexpr qint64 kMaxRpmListBytes = 64 * 1024 * 1024;
+
 /// Where an rpm database can be: the sqlite database (Fedora, RHEL 9) or the Berkeley DB one (older).
 const QStringList& rpmDatabaseFiles()
 {
@@ -263,17 +266,27 @@ Result<QMap<QString, PackageState>> rpmPackages(const TreeSide& side)
             f.write(readFile(side, dir + QLatin1Char('/') + name, 1LL << 30)) < 0)
             return makeError(ErrorCode::Io, QStringLiteral("Cannot copy the rpm database"), f.errorString());
     }
-    QProcess rpm;
-    QStringList args{QStringLiteral("--dbpath"), copy.path()};
+    ProcessSpec rpm;
+    rpm.program = QStringLiteral("rpm");
+    rpm.arguments = {QStringLiteral("--dbpath"), copy.path()};
     if (!sqlite)
-        args << QStringLiteral("--define") << QStringLiteral("_db_backend bdb_ro");
-    args << QStringLiteral("-qa") << QStringLiteral("--qf") << QString::fromLatin1(kRpmQueryFormat);
-    rpm.start(QStringLiteral("rpm"), args);
-    if (!rpm.waitForFinished(120000) || rpm.exitStatus() != QProcess::NormalExit || rpm.exitCode() != 0)
-        return makeError(ErrorCode::Unavailable,
-                         QStringLiteral("rpm could not read the rpm database in %1").arg(dir),
-                         QString::fromUtf8(rpm.readAllStandardError()).trimmed() + rpm.errorString());
-    const auto parsed = parseRpmList(rpm.readAllStandardOutput());
+        rpm.arguments << QStringLiteral("--define") << QStringLiteral("_db_backend bdb_ro");
+    rpm.arguments << QStringLiteral("-qa") << QStringLiteral("--qf") << QString::fromLatin1(kRpmQueryFormat);
+    rpm.timeoutMs = 120000;
+    rpm.maxOutputBytes = kMaxRpmListBytes;
+    auto run = runProcess(rpm);
+    if (!run)
+        return run.error();
+    if (!run->succeeded())
+        return run->toError(QStringLiteral("Listing the rpm database in %1 with rpm").arg(dir));
+    if (run->outTruncated)
+        return makeError(
+            ErrorCode::InvalidArgument,
+            QStringLiteral("The rpm database in %1 lists more than %2 MiB of packages; its package "
+                           "changes are not shown")
+                .arg(dir)
+                .arg(kMaxRpmListBytes / (1024 * 1024)));
+    const auto parsed = parseRpmList(run->out);
     for (auto it = parsed.cbegin(); it != parsed.cend(); ++it)
         out.insert(it.key(), {it->name, it->architecture, it->evr, QString()});
     return out;

@@ -2,6 +2,7 @@
 #include "ImageMount.h"
 
 #include "base/Logging.h"
+#include "base/Process.h"
 
 #include <QDeadlineTimer>
 #include <QDir>
@@ -10,7 +11,6 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QProcess>
 #include <QStandardPaths>
 #include <QSysInfo>
 #include <QThread>
@@ -66,52 +66,47 @@ QString fileText(const QString& path, int maxBytes = 4000)
     return QString::fromUtf8(f.read(maxBytes)).trimmed();
 }
 
-struct ToolResult {
-    bool ok = false;
-    QString output;
-};
-
-ToolResult runTool(const QString& program, const QStringList& args, int timeoutMs)
+/// Runs mount or umount to its end; the error says how it ended and what it printed.
+Result<void> runTool(const QString& program, const QStringList& args, int timeoutMs)
 {
-    QProcess p;
-    p.setProcessChannelMode(QProcess::MergedChannels);
-    p.start(program, args);
-    if (!p.waitForStarted(timeoutMs))
-        return {false, QStringLiteral("%1 did not start: %2").arg(program, p.errorString())};
-    if (!p.waitForFinished(timeoutMs)) {
-        p.kill();
-        p.waitForFinished(2000);
-        return {false, QStringLiteral("%1 did not finish within %2 ms").arg(program).arg(timeoutMs)};
-    }
-    const QString out = QString::fromUtf8(p.readAll()).trimmed();
-    return {p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, out};
+    ProcessSpec spec;
+    spec.program = program;
+    spec.arguments = args;
+    spec.timeoutMs = timeoutMs;
+    spec.mergeOutput = true;
+    auto run = runProcess(spec);
+    if (!run)
+        return run.error();
+    if (!run->succeeded())
+        return run->toError(program);
+    return {};
 }
 
 /// Unmounts, retrying a busy mount a few times before detaching it lazily.
 Result<void> unmount(const QString& path, int timeoutMs)
 {
-    ToolResult last;
+    Error last;
     for (int attempt = 0; attempt < 5; ++attempt) {
         if (!isMounted(path))
             return {};
-        last = runTool(QStringLiteral("umount"), {path}, timeoutMs);
-        if (last.ok)
+        auto r = runTool(QStringLiteral("umount"), {path}, timeoutMs);
+        if (r)
             return {};
+        last = r.error();
         QThread::msleep(100 * (attempt + 1));
     }
     if (!isMounted(path))
         return {};
-    qCWarning(lcInspect) << "umount" << path << "failed, detaching lazily:" << last.output;
-    const ToolResult lazy = runTool(QStringLiteral("umount"), {QStringLiteral("-l"), path}, timeoutMs);
-    if (lazy.ok)
+    qCWarning(lcInspect) << "umount" << path << "failed, detaching lazily:" << last.toString();
+    auto lazy = runTool(QStringLiteral("umount"), {QStringLiteral("-l"), path}, timeoutMs);
+    if (lazy)
         return {};
     return makeError(ErrorCode::Io, QStringLiteral("Cannot unmount %1; unmount it by hand").arg(path),
-                     last.output + QLatin1Char('\n') + lazy.output);
+                     last.toString() + QLatin1Char('\n') + lazy.error().toString());
 }
 
-/// The 22nd field of /proc/PID/stat (start time in clock ticks): with the PID it names one process for
-/// its whole life, so a recycled PID is not mistaken for Fluid.
-QString processStartTime(qint64 pid)
+/// The fields of /proc/PID/stat from the 3rd (state) on, so field N is at N - 3; empty when it is gone.
+QList<QByteArray> processStat(qint64 pid)
 {
     QFile f(QStringLiteral("/proc/%1/stat").arg(pid));
     if (!f.open(QIODevice::ReadOnly))
@@ -120,8 +115,22 @@ QString processStartTime(qint64 pid)
     const int close = stat.lastIndexOf(')');
     if (close < 0)
         return {};
-    const QList<QByteArray> fields = stat.mid(close + 2).split(' ');
+    return stat.mid(close + 2).split(' ');
+}
+
+/// The 22nd field of /proc/PID/stat (start time in clock ticks): with the PID it names one process for
+/// its whole life, so a recycled PID is not mistaken for Fluid.
+QString processStartTime(qint64 pid)
+{
+    const QList<QByteArray> fields = processStat(pid);
     return fields.size() > 19 ? QString::fromLatin1(fields[19]) : QString();
+}
+
+/// The 5th field of /proc/PID/stat: the process group; 0 when unknown.
+qint64 processGroup(qint64 pid)
+{
+    const QList<QByteArray> fields = processStat(pid);
+    return fields.size() > 2 ? fields[2].toLongLong() : 0;
 }
 
 QByteArray processCmdline(qint64 pid)
@@ -132,36 +141,48 @@ QByteArray processCmdline(qint64 pid)
     return f.readAll();
 }
 
+/// A zombie counts as ended: an orphaned helper waits for PID 1 to reap it, which can take a while.
 bool processAlive(qint64 pid)
 {
-    return pid > 0 && QFileInfo::exists(QStringLiteral("/proc/%1").arg(pid)) && ::kill(pid_t(pid), 0) == 0;
-}
-
-/// Stops a helper we own: SIGTERM, then SIGKILL after the timeout.
-void stopProcess(QProcess* p, int timeoutMs)
-{
-    if (!p || p->state() == QProcess::NotRunning)
-        return;
-    p->terminate();
-    if (!p->waitForFinished(timeoutMs)) {
-        qCWarning(lcInspect) << p->program() << "ignored SIGTERM; killing it";
-        p->kill();
-        p->waitForFinished(timeoutMs);
-    }
+    if (pid <= 0 || ::kill(pid_t(pid), 0) != 0)
+        return false;
+    const QList<QByteArray> fields = processStat(pid);
+    return !fields.isEmpty() && fields[0] != "Z" && fields[0] != "X";
 }
 
 /// Stops a leftover helper of a crashed run, only if its command line still names the mount's folder.
+/// BackgroundProcess made it the leader of its own process group, so the group (anything it started) is
+/// signalled with it.
 bool killLeftover(qint64 pid, const QString& token)
 {
     if (!processAlive(pid) || !processCmdline(pid).contains(token.toUtf8()))
         return false;
-    ::kill(pid_t(pid), SIGTERM);
+    const bool leader = processGroup(pid) == pid;
+    const auto send = [pid, leader](int signal) {
+        if (leader)
+            signalProcessGroup(pid, signal);
+        else
+            ::kill(pid_t(pid), signal);
+    };
+    send(SIGTERM);
     QDeadlineTimer deadline(5000);
     while (processAlive(pid) && !deadline.hasExpired())
         QThread::msleep(50);
-    if (processAlive(pid))
-        ::kill(pid_t(pid), SIGKILL);
+    if (leader || processAlive(pid))
+        send(SIGKILL); // a leader that ended may leave others of its group behind
     return true;
+}
+
+/// Starts qemu-nbd or qemu-storage-daemon in the background, its output appended to `logFile`. They need
+/// nothing from Fluid's environment beyond the minimal one.
+Result<std::unique_ptr<BackgroundProcess>> startHelper(const QString& program, const QStringList& args,
+                                                       const QString& logFile)
+{
+    ProcessSpec spec;
+    spec.program = program;
+    spec.arguments = args;
+    spec.logFile = logFile;
+    return BackgroundProcess::start(spec);
 }
 
 QString machineId()
@@ -396,8 +417,8 @@ Result<void> ImageMount::writeState() const
 QList<qint64> ImageMount::helperPids() const
 {
     QList<qint64> out;
-    for (const auto* p : {m_nbd.get(), m_export.get()})
-        out.append(p && p->state() != QProcess::NotRunning ? p->processId() : 0);
+    for (const BackgroundProcess* p : {m_nbd.get(), m_export.get()})
+        out.append(p && p->isRunning() ? p->pid() : 0);
     return out;
 }
 
@@ -409,18 +430,15 @@ Result<void> ImageMount::startNbd()
         args << nbdSnapshotArgument(m_options.snapshotName);
     args << QStringLiteral("--image-opts")
          << nbdImageOptions(QFileInfo(m_options.imagePath).absoluteFilePath(), m_options.format);
-    m_nbd = std::make_unique<QProcess>();
-    m_nbd->setStandardOutputFile(m_workDir + QStringLiteral("/qemu-nbd.log"));
-    m_nbd->setStandardErrorFile(m_workDir + QStringLiteral("/qemu-nbd.log"), QIODevice::Append);
-    m_nbd->start(QStringLiteral("qemu-nbd"), args);
-    if (!m_nbd->waitForStarted(m_options.helperTimeoutMs))
-        return makeError(ErrorCode::Unavailable, QStringLiteral("qemu-nbd did not start"),
-                         m_nbd->errorString());
+    auto nbd = startHelper(QStringLiteral("qemu-nbd"), args, m_workDir + QStringLiteral("/qemu-nbd.log"));
+    if (!nbd)
+        return nbd.error();
+    m_nbd = std::move(nbd).value();
     if (auto r = writeState(); !r)
         return r;
     QDeadlineTimer deadline(m_options.helperTimeoutMs);
     while (!QFileInfo::exists(m_socket)) {
-        if (m_nbd->state() == QProcess::NotRunning || m_nbd->waitForFinished(20))
+        if (m_nbd->waitForExit(20))
             return nbdFailed();
         if (deadline.hasExpired())
             return makeError(ErrorCode::Timeout,
@@ -451,20 +469,18 @@ Result<void> ImageMount::startExport()
         QStringLiteral("--export"),
         QStringLiteral("type=fuse,id=export,node-name=disk,mountpoint=%1,writable=off")
             .arg(escapeQemuOption(m_rawFile))};
-    m_export = std::make_unique<QProcess>();
-    m_export->setStandardOutputFile(m_workDir + QStringLiteral("/qemu-storage-daemon.log"));
-    m_export->setStandardErrorFile(m_workDir + QStringLiteral("/qemu-storage-daemon.log"), QIODevice::Append);
-    m_export->start(QStringLiteral("qemu-storage-daemon"), args);
-    if (!m_export->waitForStarted(m_options.helperTimeoutMs))
-        return makeError(ErrorCode::Unavailable, QStringLiteral("qemu-storage-daemon did not start"),
-                         m_export->errorString());
+    auto exporter = startHelper(QStringLiteral("qemu-storage-daemon"), args,
+                                m_workDir + QStringLiteral("/qemu-storage-daemon.log"));
+    if (!exporter)
+        return exporter.error();
+    m_export = std::move(exporter).value();
     if (auto r = writeState(); !r)
         return r;
     QDeadlineTimer deadline(m_options.helperTimeoutMs);
     while (!isMounted(m_rawFile)) {
-        if (m_export->state() == QProcess::NotRunning || m_export->waitForFinished(20)) {
+        if (m_export->waitForExit(20)) {
             // qemu-nbd may bind its socket before it fails to open the image: then it is the culprit.
-            if (m_nbd->state() == QProcess::NotRunning || m_nbd->waitForFinished(200))
+            if (m_nbd->waitForExit(200))
                 return nbdFailed();
             return makeError(ErrorCode::Unavailable,
                              QStringLiteral("qemu-storage-daemon could not export the disk over FUSE"),
@@ -492,12 +508,12 @@ Result<void> ImageMount::mountRoot()
     RootProbe probe;
     probe.mount = [this](const Partition& p) -> Result<bool> {
         const FsMountArguments a = fsMountArguments(p);
-        const ToolResult r =
-            runTool(QStringLiteral("mount"),
-                    {QStringLiteral("-t"), a.type, QStringLiteral("-o"), a.options, m_rawFile, m_rootDir},
-                    m_options.helperTimeoutMs);
-        if (!r.ok)
-            return makeError(ErrorCode::Unavailable, QStringLiteral("mount failed"), r.output);
+        if (auto r =
+                runTool(QStringLiteral("mount"),
+                        {QStringLiteral("-t"), a.type, QStringLiteral("-o"), a.options, m_rawFile, m_rootDir},
+                        m_options.helperTimeoutMs);
+            !r)
+            return r.error();
         m_rootMounted = true;
         return QFileInfo(m_rootDir + QStringLiteral("/etc")).isDir();
     };
@@ -529,13 +545,15 @@ Result<void> ImageMount::close()
         else
             m_rootMounted = false;
     }
-    stopProcess(m_export.get(), m_options.helperTimeoutMs);
+    if (m_export)
+        m_export->stop(m_options.helperTimeoutMs);
     // qemu-storage-daemon removes its FUSE mount when it exits; a killed one leaves it behind.
     if (isMounted(m_rawFile)) {
         if (auto r = unmount(m_rawFile, m_options.helperTimeoutMs); !r)
             failures << r.error().message + QStringLiteral(": ") + r.error().detail;
     }
-    stopProcess(m_nbd.get(), m_options.helperTimeoutMs);
+    if (m_nbd)
+        m_nbd->stop(m_options.helperTimeoutMs);
     m_export.reset();
     m_nbd.reset();
     if (!failures.isEmpty()) {

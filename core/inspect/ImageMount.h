@@ -9,7 +9,9 @@
 #include <functional>
 #include <memory>
 
-class QProcess;
+namespace fluid {
+class BackgroundProcess;
+}
 
 namespace fluid::inspect {
 
@@ -29,7 +31,8 @@ struct MountOptions {
 /// The object owns all of it: destruction unmounts and stops the helpers in reverse order, and so does a
 /// failure half-way through open(). A state file in the runtime folder names every mount and process, so
 /// cleanupLeftovers() can undo what a crashed Fluid left behind. Needs root (mount) and /dev/fuse.
-/// Lives on one worker thread (it owns QProcess objects); blocking.
+/// Lives on one worker thread (its helpers are BackgroundProcesses, which belong to the thread that started
+/// them); blocking.
 class ImageMount {
 public:
     static Result<std::unique_ptr<ImageMount>> open(const MountOptions& options);
@@ -50,8 +53,9 @@ public:
     Result<void> close();
 
     /// Undoes what the state files in runtimeDir name, for mounts whose owning process is gone (Fluid
-    /// crashed): unmounts their mount points and kills their helpers, but only a PID whose
-    /// /proc/PID/cmdline still names that mount's work folder. Returns how many mounts were cleaned.
+    /// crashed): unmounts their mount points and kills their helpers (each with the process group it leads),
+    /// but only a PID whose /proc/PID/cmdline still names that mount's work folder. Returns how many mounts
+    /// were cleaned.
     static Result<int> cleanupLeftovers(const QString& runtimeDir);
 
     /// Whether this host can mount images: root, /dev/fuse, qemu-nbd, qemu-storage-daemon, mount. The
@@ -76,8 +80,8 @@ private:
     QString m_rootDir;
     Partition m_partition;
     bool m_rootMounted = false;
-    std::unique_ptr<QProcess> m_nbd;
-    std::unique_ptr<QProcess> m_export;
+    std::unique_ptr<BackgroundProcess> m_nbd;
+    std::unique_ptr<BackgroundProcess> m_export;
 };
 
 /// qemu's --image-opts for reading `imagePath` (qcow2 or raw) read-only with file locking off, so a running

@@ -4,13 +4,13 @@
 #include "EventLoop.h"
 
 #include "base/Logging.h"
+#include "base/Process.h"
 #include "base/Redact.h"
 #include "base/Signals.h"
 
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QProcess>
 #include <QRegularExpression>
 #include <QThread>
 #include <QUrl>
@@ -150,19 +150,25 @@ QString xmlEscape(const QString& s)
     return s.toHtmlEscaped();
 }
 
-/// The virtual size of a local disk image (qemu-img reads it without locking, so a running source is fine);
-/// 0 when it cannot be read.
-qint64 localImageSize(const QString& path)
+/// The virtual size of a local disk image (qemu-img reads it without locking, so a running source is fine).
+Result<qint64> localImageSize(const QString& path)
 {
-    QProcess p;
-    p.start(QStringLiteral("qemu-img"),
-            {QStringLiteral("info"), QStringLiteral("-U"), QStringLiteral("--output=json"), path});
-    if (!p.waitForFinished(30000) || p.exitCode() != 0)
-        return 0;
-    return QJsonDocument::fromJson(p.readAllStandardOutput())
-        .object()
-        .value(QStringLiteral("virtual-size"))
-        .toInteger();
+    ProcessSpec spec;
+    spec.program = QStringLiteral("qemu-img");
+    spec.arguments = {QStringLiteral("info"), QStringLiteral("-U"), QStringLiteral("--output=json"), path};
+    spec.timeoutMs = 30000;
+    auto run = runProcess(spec);
+    if (!run)
+        return run.error();
+    if (!run->succeeded())
+        return run->toError(QStringLiteral("qemu-img info %1").arg(path));
+    const qint64 size =
+        QJsonDocument::fromJson(run->out).object().value(QStringLiteral("virtual-size")).toInteger();
+    if (size <= 0)
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("qemu-img info %1 gave no virtual size").arg(path),
+                         QString::fromUtf8(run->out.left(600)));
+    return size;
 }
 
 } // namespace
@@ -688,12 +694,18 @@ Result<VolumeInfo> LibvirtHypervisor::createOverlay(const QString& pool, const Q
     if (backing && virStorageVolGetInfo(backing.get(), &bi) == 0)
         capacity = qint64(bi.capacity);
     virResetLastError();
-    if (capacity <= 0 && isLocal())
-        capacity = localImageSize(backingPath);
+    QString sizeFailure;
+    if (capacity <= 0 && isLocal()) {
+        if (auto size = localImageSize(backingPath))
+            capacity = *size;
+        else
+            sizeFailure = size.error().message + QStringLiteral(": ") + size.error().detail;
+    }
     if (capacity <= 0) {
         return makeError(
             ErrorCode::NotFound,
-            QStringLiteral("The source disk %1 is not a volume libvirt knows on %2").arg(backingPath, m_uri));
+            QStringLiteral("The source disk %1 is not a volume libvirt knows on %2").arg(backingPath, m_uri),
+            sizeFailure);
     }
     const QString xml =
         QStringLiteral("<volume><name>%1</name><capacity unit='bytes'>%2</capacity>"

@@ -2,6 +2,7 @@
 #include "SandboxManager.h"
 
 #include "base/Logging.h"
+#include "base/Process.h"
 #include "DomainXml.h"
 #include "Names.h"
 #include "store/AuditLog.h"
@@ -12,7 +13,6 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QJsonArray>
-#include <QProcess>
 #include <QRegularExpression>
 #include <QSaveFile>
 #include <QTcpSocket>
@@ -90,17 +90,22 @@ Result<QByteArray> makeCloudInitSeed(const QString& hostname, const SandboxIdent
         if (!f.open(QIODevice::WriteOnly) || f.write(content) != content.size())
             return makeError(ErrorCode::Io, QStringLiteral("Cannot write the cloud-init seed"));
     }
-    QProcess p;
-    p.setWorkingDirectory(dir.path());
-    p.start(QStringLiteral("genisoimage"),
-            {QStringLiteral("-quiet"), QStringLiteral("-output"), QStringLiteral("seed.iso"),
-             QStringLiteral("-volid"), QStringLiteral("cidata"), QStringLiteral("-joliet"),
-             QStringLiteral("-rock"), QStringLiteral("user-data"), QStringLiteral("meta-data")});
-    if (!p.waitForFinished(30000) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0) {
-        return makeError(ErrorCode::Unavailable,
-                         QStringLiteral("Cannot build the cloud-init seed (is genisoimage installed?)"),
-                         QString::fromUtf8(p.readAllStandardError()).trimmed());
-    }
+    ProcessSpec spec;
+    spec.program = QStringLiteral("genisoimage");
+    spec.arguments = {QStringLiteral("-quiet"), QStringLiteral("-output"),   QStringLiteral("seed.iso"),
+                      QStringLiteral("-volid"), QStringLiteral("cidata"),    QStringLiteral("-joliet"),
+                      QStringLiteral("-rock"),  QStringLiteral("user-data"), QStringLiteral("meta-data")};
+    spec.workingDirectory = dir.path();
+    spec.timeoutMs = 30000;
+    auto run = runProcess(spec);
+    if (!run)
+        return makeError(
+            run.error().code,
+            QStringLiteral("Cannot build the cloud-init seed: %1; install the genisoimage package")
+                .arg(run.error().message),
+            run.error().detail);
+    if (!run->succeeded())
+        return run->toError(QStringLiteral("Building the cloud-init seed with genisoimage"));
     QFile iso(dir.filePath(QStringLiteral("seed.iso")));
     if (!iso.open(QIODevice::ReadOnly))
         return makeError(ErrorCode::Io, QStringLiteral("The cloud-init seed was not written"));

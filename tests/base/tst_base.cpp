@@ -12,6 +12,7 @@
 
 #include <QElapsedTimer>
 #include <QFile>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
@@ -226,6 +227,21 @@ private Q_SLOTS:
         QCOMPARE(streamed.size(), 11 + 5000); // the sink sees everything
         QCOMPARE(r.err, QByteArray("err"));
         QVERIFY(r.describe().startsWith(QLatin1String("exit code 3: err")));
+    }
+
+    void processMergesStderrIntoStdout()
+    {
+        QTest::failOnWarning(QRegularExpression(QStringLiteral(".*MergedChannels.*")));
+        ProcessSpec spec;
+        spec.program = QStringLiteral("sh");
+        spec.arguments = {QStringLiteral("-c"), QStringLiteral("echo out; echo err >&2; exit 1")};
+        spec.mergeOutput = true;
+        const ProcessResult r = test::must(runProcess(spec));
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.out.contains("out\n"));
+        QVERIFY(r.out.contains("err\n"));
+        QVERIFY(r.err.isEmpty());
+        QCOMPARE(r.toError(QStringLiteral("umount")).detail, QStringLiteral("exit code 1: out\nerr"));
     }
 
     void processGetsOnlyTheEnvironmentFluidChooses()

@@ -420,6 +420,9 @@ private slots:
         QVERIFY(QFile::exists(m->root() + QStringLiteral("/etc/motd")));
         const QList<qint64> pids = m->helperPids();
         QVERIFY(pids[0] > 0 && pids[1] > 0);
+        // cleanupLeftovers() stops a helper with the process group it leads.
+        for (const qint64 pid : pids)
+            QCOMPARE(qint64(::getpgid(pid_t(pid))), pid);
         must(m->close());
         QCOMPARE(mountLeftoversUnder(m_runtime), QStringList());
     }
