@@ -40,6 +40,11 @@ struct AuditRecord {
 /// thread-safe and must not block for long (hand the record to the store's thread).
 using AuditSink = std::function<void(const AuditRecord&)>;
 
+/// A record of `kind` for `context`: who (context.actor), the sandbox, the session, `summary`, and `data`
+/// with the context's target added. Every audited SSH action (commands, files, terminals) starts here.
+AuditRecord auditRecord(const AuditContext& context, const QString& kind, const QString& summary,
+                        QJsonObject data = {});
+
 /// The record for one finished (or failed) command. `error` is set when it could not run at all.
 AuditRecord commandAuditRecord(const AuditContext& context, const ExecRequest& request,
                                const ExecResult& result, const Error* error = nullptr);

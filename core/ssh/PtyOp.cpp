@@ -158,22 +158,14 @@ private:
 
     AuditRecord record(const QString& kind, const QString& summary) const
     {
-        AuditRecord rec;
-        rec.event.actor = m_audit.actor;
-        rec.event.kind = kind;
-        rec.event.sandboxId = m_audit.sandboxId;
-        rec.event.sessionId = m_audit.sessionId;
-        rec.event.summary = summary;
         QJsonObject d;
-        d[QStringLiteral("target")] = m_audit.target;
         if (!m_options.command.isEmpty())
             d[QStringLiteral("command")] = QString::fromUtf8(m_options.command);
         d[QStringLiteral("term")] = QString::fromLatin1(m_options.term);
         d[QStringLiteral("cols")] = m_options.cols;
         d[QStringLiteral("rows")] = m_options.rows;
         d[QStringLiteral("started_at")] = m_startedAt.toString(Qt::ISODateWithMs);
-        rec.event.data = d;
-        return rec;
+        return auditRecord(m_audit, kind, summary, d);
     }
 
     void auditOpen()

@@ -31,20 +31,12 @@ QFuture<Result<R>> postFileOp(detail::ConnectionImpl& d, const QString& kind, co
     auto future = promise->future();
     const AuditContext ctx = d.options().audit;
     auto audit = [ctx, kind, path, describeResult](detail::ConnectionImpl& c, const Result<R>& r) {
-        AuditRecord rec;
-        rec.event.actor = ctx.actor;
-        rec.event.kind = kind;
-        rec.event.sandboxId = ctx.sandboxId;
-        rec.event.sessionId = ctx.sessionId;
-        rec.event.summary = path;
         QJsonObject data = describeResult(r);
         data[QStringLiteral("path")] = path;
-        data[QStringLiteral("target")] = ctx.target;
         data[QStringLiteral("ok")] = r.ok();
         if (!r.ok())
             data[QStringLiteral("error")] = r.error().message;
-        rec.event.data = data;
-        c.emitAudit(rec);
+        c.emitAudit(auditRecord(ctx, kind, path, data));
     };
     d.post(detail::makeSftpOp(
         [promise, body, audit](detail::ConnectionImpl& c) {
