@@ -553,7 +553,7 @@ void HostSession::openShell(const QString& sandboxId, QObject* context, ShellCal
             m_ca = ca;
         }
         ssh::SandboxShellOptions options;
-        options.actor = QStringLiteral("person");
+        options.actor = model::Actor::localPerson();
         options.auditSink = m_audit.sink();
         // The last owner may be the GUI thread: closing joins the connection's thread, so it happens on a
         // worker.

@@ -34,7 +34,7 @@ AuditRecord auditRecord(const AuditContext& context, const QString& kind, const 
 {
     AuditRecord record;
     model::AuditEvent& e = record.event;
-    e.actor = context.actor;
+    e.actor = context.actor.toString();
     e.kind = kind;
     e.sandboxId = context.sandboxId;
     e.sessionId = context.sessionId;

@@ -188,7 +188,7 @@ private:
         if (!error.isEmpty())
             how = error;
         else if (endedBy == QLatin1String("closed"))
-            how = QStringLiteral("closed by %1").arg(m_audit.actor);
+            how = QStringLiteral("closed by %1").arg(m_audit.actor.toString());
         else if (m_exitCode)
             how = QStringLiteral("exit status %1").arg(*m_exitCode);
         else if (!m_signal.isEmpty())

@@ -24,7 +24,7 @@ struct SandboxEndpoint {
 
 struct SandboxShellOptions {
     QString sessionId;
-    QString actor = QStringLiteral("system");
+    model::Actor actor = model::Actor::system();
     std::chrono::seconds certificateValidity = CertificateAuthority::kDefaultUserValidity;
     QStringList sourceAddresses; ///< optional source-address critical option
     AuditSink auditSink;

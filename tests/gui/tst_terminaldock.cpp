@@ -362,8 +362,9 @@ private Q_SLOTS:
     }
 
     /// A person's terminal on a sandbox, opened the app's way, is in the hash-chained audit log: pty.open and
-    /// pty.close with actor "person", the sandbox, the target, the size, how it ended and how long it ran,
-    /// but not what was typed. The audit dock shows the rows without being asked to refresh.
+    /// pty.close with the person running Fluid as actor ("person:<login>"), the sandbox, the target, the
+    /// size, how it ended and how long it ran, but not what was typed. The audit dock shows the rows without
+    /// being asked to refresh.
     void sandboxTerminalIsAudited()
     {
         const QString dir = makeTempDir(QStringLiteral("terminaldock-audit"));
@@ -412,7 +413,7 @@ private Q_SLOTS:
         const QString target =
             QStringLiteral("root@%1 (%2:%3)").arg(row.name, m_sshd->host()).arg(m_sshd->port());
         for (const model::AuditEvent& e : events) {
-            QCOMPARE(e.actor, QStringLiteral("person"));
+            QCOMPARE(e.actor, model::Actor::localPerson().toString());
             QCOMPARE(e.sandboxId, row.id);
             QCOMPARE(e.data.value(QStringLiteral("target")).toString(), target);
             QVERIFY2(e.summary.contains(target), qPrintable(e.summary));
@@ -424,7 +425,9 @@ private Q_SLOTS:
         QCOMPARE(close.data.value(QStringLiteral("cols")).toInt(), grid.width());
         QCOMPARE(close.data.value(QStringLiteral("rows")).toInt(), grid.height());
         QCOMPARE(close.data.value(QStringLiteral("ended_by")).toString(), QStringLiteral("closed"));
-        QVERIFY2(close.summary.contains(QStringLiteral("closed by person")), qPrintable(close.summary));
+        QVERIFY2(
+            close.summary.contains(QStringLiteral("closed by ") + model::Actor::localPerson().toString()),
+            qPrintable(close.summary));
         QVERIFY(close.data.value(QStringLiteral("exit_code")).isNull());
         QVERIFY(close.data.value(QStringLiteral("duration_ms")).toInteger(-1) >= 0);
         QVERIFY(QDateTime::fromString(close.data.value(QStringLiteral("started_at")).toString(),
@@ -507,7 +510,7 @@ private Q_SLOTS:
         QCOMPARE(countKind(events, QStringLiteral("pty.close")), 1);
         const model::AuditEvent& close = events.last();
         QCOMPARE(close.kind, QStringLiteral("pty.close"));
-        QCOMPARE(close.actor, QStringLiteral("person"));
+        QCOMPARE(close.actor, model::Actor::localPerson().toString());
         QCOMPARE(close.data.value(QStringLiteral("ended_by")).toString(), QStringLiteral("closed"));
         QTRY_VERIFY_WITH_TIMEOUT(::kill(pid, 0) != 0, 10000); // the remote shell really ended
         if (!closeWindowFirst) {
@@ -535,7 +538,7 @@ private Q_SLOTS:
         must(store::openAndMigrate(database));
         ssh::AuditSink sink;
         ssh::AuditRecord record;
-        record.event.actor = QStringLiteral("person");
+        record.event.actor = model::Actor::localPerson().toString();
         record.event.kind = QStringLiteral("pty.close");
         record.event.sandboxId = QStringLiteral("sbx-late");
         record.event.summary = QStringLiteral("late");

@@ -370,7 +370,7 @@ private Q_SLOTS:
         QList<ssh::AuditRecord> records;
         ssh::SandboxShellOptions o;
         o.sessionId = QStringLiteral("session-1");
-        o.actor = QStringLiteral("agent:session-1");
+        o.actor = model::Actor::agent(QStringLiteral("session-1"));
         o.auditSink = [&](const ssh::AuditRecord& r) {
             QMutexLocker lock(&mutex);
             records.append(r);
