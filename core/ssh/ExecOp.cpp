@@ -24,6 +24,7 @@ public:
         , m_promise(std::move(promise))
         , m_audit(options.audit)
         , m_sink(options.auditSink)
+        , m_clock(options.clock)
         , m_killGraceMs(options.killGrace.count())
         , m_marker("FLUID-EXEC-" + randomHex(8))
         , m_wrapper(execWrapper(m_request, m_marker))
@@ -103,7 +104,7 @@ private:
         if (m_startMs != 0)
             return;
         m_startMs = steadyMs();
-        m_startedAt = QDateTime::currentDateTimeUtc();
+        m_startedAt = m_clock.now().toUTC();
         if (m_request.timeout.count() > 0)
             m_deadlineMs = m_startMs + m_request.timeout.count();
     }
@@ -216,8 +217,9 @@ private:
         r.exitCode = m_exitCode;
         r.signal = m_signal;
         r.timedOut = m_timedOut;
-        r.startedAt = m_startedAt.isValid() ? m_startedAt : QDateTime::currentDateTimeUtc();
-        r.finishedAt = QDateTime::currentDateTimeUtc();
+        const QDateTime now = m_clock.now().toUTC();
+        r.startedAt = m_startedAt.isValid() ? m_startedAt : now;
+        r.finishedAt = now;
         r.durationMs = m_startMs > 0 ? steadyMs() - m_startMs : 0;
         return r;
     }
@@ -247,6 +249,7 @@ private:
     QPromise<Result<ExecResult>> m_promise;
     AuditContext m_audit;
     AuditSink m_sink;
+    const Clock& m_clock;
     qint64 m_killGraceMs;
     QByteArray m_marker;
     QByteArray m_wrapper;

@@ -19,6 +19,7 @@ public:
         , m_shared(std::move(shared))
         , m_audit(connection.audit)
         , m_sink(connection.auditSink)
+        , m_clock(connection.clock)
     {
     }
 
@@ -105,7 +106,7 @@ private:
                 return fail(QStringLiteral("The server refused to start a shell: %1").arg(c.sessionError()));
             m_phase = Phase::Running;
             m_startMs = steadyMs();
-            m_startedAt = QDateTime::currentDateTimeUtc();
+            m_startedAt = m_clock.now().toUTC();
             auditOpen();
             deliver([](PtySession* s) { Q_EMIT s->opened(); });
         }
@@ -203,7 +204,7 @@ private:
         d[QStringLiteral("signal")] = m_signal;
         if (!error.isEmpty())
             d[QStringLiteral("error")] = error;
-        d[QStringLiteral("finished_at")] = QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs);
+        d[QStringLiteral("finished_at")] = m_clock.now().toUTC().toString(Qt::ISODateWithMs);
         d[QStringLiteral("duration_ms")] = steadyMs() - m_startMs;
         d[QStringLiteral("input_bytes")] = m_inputBytes;
         d[QStringLiteral("output_bytes")] = m_outputBytes;
@@ -234,6 +235,7 @@ private:
     std::shared_ptr<PtyShared> m_shared;
     AuditContext m_audit;
     AuditSink m_sink;
+    const Clock& m_clock;
     Phase m_phase = Phase::Open;
     QByteArray m_input;
     bool m_blocked = false;

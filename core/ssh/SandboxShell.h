@@ -41,6 +41,9 @@ struct SandboxShellOptions {
 /// so nothing in flight is cut. A connection whose certificate has expired takes no new work. A lost
 /// connection is replaced on the next call.
 ///
+/// Time: the CA's Clock (CertificateAuthority's constructor) is this shell's clock, for issuing, for renewal
+/// and for its commands' and terminals' start and finish times, so certificates and renewals never disagree.
+///
 /// Thread: any; thread-safe. Work runs on the connections' own threads.
 class SandboxShell final : public RemoteShell {
 public:

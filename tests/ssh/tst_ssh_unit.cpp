@@ -216,6 +216,39 @@ private Q_SLOTS:
                     .startsWith(QLatin1String("@cert-authority sbx-* ssh-ed25519 AAAA")));
     }
 
+    /// Both kinds of certificate take their validity from the CA's clock, wherever that clock stands.
+    void certificatesFollowTheInjectedClock()
+    {
+        ManualClock clock(QDateTime::fromSecsSinceEpoch(1'800'000'000, Qt::UTC));
+        CertificateAuthority ca(*KeyPair::generate(), *KeyPair::generate(), clock);
+        QCOMPARE(&ca.clock(), static_cast<const Clock*>(&clock));
+        HostCertificateRequest host;
+        host.key = KeyPair::generate()->publicKey();
+        host.sandboxName = QStringLiteral("sbx-h");
+        host.validity = std::chrono::hours(2);
+        auto hostCert = ca.issueHostCertificate(host);
+        QVERIFY(hostCert.ok());
+        QCOMPARE(hostCert->validAfter.toSecsSinceEpoch(), 1'800'000'000 - 30);
+        QCOMPARE(hostCert->validBefore.toSecsSinceEpoch(), 1'800'000'000 + 7200);
+
+        clock.advance(3600 * 1000);
+        UserCertificateRequest user;
+        user.key = KeyPair::generate()->publicKey();
+        user.sandboxName = QStringLiteral("sbx-h");
+        user.validity = std::chrono::seconds(120);
+        auto userCert = ca.issueUserCertificate(user);
+        QVERIFY(userCert.ok());
+        QCOMPARE(userCert->validAfter.toSecsSinceEpoch(), 1'800'003'600 - 30);
+        QCOMPARE(userCert->validBefore.toSecsSinceEpoch(), 1'800'003'600 + 120);
+        QVERIFY(
+            userCert->check(ca.userCaPublicKey(), CertificateType::User, QStringLiteral("sbx-h"), clock.now())
+                .ok());
+        QVERIFY(!userCert
+                     ->check(ca.userCaPublicKey(), CertificateType::User, QStringLiteral("sbx-h"),
+                             QDateTime::currentDateTimeUtc())
+                     .ok());
+    }
+
     /// Audit records name who acted in Actor's form; an unset actor is Fluid itself.
     void auditRecordsNameTheActor()
     {
