@@ -274,6 +274,17 @@ PtySession::~PtySession()
     m_shared->waker->wake();
 }
 
+std::unique_ptr<PtySession> PtySession::openFailed(const QString& message)
+{
+    auto shared = std::make_shared<detail::PtyShared>();
+    shared->waker = std::make_shared<detail::Waker>();
+    auto session = std::make_unique<PtySession>(shared);
+    PtySession* s = session.get();
+    QMetaObject::invokeMethod(
+        s, [s, message]() { Q_EMIT s->failed(message); }, Qt::QueuedConnection);
+    return session;
+}
+
 void PtySession::write(const QByteArray& bytes)
 {
     {

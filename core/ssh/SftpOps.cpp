@@ -47,22 +47,6 @@ Error sftpError(ConnectionImpl& c, sftp_session s, const QString& what, const QS
     }
 }
 
-QString parentOf(const QString& path)
-{
-    const qsizetype slash = path.lastIndexOf(QLatin1Char('/'));
-    return slash <= 0 ? QStringLiteral("/") : path.left(slash);
-}
-
-QString tooLarge(const QString& path, qint64 size, qint64 cap)
-{
-    return QStringLiteral(
-               "%1 is %2 bytes, more than the %3-byte limit for reading a file; read a part of it with "
-               "a command (head, tail, sed -n) instead.")
-        .arg(path)
-        .arg(size)
-        .arg(cap);
-}
-
 Result<QByteArray> readAll(ConnectionImpl& c, sftp_session s, const QString& path, qint64 maxBytes)
 {
     const QByteArray p = path.toUtf8();
@@ -70,9 +54,9 @@ Result<QByteArray> readAll(ConnectionImpl& c, sftp_session s, const QString& pat
     if (!attrs)
         return sftpError(c, s, QStringLiteral("Reading a file"), path);
     if (attrs->type == SSH_FILEXFER_TYPE_DIRECTORY)
-        return makeError(ErrorCode::InvalidArgument, QStringLiteral("%1 is a folder, not a file.").arg(path));
+        return isFolderError(path);
     if ((attrs->flags & SSH_FILEXFER_ATTR_SIZE) && qint64(attrs->size) > maxBytes)
-        return makeError(ErrorCode::InvalidArgument, tooLarge(path, qint64(attrs->size), maxBytes));
+        return fileTooLargeError(path, qint64(attrs->size), maxBytes);
     File f(sftp_open(s, p.constData(), O_RDONLY, 0));
     if (!f)
         return sftpError(c, s, QStringLiteral("Opening a file"), path);
@@ -85,7 +69,7 @@ Result<QByteArray> readAll(ConnectionImpl& c, sftp_session s, const QString& pat
         if (n == 0)
             break;
         if (out.size() + n > maxBytes) // files whose size stat does not know, such as /proc entries
-            return makeError(ErrorCode::InvalidArgument, tooLarge(path, out.size() + n, maxBytes));
+            return fileTooLargeError(path, out.size() + n, maxBytes);
         out.append(buf, qsizetype(n));
     }
     return out;
@@ -126,7 +110,7 @@ Result<WriteTarget> resolveWriteTarget(ConnectionImpl& c, sftp_session s, const 
 Result<QByteArray> writeTemporary(ConnectionImpl& c, sftp_session s, const QString& path,
                                   const QByteArray& content)
 {
-    const QString dir = parentOf(path);
+    const QString dir = parentFolder(path);
     const QString base = path.mid(path.lastIndexOf(QLatin1Char('/')) + 1);
     const QString tmp = (dir == QLatin1String("/") ? QString() : dir) + QStringLiteral("/.") + base +
                         QStringLiteral(".fluid-") +
@@ -282,13 +266,12 @@ Result<void> sftpWriteFile(ConnectionImpl& c, const QString& requestedPath, cons
     const QString& path = target->path;
     const sftp_attributes_struct* existing = target->existing.get();
     if (existing && existing->type == SSH_FILEXFER_TYPE_DIRECTORY)
-        return makeError(ErrorCode::InvalidArgument, QStringLiteral("%1 is a folder, not a file.").arg(path));
+        return isFolderError(path);
     if (!existing) {
-        const QString dir = parentOf(path);
+        const QString dir = parentFolder(path);
         Attributes parent(sftp_stat(s, dir.toUtf8().constData()));
         if (!parent || parent->type != SSH_FILEXFER_TYPE_DIRECTORY)
-            return makeError(ErrorCode::NotFound,
-                             QStringLiteral("Cannot write %1: the folder %2 does not exist.").arg(path, dir));
+            return missingFolderError(path, dir);
     }
     const auto tmp = writeTemporary(c, s, path, content);
     if (!tmp)
