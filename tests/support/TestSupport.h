@@ -4,9 +4,12 @@
 #include "base/Result.h"
 #include "services/HostSession.h"
 
+#include <QElapsedTimer>
+#include <QFuture>
 #include <QObject>
 #include <QSignalSpy>
 #include <QString>
+#include <QTest>
 
 namespace fluid::test {
 
@@ -43,6 +46,19 @@ services::HostSession::Setup testDriverSessionSetup(const QString& dir, virt::Hy
 /// True once an operationProgress(operation, message) recorded by `spy` (a HostSession's) has `text` in its
 /// message, e.g. "waiting" while a create waits for its guest.
 bool progressSays(const QSignalSpy& spy, const QString& text);
+
+/// Waits for a future without blocking the event loop, so queued signals still arrive meanwhile.
+template <typename T>
+T await(QFuture<T> future, int timeoutMs = 60000)
+{
+    QElapsedTimer t;
+    t.start();
+    while (!future.isFinished() && t.elapsed() < timeoutMs)
+        QTest::qWait(5);
+    if (!future.isFinished())
+        qFatal("a future did not finish within %d ms", timeoutMs);
+    return future.result();
+}
 
 /// The value of a Result that must succeed; a failure aborts the test with the error's text.
 template <typename T>
