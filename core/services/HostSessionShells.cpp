@@ -135,7 +135,7 @@ void HostSession::openShell(const QString& sandboxId, const model::Actor& actor,
             return;
         }
         ssh::SandboxShellOptions options;
-        options.actor = actor.toString();
+        options.actor = actor;
         options.auditSink = m_audit.sink();
         {
             QMutexLocker lock(&m_mutex);

@@ -29,10 +29,24 @@ QString firstLine(const QByteArray& command)
 
 } // namespace
 
+AuditRecord auditRecord(const AuditContext& context, const QString& kind, const QString& summary,
+                        QJsonObject data)
+{
+    AuditRecord record;
+    model::AuditEvent& e = record.event;
+    e.actor = context.actor.toString();
+    e.kind = kind;
+    e.sandboxId = context.sandboxId;
+    e.sessionId = context.sessionId;
+    e.summary = summary;
+    data[QStringLiteral("target")] = context.target;
+    e.data = std::move(data);
+    return record;
+}
+
 AuditRecord commandAuditRecord(const AuditContext& context, const ExecRequest& request,
                                const ExecResult& result, const Error* error)
 {
-    AuditRecord record;
     model::Command cmd;
     cmd.id = model::newId();
     cmd.sandboxId = context.sandboxId;
@@ -50,15 +64,8 @@ AuditRecord commandAuditRecord(const AuditContext& context, const ExecRequest& r
     cmd.startedAt = result.startedAt;
     cmd.finishedAt = result.finishedAt;
 
-    model::AuditEvent& e = record.event;
-    e.actor = context.actor;
-    e.kind = QStringLiteral("command.run");
-    e.sandboxId = context.sandboxId;
-    e.sessionId = context.sessionId;
-    e.summary = request.auditLabel.isEmpty() ? firstLine(request.command) : request.auditLabel;
     QJsonObject d;
     d[QStringLiteral("command_id")] = cmd.id;
-    d[QStringLiteral("target")] = context.target;
     d[QStringLiteral("command")] = cmd.command.size() > kAuditCommandChars
                                        ? cmd.command.left(kAuditCommandChars) + QStringLiteral("[...]")
                                        : cmd.command;
@@ -75,11 +82,11 @@ AuditRecord commandAuditRecord(const AuditContext& context, const ExecRequest& r
     d[QStringLiteral("started_at")] = result.startedAt.toString(Qt::ISODateWithMs);
     d[QStringLiteral("finished_at")] = result.finishedAt.toString(Qt::ISODateWithMs);
     d[QStringLiteral("duration_ms")] = result.durationMs;
-    if (error) {
+    if (error)
         d[QStringLiteral("error")] = error->message;
-        e.kind = QStringLiteral("command.error");
-    }
-    e.data = d;
+    AuditRecord record =
+        auditRecord(context, error ? QStringLiteral("command.error") : QStringLiteral("command.run"),
+                    request.auditLabel.isEmpty() ? firstLine(request.command) : request.auditLabel, d);
     if (!error)
         record.command = std::move(cmd);
     return record;

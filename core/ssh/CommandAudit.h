@@ -3,6 +3,7 @@
 
 #include "base/Result.h"
 #include "Exec.h"
+#include "model/Actor.h"
 #include "model/Model.h"
 
 #include <functional>
@@ -22,8 +23,8 @@ namespace fluid::ssh {
 
 /// Who and what an SSH connection acts for; stamped on every audit record it emits.
 struct AuditContext {
-    QString actor = QStringLiteral("system"); ///< person, agent:<session>, system
-    QString sandboxId;                        ///< model::Sandbox::id, empty for hypervisor hosts
+    model::Actor actor = model::Actor::system(); ///< recorded as actor.toString()
+    QString sandboxId;                           ///< model::Sandbox::id, empty for hypervisor hosts
     QString sessionId;
     QString target; ///< "root@sandbox-1 (10.0.0.5:22)", for people
 };
@@ -39,6 +40,11 @@ struct AuditRecord {
 /// Receives every audit record, on the connection's thread, before the caller sees the result. Must be
 /// thread-safe and must not block for long (hand the record to the store's thread).
 using AuditSink = std::function<void(const AuditRecord&)>;
+
+/// A record of `kind` for `context`: who (context.actor.toString()), the sandbox, the session, `summary`, and
+/// `data` with the context's target added. Every audited SSH action (commands, files, terminals) starts here.
+AuditRecord auditRecord(const AuditContext& context, const QString& kind, const QString& summary,
+                        QJsonObject data = {});
 
 /// The record for one finished (or failed) command. `error` is set when it could not run at all.
 AuditRecord commandAuditRecord(const AuditContext& context, const ExecRequest& request,

@@ -24,6 +24,10 @@ namespace fluid::ssh::detail {
 /// Milliseconds on a monotonic clock; command timeouts are real elapsed time, not the injected Clock.
 qint64 steadyMs();
 
+/// Sets libssh up once per process: SIGPIPE ignored, its log routed through the redactor at the level
+/// FLUID_LIBSSH_LOG_LEVEL names (default: warnings). Any thread.
+void initLibssh();
+
 /// Wakes the connection thread from its poll. Shared with handles that outlive the thread (PTY sessions);
 /// wake() after close() does nothing. Thread-safe.
 class Waker {
@@ -78,7 +82,8 @@ public:
     virtual bool backlogged() const { return false; }
 };
 
-/// The connection thread's state: the libssh session, the work queue, and the loop.
+/// The connection thread's state: the libssh session, the work queue, and the loop. The thread's life and the
+/// loop are in ConnectionLoop.cpp, the handshake (connect, host key check, authentication) in Handshake.cpp.
 class ConnectionImpl {
 public:
     explicit ConnectionImpl(ConnectionOptions options);
@@ -109,19 +114,46 @@ public:
     Error lostError() const;
 
 private:
+    // The thread and its loop (ConnectionLoop.cpp).
     void run();
-    Result<void> establish();
-    Result<void> verifyHostKey();
-    Result<void> authenticate();
-    /// The error (or success) for userauth return code `rc` after offering `what`.
-    Result<void> authenticationResult(int rc, const QString& what);
+    /// The handshake failed: fail the ready future and every op posted so far with `error`.
+    void failToConnect(const Error& error);
+    /// The loop ended: fail what is left, then close the session.
+    void shutDown();
     void loop();
+    /// Moves posted work to the waiting queue and reads the stop request.
+    void takeIncoming(bool* stop, bool* drain);
+    /// One turn of every active op; true when one was put back to wait for a channel.
+    bool runTurn();
+    /// The server refused `op` a channel: run fewer at once from now on, or fail it when none is open.
+    bool backOff(std::unique_ptr<Op> op);
+    /// True once a retiring connection has nothing active, waiting or posted; it then takes no more work.
+    bool drained();
+    /// How long the poll may sleep: until the earliest op's wake-up, never more than a second.
+    qint64 pollTimeout(bool admitted) const;
     void admit();
     int channelsInUse() const;
     int openChannels() const;
     void finishOp(std::size_t index);
     void abortAll(const Error& error);
     Error closedError() const;
+
+    // The handshake (Handshake.cpp).
+    Result<void> establish();
+    /// Session options: host, ssh config, port, user, timeout, which known-hosts files or pinned key type.
+    Result<void> configure();
+    /// The user, host and port the session will really use (the ssh config may have changed them).
+    void describeResolvedTarget();
+    /// Without a jump connection: nothing. With one: a tunnel through it becomes the session's socket.
+    Result<void> connectThroughJump();
+    Result<void> verifyHostKey();
+    Result<void> authenticate();
+    /// Loads the key to offer (and the certificate, for sandboxes) into `priv` and `offered`; returns what
+    /// was offered, for messages.
+    Result<QString> loadLoginKey(ssh_key* priv, ssh_key* offered);
+    Result<QString> loadIdentity(ssh_key* priv, ssh_key* offered);
+    /// The error (or success) for userauth return code `rc` after offering `what`.
+    Result<void> authenticationResult(int rc, const QString& what);
 
     ConnectionOptions m_options;
     QMutex m_joinMutex; // close() and the destructor may both join
@@ -149,6 +181,8 @@ private:
     int m_channelLimit = 10;
 };
 
+// The operations, one file each: RawCommandOp.cpp, ExecOp.cpp, PtyOp.cpp, TunnelOp.cpp, SftpOps.cpp.
+
 /// Runs a command on its own channel without the wrapper (kill requests) and reports the exit code.
 std::unique_ptr<Op> makeRawCommandOp(QByteArray command, qint64 timeoutMs,
                                      std::function<void(Result<int>)> done, bool urgent);
@@ -156,12 +190,13 @@ std::unique_ptr<Op> makeExecOp(ExecRequest request, QPromise<Result<ExecResult>>
                                const ConnectionOptions& options);
 std::unique_ptr<Op> makePtyOp(PtyOptions options, std::shared_ptr<PtyShared> shared,
                               const ConnectionOptions& connection);
+/// A direct-tcpip channel to host:port bridged to a local socket pair (ProxyJump).
 std::unique_ptr<Op> makeTunnelOp(QByteArray host, int port, QPromise<Result<int>> promise, qint64 timeoutMs);
 /// SFTP work runs synchronously within one turn, with the session switched to blocking mode.
 std::unique_ptr<Op> makeSftpOp(std::function<void(ConnectionImpl&)> body,
                                std::function<void(const Error&)> abort);
 
-// SFTP bodies (SftpOps.cpp); run inside a blocking SFTP turn.
+// SFTP bodies; run inside a blocking SFTP turn.
 Result<QByteArray> sftpReadFile(ConnectionImpl& c, const QString& path, qint64 maxBytes);
 Result<void> sftpWriteFile(ConnectionImpl& c, const QString& path, const QByteArray& content,
                            const WriteOptions& options);

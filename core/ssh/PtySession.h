@@ -33,6 +33,10 @@ public:
     explicit PtySession(std::shared_ptr<detail::PtyShared> shared, QObject* parent = nullptr);
     ~PtySession() override;
 
+    /// A session that never opens: it emits failed(message) once the calling thread's event loop runs, and
+    /// ignores input. For shells that cannot open a terminal (no connection, a test double).
+    static std::unique_ptr<PtySession> openFailed(const QString& message);
+
     void write(const QByteArray& bytes);
     void resize(int cols, int rows);
     /// Sends end-of-file and closes the channel; finished() follows.

@@ -29,6 +29,34 @@ Result<QString> validateRemotePath(const QString& path)
     return QLatin1Char('/') + parts.join(QLatin1Char('/'));
 }
 
+QString parentFolder(const QString& path)
+{
+    const qsizetype slash = path.lastIndexOf(QLatin1Char('/'));
+    return slash <= 0 ? QStringLiteral("/") : path.left(slash);
+}
+
+Error fileTooLargeError(const QString& path, qint64 size, qint64 cap)
+{
+    return makeError(
+        ErrorCode::InvalidArgument,
+        QStringLiteral("%1 is %2 bytes, more than the %3-byte limit for reading a file; read a part "
+                       "of it with a command (head, tail, sed -n) instead.")
+            .arg(path)
+            .arg(size)
+            .arg(cap));
+}
+
+Error isFolderError(const QString& path)
+{
+    return makeError(ErrorCode::InvalidArgument, QStringLiteral("%1 is a folder, not a file.").arg(path));
+}
+
+Error missingFolderError(const QString& path, const QString& folder)
+{
+    return makeError(ErrorCode::NotFound,
+                     QStringLiteral("Cannot write %1: the folder %2 does not exist.").arg(path, folder));
+}
+
 Result<QByteArray> replaceExactlyOnce(const QByteArray& content, const QByteArray& oldText,
                                       const QByteArray& newText, const QString& path, EditResult* info)
 {

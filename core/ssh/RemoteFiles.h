@@ -28,6 +28,19 @@ struct EditResult {
 /// touches the remote side.
 Result<QString> validateRemotePath(const QString& path);
 
+/// The folder `path` (normalised, absolute) is in; "/" for a file at the root.
+QString parentFolder(const QString& path);
+
+// The errors every RemoteShell gives for the same file problems, so implementations (and test doubles) say
+// the same thing.
+
+/// InvalidArgument: `path` is `size` bytes, more than the `cap` bytes a read may return.
+Error fileTooLargeError(const QString& path, qint64 size, qint64 cap);
+/// InvalidArgument: `path` is a folder, where a file was expected.
+Error isFolderError(const QString& path);
+/// NotFound: `path` cannot be created because its folder `folder` does not exist.
+Error missingFolderError(const QString& path, const QString& folder);
+
 /// Replaces `oldText` in `content` with `newText`, when it occurs exactly once. NotFound when it does not
 /// occur, InvalidArgument when it occurs more than once (the message says how often) or is empty; `path`
 /// only names the file in messages.

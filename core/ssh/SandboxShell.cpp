@@ -2,7 +2,8 @@
 #include "SandboxShell.h"
 
 #include "base/Logging.h"
-#include "ConnectionInternals.h"
+
+#include <QPromise>
 
 namespace fluid::ssh {
 namespace {
@@ -67,6 +68,7 @@ Result<SandboxShell::Slot> SandboxShell::startConnection()
                          .arg(m_endpoint.user, m_endpoint.sandboxName, m_endpoint.host)
                          .arg(m_endpoint.port);
     o.auditSink = m_options.auditSink;
+    o.clock = m_ca->clock();
 
     Slot slot;
     slot.certificate = *cert;
@@ -184,14 +186,7 @@ std::unique_ptr<PtySession> SandboxShell::openPty(const PtyOptions& options)
     auto c = connectionForWork();
     if (c)
         return (*c)->openPty(options);
-    auto shared = std::make_shared<detail::PtyShared>();
-    shared->waker = std::make_shared<detail::Waker>();
-    auto session = std::make_unique<PtySession>(shared);
-    PtySession* s = session.get();
-    const QString message = c.error().message;
-    QMetaObject::invokeMethod(
-        s, [s, message]() { Q_EMIT s->failed(message); }, Qt::QueuedConnection);
-    return session;
+    return PtySession::openFailed(c.error().message);
 }
 
 void SandboxShell::close()

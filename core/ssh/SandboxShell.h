@@ -24,7 +24,7 @@ struct SandboxEndpoint {
 
 struct SandboxShellOptions {
     QString sessionId;
-    QString actor = QStringLiteral("system");
+    model::Actor actor = model::Actor::system();
     std::chrono::seconds certificateValidity = CertificateAuthority::kDefaultUserValidity;
     QStringList sourceAddresses; ///< optional source-address critical option
     AuditSink auditSink;
@@ -40,6 +40,9 @@ struct SandboxShellOptions {
 /// work moves to it once it is ready, and the old connection finishes its running commands before it closes,
 /// so nothing in flight is cut. A connection whose certificate has expired takes no new work. A lost
 /// connection is replaced on the next call.
+///
+/// Time: the CA's Clock (CertificateAuthority's constructor) is this shell's clock, for issuing, for renewal
+/// and for its commands' and terminals' start and finish times, so certificates and renewals never disagree.
 ///
 /// Thread: any; thread-safe. Work runs on the connections' own threads.
 class SandboxShell final : public RemoteShell {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "base/Clock.h"
 #include "Certificate.h"
 #include "CommandAudit.h"
 #include "HostTrust.h"
@@ -9,6 +10,7 @@
 #include <QFuture>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -53,6 +55,9 @@ struct ConnectionOptions {
     std::chrono::milliseconds killGrace{5000};
     AuditContext audit;
     AuditSink auditSink;
+    /// Where commands' and terminals' start and finish times come from (ExecResult, audit records).
+    /// Timeouts and durations are measured on a monotonic clock, not this one. Must outlive the connection.
+    std::reference_wrapper<const Clock> clock = Clock::system();
     /// Stop once the host key has been checked (no authentication); see SshConnection::checkHostKey().
     bool hostKeyOnly = false;
 };

@@ -363,8 +363,9 @@ private Q_SLOTS:
     }
 
     /// A person's terminal on a sandbox, opened the app's way, is in the hash-chained audit log: pty.open and
-    /// pty.close with actor "person", the sandbox, the target, the size, how it ended and how long it ran,
-    /// but not what was typed. The audit dock shows the rows without being asked to refresh.
+    /// pty.close with the person running Fluid as actor ("person:<login>"), the sandbox, the target, the
+    /// size, how it ended and how long it ran, but not what was typed. The audit dock shows the rows without
+    /// being asked to refresh.
     void sandboxTerminalIsAudited()
     {
         const QString dir = makeTempDir(QStringLiteral("terminaldock-audit"));
@@ -425,7 +426,9 @@ private Q_SLOTS:
         QCOMPARE(close.data.value(QStringLiteral("cols")).toInt(), grid.width());
         QCOMPARE(close.data.value(QStringLiteral("rows")).toInt(), grid.height());
         QCOMPARE(close.data.value(QStringLiteral("ended_by")).toString(), QStringLiteral("closed"));
-        QVERIFY2(close.summary.contains(QStringLiteral("closed by person")), qPrintable(close.summary));
+        QVERIFY2(
+            close.summary.contains(QStringLiteral("closed by ") + model::Actor::localPerson().toString()),
+            qPrintable(close.summary));
         QVERIFY(close.data.value(QStringLiteral("exit_code")).isNull());
         QVERIFY(close.data.value(QStringLiteral("duration_ms")).toInteger(-1) >= 0);
         QVERIFY(QDateTime::fromString(close.data.value(QStringLiteral("started_at")).toString(),
@@ -536,7 +539,7 @@ private Q_SLOTS:
         must(store::openAndMigrate(database));
         ssh::AuditSink sink;
         ssh::AuditRecord record;
-        record.event.actor = QStringLiteral("person");
+        record.event.actor = model::Actor::localPerson().toString();
         record.event.kind = QStringLiteral("pty.close");
         record.event.sandboxId = QStringLiteral("sbx-late");
         record.event.summary = QStringLiteral("late");

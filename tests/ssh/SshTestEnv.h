@@ -4,9 +4,6 @@
 #include "LoopbackSshd.h"
 #include "TestSupport.h"
 
-#include <QFuture>
-#include <QTest>
-
 namespace fluid::test {
 
 /// A fresh in-memory CA (user and host keys) on `clock`, for tests.
@@ -19,19 +16,6 @@ void requireLoopbackSshd();
 /// (a failed start has stopped its sshd and says why, with sshd's log).
 Result<std::unique_ptr<LoopbackSshd>> startLoopbackSshd(std::shared_ptr<const ssh::CertificateAuthority> ca,
                                                         LoopbackSshd::Options options = {});
-
-/// Waits for a future without blocking the event loop, so queued signals still arrive meanwhile.
-template <typename T>
-T await(QFuture<T> future, int timeoutMs = 60000)
-{
-    QElapsedTimer t;
-    t.start();
-    while (!future.isFinished() && t.elapsed() < timeoutMs)
-        QTest::qWait(5);
-    if (!future.isFinished())
-        qFatal("a future did not finish within %d ms", timeoutMs);
-    return future.result();
-}
 
 /// A SandboxShell for `sshd`'s sandbox with default options plus `options`.
 std::unique_ptr<ssh::SandboxShell> makeShell(const std::shared_ptr<ssh::CertificateAuthority>& ca,

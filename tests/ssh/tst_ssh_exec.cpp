@@ -370,7 +370,7 @@ private Q_SLOTS:
         QList<ssh::AuditRecord> records;
         ssh::SandboxShellOptions o;
         o.sessionId = QStringLiteral("session-1");
-        o.actor = QStringLiteral("agent:session-1");
+        o.actor = model::Actor::agent(QStringLiteral("session-1"));
         o.auditSink = [&](const ssh::AuditRecord& r) {
             QMutexLocker lock(&mutex);
             records.append(r);
@@ -409,6 +409,44 @@ private Q_SLOTS:
         QVERIFY(events.ok());
         QCOMPARE(events->size(), 2);
         QVERIFY(log.verify()->intact());
+    }
+
+    /// A command's start and finish times come from the shell's clock (its CA's): the result, the audit event
+    /// and the command row all carry the injected time, while the duration is still measured for real.
+    void commandTimesComeFromTheInjectedClock()
+    {
+        // A minute in the past: the certificate issued on this clock is still valid for sshd's real time.
+        const QDateTime at = QDateTime::currentDateTimeUtc().addSecs(-60);
+        ManualClock clock(QDateTime::fromMSecsSinceEpoch(at.toSecsSinceEpoch() * 1000 + 123, Qt::UTC));
+        auto ca = makeTestCa(clock);
+        auto sshd = must(startLoopbackSshd(ca));
+        QList<ssh::AuditRecord> records;
+        QMutex mutex;
+        ssh::SandboxShellOptions o;
+        o.auditSink = [&](const ssh::AuditRecord& r) {
+            QMutexLocker lock(&mutex);
+            records.append(r);
+        };
+        auto shell = makeShell(ca, *sshd, o);
+        auto r = await(shell->exec(command("sleep 0.2; echo timed")));
+        QVERIFY2(r.ok(), qPrintable(r.ok() ? QString() : r.error().toString()));
+        QCOMPARE(r->startedAt, clock.now());
+        QCOMPARE(r->finishedAt, clock.now());
+        QVERIFY(r->durationMs >= 200);
+
+        QMutexLocker lock(&mutex);
+        QCOMPARE(records.size(), 1);
+        const ssh::AuditRecord& rec = records.first();
+        QCOMPARE(rec.event.data.value(QStringLiteral("started_at")).toString(),
+                 clock.now().toString(Qt::ISODateWithMs));
+        QCOMPARE(rec.event.data.value(QStringLiteral("finished_at")).toString(),
+                 clock.now().toString(Qt::ISODateWithMs));
+        QVERIFY(rec.command.has_value());
+        QCOMPARE(rec.command->startedAt, clock.now());
+        QCOMPARE(rec.command->finishedAt, clock.now());
+        lock.unlock();
+        shell.reset();
+        sshd->stop();
     }
 
     void auditThroughTheStoreWorker()

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // File operations over SFTP against a real sshd (on this machine, so the test checks the files directly):
-// reads with a size cap, atomic writes that keep mode and owner, exact-once edits, and path checks.
+// reads with a size cap, atomic writes that keep mode and owner, exact-once edits, and path checks. The
+// contract every RemoteShell keeps is checked by RemoteShellContract, which tst_memoryshell runs against the
+// in-memory double too; the rest is what only a real remote machine shows (owners, inodes, symlinks, /proc).
 
+#include "RemoteShellContract.h"
 #include "SshTestEnv.h"
 
 #include <QDir>
@@ -17,6 +20,14 @@ using namespace fluid;
 using namespace fluid::test;
 
 namespace {
+
+std::optional<QByteArray> existingContents(const QString& path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return std::nullopt;
+    return f.readAll();
+}
 
 struct stat statOf(const QString& path)
 {
@@ -51,6 +62,7 @@ private:
     std::shared_ptr<ssh::CertificateAuthority> m_ca;
     std::unique_ptr<LoopbackSshd> m_sshd;
     std::unique_ptr<ssh::SandboxShell> m_shell;
+    RemoteFilesFixture m_files;
 
     QStringList leftovers() const
     {
@@ -65,6 +77,15 @@ private Q_SLOTS:
         m_ca = makeTestCa();
         m_sshd = must(startLoopbackSshd(m_ca));
         m_shell = makeShell(m_ca, *m_sshd);
+        m_files.folder = m_dir;
+        m_files.put = [](const QString& path, const QByteArray& content, int mode) {
+            put(path, content, mode_t(mode));
+        };
+        m_files.contents = existingContents;
+        m_files.mode = [](const QString& path) {
+            struct stat st {};
+            return ::lstat(QFile::encodeName(path).constData(), &st) == 0 ? int(st.st_mode & 07777) : -1;
+        };
     }
 
     void cleanupTestCase()
@@ -74,73 +95,28 @@ private Q_SLOTS:
             m_sshd->stop();
     }
 
-    void readWholeFile()
-    {
-        QByteArray data;
-        for (int i = 0; i < 300000; ++i)
-            data.append(char(i * 31));
-        const QString path = m_dir + QStringLiteral("/read.bin");
-        put(path, data);
-        auto r = await(m_shell->readFile(path, ssh::kDefaultReadCap));
-        QVERIFY2(r.ok(), qPrintable(r.ok() ? QString() : r.error().toString()));
-        QCOMPARE(*r, data);
-
-        auto empty = m_dir + QStringLiteral("/empty");
-        put(empty, {});
-        QCOMPARE(*await(m_shell->readFile(empty, 10)), QByteArray());
-    }
+    void readWholeFile() { contract::readsWholeFiles(*m_shell, m_files); }
 
     void readCapAndErrors()
     {
-        const QString path = m_dir + QStringLiteral("/big.txt");
-        put(path, QByteArray(2000, 'x'));
-        auto capped = await(m_shell->readFile(path, 1000));
-        QVERIFY(!capped.ok());
-        QCOMPARE(capped.error().code, ErrorCode::InvalidArgument);
-        QVERIFY2(capped.error().message.contains(QLatin1String("2000 bytes")),
-                 qPrintable(capped.error().message));
-        QVERIFY(capped.error().message.contains(QLatin1String("1000-byte limit")));
-
-        auto missing = await(m_shell->readFile(m_dir + QStringLiteral("/nope"), 100));
-        QCOMPARE(missing.error().code, ErrorCode::NotFound);
-        auto folder = await(m_shell->readFile(m_dir, 100));
-        QCOMPARE(folder.error().code, ErrorCode::InvalidArgument);
-
+        contract::readCapAndErrors(*m_shell, m_files);
         // Files whose size stat does not know are capped while reading.
         auto proc = await(m_shell->readFile(QStringLiteral("/proc/self/status"), 16));
         QVERIFY(!proc.ok());
         QCOMPARE(proc.error().code, ErrorCode::InvalidArgument);
     }
 
-    void pathsAreValidatedBeforeAnythingIsSent()
-    {
-        for (const QString& bad :
-             {QStringLiteral("relative/file"), QStringLiteral("/etc/../etc/passwd"), QString()}) {
-            QCOMPARE(await(m_shell->readFile(bad, 100)).error().code, ErrorCode::InvalidArgument);
-            QCOMPARE(await(m_shell->writeFile(bad, "x")).error().code, ErrorCode::InvalidArgument);
-            QCOMPARE(await(m_shell->editFile(bad, "a", "b")).error().code, ErrorCode::InvalidArgument);
-        }
-        // Normalised paths work.
-        const QString path = m_dir + QStringLiteral("/norm.txt");
-        put(path, "n");
-        QCOMPARE(*await(m_shell->readFile(m_dir + QStringLiteral("//./norm.txt"), 10)), QByteArray("n"));
-    }
+    void pathsAreValidatedBeforeAnythingIsSent() { contract::pathsAreValidated(*m_shell, m_files); }
 
     void writeNewFile()
     {
-        const QString path = m_dir + QStringLiteral("/new.conf");
-        QFile::remove(path);
-        auto w = await(m_shell->writeFile(path, "hello\n"));
-        QVERIFY2(w.ok(), qPrintable(w.ok() ? QString() : w.error().toString()));
-        QCOMPARE(contents(path), QByteArray("hello\n"));
-        QCOMPARE(statOf(path).st_mode & 07777, mode_t(0644));
+        contract::writesNewFiles(*m_shell, m_files);
+        QVERIFY(leftovers().isEmpty());
+    }
 
-        const QString secret = m_dir + QStringLiteral("/secret.key");
-        QFile::remove(secret);
-        ssh::WriteOptions o;
-        o.newFileMode = 0600;
-        QVERIFY(await(m_shell->writeFile(secret, "k", o)).ok());
-        QCOMPARE(statOf(secret).st_mode & 07777, mode_t(0600));
+    void writeKeepsTheMode()
+    {
+        contract::writeKeepsTheMode(*m_shell, m_files);
         QVERIFY(leftovers().isEmpty());
     }
 
@@ -188,40 +164,11 @@ private Q_SLOTS:
         QCOMPARE(statOf(target).st_mode & 07777, mode_t(0600));
     }
 
-    void writeErrors()
-    {
-        auto noFolder = await(m_shell->writeFile(m_dir + QStringLiteral("/missing-dir/f"), "x"));
-        QCOMPARE(noFolder.error().code, ErrorCode::NotFound);
-        QVERIFY(noFolder.error().message.contains(QLatin1String("does not exist")));
-        auto onFolder = await(m_shell->writeFile(m_dir, "x"));
-        QCOMPARE(onFolder.error().code, ErrorCode::InvalidArgument);
-    }
+    void writeErrors() { contract::writeErrors(*m_shell, m_files); }
 
     void editExactlyOnce()
     {
-        const QString path = m_dir + QStringLiteral("/edit.conf");
-        put(path, "port = 80\nhost = a\nhost = a\n", 0640);
-        auto ok = await(m_shell->editFile(path, "port = 80", "port = 8080"));
-        QVERIFY2(ok.ok(), qPrintable(ok.ok() ? QString() : ok.error().toString()));
-        QCOMPARE(ok->line, 1);
-        QCOMPARE(contents(path), QByteArray("port = 8080\nhost = a\nhost = a\n"));
-        QCOMPARE(statOf(path).st_mode & 07777, mode_t(0640));
-
-        auto missing = await(m_shell->editFile(path, "port = 80\n", "x"));
-        QVERIFY(!missing.ok());
-        QCOMPARE(missing.error().code, ErrorCode::NotFound);
-        QVERIFY(missing.error().message.contains(QLatin1String("not found")));
-
-        auto ambiguous = await(m_shell->editFile(path, "host = a", "host = b"));
-        QVERIFY(!ambiguous.ok());
-        QCOMPARE(ambiguous.error().code, ErrorCode::InvalidArgument);
-        QVERIFY2(ambiguous.error().message.contains(QLatin1String("occurs 2 times")),
-                 qPrintable(ambiguous.error().message));
-        // A failed edit changes nothing.
-        QCOMPARE(contents(path), QByteArray("port = 8080\nhost = a\nhost = a\n"));
-
-        auto noFile = await(m_shell->editFile(m_dir + QStringLiteral("/absent"), "a", "b"));
-        QCOMPARE(noFile.error().code, ErrorCode::NotFound);
+        contract::editsExactlyOnce(*m_shell, m_files);
         QVERIFY(leftovers().isEmpty());
     }
 

@@ -4,6 +4,7 @@
 
 #include "secrets/EncryptedFileSecretStore.h"
 #include "ssh/CertificateAuthority.h"
+#include "ssh/CommandAudit.h"
 #include "ssh/Exec.h"
 #include "ssh/HostTrust.h"
 #include "ssh/RemoteFiles.h"
@@ -213,6 +214,78 @@ private Q_SLOTS:
                      .ok());
         QVERIFY(ca.hostCaKnownHostsLine(QStringLiteral("sbx-*"))
                     .startsWith(QLatin1String("@cert-authority sbx-* ssh-ed25519 AAAA")));
+    }
+
+    /// Both kinds of certificate take their validity from the CA's clock, wherever that clock stands.
+    void certificatesFollowTheInjectedClock()
+    {
+        ManualClock clock(QDateTime::fromSecsSinceEpoch(1'800'000'000, Qt::UTC));
+        CertificateAuthority ca(*KeyPair::generate(), *KeyPair::generate(), clock);
+        QCOMPARE(&ca.clock(), static_cast<const Clock*>(&clock));
+        HostCertificateRequest host;
+        host.key = KeyPair::generate()->publicKey();
+        host.sandboxName = QStringLiteral("sbx-h");
+        host.validity = std::chrono::hours(2);
+        auto hostCert = ca.issueHostCertificate(host);
+        QVERIFY(hostCert.ok());
+        QCOMPARE(hostCert->validAfter.toSecsSinceEpoch(), 1'800'000'000 - 30);
+        QCOMPARE(hostCert->validBefore.toSecsSinceEpoch(), 1'800'000'000 + 7200);
+
+        clock.advance(3600 * 1000);
+        UserCertificateRequest user;
+        user.key = KeyPair::generate()->publicKey();
+        user.sandboxName = QStringLiteral("sbx-h");
+        user.validity = std::chrono::seconds(120);
+        auto userCert = ca.issueUserCertificate(user);
+        QVERIFY(userCert.ok());
+        QCOMPARE(userCert->validAfter.toSecsSinceEpoch(), 1'800'003'600 - 30);
+        QCOMPARE(userCert->validBefore.toSecsSinceEpoch(), 1'800'003'600 + 120);
+        QVERIFY(
+            userCert->check(ca.userCaPublicKey(), CertificateType::User, QStringLiteral("sbx-h"), clock.now())
+                .ok());
+        QVERIFY(!userCert
+                     ->check(ca.userCaPublicKey(), CertificateType::User, QStringLiteral("sbx-h"),
+                             QDateTime::currentDateTimeUtc())
+                     .ok());
+    }
+
+    /// Audit records name who acted in Actor's form; an unset actor is Fluid itself.
+    void auditRecordsNameTheActor()
+    {
+        AuditContext context;
+        context.sandboxId = QStringLiteral("sbx-id");
+        context.sessionId = QStringLiteral("s-1");
+        context.target = QStringLiteral("root@sbx (10.0.0.5:22)");
+        ExecRequest request;
+        request.command = "uptime";
+        ExecResult result;
+        result.exitCode = 0;
+        result.startedAt = QDateTime::fromSecsSinceEpoch(1'750'000'000, Qt::UTC);
+        result.finishedAt = result.startedAt.addMSecs(1500);
+        const AuditRecord system = commandAuditRecord(context, request, result);
+        QCOMPARE(system.event.actor, QStringLiteral("system"));
+        QCOMPARE(system.event.kind, QStringLiteral("command.run"));
+        QCOMPARE(system.event.sandboxId, QStringLiteral("sbx-id"));
+        QCOMPARE(system.event.sessionId, QStringLiteral("s-1"));
+        QCOMPARE(system.event.data.value(QStringLiteral("target")).toString(), context.target);
+        QCOMPARE(system.event.data.value(QStringLiteral("started_at")).toString(),
+                 QStringLiteral("2025-06-15T15:06:40.000Z"));
+        QCOMPARE(system.command->startedAt, result.startedAt);
+        QCOMPARE(system.command->finishedAt, result.finishedAt);
+
+        context.actor = model::Actor::agent(QStringLiteral("session-9"));
+        QCOMPARE(commandAuditRecord(context, request, result).event.actor, QStringLiteral("agent:session-9"));
+        context.actor = model::Actor::person(QStringLiteral("alice"));
+        const AuditRecord file =
+            auditRecord(context, QStringLiteral("file.read"), QStringLiteral("/etc/hosts"));
+        QCOMPARE(file.event.actor, QStringLiteral("person:alice"));
+        QCOMPARE(file.event.kind, QStringLiteral("file.read"));
+        QCOMPARE(file.event.summary, QStringLiteral("/etc/hosts"));
+        QCOMPARE(file.event.data.value(QStringLiteral("target")).toString(), context.target);
+        const Error refused = makeError(ErrorCode::Refused, QStringLiteral("no"));
+        const AuditRecord failed = commandAuditRecord(context, request, result, &refused);
+        QCOMPARE(failed.event.kind, QStringLiteral("command.error"));
+        QVERIFY(!failed.command.has_value());
     }
 
     void caKeysPersistInTheSecretStore()

@@ -5,9 +5,12 @@
 #include "services/HostSession.h"
 #include "services/Services.h"
 
+#include <QElapsedTimer>
+#include <QFuture>
 #include <QObject>
 #include <QSignalSpy>
 #include <QString>
+#include <QTest>
 
 namespace fluid::test {
 
@@ -65,6 +68,19 @@ public:
 private:
     services::OperationRegistry* m_registry;
 };
+
+/// Waits for a future without blocking the event loop, so queued signals still arrive meanwhile.
+template <typename T>
+T await(QFuture<T> future, int timeoutMs = 60000)
+{
+    QElapsedTimer t;
+    t.start();
+    while (!future.isFinished() && t.elapsed() < timeoutMs)
+        QTest::qWait(5);
+    if (!future.isFinished())
+        qFatal("a future did not finish within %d ms", timeoutMs);
+    return future.result();
+}
 
 /// The value of a Result that must succeed; a failure aborts the test with the error's text.
 template <typename T>
