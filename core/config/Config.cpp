@@ -257,29 +257,6 @@ public:
             fail(*entry, QStringLiteral("must be text") + describeNode(entry->value));
     }
 
-    void textList(const char* key, QStringList& values, TextRule)
-    {
-        const Entry* entry = take(key);
-        if (!entry)
-            return;
-        if (!entry->value.IsNull() && !entry->value.IsSequence()) {
-            fail(*entry,
-                 QStringLiteral("must be a list, such as [\"a\", \"b\"]") + describeNode(entry->value));
-            return;
-        }
-        values.clear();
-        forEachItem(*entry, [&](const YAML::Node& item, const QString& itemKey) {
-            if (item.IsScalar()) {
-                values.append(fromStd(item.Scalar()));
-            } else {
-                if (!item.IsNull())
-                    addError(m_state, m_state.lines.value(itemKey), itemKey,
-                             QStringLiteral("must be text") + describeNode(item));
-                values.append(QString());
-            }
-        });
-    }
-
     template <typename E>
     void choice(const char* key, E& value)
     {
@@ -406,19 +383,6 @@ public:
         m_out << YAML::Key << key << YAML::Value << value.toStdString();
     }
 
-    void textList(const char* key, QStringList& values, TextRule)
-    {
-        m_out << YAML::Key << key << YAML::Value;
-        if (values.isEmpty()) {
-            m_out << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
-            return;
-        }
-        m_out << YAML::BeginSeq;
-        for (const QString& value : values)
-            m_out << value.toStdString();
-        m_out << YAML::EndSeq;
-    }
-
     template <typename E>
     void choice(const char* key, E& value)
     {
@@ -484,7 +448,7 @@ Result<LoadedConfig> parseTree(const YAML::Node& root, const std::string& text, 
             ErrorCode::Config,
             location(file, lineOf(root)) +
                 QStringLiteral("the top level must be a mapping of sections (store, hosts, sandbox, "
-                               "commands, ssh, agent, paths, secrets)") +
+                               "ssh, agent, secrets)") +
                 describeNode(root));
     }
     ParseState state;
