@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -144,6 +145,12 @@ void scanForSecrets(const YAML::Node& node, const QString& prefix, ParseState& s
     }
 }
 
+bool isRetired(const QString& key)
+{
+    return std::any_of(std::begin(kRetiredKeys), std::end(kRetiredKeys),
+                       [&](const char* retired) { return key == QLatin1String(retired); });
+}
+
 /// Reads one YAML mapping into a settings struct through visitFields(): every key the schema asks for is
 /// taken, converted and located; keys nobody asked for become "unknown key" warnings in finish(). One per
 /// mapping, for the length of one parse, on the calling thread.
@@ -177,7 +184,15 @@ public:
         for (const Entry& entry : m_entries) {
             if (entry.used || isSecretKeyName(entry.name))
                 continue; // secret keys were refused by scanForSecrets()
-            QString text = m_prefix + entry.name + QStringLiteral(": unknown key, ignored");
+            const QString key = dotted(entry);
+            if (isRetired(key)) {
+                // Not "did you mean": the nearest current key ("paths" -> "hosts") would mislead.
+                m_state.warnings.append(Located{
+                    lineOf(entry.key), key + QStringLiteral(": no longer a setting (nothing read it), "
+                                                            "ignored; delete it from this file")});
+                continue;
+            }
+            QString text = key + QStringLiteral(": unknown key, ignored");
             const QString match = closestMatch(entry.name, m_known);
             if (!match.isEmpty())
                 text += QStringLiteral("; did you mean \"%1\"?").arg(match);

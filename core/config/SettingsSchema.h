@@ -24,6 +24,10 @@ enum class TextRule {
 // text(key, QString&, TextRule), choice(key, E&), optionalChoice(key, std::optional<E>&). Keys are the YAML
 // spellings, in the order toYaml() writes them.
 
+/// Dotted keys config.yaml once had that nothing read (the agent's command and path policy, its context
+/// limit). A file that still has one loads; the key is ignored with a warning that names it.
+inline constexpr const char* kRetiredKeys[] = {"commands", "paths", "agent.context_limit_tokens"};
+
 template <typename V>
 void visitFields(V& v, PostgresqlSettings& s)
 {

@@ -89,6 +89,7 @@ private slots:
     void structuralErrors_data();
     void structuralErrors();
     void unknownKeysAreWarnings();
+    void retiredKeysAreIgnoredWithAWarning();
     void secretKeysAreRefused_data();
     void secretKeysAreRefused();
     void secretLookalikesAreAllowed();
@@ -526,6 +527,48 @@ void TstConfig::unknownKeysAreWarnings()
     for (const QString& warning : expected)
         QTest::ignoreMessage(QtWarningMsg, qPrintable(warning));
     logWarnings(*loaded);
+}
+
+void TstConfig::retiredKeysAreIgnoredWithAWarning()
+{
+    // A config.yaml from before commands, paths and agent.context_limit_tokens stopped being settings.
+    const QByteArray yaml = "sandbox:\n"                       // 1
+                            "  default_vcpus: 2\n"             // 2
+                            "commands:\n"                      // 3
+                            "  timeout_s: 0\n"                 // 4
+                            "  output_cap_bytes: 65536\n"      // 5
+                            "  allow: [\"^apt-get \"]\n"       // 6
+                            "  deny:\n"                        // 7
+                            "    - '(unclosed'\n"              // 8
+                            "agent:\n"                         // 9
+                            "  provider: anthropic\n"          // 10
+                            "  context_limit_tokens: 200000\n" // 11
+                            "paths:\n"                         // 12
+                            "  allow: [/etc, relative]\n"      // 13
+                            "  deny: [/proc, /sys]\n";         // 14
+    const QString path = test::makeTempDir(QStringLiteral("config-retired")) + QStringLiteral("/config.yaml");
+    QVERIFY(writeBytes(path, yaml));
+    const Result<LoadedConfig> loaded = loadConfig(path);
+    // Values the old checks refused (timeout_s 0, an invalid pattern, a relative path) are ignored too.
+    QVERIFY2(loaded.ok(), qPrintable(loaded.ok() ? QString() : loaded.error().message));
+    QCOMPARE(loaded->settings.sandbox.defaultVcpus, 2);
+    QCOMPARE(loaded->settings.agent.provider, AgentProvider::Anthropic);
+
+    const QString p = path + ':';
+    const QString ignored =
+        QStringLiteral(": no longer a setting (nothing read it), ignored; delete it from this file");
+    const QStringList expected{
+        p + "3: commands" + ignored,
+        p + "11: agent.context_limit_tokens" + ignored,
+        p + "12: paths" + ignored,
+    };
+    QCOMPARE(loaded->warnings, expected);
+
+    // Saving writes only the settings there are.
+    const QByteArray saved = toYaml(loaded->settings);
+    for (const char* gone : {"commands", "paths:", "context_limit_tokens", "output_cap", "allow", "deny"})
+        QVERIFY2(!saved.contains(gone), gone);
+    QVERIFY(parse(saved)->warnings.isEmpty());
 }
 
 void TstConfig::secretKeysAreRefused_data()
