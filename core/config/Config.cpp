@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -144,6 +145,12 @@ void scanForSecrets(const YAML::Node& node, const QString& prefix, ParseState& s
     }
 }
 
+bool isRetired(const QString& key)
+{
+    return std::any_of(std::begin(kRetiredKeys), std::end(kRetiredKeys),
+                       [&](const char* retired) { return key == QLatin1String(retired); });
+}
+
 /// Reads one YAML mapping into a settings struct through visitFields(): every key the schema asks for is
 /// taken, converted and located; keys nobody asked for become "unknown key" warnings in finish(). One per
 /// mapping, for the length of one parse, on the calling thread.
@@ -177,7 +184,15 @@ public:
         for (const Entry& entry : m_entries) {
             if (entry.used || isSecretKeyName(entry.name))
                 continue; // secret keys were refused by scanForSecrets()
-            QString text = m_prefix + entry.name + QStringLiteral(": unknown key, ignored");
+            const QString key = dotted(entry);
+            if (isRetired(key)) {
+                // Not "did you mean": the nearest current key ("paths" -> "hosts") would mislead.
+                m_state.warnings.append(Located{
+                    lineOf(entry.key), key + QStringLiteral(": no longer a setting (nothing read it), "
+                                                            "ignored; delete it from this file")});
+                continue;
+            }
+            QString text = key + QStringLiteral(": unknown key, ignored");
             const QString match = closestMatch(entry.name, m_known);
             if (!match.isEmpty())
                 text += QStringLiteral("; did you mean \"%1\"?").arg(match);
@@ -255,29 +270,6 @@ public:
             value = fromStd(entry->value.Scalar());
         else
             fail(*entry, QStringLiteral("must be text") + describeNode(entry->value));
-    }
-
-    void textList(const char* key, QStringList& values, TextRule)
-    {
-        const Entry* entry = take(key);
-        if (!entry)
-            return;
-        if (!entry->value.IsNull() && !entry->value.IsSequence()) {
-            fail(*entry,
-                 QStringLiteral("must be a list, such as [\"a\", \"b\"]") + describeNode(entry->value));
-            return;
-        }
-        values.clear();
-        forEachItem(*entry, [&](const YAML::Node& item, const QString& itemKey) {
-            if (item.IsScalar()) {
-                values.append(fromStd(item.Scalar()));
-            } else {
-                if (!item.IsNull())
-                    addError(m_state, m_state.lines.value(itemKey), itemKey,
-                             QStringLiteral("must be text") + describeNode(item));
-                values.append(QString());
-            }
-        });
     }
 
     template <typename E>
@@ -406,19 +398,6 @@ public:
         m_out << YAML::Key << key << YAML::Value << value.toStdString();
     }
 
-    void textList(const char* key, QStringList& values, TextRule)
-    {
-        m_out << YAML::Key << key << YAML::Value;
-        if (values.isEmpty()) {
-            m_out << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
-            return;
-        }
-        m_out << YAML::BeginSeq;
-        for (const QString& value : values)
-            m_out << value.toStdString();
-        m_out << YAML::EndSeq;
-    }
-
     template <typename E>
     void choice(const char* key, E& value)
     {
@@ -484,7 +463,7 @@ Result<LoadedConfig> parseTree(const YAML::Node& root, const std::string& text, 
             ErrorCode::Config,
             location(file, lineOf(root)) +
                 QStringLiteral("the top level must be a mapping of sections (store, hosts, sandbox, "
-                               "commands, ssh, agent, paths, secrets)") +
+                               "ssh, agent, secrets)") +
                 describeNode(root));
     }
     ParseState state;

@@ -11,10 +11,12 @@
 namespace fluid::config {
 
 /// Settings as read from config.yaml, with the warnings a person should see (unknown keys, each with
-/// file, line and a "did you mean" when a known key is close). Plain data; thread: any.
+/// file, line and a "did you mean" when a known key is close; keys that are no longer settings). Plain
+/// data; thread: any.
 struct LoadedConfig {
     Settings settings;
-    /// "<file>:<line>: unknown key ..." lines; loading still succeeded.
+    /// "<file>:<line>: <key>: unknown key ..." or "...: no longer a setting ..." lines; loading still
+    /// succeeded.
     QStringList warnings;
     QString path;
     /// True when a file existed and was read (even an empty one); false when the defaults were used

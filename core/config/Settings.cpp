@@ -100,27 +100,6 @@ QList<SecretsBackend> allValues<SecretsBackend>()
     return {SecretsBackend::Keychain, SecretsBackend::EncryptedFile};
 }
 
-QStringList defaultCommandDenyPatterns()
-{
-    return {
-        // rm of / or /* with any options (-rf, -fr, --no-preserve-root, --), alone or in a command list.
-        QStringLiteral("\\brm\\s+(-\\S*\\s+)*/\\*?\\s*($|[;&|)])"),
-        // Making a file system on, or writing raw bytes to, a block device.
-        QStringLiteral("\\bmkfs(\\.\\w+)?\\s.*/dev/"),
-        QStringLiteral("\\bdd\\s.*\\bof=/dev/(sd|vd|hd|xvd|nvme|mmcblk|dm-|mapper/)"),
-        // Taking the machine down: the agent would lose its sandbox mid-task.
-        QStringLiteral("(^|[;&|(])\\s*((sudo|exec|nohup|systemctl)\\s+)*(/usr)?(/s?bin/)?"
-                       "(shutdown|reboot|poweroff|halt|(tel)?init\\s+[06])\\b"),
-        // Fork bomb under any function name, such as :(){ :|:& };:
-        QStringLiteral("([\\w:]+)\\s*\\(\\)\\s*\\{\\s*\\1\\s*\\|\\s*\\1\\s*&\\s*\\}"),
-    };
-}
-
-QStringList defaultDeniedPaths()
-{
-    return {QStringLiteral("/proc"), QStringLiteral("/sys"), QStringLiteral("/dev"), QStringLiteral("/boot")};
-}
-
 QList<HostSettings> defaultHosts()
 {
     HostSettings local;

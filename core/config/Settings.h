@@ -88,10 +88,7 @@ inline constexpr IntRange kHostMaxSandboxes{0, 10000};
 inline constexpr IntRange kDefaultVcpus{1, 64};
 inline constexpr IntRange kDefaultMemoryMib{128, 1048576};
 inline constexpr IntRange kReadyTimeoutS{10, 3600};
-inline constexpr IntRange kCommandTimeoutS{1, 86400};
-inline constexpr IntRange kOutputCapBytes{1024, 268435456};
 inline constexpr IntRange kCertTtlMinutes{1, 10};
-inline constexpr IntRange kContextLimitTokens{1000, 10000000};
 } // namespace bounds
 
 /// Connection to a PostgreSQL server (store.postgresql). The password comes from the keychain, never from
@@ -153,21 +150,6 @@ struct SandboxSettings {
     bool operator==(const SandboxSettings&) const = default;
 };
 
-/// The built-in deny list for commands: rm -rf /, mkfs or dd onto /dev, shutdown/reboot/poweroff/halt,
-/// and fork bombs (QRegularExpression patterns).
-QStringList defaultCommandDenyPatterns();
-
-/// Limits on the commands the agent runs in a sandbox (commands). allow and deny hold QRegularExpression
-/// patterns; an empty allow list allows everything that deny does not match. Plain data; thread: any.
-struct CommandSettings {
-    int timeoutS = 120;
-    int outputCapBytes = 1048576;
-    QStringList allow;
-    QStringList deny = defaultCommandDenyPatterns();
-
-    bool operator==(const CommandSettings&) const = default;
-};
-
 /// Sandbox SSH certificates (ssh). Plain data; thread: any.
 struct SshSettings {
     int certTtlMinutes = 5;
@@ -183,21 +165,8 @@ struct AgentSettings {
     QString model;
     /// Empty means the provider's default; otherwise an http:// or https:// URL.
     QString endpoint;
-    int contextLimitTokens = 100000;
 
     bool operator==(const AgentSettings&) const = default;
-};
-
-/// The built-in deny list for the agent's file tools: /proc, /sys, /dev, /boot.
-QStringList defaultDeniedPaths();
-
-/// Absolute paths the agent's file tools may touch (paths); an empty allow list allows everything that
-/// deny does not cover. Plain data; thread: any.
-struct PathSettings {
-    QStringList allow;
-    QStringList deny = defaultDeniedPaths();
-
-    bool operator==(const PathSettings&) const = default;
 };
 
 /// Where secrets are kept (secrets). Plain data; thread: any.
@@ -218,10 +187,8 @@ struct Settings {
     StoreSettings store;
     QList<HostSettings> hosts = defaultHosts();
     SandboxSettings sandbox;
-    CommandSettings commands;
     SshSettings ssh;
     AgentSettings agent;
-    PathSettings paths;
     SecretsSettings secrets;
 
     /// The host with this name, or nullptr. The pointer is valid until hosts changes.

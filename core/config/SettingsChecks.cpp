@@ -58,12 +58,12 @@ bool isAbsolutePathWithoutDotDot(const QString& path)
            !path.split(QLatin1Char('/')).contains(QStringLiteral(".."));
 }
 
-QString checkAbsolutePath(const QString& path, const QString& lead)
+QString checkAbsolutePathOrEmpty(const QString& path)
 {
-    if (isAbsolutePathWithoutDotDot(path))
+    if (path.isEmpty() || isAbsolutePathWithoutDotDot(path))
         return {};
-    QString text =
-        lead + QStringLiteral("an absolute path (starting with /) without \"..\" or control characters");
+    QString text = QStringLiteral("must be empty (the default) or an absolute path (starting with /) without "
+                                  "\"..\" or control characters");
     if (path.startsWith(QLatin1Char('~')))
         text += QStringLiteral("; write the full path, ~ is not expanded");
     return text;
@@ -218,20 +218,6 @@ QString checkHttpUrl(const QString& value)
     return {};
 }
 
-QString checkRegularExpression(const QString& pattern)
-{
-    if (pattern.isEmpty())
-        return QStringLiteral(
-            "must be a regular expression, not empty (an empty pattern matches everything)");
-    const QRegularExpression re(pattern);
-    if (!re.isValid()) {
-        return QStringLiteral("must be a valid regular expression (%1 at offset %2)")
-            .arg(re.errorString())
-            .arg(re.patternErrorOffset());
-    }
-    return {};
-}
-
 // What a message may show of a value: URLs lose their user info, which might be a key.
 QString shownValue(TextRule rule, const QString& value)
 {
@@ -277,12 +263,6 @@ public:
     void text(const char* key, QString& value, TextRule rule)
     {
         checkOne(m_prefix + QLatin1String(key), value, rule);
-    }
-
-    void textList(const char* key, QStringList& values, TextRule rule)
-    {
-        for (qsizetype i = 0; i < values.size(); ++i)
-            checkOne(itemKey(key, i), values[i], rule);
     }
 
     template <typename E>
@@ -456,12 +436,7 @@ QString checkText(TextRule rule, const QString& value)
     case TextRule::HttpUrlOrEmpty:
         return checkHttpUrl(value);
     case TextRule::AbsolutePathOrEmpty:
-        return value.isEmpty() ? QString()
-                               : checkAbsolutePath(value, QStringLiteral("must be empty (the default) or "));
-    case TextRule::AbsolutePath:
-        return checkAbsolutePath(value, QStringLiteral("must be "));
-    case TextRule::RegularExpression:
-        return checkRegularExpression(value);
+        return checkAbsolutePathOrEmpty(value);
     case TextRule::DomainNameOrEmpty: {
         static const QRegularExpression pattern(QStringLiteral("^([A-Za-z0-9][A-Za-z0-9._+:-]{0,199})?$"));
         if (pattern.match(value).hasMatch())

@@ -16,15 +16,17 @@ enum class TextRule {
     ServerName,          // a PostgreSQL database or user name
     FreeText,            // anything on one line
     HttpUrlOrEmpty,      // empty, or an http:// or https:// URL
-    AbsolutePathOrEmpty, // empty, or an absolute path
-    AbsolutePath,        // an absolute path without ".." or NUL
-    RegularExpression,   // a valid, non-empty QRegularExpression pattern
+    AbsolutePathOrEmpty, // empty, or an absolute path without ".." or control characters
     DomainNameOrEmpty,   // empty, or a libvirt domain name of plain characters
 };
 
 // A visitor V has: section(key, S&), list(key, QList<S>&), integer(key, int&, IntRange),
-// text(key, QString&, TextRule), textList(key, QStringList&, TextRule), choice(key, E&),
-// optionalChoice(key, std::optional<E>&). Keys are the YAML spellings, in the order toYaml() writes them.
+// text(key, QString&, TextRule), choice(key, E&), optionalChoice(key, std::optional<E>&). Keys are the YAML
+// spellings, in the order toYaml() writes them.
+
+/// Dotted keys config.yaml once had that nothing read (the agent's command and path policy, its context
+/// limit). A file that still has one loads; the key is ignored with a warning that names it.
+inline constexpr const char* kRetiredKeys[] = {"commands", "paths", "agent.context_limit_tokens"};
 
 template <typename V>
 void visitFields(V& v, PostgresqlSettings& s)
@@ -72,15 +74,6 @@ void visitFields(V& v, SandboxSettings& s)
 }
 
 template <typename V>
-void visitFields(V& v, CommandSettings& s)
-{
-    v.integer("timeout_s", s.timeoutS, bounds::kCommandTimeoutS);
-    v.integer("output_cap_bytes", s.outputCapBytes, bounds::kOutputCapBytes);
-    v.textList("allow", s.allow, TextRule::RegularExpression);
-    v.textList("deny", s.deny, TextRule::RegularExpression);
-}
-
-template <typename V>
 void visitFields(V& v, SshSettings& s)
 {
     v.integer("cert_ttl_minutes", s.certTtlMinutes, bounds::kCertTtlMinutes);
@@ -92,14 +85,6 @@ void visitFields(V& v, AgentSettings& s)
     v.choice("provider", s.provider);
     v.text("model", s.model, TextRule::FreeText);
     v.text("endpoint", s.endpoint, TextRule::HttpUrlOrEmpty);
-    v.integer("context_limit_tokens", s.contextLimitTokens, bounds::kContextLimitTokens);
-}
-
-template <typename V>
-void visitFields(V& v, PathSettings& s)
-{
-    v.textList("allow", s.allow, TextRule::AbsolutePath);
-    v.textList("deny", s.deny, TextRule::AbsolutePath);
 }
 
 template <typename V>
@@ -115,10 +100,8 @@ void visitFields(V& v, Settings& s)
     v.section("store", s.store);
     v.list("hosts", s.hosts);
     v.section("sandbox", s.sandbox);
-    v.section("commands", s.commands);
     v.section("ssh", s.ssh);
     v.section("agent", s.agent);
-    v.section("paths", s.paths);
     v.section("secrets", s.secrets);
 }
 

@@ -139,6 +139,28 @@ private Q_SLOTS:
         QVERIFY(r.out.contains(QLatin1String("default_memory_mib: 512")));
     }
 
+    void configCheckIgnoresRetiredKeys()
+    {
+        // A config.yaml from before commands, paths and agent.context_limit_tokens stopped being settings.
+        const Run r = fluid({QStringLiteral("config"), QStringLiteral("check")},
+                            "commands:\n  timeout_s: 300\n  deny: ['^reboot']\n"
+                            "agent:\n  provider: ollama\n  context_limit_tokens: 200000\n"
+                            "paths:\n  allow: [/etc]\n");
+        QCOMPARE(r.exitCode, 0);
+        for (const char* line : {"test-config.yaml:1: commands: no longer a setting",
+                                 "test-config.yaml:6: agent.context_limit_tokens: no longer a setting",
+                                 "test-config.yaml:7: paths: no longer a setting"}) {
+            QVERIFY2(r.err.contains(QLatin1String("warning: ")) && r.err.contains(QLatin1String(line)),
+                     qPrintable(r.err));
+        }
+        QCOMPARE(r.err.count(QLatin1String("warning: ")), 3);
+        QVERIFY2(r.out.contains(QLatin1String("provider: ollama")), qPrintable(r.out));
+        QVERIFY2(!r.out.contains(QLatin1String("commands")) &&
+                     !r.out.contains(QLatin1String("context_limit")) &&
+                     !r.out.contains(QLatin1String("paths:")),
+                 qPrintable(r.out));
+    }
+
     void imagePathUsesTheSameBuilder()
     {
         // The CLI runs scripts/golden-image.sh; an unknown flavour is refused by the builder itself.

@@ -12,7 +12,6 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
-#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QStandardItemModel>
@@ -46,17 +45,6 @@ QSpinBox* makeSpin(config::IntRange range, QWidget* parent)
     spin->setRange(range.min, range.max);
     spin->setToolTip(QString());
     return spin;
-}
-
-QStringList linesOf(const QPlainTextEdit* edit)
-{
-    QStringList lines;
-    for (const QString& line : edit->toPlainText().split(QLatin1Char('\n'))) {
-        // Kept as typed: a space can be part of a pattern ("^apt-get ").
-        if (!line.trimmed().isEmpty())
-            lines << line;
-    }
-    return lines;
 }
 
 QString acceleratorText(const std::optional<config::Accelerator>& a)
@@ -186,7 +174,6 @@ SettingsDialog::SettingsDialog(const QString& configPath, const config::Settings
     tabs->addTab(hostsTab(), tr("&Hosts"));
     tabs->addTab(sandboxTab(), tr("&Sandboxes"));
     tabs->addTab(agentTab(), tr("&Agent"));
-    tabs->addTab(policyTab(), tr("&Commands && paths"));
     tabs->addTab(storeTab(), tr("S&tore && secrets"));
     m_summary = new QLabel(this);
     m_summary->setObjectName(QStringLiteral("settingsSummary"));
@@ -229,17 +216,6 @@ QLineEdit* SettingsDialog::line(const QString& key, const QString& tip)
     edit->setAccessibleName(key);
     edit->setToolTip(tip);
     connect(edit, &QLineEdit::textChanged, this, &SettingsDialog::validate);
-    return edit;
-}
-
-QPlainTextEdit* SettingsDialog::list(const QString& key, const QString& tip)
-{
-    auto* edit = new QPlainTextEdit(this);
-    edit->setObjectName(key);
-    edit->setAccessibleName(key);
-    edit->setToolTip(tip + tr(" One per line."));
-    edit->setTabChangesFocus(true);
-    connect(edit, &QPlainTextEdit::textChanged, this, &SettingsDialog::validate);
     return edit;
 }
 
@@ -367,40 +343,10 @@ QWidget* SettingsDialog::agentTab()
                  line(QStringLiteral("agent.endpoint"),
                       tr("Empty: the provider's default; otherwise an http:// or https:// URL.")));
     form->addRow(QString(), errorLabel(QStringLiteral("agent.endpoint")));
-    form->addRow(tr("&Context limit:"),
-                 spin(QStringLiteral("agent.context_limit_tokens"), config::bounds::kContextLimitTokens,
-                      tr("Tokens the agent keeps in context")));
     auto* note = new QLabel(
         tr("The API key lives in the keychain; the set-up wizard (File → Set up Fluid…) stores it."), page);
     note->setWordWrap(true);
     form->addRow(note);
-    return page;
-}
-
-QWidget* SettingsDialog::policyTab()
-{
-    auto* page = new QWidget(this);
-    auto* form = new QFormLayout(page);
-    QSpinBox* timeout = spin(QStringLiteral("commands.timeout_s"), config::bounds::kCommandTimeoutS,
-                             tr("How long one agent command may run"));
-    timeout->setSuffix(tr(" s"));
-    form->addRow(tr("Command &timeout:"), timeout);
-    QSpinBox* cap = spin(QStringLiteral("commands.output_cap_bytes"), config::bounds::kOutputCapBytes,
-                         tr("Output kept per command"));
-    cap->setSuffix(tr(" bytes"));
-    form->addRow(tr("&Output cap:"), cap);
-    form->addRow(tr("Commands a&llowed:"),
-                 list(QStringLiteral("commands.allow"),
-                      tr("Regular expressions; empty allows all that deny does not match.")));
-    form->addRow(QString(), errorLabel(QStringLiteral("commands.allow")));
-    form->addRow(tr("Commands &denied:"), list(QStringLiteral("commands.deny"), tr("Regular expressions.")));
-    form->addRow(QString(), errorLabel(QStringLiteral("commands.deny")));
-    form->addRow(tr("&Paths allowed:"),
-                 list(QStringLiteral("paths.allow"),
-                      tr("Absolute paths; empty allows all that deny does not cover.")));
-    form->addRow(QString(), errorLabel(QStringLiteral("paths.allow")));
-    form->addRow(tr("Paths d&enied:"), list(QStringLiteral("paths.deny"), tr("Absolute paths.")));
-    form->addRow(QString(), errorLabel(QStringLiteral("paths.deny")));
     return page;
 }
 
@@ -412,9 +358,6 @@ void SettingsDialog::setSettings(const config::Settings& s)
     };
     const auto setValue = [this](const char* key, int value) {
         findChild<QSpinBox*>(QString::fromLatin1(key))->setValue(value);
-    };
-    const auto setLines = [this](const char* key, const QStringList& lines) {
-        findChild<QPlainTextEdit*>(QString::fromLatin1(key))->setPlainText(lines.join(QLatin1Char('\n')));
     };
     const auto setChoice = [this](const char* key, int value) {
         QComboBox* combo = findChild<QComboBox*>(QString::fromLatin1(key));
@@ -436,13 +379,6 @@ void SettingsDialog::setSettings(const config::Settings& s)
     setChoice("agent.provider", int(s.agent.provider));
     setText("agent.model", s.agent.model);
     setText("agent.endpoint", s.agent.endpoint);
-    setValue("agent.context_limit_tokens", s.agent.contextLimitTokens);
-    setValue("commands.timeout_s", s.commands.timeoutS);
-    setValue("commands.output_cap_bytes", s.commands.outputCapBytes);
-    setLines("commands.allow", s.commands.allow);
-    setLines("commands.deny", s.commands.deny);
-    setLines("paths.allow", s.paths.allow);
-    setLines("paths.deny", s.paths.deny);
     m_hosts = s.hosts;
     m_filling = false;
     refreshHosts();
@@ -455,9 +391,6 @@ config::Settings SettingsDialog::settings() const
     };
     const auto value = [this](const char* key) {
         return findChild<QSpinBox*>(QString::fromLatin1(key))->value();
-    };
-    const auto lines = [this](const char* key) {
-        return linesOf(findChild<QPlainTextEdit*>(QString::fromLatin1(key)));
     };
     const auto pick = [this](const char* key) {
         return findChild<QComboBox*>(QString::fromLatin1(key))->currentData().toInt();
@@ -480,13 +413,6 @@ config::Settings SettingsDialog::settings() const
     s.agent.provider = config::AgentProvider(pick("agent.provider"));
     s.agent.model = text("agent.model");
     s.agent.endpoint = text("agent.endpoint");
-    s.agent.contextLimitTokens = value("agent.context_limit_tokens");
-    s.commands.timeoutS = value("commands.timeout_s");
-    s.commands.outputCapBytes = value("commands.output_cap_bytes");
-    s.commands.allow = lines("commands.allow");
-    s.commands.deny = lines("commands.deny");
-    s.paths.allow = lines("paths.allow");
-    s.paths.deny = lines("paths.deny");
     return s;
 }
 

@@ -13,7 +13,6 @@ class QComboBox;
 class QDialogButtonBox;
 class QLabel;
 class QLineEdit;
-class QPlainTextEdit;
 class QSpinBox;
 class QStandardItemModel;
 class QTableView;
@@ -45,11 +44,11 @@ private:
 };
 
 /// Every setting of config.yaml in one dialog: store, hosts (add/edit/remove with limits and accelerator
-/// override), sandbox defaults, command allow/deny, SSH certificate lifetime, agent, path allow/deny and
-/// the secrets backend. Spin boxes take their bounds from config::bounds; every change is checked with the
-/// same checks the config loader applies, each problem is shown next to its field, and OK stays disabled
-/// while any remains. OK saves through config::saveConfig (atomic). Each field's objectName is its dotted
-/// YAML key ("sandbox.default_vcpus"), its error label's is the key + ".error".
+/// override), sandbox defaults, SSH certificate lifetime, agent and the secrets backend. Spin boxes take
+/// their bounds from config::bounds; every change is checked with the same checks the config loader applies,
+/// each problem is shown next to its field, and OK stays disabled while any remains. OK saves through
+/// config::saveConfig (atomic). Each field's objectName is its dotted YAML key ("sandbox.default_vcpus"), its
+/// error label's is the key + ".error".
 ///
 /// Thread: GUI thread.
 class SettingsDialog : public QDialog {
@@ -86,11 +85,9 @@ private:
     QWidget* hostsTab();
     QWidget* sandboxTab();
     QWidget* agentTab();
-    QWidget* policyTab();
     QLabel* errorLabel(const QString& key);
     QSpinBox* spin(const QString& key, config::IntRange range, const QString& tip);
     QLineEdit* line(const QString& key, const QString& tip);
-    QPlainTextEdit* list(const QString& key, const QString& tip);
     template <typename E>
     QComboBox* choice(const QString& key, const QString& tip);
     void refreshHosts();
