@@ -876,15 +876,28 @@ Result<void> LibvirtHypervisor::ensurePool(const QString& name, const QString& p
                            "<mode>0711</mode></permissions></target></pool>")
                 .arg(xmlEscape(name), xmlEscape(path));
         pool.reset(virStoragePoolDefineXML(conn->get(), xml.toUtf8().constData(), 0));
-        if (!pool)
-            return lastError(QStringLiteral("Cannot define storage pool %1 at %2").arg(name, path));
-        if (virStoragePoolBuild(pool.get(), 0) < 0)
-            virResetLastError(); // the folder may exist already
-        virStoragePoolSetAutostart(pool.get(), 1);
+        if (pool) {
+            if (virStoragePoolBuild(pool.get(), 0) < 0)
+                virResetLastError(); // the folder may exist already
+            virStoragePoolSetAutostart(pool.get(), 1);
+            virResetLastError();
+        } else {
+            // Concurrent creates (worker threads, another Fluid) may define it between the lookup and here.
+            const Error defineError =
+                lastError(QStringLiteral("Cannot define storage pool %1 at %2").arg(name, path));
+            pool.reset(virStoragePoolLookupByName(conn->get(), name.toUtf8().constData()));
+            if (!pool)
+                return defineError;
+            virResetLastError();
+        }
+    }
+    if (virStoragePoolIsActive(pool.get()) == 0 && virStoragePoolCreate(pool.get(), 0) < 0) {
+        // Likewise started by a concurrent create meanwhile: that is what was asked for.
+        const Error startError = lastError(QStringLiteral("Cannot start storage pool %1").arg(name));
+        if (virStoragePoolIsActive(pool.get()) != 1)
+            return startError;
         virResetLastError();
     }
-    if (virStoragePoolIsActive(pool.get()) == 0 && virStoragePoolCreate(pool.get(), 0) < 0)
-        return lastError(QStringLiteral("Cannot start storage pool %1").arg(name));
     return {};
 }
 
