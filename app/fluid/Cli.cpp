@@ -5,7 +5,7 @@
 #include "SandboxCommands.h"
 
 #include "base/BuildInfo.h"
-#include "services/Runtime.h"
+#include "services/Wiring.h"
 #include "store/AuditLog.h"
 
 #include <QFileInfo>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "CliSupport.h"
 
-#include "services/Runtime.h"
+#include "services/Wiring.h"
 
 #include <atomic>
 #include <chrono>

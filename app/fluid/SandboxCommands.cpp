@@ -5,7 +5,7 @@
 #include "base/Worker.h"
 #include "inspect/DiffEngine.h"
 #include "services/GoldenImage.h"
-#include "services/Runtime.h"
+#include "services/Wiring.h"
 
 #include <QCoreApplication>
 #include <QJsonDocument>

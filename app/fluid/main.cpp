@@ -8,8 +8,8 @@
 #include "MainWindow.h"
 #include "onboarding/OnboardingWizard.h"
 #include "Resources.h"
-#include "services/Runtime.h"
 #include "services/Services.h"
+#include "services/Wiring.h"
 #include "settings/SettingsDialog.h"
 
 #include <QApplication>

@@ -4,9 +4,9 @@
 #include "base/Logging.h"
 #include "inspect/RemoteMount.h"
 #include "inspect/SnapshotInspector.h"
-#include "Runtime.h"
 #include "store/Queries.h"
 #include "store/Repository.h"
+#include "Wiring.h"
 
 #include <QMetaObject>
 #include <QPointer>

@@ -2,7 +2,7 @@
 #include "services/Onboarding.h"
 
 #include "secrets/SecretStore.h"
-#include "services/Runtime.h"
+#include "services/Wiring.h"
 #include "ssh/CertificateAuthority.h"
 #include "ssh/LoginKey.h"
 #include "ssh/SshConnection.h"

@@ -6,7 +6,7 @@
 #include "services/HostSession.h"
 #include "services/HostSessionSet.h"
 #include "services/Operations.h"
-#include "services/Runtime.h"
+#include "services/Wiring.h"
 #include "store/Database.h"
 
 #include <QObject>

@@ -11,7 +11,7 @@
 // `virsh start`, then `virsh domifaddr --source lease` every 2 s until an address shows, then the SSH
 // banner (tried every 0.5 s, which is kinder to it than an ssh retry loop).
 #include "E2eBed.h"
-#include "services/Runtime.h"
+#include "services/Wiring.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
 

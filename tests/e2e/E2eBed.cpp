@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "E2eBed.h"
 
-#include "services/Runtime.h"
+#include "services/Wiring.h"
 #include "store/Queries.h"
 #include "store/Repository.h"
 #include "TestSupport.h"

@@ -6,7 +6,7 @@
 #include "E2eBed.h"
 #include "inspect/DiffEngine.h"
 #include "inspect/SnapshotInspector.h"
-#include "services/Runtime.h"
+#include "services/Wiring.h"
 #include "store/Queries.h"
 #include "store/Repository.h"
 #include "TestSupport.h"

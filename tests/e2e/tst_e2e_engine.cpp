@@ -4,7 +4,7 @@
 // and a pinned host key; snapshot, revert, stop, start, destroy; 4 creates at once; a create killed with
 // SIGKILL half-way leaves nothing behind once reconcile has run. Runs inside the test bed's namespace.
 #include "E2eBed.h"
-#include "services/Runtime.h"
+#include "services/Wiring.h"
 #include "ssh/SandboxShell.h"
 #include "store/Queries.h"
 #include "store/Repository.h"

@@ -4,7 +4,7 @@
 // connection - to sandboxes and to the production stand-in - goes through Fluid's libssh layer with
 // short-lived certificates and pinned host keys.
 #include "E2eBed.h"
-#include "services/Runtime.h"
+#include "services/Wiring.h"
 #include "ssh/SshConnection.h"
 #include "store/Queries.h"
 #include "store/Repository.h"

@@ -12,7 +12,7 @@
 #include "onboarding/OnboardingWizard.h"
 #include "onboarding/SummaryPage.h"
 #include "secrets/SecretStore.h"
-#include "services/Runtime.h"
+#include "services/Wiring.h"
 #include "ssh/HostTrust.h"
 #include "ssh/SshKeys.h"
 #include "SshTestEnv.h"

@@ -2,7 +2,7 @@
 // A remote libvirt host's SSH key is checked by Fluid, strictly, before libvirt's own SSH transport runs:
 // against a real OpenSSH sshd on 127.0.0.1 standing in for the host.
 #include "LoopbackSshd.h"
-#include "services/Runtime.h"
+#include "services/Wiring.h"
 #include "ssh/HostTrust.h"
 #include "ssh/LoginKey.h"
 #include "ssh/SshKeys.h"

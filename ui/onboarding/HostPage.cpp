@@ -6,7 +6,7 @@
 #include "LoginKeyChooser.h"
 #include "OnboardingWizard.h"
 #include "PageWidgets.h"
-#include "services/Runtime.h"
+#include "services/Wiring.h"
 
 #include <QCheckBox>
 #include <QFormLayout>

@@ -18,9 +18,11 @@ class SshConnection;
 
 namespace fluid::services {
 
-// Wiring shared by every front end (the desktop app, the CLI, fluid-remote): settings in, ready-to-open
-// store and secret store options out. Plain functions; thread: any (databaseOptions blocks on the secret
-// store, so call it where SecretStore may be called: not on the GUI thread).
+// The plain wiring functions Services is assembled from, also used where no Services exists yet (the set-up
+// wizard trusting a host before it is saved; the CLI's settings check): settings in, ready-to-open store and
+// secret store options, hypervisor connections and identity issuers out. Plain functions; thread: any
+// (databaseOptions blocks on the secret store, so call it where SecretStore may be called: not on the GUI
+// thread).
 
 /// Environment variable a headless front end reads the encrypted-file passphrase from.
 inline constexpr char kPassphraseEnv[] = "FLUID_SECRETS_PASSPHRASE";

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "Runtime.h"
+#include "Wiring.h"
 
 #include "base/Paths.h"
 #include "ssh/CertificateAuthority.h"

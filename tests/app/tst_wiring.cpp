@@ -3,7 +3,7 @@
 // and the store opened from that, against the real PostgreSQL the "postgres" fixture runs.
 #include "../store/StoreTestEnv.h"
 #include "secrets/SecretStore.h"
-#include "services/Runtime.h"
+#include "services/Wiring.h"
 #include "store/AuditLog.h"
 #include "TestSupport.h"
 
@@ -12,7 +12,7 @@
 
 using namespace fluid;
 
-class TestRuntime : public QObject {
+class TestWiring : public QObject {
     Q_OBJECT
 
     QString writeConfig(const QByteArray& yaml)
@@ -87,5 +87,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestRuntime)
-#include "tst_runtime.moc"
+QTEST_GUILESS_MAIN(TestWiring)
+#include "tst_wiring.moc"
