@@ -164,7 +164,7 @@ int hostTest(const Parsed& p, const Options& o)
         return cannotRun(found.error());
     const config::HostSettings* host = &found->second;
     const services::LoginKeyLoader loginKey =
-        services::loginKeyLoader(found->first, *host, qEnvironmentVariable(services::kPassphraseEnv));
+        services::loginKeyLoader(found->first, *host, services::passphraseFromEnvironment());
     auto hv = services::connectHypervisor(host->uri, {}, loginKey);
     if (!hv)
         return cannotRun(hv.error());
