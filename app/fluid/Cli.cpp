@@ -33,7 +33,9 @@ Commands:
                           Exit 0 when valid, 1 when not.%1
 Environment:
   FLUID_SECRETS_PASSPHRASE  passphrase of the encrypted secrets file, when config.yaml chooses
-                            secrets.backend: encrypted-file (the keychain is the default).
+                            secrets.backend: encrypted-file (the keychain is the default). Read
+                            at start and removed from fluid's environment: no child process
+                            inherits it.
   FLUID_CONFIG_DIR, FLUID_DATA_DIR  override where config.yaml and the SQLite store live.
 )";
 

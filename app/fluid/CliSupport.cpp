@@ -135,7 +135,7 @@ Result<std::unique_ptr<services::Services>> openServices(const Parsed& p)
         return loaded.error();
     services::Services::Options options;
     options.config = *loaded;
-    options.passphrase = qEnvironmentVariable(services::kPassphraseEnv);
+    options.passphrase = services::passphraseFromEnvironment();
     return std::make_unique<services::Services>(std::move(options));
 }
 

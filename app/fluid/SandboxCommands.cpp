@@ -42,8 +42,11 @@ const char kSandboxUsage[] = R"(
                           defines it as a shut-off source VM on the host.
   image path [--flavour fwcfg|cloudinit]
                           Print where the built image is.
-  approval list           Pending approval requests.
-  approval approve|reject ID [--comment TEXT] [--hash SHA256] [--by NAME]
+  approval list           Pending approval requests, each with its content hash.
+  approval approve|reject ID --hash SHA256 [--comment TEXT]
+                          Decide a request as the account running fluid. --hash is the hash
+                          `approval list` showed with what you reviewed; a request that changed
+                          since is refused.
 )";
 
 namespace {
@@ -161,7 +164,7 @@ int hostTest(const Parsed& p, const Options& o)
         return cannotRun(found.error());
     const config::HostSettings* host = &found->second;
     const services::LoginKeyLoader loginKey =
-        services::loginKeyLoader(found->first, *host, qEnvironmentVariable(services::kPassphraseEnv));
+        services::loginKeyLoader(found->first, *host, services::passphraseFromEnvironment());
     auto hv = services::connectHypervisor(host->uri, {}, loginKey);
     if (!hv)
         return cannotRun(hv.error());
@@ -411,11 +414,33 @@ int runApprovalCommand(const Parsed& p)
         p.words.mid(2), {QStringLiteral("--comment"), QStringLiteral("--hash"), QStringLiteral("--by")}, {});
     if (!o.error.isEmpty())
         return usageError(o.error);
+    const bool list = verb == QLatin1String("list");
+    if (!list && verb != QLatin1String("approve") && verb != QLatin1String("reject"))
+        return usageError(QStringLiteral("unknown approval command: %1").arg(verb));
+    // The approver is who runs fluid, never a name typed in: nobody records a decision as someone else.
+    const model::Actor who = model::Actor::localPerson();
+    const QString hash = o.value(QStringLiteral("--hash"));
+    if (!list) {
+        if (o.positional.size() != 1)
+            return usageError(QStringLiteral("approval %1 needs the request's ID").arg(verb));
+        if (o.values.contains(QStringLiteral("--by"))) {
+            return usageError(QStringLiteral("approval %1 takes no --by: the decision is recorded as the "
+                                             "account running fluid (%2); run it as the person who decides")
+                                  .arg(verb, who.toString()));
+        }
+        // A decision binds to the content the person reviewed, so the hash they saw is required.
+        if (hash.isEmpty()) {
+            return usageError(QStringLiteral("approval %1 needs --hash SHA256, the content hash of the "
+                                             "request you reviewed (`fluid approval list` shows each "
+                                             "request with its hash)")
+                                  .arg(verb));
+        }
+    }
     auto context = openStore(p);
     if (!context)
         return cannotRun(context.error());
     approval::ApprovalBroker& broker = *context->services->approvals();
-    if (verb == QLatin1String("list")) {
+    if (list) {
         auto pending = broker.pending(*context->db);
         if (!pending)
             return cannotRun(pending.error());
@@ -426,15 +451,8 @@ int runApprovalCommand(const Parsed& p)
         }
         return Ok;
     }
-    if (verb != QLatin1String("approve") && verb != QLatin1String("reject"))
-        return usageError(QStringLiteral("unknown approval command: %1").arg(verb));
-    if (o.positional.size() != 1)
-        return usageError(QStringLiteral("approval %1 needs the request's ID").arg(verb));
-    const model::Actor who = o.values.contains(QStringLiteral("--by"))
-                                 ? model::Actor::person(o.value(QStringLiteral("--by")))
-                                 : model::Actor::localPerson();
     auto decided = broker.decide(*context->db, o.positional.first(), verb == QLatin1String("approve"), who,
-                                 o.value(QStringLiteral("--comment")), o.value(QStringLiteral("--hash")));
+                                 o.value(QStringLiteral("--comment")), hash);
     if (!decided)
         return cannotRun(decided.error());
     out() << model::enumName(decided->status) << ": " << decided->request << "\n";

@@ -81,8 +81,8 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
     }
     // First run (no config file, or no host in it): the set-up wizard; cancelling it keeps the defaults.
     if (!loaded->fromFile || loaded->settings.hosts.isEmpty()) {
-        fluid::ui::OnboardingWizard wizard(wizardEnvironment(
-            *loaded, configFileFor(arguments), qEnvironmentVariable(fluid::services::kPassphraseEnv)));
+        fluid::ui::OnboardingWizard wizard(wizardEnvironment(*loaded, configFileFor(arguments),
+                                                             fluid::services::passphraseFromEnvironment()));
         if (wizard.exec() == QDialog::Accepted) {
             if (auto again = fluid::services::loadSettings(configFileFor(arguments)))
                 loaded = std::move(again);
@@ -91,7 +91,7 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
     fluid::config::logWarnings(*loaded);
     const fluid::config::Settings settings = loaded->settings;
 
-    QString passphrase = qEnvironmentVariable(fluid::services::kPassphraseEnv);
+    QString passphrase = fluid::services::passphraseFromEnvironment();
     if (passphrase.isEmpty() && fluid::services::storeNeedsSecrets(settings) &&
         settings.secrets.backend == fluid::config::SecretsBackend::EncryptedFile) {
         bool ok = false;
@@ -137,6 +137,8 @@ int main(int argc, char** argv)
 {
     fluid::prepareProcess();
     fluid::installRedactingMessageHandler();
+    // Out of the environment before any thread starts or any child process is spawned.
+    fluid::services::passphraseFromEnvironment();
     const QStringList arguments = argumentList(argc, argv);
     if (fluid::app::Cli::handles(arguments)) {
         QCoreApplication app(argc, argv);

@@ -37,6 +37,17 @@ Result<Approval> expireIfDue(store::Database& db, const Clock& clock, Approval a
     return a;
 }
 
+/// True when `who` is the agent session or API token that filed the request (`requestedBy`). A person may
+/// approve what they asked for themselves (the admission of their own create); an agent or a token
+/// approving its own request would make the approval mean nothing.
+bool approvesItself(const model::Actor& who, const QString& requestedBy)
+{
+    if (who.kind() != model::Actor::Kind::Agent && who.kind() != model::Actor::Kind::ApiToken)
+        return false;
+    const std::optional<model::Actor> requester = model::Actor::fromString(requestedBy);
+    return requester && *requester == who;
+}
+
 } // namespace
 
 QString contentHash(const QString& kind, const QString& request, const QJsonObject& context)
@@ -152,6 +163,12 @@ Result<Approval> ApprovalBroker::decide(store::Database& db, const QString& id, 
                 ErrorCode::Refused,
                 QStringLiteral("Approval %1 is already %2").arg(id, model::enumName(current->status)));
             return {};
+        }
+        if (approve && approvesItself(who, current->requestedBy)) {
+            return makeError(ErrorCode::PermissionDenied,
+                             QStringLiteral("%1 filed approval %2 and cannot approve it itself: a person "
+                                            "has to decide it")
+                                 .arg(who.toString(), id));
         }
         if (!expectedHash.isEmpty() && expectedHash != current->contentHash) {
             return makeError(

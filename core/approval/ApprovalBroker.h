@@ -53,7 +53,9 @@ public:
     /// Records `who`'s decision and tells this process's waiters at once. Refused when the request is not
     /// pending, has expired, or when expectedHash is given and differs from the stored content hash.
     /// Approving is also refused (Tampered) when the stored request no longer matches its own hash (edited in
-    /// the store after it was filed); rejecting it is not.
+    /// the store after it was filed); rejecting it is not. An agent session or API token can never approve a
+    /// request it filed itself (PermissionDenied); it may still reject (withdraw) it. A person may approve
+    /// their own.
     Result<model::Approval> decide(store::Database& db, const QString& id, bool approve,
                                    const model::Actor& who, const QString& comment,
                                    const QString& expectedHash = {});

@@ -2,6 +2,7 @@
 #include "Wiring.h"
 
 #include "base/Paths.h"
+#include "base/Redact.h"
 #include "ssh/CertificateAuthority.h"
 #include "ssh/LoginKey.h"
 #include "ssh/SshConnection.h"
@@ -17,6 +18,17 @@
 #include <optional>
 
 namespace fluid::services {
+
+QString passphraseFromEnvironment()
+{
+    static const QString passphrase = [] {
+        const QString value = qEnvironmentVariable(kPassphraseEnv);
+        qunsetenv(kPassphraseEnv);
+        registerSecret(value);
+        return value;
+    }();
+    return passphrase;
+}
 
 Result<config::LoadedConfig> loadSettings(const QString& path)
 {

@@ -27,6 +27,13 @@ namespace fluid::services {
 /// Environment variable a headless front end reads the encrypted-file passphrase from.
 inline constexpr char kPassphraseEnv[] = "FLUID_SECRETS_PASSPHRASE";
 
+/// The passphrase in kPassphraseEnv (empty when unset). The first call reads it and removes it from the
+/// environment, so that no child process inherits it (ssh started by libvirt or by a ProxyCommand runs with
+/// Fluid's environment; Fluid's own helpers get ProcessEnvironment::minimal() anyway); every later call
+/// returns what the first one read. Front ends call it first thing in main(), before any other thread runs:
+/// changing the environment is not safe while another thread reads it. Thread-safe.
+QString passphraseFromEnvironment();
+
 /// Loads config.yaml from `path`, or from fluid::paths::configFile() when path is empty.
 Result<config::LoadedConfig> loadSettings(const QString& path = {});
 

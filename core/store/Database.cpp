@@ -12,6 +12,13 @@
 #include <QFileInfo>
 #include <QSqlError>
 
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace fluid::store {
 namespace {
 
@@ -24,6 +31,50 @@ QString nextConnectionName()
 QString driverText(const QSqlError& error)
 {
     return redact(error.text().trimmed());
+}
+
+/// Makes the SQLite store readable and writable by its owner only (command output and conversations live
+/// there). A new file is created 0600 before SQLite opens it, so it is never readable by others, not even
+/// for a moment; SQLite creates its -wal and -shm files with the database file's mode (and sets that mode
+/// on them whatever the umask), so they follow. Files that already exist (a store made by an older Fluid,
+/// or copied in) are narrowed to 0600; one that cannot be (not its owner) is an error. True when it created
+/// the (empty) database file.
+Result<bool> ownerOnlySqliteFiles(const QString& path)
+{
+    const QByteArray file = QFile::encodeName(path);
+    const int fd = ::open(file.constData(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+        ::close(fd);
+        return true;
+    }
+    if (errno != EEXIST) {
+        return makeError(ErrorCode::Io, QStringLiteral("Cannot create the SQLite store %1").arg(path),
+                         QString::fromLocal8Bit(std::strerror(errno)));
+    }
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+        const QByteArray name = file + suffix;
+        struct stat st = {};
+        if (::stat(name.constData(), &st) != 0) {
+            if (errno == ENOENT)
+                continue;
+            return makeError(ErrorCode::Io,
+                             QStringLiteral("Cannot read the permissions of %1").arg(QFile::decodeName(name)),
+                             QString::fromLocal8Bit(std::strerror(errno)));
+        }
+        if ((st.st_mode & 07777) == 0600)
+            continue;
+        if (::chmod(name.constData(), 0600) != 0) {
+            const int error = errno;
+            return makeError(
+                error == EPERM ? ErrorCode::PermissionDenied : ErrorCode::Io,
+                QStringLiteral("The store file %1 can be read by others (mode %2) and Fluid cannot make it "
+                               "private: run `chmod 600 %1` as its owner")
+                    .arg(QFile::decodeName(name))
+                    .arg(st.st_mode & 07777, 4, 8, QLatin1Char('0')),
+                QString::fromLocal8Bit(std::strerror(error)));
+        }
+    }
+    return false;
 }
 
 } // namespace
@@ -84,18 +135,18 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options)
                 QStringLiteral("Cannot create the folder for the store: %1").arg(info.absolutePath()),
                 QStringLiteral("check that the folder is writable"));
         }
-        const bool existed = info.exists();
+        const auto created = ownerOnlySqliteFiles(options.sqlitePath);
+        if (!created)
+            return created.error();
         QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
         db.setDatabaseName(options.sqlitePath);
         db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=10000"));
         if (!db.open()) {
+            if (*created)
+                QFile::remove(options.sqlitePath); // the empty file made above: nothing half-made is left
             return makeError(ErrorCode::Database,
                              QStringLiteral("Cannot open the SQLite store %1").arg(options.sqlitePath),
                              driverText(db.lastError()));
-        }
-        if (!existed) {
-            // Command output and conversations live here: readable by the owner only.
-            QFile::setPermissions(options.sqlitePath, QFile::ReadOwner | QFile::WriteOwner);
         }
         for (const char* pragma :
              {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"}) {

@@ -294,7 +294,9 @@ const TableDef<ToolCall>& table()
 template <>
 const TableDef<Approval>& table()
 {
-    // content_hash binds the decision to exact content: never altered.
+    // content_hash binds the decision to exact content: never altered. requested_by and decided_by are
+    // actors (Actor::toString()), kept as written: the broker compares them, and "token:<id>" would
+    // otherwise read as a secret and be redacted.
     static const TableDef<Approval> d{
         QStringLiteral("approvals"),
         {col("id", &Approval::id, Verbatim), col("kind", &Approval::kind),
@@ -302,9 +304,10 @@ const TableDef<Approval>& table()
          col("request", &Approval::request), col("context", &Approval::context),
          col("content_hash", &Approval::contentHash, Verbatim),
          enumCol("status", &Approval::status, ApprovalStatus::Expired),
-         col("requested_by", &Approval::requestedBy), col("decided_by", &Approval::decidedBy),
-         col("comment", &Approval::comment), col("created_at", &Approval::createdAt),
-         col("expires_at", &Approval::expiresAt), col("decided_at", &Approval::decidedAt)}};
+         col("requested_by", &Approval::requestedBy, Verbatim),
+         col("decided_by", &Approval::decidedBy, Verbatim), col("comment", &Approval::comment),
+         col("created_at", &Approval::createdAt), col("expires_at", &Approval::expiresAt),
+         col("decided_at", &Approval::decidedAt)}};
     return d;
 }
 

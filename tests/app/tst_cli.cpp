@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The fluid executable's command line, run as a separate process with no display.
+#include "approval/ApprovalBroker.h"
 #include "base/BuildInfo.h"
 #include "store/AuditLog.h"
+#include "store/Repository.h"
 #include "TestSupport.h"
 
 #include <QFile>
@@ -170,6 +172,67 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains(QLatin1String("unknown flavour 'nosuch'")) ||
                      r.out.contains(QLatin1String("unknown flavour 'nosuch'")),
                  qPrintable(r.err + r.out));
+    }
+
+    void approvalDecisionsNeedTheHashAndRecordTheOsUser()
+    {
+        model::Approval filed;
+        {
+            store::DatabaseOptions o;
+            o.sqlitePath = sqlitePath();
+            auto db = test::must(store::openAndMigrate(o));
+            approval::ApprovalBroker broker(o);
+            model::Approval a;
+            a.kind = QStringLiteral("resources");
+            a.request = QStringLiteral("Create sandbox s beyond its limits");
+            filed =
+                test::must(broker.request(*db, a, model::Actor::agent(QStringLiteral("s-1")), 3600 * 1000));
+        }
+        const auto stored = [&]() {
+            store::DatabaseOptions o;
+            o.sqlitePath = sqlitePath();
+            auto db = test::must(store::Database::open(o));
+            return test::must(store::ApprovalRepository(*db).get(filed.id));
+        };
+        const QString approval = QStringLiteral("approval");
+        const QString approve = QStringLiteral("approve");
+
+        // The list shows what a decision needs: the id and the content hash.
+        Run r = fluid({approval, QStringLiteral("list")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains(filed.id) && r.out.contains(QLatin1String("hash ") + filed.contentHash),
+                 qPrintable(r.out));
+
+        // Without the hash the person reviewed: refused, saying where to see it; nothing decided.
+        for (const QString& verb : {approve, QStringLiteral("reject")}) {
+            r = fluid({approval, verb, filed.id});
+            QCOMPARE(r.exitCode, 2);
+            QVERIFY2(r.err.contains(QLatin1String("needs --hash")) &&
+                         r.err.contains(QLatin1String("fluid approval list")),
+                     qPrintable(r.err));
+        }
+        QCOMPARE(stored().status, model::ApprovalStatus::Pending);
+
+        // The approver is the OS user: a name typed in is refused.
+        r = fluid({approval, approve, filed.id, QStringLiteral("--hash"), filed.contentHash,
+                   QStringLiteral("--by"), QStringLiteral("mallory")});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains(QLatin1String("takes no --by")) &&
+                     r.err.contains(model::Actor::localPerson().toString()),
+                 qPrintable(r.err));
+        QCOMPARE(stored().status, model::ApprovalStatus::Pending);
+
+        // A hash other than the request's: refused by the broker.
+        r = fluid({approval, approve, filed.id, QStringLiteral("--hash"), QString(64, QLatin1Char('0'))});
+        QCOMPARE(r.exitCode, 3);
+        QVERIFY2(r.err.contains(QLatin1String("content hash differs")), qPrintable(r.err));
+        QCOMPARE(stored().status, model::ApprovalStatus::Pending);
+
+        r = fluid({approval, approve, filed.id, QStringLiteral("--hash"), filed.contentHash});
+        QCOMPARE(r.exitCode, 0);
+        const model::Approval decided = stored();
+        QCOMPARE(decided.status, model::ApprovalStatus::Approved);
+        QCOMPARE(decided.decidedBy, model::Actor::localPerson().toString());
     }
 
     void configWithASecretIsRefused()
