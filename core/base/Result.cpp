@@ -34,6 +34,8 @@ QString errorCodeName(ErrorCode code)
         return QStringLiteral("tampered");
     case ErrorCode::Refused:
         return QStringLiteral("refused");
+    case ErrorCode::ConnectionLost:
+        return QStringLiteral("connection-lost");
     }
     return QStringLiteral("unknown");
 }

@@ -25,6 +25,8 @@ enum class ErrorCode {
     Cancelled,
     Tampered,
     Refused,
+    /// An established connection stopped answering or broke; the work on it did not finish.
+    ConnectionLost,
 };
 
 QString errorCodeName(ErrorCode code);

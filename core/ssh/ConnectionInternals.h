@@ -111,6 +111,7 @@ public:
     /// Posts an urgent op from the connection thread itself (a kill request).
     void postInternal(std::unique_ptr<Op> op);
     void emitAudit(const AuditRecord& record) const;
+    /// The socket broke (ErrorCode::ConnectionLost).
     Error lostError() const;
 
 private:
@@ -129,8 +130,19 @@ private:
     bool backOff(std::unique_ptr<Op> op);
     /// True once a retiring connection has nothing active, waiting or posted; it then takes no more work.
     bool drained();
-    /// How long the poll may sleep: until the earliest op's wake-up, never more than a second.
+    /// How long the poll may sleep: until the earliest op's wake-up or the next keepalive, never more than a
+    /// second.
     qint64 pollTimeout(bool admitted) const;
+    /// Notes whether the server sent anything since the last call, and asks it for an answer once it has
+    /// been silent for an interval. False once it left keepaliveMisses requests unanswered.
+    bool keepAlive();
+    /// When keepAlive() next has something to do (monotonic ms); 0: keepalive is off.
+    qint64 keepaliveDue() const;
+    /// The server stopped answering: lostError() naming how long it was silent.
+    Error silentError() const;
+    /// The connection is lost: every op fails with `error`, and so does work posted from now on. The loop
+    /// ends right after.
+    void lose(const Error& error);
     void admit();
     int channelsInUse() const;
     int openChannels() const;
@@ -169,6 +181,7 @@ private:
     bool m_accepting = true;
     bool m_stop = false;
     bool m_drain = false;
+    std::optional<Error> m_lost; ///< why the connection was lost, for work posted afterwards
     PublicKey m_serverKey;
     QString m_describe;
 
@@ -179,6 +192,11 @@ private:
     std::deque<std::unique_ptr<Op>> m_waiting;
     std::vector<std::unique_ptr<Op>> m_active;
     int m_channelLimit = 10;
+    // Keepalive: libssh counts the packets on the wire here; a packet in means the server is alive.
+    ssh_counter_struct m_wireCounter{};
+    uint64_t m_packetsSeen = 0;
+    qint64 m_lastHeardMs = 0;
+    int m_unanswered = 0;
 };
 
 // The operations, one file each: RawCommandOp.cpp, ExecOp.cpp, PtyOp.cpp, TunnelOp.cpp, SftpOps.cpp.

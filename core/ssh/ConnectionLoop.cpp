@@ -7,6 +7,8 @@
 #include "base/Signals.h"
 #include "ConnectionInternals.h"
 
+#include <libssh/server.h> // ssh_send_keepalive(), which clients use too
+
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
@@ -124,10 +126,13 @@ void ConnectionImpl::post(std::unique_ptr<Op> op)
 {
     QMutexLocker lock(&m_mutex);
     if (!m_accepting) {
-        const Error e = m_state.load() == SshConnection::State::Failed && m_readyFuture.isFinished()
+        // The error is made after unlocking: closedError() reads the description under the same mutex.
+        const std::optional<Error> lost = m_lost;
+        lock.unlock();
+        const Error e = lost ? *lost
+                        : m_state.load() == SshConnection::State::Failed && m_readyFuture.isFinished()
                             ? m_readyFuture.result().error()
                             : closedError();
-        lock.unlock();
         op->abort(e);
         return;
     }
@@ -198,11 +203,33 @@ Error ConnectionImpl::closedError() const
 Error ConnectionImpl::lostError() const
 {
     return makeError(
-        ErrorCode::Unavailable,
+        ErrorCode::ConnectionLost,
         QStringLiteral("The SSH connection to %1 was lost; the remote machine may have stopped or "
                        "the network failed. Retry once it is reachable.")
             .arg(describe()),
         sessionError());
+}
+
+Error ConnectionImpl::silentError() const
+{
+    const qint64 silentS = (steadyMs() - m_lastHeardMs + 500) / 1000;
+    return makeError(ErrorCode::ConnectionLost,
+                     QStringLiteral("The SSH connection to %1 was lost (no answer for %2 s); the remote "
+                                    "machine may have stopped or the network failed. Retry once it is "
+                                    "reachable.")
+                         .arg(describe())
+                         .arg(silentS));
+}
+
+void ConnectionImpl::lose(const Error& error)
+{
+    qCInfo(lcSsh).noquote() << error.message;
+    {
+        QMutexLocker lock(&m_mutex);
+        m_lost = error;
+        m_accepting = false;
+    }
+    abortAll(error);
 }
 
 Result<sftp_session> ConnectionImpl::sftp()
@@ -234,6 +261,9 @@ void ConnectionImpl::run()
         return;
     }
     ssh_set_blocking(m_session, 0);
+    ssh_set_counters(m_session, nullptr, &m_wireCounter);
+    m_packetsSeen = m_wireCounter.in_packets;
+    m_lastHeardMs = steadyMs();
     m_state = SshConnection::State::Ready;
     m_readyPromise.addResult(Result<void>());
     m_readyPromise.finish();
@@ -276,7 +306,12 @@ void ConnectionImpl::shutDown()
     }
     for (auto& op : pending)
         m_waiting.push_back(std::move(op));
-    abortAll(ssh_is_connected(m_session) ? closedError() : lostError());
+    std::optional<Error> lost;
+    {
+        QMutexLocker lock(&m_mutex);
+        lost = m_lost;
+    }
+    abortAll(lost ? *lost : ssh_is_connected(m_session) ? closedError() : lostError());
     if (m_sftp) {
         sftp_free(m_sftp);
         m_sftp = nullptr;
@@ -367,7 +402,11 @@ void ConnectionImpl::loop()
         admit();
         const bool admitted = requeued || m_active.size() > activeBefore;
         if (!ssh_is_connected(m_session) || (ssh_get_status(m_session) & (SSH_CLOSED | SSH_CLOSED_ERROR))) {
-            abortAll(lostError());
+            lose(lostError());
+            return;
+        }
+        if (!keepAlive()) {
+            lose(silentError());
             return;
         }
         if (drain && drained())
@@ -448,7 +487,42 @@ qint64 ConnectionImpl::pollTimeout(bool admitted) const
         if (const qint64 at = op->wakeAt(); at > 0)
             timeout = qMin(timeout, qMax<qint64>(0, at - now));
     }
+    if (const qint64 at = keepaliveDue(); at > 0)
+        timeout = qMin(timeout, qMax<qint64>(0, at - now));
     return timeout;
+}
+
+qint64 ConnectionImpl::keepaliveDue() const
+{
+    const qint64 interval = m_options.keepaliveInterval.count();
+    return interval > 0 ? m_lastHeardMs + interval * (m_unanswered + 1) : 0;
+}
+
+bool ConnectionImpl::keepAlive()
+{
+    const qint64 due = keepaliveDue();
+    if (due == 0)
+        return true;
+    const qint64 now = steadyMs();
+    if (m_wireCounter.in_packets != m_packetsSeen) {
+        m_packetsSeen = m_wireCounter.in_packets;
+        m_lastHeardMs = now;
+        m_unanswered = 0;
+        return true;
+    }
+    if (now < due)
+        return true;
+    if (m_unanswered >= qMax(1, m_options.keepaliveMisses))
+        return false;
+    // libssh keeps one global request in flight: while the last one waits for its answer this sends
+    // nothing; once the answer came, the first call only collects it and the second sends the new request.
+    const uint64_t sent = m_wireCounter.out_packets;
+    ssh_send_keepalive(m_session);
+    if (m_wireCounter.out_packets == sent)
+        ssh_send_keepalive(m_session);
+    ++m_unanswered;
+    qCDebug(lcSsh).noquote() << "keepalive" << m_unanswered << "to" << describe();
+    return true;
 }
 
 } // namespace fluid::ssh::detail

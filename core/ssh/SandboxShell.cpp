@@ -61,6 +61,8 @@ Result<SandboxShell::Slot> SandboxShell::startConnection()
     o.connectTimeout = m_options.connectTimeout;
     o.maxChannels = m_options.maxChannels;
     o.killGrace = m_options.killGrace;
+    o.keepaliveInterval = m_options.keepaliveInterval;
+    o.keepaliveMisses = m_options.keepaliveMisses;
     o.audit.actor = m_options.actor;
     o.audit.sandboxId = m_endpoint.sandboxId;
     o.audit.sessionId = m_options.sessionId;

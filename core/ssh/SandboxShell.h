@@ -31,6 +31,9 @@ struct SandboxShellOptions {
     int maxChannels = 10;
     std::chrono::milliseconds connectTimeout{15000};
     std::chrono::milliseconds killGrace{5000};
+    /// See ConnectionOptions::keepaliveInterval.
+    std::chrono::milliseconds keepaliveInterval{10000};
+    int keepaliveMisses = 2;
 };
 
 /// The RemoteShell of one sandbox. Each connection authenticates with a fresh Ed25519 key and a short-lived

@@ -53,6 +53,12 @@ struct ConnectionOptions {
     int maxChannels = 10;
     /// After a timed-out command's process group was sent SIGKILL, how long to wait for its channel to close.
     std::chrono::milliseconds killGrace{5000};
+    /// Keepalive: when the server has sent nothing for this long, ask it for an answer (an OpenSSH
+    /// keepalive@openssh.com request). After keepaliveMisses unanswered requests, one interval apart, the
+    /// connection counts as lost, so a peer that silently stopped (no FIN or RST) is noticed within
+    /// interval × (misses + 1). 0: never.
+    std::chrono::milliseconds keepaliveInterval{10000};
+    int keepaliveMisses = 2;
     AuditContext audit;
     AuditSink auditSink;
     /// Where commands' and terminals' start and finish times come from (ExecResult, audit records).
@@ -71,6 +77,9 @@ struct ConnectionOptions {
 /// Commands: the command text travels on the channel's stdin to a fixed wrapper (execWrapper()), so it
 /// arrives byte for byte; the wrapper reports its process group, and on timeout or cancel a second channel
 /// sends SIGKILL to that whole group, so the remote processes really end.
+///
+/// A server that stops answering keepalives (see ConnectionOptions::keepaliveInterval), or whose socket
+/// breaks, loses the connection: unfinished and later work fails with ErrorCode::ConnectionLost.
 ///
 /// Thread: create and use from any thread; the object is thread-safe. Destroying it closes the connection
 /// and fails unfinished work with ErrorCode::Cancelled (do not destroy it from one of its own callbacks).

@@ -150,6 +150,7 @@ private Q_SLOTS:
         Result<void> v;
         QVERIFY(v.ok());
         QCOMPARE(errorCodeName(ErrorCode::Tampered), QStringLiteral("tampered"));
+        QCOMPARE(errorCodeName(ErrorCode::ConnectionLost), QStringLiteral("connection-lost"));
     }
 
     void manualClockMovesOnlyWhenTold()

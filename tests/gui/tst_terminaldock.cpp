@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The terminal dock against a real OpenSSH sshd on 127.0.0.1, through the PtySession transport: typing,
 // resizing (seen by `stty size`), bracketed paste, an output flood, the end of a shell and Reconnect, and
-// closing a tab ending the remote shell. Terminals opened through a HostSession are audited (pty.open,
-// pty.close in the hash-chained log, without what was typed) and the audit dock shows them by itself;
-// destroying the session, as the app does at quit, closes open terminals and stores their pty.close first.
+// closing a tab ending the remote shell, a silently lost connection shown with Reconnect. Terminals opened
+// through a HostSession are audited (pty.open, pty.close in the hash-chained log, without what was typed) and
+// the audit dock shows them by itself; destroying the session, as the app does at quit, closes open terminals
+// and stores their pty.close first.
 
 #include "SshTestEnv.h"
 
@@ -297,6 +298,42 @@ private Q_SLOTS:
         type(tab, QStringLiteral("echo again-$((1+1))"));
         QTRY_VERIFY_WITH_TIMEOUT(screenText(tab).contains(QStringLiteral("\nagain-2")), 10000);
         m_dock->closeTab(m_dock->tabs()->indexOf(tab));
+    }
+
+    /// A sandbox whose sshd silently stops answering (its connection's processes SIGSTOPped: no FIN, no
+    /// RST): keepalives go unanswered, the tab says the connection was lost and offers Reconnect, which opens
+    /// a new shell over a new connection.
+    void lostConnectionShowsAndReconnects()
+    {
+        auto sshd = must(startLoopbackSshd(m_ca));
+        ssh::SandboxShellOptions o;
+        o.keepaliveInterval = std::chrono::seconds(2);
+        o.keepaliveMisses = 2;
+        std::shared_ptr<ssh::SandboxShell> shell = makeShell(m_ca, *sshd, o);
+        TerminalTab::TransportFactory f = [shell]() -> std::unique_ptr<ui::TerminalTransport> {
+            return std::make_unique<PtyTransport>(shell->openPty(ssh::PtyOptions()), shell);
+        };
+        TerminalTab* tab = m_dock->openTerminal(QStringLiteral("lost"), f(), f);
+        QTRY_VERIFY_WITH_TIMEOUT(tab->isConnected() || tab->hasEnded(), 15000);
+        QVERIFY2(tab->isConnected(), qPrintable(tab->endText()));
+        type(tab, QStringLiteral("echo before-$((2+2))"));
+        QTRY_VERIFY_WITH_TIMEOUT(screenText(tab).contains(QStringLiteral("\nbefore-4")), 10000);
+        {
+            FrozenConnections frozen(*sshd);
+            QVERIFY(frozen.count() > 0);
+            // interval × (misses + 1), and room for a loaded machine.
+            QTRY_VERIFY_WITH_TIMEOUT(tab->hasEnded(), 10000);
+            QVERIFY2(tab->endText().contains(QStringLiteral("was lost (no answer for")),
+                     qPrintable(tab->endText()));
+            QVERIFY(tab->reconnectButton()->isVisible());
+        }
+        QTest::mouseClick(tab->reconnectButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(tab->isConnected() && !tab->hasEnded(), 15000);
+        type(tab, QStringLiteral("echo after-$((3+3))"));
+        QTRY_VERIFY_WITH_TIMEOUT(screenText(tab).contains(QStringLiteral("\nafter-6")), 10000);
+        QCOMPARE(shell->connectionsStarted(), 2);
+        m_dock->closeTab(m_dock->tabs()->indexOf(tab));
+        QTest::qWait(50);
     }
 
     void closingTheTabEndsTheShell()

@@ -129,6 +129,38 @@ qint64 LoopbackSshd::pid() const
     return m_process ? m_process->processId() : 0;
 }
 
+QList<qint64> LoopbackSshd::connectionProcesses() const
+{
+    const qint64 root = pid();
+    if (root <= 0)
+        return {};
+    QMultiHash<qint64, qint64> children;
+    const QStringList entries = QDir(QStringLiteral("/proc")).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+    for (const QString& entry : entries) {
+        bool isPid = false;
+        const qint64 p = entry.toLongLong(&isPid);
+        if (!isPid)
+            continue;
+        QFile stat(QStringLiteral("/proc/%1/stat").arg(p));
+        if (!stat.open(QIODevice::ReadOnly))
+            continue;
+        // "pid (comm) state ppid ...": the name may hold spaces and parentheses, so read after the last ')'.
+        const QByteArray line = stat.readAll();
+        const QList<QByteArray> fields = line.mid(line.lastIndexOf(')') + 2).split(' ');
+        if (fields.size() > 1)
+            children.insert(fields.at(1).toLongLong(), p);
+    }
+    QList<qint64> found;
+    QList<qint64> queue{root};
+    while (!queue.isEmpty()) {
+        for (qint64 child : children.values(queue.takeFirst())) {
+            found.append(child);
+            queue.append(child);
+        }
+    }
+    return found;
+}
+
 bool LoopbackSshd::isRunning() const
 {
     return m_process && m_process->state() == QProcess::Running;
@@ -286,6 +318,21 @@ QStringList LoopbackSshd::opensshArgs(const QString& keyFile, const QString& cer
         a << QStringLiteral("-o") << QStringLiteral("CertificateFile=") + certFile;
     a << QStringLiteral("root@") + host();
     return a;
+}
+
+FrozenConnections::FrozenConnections(const LoopbackSshd& sshd)
+    : m_pids(sshd.connectionProcesses())
+{
+    for (qint64 p : m_pids)
+        ::kill(pid_t(p), SIGSTOP);
+}
+
+FrozenConnections::~FrozenConnections()
+{
+    for (qint64 p : m_pids) {
+        ::kill(pid_t(p), SIGCONT);
+        ::kill(pid_t(p), SIGKILL);
+    }
 }
 
 } // namespace fluid::test

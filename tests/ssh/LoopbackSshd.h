@@ -76,6 +76,10 @@ public:
     const ssh::Certificate& hostCertificate() const { return m_hostCert; }
     const Options& options() const { return m_options; }
 
+    /// The processes serving this server's connections: everything below the listener (the per-connection
+    /// sshd processes, and the shells and commands they run), read from /proc.
+    QList<qint64> connectionProcesses() const;
+
     /// The endpoint a SandboxShell needs to reach this server, pinning its host key.
     ssh::SandboxEndpoint endpoint(const QString& sandboxId = {}) const;
 
@@ -94,6 +98,21 @@ private:
     ssh::KeyPair m_hostKey;
     ssh::Certificate m_hostCert;
     std::unique_ptr<QProcess> m_process;
+};
+
+/// Makes a server silently dead to the connections it has: SIGSTOPs its connectionProcesses(), so they
+/// neither answer nor close (no FIN, no RST), while the listener still takes new connections. Destroying it
+/// continues and kills exactly the processes it stopped. Lives on the test's thread.
+class FrozenConnections {
+public:
+    explicit FrozenConnections(const LoopbackSshd& sshd);
+    ~FrozenConnections();
+    FrozenConnections(const FrozenConnections&) = delete;
+    FrozenConnections& operator=(const FrozenConnections&) = delete;
+    int count() const { return int(m_pids.size()); }
+
+private:
+    QList<qint64> m_pids;
 };
 
 } // namespace fluid::test
