@@ -23,19 +23,34 @@ namespace fluid::virt {
 using model::Sandbox;
 using model::SandboxState;
 
-QString hostFileName(const QString& sandboxName, const QString& what)
+QString hostFileName(const QString& storeId, const QString& sandboxName, const QString& what)
 {
-    return domainNameFor(sandboxName) + QLatin1Char('.') + what;
+    return domainNameFor(storeId + QLatin1Char('-') + sandboxName) + QLatin1Char('.') + what;
+}
+
+QString createLeaseName(const QString& sandboxId)
+{
+    return QStringLiteral("create:") + sandboxId;
 }
 
 namespace {
 
-QString ownerOfHostFile(const QString& fileName)
+/// The sandbox a host file is named for when its name starts with `prefix` ("fluid-" or "fluid-<store id>-"),
+/// else an empty string.
+QString sandboxOfHostFile(const QString& fileName, const QString& prefix)
 {
-    if (!fileName.startsWith(QLatin1String(kDomainPrefix)))
+    if (!fileName.startsWith(prefix))
         return {};
-    const qsizetype dot = fileName.indexOf(QLatin1Char('.'));
-    return dot < 0 ? QString() : sandboxNameFromDomain(fileName.left(dot));
+    const qsizetype dot = fileName.indexOf(QLatin1Char('.'), prefix.size());
+    const QString name = dot < 0 ? QString() : fileName.mid(prefix.size(), dot - prefix.size());
+    return validateSandboxName(name) ? name : QString();
+}
+
+/// The domain is this sandbox's: its mark names the row, and this store or (made before marks named a
+/// store) no store.
+bool owns(const DomainMark& mark, const Sandbox& row, const QString& storeId)
+{
+    return mark.sandboxId == row.id && (mark.storeId == storeId || mark.storeId.isEmpty());
 }
 
 Result<void> validateSnapshotName(const QString& name)
@@ -140,28 +155,39 @@ Result<QString> SandboxManager::storeHostFile(const QString& pool, const QString
     return path;
 }
 
-Result<QHash<QString, QStringList>> SandboxManager::hostFiles()
+Result<QString> SandboxManager::storeId()
 {
-    QHash<QString, QStringList> owned;
-    auto pools = m_hv.pools();
-    if (!pools)
-        return pools.error();
-    for (const QString& pool : *pools) {
-        auto vols = m_hv.volumes(pool);
-        if (!vols)
-            return vols.error();
-        for (const VolumeInfo& v : *vols) {
-            if (const QString owner = ownerOfHostFile(v.name); !owner.isEmpty())
-                owned[owner] << v.path;
-        }
+    if (m_storeId.isEmpty()) {
+        auto id = store::storeId(m_db);
+        if (!id)
+            return id.error();
+        m_storeId = *id;
     }
+    return m_storeId;
+}
+
+Result<SandboxManager::HostFiles> SandboxManager::hostFiles(const QString& storeId)
+{
+    HostFiles files;
+    const QString marked = QLatin1String(kDomainPrefix) + storeId + QLatin1Char('-');
+    const QString legacy = QLatin1String(kDomainPrefix);
+    auto add = [&](const QString& fileName, const QString& path) {
+        if (const QString name = sandboxOfHostFile(fileName, marked); !name.isEmpty())
+            files.marked[name] << path;
+        else if (const QString old = sandboxOfHostFile(fileName, legacy); !old.isEmpty())
+            files.legacy[old] << path;
+    };
+    // Only Fluid's own pool: a fluid- name in any other pool is someone else's.
+    auto vols = m_hv.volumes(m_options.poolName);
+    if (!vols && vols.error().code != ErrorCode::NotFound)
+        return vols.error();
+    for (const VolumeInfo& v : vols ? *vols : QList<VolumeInfo>())
+        add(v.name, v.path);
     if (!m_options.localFileDir.isEmpty()) {
-        for (const QString& f : QDir(m_options.localFileDir).entryList(QDir::Files)) {
-            if (const QString owner = ownerOfHostFile(f); !owner.isEmpty())
-                owned[owner] << m_options.localFileDir + QLatin1Char('/') + f;
-        }
+        for (const QString& f : QDir(m_options.localFileDir).entryList(QDir::Files))
+            add(f, m_options.localFileDir + QLatin1Char('/') + f);
     }
-    return owned;
+    return files;
 }
 
 Result<void> SandboxManager::removeHostFile(const QString& path)
@@ -258,15 +284,26 @@ Result<Sandbox> SandboxManager::destroy(const QString& sandboxId, const model::A
     auto row = loadLive(sandboxId);
     if (!row)
         return row.error();
-    if (auto r = m_hv.destroyDomain(row->domainName); !r && r.error().code != ErrorCode::NotFound)
-        return r.error();
-    if (auto r = m_hv.undefineDomain(row->domainName); !r)
-        return r.error();
-    auto files = hostFiles();
+    auto mine = storeId();
+    if (!mine)
+        return mine.error();
+    auto mark = m_hv.domainMark(row->domainName);
+    if (!mark && mark.error().code != ErrorCode::NotFound)
+        return mark.error();
+    const bool ours = mark && owns(*mark, *row, *mine);
+    if (ours) {
+        if (auto r = m_hv.destroyDomain(row->domainName); !r && r.error().code != ErrorCode::NotFound)
+            return r.error();
+        if (auto r = m_hv.undefineDomain(row->domainName); !r)
+            return r.error();
+    }
+    auto files = hostFiles(*mine);
     if (!files)
         return files.error();
-    const QStringList mine = files->value(row->name);
-    for (const QString& path : mine) {
+    QStringList removed = files->marked.value(row->name);
+    if (ours)
+        removed << files->legacy.value(row->name);
+    for (const QString& path : std::as_const(removed)) {
         if (auto r = removeHostFile(path); !r)
             return r.error();
     }
@@ -275,8 +312,12 @@ Result<Sandbox> SandboxManager::destroy(const QString& sandboxId, const model::A
     row->updatedAt = m_clock.now();
     if (auto r = store::SandboxRepository(m_db).update(*row); !r)
         return r.error();
+    QJsonObject data{{QStringLiteral("removed"), QJsonArray::fromStringList(removed)}};
+    if (mark && !ours)
+        data.insert(QStringLiteral("left"),
+                    QStringLiteral("domain %1 is not this sandbox's: left alone").arg(row->domainName));
     audit(actor, QStringLiteral("sandbox.destroy"), QStringLiteral("Destroyed %1").arg(row->name), row->id,
-          QJsonObject{{QStringLiteral("removed"), QJsonArray::fromStringList(mine)}});
+          data);
     return row;
 }
 
@@ -350,81 +391,185 @@ Result<void> SandboxManager::deleteSnapshot(const QString& sandboxId, const QStr
 
 Result<ReconcileReport> SandboxManager::reconcile(const QString& hostId)
 {
-    ReconcileReport report;
-    auto rows = store::liveSandboxes(m_db, hostId);
-    if (!rows)
-        return rows.error();
+    QString heldBy;
+    auto lease = store::Lease::acquire(m_db, QStringLiteral("reconcile:") + hostId, m_options.leaseTtlMs,
+                                       m_clock, &heldBy);
+    if (!lease)
+        return lease.error();
+    if (!*lease)
+        return makeError(ErrorCode::Unavailable,
+                         QStringLiteral("Another Fluid is cleaning up this host right now; try again when it "
+                                        "is done"),
+                         QStringLiteral("held by %1").arg(heldBy));
+    auto mine = storeId();
+    if (!mine)
+        return mine.error();
+    // What is on the host first, then the rows: a create elsewhere inserts its row before it makes anything,
+    // so whatever is listed here has its row in what is read next.
     auto domains = m_hv.domains();
     if (!domains)
         return domains.error();
-    QHash<QString, DomainState> domainStates;
-    for (const DomainSummary& d : *domains)
-        domainStates.insert(d.name, d.state);
-
-    // Rows first: a create that died mid-way, and sandboxes whose domain is gone.
-    QSet<QString> keep;
-    for (Sandbox row : *rows) {
-        if (row.state == SandboxState::Creating) {
-            Created leftover;
-            leftover.row = row;
-            leftover.rowInserted = true;
-            leftover.defined = leftover.started = domainStates.contains(row.domainName);
-            if (auto r = rollback(leftover); !r)
-                report.problems << r.error().toString();
-            report.updatedRows << QStringLiteral("%1: unfinished create removed").arg(row.name);
-            audit(model::Actor::system(), QStringLiteral("reconcile.create"),
-                  QStringLiteral("Removed %1, left half-created by an earlier run").arg(row.name), row.id);
-            continue;
-        }
-        if (!domainStates.contains(row.domainName)) {
-            row.state = SandboxState::Destroyed;
-            row.error = QStringLiteral("its domain disappeared from the host");
-            row.updatedAt = m_clock.now();
-            if (auto r = store::SandboxRepository(m_db).update(row); !r)
-                report.problems << r.error().toString();
-            report.updatedRows << QStringLiteral("%1: domain gone, marked destroyed").arg(row.name);
-            audit(model::Actor::system(), QStringLiteral("reconcile.missing"),
-                  QStringLiteral("%1's domain is gone from the host: marked destroyed").arg(row.name),
-                  row.id);
-            continue;
-        }
-        keep.insert(row.name);
-        const DomainState actual = domainStates.value(row.domainName);
-        const SandboxState state =
-            actual == DomainState::ShutOff ? SandboxState::Stopped : SandboxState::Running;
-        if (state != row.state) {
-            row.state = state;
-            row.updatedAt = m_clock.now();
-            if (auto r = store::SandboxRepository(m_db).update(row); !r)
-                report.problems << r.error().toString();
-            report.updatedRows << QStringLiteral("%1: now %2").arg(row.name, model::enumName(state));
-        }
-    }
-
-    // Then Fluid-named things nobody owns.
-    for (auto it = domainStates.cbegin(); it != domainStates.cend(); ++it) {
-        const QString owner = sandboxNameFromDomain(it.key());
-        if (owner.isEmpty() || keep.contains(owner))
-            continue;
-        if (auto r = m_hv.destroyDomain(it.key()); !r && r.error().code != ErrorCode::NotFound)
-            report.problems << r.error().toString();
-        if (auto r = m_hv.undefineDomain(it.key()); !r) {
-            report.problems << r.error().toString();
-            continue;
-        }
-        report.removedDomains << it.key();
-        audit(model::Actor::system(), QStringLiteral("reconcile.domain"),
-              QStringLiteral("Removed domain %1 that no sandbox owns").arg(it.key()), QString());
-    }
-    auto files = hostFiles();
+    auto files = hostFiles(*mine);
     if (!files)
         return files.error();
-    QStringList orphanFiles;
-    for (auto it = files->cbegin(); it != files->cend(); ++it) {
-        if (!keep.contains(it.key()))
-            orphanFiles << it.value();
+    auto rows = store::liveSandboxes(m_db, hostId);
+    if (!rows)
+        return rows.error();
+    QHash<QString, DomainSummary> byName;
+    for (const DomainSummary& d : std::as_const(*domains))
+        byName.insert(d.name, d);
+
+    ReconcileReport report;
+    QSet<QString> handledIds;
+    QSet<QString> handledNames;
+    for (const Sandbox& row : std::as_const(*rows)) {
+        if (auto kept = (*lease)->keepAlive(); !kept)
+            return kept.error();
+        handledIds.insert(row.id);
+        reconcileRow(row, byName, *files, *mine, report, handledNames);
     }
-    for (const QString& path : std::as_const(orphanFiles)) {
+    removeOrphanDomains(*domains, handledIds, *mine, report);
+    if (auto kept = (*lease)->keepAlive(); !kept)
+        return kept.error();
+    removeOrphanFiles(*files, handledNames, report);
+    return report;
+}
+
+void SandboxManager::reconcileRow(Sandbox row, const QHash<QString, DomainSummary>& domains,
+                                  const HostFiles& files, const QString& storeId, ReconcileReport& report,
+                                  QSet<QString>& handledNames)
+{
+    if (row.state == SandboxState::Creating) {
+        reconcileCreate(row, files, storeId, report, handledNames);
+        return;
+    }
+    const auto domain = domains.constFind(row.domainName);
+    if (domain == domains.cend() || !owns(domain->mark, row, storeId)) {
+        // Gone, or a domain of that name that is not this sandbox's: the row ends, the domain is left be.
+        const bool gone = domain == domains.cend();
+        row.state = SandboxState::Destroyed;
+        row.error =
+            gone ? QStringLiteral("its domain disappeared from the host")
+                 : QStringLiteral("the domain %1 on the host is not this sandbox's").arg(row.domainName);
+        row.updatedAt = m_clock.now();
+        if (auto r = store::SandboxRepository(m_db).update(row); !r)
+            report.problems << r.error().toString();
+        report.updatedRows << QStringLiteral("%1: %2, marked destroyed").arg(row.name, row.error);
+        if (!gone)
+            report.leftAlone << QStringLiteral("%1: not this sandbox's domain").arg(row.domainName);
+        audit(model::Actor::system(), QStringLiteral("reconcile.missing"),
+              QStringLiteral("%1: %2; marked destroyed").arg(row.name, row.error), row.id);
+        return;
+    }
+    handledNames.insert(row.name);
+    if (domain->mark.storeId.isEmpty()) {
+        // Made before marks named a store: this store's row names it, so it is this store's.
+        DomainMark mark = domain->mark;
+        mark.storeId = storeId;
+        if (auto r = m_hv.setDomainMark(row.domainName, mark); !r) {
+            report.problems << r.error().toString();
+        } else {
+            report.updatedRows << QStringLiteral("%1: marked as this store's").arg(row.name);
+            audit(model::Actor::system(), QStringLiteral("reconcile.adopt"),
+                  QStringLiteral("Marked %1's domain as this store's").arg(row.name), row.id);
+        }
+    }
+    const SandboxState state =
+        domain->state == DomainState::ShutOff ? SandboxState::Stopped : SandboxState::Running;
+    if (state != row.state) {
+        row.state = state;
+        row.updatedAt = m_clock.now();
+        if (auto r = store::SandboxRepository(m_db).update(row); !r)
+            report.problems << r.error().toString();
+        report.updatedRows << QStringLiteral("%1: now %2").arg(row.name, model::enumName(state));
+    }
+}
+
+void SandboxManager::reconcileCreate(const Sandbox& row, const HostFiles& files, const QString& storeId,
+                                     ReconcileReport& report, QSet<QString>& handledNames)
+{
+    QString heldBy;
+    auto lease = store::Lease::acquire(m_db, createLeaseName(row.id), m_options.leaseTtlMs, m_clock, &heldBy);
+    if (!lease || !*lease) {
+        handledNames.insert(row.name);
+        if (!lease)
+            report.problems << lease.error().toString();
+        else
+            report.leftAlone << QStringLiteral("%1: being created by %2").arg(row.name, heldBy);
+        return;
+    }
+    // The create may have finished or rolled back between the listing and the lease.
+    auto current = store::SandboxRepository(m_db).get(row.id);
+    if (!current || current->state != SandboxState::Creating) {
+        handledNames.insert(row.name);
+        if (!current && current.error().code != ErrorCode::NotFound)
+            report.problems << current.error().toString();
+        return;
+    }
+    auto mark = m_hv.domainMark(row.domainName);
+    if (!mark && mark.error().code != ErrorCode::NotFound) {
+        handledNames.insert(row.name);
+        report.problems << mark.error().toString();
+        return;
+    }
+    Created leftover;
+    leftover.row = *current;
+    leftover.rowInserted = true;
+    leftover.defined = leftover.started = mark && owns(*mark, row, storeId);
+    leftover.hostFiles = files.marked.value(row.name);
+    if (leftover.defined)
+        leftover.hostFiles << files.legacy.value(row.name);
+    leftover.lease.emplace(std::move(**lease));
+    handledNames.insert(row.name);
+    if (auto r = rollback(leftover); !r) {
+        report.problems << r.error().toString();
+        return;
+    }
+    if (leftover.defined)
+        report.removedDomains << row.domainName;
+    report.removedVolumes << leftover.hostFiles;
+    report.updatedRows << QStringLiteral("%1: unfinished create removed").arg(row.name);
+    audit(model::Actor::system(), QStringLiteral("reconcile.create"),
+          QStringLiteral("Removed %1, left half-created by a create that stopped").arg(row.name), row.id);
+}
+
+void SandboxManager::removeOrphanDomains(const QList<DomainSummary>& domains, const QSet<QString>& handledIds,
+                                         const QString& storeId, ReconcileReport& report)
+{
+    for (const DomainSummary& d : domains) {
+        // Only this store's mark counts: unmarked domains, and other stores', are never Fluid's to remove.
+        if (d.mark.storeId != storeId || !d.mark.isSandbox() || handledIds.contains(d.mark.sandboxId))
+            continue;
+        // A live row of another host of this store (the same libvirt under two names) still owns it.
+        auto row = store::SandboxRepository(m_db).get(d.mark.sandboxId);
+        if (row && row->state != SandboxState::Destroyed)
+            continue;
+        if (!row && row.error().code != ErrorCode::NotFound) {
+            report.problems << row.error().toString();
+            continue;
+        }
+        if (auto r = m_hv.destroyDomain(d.name); !r && r.error().code != ErrorCode::NotFound)
+            report.problems << r.error().toString();
+        if (auto r = m_hv.undefineDomain(d.name); !r) {
+            report.problems << r.error().toString();
+            continue;
+        }
+        report.removedDomains << d.name;
+        audit(model::Actor::system(), QStringLiteral("reconcile.domain"),
+              QStringLiteral("Removed domain %1 that no sandbox owns").arg(d.name), QString());
+    }
+}
+
+void SandboxManager::removeOrphanFiles(const HostFiles& files, const QSet<QString>& handledNames,
+                                       ReconcileReport& report)
+{
+    // Files named the old way are never swept: without a domain to vouch for them, they could be anyone's.
+    QStringList orphans;
+    for (auto it = files.marked.cbegin(); it != files.marked.cend(); ++it) {
+        if (!handledNames.contains(it.key()))
+            orphans << it.value();
+    }
+    for (const QString& path : std::as_const(orphans)) {
         if (auto r = removeHostFile(path); !r) {
             report.problems << r.error().toString();
             continue;
@@ -433,7 +578,6 @@ Result<ReconcileReport> SandboxManager::reconcile(const QString& hostId)
         audit(model::Actor::system(), QStringLiteral("reconcile.volume"),
               QStringLiteral("Removed %1 that no sandbox owns").arg(path), QString());
     }
-    return report;
 }
 
 Result<void> SandboxManager::applyDomainEvent(const QString& domainName, DomainState state)
