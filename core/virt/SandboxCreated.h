@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// What SandboxManager's create and its rollback share (SandboxManager.cpp, SandboxCreate.cpp); not a public
-// header.
+// What SandboxManager's create, its rollback and reconcile share (SandboxManager.cpp, SandboxCreate.cpp,
+// SandboxReconcile.cpp); not a public header.
 
 #include "DomainXml.h"
 #include "SandboxManager.h"
@@ -14,6 +14,10 @@ namespace fluid::virt {
 /// id; in Fluid's own pool or folder, only that store removes it. Names have no dots, so the first dot ends
 /// the name.
 QString hostFileName(const QString& storeId, const QString& sandboxName, const QString& what);
+
+/// The domain is this sandbox's: its mark names the row, and this store or (made before marks named a store)
+/// no store.
+bool ownsDomain(const DomainMark& mark, const model::Sandbox& row, const QString& storeId);
 
 /// The lease a create holds on its row while it works ("create:<sandbox id>").
 QString createLeaseName(const QString& sandboxId);
