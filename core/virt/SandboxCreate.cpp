@@ -473,14 +473,14 @@ Result<void> SandboxManager::keepLease(Created& made, bool now)
 {
     if (!made.lease)
         return {};
-    if (auto r = now ? made.lease->renew() : made.lease->keepAlive(); !r)
-        return makeError(
-            r.error().code,
-            QStringLiteral("Creating %1 stopped: its claim in the store ran out and another Fluid "
-                           "took it over to clean up")
-                .arg(made.row.name),
-            r.error().toString());
-    return {};
+    auto r = now ? made.lease->renew() : made.lease->keepAlive();
+    if (!r && r.error().code == ErrorCode::Refused)
+        return makeError(ErrorCode::Refused,
+                         QStringLiteral("Creating %1 stopped: its claim in the store ran out and another "
+                                        "Fluid took it over to clean up")
+                             .arg(made.row.name),
+                         r.error().toString());
+    return r;
 }
 
 Result<QString> SandboxManager::waitForAddress(const CreatePlan& plan, Created& made,

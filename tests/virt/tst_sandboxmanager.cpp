@@ -752,6 +752,49 @@ private Q_SLOTS:
         verifyNothingLeft();
     }
 
+    /// A create whose lease ran out and was taken over (it hung longer than a term) stops at its next renewal
+    /// and rolls back, instead of going on beside the reconcile that took it.
+    void createStopsOnceItsLeaseIsTakenOver()
+    {
+        CancelToken cancel;
+        std::optional<Result<model::Sandbox>> created;
+        const store::DatabaseOptions dbOptions = m_db->options();
+        // The creating process's clock lags an hour behind: every term it writes has ended for the others.
+        ManualClock lagging(QDateTime::currentDateTimeUtc().addSecs(-3600));
+        ManagerOptions o = options();
+        o.leaseTtlMs = 1000;
+        std::unique_ptr<QThread> worker(QThread::create([&] {
+            auto db = store::Database::open(dbOptions);
+            auto hv = LibvirtHypervisor::connect(QStringLiteral("test:///default"));
+            if (!db || !hv)
+                return;
+            SandboxManager manager(**hv, **db, o, lagging);
+            CreateOptions c = createOptions(QStringLiteral("hung"));
+            c.waitReady = true;
+            c.readyTimeoutS = 60;
+            created = manager.createWithinLimits(c, {}, cancel);
+        }));
+        worker->start();
+        QTRY_VERIFY_WITH_TIMEOUT(domainExists(QStringLiteral("fluid-hung")), 10000);
+        const model::Sandbox row =
+            must(store::liveSandboxNamed(*m_db, m_hostId, QStringLiteral("hung"))).value();
+        const qint64 now = QDateTime::currentMSecsSinceEpoch();
+        QCOMPARE(must(store::acquireLease(*m_db, QStringLiteral("create:") + row.id,
+                                          QStringLiteral("reconciler"), now, now + 60000)),
+                 QStringLiteral("reconciler"));
+        lagging.advance(o.leaseTtlMs);
+        const bool finished = worker->wait(30000);
+        if (!finished)
+            cancel.cancel();
+        QVERIFY(finished || worker->wait(30000));
+        QVERIFY(created.has_value());
+        QCOMPARE(created->error().code, ErrorCode::Refused);
+        QVERIFY2(created->error().message.contains(QLatin1String("took it over")),
+                 qPrintable(created->error().message));
+        must(store::releaseLease(*m_db, QStringLiteral("create:") + row.id, QStringLiteral("reconciler")));
+        verifyNothingLeft();
+    }
+
     /// One whose lease ran out (its process died) is rolled back, with what it made: its marked domain and
     /// its volume.
     void reconcileRollsBackACreateWhoseLeaseRanOut()
