@@ -257,6 +257,8 @@ int reconcile(const HostContext& c)
         out() << "removed volume " << v << "\n";
     for (const QString& r : report->updatedRows)
         out() << "updated " << r << "\n";
+    for (const QString& l : report->leftAlone)
+        out() << "left alone " << l << "\n";
     for (const QString& e : report->problems)
         err() << "problem: " << e << "\n";
     return report->problems.isEmpty() ? Ok : Failed;

@@ -144,6 +144,23 @@ const QList<Migration>& migrations()
                  "UPDATE messages SET content = json_build_array(json_build_object('type', 'text', "
                  "'text', content))::text"),
          }},
+        {6,
+         QStringLiteral("the store's id (the ownership mark on what Fluid makes on a host), leases"),
+         {
+             QStringLiteral("CREATE TABLE store_identity (id TEXT PRIMARY KEY, created_at BIGINT NOT NULL)"),
+             QStringLiteral("CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at "
+                            "BIGINT NOT NULL)"),
+         },
+         // Made once, here: 16 random hex digits.
+         {
+             QStringLiteral("INSERT INTO store_identity (id, created_at) VALUES (lower(hex(randomblob(8))), "
+                            "CAST(strftime('%s', 'now') AS INTEGER) * 1000)"),
+         },
+         {
+             QStringLiteral("INSERT INTO store_identity (id, created_at) VALUES (substr(md5(random()::text "
+                            "|| clock_timestamp()::text), 1, 16), (extract(epoch FROM clock_timestamp()) * "
+                            "1000)::bigint)"),
+         }},
     };
     return list;
 }

@@ -23,6 +23,65 @@ Result<std::optional<T>> first(Result<QList<T>> rows)
 
 } // namespace
 
+Result<QString> storeId(Database& db)
+{
+    auto q = db.exec(QStringLiteral("SELECT id FROM store_identity"));
+    if (!q)
+        return q.error();
+    QStringList ids;
+    while (q->next())
+        ids << q->value(0).toString();
+    if (ids.size() != 1 || ids.first().isEmpty())
+        return makeError(ErrorCode::Database,
+                         QStringLiteral("The store %1 has %2 ids where it should have one; it was not "
+                                        "migrated by Fluid or was edited by hand")
+                             .arg(db.describe())
+                             .arg(ids.size()));
+    return ids.first();
+}
+
+Result<QString> acquireLease(Database& db, const QString& name, const QString& holder, qint64 nowMs,
+                             qint64 expiresAtMs)
+{
+    QString current;
+    auto done = db.transaction([&]() -> Result<void> {
+        auto taken = db.exec(
+            QStringLiteral(
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO "
+                "UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at WHERE "
+                "leases.expires_at <= ? OR leases.holder = excluded.holder"),
+            {name, holder, expiresAtMs, nowMs});
+        if (!taken)
+            return taken.error();
+        auto q = db.exec(QStringLiteral("SELECT holder FROM leases WHERE name = ?"), {name});
+        if (!q)
+            return q.error();
+        if (q->next())
+            current = q->value(0).toString();
+        return {};
+    });
+    if (!done)
+        return done.error();
+    return current;
+}
+
+Result<bool> renewLease(Database& db, const QString& name, const QString& holder, qint64 expiresAtMs)
+{
+    auto r = db.exec(QStringLiteral("UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ?"),
+                     {expiresAtMs, name, holder});
+    if (!r)
+        return r.error();
+    return r->numRowsAffected() == 1;
+}
+
+Result<void> releaseLease(Database& db, const QString& name, const QString& holder)
+{
+    auto r = db.exec(QStringLiteral("DELETE FROM leases WHERE name = ? AND holder = ?"), {name, holder});
+    if (!r)
+        return r.error();
+    return {};
+}
+
 Result<std::optional<Host>> hostNamed(Database& db, const QString& name)
 {
     return first(HostRepository(db).select(QStringLiteral("name = ?"), {name}));

@@ -11,6 +11,22 @@ namespace fluid::store {
 // The store's named queries: every question the layers above ask of the store beyond one row by id, each
 // written once, here. No SQL lives outside core/store. Each runs on the Database's thread.
 
+// ---- the store itself ----
+/// This store's id (16 hex digits), made once when the store reached schema version 6: the ownership mark
+/// on what Fluid makes on a host, so two stores on one host never take each other's sandboxes.
+Result<QString> storeId(Database& db);
+
+// ---- leases (Lease.h holds and renews them) ----
+/// Gives lease `name` to `holder` until `expiresAtMs` when nobody holds it, its holder's time ran out
+/// before `nowMs`, or `holder` has it already; one statement, atomic across processes. Returns who holds it
+/// afterwards.
+Result<QString> acquireLease(Database& db, const QString& name, const QString& holder, qint64 nowMs,
+                             qint64 expiresAtMs);
+/// Moves `holder`'s lease on to `expiresAtMs`; false when it is no longer theirs.
+Result<bool> renewLease(Database& db, const QString& name, const QString& holder, qint64 expiresAtMs);
+/// Ends `holder`'s lease (one that is no longer theirs is left alone).
+Result<void> releaseLease(Database& db, const QString& name, const QString& holder);
+
 // ---- hosts ----
 /// The host row with this name (names are unique).
 Result<std::optional<model::Host>> hostNamed(Database& db, const QString& name);

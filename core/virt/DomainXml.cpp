@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "DomainXml.h"
 
+#include "DomainMark.h"
+
 #include <QDomDocument>
 #include <QRandomGenerator>
 
@@ -337,7 +339,7 @@ Result<DerivedXml> deriveSandboxXml(const QString& sourceXml, const SandboxXmlSp
         root.insertBefore(sysinfo, os);
     }
 
-    // Fluid's mark: reconcile and the source list tell sandboxes apart by it.
+    // Fluid's mark: the source list tells sandboxes apart by it, reconcile and destroy their owner.
     QDomElement metadata = ensureChild(doc, root, QStringLiteral("metadata"));
     for (QDomElement old = metadata.firstChildElement(); !old.isNull();) {
         QDomElement next = old.nextSiblingElement();
@@ -345,16 +347,9 @@ Result<DerivedXml> deriveSandboxXml(const QString& sourceXml, const SandboxXmlSp
             metadata.removeChild(old);
         old = next;
     }
-    QDomElement mark =
-        doc.createElementNS(QLatin1String(kMetadataNamespace), QStringLiteral("fluid:sandbox"));
-    QDomElement id = doc.createElementNS(QLatin1String(kMetadataNamespace), QStringLiteral("fluid:id"));
-    id.appendChild(doc.createTextNode(spec.sandboxId));
-    mark.appendChild(id);
-    QDomElement source =
-        doc.createElementNS(QLatin1String(kMetadataNamespace), QStringLiteral("fluid:source"));
-    source.appendChild(doc.createTextNode(spec.sourceName));
-    mark.appendChild(source);
-    metadata.appendChild(mark);
+    QDomDocument mark;
+    mark.setContent(domainMarkXml({spec.sandboxId, spec.sourceName, spec.storeId}, true), true);
+    metadata.appendChild(doc.importNode(mark.documentElement(), true));
 
     out.xml = doc.toString(2);
     return out;

@@ -21,6 +21,7 @@ struct SandboxXmlSpec {
     QString domainName;
     QString sandboxId;
     QString sourceName;
+    QString storeId; ///< the store making it: its ownership mark
     /// New image for each writable disk of the source, by target (vda -> overlay path). Every writable
     /// disk must have one: a clone never writes to its source's disks.
     QMap<QString, QString> overlays;

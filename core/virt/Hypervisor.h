@@ -2,6 +2,7 @@
 #pragma once
 
 #include "base/Result.h"
+#include "DomainMark.h"
 #include "SourceDomain.h"
 
 #include <QDateTime>
@@ -41,6 +42,7 @@ struct DomainSummary {
     DomainState state = DomainState::Unknown;
     int vcpus = 0;
     qint64 memoryKib = 0;
+    DomainMark mark; ///< Fluid's mark from its metadata; empty on domains Fluid did not make
 };
 
 struct VolumeInfo {
@@ -80,7 +82,12 @@ public:
     virtual bool isLocal() const = 0;
     virtual Result<HostInfo> hostInfo(AcceleratorChoice choice = AcceleratorChoice::Auto) = 0;
 
+    /// Every domain with Fluid's mark (the persistent definition's, for a defined domain).
     virtual Result<QList<DomainSummary>> domains() = 0;
+    /// Fluid's mark of one domain (empty when it has none); NotFound when there is no such domain.
+    virtual Result<DomainMark> domainMark(const QString& name) = 0;
+    /// Replaces Fluid's mark of a domain, in its definition and, while it runs, live.
+    virtual Result<void> setDomainMark(const QString& name, const DomainMark& mark) = 0;
     virtual Result<QString> domainXml(const QString& name) = 0;
     virtual Result<DomainState> domainState(const QString& name) = 0;
     virtual Result<void> defineDomain(const QString& xml) = 0;

@@ -171,6 +171,24 @@ Result<qint64> localImageSize(const QString& path)
     return size;
 }
 
+/// Fluid's mark in a domain's metadata: the persistent definition's when it has one (what Fluid defines and
+/// marks), else the live one. No mark is not an error.
+Result<DomainMark> markOf(virDomainPtr d)
+{
+    const unsigned flags =
+        virDomainIsPersistent(d) == 1 ? VIR_DOMAIN_AFFECT_CONFIG : VIR_DOMAIN_AFFECT_CURRENT;
+    CString xml{virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, kMetadataNamespace, flags)};
+    if (!xml.p) {
+        if (lastErrorIs(VIR_ERR_NO_DOMAIN_METADATA)) {
+            virResetLastError();
+            return DomainMark();
+        }
+        return lastError(QStringLiteral("Cannot read Fluid's metadata of domain %1")
+                             .arg(QString::fromUtf8(virDomainGetName(d))));
+    }
+    return parseDomainMark(xml.text());
+}
+
 } // namespace
 
 QString acceleratorName(Accelerator a)
@@ -533,11 +551,47 @@ Result<QList<DomainSummary>> LibvirtHypervisor::domains()
             s.vcpus = di.nrVirtCpu;
             s.memoryKib = qint64(di.maxMem);
         }
+        auto mark = markOf(d.get());
+        if (!mark) {
+            // A domain undefined while listing has no metadata left to read: it is no longer listed.
+            if (mark.error().code == ErrorCode::NotFound)
+                continue;
+            for (int j = i + 1; j < n; ++j)
+                virDomainFree(list[j]);
+            free(list); // NOLINT(cppcoreguidelines-no-malloc)
+            return mark.error();
+        }
+        s.mark = *mark;
         out.append(s);
     }
     free(list); // NOLINT(cppcoreguidelines-no-malloc)
     virResetLastError();
     return out;
+}
+
+Result<DomainMark> LibvirtHypervisor::domainMark(const QString& name)
+{
+    auto d = m_impl->domain(name);
+    if (!d)
+        return d.error();
+    return markOf(d->get());
+}
+
+Result<void> LibvirtHypervisor::setDomainMark(const QString& name, const DomainMark& mark)
+{
+    auto d = m_impl->domain(name);
+    if (!d)
+        return d.error();
+    unsigned flags = 0;
+    if (virDomainIsPersistent(d->get()) == 1)
+        flags |= VIR_DOMAIN_AFFECT_CONFIG;
+    if (virDomainIsActive(d->get()) == 1)
+        flags |= VIR_DOMAIN_AFFECT_LIVE;
+    const QByteArray xml = domainMarkXml(mark, false).toUtf8();
+    if (virDomainSetMetadata(d->get(), VIR_DOMAIN_METADATA_ELEMENT, xml.constData(), "fluid",
+                             kMetadataNamespace, flags) < 0)
+        return lastError(QStringLiteral("Cannot mark domain %1 as Fluid's").arg(name));
+    return {};
 }
 
 Result<QString> LibvirtHypervisor::domainXml(const QString& name)

@@ -25,6 +25,8 @@ public:
     bool isLocal() const override;
     Result<HostInfo> hostInfo(AcceleratorChoice choice) override;
     Result<QList<DomainSummary>> domains() override;
+    Result<DomainMark> domainMark(const QString& name) override;
+    Result<void> setDomainMark(const QString& name, const DomainMark& mark) override;
     Result<QString> domainXml(const QString& name) override;
     Result<DomainState> domainState(const QString& name) override;
     Result<void> defineDomain(const QString& xml) override;

@@ -13,8 +13,8 @@ Result<void> validateSandboxName(const QString& name);
 /// "sbx-" and 8 random hex digits.
 QString generateSandboxName();
 
-/// The libvirt domain name of a sandbox: "fluid-<name>". Reconcile treats every domain and volume with
-/// this prefix as Fluid's own.
+/// The libvirt domain name of a sandbox: "fluid-<name>". The name alone makes nothing Fluid's: ownership is
+/// the mark in the domain's metadata (DomainMark.h).
 QString domainNameFor(const QString& sandboxName);
 inline constexpr char kDomainPrefix[] = "fluid-";
 

@@ -180,6 +180,8 @@ Result<void> SandboxManager::rollback(Created& made)
         if (auto r = store::SandboxRepository(m_db).remove(made.row.id); !r)
             problems << r.error().toString();
     }
+    if (made.lease)
+        made.lease->release();
     if (problems.isEmpty())
         return {};
     return makeError(ErrorCode::Unknown,
@@ -281,10 +283,14 @@ Result<Sandbox> SandboxManager::create(const CreatePlan& plan, const ProgressSin
     for (const auto& [stage, step] : steps) {
         if (cancel.isCancelled())
             return fail(cancelError());
+        if (auto kept = keepLease(made); !kept)
+            return fail(kept.error());
         report(progress, stage);
         if (auto r = (this->*step)(plan, made); !r)
             return fail(r.error());
     }
+    if (auto kept = keepLease(made); !kept)
+        return fail(kept.error());
     if (auto r = defineAndStart(plan, made, progress, cancel); !r)
         return fail(r.error());
     if (o.waitReady) {
@@ -296,7 +302,7 @@ Result<Sandbox> SandboxManager::create(const CreatePlan& plan, const ProgressSin
             return fail(ip.error());
         made.row.ip = *ip;
         report(progress, CreateStage::WaitSsh, QStringLiteral("waiting for SSH on %1").arg(*ip));
-        if (auto r = waitForSsh(plan, *ip, cancel); !r)
+        if (auto r = waitForSsh(plan, made, *ip, cancel); !r)
             return fail(r.error());
     }
     auto ready = markRunning(plan, made);
@@ -318,9 +324,25 @@ Result<void> SandboxManager::insertRow(const CreatePlan& plan, Created& made)
     made.row.vcpus = o.vcpus;
     made.row.accelerator = acceleratorName(plan.host.accelerator);
     made.row.createdAt = made.row.updatedAt = m_clock.now();
-    // The row comes first: if Fluid dies from here on, reconcile finds it in CREATING and cleans up.
-    if (auto r = store::SandboxRepository(m_db).insert(made.row); !r)
-        return r.error();
+    auto mine = storeId();
+    if (!mine)
+        return mine.error();
+    // The row comes first, with its lease: if Fluid dies from here on, the lease runs out and a reconcile
+    // finds the row in CREATING and cleans up; while this create renews the lease, reconciles leave it be.
+    auto inserted = m_db.transaction([&]() -> Result<void> {
+        auto lease = store::Lease::acquire(m_db, createLeaseName(made.row.id), m_options.leaseTtlMs, m_clock);
+        if (!lease)
+            return lease.error();
+        if (!*lease)
+            return makeError(ErrorCode::AlreadyExists,
+                             QStringLiteral("Another process claims the create of %1").arg(o.name));
+        made.lease.emplace(std::move(**lease));
+        return store::SandboxRepository(m_db).insert(made.row);
+    });
+    if (!inserted) {
+        made.lease.reset();
+        return inserted.error();
+    }
     made.rowInserted = true;
     audit(o.actor, QStringLiteral("sandbox.create.begin"),
           QStringLiteral("Creating %1 from %2 (%3 MiB, %4 vCPU, %5)")
@@ -333,6 +355,7 @@ Result<void> SandboxManager::insertRow(const CreatePlan& plan, Created& made)
     made.spec.domainName = made.row.domainName;
     made.spec.sandboxId = made.row.id;
     made.spec.sourceName = plan.source.name;
+    made.spec.storeId = *mine;
     made.spec.macAddress = randomMac();
     made.spec.networkName = m_options.network.name;
     if (plan.source.domainType == QLatin1String("kvm") || plan.source.domainType == QLatin1String("qemu"))
@@ -348,9 +371,10 @@ Result<void> SandboxManager::makeOverlays(const CreatePlan& plan, Created& made)
     if (auto r = m_hv.ensurePool(m_options.poolName, m_options.poolPath); !r)
         return r;
     for (const DiskInfo& disk : plan.source.writableDisks()) {
-        auto overlay = m_hv.createOverlay(m_options.poolName,
-                                          hostFileName(made.row.name, disk.target + QStringLiteral(".qcow2")),
-                                          disk.sourcePath, disk.format);
+        auto overlay = m_hv.createOverlay(
+            m_options.poolName,
+            hostFileName(made.spec.storeId, made.row.name, disk.target + QStringLiteral(".qcow2")),
+            disk.sourcePath, disk.format);
         if (!overlay)
             return overlay.error();
         made.hostFiles << overlay->path;
@@ -374,7 +398,8 @@ Result<void> SandboxManager::copyNvram(const CreatePlan& plan, Created& made)
     if (!nvram.open(QIODevice::ReadOnly))
         return makeError(ErrorCode::Io, QStringLiteral("Cannot read the NVRAM of %1").arg(plan.source.name),
                          nvram.errorString());
-    auto copy = storeHostFile(m_options.poolName, hostFileName(made.row.name, QStringLiteral("nvram.fd")),
+    auto copy = storeHostFile(m_options.poolName,
+                              hostFileName(made.spec.storeId, made.row.name, QStringLiteral("nvram.fd")),
                               nvram.readAll());
     if (!copy)
         return copy.error();
@@ -396,7 +421,8 @@ Result<void> SandboxManager::injectIdentity(const CreatePlan& plan, Created& mad
         auto seed = makeCloudInitSeed(name, *id);
         if (!seed)
             return seed.error();
-        auto path = storeHostFile(m_options.poolName, hostFileName(name, QStringLiteral("seed.iso")), *seed);
+        auto path = storeHostFile(m_options.poolName,
+                                  hostFileName(made.spec.storeId, name, QStringLiteral("seed.iso")), *seed);
         if (!path)
             return path.error();
         made.hostFiles << *path;
@@ -409,7 +435,7 @@ Result<void> SandboxManager::injectIdentity(const CreatePlan& plan, Created& mad
                                                          {QStringLiteral("host_cert"), id->hostCertificate},
                                                          {QStringLiteral("user_ca"), id->userCaPublicKey}};
     for (const auto& [entry, content] : files) {
-        auto path = storeHostFile(m_options.poolName, hostFileName(name, entry), content);
+        auto path = storeHostFile(m_options.poolName, hostFileName(made.spec.storeId, name, entry), content);
         if (!path)
             return path.error();
         made.hostFiles << *path;
@@ -443,7 +469,21 @@ Result<void> SandboxManager::defineAndStart(const CreatePlan& plan, Created& mad
     return {};
 }
 
-Result<QString> SandboxManager::waitForAddress(const CreatePlan& plan, const Created& made,
+Result<void> SandboxManager::keepLease(Created& made, bool now)
+{
+    if (!made.lease)
+        return {};
+    auto r = now ? made.lease->renew() : made.lease->keepAlive();
+    if (!r && r.error().code == ErrorCode::Refused)
+        return makeError(ErrorCode::Refused,
+                         QStringLiteral("Creating %1 stopped: its claim in the store ran out and another "
+                                        "Fluid took it over to clean up")
+                             .arg(made.row.name),
+                         r.error().toString());
+    return r;
+}
+
+Result<QString> SandboxManager::waitForAddress(const CreatePlan& plan, Created& made,
                                                const CancelToken& cancel)
 {
     QElapsedTimer timer;
@@ -463,10 +503,13 @@ Result<QString> SandboxManager::waitForAddress(const CreatePlan& plan, const Cre
         // No libvirt event exists for DHCP leases: ask again shortly.
         if (cancel.sleepFor(500))
             return cancelError();
+        if (auto kept = keepLease(made); !kept)
+            return kept.error();
     }
 }
 
-Result<void> SandboxManager::waitForSsh(const CreatePlan& plan, const QString& ip, const CancelToken& cancel)
+Result<void> SandboxManager::waitForSsh(const CreatePlan& plan, Created& made, const QString& ip,
+                                        const CancelToken& cancel)
 {
     QElapsedTimer timer;
     timer.start();
@@ -480,6 +523,8 @@ Result<void> SandboxManager::waitForSsh(const CreatePlan& plan, const QString& i
                                                      .arg(plan.options.readyTimeoutS));
         if (cancel.sleepFor(500))
             return cancelError();
+        if (auto kept = keepLease(made); !kept)
+            return kept.error();
     }
     return {};
 }
@@ -489,8 +534,16 @@ Result<Sandbox> SandboxManager::markRunning(const CreatePlan& plan, Created& mad
     const CreateOptions& o = plan.options;
     made.row.state = SandboxState::Running;
     made.row.updatedAt = m_clock.now();
-    if (auto r = store::SandboxRepository(m_db).update(made.row); !r)
-        return r.error();
+    // Only while the lease is still this create's: one taken over is being rolled back elsewhere.
+    auto marked = m_db.transaction([&]() -> Result<void> {
+        if (auto kept = keepLease(made, true); !kept)
+            return kept;
+        return store::SandboxRepository(m_db).update(made.row);
+    });
+    if (!marked)
+        return marked.error();
+    if (made.lease)
+        made.lease->release();
     audit(o.actor, QStringLiteral("sandbox.create"),
           QStringLiteral("Created %1 from %2%3")
               .arg(o.name, o.sourceDomain,

@@ -23,19 +23,32 @@ namespace fluid::virt {
 using model::Sandbox;
 using model::SandboxState;
 
-QString hostFileName(const QString& sandboxName, const QString& what)
+QString hostFileName(const QString& storeId, const QString& sandboxName, const QString& what)
 {
-    return domainNameFor(sandboxName) + QLatin1Char('.') + what;
+    return domainNameFor(storeId + QLatin1Char('-') + sandboxName) + QLatin1Char('.') + what;
+}
+
+QString createLeaseName(const QString& sandboxId)
+{
+    return QStringLiteral("create:") + sandboxId;
+}
+
+bool ownsDomain(const DomainMark& mark, const Sandbox& row, const QString& storeId)
+{
+    return mark.sandboxId == row.id && (mark.storeId == storeId || mark.storeId.isEmpty());
 }
 
 namespace {
 
-QString ownerOfHostFile(const QString& fileName)
+/// The sandbox a host file is named for when its name starts with `prefix` ("fluid-" or "fluid-<store id>-"),
+/// else an empty string.
+QString sandboxOfHostFile(const QString& fileName, const QString& prefix)
 {
-    if (!fileName.startsWith(QLatin1String(kDomainPrefix)))
+    if (!fileName.startsWith(prefix))
         return {};
-    const qsizetype dot = fileName.indexOf(QLatin1Char('.'));
-    return dot < 0 ? QString() : sandboxNameFromDomain(fileName.left(dot));
+    const qsizetype dot = fileName.indexOf(QLatin1Char('.'), prefix.size());
+    const QString name = dot < 0 ? QString() : fileName.mid(prefix.size(), dot - prefix.size());
+    return validateSandboxName(name) ? name : QString();
 }
 
 Result<void> validateSnapshotName(const QString& name)
@@ -140,28 +153,39 @@ Result<QString> SandboxManager::storeHostFile(const QString& pool, const QString
     return path;
 }
 
-Result<QHash<QString, QStringList>> SandboxManager::hostFiles()
+Result<QString> SandboxManager::storeId()
 {
-    QHash<QString, QStringList> owned;
-    auto pools = m_hv.pools();
-    if (!pools)
-        return pools.error();
-    for (const QString& pool : *pools) {
-        auto vols = m_hv.volumes(pool);
-        if (!vols)
-            return vols.error();
-        for (const VolumeInfo& v : *vols) {
-            if (const QString owner = ownerOfHostFile(v.name); !owner.isEmpty())
-                owned[owner] << v.path;
-        }
+    if (m_storeId.isEmpty()) {
+        auto id = store::storeId(m_db);
+        if (!id)
+            return id.error();
+        m_storeId = *id;
     }
+    return m_storeId;
+}
+
+Result<SandboxManager::HostFiles> SandboxManager::hostFiles(const QString& storeId)
+{
+    HostFiles files;
+    const QString marked = QLatin1String(kDomainPrefix) + storeId + QLatin1Char('-');
+    const QString legacy = QLatin1String(kDomainPrefix);
+    auto add = [&](const QString& fileName, const QString& path) {
+        if (const QString name = sandboxOfHostFile(fileName, marked); !name.isEmpty())
+            files.marked[name] << path;
+        else if (const QString old = sandboxOfHostFile(fileName, legacy); !old.isEmpty())
+            files.legacy[old] << path;
+    };
+    // Only Fluid's own pool: a fluid- name in any other pool is someone else's.
+    auto vols = m_hv.volumes(m_options.poolName);
+    if (!vols && vols.error().code != ErrorCode::NotFound)
+        return vols.error();
+    for (const VolumeInfo& v : vols ? *vols : QList<VolumeInfo>())
+        add(v.name, v.path);
     if (!m_options.localFileDir.isEmpty()) {
-        for (const QString& f : QDir(m_options.localFileDir).entryList(QDir::Files)) {
-            if (const QString owner = ownerOfHostFile(f); !owner.isEmpty())
-                owned[owner] << m_options.localFileDir + QLatin1Char('/') + f;
-        }
+        for (const QString& f : QDir(m_options.localFileDir).entryList(QDir::Files))
+            add(f, m_options.localFileDir + QLatin1Char('/') + f);
     }
-    return owned;
+    return files;
 }
 
 Result<void> SandboxManager::removeHostFile(const QString& path)
@@ -258,15 +282,26 @@ Result<Sandbox> SandboxManager::destroy(const QString& sandboxId, const model::A
     auto row = loadLive(sandboxId);
     if (!row)
         return row.error();
-    if (auto r = m_hv.destroyDomain(row->domainName); !r && r.error().code != ErrorCode::NotFound)
-        return r.error();
-    if (auto r = m_hv.undefineDomain(row->domainName); !r)
-        return r.error();
-    auto files = hostFiles();
+    auto mine = storeId();
+    if (!mine)
+        return mine.error();
+    auto mark = m_hv.domainMark(row->domainName);
+    if (!mark && mark.error().code != ErrorCode::NotFound)
+        return mark.error();
+    const bool ours = mark && ownsDomain(*mark, *row, *mine);
+    if (ours) {
+        if (auto r = m_hv.destroyDomain(row->domainName); !r && r.error().code != ErrorCode::NotFound)
+            return r.error();
+        if (auto r = m_hv.undefineDomain(row->domainName); !r)
+            return r.error();
+    }
+    auto files = hostFiles(*mine);
     if (!files)
         return files.error();
-    const QStringList mine = files->value(row->name);
-    for (const QString& path : mine) {
+    QStringList removed = files->marked.value(row->name);
+    if (ours)
+        removed << files->legacy.value(row->name);
+    for (const QString& path : std::as_const(removed)) {
         if (auto r = removeHostFile(path); !r)
             return r.error();
     }
@@ -275,8 +310,12 @@ Result<Sandbox> SandboxManager::destroy(const QString& sandboxId, const model::A
     row->updatedAt = m_clock.now();
     if (auto r = store::SandboxRepository(m_db).update(*row); !r)
         return r.error();
+    QJsonObject data{{QStringLiteral("removed"), QJsonArray::fromStringList(removed)}};
+    if (mark && !ours)
+        data.insert(QStringLiteral("left"),
+                    QStringLiteral("domain %1 is not this sandbox's: left alone").arg(row->domainName));
     audit(actor, QStringLiteral("sandbox.destroy"), QStringLiteral("Destroyed %1").arg(row->name), row->id,
-          QJsonObject{{QStringLiteral("removed"), QJsonArray::fromStringList(mine)}});
+          data);
     return row;
 }
 
@@ -346,94 +385,6 @@ Result<void> SandboxManager::deleteSnapshot(const QString& sandboxId, const QStr
     audit(actor, QStringLiteral("snapshot.delete"),
           QStringLiteral("Deleted snapshot %1 of %2").arg(snapshotName, row->name), row->id);
     return {};
-}
-
-Result<ReconcileReport> SandboxManager::reconcile(const QString& hostId)
-{
-    ReconcileReport report;
-    auto rows = store::liveSandboxes(m_db, hostId);
-    if (!rows)
-        return rows.error();
-    auto domains = m_hv.domains();
-    if (!domains)
-        return domains.error();
-    QHash<QString, DomainState> domainStates;
-    for (const DomainSummary& d : *domains)
-        domainStates.insert(d.name, d.state);
-
-    // Rows first: a create that died mid-way, and sandboxes whose domain is gone.
-    QSet<QString> keep;
-    for (Sandbox row : *rows) {
-        if (row.state == SandboxState::Creating) {
-            Created leftover;
-            leftover.row = row;
-            leftover.rowInserted = true;
-            leftover.defined = leftover.started = domainStates.contains(row.domainName);
-            if (auto r = rollback(leftover); !r)
-                report.problems << r.error().toString();
-            report.updatedRows << QStringLiteral("%1: unfinished create removed").arg(row.name);
-            audit(model::Actor::system(), QStringLiteral("reconcile.create"),
-                  QStringLiteral("Removed %1, left half-created by an earlier run").arg(row.name), row.id);
-            continue;
-        }
-        if (!domainStates.contains(row.domainName)) {
-            row.state = SandboxState::Destroyed;
-            row.error = QStringLiteral("its domain disappeared from the host");
-            row.updatedAt = m_clock.now();
-            if (auto r = store::SandboxRepository(m_db).update(row); !r)
-                report.problems << r.error().toString();
-            report.updatedRows << QStringLiteral("%1: domain gone, marked destroyed").arg(row.name);
-            audit(model::Actor::system(), QStringLiteral("reconcile.missing"),
-                  QStringLiteral("%1's domain is gone from the host: marked destroyed").arg(row.name),
-                  row.id);
-            continue;
-        }
-        keep.insert(row.name);
-        const DomainState actual = domainStates.value(row.domainName);
-        const SandboxState state =
-            actual == DomainState::ShutOff ? SandboxState::Stopped : SandboxState::Running;
-        if (state != row.state) {
-            row.state = state;
-            row.updatedAt = m_clock.now();
-            if (auto r = store::SandboxRepository(m_db).update(row); !r)
-                report.problems << r.error().toString();
-            report.updatedRows << QStringLiteral("%1: now %2").arg(row.name, model::enumName(state));
-        }
-    }
-
-    // Then Fluid-named things nobody owns.
-    for (auto it = domainStates.cbegin(); it != domainStates.cend(); ++it) {
-        const QString owner = sandboxNameFromDomain(it.key());
-        if (owner.isEmpty() || keep.contains(owner))
-            continue;
-        if (auto r = m_hv.destroyDomain(it.key()); !r && r.error().code != ErrorCode::NotFound)
-            report.problems << r.error().toString();
-        if (auto r = m_hv.undefineDomain(it.key()); !r) {
-            report.problems << r.error().toString();
-            continue;
-        }
-        report.removedDomains << it.key();
-        audit(model::Actor::system(), QStringLiteral("reconcile.domain"),
-              QStringLiteral("Removed domain %1 that no sandbox owns").arg(it.key()), QString());
-    }
-    auto files = hostFiles();
-    if (!files)
-        return files.error();
-    QStringList orphanFiles;
-    for (auto it = files->cbegin(); it != files->cend(); ++it) {
-        if (!keep.contains(it.key()))
-            orphanFiles << it.value();
-    }
-    for (const QString& path : std::as_const(orphanFiles)) {
-        if (auto r = removeHostFile(path); !r) {
-            report.problems << r.error().toString();
-            continue;
-        }
-        report.removedVolumes << path;
-        audit(model::Actor::system(), QStringLiteral("reconcile.volume"),
-              QStringLiteral("Removed %1 that no sandbox owns").arg(path), QString());
-    }
-    return report;
 }
 
 Result<void> SandboxManager::applyDomainEvent(const QString& domainName, DomainState state)

@@ -10,6 +10,7 @@
 #include "store/Database.h"
 
 #include <QFuture>
+#include <QSet>
 
 #include <functional>
 #include <optional>
@@ -92,6 +93,7 @@ struct ReconcileReport {
     QStringList removedDomains;
     QStringList removedVolumes;
     QStringList updatedRows;
+    QStringList leftAlone; ///< what is not this store's to touch now (a create running elsewhere, ...)
     QStringList problems;
 };
 
@@ -107,6 +109,9 @@ struct ManagerOptions {
     IdentityIssuer issueIdentity; ///< empty: no identity injected (sources that bring their own access)
     ReadinessProbe probe = sshBannerAnswers;
     int stopTimeoutS = 60;
+    /// How long a create's or a reconcile's claim in the store lasts unless renewed; they renew it as they
+    /// work, so only one that died (or hangs this long) is taken over.
+    qint64 leaseTtlMs = 2 * 60 * 1000;
 };
 
 /// Turns golden VMs into disposable sandboxes on one host and runs their lifecycle: create in two halves
@@ -152,7 +157,7 @@ public:
     /// libvirt reports the domain shut off.
     Result<model::Sandbox> stop(const QString& sandboxId, const model::Actor& actor);
     /// Powers off, removes the domain (with snapshot metadata and NVRAM), its overlays and identity files,
-    /// and marks the row DESTROYED.
+    /// and marks the row DESTROYED. A domain of that name without this sandbox's mark is left alone.
     Result<model::Sandbox> destroy(const QString& sandboxId, const model::Actor& actor);
 
     Result<model::Snapshot> snapshot(const QString& sandboxId, const QString& name, const model::Actor& actor,
@@ -164,8 +169,10 @@ public:
     Result<void> deleteSnapshot(const QString& sandboxId, const QString& snapshotName,
                                 const model::Actor& actor);
 
-    /// Fluid-named domains and volumes the store does not know, rows in CREATING (a create that died) and
-    /// rows whose domain is gone: cleaned up, stored and audited.
+    /// Cleans up after a crash, touching only what carries this store's mark: domains and volumes it made
+    /// that no live row owns, rows in CREATING whose create died (one still renewing its lease is left
+    /// alone), rows whose domain is gone. Sandboxes made before marks named a store are marked (adopted).
+    /// Stored and audited; one reconcile of a host at a time (Unavailable while another runs).
     Result<ReconcileReport> reconcile(const QString& hostId);
 
     /// Updates the row of the sandbox whose domain changed state (from libvirt's event stream).
@@ -173,6 +180,14 @@ public:
 
 private:
     struct Created;
+    /// This store's volumes and local files in Fluid's own pool and folder, by sandbox name: those named
+    /// with its id, and those named before names carried one ("fluid-<name>.<what>"), which are its own only
+    /// when the sandbox's domain is.
+    struct HostFiles {
+        QHash<QString, QStringList> marked;
+        QHash<QString, QStringList> legacy;
+    };
+    Result<QString> storeId();
     Result<model::Sandbox> loadLive(const QString& sandboxId);
     /// What the create would go beyond, as a person reads it (empty: within every limit).
     Result<QStringList> overLimits(const CreateOptions& options, const HostInfo& host);
@@ -184,14 +199,26 @@ private:
     Result<void> injectIdentity(const CreatePlan& plan, Created& made);
     Result<void> defineAndStart(const CreatePlan& plan, Created& made, const ProgressSink& progress,
                                 const CancelToken& cancel);
-    Result<QString> waitForAddress(const CreatePlan& plan, const Created& made, const CancelToken& cancel);
-    Result<void> waitForSsh(const CreatePlan& plan, const QString& ip, const CancelToken& cancel);
+    Result<QString> waitForAddress(const CreatePlan& plan, Created& made, const CancelToken& cancel);
+    Result<void> waitForSsh(const CreatePlan& plan, Created& made, const QString& ip,
+                            const CancelToken& cancel);
+    /// Renews the create's lease now and then (`now`: at once); an error once another process took it over.
+    Result<void> keepLease(Created& made, bool now = false);
     Result<model::Sandbox> markRunning(const CreatePlan& plan, Created& made);
     Result<void> rollback(Created& made);
     Result<QString> storeHostFile(const QString& pool, const QString& name, const QByteArray& content);
     Result<void> removeHostFile(const QString& path);
-    /// Every volume and local file named for a sandbox ("fluid-<name>.<what>"), by sandbox name.
-    Result<QHash<QString, QStringList>> hostFiles();
+    Result<HostFiles> hostFiles(const QString& storeId);
+    // The steps of reconcile().
+    void reconcileRow(model::Sandbox row, const QHash<QString, DomainSummary>& domains,
+                      const HostFiles& files, const QString& storeId, ReconcileReport& report,
+                      QSet<QString>& handledNames);
+    void reconcileCreate(const model::Sandbox& row, const HostFiles& files, const QString& storeId,
+                         ReconcileReport& report, QSet<QString>& handledNames);
+    void removeOrphanDomains(const QList<DomainSummary>& domains, const QSet<QString>& handledIds,
+                             const QString& storeId, ReconcileReport& report);
+    void removeOrphanFiles(const HostFiles& files, const QSet<QString>& handledNames,
+                           ReconcileReport& report);
     Result<void> waitForState(const QString& domain, DomainState wanted, int timeoutMs);
     void audit(const model::Actor& actor, const QString& kind, const QString& summary,
                const QString& sandboxId, const QJsonObject& data = {});
@@ -200,6 +227,7 @@ private:
     store::Database& m_db;
     ManagerOptions m_options;
     const Clock& m_clock;
+    QString m_storeId; ///< read once
 };
 
 } // namespace fluid::virt

@@ -43,6 +43,9 @@ std::shared_ptr<ssh::CertificateAuthority> makeCa()
 using test::Bed;
 using test::createOptions;
 
+/// The lease of killedCreateLeavesNoOrphan's child create.
+constexpr qint64 kChildLeaseTtlMs = 5000;
+
 } // namespace
 
 class TestE2eEngine : public QObject {
@@ -233,7 +236,9 @@ private Q_SLOTS:
         QVERIFY(child.waitForFinished(10000));
         QCOMPARE(rowsNamed(QStringLiteral("e2e-killed")), 1);
 
-        // The next start-up of Fluid reconciles.
+        // The next start-up of Fluid reconciles, once the dead create's lease has run out (before that, a
+        // reconcile cannot tell it from a create still at work).
+        QTest::qWait(int(kChildLeaseTtlMs) + 1000);
         virt::SandboxManager manager(*m_bed.hv, *m_db, m_bed.options());
         const virt::ReconcileReport report = must(manager.reconcile(m_hostId));
         QVERIFY2(report.problems.isEmpty(), qPrintable(report.problems.join(QLatin1Char('\n'))));
@@ -296,7 +301,10 @@ static int createChild()
         must(virt::LibvirtHypervisor::connect(bed.env.value(QStringLiteral("FLUID_TESTBED_LIBVIRT_URI"))));
     bed.ca = makeCa();
     auto db = must(store::Database::open(bed.dbOptions()));
-    virt::SandboxManager manager(*bed.hv, *db, bed.options());
+    // A short lease, so the test does not wait long for a killed create's lease to run out.
+    virt::ManagerOptions options = bed.options();
+    options.leaseTtlMs = kChildLeaseTtlMs;
+    virt::SandboxManager manager(*bed.hv, *db, options);
     auto r = manager.createWithinLimits(createOptions(qEnvironmentVariable("FLUID_E2E_CHILD_HOST"),
                                                       qEnvironmentVariable("FLUID_E2E_CHILD_GOLDEN"),
                                                       QStringLiteral("e2e-killed")));

@@ -7,16 +7,21 @@
 #include "base/Clock.h"
 #include "base/Worker.h"
 #include "store/AuditLog.h"
+#include "store/Lease.h"
 #include "store/Migrations.h"
 #include "store/Queries.h"
 #include "store/Repository.h"
 #include "store/StoreWorker.h"
 
 #include <QElapsedTimer>
+#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QSqlError>
 #include <QTest>
 #include <QThread>
+
+#include <atomic>
+#include <optional>
 
 using namespace fluid;
 using fluid::test::must;
@@ -99,9 +104,10 @@ private Q_SLOTS:
         must(db->migrate());
         QCOMPARE(must(db->schemaVersion()), Database::latestSchemaVersion());
         const QStringList tables = tableNames(*db);
-        for (const char* t : {"hosts", "source_vms", "sandboxes", "snapshots", "diffs", "commands",
-                              "agent_sessions", "messages", "tool_calls", "approvals", "playbooks",
-                              "playbook_tasks", "audit_events", "schema_migrations"})
+        for (const char* t :
+             {"hosts", "source_vms", "sandboxes", "snapshots", "diffs", "commands", "agent_sessions",
+              "messages", "tool_calls", "approvals", "playbooks", "playbook_tasks", "audit_events",
+              "schema_migrations", "store_identity", "leases"})
             QVERIFY2(tables.contains(QLatin1String(t)), t);
         // A second run is a no-op.
         must(db->migrate());
@@ -138,12 +144,18 @@ private Q_SLOTS:
                                "updated_at) VALUES ('s1', 'sbx-old', ?, 'fluid-sbx-old', 'stopped', 5, 6)"),
                 {host.id}));
             if (previous >= 2) {
-                // A message of the version whose content was plain text.
+                // A message as the previous version wrote it: plain text before version 5, JSON parts since.
                 must(db->exec(QStringLiteral("INSERT INTO agent_sessions (id, task, mode, state, created_at) "
                                              "VALUES ('a1', 'task', 'edit', 'finished', 1)")));
+                const QString content =
+                    previous < 5
+                        ? QStringLiteral("it's \"quoted\"\nand two lines")
+                        : QStringLiteral(
+                              "[{\"type\":\"text\",\"text\":\"it's \\\"quoted\\\"\\nand two lines\"}]");
                 must(db->exec(
                     QStringLiteral("INSERT INTO messages (id, session_id, seq, role, content, created_at) "
-                                   "VALUES ('m1', 'a1', 0, 'user', 'it''s \"quoted\"\nand two lines', 2)")));
+                                   "VALUES ('m1', 'a1', 0, 'user', ?, 2)"),
+                    {content}));
             }
             AuditLog audit(*db);
             must(audit.append(QStringLiteral("system"), QStringLiteral("host.add"),
@@ -172,6 +184,116 @@ private Q_SLOTS:
             at(2)};
         must(PlaybookRepository(*db).insert(p));
         QCOMPARE(must(PlaybookRepository(*db).get(p.id)).name, QStringLiteral("web"));
+    }
+
+    void storeIdIsMadeOnceAndDiffersPerStore()
+    {
+        const DatabaseOptions options = StoreTestEnv::fresh();
+        QString first;
+        {
+            auto db = must(Database::open(options));
+            must(db->migrate(5));
+            QVERIFY(!tableNames(*db).contains(QStringLiteral("store_identity")));
+            must(db->migrate());
+            first = must(storeId(*db));
+            QVERIFY2(QRegularExpression(QStringLiteral("^[0-9a-f]{16}$")).match(first).hasMatch(),
+                     qPrintable(first));
+        }
+        // The same on every later open and migrate.
+        auto again = must(Database::open(options));
+        must(again->migrate());
+        QCOMPARE(must(storeId(*again)), first);
+        // Another store has another.
+        auto other = freshDb();
+        QVERIFY(must(storeId(*other)) != first);
+    }
+
+    void leasesHaveOneLiveHolder()
+    {
+        auto db = freshDb();
+        const QString name = QStringLiteral("create:s1");
+        QCOMPARE(must(acquireLease(*db, name, QStringLiteral("a"), 1000, 2000)), QStringLiteral("a"));
+        // Held and live: another holder does not get it; the holder itself may take it again.
+        QCOMPARE(must(acquireLease(*db, name, QStringLiteral("b"), 1500, 2500)), QStringLiteral("a"));
+        QCOMPARE(must(acquireLease(*db, name, QStringLiteral("a"), 1500, 3000)), QStringLiteral("a"));
+        QCOMPARE(must(acquireLease(*db, name, QStringLiteral("b"), 2999, 4000)), QStringLiteral("a"));
+        QVERIFY(must(renewLease(*db, name, QStringLiteral("a"), 3500)));
+        QVERIFY(!must(renewLease(*db, name, QStringLiteral("b"), 9000)));
+        // Run out: the next holder takes it over, and the old one can no longer renew or release it.
+        QCOMPARE(must(acquireLease(*db, name, QStringLiteral("b"), 3500, 5000)), QStringLiteral("b"));
+        QVERIFY(!must(renewLease(*db, name, QStringLiteral("a"), 9000)));
+        must(releaseLease(*db, name, QStringLiteral("a")));
+        QCOMPARE(must(acquireLease(*db, name, QStringLiteral("c"), 4000, 6000)), QStringLiteral("b"));
+        // Released: free for anyone at once. Other names are independent.
+        must(releaseLease(*db, name, QStringLiteral("b")));
+        QCOMPARE(must(acquireLease(*db, name, QStringLiteral("c"), 4000, 6000)), QStringLiteral("c"));
+        QCOMPARE(must(acquireLease(*db, QStringLiteral("create:s2"), QStringLiteral("d"), 4000, 6000)),
+                 QStringLiteral("d"));
+    }
+
+    void leaseRenewsAndReleases()
+    {
+        auto db = freshDb();
+        ManualClock clock;
+        const QString name = QStringLiteral("reconcile:h1");
+        QString heldBy;
+        {
+            auto lease = must(Lease::acquire(*db, name, 1000, clock));
+            QVERIFY(lease.has_value());
+            QVERIFY(!must(Lease::acquire(*db, name, 1000, clock, &heldBy)).has_value());
+            QCOMPARE(heldBy, lease->holder());
+            // Renewed as it works, it outlives its first term.
+            for (int i = 0; i < 10; ++i) {
+                clock.advance(400);
+                must(lease->keepAlive());
+            }
+            QVERIFY(!must(Lease::acquire(*db, name, 1000, clock)).has_value());
+            // Not renewed, it runs out and is taken over; the old holder learns it on its next renewal.
+            clock.advance(1001);
+            auto next = must(Lease::acquire(*db, name, 1000, clock));
+            QVERIFY(next.has_value());
+            QCOMPARE(lease->renew().error().code, ErrorCode::Refused);
+            lease.reset();
+            // The old holder's release leaves the new holder's lease be.
+            QVERIFY(!must(Lease::acquire(*db, name, 1000, clock)).has_value());
+        }
+        // Released when it goes out of scope.
+        QVERIFY(must(Lease::acquire(*db, name, 1000, clock)).has_value());
+    }
+
+    /// Connections of their own (as processes have) asking at the same moment: one gets it.
+    void leaseAcquiredByOneOfManyAtOnce()
+    {
+        auto db = freshDb();
+        const DatabaseOptions options = db->options();
+        constexpr int kThreads = 6;
+        std::atomic<int> ready{0};
+        std::vector<std::optional<bool>> got(kThreads);
+        std::vector<std::unique_ptr<QThread>> threads;
+        for (int i = 0; i < kThreads; ++i) {
+            threads.emplace_back(QThread::create([&, i] {
+                auto mine = Database::open(options);
+                if (!mine)
+                    return;
+                ++ready;
+                while (ready.load() < kThreads) {
+                }
+                const QString holder = QStringLiteral("t%1").arg(i);
+                const qint64 now = QDateTime::currentMSecsSinceEpoch();
+                auto held = acquireLease(**mine, QStringLiteral("reconcile:h"), holder, now, now + 60000);
+                if (held)
+                    got[size_t(i)] = *held == holder;
+            }));
+            threads.back()->start();
+        }
+        for (auto& t : threads)
+            QVERIFY(t->wait(60000));
+        int winners = 0;
+        for (const auto& g : got) {
+            QVERIFY(g.has_value());
+            winners += *g ? 1 : 0;
+        }
+        QCOMPARE(winners, 1);
     }
 
     void refusesNewerSchema()

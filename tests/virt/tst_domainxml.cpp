@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Sandbox XML derived from fixture source XMLs (BIOS, UEFI + multi-disk, refused sources), and names.
+#include "virt/DomainMark.h"
 #include "virt/DomainXml.h"
 #include "virt/Names.h"
 
@@ -42,6 +43,7 @@ SandboxXmlSpec baseSpec()
     s.domainName = QStringLiteral("fluid-sbx-0001");
     s.sandboxId = QStringLiteral("id-1");
     s.sourceName = QStringLiteral("golden-web");
+    s.storeId = QStringLiteral("0123456789abcdef");
     s.overlays = {
         {QStringLiteral("vda"), QStringLiteral("/var/lib/libvirt/images/fluid-sbx-0001-vda.qcow2")}};
     s.macAddress = QStringLiteral("52:54:00:12:34:56");
@@ -173,6 +175,27 @@ private Q_SLOTS:
         auto reparsed = parseDomainXml(derived->xml);
         QVERIFY(reparsed.ok());
         QCOMPARE(reparsed->sandboxId, QStringLiteral("id-1"));
+        // The mark names the store that made it, in Fluid's namespace.
+        const QDomNodeList store = doc.documentElement().elementsByTagNameNS(
+            QLatin1String(kMetadataNamespace), QStringLiteral("store"));
+        QCOMPARE(store.count(), 1);
+        QCOMPARE(store.at(0).toElement().text(), QStringLiteral("0123456789abcdef"));
+    }
+
+    /// The mark as the domain XML carries it and as libvirt's metadata API hands it back (no prefix).
+    void marksReadBack()
+    {
+        const DomainMark mark{QStringLiteral("id-<1>"), QStringLiteral("golden & web"),
+                              QStringLiteral("0123456789abcdef")};
+        for (bool withNamespace : {true, false}) {
+            const DomainMark back = parseDomainMark(domainMarkXml(mark, withNamespace));
+            QCOMPARE(back.sandboxId, mark.sandboxId);
+            QCOMPARE(back.sourceName, mark.sourceName);
+            QCOMPARE(back.storeId, mark.storeId);
+        }
+        QVERIFY(domainMarkXml(mark, true).contains(QLatin1String(kMetadataNamespace)));
+        QVERIFY(!parseDomainMark(QStringLiteral("<identity>fwcfg</identity>")).isSandbox());
+        QVERIFY(!parseDomainMark(QString()).isSandbox());
     }
 
     void derivesUefiMultiDiskSandbox()

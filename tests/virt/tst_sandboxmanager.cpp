@@ -4,6 +4,7 @@
 // answer is the services' business: tst_hostsession), snapshots, destroy, reconcile.
 #include "approval/ApprovalBroker.h"
 #include "store/AuditLog.h"
+#include "store/Lease.h"
 #include "store/Queries.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
@@ -19,6 +20,7 @@
 #include <QTimer>
 
 #include <atomic>
+#include <functional>
 #include <optional>
 
 #include <libvirt/libvirt.h>
@@ -36,7 +38,8 @@ public:
         : m_real(real)
     {
     }
-    QString failOn; ///< method name to fail
+    QString failOn;                      ///< method name to fail
+    std::function<void()> beforeDomains; ///< runs before each domains() (to line up concurrent callers)
 
     Error injected(const char* what) const
     {
@@ -61,7 +64,17 @@ public:
     }
     Result<QList<DomainSummary>> domains() override
     {
+        if (beforeDomains)
+            beforeDomains();
         return m_real.domains();
+    }
+    Result<DomainMark> domainMark(const QString& n) override
+    {
+        return m_real.domainMark(n);
+    }
+    Result<void> setDomainMark(const QString& n, const DomainMark& m) override
+    {
+        return m_real.setDomainMark(n, m);
     }
     Result<QString> domainXml(const QString& n) override
     {
@@ -170,6 +183,16 @@ private:
 
 const char* const kGoldenXml = fluid::test::kTestDriverGoldenXml;
 
+/// The golden VM's XML under another name, with `mark` in its metadata when it is a sandbox's.
+QString domainXmlNamed(const QString& name, const DomainMark& mark = {})
+{
+    QString xml = QString::fromLatin1(kGoldenXml);
+    QString head = QStringLiteral("<name>%1</name>").arg(name);
+    if (mark.isSandbox())
+        head += QStringLiteral("<metadata>%1</metadata>").arg(domainMarkXml(mark, true));
+    return xml.replace(QLatin1String("<name>golden</name>"), head);
+}
+
 } // namespace
 
 class TestSandboxManager : public QObject {
@@ -217,6 +240,46 @@ class TestSandboxManager : public QObject {
         c.waitReady = false;
         c.approvalTtlMs = 60000;
         return c;
+    }
+
+    QString storeId() { return must(store::storeId(*m_db)); }
+
+    /// A sandbox row as a create writes it first.
+    model::Sandbox creatingRow(const QString& name)
+    {
+        model::Sandbox row;
+        row.id = model::newId();
+        row.name = name;
+        row.hostId = m_hostId;
+        row.domainName = domainNameFor(name);
+        row.state = model::SandboxState::Creating;
+        row.createdAt = row.updatedAt = QDateTime::currentDateTimeUtc();
+        must(store::SandboxRepository(*m_db).insert(row));
+        return row;
+    }
+
+    /// An overlay in Fluid's pool (the test driver's) as this store names them.
+    QString plantOverlay(const QString& fileName)
+    {
+        return must(m_hv->createOverlay(QStringLiteral("default-pool"), fileName,
+                                        QStringLiteral("/default-pool/golden.img"), QStringLiteral("raw")))
+            .path;
+    }
+
+    bool domainExists(const QString& name)
+    {
+        for (const DomainSummary& d : must(m_hv->domains()))
+            if (d.name == name)
+                return true;
+        return false;
+    }
+
+    bool volumeExists(const QString& name)
+    {
+        for (const VolumeInfo& v : must(m_hv->volumes(QStringLiteral("default-pool"))))
+            if (v.name == name)
+                return true;
+        return false;
     }
 
     /// Asserts nothing of a sandbox is left: no fluid- domain, volume, file or live row.
@@ -320,14 +383,21 @@ private Q_SLOTS:
         QCOMPARE(s.state, model::SandboxState::Running);
         QCOMPARE(s.domainName, QStringLiteral("fluid-web-1"));
         QCOMPARE(must(m_hv->domainState(s.domainName)), DomainState::Running);
-        QCOMPARE(s.overlayPath, QStringLiteral("/default-pool/fluid-web-1.vda.qcow2"));
+        // The overlay's name carries this store's id; the domain carries its mark.
+        const QString mine = storeId();
+        QCOMPARE(mine.size(), 16);
+        QCOMPARE(s.overlayPath, QStringLiteral("/default-pool/fluid-%1-web-1.vda.qcow2").arg(mine));
+        const DomainMark mark = must(m_hv->domainMark(s.domainName));
+        QCOMPARE(mark.sandboxId, s.id);
+        QCOMPARE(mark.storeId, mine);
+        QCOMPARE(mark.sourceName, QStringLiteral("golden"));
         QCOMPARE(m_identityCalls, 1);
         QCOMPARE(must(store::SandboxRepository(*m_db).get(s.id)).hostPublicKey,
                  QStringLiteral("ssh-ed25519 AAAAhost web-1"));
 
         // The domain is the derived sandbox: overlay disk, isolated NIC, fw_cfg identity files.
         const QString xml = must(m_hv->domainXml(s.domainName));
-        QVERIFY(xml.contains(QLatin1String("/default-pool/fluid-web-1.vda.qcow2")));
+        QVERIFY(xml.contains(s.overlayPath));
         QVERIFY(xml.contains(QLatin1String("network='fluid-sandbox'")));
         QVERIFY(xml.contains(QLatin1String("opt/fluid/host_key")));
         QVERIFY(!xml.contains(QLatin1String("/default-pool/golden.img'")));
@@ -335,7 +405,7 @@ private Q_SLOTS:
         const QStringList files = QDir(m_files).entryList(QDir::Files);
         QCOMPARE(files.size(), 3);
         for (const QString& f : files) {
-            QVERIFY(f.startsWith(QLatin1String("fluid-web-1.")));
+            QVERIFY(f.startsWith(QStringLiteral("fluid-%1-web-1.").arg(mine)));
             QCOMPARE(QFileInfo(m_files + QLatin1Char('/') + f).permissions() &
                          (QFile::ReadGroup | QFile::ReadOther),
                      QFileDevice::Permissions());
@@ -540,28 +610,19 @@ private Q_SLOTS:
     void reconcileCleansUp()
     {
         SandboxManager manager(*m_hv, *m_db, options());
-        // A sandbox that stays, one whose domain vanished, a create that died mid-way, and orphans.
+        const QString mine = storeId();
+        // A sandbox that stays, one whose domain vanished, a create that died mid-way, and this store's
+        // orphans.
         const model::Sandbox keep = must(manager.createWithinLimits(createOptions(QStringLiteral("keep"))));
         const model::Sandbox vanished =
             must(manager.createWithinLimits(createOptions(QStringLiteral("vanished"))));
         must(m_hv->destroyDomain(vanished.domainName));
         must(m_hv->undefineDomain(vanished.domainName));
-
-        model::Sandbox half;
-        half.id = model::newId();
-        half.name = QStringLiteral("half");
-        half.hostId = m_hostId;
-        half.domainName = QStringLiteral("fluid-half");
-        half.state = model::SandboxState::Creating;
-        half.createdAt = half.updatedAt = QDateTime::currentDateTimeUtc();
-        must(store::SandboxRepository(*m_db).insert(half));
-        must(m_hv->createOverlay(QStringLiteral("default-pool"), QStringLiteral("fluid-half.vda.qcow2"),
-                                 QStringLiteral("/default-pool/golden.img"), QStringLiteral("raw")));
-        must(m_hv->createOverlay(QStringLiteral("default-pool"), QStringLiteral("fluid-ghost.vda.qcow2"),
-                                 QStringLiteral("/default-pool/golden.img"), QStringLiteral("raw")));
-        QString orphanXml = QString::fromLatin1(kGoldenXml);
-        orphanXml.replace(QLatin1String("<name>golden</name>"), QLatin1String("<name>fluid-orphan</name>"));
-        must(m_hv->defineDomain(orphanXml));
+        const model::Sandbox half = creatingRow(QStringLiteral("half"));
+        const QString halfOverlay = plantOverlay(QStringLiteral("fluid-%1-half.vda.qcow2").arg(mine));
+        const QString ghost = plantOverlay(QStringLiteral("fluid-%1-ghost.vda.qcow2").arg(mine));
+        must(m_hv->defineDomain(domainXmlNamed(QStringLiteral("fluid-orphan"),
+                                               {model::newId(), QStringLiteral("golden"), mine})));
 
         const ReconcileReport report = must(manager.reconcile(m_hostId));
         QVERIFY2(report.problems.isEmpty(), qPrintable(report.problems.join(QLatin1Char('\n'))));
@@ -569,12 +630,12 @@ private Q_SLOTS:
         QStringList removedVolumes = report.removedVolumes;
         removedVolumes.sort();
         // Sorted on both sides: the temporary directory may sort before or after the pool path.
-        QStringList expectedVolumes{QStringLiteral("/default-pool/fluid-ghost.vda.qcow2"),
-                                    QStringLiteral("/default-pool/fluid-half.vda.qcow2"),
-                                    QStringLiteral("/default-pool/fluid-vanished.vda.qcow2"),
-                                    m_files + QStringLiteral("/fluid-vanished.host_cert"),
-                                    m_files + QStringLiteral("/fluid-vanished.host_key"),
-                                    m_files + QStringLiteral("/fluid-vanished.user_ca")};
+        QStringList expectedVolumes{halfOverlay,
+                                    ghost,
+                                    QStringLiteral("/default-pool/fluid-%1-vanished.vda.qcow2").arg(mine),
+                                    m_files + QStringLiteral("/fluid-%1-vanished.host_cert").arg(mine),
+                                    m_files + QStringLiteral("/fluid-%1-vanished.host_key").arg(mine),
+                                    m_files + QStringLiteral("/fluid-%1-vanished.user_ca").arg(mine)};
         expectedVolumes.sort();
         QCOMPARE(removedVolumes, expectedVolumes);
         QCOMPARE(must(store::SandboxRepository(*m_db).get(vanished.id)).state,
@@ -589,6 +650,306 @@ private Q_SLOTS:
                 again.updatedRows.isEmpty());
         must(manager.destroy(keep.id, model::Actor::system()));
         verifyNothingLeft();
+    }
+
+    /// Fluid-named things that are not this store's: a production VM named fluid-web, a fluid- volume with no
+    /// store's id, another store's sandboxes on the same libvirt (and the same local folder).
+    void reconcileLeavesWhatIsNotItsOwn()
+    {
+        must(m_hv->defineDomain(domainXmlNamed(QStringLiteral("fluid-web"))));
+        plantOverlay(QStringLiteral("fluid-x.qcow2"));
+        plantOverlay(QStringLiteral("fluid-y.vda.qcow2"));
+        store::DatabaseOptions otherOptions;
+        otherOptions.sqlitePath =
+            test::makeTempDir(QStringLiteral("virt-other")) + QStringLiteral("/other.sqlite");
+        auto other = must(store::openAndMigrate(otherOptions));
+        QVERIFY(must(store::storeId(*other)) != storeId());
+        model::Host otherHost{
+            model::newId(), QStringLiteral("local"), m_hv->uri(), {}, QDateTime::currentDateTimeUtc()};
+        must(store::HostRepository(*other).insert(otherHost));
+        SandboxManager theirs(*m_hv, *other, options());
+        CreateOptions c = createOptions(QStringLiteral("theirs"));
+        c.hostId = otherHost.id;
+        const model::Sandbox their = must(theirs.createWithinLimits(c));
+        const QStringList theirFiles = QDir(m_files).entryList(QDir::Files);
+        QCOMPARE(theirFiles.size(), 3);
+        // And a create of theirs that is still going on, with its overlay.
+        model::Sandbox theirHalf = creatingRow(QStringLiteral("their-half"));
+        must(store::SandboxRepository(*m_db).remove(theirHalf.id));
+        theirHalf.hostId = otherHost.id;
+        must(store::SandboxRepository(*other).insert(theirHalf));
+        const QString theirOverlay =
+            plantOverlay(QStringLiteral("fluid-%1-their-half.vda.qcow2").arg(must(store::storeId(*other))));
+
+        SandboxManager manager(*m_hv, *m_db, options());
+        const ReconcileReport report = must(manager.reconcile(m_hostId));
+        QVERIFY2(report.problems.isEmpty(), qPrintable(report.problems.join(QLatin1Char('\n'))));
+        QCOMPARE(report.removedDomains, QStringList());
+        QCOMPARE(report.removedVolumes, QStringList());
+        QVERIFY(domainExists(QStringLiteral("fluid-web")));
+        QVERIFY(volumeExists(QStringLiteral("fluid-x.qcow2")));
+        QVERIFY(volumeExists(QStringLiteral("fluid-y.vda.qcow2")));
+        QCOMPARE(must(m_hv->domainState(their.domainName)), DomainState::Running);
+        QVERIFY(volumeExists(QFileInfo(their.overlayPath).fileName()));
+        QVERIFY(volumeExists(QFileInfo(theirOverlay).fileName()));
+        QCOMPARE(QDir(m_files).entryList(QDir::Files), theirFiles);
+        QCOMPARE(must(store::SandboxRepository(*other).get(their.id)).state, model::SandboxState::Running);
+
+        // Their store cleans up its own.
+        must(theirs.destroy(their.id, model::Actor::system()));
+        const ReconcileReport theirReport = must(theirs.reconcile(otherHost.id));
+        QCOMPARE(theirReport.removedVolumes, QStringList{theirOverlay});
+        QVERIFY(domainExists(QStringLiteral("fluid-web")));
+        QVERIFY(volumeExists(QStringLiteral("fluid-x.qcow2")));
+        must(m_hv->undefineDomain(QStringLiteral("fluid-web")));
+        must(m_hv->deleteVolume(QStringLiteral("/default-pool/fluid-x.qcow2")));
+        must(m_hv->deleteVolume(QStringLiteral("/default-pool/fluid-y.vda.qcow2")));
+        verifyNothingLeft();
+    }
+
+    /// A create another process is still working on (renewing its lease) is not rolled back, even after
+    /// longer than one lease term.
+    void reconcileLeavesALiveCreateAlone()
+    {
+        CancelToken cancel;
+        std::optional<Result<model::Sandbox>> created;
+        const store::DatabaseOptions dbOptions = m_db->options();
+        ManagerOptions o = options();
+        o.leaseTtlMs = 1500;
+        std::unique_ptr<QThread> worker(QThread::create([&] {
+            auto db = store::Database::open(dbOptions);
+            auto hv = LibvirtHypervisor::connect(QStringLiteral("test:///default"));
+            if (!db || !hv)
+                return;
+            SandboxManager manager(**hv, **db, o);
+            CreateOptions c = createOptions(QStringLiteral("busy"));
+            c.waitReady = true;
+            c.readyTimeoutS = 60;
+            created = manager.createWithinLimits(c, {}, cancel);
+        }));
+        worker->start();
+        QTRY_VERIFY_WITH_TIMEOUT(domainExists(QStringLiteral("fluid-busy")), 10000);
+        QTest::qWait(int(3 * o.leaseTtlMs));
+        const model::Sandbox row =
+            must(store::liveSandboxNamed(*m_db, m_hostId, QStringLiteral("busy"))).value();
+        QCOMPARE(row.state, model::SandboxState::Creating);
+
+        SandboxManager manager(*m_hv, *m_db, options());
+        const ReconcileReport report = must(manager.reconcile(m_hostId));
+        QVERIFY2(report.problems.isEmpty(), qPrintable(report.problems.join(QLatin1Char('\n'))));
+        QCOMPARE(report.removedDomains, QStringList());
+        QCOMPARE(report.removedVolumes, QStringList());
+        QCOMPARE(report.leftAlone.size(), 1);
+        QVERIFY2(report.leftAlone.first().startsWith(QLatin1String("busy: being created by")),
+                 qPrintable(report.leftAlone.first()));
+        QCOMPARE(must(store::SandboxRepository(*m_db).get(row.id)).state, model::SandboxState::Creating);
+        QCOMPARE(must(m_hv->domainState(QStringLiteral("fluid-busy"))), DomainState::Running);
+
+        cancel.cancel();
+        QVERIFY(worker->wait(30000));
+        QVERIFY(created.has_value());
+        QCOMPARE(created->error().code, ErrorCode::Cancelled);
+        verifyNothingLeft();
+    }
+
+    /// A create whose lease ran out and was taken over (it hung longer than a term) stops at its next renewal
+    /// and rolls back, instead of going on beside the reconcile that took it.
+    void createStopsOnceItsLeaseIsTakenOver()
+    {
+        CancelToken cancel;
+        std::optional<Result<model::Sandbox>> created;
+        const store::DatabaseOptions dbOptions = m_db->options();
+        // The creating process's clock lags an hour behind: every term it writes has ended for the others.
+        ManualClock lagging(QDateTime::currentDateTimeUtc().addSecs(-3600));
+        ManagerOptions o = options();
+        o.leaseTtlMs = 1000;
+        std::unique_ptr<QThread> worker(QThread::create([&] {
+            auto db = store::Database::open(dbOptions);
+            auto hv = LibvirtHypervisor::connect(QStringLiteral("test:///default"));
+            if (!db || !hv)
+                return;
+            SandboxManager manager(**hv, **db, o, lagging);
+            CreateOptions c = createOptions(QStringLiteral("hung"));
+            c.waitReady = true;
+            c.readyTimeoutS = 60;
+            created = manager.createWithinLimits(c, {}, cancel);
+        }));
+        worker->start();
+        QTRY_VERIFY_WITH_TIMEOUT(domainExists(QStringLiteral("fluid-hung")), 10000);
+        const model::Sandbox row =
+            must(store::liveSandboxNamed(*m_db, m_hostId, QStringLiteral("hung"))).value();
+        const qint64 now = QDateTime::currentMSecsSinceEpoch();
+        QCOMPARE(must(store::acquireLease(*m_db, QStringLiteral("create:") + row.id,
+                                          QStringLiteral("reconciler"), now, now + 60000)),
+                 QStringLiteral("reconciler"));
+        lagging.advance(o.leaseTtlMs);
+        const bool finished = worker->wait(30000);
+        if (!finished)
+            cancel.cancel();
+        QVERIFY(finished || worker->wait(30000));
+        QVERIFY(created.has_value());
+        QCOMPARE(created->error().code, ErrorCode::Refused);
+        QVERIFY2(created->error().message.contains(QLatin1String("took it over")),
+                 qPrintable(created->error().message));
+        must(store::releaseLease(*m_db, QStringLiteral("create:") + row.id, QStringLiteral("reconciler")));
+        verifyNothingLeft();
+    }
+
+    /// One whose lease ran out (its process died) is rolled back, with what it made: its marked domain and
+    /// its volume.
+    void reconcileRollsBackACreateWhoseLeaseRanOut()
+    {
+        const QString mine = storeId();
+        const model::Sandbox dead = creatingRow(QStringLiteral("dead"));
+        const qint64 tenMinutesAgo = QDateTime::currentMSecsSinceEpoch() - 10 * 60 * 1000;
+        QCOMPARE(
+            must(store::acquireLease(*m_db, QStringLiteral("create:") + dead.id, QStringLiteral("gone pid 1"),
+                                     tenMinutesAgo, tenMinutesAgo + 60000)),
+            QStringLiteral("gone pid 1"));
+        const QString overlay = plantOverlay(QStringLiteral("fluid-%1-dead.vda.qcow2").arg(mine));
+        must(m_hv->defineDomain(domainXmlNamed(dead.domainName, {dead.id, QStringLiteral("golden"), mine})));
+        must(m_hv->startDomain(dead.domainName));
+
+        SandboxManager manager(*m_hv, *m_db, options());
+        const ReconcileReport report = must(manager.reconcile(m_hostId));
+        QVERIFY2(report.problems.isEmpty(), qPrintable(report.problems.join(QLatin1Char('\n'))));
+        QCOMPARE(report.removedDomains, QStringList{dead.domainName});
+        QCOMPARE(report.removedVolumes, QStringList{overlay});
+        QCOMPARE(report.leftAlone, QStringList());
+        QCOMPARE(store::SandboxRepository(*m_db).get(dead.id).error().code, ErrorCode::NotFound);
+        verifyNothingLeft();
+        // Its lease went with it.
+        QCOMPARE(must(store::acquireLease(*m_db, QStringLiteral("create:") + dead.id, QStringLiteral("next"),
+                                          QDateTime::currentMSecsSinceEpoch(),
+                                          QDateTime::currentMSecsSinceEpoch() + 1000)),
+                 QStringLiteral("next"));
+    }
+
+    /// A sandbox this store made before marks named a store keeps everything; reconcile marks it, and
+    /// destroy then removes it with its files named the old way.
+    void reconcileAdoptsSandboxesMadeBeforeMarks()
+    {
+        SandboxManager manager(*m_hv, *m_db, options());
+        const model::Sandbox old = must(manager.createWithinLimits(createOptions(QStringLiteral("old"))));
+        must(m_hv->setDomainMark(old.domainName, {old.id, QStringLiteral("golden"), QString()}));
+        QCOMPARE(must(m_hv->domainMark(old.domainName)).storeId, QString());
+        plantOverlay(QStringLiteral("fluid-old.vdb.qcow2"));
+        QFile legacyFile(m_files + QStringLiteral("/fluid-old.seed.iso"));
+        QVERIFY(legacyFile.open(QIODevice::WriteOnly));
+        legacyFile.close();
+
+        const ReconcileReport report = must(manager.reconcile(m_hostId));
+        QVERIFY2(report.problems.isEmpty(), qPrintable(report.problems.join(QLatin1Char('\n'))));
+        QCOMPARE(report.removedDomains, QStringList());
+        QCOMPARE(report.removedVolumes, QStringList());
+        QCOMPARE(report.updatedRows, QStringList{QStringLiteral("old: marked as this store's")});
+        const DomainMark mark = must(m_hv->domainMark(old.domainName));
+        QCOMPARE(mark.storeId, storeId());
+        QCOMPARE(mark.sandboxId, old.id);
+        QCOMPARE(mark.sourceName, QStringLiteral("golden"));
+        QCOMPARE(must(m_hv->domainState(old.domainName)), DomainState::Running);
+        QVERIFY(volumeExists(QStringLiteral("fluid-old.vdb.qcow2")));
+        QVERIFY(legacyFile.exists());
+
+        must(manager.destroy(old.id, model::Actor::system()));
+        verifyNothingLeft();
+    }
+
+    /// A domain of the sandbox's name that does not carry its mark (its own vanished, a person made another)
+    /// is not destroyed with it.
+    void destroyLeavesADomainThatIsNotItsOwn()
+    {
+        SandboxManager manager(*m_hv, *m_db, options());
+        const model::Sandbox s = must(manager.createWithinLimits(createOptions(QStringLiteral("web"))));
+        must(m_hv->destroyDomain(s.domainName));
+        must(m_hv->undefineDomain(s.domainName));
+        must(m_hv->defineDomain(domainXmlNamed(s.domainName)));
+
+        QCOMPARE(must(manager.destroy(s.id, model::Actor::system())).state, model::SandboxState::Destroyed);
+        QVERIFY(domainExists(s.domainName));
+        QCOMPARE(must(m_hv->domainMark(s.domainName)).isSandbox(), false);
+        must(m_hv->undefineDomain(s.domainName));
+        verifyNothingLeft();
+    }
+
+    /// While another reconcile of the host holds its lease, a reconcile refuses and touches nothing.
+    void reconcileRefusesWhileAnotherRuns()
+    {
+        const QString orphan = QStringLiteral("fluid-orphan");
+        must(m_hv->defineDomain(
+            domainXmlNamed(orphan, {model::newId(), QStringLiteral("golden"), storeId()})));
+        const qint64 now = QDateTime::currentMSecsSinceEpoch();
+        const QString lease = QStringLiteral("reconcile:") + m_hostId;
+        QCOMPARE(must(store::acquireLease(*m_db, lease, QStringLiteral("other pid 2"), now, now + 60000)),
+                 QStringLiteral("other pid 2"));
+        SandboxManager manager(*m_hv, *m_db, options());
+        auto refused = manager.reconcile(m_hostId);
+        QVERIFY(!refused.ok());
+        QCOMPARE(refused.error().code, ErrorCode::Unavailable);
+        QVERIFY2(refused.error().detail.contains(QLatin1String("other pid 2")),
+                 qPrintable(refused.error().detail));
+        QVERIFY(domainExists(orphan));
+
+        must(store::releaseLease(*m_db, lease, QStringLiteral("other pid 2")));
+        QCOMPARE(must(manager.reconcile(m_hostId)).removedDomains, QStringList{orphan});
+        verifyNothingLeft();
+    }
+
+    /// Two reconciles of one store started together: one acts, the other is refused (without the lease both
+    /// would list the orphan, wait for each other here, and both remove it).
+    void concurrentReconcilesDoNotBothAct()
+    {
+        const QString orphan = QStringLiteral("fluid-orphan");
+        must(m_hv->defineDomain(
+            domainXmlNamed(orphan, {model::newId(), QStringLiteral("golden"), storeId()})));
+        constexpr int kReconciles = 2;
+        std::atomic<int> listing{0};
+        std::atomic<int> ready{0};
+        std::vector<std::optional<Result<ReconcileReport>>> results(kReconciles);
+        std::vector<std::unique_ptr<QThread>> threads;
+        const store::DatabaseOptions dbOptions = m_db->options();
+        const ManagerOptions o = options();
+        for (int i = 0; i < kReconciles; ++i) {
+            threads.emplace_back(QThread::create([&, i] {
+                auto db = store::Database::open(dbOptions);
+                auto hv = LibvirtHypervisor::connect(QStringLiteral("test:///default"));
+                if (!db || !hv)
+                    return;
+                FailingHypervisor lined(**hv);
+                lined.beforeDomains = [&] {
+                    ++listing;
+                    QElapsedTimer waited;
+                    waited.start();
+                    while (listing.load() < kReconciles && waited.elapsed() < 3000)
+                        QThread::msleep(10);
+                };
+                SandboxManager manager(lined, **db, o);
+                ++ready;
+                while (ready.load() < kReconciles) {
+                }
+                results[size_t(i)] = manager.reconcile(m_hostId);
+            }));
+            threads.back()->start();
+        }
+        for (auto& t : threads)
+            QVERIFY(t->wait(30000));
+        int removed = 0;
+        int refused = 0;
+        for (const auto& r : results) {
+            QVERIFY(r.has_value());
+            if (r->ok()) {
+                QVERIFY2(r->value().problems.isEmpty(),
+                         qPrintable(r->value().problems.join(QLatin1Char('\n'))));
+                removed += int(r->value().removedDomains.count(orphan));
+            } else if (r->error().code == ErrorCode::Unavailable) {
+                ++refused;
+            } else {
+                QFAIL(qPrintable(r->error().toString()));
+            }
+        }
+        QCOMPARE(removed, 1);
+        QCOMPARE(refused, 1);
+        QVERIFY(!domainExists(orphan));
     }
 
     void domainEventsReachTheStore()
