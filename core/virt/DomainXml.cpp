@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "DomainXml.h"
+#include "DomainAllowlist.h"
 
 #include "DomainMark.h"
 
@@ -174,6 +175,10 @@ Result<DerivedXml> deriveSandboxXml(const QString& sourceXml, const SandboxXmlSp
     QDomDocument doc = *parsed;
     QDomElement root = doc.documentElement();
     DerivedXml out;
+    auto contained = containSourceDomain(doc);
+    if (!contained)
+        return contained.error();
+    out.notes = *contained;
 
     root.removeAttribute(QStringLiteral("id"));
     if (spec.domainType)
@@ -267,21 +272,6 @@ Result<DerivedXml> deriveSandboxXml(const QString& sourceXml, const SandboxXmlSp
             g.setAttribute(QStringLiteral("port"), QStringLiteral("-1"));
             g.setAttribute(QStringLiteral("autoport"), QStringLiteral("yes"));
         }
-    }
-
-    const QList<QPair<QString, QString>> dropped = {
-        {QStringLiteral("sound"), QStringLiteral("sound device removed")},
-        {QStringLiteral("hostdev"), QStringLiteral("host device passthrough removed")},
-        {QStringLiteral("redirdev"), QStringLiteral("USB redirection removed")},
-        {QStringLiteral("smartcard"), QStringLiteral("smartcard removed")},
-        {QStringLiteral("filesystem"), QStringLiteral("shared host folder removed")},
-    };
-    for (const auto& [tag, note] : dropped) {
-        const QList<QDomElement> found = children(devices, tag);
-        for (QDomElement e : found)
-            devices.removeChild(e);
-        if (!found.isEmpty() && tag != QLatin1String("sound"))
-            out.notes << note;
     }
 
     bool hasAgentChannel = false;

@@ -5,6 +5,8 @@
 
 #include "base/Logging.h"
 #include "base/Process.h"
+#include "DomainAllowlist.h"
+#include "DomainXml.h"
 #include "Names.h"
 #include "SandboxCreated.h"
 #include "store/AuditLog.h"
@@ -214,6 +216,8 @@ Result<CreatePlan> SandboxManager::planCreate(const CreateOptions& options, cons
                          QStringLiteral("%1 is itself a sandbox; clone a golden VM").arg(o.sourceDomain));
     if (auto ok = checkCloneable(*source); !ok)
         return ok.error();
+    if (auto contained = checkSourceContainment(*sourceXml); !contained)
+        return contained.error();
     auto host = m_hv.hostInfo(o.accelerator);
     if (!host)
         return host.error();
@@ -455,6 +459,8 @@ Result<void> SandboxManager::defineAndStart(const CreatePlan& plan, Created& mad
     auto xml = deriveSandboxXml(plan.sourceXml, made.spec);
     if (!xml)
         return xml.error();
+    for (const QString& note : xml->notes)
+        qCInfo(lcVirt).noquote() << made.row.domainName << note;
     if (auto r = m_hv.defineDomain(xml->xml); !r)
         return r;
     made.defined = true;

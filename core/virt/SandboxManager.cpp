@@ -2,6 +2,7 @@
 #include "SandboxManager.h"
 
 #include "base/Logging.h"
+#include "DomainAllowlist.h"
 #include "DomainXml.h"
 #include "Names.h"
 #include "SandboxCreated.h"
@@ -122,6 +123,8 @@ Result<QList<SandboxManager::Source>> SandboxManager::listSources(Hypervisor& hv
         s.state = d.state;
         if (auto ok = checkCloneable(*parsed); !ok)
             s.refusal = ok.error().message;
+        else if (auto contained = checkSourceContainment(*xml); !contained)
+            s.refusal = contained.error().message;
         if (d.state == DomainState::Running || d.state == DomainState::Paused) {
             s.warning =
                 QStringLiteral("%1 is running: its disk changes under a clone. Shut it down, or take a "

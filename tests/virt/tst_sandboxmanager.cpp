@@ -366,6 +366,38 @@ private Q_SLOTS:
         QVERIFY(names.contains(QStringLiteral("test")));
     }
 
+    void refusedSourceSaysWhyAndMakesNothing()
+    {
+        // A golden VM whose serial port is a TCP connection out: listed with the reason, and a create
+        // from it stops before anything is made.
+        must(m_hv->defineDomain(QStringLiteral(
+            "<domain type='test'><name>golden-tcp</name><memory unit='MiB'>512</memory><vcpu>1</vcpu>"
+            "<os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'>"
+            "<driver name='qemu' type='raw'/><source file='/default-pool/golden.img'/>"
+            "<target dev='vda' bus='virtio'/></disk><serial type='tcp'><source mode='connect' "
+            "host='192.0.2.1' service='4555'/><target port='0'/></serial></devices></domain>")));
+        SandboxManager manager(*m_hv, *m_db, options());
+        bool listed = false;
+        for (const auto& s : must(manager.sources())) {
+            if (s.domain.name != QLatin1String("golden-tcp"))
+                continue;
+            listed = true;
+            QVERIFY2(s.refusal.contains(QLatin1String("<serial type='tcp'>")), qPrintable(s.refusal));
+        }
+        QVERIFY(listed);
+        CreateOptions c = createOptions(QStringLiteral("web-tcp"));
+        c.sourceDomain = QStringLiteral("golden-tcp");
+        auto r = manager.createWithinLimits(c, {});
+        QVERIFY(!r.ok());
+        QCOMPARE(r.error().code, ErrorCode::Refused);
+        QVERIFY2(r.error().message.contains(QLatin1String("golden-tcp cannot be a sandbox source: <serial "
+                                                          "type='tcp'>")),
+                 qPrintable(r.error().message));
+        QCOMPARE(m_identityCalls, 0);
+        verifyNothingLeft();
+        must(m_hv->undefineDomain(QStringLiteral("golden-tcp")));
+    }
+
     void createsRunsSnapshotsAndDestroys()
     {
         SandboxManager manager(*m_hv, *m_db, options());
