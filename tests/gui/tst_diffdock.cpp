@@ -833,8 +833,8 @@ private Q_SLOTS:
         const model::Actor me = model::Actor::localPerson();
         ui::DiffDock dock;
         const auto op = session.diff(sandbox.id, QStringLiteral("one"), QStringLiteral("two"), me);
+        // The diff may fail before it is followed (a busy machine): either way the dock ends showing why.
         dock.follow(session.operations(), op.id(), sandbox.name);
-        QVERIFY(dock.isRunning());
         const Result<model::Diff> failed = await(op.future());
         QCOMPARE(failed.error().code, ErrorCode::Unavailable);
         const QString message = failed.error().message;
