@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "DomainXml.h"
 #include "DomainAllowlist.h"
+#include "SandboxNetwork.h"
 
 #include "DomainMark.h"
 
@@ -253,6 +254,23 @@ Result<DerivedXml> deriveSandboxXml(const QString& sourceXml, const SandboxXmlSp
         QDomElement source = doc.createElement(QStringLiteral("source"));
         source.setAttribute(QStringLiteral("network"), spec.networkName);
         nic.appendChild(source);
+        // The filter that lets the guest reach only DHCP and the egress gate (SandboxNetwork.h).
+        if (spec.gatewayAddress.isEmpty() || spec.gatePort <= 0 || spec.gatePort > 65535)
+            return makeError(ErrorCode::InvalidArgument,
+                             QStringLiteral("The sandbox network has no gateway address or gate port"));
+        QDomElement filter = doc.createElement(QStringLiteral("filterref"));
+        filter.setAttribute(QStringLiteral("filter"), QLatin1String(kFilterName));
+        const QList<std::pair<QString, QString>> parameters = {
+            {QStringLiteral("GATEWAY"), spec.gatewayAddress},
+            {QStringLiteral("GATE_PORT"), QString::number(spec.gatePort)},
+            {QStringLiteral("CTRL_IP_LEARNING"), QStringLiteral("dhcp")}};
+        for (const auto& [name, value] : parameters) {
+            QDomElement p = doc.createElement(QStringLiteral("parameter"));
+            p.setAttribute(QStringLiteral("name"), name);
+            p.setAttribute(QStringLiteral("value"), value);
+            filter.appendChild(p);
+        }
+        nic.appendChild(filter);
         QDomElement model = doc.createElement(QStringLiteral("model"));
         model.setAttribute(QStringLiteral("type"), QStringLiteral("virtio"));
         nic.appendChild(model);

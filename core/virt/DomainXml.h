@@ -26,8 +26,11 @@ struct SandboxXmlSpec {
     /// disk must have one: a clone never writes to its source's disks.
     QMap<QString, QString> overlays;
     QString overlayFormat = QStringLiteral("qcow2");
-    QString macAddress;                ///< 52:54:00:xx:xx:xx
-    QString networkName;               ///< the isolated Fluid network
+    QString macAddress;  ///< 52:54:00:xx:xx:xx
+    QString networkName; ///< the isolated Fluid network
+    QString
+        gatewayAddress; ///< its gateway, where the egress gate listens (the NIC's filter, SandboxNetwork.h)
+    int gatePort = 0;   ///< the egress gate's port
     std::optional<QString> domainType; ///< kvm | qemu; unset keeps the source's type
     int memoryMib = 0;                 ///< 0 keeps the source's
     int vcpus = 0;                     ///< 0 keeps the source's

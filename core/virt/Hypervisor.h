@@ -60,7 +60,8 @@ struct SnapshotInfo {
     bool current = false;
 };
 
-/// An isolated network Fluid owns: guests get DHCP from it and reach nothing beyond it.
+/// The network Fluid owns for its sandboxes (SandboxNetwork.h): guests get DHCP and reach the egress gate
+/// on the gateway address, nothing else: no other port on the host, no other sandbox, no DNS, no route.
 struct NetworkSpec {
     QString name;
     QString bridge;
@@ -68,6 +69,7 @@ struct NetworkSpec {
     QString netmask = QStringLiteral("255.255.255.0");
     QString dhcpStart;
     QString dhcpEnd;
+    int gatePort = 3128; ///< the egress gate listens on gatewayAddress:gatePort
 };
 
 /// One libvirt host: local qemu:///system, remote qemu+ssh://user@host/system, or libvirt's own

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "LibvirtHypervisor.h"
+#include "SandboxNetwork.h"
 
 #include "EventLoop.h"
 
@@ -879,27 +880,99 @@ Result<QList<VolumeInfo>> LibvirtHypervisor::volumes(const QString& pool)
     return out;
 }
 
+namespace {
+
+Result<void> ensureSandboxFilter(virConnectPtr conn, const QString& uri)
+{
+    using FilterPtr = std::unique_ptr<virNWFilter, Deleter<virNWFilter, virNWFilterFree>>;
+    FilterPtr filter(virNWFilterLookupByName(conn, kFilterName));
+    if (filter)
+        return {};
+    if (lastErrorIs(VIR_ERR_NO_SUPPORT) && uri.startsWith(QLatin1String("test:"))) {
+        // libvirt's test driver runs no guests and has no network filters: there is no traffic to filter.
+        virResetLastError();
+        return {};
+    }
+    virResetLastError();
+    filter.reset(virNWFilterDefineXML(conn, sandboxFilterXml().toUtf8().constData()));
+    if (!filter) {
+        const Error e = lastError(
+            QStringLiteral("Cannot define the network filter %1 that keeps sandboxes from reaching "
+                           "anything but Fluid's egress gate; the host needs libvirt's nwfilter driver "
+                           "(virtnwfilterd or libvirtd), ebtables and iptables")
+                .arg(QLatin1String(kFilterName)));
+        // Defined meanwhile by a concurrent create: that is what was asked for.
+        filter.reset(virNWFilterLookupByName(conn, kFilterName));
+        if (!filter)
+            return e;
+        virResetLastError();
+    }
+    return {};
+}
+
+Result<void> replaceOldNetwork(virConnectPtr conn, virNetworkPtr net, const NetworkSpec& spec,
+                               const QStringList& differences)
+{
+    // A network an earlier Fluid (or someone else) defined under this name. Redefining it detaches running
+    // guests, so it is replaced only while no running domain uses it.
+    virDomainPtr* list = nullptr;
+    const int n = virConnectListAllDomains(conn, &list, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    if (n < 0)
+        return lastError(QStringLiteral("Cannot list the host's domains"));
+    QStringList users;
+    for (int i = 0; i < n; ++i) {
+        DomainPtr d(list[i]);
+        CString xml{virDomainGetXMLDesc(d.get(), 0)};
+        if (xml.p && domainUsesNetwork(xml.text(), spec.name))
+            users << QString::fromUtf8(virDomainGetName(d.get()));
+    }
+    free(list); // NOLINT(cppcoreguidelines-no-malloc)
+    virResetLastError();
+    if (!users.isEmpty())
+        return makeError(
+            ErrorCode::Refused,
+            QStringLiteral("The network %1 does not contain sandboxes (%2), and running VMs "
+                           "use it: %3. Stop them; Fluid then redefines the network on the "
+                           "next create.")
+                .arg(spec.name, differences.join(QStringLiteral("; ")), users.join(QStringLiteral(", "))));
+    qCInfo(lcVirt).noquote() << "redefining network" << spec.name << "because"
+                             << differences.join(QStringLiteral("; "));
+    if (virNetworkIsActive(net) == 1 && virNetworkDestroy(net) < 0)
+        return lastError(QStringLiteral("Cannot stop the old network %1 to upgrade it").arg(spec.name));
+    if (virNetworkUndefine(net) < 0)
+        return lastError(QStringLiteral("Cannot remove the old definition of network %1").arg(spec.name));
+    return {};
+}
+
+} // namespace
+
 Result<void> LibvirtHypervisor::ensureNetwork(const NetworkSpec& spec)
 {
     auto conn = m_impl->connection();
     if (!conn)
         return conn.error();
+    if (auto r = ensureSandboxFilter(conn->get(), m_impl->uri); !r)
+        return r;
     NetPtr net(virNetworkLookupByName(conn->get(), spec.name.toUtf8().constData()));
-    if (!net) {
+    if (net) {
+        CString current{virNetworkGetXMLDesc(net.get(), 0)};
+        if (!current.p)
+            return lastError(QStringLiteral("Cannot read the definition of network %1").arg(spec.name));
+        const QStringList differences = sandboxNetworkDifferences(current.text(), spec);
+        if (!differences.isEmpty()) {
+            if (auto r = replaceOldNetwork(conn->get(), net.get(), spec, differences); !r)
+                return r;
+            net.reset();
+        }
+    } else {
         virResetLastError();
-        // No <forward>: an isolated network. Guests reach the host's side of the bridge (DHCP, DNS) and
-        // each other, nothing beyond.
-        const QString xml =
-            QStringLiteral("<network><name>%1</name><bridge name='%2' stp='on' delay='0'/>"
-                           "<ip address='%3' netmask='%4'><dhcp><range start='%5' end='%6'/>"
-                           "</dhcp></ip></network>")
-                .arg(xmlEscape(spec.name), xmlEscape(spec.bridge), xmlEscape(spec.gatewayAddress),
-                     xmlEscape(spec.netmask), xmlEscape(spec.dhcpStart), xmlEscape(spec.dhcpEnd));
-        net.reset(virNetworkDefineXML(conn->get(), xml.toUtf8().constData()));
+    }
+    if (!net) {
+        net.reset(virNetworkDefineXML(conn->get(), sandboxNetworkXml(spec).toUtf8().constData()));
         if (!net) {
             // Concurrent creates (worker threads, another Fluid) may define it between the lookup and here.
             const Error defineError =
-                lastError(QStringLiteral("Cannot define the isolated network %1").arg(spec.name));
+                lastError(QStringLiteral("Cannot define the sandbox network %1").arg(spec.name));
             net.reset(virNetworkLookupByName(conn->get(), spec.name.toUtf8().constData()));
             if (!net)
                 return defineError;
@@ -909,7 +982,7 @@ Result<void> LibvirtHypervisor::ensureNetwork(const NetworkSpec& spec)
     if (virNetworkIsActive(net.get()) == 0 && virNetworkCreate(net.get()) < 0) {
         // Likewise started by a concurrent create meanwhile: that is what was asked for.
         const Error startError =
-            lastError(QStringLiteral("Cannot start the isolated network %1").arg(spec.name));
+            lastError(QStringLiteral("Cannot start the sandbox network %1").arg(spec.name));
         if (virNetworkIsActive(net.get()) != 1)
             return startError;
         virResetLastError();

@@ -32,8 +32,22 @@ Error cancelError()
                                     "so far was removed"));
 }
 
+QByteArray aptProxyConf(const QString& proxy)
+{
+    return "Acquire::http::Proxy \"" + proxy.toUtf8() + "\";\nAcquire::https::Proxy \"" + proxy.toUtf8() +
+           "\";\n";
+}
+
+QByteArray proxyEnvironment(const QString& proxy)
+{
+    QByteArray out;
+    for (const char* name : {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"})
+        out += QByteArray(name) + '=' + proxy.toUtf8() + '\n';
+    return out + "no_proxy=localhost,127.0.0.1,::1\nNO_PROXY=localhost,127.0.0.1,::1\n";
+}
+
 /// A NoCloud seed (ISO 9660, volume id "cidata") carrying the sandbox's identity, for cloud-init images.
-Result<QByteArray> makeCloudInitSeed(const QString& hostname, const SandboxIdentity& id)
+Result<QByteArray> makeCloudInitSeed(const QString& hostname, const SandboxIdentity& id, const QString& proxy)
 {
     QTemporaryDir dir;
     if (!dir.isValid())
@@ -58,6 +72,12 @@ Result<QByteArray> makeCloudInitSeed(const QString& hostname, const SandboxIdent
     userData +=
         "  - path: /etc/ssh/ssh_host_ed25519_key-cert.pub\n    permissions: '0644'\n    content: |\n" +
         indent(id.hostCertificate);
+    // The egress gate: the only way out (SandboxNetwork.h), for apt and for every tool that honours the
+    // proxy variables (pam_env reads /etc/environment for SSH sessions too).
+    userData += "  - path: /etc/apt/apt.conf.d/90fluid-proxy\n    permissions: '0644'\n    content: |\n" +
+                indent(aptProxyConf(proxy));
+    userData +=
+        "  - path: /etc/environment\n    append: true\n    content: |\n" + indent(proxyEnvironment(proxy));
     const QByteArray metaData =
         "instance-id: " + hostname.toUtf8() + "\nlocal-hostname: " + hostname.toUtf8() + "\n";
     for (const auto& [name, content] : {std::pair{"user-data", userData}, std::pair{"meta-data", metaData}}) {
@@ -362,6 +382,8 @@ Result<void> SandboxManager::insertRow(const CreatePlan& plan, Created& made)
     made.spec.storeId = *mine;
     made.spec.macAddress = randomMac();
     made.spec.networkName = m_options.network.name;
+    made.spec.gatewayAddress = m_options.network.gatewayAddress;
+    made.spec.gatePort = m_options.network.gatePort;
     if (plan.source.domainType == QLatin1String("kvm") || plan.source.domainType == QLatin1String("qemu"))
         made.spec.domainType =
             plan.host.accelerator == Accelerator::Kvm ? QStringLiteral("kvm") : QStringLiteral("qemu");
@@ -421,8 +443,11 @@ Result<void> SandboxManager::injectIdentity(const CreatePlan& plan, Created& mad
     if (!id)
         return id.error();
     made.row.hostPublicKey = id->hostPublicKey;
+    const QString proxy =
+        QStringLiteral("http://%1:%2/")
+            .arg(m_options.network.gatewayAddress, QString::number(m_options.network.gatePort));
     if (plan.source.identity == QLatin1String("cloud-init")) {
-        auto seed = makeCloudInitSeed(name, *id);
+        auto seed = makeCloudInitSeed(name, *id, proxy);
         if (!seed)
             return seed.error();
         auto path = storeHostFile(m_options.poolName,
@@ -434,7 +459,8 @@ Result<void> SandboxManager::injectIdentity(const CreatePlan& plan, Created& mad
         return {};
     }
     made.spec.fwcfg << FwCfgEntry{QStringLiteral("opt/fluid/hostname"), name, {}}
-                    << FwCfgEntry{QStringLiteral("opt/fluid/principal"), id->principal, {}};
+                    << FwCfgEntry{QStringLiteral("opt/fluid/principal"), id->principal, {}}
+                    << FwCfgEntry{QStringLiteral("opt/fluid/proxy"), proxy, {}};
     const QList<std::pair<QString, QByteArray>> files = {{QStringLiteral("host_key"), id->hostPrivateKey},
                                                          {QStringLiteral("host_cert"), id->hostCertificate},
                                                          {QStringLiteral("user_ca"), id->userCaPublicKey}};

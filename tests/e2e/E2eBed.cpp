@@ -35,10 +35,11 @@ QString testbedUnavailableReason(const QHash<QString, QString>& env)
     if (env.isEmpty())
         return QStringLiteral("the test bed is not up (no %1): run scripts/testbed up, or ctest -L e2e")
             .arg(qEnvironmentVariable("FLUID_TESTBED_ENV", QStringLiteral("/run/fluid-testbed/env")));
-    const QHostAddress bridge(env.value(QStringLiteral("FLUID_TESTBED_BRIDGE_IP")));
-    if (!QNetworkInterface::allAddresses().contains(bridge))
+    // The stand-in outside's address exists only inside the test bed's namespace.
+    const QHostAddress outside(env.value(QStringLiteral("FLUID_TESTBED_OUTSIDE_IP")));
+    if (!QNetworkInterface::allAddresses().contains(outside))
         return QStringLiteral("%1 is not an address here: run inside namespace %2 (tests/e2e/in-testbed.sh)")
-            .arg(bridge.toString(), env.value(QStringLiteral("FLUID_TESTBED_NS")));
+            .arg(outside.toString(), env.value(QStringLiteral("FLUID_TESTBED_NS")));
     return {};
 }
 

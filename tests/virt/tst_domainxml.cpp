@@ -6,6 +6,7 @@
 #include "virt/DomainMark.h"
 #include "virt/DomainXml.h"
 #include "virt/Names.h"
+#include "virt/SandboxNetwork.h"
 
 #include <QDomDocument>
 #include <QFile>
@@ -51,6 +52,8 @@ SandboxXmlSpec baseSpec()
         {QStringLiteral("vda"), QStringLiteral("/var/lib/libvirt/images/fluid-sbx-0001-vda.qcow2")}};
     s.macAddress = QStringLiteral("52:54:00:12:34:56");
     s.networkName = QStringLiteral("fluid-sandbox");
+    s.gatewayAddress = QStringLiteral("10.213.0.1");
+    s.gatePort = 3128;
     s.domainType = QStringLiteral("qemu");
     s.memoryMib = 512;
     s.vcpus = 1;
@@ -145,6 +148,47 @@ private Q_SLOTS:
         QVERIFY(!deriveSandboxXml(fixture(file.toLatin1().constData()), spec).ok());
     }
 
+    /// A sandbox NIC without the gate's address cannot be filtered: no XML is made.
+    void aNicWithoutItsFilterIsRefused()
+    {
+        SandboxXmlSpec spec = baseSpec();
+        spec.gatewayAddress.clear();
+        const auto derived = deriveSandboxXml(goldenWith(QStringLiteral("devices"), {}), spec);
+        QVERIFY(!derived);
+        QCOMPARE(derived.error().code, ErrorCode::InvalidArgument);
+    }
+
+    /// The network Fluid writes passes its own check; each weaker variant says what is wrong with it.
+    void networkChecksNameEachWeakness()
+    {
+        NetworkSpec spec{QStringLiteral("fluid-sandbox"), QStringLiteral("fluidbr0"),
+                         QStringLiteral("10.213.0.1"),    QStringLiteral("255.255.255.0"),
+                         QStringLiteral("10.213.0.100"),  QStringLiteral("10.213.0.200")};
+        const QString ours = sandboxNetworkXml(spec);
+        QCOMPARE(sandboxNetworkDifferences(ours, spec), QStringList());
+        auto without = [&](const QString& from, const QString& to) {
+            QString x = ours;
+            return sandboxNetworkDifferences(x.replace(from, to), spec).join(QLatin1Char('|'));
+        };
+        QVERIFY(without(QStringLiteral("<dns enable='no'/>"), {}).contains(QLatin1String("DNS")));
+        QVERIFY(without(QStringLiteral("<port isolated='yes'/>"), {}).contains(QLatin1String("each other")));
+        QVERIFY(without(QStringLiteral("<port isolated='yes'/>"), QStringLiteral("<forward mode='nat'/>"))
+                    .contains(QLatin1String("forwards")));
+        QVERIFY(without(QStringLiteral("10.213.0.200"), QStringLiteral("10.213.0.250"))
+                    .contains(QLatin1String("DHCP")));
+        QVERIFY(without(QStringLiteral("</network>"),
+                        QStringLiteral("<ip family='ipv6' address='fd00::1' prefix='64'/></network>"))
+                    .contains(QLatin1String("addresses")));
+        // The filter is well-formed, named as the NICs name it, and ends in drops at both layers.
+        QDomDocument filter;
+        QVERIFY(filter.setContent(sandboxFilterXml()));
+        QCOMPARE(filter.documentElement().attribute(QStringLiteral("name")), QLatin1String(kFilterName));
+        const QString text = sandboxFilterXml();
+        QVERIFY(text.contains(QLatin1String("<rule action='drop' direction='inout' priority='200'/>")));
+        QVERIFY(text.contains(
+            QLatin1String("<rule action='drop' direction='inout' priority='1000'><all/></rule>")));
+    }
+
     void refusesNonDomainXml()
     {
         QCOMPARE(parseDomainXml(QStringLiteral("<network/>")).error().code, ErrorCode::InvalidArgument);
@@ -190,6 +234,17 @@ private Q_SLOTS:
                  QStringLiteral("52:54:00:12:34:56"));
         QVERIFY(!derived->xml.contains(QLatin1String("'default'")));
         QVERIFY(!derived->xml.contains(QLatin1String("52:54:00:aa:bb:cc")));
+        // Bound to Fluid's filter: DHCP and the egress gate on the gateway, nothing else (SandboxNetwork.h).
+        const QDomElement filter = nics.first().firstChildElement(QStringLiteral("filterref"));
+        QCOMPARE(filter.attribute(QStringLiteral("filter")), QLatin1String(kFilterName));
+        QMap<QString, QString> parameters;
+        for (QDomElement p = filter.firstChildElement(QStringLiteral("parameter")); !p.isNull();
+             p = p.nextSiblingElement(QStringLiteral("parameter")))
+            parameters.insert(p.attribute(QStringLiteral("name")), p.attribute(QStringLiteral("value")));
+        QCOMPARE(parameters,
+                 (QMap<QString, QString>{{QStringLiteral("GATEWAY"), QStringLiteral("10.213.0.1")},
+                                         {QStringLiteral("GATE_PORT"), QStringLiteral("3128")},
+                                         {QStringLiteral("CTRL_IP_LEARNING"), QStringLiteral("dhcp")}}));
 
         // Graphics on localhost only, on an automatic port.
         const QDomElement graphics = all(doc, QStringLiteral("graphics")).first();

@@ -11,6 +11,7 @@
 #include "virt/LibvirtHypervisor.h"
 #include "virt/Names.h"
 #include "virt/SandboxManager.h"
+#include "virt/SandboxNetwork.h"
 
 #include <QDir>
 #include <QElapsedTimer>
@@ -1058,6 +1059,72 @@ private Q_SLOTS:
             virNetworkFree(net);
             virConnectClose(conn);
         }
+    }
+
+    /// A network an earlier Fluid defined (no DNS switch, ports not isolated) is redefined as Fluid's
+    /// network today while nothing runs on it; while a VM runs on it, the create is refused saying which VM
+    /// and what to do. The result is exactly what the network checks accept.
+    void anEarlierNetworkIsUpgradedOrRefusedWithWhatToDo()
+    {
+        NetworkSpec spec;
+        spec.name = QStringLiteral("fluid-old");
+        spec.bridge = QStringLiteral("flold0");
+        spec.gatewayAddress = QStringLiteral("10.215.0.1");
+        spec.dhcpStart = QStringLiteral("10.215.0.100");
+        spec.dhcpEnd = QStringLiteral("10.215.0.200");
+        const QString oldXml =
+            QStringLiteral("<network><name>fluid-old</name><bridge name='flold0' stp='on' delay='0'/>"
+                           "<ip address='10.215.0.1' netmask='255.255.255.0'><dhcp><range "
+                           "start='10.215.0.100' end='10.215.0.200'/></dhcp></ip></network>");
+        QVERIFY(!sandboxNetworkDifferences(oldXml, spec).isEmpty());
+        virConnectPtr conn = virConnectOpen("test:///default");
+        QVERIFY(conn);
+        auto readXml = [&] {
+            virNetworkPtr net = virNetworkLookupByName(conn, "fluid-old");
+            char* xml = net ? virNetworkGetXMLDesc(net, 0) : nullptr;
+            const QString text = QString::fromUtf8(xml);
+            free(xml);
+            if (net)
+                virNetworkFree(net);
+            return text;
+        };
+        virNetworkPtr old = virNetworkDefineXML(conn, oldXml.toUtf8().constData());
+        QVERIFY(old);
+        QCOMPARE(virNetworkCreate(old), 0);
+        virNetworkFree(old);
+
+        // A running VM on it: refused, naming the VM and what to do; the old network is left as it was.
+        QString vm = domainXmlNamed(QStringLiteral("vm-on-old"));
+        vm.replace(
+            QLatin1String("</devices>"),
+            QLatin1String("<interface type='network'><source network='fluid-old'/></interface></devices>"));
+        must(m_hv->defineDomain(vm));
+        must(m_hv->startDomain(QStringLiteral("vm-on-old")));
+        const Result<void> refused = m_hv->ensureNetwork(spec);
+        QVERIFY(!refused);
+        QCOMPARE(refused.error().code, ErrorCode::Refused);
+        QVERIFY2(refused.error().message.contains(QLatin1String("vm-on-old")) &&
+                     refused.error().message.contains(QLatin1String("its guests can reach each other")) &&
+                     refused.error().message.contains(QLatin1String("Stop them")),
+                 qPrintable(refused.error().message));
+        QVERIFY(!sandboxNetworkDifferences(readXml(), spec).isEmpty());
+
+        // Stopped: the next ensure redefines it, active, as Fluid writes it today.
+        must(m_hv->destroyDomain(QStringLiteral("vm-on-old")));
+        must(m_hv->ensureNetwork(spec));
+        const QString now = readXml();
+        QVERIFY2(sandboxNetworkDifferences(now, spec).isEmpty(), qPrintable(now));
+        QVERIFY2(now.contains(QLatin1String("<dns enable='no'/>")) &&
+                     now.contains(QLatin1String("<port isolated='yes'/>")),
+                 qPrintable(now));
+        virNetworkPtr net = virNetworkLookupByName(conn, "fluid-old");
+        QCOMPARE(virNetworkIsActive(net), 1);
+        virNetworkFree(net);
+        // And an ensure of the current network changes nothing.
+        must(m_hv->ensureNetwork(spec));
+        QCOMPARE(readXml(), now);
+        must(m_hv->undefineDomain(QStringLiteral("vm-on-old")));
+        virConnectClose(conn);
     }
 };
 
