@@ -118,6 +118,17 @@ private Q_SLOTS:
         QVERIFY2(ciLines.value(2) != fwLines.value(3), "two clones share a machine-id");
         QVERIFY2(ciLines.last().contains(QLatin1String("status: done")),
                  qPrintable(ciLines.join(QLatin1Char('\n'))));
+
+        // Both flavours send apt and the proxy variables to the egress gate, their only way out.
+        const virt::NetworkSpec net = m_bed.options().network;
+        const QString proxy = QStringLiteral("http://%1:%2/").arg(net.gatewayAddress).arg(net.gatePort);
+        for (ssh::SandboxShell* sh : {shell.get(), ciShell.get()}) {
+            r = execIn(*sh,
+                       "apt-config dump Acquire::http::Proxy; . /etc/environment; echo \"$https_proxy\"");
+            QVERIFY2(r.succeeded(), qPrintable(describe(r)));
+            QCOMPARE(lines(r),
+                     QStringList({QStringLiteral("Acquire::http::Proxy \"%1\";").arg(proxy), proxy}));
+        }
     }
 
     void aHostKeyOtherThanTheInjectedOneIsRefused()
@@ -188,55 +199,96 @@ private Q_SLOTS:
         QVERIFY2(r.succeeded() && r.stdoutData.text().contains("Hello, world!"), qPrintable(describe(r)));
     }
 
-    void theSandboxReachesNothingButThePackageSource()
+    /// The attacker's view: root in sandbox A, after adding a default route, probes everything it might
+    /// reach. Only the egress gate on the gateway answers. Nothing in the test bed filters: Fluid's own
+    /// network and filter do this (the namespace even routes, as many hosts do).
+    void theSandboxReachesNothingButTheGate()
     {
-        QVERIFY2(m_fw, "the fw_cfg sandbox did not come up");
-        const QString br = m_bed.value("FLUID_TESTBED_BRIDGE_IP");
-        // Services in the namespace: one on its loopback, one on the bridge address itself.
+        QVERIFY2(m_fw && m_ci, "the sandboxes did not come up");
+        const virt::NetworkSpec net = m_bed.options().network;
+        const QString gw = net.gatewayAddress;
+        // Services in the namespace: one on its loopback, two on the bridge address itself (one where
+        // PostgreSQL would listen).
         QTcpServer onLoopback;
         QTcpServer onBridge;
+        QTcpServer onPostgresPort;
         QVERIFY(onLoopback.listen(QHostAddress::LocalHost));
-        QVERIFY(onBridge.listen(QHostAddress(br)));
-        const QString aptPort = m_bed.value("FLUID_TESTBED_APT_URL").section(QLatin1Char(':'), -1);
+        QVERIFY(onBridge.listen(QHostAddress(gw)));
+        QVERIFY(onPostgresPort.listen(QHostAddress(gw), 5432));
+        const QString outside = m_bed.value("FLUID_TESTBED_OUTSIDE_IP");
         const QList<QPair<QString, QString>> blocked = {
-            {br, QString::number(onLoopback.serverPort())}, // a 127.0.0.1 service, via the bridge address
-            {br, QString::number(onBridge.serverPort())},   // a service listening on the bridge address
-            {br, m_bed.value("FLUID_TESTBED_PROD_PORT")},   // the production stand-in's port
-            {br, QStringLiteral("22")},
-            {br, QStringLiteral("16509")}, // libvirt's TCP port (not listening; must be refused either way)
-            {QStringLiteral("10.213.1.1"), QStringLiteral("80")},  // beyond the bridge (never leaves the ns)
+            {gw, QString::number(onLoopback.serverPort())}, // a 127.0.0.1 service, via the bridge address
+            {gw, QString::number(onBridge.serverPort())},   // a service listening on the bridge address
+            {gw, QStringLiteral("5432")},
+            {gw, QStringLiteral("22")},
+            {gw, m_bed.value("FLUID_TESTBED_PROD_PORT")}, // the production stand-in's port
+            {gw, QStringLiteral("16509")},                // libvirt's TCP port
+            {m_ci->ip, QStringLiteral("22")},             // the other sandbox's sshd
+            {outside, QStringLiteral("80")},              // the outside web server (the package source)
+            {QStringLiteral("10.213.1.1"), QStringLiteral("80")},  // beyond the bridge
             {QStringLiteral("169.254.1.1"), QStringLiteral("80")}, // link-local beyond the bridge
         };
-        QString probe = QStringLiteral("import socket\n"
-                                       "def probe(h, p):\n"
-                                       "    s = socket.socket(); s.settimeout(4)\n"
-                                       "    try:\n"
-                                       "        s.connect((h, int(p))); print(h, p, 'OPEN')\n"
-                                       "    except Exception as e:\n"
-                                       "        print(h, p, 'blocked', type(e).__name__)\n"
-                                       "    finally:\n"
-                                       "        s.close()\n");
-        probe += QStringLiteral("probe('%1', %2)\n").arg(br, aptPort); // the control: the package source
+        QString probe =
+            QStringLiteral(
+                "import socket, struct, threading\n"
+                "out = {}\n"
+                "def tcp(h, p):\n"
+                "    s = socket.socket(); s.settimeout(5)\n"
+                "    try:\n"
+                "        s.connect((h, int(p))); out[(h, str(p))] = 'OPEN'\n"
+                "    except Exception as e:\n"
+                "        out[(h, str(p))] = 'blocked ' + type(e).__name__\n"
+                "    finally:\n"
+                "        s.close()\n"
+                "def dns(server):\n"
+                "    q = struct.pack('!HHHHHH', 7, 0x100, 1, 0, 0, 0) + "
+                "b'\\x07outside\\x05fluid\\x04test\\x00' "
+                "+ struct.pack('!HH', 1, 1)\n"
+                "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)\n"
+                "    try:\n"
+                "        s.sendto(q, (server, 53)); s.recv(512); out[('dns', server)] = 'ANSWERED'\n"
+                "    except Exception as e:\n"
+                "        out[('dns', server)] = 'blocked ' + type(e).__name__\n"
+                "def resolve():\n"
+                "    try:\n"
+                "        socket.getaddrinfo('%1', 80); out[('resolve', '%1')] = 'RESOLVED'\n"
+                "    except Exception as e:\n"
+                "        out[('resolve', '%1')] = 'blocked ' + type(e).__name__\n"
+                "jobs = [threading.Thread(target=resolve)]\n")
+                .arg(m_bed.value("FLUID_TESTBED_OUTSIDE_NAME"));
+        probe += QStringLiteral("jobs.append(threading.Thread(target=tcp, args=('%1', %2)))\n")
+                     .arg(gw, QString::number(net.gatePort));
         for (const auto& [h, p] : blocked)
-            probe += QStringLiteral("probe('%1', %2)\n").arg(h, p);
-        // As root in the sandbox, an agent could add a default route: do it, so "blocked" is the host's
-        // doing and not just a missing route in the guest.
+            probe += QStringLiteral("jobs.append(threading.Thread(target=tcp, args=('%1', %2)))\n").arg(h, p);
+        for (const QString& server : {gw, m_bed.value("FLUID_TESTBED_OUTSIDE_DNS")})
+            probe += QStringLiteral("jobs.append(threading.Thread(target=dns, args=('%1',)))\n").arg(server);
+        probe += QStringLiteral("[j.start() for j in jobs]; [j.join() for j in jobs]\n"
+                                "for k in sorted(out): print(k[0], k[1], out[k])\n");
+        // As root in the sandbox, an agent could add a default route and a resolver: do both, so
+        // "blocked" is the host's doing and not just a missing route in the guest.
         auto shell = shellFor(m_bed.ca, *m_fw);
-        const ssh::ExecResult r =
-            execIn(*shell, QStringLiteral("ip route replace default via %1 && python3 - <<'PROBE'\n%2PROBE\n"
-                                          "rc=$?; ip route del default; exit $rc\n")
-                               .arg(br, probe)
-                               .toUtf8());
+        const ssh::ExecResult r = execIn(
+            *shell,
+            QStringLiteral("ip route replace default via %1 && cp /etc/resolv.conf /tmp/resolv.saved; "
+                           "echo 'nameserver %2' > /etc/resolv.conf; python3 - <<'PROBE'\n%3PROBE\n"
+                           "rc=$?; ip route del default; cp /tmp/resolv.saved /etc/resolv.conf; exit $rc\n")
+                .arg(gw, m_bed.value("FLUID_TESTBED_OUTSIDE_DNS"), probe)
+                .toUtf8());
         QVERIFY2(r.succeeded(), qPrintable(describe(r)));
         const QStringList out = lines(r);
-        QCOMPARE(out.size(), blocked.size() + 1);
-        QCOMPARE(out.value(0), QStringLiteral("%1 %2 OPEN").arg(br, aptPort));
-        for (int i = 0; i < blocked.size(); ++i)
-            QVERIFY2(out.value(i + 1).startsWith(
-                         QStringLiteral("%1 %2 blocked").arg(blocked[i].first, blocked[i].second)),
-                     qPrintable(out.join(QLatin1Char('\n'))));
-        QVERIFY(!onLoopback.waitForNewConnection(200) && !onLoopback.hasPendingConnections());
-        QVERIFY(!onBridge.waitForNewConnection(200) && !onBridge.hasPendingConnections());
+        const QString all = out.join(QLatin1Char('\n'));
+        qInfo().noquote() << all;
+        QCOMPARE(out.size(), blocked.size() + 4);
+        // The control: the gate's port answers (the filter lets it through).
+        QVERIFY2(out.contains(QStringLiteral("%1 %2 OPEN").arg(gw).arg(net.gatePort)), qPrintable(all));
+        for (const auto& [h, p] : blocked)
+            QVERIFY2(out.filter(QStringLiteral("%1 %2 blocked").arg(h, p)).size() == 1, qPrintable(all));
+        QVERIFY2(out.filter(QLatin1String("dns ")).filter(QLatin1String(" blocked")).size() == 2,
+                 qPrintable(all));
+        QVERIFY2(out.filter(QLatin1String("resolve ")).filter(QLatin1String(" blocked")).size() == 1,
+                 qPrintable(all));
+        for (QTcpServer* server : {&onLoopback, &onBridge, &onPostgresPort})
+            QVERIFY(!server->waitForNewConnection(200) && !server->hasPendingConnections());
     }
 
     void productionStandInTrustsOnlyTheProductionPrincipal()
