@@ -211,6 +211,30 @@ Result<Sandbox> SandboxManager::loadLive(const QString& sandboxId)
     return row;
 }
 
+Result<Sandbox> SandboxManager::loadOwned(const QString& sandboxId)
+{
+    auto row = loadLive(sandboxId);
+    if (!row)
+        return row;
+    auto mine = storeId();
+    if (!mine)
+        return mine.error();
+    auto mark = m_hv.domainMark(row->domainName);
+    if (!mark)
+        return mark.error();
+    if (!ownsDomain(*mark, *row, *mine))
+        return makeError(
+            ErrorCode::Refused,
+            QStringLiteral("The domain %1 on the host is not sandbox %2's: it does not carry this "
+                           "store's mark, so Fluid leaves it alone")
+                .arg(row->domainName, row->name),
+            mark->isSandbox()
+                ? QStringLiteral("marked for sandbox %1 of store %2").arg(mark->sandboxId, mark->storeId)
+                : QStringLiteral("it has no Fluid mark (a reconcile adopts "
+                                 "sandboxes of this store that predate marks)"));
+    return row;
+}
+
 Result<void> SandboxManager::waitForState(const QString& domain, DomainState wanted, int timeoutMs)
 {
     QElapsedTimer timer;
@@ -231,7 +255,7 @@ Result<void> SandboxManager::waitForState(const QString& domain, DomainState wan
 
 Result<Sandbox> SandboxManager::start(const QString& sandboxId, const model::Actor& actor)
 {
-    auto row = loadLive(sandboxId);
+    auto row = loadOwned(sandboxId);
     if (!row)
         return row.error();
     auto state = m_hv.domainState(row->domainName);
@@ -251,7 +275,7 @@ Result<Sandbox> SandboxManager::start(const QString& sandboxId, const model::Act
 
 Result<Sandbox> SandboxManager::stop(const QString& sandboxId, const model::Actor& actor)
 {
-    auto row = loadLive(sandboxId);
+    auto row = loadOwned(sandboxId);
     if (!row)
         return row.error();
     auto state = m_hv.domainState(row->domainName);
@@ -328,7 +352,7 @@ Result<model::Snapshot> SandboxManager::snapshot(const QString& sandboxId, const
 {
     if (auto ok = validateSnapshotName(name); !ok)
         return ok.error();
-    auto row = loadLive(sandboxId);
+    auto row = loadOwned(sandboxId);
     if (!row)
         return row.error();
     if (auto r = m_hv.createSnapshot(row->domainName, name, description, true); !r)
@@ -346,7 +370,7 @@ Result<model::Snapshot> SandboxManager::snapshot(const QString& sandboxId, const
 
 Result<QList<SnapshotInfo>> SandboxManager::snapshots(const QString& sandboxId)
 {
-    auto row = loadLive(sandboxId);
+    auto row = loadOwned(sandboxId);
     if (!row)
         return row.error();
     return m_hv.snapshots(row->domainName);
@@ -355,7 +379,7 @@ Result<QList<SnapshotInfo>> SandboxManager::snapshots(const QString& sandboxId)
 Result<void> SandboxManager::revert(const QString& sandboxId, const QString& snapshotName,
                                     const model::Actor& actor)
 {
-    auto row = loadLive(sandboxId);
+    auto row = loadOwned(sandboxId);
     if (!row)
         return row.error();
     if (auto r = m_hv.revertSnapshot(row->domainName, snapshotName); !r)
@@ -378,7 +402,7 @@ Result<void> SandboxManager::revert(const QString& sandboxId, const QString& sna
 Result<void> SandboxManager::deleteSnapshot(const QString& sandboxId, const QString& snapshotName,
                                             const model::Actor& actor)
 {
-    auto row = loadLive(sandboxId);
+    auto row = loadOwned(sandboxId);
     if (!row)
         return row.error();
     if (auto r = m_hv.deleteSnapshot(row->domainName, snapshotName); !r)

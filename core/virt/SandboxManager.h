@@ -189,6 +189,9 @@ private:
     };
     Result<QString> storeId();
     Result<model::Sandbox> loadLive(const QString& sandboxId);
+    /// loadLive, and the domain carries this store's mark for this row: Refused otherwise (Fluid acts only on
+    /// what it owns).
+    Result<model::Sandbox> loadOwned(const QString& sandboxId);
     /// What the create would go beyond, as a person reads it (empty: within every limit).
     Result<QStringList> overLimits(const CreateOptions& options, const HostInfo& host);
     Result<void> checkNameFree(const CreateOptions& options);

@@ -135,12 +135,16 @@ private Q_SLOTS:
                  qPrintable(without.error().toString()));
         QVERIFY(!host.log().contains(QLatin1String("Accepted publickey")));
 
-        // With it: the login succeeds (what fails next is that no libvirtd runs behind this sshd).
+        // With it: the login succeeds. What comes next depends on this machine: with no libvirtd behind
+        // this sshd the connect fails past ssh; with one (the test bed's socket is shared) it succeeds.
         auto with = services::connectHypervisor(hostUri, knownHosts, key.privateKey);
-        QVERIFY(!with);
-        QVERIFY2(!with.error().toString().contains(QLatin1String("Permission denied")),
-                 qPrintable(with.error().toString()));
-        qInfo().noquote() << "with the key, libvirt got past ssh to:" << with.error().toString();
+        if (with) {
+            qInfo("with the key, libvirt connected (a libvirtd answers on this machine's socket)");
+        } else {
+            QVERIFY2(!with.error().toString().contains(QLatin1String("Permission denied")),
+                     qPrintable(with.error().toString()));
+            qInfo().noquote() << "with the key, libvirt got past ssh to:" << with.error().toString();
+        }
         QTRY_VERIFY2(host.log().contains(QStringLiteral("Accepted publickey for root")) &&
                          host.log().contains(key.fingerprint),
                      qPrintable(host.log()));

@@ -905,6 +905,38 @@ private Q_SLOTS:
         verifyNothingLeft();
     }
 
+    /// Start, stop, snapshots and revert act only on a domain that carries this store's mark for the row:
+    /// a foreign domain that took the sandbox's name is refused and left as it is.
+    void lifecycleLeavesADomainThatIsNotItsOwn()
+    {
+        SandboxManager manager(*m_hv, *m_db, options());
+        const model::Sandbox s = must(manager.createWithinLimits(createOptions(QStringLiteral("web"))));
+        must(manager.snapshot(s.id, QStringLiteral("before"), model::Actor::system()));
+        must(m_hv->destroyDomain(s.domainName));
+        must(m_hv->undefineDomain(s.domainName));
+        must(m_hv->defineDomain(domainXmlNamed(
+            s.domainName, {model::newId(), QStringLiteral("golden"), QStringLiteral("another-store")})));
+        const auto refused = [](const auto& r) {
+            return !r.ok() && r.error().code == ErrorCode::Refused &&
+                   r.error().message.contains(QLatin1String("leaves it alone"));
+        };
+        QVERIFY(refused(manager.start(s.id, model::Actor::system())));
+        QCOMPARE(must(m_hv->domainState(s.domainName)), DomainState::ShutOff);
+        must(m_hv->startDomain(s.domainName));
+        QVERIFY(refused(manager.stop(s.id, model::Actor::system())));
+        QCOMPARE(must(m_hv->domainState(s.domainName)), DomainState::Running);
+        QVERIFY(refused(manager.snapshot(s.id, QStringLiteral("after"), model::Actor::system())));
+        QVERIFY(refused(manager.revert(s.id, QStringLiteral("before"), model::Actor::system())));
+        QVERIFY(refused(manager.deleteSnapshot(s.id, QStringLiteral("before"), model::Actor::system())));
+        QVERIFY(refused(manager.snapshots(s.id)));
+        QVERIFY(must(m_hv->snapshots(s.domainName)).isEmpty());
+        must(m_hv->destroyDomain(s.domainName));
+        must(manager.destroy(s.id, model::Actor::system()));
+        QVERIFY(domainExists(s.domainName));
+        must(m_hv->undefineDomain(s.domainName));
+        verifyNothingLeft();
+    }
+
     /// While another reconcile of the host holds its lease, a reconcile refuses and touches nothing.
     void reconcileRefusesWhileAnotherRuns()
     {
