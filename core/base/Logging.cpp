@@ -13,6 +13,7 @@ Q_LOGGING_CATEGORY(lcInspect, "fluid.inspect", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcAnsible, "fluid.ansible", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcAgent, "fluid.agent", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcApproval, "fluid.approval", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcEgress, "fluid.egress", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcApi, "fluid.api", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcUi, "fluid.ui", QtInfoMsg)
 

@@ -89,6 +89,10 @@ inline constexpr IntRange kDefaultVcpus{1, 64};
 inline constexpr IntRange kDefaultMemoryMib{128, 1048576};
 inline constexpr IntRange kReadyTimeoutS{10, 3600};
 inline constexpr IntRange kCertTtlMinutes{1, 10};
+inline constexpr IntRange kEgressPort{1, 65535};
+inline constexpr IntRange kEgressHoldSeconds{0, 300};
+inline constexpr IntRange kEgressMaxConnections{1, 1024};
+inline constexpr IntRange kEgressIdleTimeoutS{10, 86400};
 } // namespace bounds
 
 /// Connection to a PostgreSQL server (store.postgresql). The password comes from the keychain, never from
@@ -136,6 +140,9 @@ struct HostSettings {
     QString golden;
     /// Which key logs into a host reached over SSH (keychain: only for ssh URIs).
     HostLogin login = HostLogin::Ssh;
+    /// Destinations this host's sandboxes reach through the egress gate without asking (e.g. the
+    /// distribution mirror): comma-separated host:port patterns ("deb.debian.org:80, *.example.org:443").
+    QString egressAllow;
 
     bool operator==(const HostSettings&) const = default;
 };
@@ -169,6 +176,21 @@ struct AgentSettings {
     bool operator==(const AgentSettings&) const = default;
 };
 
+/// The egress gate, a sandbox's only way out (egress; docs/security.md). Plain data; thread: any.
+struct EgressSettings {
+    /// Where the gate listens on each host's sandbox network (its gateway address).
+    int port = 3128;
+    /// How long a connection to a destination not yet allowed waits for a person's approval.
+    int holdSeconds = 30;
+    /// Destinations no sandbox ever reaches, whatever was allowed: comma-separated host:port patterns.
+    QString deny;
+    int maxConnectionsPerSandbox = 32;
+    /// A connection with no bytes either way for this long is closed.
+    int idleTimeoutS = 300;
+
+    bool operator==(const EgressSettings&) const = default;
+};
+
 /// Where secrets are kept (secrets). Plain data; thread: any.
 struct SecretsSettings {
     SecretsBackend backend = SecretsBackend::Keychain;
@@ -190,6 +212,7 @@ struct Settings {
     SshSettings ssh;
     AgentSettings agent;
     SecretsSettings secrets;
+    EgressSettings egress;
 
     /// The host with this name, or nullptr. The pointer is valid until hosts changes.
     const HostSettings* host(const QString& name) const;

@@ -444,6 +444,21 @@ QString checkText(TextRule rule, const QString& value)
         return QStringLiteral("must be empty or a domain name: letters, digits and . _ + : -, up to 200 "
                               "characters, starting with a letter or digit");
     }
+    case TextRule::DestinationPatterns: {
+        static const QRegularExpression pattern(
+            QStringLiteral("^(\\*|(\\*\\.)?[a-z0-9]([a-z0-9-]{0,62})(\\.[a-z0-9]([a-z0-9-]{0,62}))*):(?<port>"
+                           "[0-9]{1,5}|\\*)$"));
+        for (const QString& item : value.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+            const QString p = item.trimmed().toLower();
+            const QRegularExpressionMatch m = pattern.match(p);
+            const QString port = m.captured(QStringLiteral("port"));
+            if (!m.hasMatch() || (port != QLatin1String("*") && (port.toInt() < 1 || port.toInt() > 65535)))
+                return QStringLiteral("must be comma-separated host:port patterns such as deb.debian.org:80, "
+                                      "*.example.org:443 or 192.0.2.1:*; '%1' is not one")
+                    .arg(item.trimmed());
+        }
+        return {};
+    }
     }
     return {};
 }

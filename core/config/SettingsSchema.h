@@ -18,6 +18,8 @@ enum class TextRule {
     HttpUrlOrEmpty,      // empty, or an http:// or https:// URL
     AbsolutePathOrEmpty, // empty, or an absolute path without ".." or control characters
     DomainNameOrEmpty,   // empty, or a libvirt domain name of plain characters
+    DestinationPatterns, // empty, or comma-separated host:port patterns (*, *.example.org, a name or IPv4; a
+                         // port or *)
 };
 
 // A visitor V has: section(key, S&), list(key, QList<S>&), integer(key, int&, IntRange),
@@ -62,6 +64,17 @@ void visitFields(V& v, HostSettings& s)
     v.choice("login_key", s.login);
     v.optionalChoice("accelerator", s.accelerator);
     v.section("limits", s.limits);
+    v.text("egress_allow", s.egressAllow, TextRule::DestinationPatterns);
+}
+
+template <typename V>
+void visitFields(V& v, EgressSettings& s)
+{
+    v.integer("port", s.port, bounds::kEgressPort);
+    v.integer("hold_seconds", s.holdSeconds, bounds::kEgressHoldSeconds);
+    v.text("deny", s.deny, TextRule::DestinationPatterns);
+    v.integer("max_connections_per_sandbox", s.maxConnectionsPerSandbox, bounds::kEgressMaxConnections);
+    v.integer("idle_timeout_s", s.idleTimeoutS, bounds::kEgressIdleTimeoutS);
 }
 
 template <typename V>
@@ -103,6 +116,7 @@ void visitFields(V& v, Settings& s)
     v.section("ssh", s.ssh);
     v.section("agent", s.agent);
     v.section("secrets", s.secrets);
+    v.section("egress", s.egress);
 }
 
 } // namespace fluid::config::detail

@@ -249,6 +249,28 @@ struct Approval {
     QDateTime decidedAt;
 };
 
+/// How long a sandbox may reach one outside destination through the egress gate.
+enum class EgressScope { Once, Sandbox, Until };
+template <>
+struct EnumNames<EgressScope> {
+    static constexpr std::array<const char*, 3> names{"once", "sandbox", "until"};
+};
+
+/// A sandbox may open connections to `destination` through the egress gate: given by a person (`fluid
+/// egress allow`) or made from an approved egress request.
+struct EgressGrant {
+    QString id;
+    QString sandboxId;
+    QString destination; ///< host:port, lower case
+    EgressScope scope = EgressScope::Sandbox;
+    QDateTime expiresAt; ///< Until: when it ends
+    QString grantedBy;   ///< Actor::toString()
+    QString approvalId;  ///< the approval it was made from, if any
+    QDateTime createdAt;
+    QDateTime usedAt;    ///< Once: when it was used
+    QDateTime revokedAt; ///< set: no new connections
+};
+
 struct Playbook {
     QString id;
     QString sandboxId;

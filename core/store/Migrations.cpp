@@ -161,6 +161,18 @@ const QList<Migration>& migrations()
                             "|| clock_timestamp()::text), 1, 16), (extract(epoch FROM clock_timestamp()) * "
                             "1000)::bigint)"),
          }},
+        {7,
+         QStringLiteral("egress grants (what a sandbox may reach through the egress gate)"),
+         {
+             QStringLiteral(
+                 "CREATE TABLE egress_grants (id TEXT PRIMARY KEY, sandbox_id TEXT NOT NULL, "
+                 "destination TEXT NOT NULL, scope TEXT NOT NULL, expires_at BIGINT, granted_by "
+                 "TEXT NOT NULL DEFAULT '', approval_id TEXT NOT NULL DEFAULT '', created_at BIGINT "
+                 "NOT NULL, used_at BIGINT, revoked_at BIGINT)"),
+             QStringLiteral("CREATE INDEX egress_grants_sandbox ON egress_grants(sandbox_id, destination)"),
+         },
+         {},
+         {}},
     };
     return list;
 }

@@ -102,6 +102,33 @@ Result<std::optional<Sandbox>> liveSandboxNamed(Database& db, const QString& hos
     return first(SandboxRepository(db).select(kLive + QStringLiteral(" AND name = ?"), {hostId, name}));
 }
 
+Result<std::optional<Sandbox>> liveSandboxAt(Database& db, const QString& hostId, const QString& ip)
+{
+    if (ip.isEmpty())
+        return std::optional<Sandbox>();
+    return first(SandboxRepository(db).select(kLive + QStringLiteral(" AND ip = ?"), {hostId, ip}));
+}
+
+Result<Sandbox> liveSandboxByIdOrName(Database& db, const QString& idOrName)
+{
+    const QString live = QStringLiteral("state <> 'destroyed'");
+    auto byId = SandboxRepository(db).select(live + QStringLiteral(" AND id = ?"), {idOrName});
+    if (!byId)
+        return byId.error();
+    if (!byId->isEmpty())
+        return byId->first();
+    auto byName = SandboxRepository(db).select(live + QStringLiteral(" AND name = ?"), {idOrName});
+    if (!byName)
+        return byName.error();
+    if (byName->isEmpty())
+        return makeError(ErrorCode::NotFound, QStringLiteral("No live sandbox is called %1").arg(idOrName));
+    if (byName->size() > 1)
+        return makeError(
+            ErrorCode::InvalidArgument,
+            QStringLiteral("%1 names sandboxes on several hosts: give the sandbox's id").arg(idOrName));
+    return byName->first();
+}
+
 Result<QList<Sandbox>> settledSandboxesOfDomain(Database& db, const QString& domainName)
 {
     return SandboxRepository(db).select(QStringLiteral("domain_name = ? AND state IN ('running', 'stopped')"),
@@ -133,6 +160,41 @@ Result<QList<Approval>> pendingApprovals(Database& db)
 {
     return ApprovalRepository(db).select(QStringLiteral("status = ?"), {enumName(ApprovalStatus::Pending)},
                                          QStringLiteral("created_at, id"));
+}
+
+Result<QList<Approval>> egressApprovals(Database& db, const QString& sandboxId)
+{
+    return ApprovalRepository(db).select(QStringLiteral("kind = 'egress' AND sandbox_id = ?"), {sandboxId},
+                                         QStringLiteral("created_at DESC, id"));
+}
+
+Result<QList<EgressGrant>> egressGrants(Database& db, const QString& sandboxId)
+{
+    if (sandboxId.isEmpty())
+        return EgressGrantRepository(db).select(QStringLiteral("1 = 1"), {},
+                                                QStringLiteral("created_at DESC, id"));
+    return EgressGrantRepository(db).select(QStringLiteral("sandbox_id = ?"), {sandboxId},
+                                            QStringLiteral("created_at DESC, id"));
+}
+
+Result<bool> useEgressGrant(Database& db, const QString& grantId, const QDateTime& at)
+{
+    auto r = db.exec(QStringLiteral("UPDATE egress_grants SET used_at = ? WHERE id = ? AND used_at IS NULL"),
+                     {at.toMSecsSinceEpoch(), grantId});
+    if (!r)
+        return r.error();
+    return r->numRowsAffected() == 1;
+}
+
+Result<int> revokeEgressGrants(Database& db, const QString& sandboxId, const QString& destination,
+                               const QDateTime& at)
+{
+    auto r = db.exec(QStringLiteral("UPDATE egress_grants SET revoked_at = ? WHERE sandbox_id = ? AND "
+                                    "destination = ? AND revoked_at IS NULL"),
+                     {at.toMSecsSinceEpoch(), sandboxId, destination});
+    if (!r)
+        return r.error();
+    return r->numRowsAffected();
 }
 
 Result<QList<Approval>> decidedApprovals(Database& db, int limit)

@@ -39,6 +39,11 @@ Result<QList<model::Sandbox>> allSandboxes(Database& db, const QString& hostId);
 /// The live sandbox of a host with this name (live names are unique on a host).
 Result<std::optional<model::Sandbox>> liveSandboxNamed(Database& db, const QString& hostId,
                                                        const QString& name);
+/// The live sandbox of a host whose address is `ip` (the egress gate's question: who is asking).
+Result<std::optional<model::Sandbox>> liveSandboxAt(Database& db, const QString& hostId, const QString& ip);
+/// The live sandbox with this id or, failing that, this name on any host; NotFound when none, InvalidArgument
+/// when the name is live on more than one host.
+Result<model::Sandbox> liveSandboxByIdOrName(Database& db, const QString& idOrName);
 /// Running or stopped sandboxes whose libvirt domain is `domainName` (what a domain event can change).
 Result<QList<model::Sandbox>> settledSandboxesOfDomain(Database& db, const QString& domainName);
 
@@ -59,6 +64,18 @@ Result<QList<model::Approval>> pendingApprovals(Database& db);
 Result<QList<model::Approval>> decidedApprovals(Database& db, int limit);
 /// The requests with these ids (those that exist), in no particular order.
 Result<QList<model::Approval>> approvalsWithIds(Database& db, const QStringList& ids);
+
+/// The egress requests filed for a sandbox, newest first.
+Result<QList<model::Approval>> egressApprovals(Database& db, const QString& sandboxId);
+
+// ---- egress grants ----
+/// A sandbox's grants (empty id: every sandbox's), revoked and used ones too, newest first.
+Result<QList<model::EgressGrant>> egressGrants(Database& db, const QString& sandboxId);
+/// Marks a `once` grant used; false when it was used already (by a concurrent connection).
+Result<bool> useEgressGrant(Database& db, const QString& grantId, const QDateTime& at);
+/// Revokes a sandbox's grants of `destination` that are not revoked yet; returns how many.
+Result<int> revokeEgressGrants(Database& db, const QString& sandboxId, const QString& destination,
+                               const QDateTime& at);
 
 // ---- agent sessions and playbooks ----
 /// A session's messages in order.

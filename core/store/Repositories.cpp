@@ -337,6 +337,20 @@ const TableDef<PlaybookTask>& table()
     return d;
 }
 
+template <>
+const TableDef<EgressGrant>& table()
+{
+    static const TableDef<EgressGrant> d{
+        QStringLiteral("egress_grants"),
+        {col("id", &EgressGrant::id, Verbatim), col("sandbox_id", &EgressGrant::sandboxId, Verbatim),
+         col("destination", &EgressGrant::destination, Verbatim),
+         enumCol("scope", &EgressGrant::scope, EgressScope::Once), col("expires_at", &EgressGrant::expiresAt),
+         col("granted_by", &EgressGrant::grantedBy, Verbatim),
+         col("approval_id", &EgressGrant::approvalId, Verbatim), col("created_at", &EgressGrant::createdAt),
+         col("used_at", &EgressGrant::usedAt), col("revoked_at", &EgressGrant::revokedAt)}};
+    return d;
+}
+
 template <typename T>
 QVariantList redactedValues(const T& row)
 {
@@ -478,5 +492,6 @@ template class Repository<ToolCall>;
 template class Repository<Approval>;
 template class Repository<Playbook>;
 template class Repository<PlaybookTask>;
+template class Repository<EgressGrant>;
 
 } // namespace fluid::store

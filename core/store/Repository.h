@@ -52,5 +52,6 @@ using ToolCallRepository = Repository<model::ToolCall>;
 using ApprovalRepository = Repository<model::Approval>;
 using PlaybookRepository = Repository<model::Playbook>;
 using PlaybookTaskRepository = Repository<model::PlaybookTask>;
+using EgressGrantRepository = Repository<model::EgressGrant>;
 
 } // namespace fluid::store

@@ -90,6 +90,7 @@ private slots:
     void structuralErrors();
     void unknownKeysAreWarnings();
     void retiredKeysAreIgnoredWithAWarning();
+    void egressSettings();
     void secretKeysAreRefused_data();
     void secretKeysAreRefused();
     void secretLookalikesAreAllowed();
@@ -529,6 +530,30 @@ void TstConfig::unknownKeysAreWarnings()
     logWarnings(*loaded);
 }
 
+void TstConfig::egressSettings()
+{
+    const Result<LoadedConfig> loaded =
+        parse("egress:\n  port: 8080\n  hold_seconds: 5\n  deny: '*.evil.test:*'\n"
+              "hosts:\n  - name: local\n    uri: qemu:///system\n"
+              "    egress_allow: 'deb.debian.org:80, *.debian.org:443, 192.0.2.1:*'\n");
+    QVERIFY2(loaded.ok(), qPrintable(loaded.ok() ? QString() : loaded.error().message));
+    QCOMPARE(loaded->settings.egress.port, 8080);
+    QCOMPARE(loaded->settings.egress.holdSeconds, 5);
+    QCOMPARE(loaded->settings.egress.deny, QStringLiteral("*.evil.test:*"));
+    QCOMPARE(loaded->settings.hosts.first().egressAllow,
+             QStringLiteral("deb.debian.org:80, *.debian.org:443, 192.0.2.1:*"));
+    QCOMPARE(Settings().egress.holdSeconds, 30);
+    for (const char* bad :
+         {"deb.debian.org", "deb.debian.org:0", "deb.debian.org:99999", "http://x:80", "a b:80"}) {
+        const Result<LoadedConfig> refused =
+            parse(QByteArray("hosts:\n  - name: local\n    uri: qemu:///system\n    egress_allow: '") + bad +
+                  "'\n");
+        QVERIFY2(!refused.ok(), bad);
+        QVERIFY2(refused.error().toString().contains(QLatin1String("host:port patterns")),
+                 qPrintable(refused.error().toString()));
+    }
+}
+
 void TstConfig::retiredKeysAreIgnoredWithAWarning()
 {
     // A config.yaml from before commands, paths and agent.context_limit_tokens stopped being settings.
@@ -566,7 +591,10 @@ void TstConfig::retiredKeysAreIgnoredWithAWarning()
 
     // Saving writes only the settings there are.
     const QByteArray saved = toYaml(loaded->settings);
-    for (const char* gone : {"commands", "paths:", "context_limit_tokens", "output_cap", "allow", "deny"})
+    // (egress.deny and hosts[].egress_allow are settings of their own: the retired lists were commands.allow,
+    // commands.deny, paths.allow and paths.deny, gone with their sections.)
+    for (const char* gone :
+         {"commands", "paths:", "context_limit_tokens", "output_cap", "\n  allow:", "'(unclosed'"})
         QVERIFY2(!saved.contains(gone), gone);
     QVERIFY(parse(saved)->warnings.isEmpty());
 }
