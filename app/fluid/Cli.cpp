@@ -2,6 +2,7 @@
 #include "Cli.h"
 
 #include "CliSupport.h"
+#include "EgressCommands.h"
 #include "SandboxCommands.h"
 
 #include "base/BuildInfo.h"
@@ -30,7 +31,7 @@ Commands:
   audit list [--limit N] [--sandbox ID] [--kind PREFIX]
                           Print the newest audit events.
   config check            Validate config.yaml; print warnings and the effective settings.
-                          Exit 0 when valid, 1 when not.%1
+                          Exit 0 when valid, 1 when not.%1%2
 Environment:
   FLUID_SECRETS_PASSPHRASE  passphrase of the encrypted secrets file, when config.yaml chooses
                             secrets.backend: encrypted-file (the keychain is the default). Read
@@ -41,7 +42,7 @@ Environment:
 
 QString usage()
 {
-    return QString::fromUtf8(kUsage).arg(QString::fromUtf8(kSandboxUsage));
+    return QString::fromUtf8(kUsage).arg(QString::fromUtf8(kSandboxUsage), QString::fromUtf8(kEgressUsage));
 }
 
 int printVersion()
@@ -142,7 +143,8 @@ bool Cli::handles(const QStringList& arguments)
                                       QStringLiteral("--version")};
     static const QStringList commands = {QStringLiteral("audit"),    QStringLiteral("config"),
                                          QStringLiteral("host"),     QStringLiteral("sandbox"),
-                                         QStringLiteral("approval"), QStringLiteral("image")};
+                                         QStringLiteral("approval"), QStringLiteral("image"),
+                                         QStringLiteral("egress")};
     const Parsed p = parse(arguments);
     if (!p.error.isEmpty())
         return true;
@@ -180,6 +182,8 @@ int Cli::run(const QStringList& arguments)
         code = runImageCommand(p);
     } else if (p.words.value(0) == QLatin1String("approval")) {
         code = runApprovalCommand(p);
+    } else if (p.words.value(0) == QLatin1String("egress")) {
+        code = runEgressCommand(p);
     } else {
         code = usageError(QStringLiteral("unknown command: %1").arg(p.words.join(QLatin1Char(' '))));
     }

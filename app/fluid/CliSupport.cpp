@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "CliSupport.h"
 
+#include <QCoreApplication>
+
 #include "services/Wiring.h"
 
 #include <atomic>
@@ -136,6 +138,8 @@ Result<std::unique_ptr<services::Services>> openServices(const Parsed& p)
     services::Services::Options options;
     options.config = *loaded;
     options.passphrase = services::passphraseFromEnvironment();
+    // `fluid sandbox create|start` start the host's egress gate too: this executable runs it.
+    options.egressGateProgram = QCoreApplication::applicationFilePath();
     return std::make_unique<services::Services>(std::move(options));
 }
 

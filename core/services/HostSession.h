@@ -80,6 +80,10 @@ public:
         /// Where the default connect and connectHost check a remote host's SSH key; empty:
         /// ~/.ssh/known_hosts.
         QString knownHostsFile;
+        /// Makes sure the host's egress gate runs (services::ensureEgressGate), before a create or a start;
+        /// unset: none is started (a remote host, or a front end that cannot start one), and sandboxes reach
+        /// nothing outside.
+        std::function<Result<void>()> ensureEgressGate;
         /// Asks a person to allow a create beyond the host's limits (Services: an approval request). Unset:
         /// such a create fails saying that approvals are not available here.
         virt::AdmissionGate admit;
@@ -222,6 +226,9 @@ private:
               Result<model::Sandbox> (virt::SandboxManager::*step)(const QString&, const model::Actor&));
     /// The second half of a create, once the plan is allowed.
     void build(const Operation<model::Sandbox>& op, const virt::CreatePlan& plan);
+    /// Starts the host's egress gate when it is not running (Setup::ensureEgressGate); a failure is reported
+    /// through `progress` and the log, never fatal. On a worker.
+    void ensureGate(const ProgressSink& progress);
     /// The SSH connection to a remote host (Setup::connectHost), made once and reused while it is up.
     Result<std::shared_ptr<ssh::SshConnection>> jumpConnection();
     Result<std::shared_ptr<const ssh::CertificateAuthority>> certificateAuthority();

@@ -2,6 +2,7 @@
 // HostSession's questions and operations: each registered in the operation registry and run on a worker.
 #include "HostSession.h"
 
+#include "base/Logging.h"
 #include "SandboxDiff.h"
 #include "store/Queries.h"
 #include "store/Repository.h"
@@ -176,6 +177,7 @@ void HostSession::build(const Operation<model::Sandbox>& op, const virt::CreateP
         return;
     }
     virt::SandboxManager manager(*hv, **db, currentManagerOptions());
+    ensureGate(op.progressSink());
     auto made = manager.create(plan, op.progressSink(), op.cancelToken());
     const QString summary = made ? QStringLiteral("%1 is ready at %2").arg(made->name, made->ip) : QString();
     op.finish(std::move(made), summary);
@@ -200,8 +202,34 @@ Operation<model::Sandbox> HostSession::lifecycle(
 
 Operation<model::Sandbox> HostSession::start(const QString& sandboxId, const model::Actor& actor)
 {
-    return lifecycle(OperationKind::Start, QStringLiteral("Start"), sandboxId, actor,
-                     &virt::SandboxManager::start);
+    auto op =
+        begin<model::Sandbox>(OperationKind::Start, actor, {}, sandboxId, QStringLiteral("Start"), false);
+    run<model::Sandbox>(
+        op,
+        [this, sandboxId, actor](virt::SandboxManager& m, const Operation<model::Sandbox>& o) {
+            ensureGate(o.progressSink());
+            return m.start(sandboxId, actor);
+        },
+        [](const model::Sandbox& s) { return QStringLiteral("%1: start done").arg(s.name); });
+    return op;
+}
+
+void HostSession::ensureGate(const ProgressSink& progress)
+{
+    if (!m_setup.ensureEgressGate)
+        return;
+    if (auto r = m_setup.ensureEgressGate(); !r) {
+        // The sandbox is still made: it is contained either way, it just reaches nothing outside until the
+        // gate runs. Said where the person sees it, and in the log.
+        qCWarning(lcEgress).noquote() << r.error().toString();
+        if (progress)
+            progress(
+                Progress{QStringLiteral("egress"),
+                         QStringLiteral("The egress gate is not running (%1): the sandbox reaches nothing "
+                                        "outside until it does")
+                             .arg(r.error().message),
+                         -1});
+    }
 }
 
 Operation<model::Sandbox> HostSession::stop(const QString& sandboxId, const model::Actor& actor)

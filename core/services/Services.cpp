@@ -4,6 +4,7 @@
 #include "Admission.h"
 #include "approval/ApprovalBroker.h"
 #include "base/Worker.h"
+#include "GateProcess.h"
 #include "secrets/SecretStore.h"
 #include "store/StoreWorker.h"
 
@@ -18,6 +19,7 @@ Services::Services(Options options, QObject* parent)
     , m_clock(options.clock ? *options.clock : Clock::system())
     , m_approvalPollMs(options.approvalPollMs)
     , m_adjustHostSetup(std::move(options.adjustHostSetup))
+    , m_egressGateProgram(options.egressGateProgram)
     , m_operations(std::make_unique<OperationRegistry>(m_clock))
     , m_approvals(std::make_unique<approval::ApprovalBroker>(m_clock, m_approvalPollMs))
 {
@@ -107,6 +109,22 @@ HostSession::Setup Services::hostSetup(const config::HostSettings& host) const
     setup.operations = m_operations.get();
     if (m_database)
         setup.admit = approvalGate(m_approvals.get(), *m_database);
+    // The gate runs beside the hypervisor it serves: for a local host, a process here. (On a remote host it
+    // would have to listen on that host's bridge: not done yet, so sandboxes there reach nothing outside.)
+    if (!m_egressGateProgram.isEmpty() && host.uri.startsWith(QLatin1String("qemu:///"))) {
+        const virt::NetworkSpec& net = setup.manager.network;
+        GateLaunch launch;
+        launch.program = m_egressGateProgram;
+        launch.configPath = m_config.fromFile ? m_config.path : QString();
+        launch.hostName = host.name;
+        launch.address = QHostAddress(net.gatewayAddress);
+        launch.port = quint16(net.gatePort);
+        const auto subnet = QHostAddress::parseSubnet(net.gatewayAddress + QLatin1Char('/') + net.netmask);
+        launch.subnet = subnet.first.toString() + QLatin1Char('/') + QString::number(subnet.second);
+        setup.ensureEgressGate = [launch] {
+            return ensureEgressGate(launch);
+        };
+    }
     if (m_adjustHostSetup)
         m_adjustHostSetup(setup);
     return setup;

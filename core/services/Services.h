@@ -48,6 +48,9 @@ public:
         const Clock* clock = nullptr;
         /// How often waits for a person's decision look for decisions other processes recorded.
         int approvalPollMs = 1000;
+        /// The fluid executable that runs local hosts' egress gates (`fluid egress serve`); empty: Fluid
+        /// starts none (sandboxes then reach nothing outside).
+        QString egressGateProgram;
         /// Changes each host session's setup before the session is made (tests: libvirt's test driver).
         std::function<void(HostSession::Setup&)> adjustHostSetup;
     };
@@ -109,6 +112,7 @@ private:
     const Clock& m_clock;
     const int m_approvalPollMs;
     std::function<void(HostSession::Setup&)> m_adjustHostSetup;
+    QString m_egressGateProgram;
     CaLoader m_loadCa;
     std::optional<store::DatabaseOptions> m_database;
     // Destroyed bottom-up: the hosts (whose destructors wait for their workers) go before what they use.

@@ -143,6 +143,7 @@ virt::ManagerOptions managerOptions(const config::Settings& settings)
     virt::ManagerOptions o;
     o.localFileDir = paths::dataDir() + QStringLiteral("/hostfiles");
     o.stopTimeoutS = qBound(5, settings.sandbox.readyTimeoutS / 3, 120);
+    o.network.gatePort = settings.egress.port;
     return o;
 }
 

@@ -2,13 +2,20 @@
 // The fluid executable's command line, run as a separate process with no display.
 #include "approval/ApprovalBroker.h"
 #include "base/BuildInfo.h"
+#include "services/GateProcess.h"
 #include "store/AuditLog.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
 
 #include <QFile>
+#include <QLockFile>
 #include <QProcess>
+#include <QScopeGuard>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QTest>
+
+#include <csignal>
 
 using namespace fluid;
 
@@ -242,6 +249,124 @@ private Q_SLOTS:
         QCOMPARE(r.exitCode, 1);
         QVERIFY(r.err.contains(QLatin1String("keychain")));
         QVERIFY(!r.err.contains(QLatin1String("0123456789abcdefghij")));
+    }
+
+    /// The egress gate as its own process, started on demand and shared through its lock, decided from the
+    /// command line: a held connection is refused after the hold, `egress allow` lets the next one past the
+    /// policy (here to the address rules, which refuse loopback), `egress revoke` makes it ask again; all
+    /// audited.
+    void egressGateRunsOnDemandAndTheCliDecides()
+    {
+        const QByteArray yaml =
+            "hosts:\n  - name: local\n    uri: qemu:///system\negress:\n  hold_seconds: 1\n";
+        QString sandboxId;
+        {
+            store::DatabaseOptions o;
+            o.sqlitePath = sqlitePath();
+            auto db = test::must(store::openAndMigrate(o));
+            model::Host host{model::newId(),
+                             QStringLiteral("local"),
+                             QStringLiteral("qemu:///system"),
+                             {},
+                             QDateTime::currentDateTimeUtc()};
+            test::must(store::HostRepository(*db).insert(host));
+            model::Sandbox s;
+            s.id = sandboxId = model::newId();
+            s.name = QStringLiteral("web-1");
+            s.hostId = host.id;
+            s.domainName = QStringLiteral("fluid-web-1");
+            s.state = model::SandboxState::Running;
+            s.ip = QStringLiteral("127.0.0.2");
+            s.createdAt = s.updatedAt = QDateTime::currentDateTimeUtc();
+            test::must(store::SandboxRepository(*db).insert(s));
+        }
+        const QString config = m_dir + QStringLiteral("/test-config.yaml");
+        {
+            QFile f(config);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(yaml);
+        }
+        qputenv("FLUID_CONFIG_DIR", (m_dir + QStringLiteral("/config")).toUtf8());
+        qputenv("FLUID_DATA_DIR", (m_dir + QStringLiteral("/data")).toUtf8());
+        QTcpServer probe;
+        QVERIFY(probe.listen(QHostAddress::LocalHost));
+        const quint16 port = probe.serverPort();
+        probe.close();
+        services::GateLaunch launch;
+        launch.program = QStringLiteral(FLUID_BIN);
+        launch.configPath = config;
+        launch.hostName = QStringLiteral("local");
+        launch.address = QHostAddress::LocalHost;
+        launch.port = port;
+        launch.subnet = QStringLiteral("10.213.0.0/24");
+        test::must(services::ensureEgressGate(launch));
+        QLockFile lock(services::gateLockFile(QStringLiteral("local")));
+        qint64 pid = 0;
+        QString lockHost, lockApp;
+        QVERIFY(!lock.tryLock(0));
+        QVERIFY(lock.getLockInfo(&pid, &lockHost, &lockApp) && pid > 0);
+        const auto stopGate = qScopeGuard([pid] { ::kill(pid_t(pid), SIGTERM); });
+        // Shared: a second ensure finds it, a second serve says it runs and leaves.
+        test::must(services::ensureEgressGate(launch));
+        const Run second =
+            fluid({QStringLiteral("egress"), QStringLiteral("serve"), QStringLiteral("--host"),
+                   QStringLiteral("local"), QStringLiteral("--listen"), QStringLiteral("127.0.0.1"),
+                   QStringLiteral("--port"), QString::number(port), QStringLiteral("--network"),
+                   QStringLiteral("10.213.0.0/24")},
+                  yaml);
+        QCOMPARE(second.exitCode, 0);
+        QVERIFY2(second.out.contains(QStringLiteral("already runs (pid %1)").arg(pid)),
+                 qPrintable(second.out));
+
+        const auto ask = [&]() {
+            QTcpSocket s;
+            s.bind(QHostAddress(QStringLiteral("127.0.0.2")));
+            s.connectToHost(QHostAddress::LocalHost, port);
+            s.write("CONNECT 127.0.0.3:9 HTTP/1.1\r\n\r\n");
+            QByteArray got;
+            while (s.state() != QAbstractSocket::UnconnectedState && s.waitForReadyRead(10000))
+                got += s.readAll();
+            return got + s.readAll();
+        };
+        QByteArray got = ask();
+        QVERIFY2(got.startsWith("HTTP/1.1 403") && got.contains("Waiting for a person"), got.constData());
+        Run r = fluid({QStringLiteral("egress"), QStringLiteral("list")}, yaml);
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains(QStringLiteral("127.0.0.3:9  waiting: request")), qPrintable(r.out));
+
+        r = fluid({QStringLiteral("egress"), QStringLiteral("allow"), QStringLiteral("web-1"),
+                   QStringLiteral("127.0.0.3:9")},
+                  yaml);
+        QCOMPARE(r.exitCode, 0);
+        got = ask();
+        QVERIFY2(got.startsWith("HTTP/1.1 403") && got.contains("never connects to") &&
+                     got.contains("loopback"),
+                 got.constData());
+        r = fluid({QStringLiteral("egress"), QStringLiteral("list"), QStringLiteral("--sandbox"),
+                   QStringLiteral("web-1")},
+                  yaml);
+        QVERIFY2(r.out.contains(QStringLiteral("127.0.0.3:9  for the sandbox's life  by person:")),
+                 qPrintable(r.out));
+        QVERIFY2(!r.out.contains(QStringLiteral("waiting")), qPrintable(r.out)); // the request was answered
+
+        r = fluid({QStringLiteral("egress"), QStringLiteral("revoke"), QStringLiteral("web-1"),
+                   QStringLiteral("127.0.0.3:9")},
+                  yaml);
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains(QStringLiteral("revoked")), qPrintable(r.out));
+        got = ask();
+        QVERIFY2(got.startsWith("HTTP/1.1 403") && got.contains("Waiting for a person"), got.constData());
+
+        r = fluid({QStringLiteral("audit"), QStringLiteral("list"), QStringLiteral("--kind"),
+                   QStringLiteral("egress.")},
+                  yaml);
+        for (const char* kind : {"egress.grant", "egress.revoke", "egress.deny", "egress.allow"})
+            QVERIFY2(r.out.contains(QLatin1String(kind)), kind);
+        QVERIFY(!fluid({QStringLiteral("egress"), QStringLiteral("allow"), QStringLiteral("web-1"),
+                        QStringLiteral("no-port")},
+                       yaml)
+                     .exitCode == 0);
+        QCOMPARE(sandboxId.isEmpty(), false);
     }
 };
 

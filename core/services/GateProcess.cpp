@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "GateProcess.h"
+
+#include "base/Logging.h"
+#include "base/Paths.h"
+#include "base/Process.h"
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QLockFile>
+#include <QProcess>
+#include <QTcpSocket>
+#include <QThread>
+
+#include <csignal>
+
+namespace fluid::services {
+namespace {
+
+bool answers(const QHostAddress& address, quint16 port)
+{
+    QTcpSocket s;
+    s.connectToHost(address, port);
+    return s.waitForConnected(500);
+}
+
+QString logTail(const QString& path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return QStringLiteral("(no log at %1)").arg(path);
+    const QByteArray all = f.readAll();
+    return QString::fromUtf8(all.right(2000)).trimmed();
+}
+
+} // namespace
+
+QString gateLockFile(const QString& hostName)
+{
+    return paths::dataDir() + QStringLiteral("/egress-%1.lock").arg(hostName);
+}
+
+Result<void> ensureEgressGate(const GateLaunch& launch)
+{
+    const QString lockPath = gateLockFile(launch.hostName);
+    QDir().mkpath(QFileInfo(lockPath).absolutePath());
+    {
+        QLockFile probe(lockPath);
+        if (!probe.tryLock(0)) {
+            // A gate holds it (QLockFile treats the lock of a dead process as stale and takes it over).
+            if (answers(launch.address, launch.port))
+                return {};
+            qint64 pid = 0;
+            QString host, app;
+            probe.getLockInfo(&pid, &host, &app);
+            return makeError(ErrorCode::Unavailable,
+                             QStringLiteral("The egress gate of host %1 (pid %2) holds its lock but does not "
+                                            "answer on %3:%4")
+                                 .arg(launch.hostName)
+                                 .arg(pid)
+                                 .arg(launch.address.toString())
+                                 .arg(launch.port),
+                             logTail(lockPath.chopped(5) + QStringLiteral(".log")));
+        }
+    }
+    const QString logPath = lockPath.chopped(5) + QStringLiteral(".log");
+    QStringList args;
+    if (!launch.configPath.isEmpty())
+        args << QStringLiteral("--config") << launch.configPath;
+    args << QStringLiteral("egress") << QStringLiteral("serve") << QStringLiteral("--host") << launch.hostName
+         << QStringLiteral("--listen") << launch.address.toString() << QStringLiteral("--port")
+         << QString::number(launch.port) << QStringLiteral("--network") << launch.subnet;
+    QProcess p;
+    p.setProgram(launch.program);
+    p.setArguments(args);
+    ProcessEnvironment env = ProcessEnvironment::minimal();
+    for (const char* name : {"FLUID_CONFIG_DIR", "FLUID_DATA_DIR", "XDG_CONFIG_HOME", "XDG_DATA_HOME",
+                             "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS", "QT_LOGGING_RULES"})
+        env.inherit(QLatin1String(name));
+    p.setProcessEnvironment(env.toQt());
+    p.setStandardInputFile(QProcess::nullDevice());
+    p.setStandardOutputFile(logPath, QIODevice::Append);
+    p.setStandardErrorFile(logPath, QIODevice::Append);
+    qint64 pid = 0;
+    if (!p.startDetached(&pid))
+        return makeError(ErrorCode::Unavailable,
+                         QStringLiteral("Cannot start the egress gate (%1)").arg(launch.program),
+                         p.errorString());
+    qCInfo(lcEgress).noquote() << "started the egress gate of host" << launch.hostName << "pid" << pid;
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < launch.startTimeoutMs) {
+        if (answers(launch.address, launch.port))
+            return {};
+        if (::kill(pid_t(pid), 0) != 0) {
+            // It ended: another front end's gate may have won the lock meanwhile, or it failed.
+            if (answers(launch.address, launch.port))
+                return {};
+            return makeError(
+                ErrorCode::Unavailable,
+                QStringLiteral("The egress gate of host %1 stopped at start").arg(launch.hostName),
+                logTail(logPath));
+        }
+        QThread::msleep(100);
+    }
+    return makeError(ErrorCode::Timeout,
+                     QStringLiteral("The egress gate of host %1 did not listen on %2:%3 within %4 s")
+                         .arg(launch.hostName, launch.address.toString())
+                         .arg(launch.port)
+                         .arg(launch.startTimeoutMs / 1000),
+                     logTail(logPath));
+}
+
+} // namespace fluid::services

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "base/Result.h"
+
+#include <QHostAddress>
+#include <QString>
+
+namespace fluid::services {
+
+/// How to start the egress gate (core/egress) of one host as a process of its own: `fluid egress serve`.
+struct GateLaunch {
+    QString program;    ///< the fluid executable
+    QString configPath; ///< passed as --config; empty: the default config.yaml
+    QString hostName;   ///< the host in config.yaml whose sandboxes it serves
+    QHostAddress address;
+    quint16 port = 3128;
+    QString subnet; ///< the sandbox network, CIDR
+    int startTimeoutMs = 10000;
+};
+
+/// The lock file a host's gate holds while it runs (in Fluid's data folder): one gate per host and store.
+QString gateLockFile(const QString& hostName);
+
+/// Makes sure the host's egress gate runs: when no process holds its lock, starts `fluid egress serve`
+/// detached (it outlives the front end that started it, so sandboxes keep their way out whichever front end
+/// runs, and it ends by itself once its host has had no live sandbox for a while) and waits until it
+/// listens. Its output goes to egress-<host>.log beside the lock. Blocks up to startTimeoutMs: call it from
+/// a worker. Unavailable, with the gate's last log lines, when it does not come up.
+Result<void> ensureEgressGate(const GateLaunch& launch);
+
+} // namespace fluid::services
