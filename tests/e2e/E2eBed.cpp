@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "E2eBed.h"
 
+#include "services/GateProcess.h"
 #include "services/Wiring.h"
 #include "store/Queries.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
 
+#include <QDir>
 #include <QFile>
 #include <QHostAddress>
+#include <QLockFile>
 #include <QNetworkInterface>
 
+#include <csignal>
 #include <unistd.h>
 
 namespace fluid::test {
@@ -74,8 +78,45 @@ void EngineBed::start(const QString& dirPrefix)
     must(manager->reconcile(hostId));
 }
 
+Result<void> EngineBed::startEgressGate(const QString& program, const QString& egressAllow, int holdSeconds)
+{
+    const virt::ManagerOptions o = options();
+    if (auto r = hv->ensureNetwork(o.network); !r)
+        return r;
+    QDir().mkpath(dir + QStringLiteral("/config"));
+    QFile f(configFile());
+    const QByteArray yaml = "hosts:\n  - name: testbed\n    uri: " + hv->uri().toUtf8() +
+                            "\n    egress_allow: '" + egressAllow.toUtf8() +
+                            "'\negress:\n  hold_seconds: " + QByteArray::number(holdSeconds) + "\n";
+    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate) || f.write(yaml) != yaml.size())
+        return makeError(ErrorCode::Io, QStringLiteral("Cannot write %1").arg(configFile()));
+    f.close();
+    qputenv("FLUID_DATA_DIR", dir.toUtf8());
+    qputenv("FLUID_CONFIG_DIR", (dir + QStringLiteral("/config")).toUtf8());
+    services::GateLaunch launch;
+    launch.program = program;
+    launch.configPath = configFile();
+    launch.hostName = QStringLiteral("testbed");
+    launch.address = QHostAddress(o.network.gatewayAddress);
+    launch.port = quint16(o.network.gatePort);
+    const auto subnet =
+        QHostAddress::parseSubnet(o.network.gatewayAddress + QLatin1Char('/') + o.network.netmask);
+    launch.subnet = subnet.first.toString() + QLatin1Char('/') + QString::number(subnet.second);
+    if (auto r = services::ensureEgressGate(launch); !r)
+        return r;
+    QLockFile lock(services::gateLockFile(launch.hostName));
+    QString h, a;
+    if (lock.tryLock(0) || !lock.getLockInfo(&gatePid, &h, &a))
+        return makeError(ErrorCode::Unavailable, QStringLiteral("The egress gate runs but holds no lock"));
+    return {};
+}
+
 void EngineBed::removeLeftovers()
 {
+    if (gatePid > 0) {
+        ::kill(pid_t(gatePid), SIGTERM); // the gate this bed started, by its pid
+        gatePid = 0;
+    }
     if (!manager)
         return;
     if (auto rows = store::liveSandboxes(*db, hostId)) {

@@ -76,7 +76,14 @@ class TestE2eDiff : public QObject {
     EngineBed m_bed;
 
 private Q_SLOTS:
-    void initTestCase() { m_bed.start(QStringLiteral("e2e-diff")); }
+    void initTestCase()
+    {
+        m_bed.start(QStringLiteral("e2e-diff"));
+        // The package source is a default allow of this host: no approval needed (config
+        // hosts[].egress_allow).
+        must(m_bed.startEgressGate(QStringLiteral(FLUID_BIN), m_bed.value("FLUID_TESTBED_APT_DESTINATION"),
+                                   5));
+    }
 
     void cleanupTestCase() { m_bed.removeLeftovers(); }
 

@@ -6,12 +6,14 @@
 #include "E2eBed.h"
 #include "services/Wiring.h"
 #include "ssh/SshConnection.h"
+#include "store/AuditLog.h"
 #include "store/Queries.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
 
 #include <QFile>
 #include <QHostAddress>
+#include <QProcess>
 #include <QRegularExpression>
 #include <QTcpServer>
 #include <QTest>
@@ -69,7 +71,12 @@ class TestE2eSandbox : public QObject {
     }
 
 private Q_SLOTS:
-    void initTestCase() { m_bed.start(QStringLiteral("e2e-sandbox")); }
+    void initTestCase()
+    {
+        m_bed.start(QStringLiteral("e2e-sandbox"));
+        // The gate as the app starts it; nothing is allowed by default here: every destination asks.
+        must(m_bed.startEgressGate(QStringLiteral(FLUID_BIN), {}, 5));
+    }
 
     void cleanupTestCase() { m_bed.removeLeftovers(); }
 
@@ -181,22 +188,80 @@ private Q_SLOTS:
         QVERIFY2(text.contains("principal"), text.right(3000).constData());
     }
 
-    void installsAPackageFromTheTestBedRepository()
+    /// A package from the outside package source, through the egress gate: the first try is held and
+    /// refused (403) while the request waits; a person approves it from the command line; the retry works;
+    /// all audited. A connection to a destination nobody approved never opens.
+    void installsAPackageThroughTheGateOnceAPersonApproves()
     {
         QVERIFY2(m_fw, "the fw_cfg sandbox did not come up");
         auto shell = shellFor(m_bed.ca, *m_fw);
+        const QByteArray update =
+            QStringLiteral("echo 'deb [trusted=yes] %1 ./' > /etc/apt/sources.list.d/fluid-testbed.list && "
+                           "apt-get -o Acquire::Retries=0 update")
+                .arg(m_bed.value("FLUID_TESTBED_APT_URL"))
+                .toUtf8();
         QElapsedTimer t;
         t.start();
-        const ssh::ExecResult r =
-            execIn(*shell,
-                   QStringLiteral(
-                       "echo 'deb [trusted=yes] %1 ./' > /etc/apt/sources.list.d/fluid-testbed.list && "
-                       "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y hello && hello")
-                       .arg(m_bed.value("FLUID_TESTBED_APT_URL"))
-                       .toUtf8(),
+        ssh::ExecResult r = execIn(*shell, update, 300);
+        const QString first = QString::fromUtf8(r.stdoutData.text() + r.stderrData.text());
+        QVERIFY2(first.contains(QLatin1String("403")), qPrintable(describe(r)));
+        QVERIFY2(t.elapsed() >= 4000, "refused before the hold ended");
+
+        // The request waits in the inbox; a person approves it with the hash they were shown.
+        const QString destination = m_bed.value("FLUID_TESTBED_APT_DESTINATION");
+        model::Approval request;
+        for (const model::Approval& a : must(store::egressApprovals(*m_bed.db, m_fw->id)))
+            if (a.context.value(QLatin1String("destination")).toString() == destination)
+                request = a;
+        QCOMPARE(request.status, model::ApprovalStatus::Pending);
+        QCOMPARE(request.request,
+                 QStringLiteral("sandbox %1 wants to reach %2").arg(m_fw->name, destination));
+        QProcess cli;
+        cli.start(QStringLiteral(FLUID_BIN),
+                  {QStringLiteral("--config"), m_bed.configFile(), QStringLiteral("approval"),
+                   QStringLiteral("approve"), request.id, QStringLiteral("--hash"), request.contentHash});
+        QVERIFY(cli.waitForFinished(60000));
+        QVERIFY2(cli.exitCode() == 0, cli.readAllStandardError().constData());
+
+        t.restart();
+        r = execIn(*shell, update + " && DEBIAN_FRONTEND=noninteractive apt-get install -y hello && hello",
                    300);
-        qInfo("apt-get install hello: %lld ms", t.elapsed());
+        qInfo("apt-get update and install hello through the gate: %lld ms", t.elapsed());
         QVERIFY2(r.succeeded() && r.stdoutData.text().contains("Hello, world!"), qPrintable(describe(r)));
+
+        // Audited: the refusal while it waited, the approval, the connections with their byte counts.
+        store::AuditFilter filter;
+        filter.sandboxId = m_fw->id;
+        filter.kindPrefix = QStringLiteral("egress.");
+        const QList<model::AuditEvent> events = must(store::AuditLog(*m_bed.db).list(filter));
+        QStringList kinds;
+        qint64 down = 0;
+        for (const model::AuditEvent& e : events) {
+            kinds << e.kind;
+            if (e.kind == QLatin1String("egress.connection"))
+                down += e.data.value(QLatin1String("bytes_down")).toInteger();
+        }
+        QVERIFY2(kinds.contains(QStringLiteral("egress.deny")) &&
+                     kinds.contains(QStringLiteral("egress.allow")) &&
+                     kinds.contains(QStringLiteral("egress.connection")),
+                 qPrintable(kinds.join(QLatin1Char(' '))));
+        QVERIFY2(down > 10000, qPrintable(QString::number(down))); // the package lists and the .deb came down
+
+        // Nobody approved this one: the gate holds it, refuses it, and never connects.
+        QTcpServer unapproved;
+        QVERIFY(unapproved.listen(QHostAddress(m_bed.value("FLUID_TESTBED_OUTSIDE_IP"))));
+        r = execIn(*shell,
+                   QStringLiteral("python3 -c \"import socket; s = socket.create_connection(('%1', %2)); "
+                                  "s.sendall(b'CONNECT %3:%4 HTTP/1.1\\r\\n\\r\\n'); "
+                                  "print(s.recv(200).split(b'\\r\\n')[0].decode())\"")
+                       .arg(m_bed.options().network.gatewayAddress)
+                       .arg(m_bed.options().network.gatePort)
+                       .arg(m_bed.value("FLUID_TESTBED_OUTSIDE_IP"))
+                       .arg(unapproved.serverPort())
+                       .toUtf8());
+        QVERIFY2(r.succeeded() && lines(r).value(0) == QLatin1String("HTTP/1.1 403 Forbidden"),
+                 qPrintable(describe(r)));
+        QVERIFY(!unapproved.waitForNewConnection(200) && !unapproved.hasPendingConnections());
     }
 
     /// The attacker's view: root in sandbox A, after adding a default route, probes everything it might
