@@ -88,6 +88,7 @@ inline constexpr IntRange kHostMaxSandboxes{0, 10000};
 inline constexpr IntRange kDefaultVcpus{1, 64};
 inline constexpr IntRange kDefaultMemoryMib{128, 1048576};
 inline constexpr IntRange kReadyTimeoutS{10, 3600};
+inline constexpr IntRange kMaxLifetimeDays{1, 365};
 inline constexpr IntRange kCertTtlMinutes{1, 10};
 inline constexpr IntRange kEgressPort{1, 65535};
 inline constexpr IntRange kEgressHoldSeconds{0, 300};
@@ -153,6 +154,8 @@ struct SandboxSettings {
     int defaultMemoryMib = 512;
     Accelerator accelerator = Accelerator::Auto;
     int readyTimeoutS = 180;
+    /// How long a sandbox may live: its SSH host certificate is valid no longer than this.
+    int maxLifetimeDays = 7;
 
     bool operator==(const SandboxSettings&) const = default;
 };

@@ -84,6 +84,7 @@ void visitFields(V& v, SandboxSettings& s)
     v.integer("default_memory_mib", s.defaultMemoryMib, bounds::kDefaultMemoryMib);
     v.choice("accelerator", s.accelerator);
     v.integer("ready_timeout_s", s.readyTimeoutS, bounds::kReadyTimeoutS);
+    v.integer("max_lifetime_days", s.maxLifetimeDays, bounds::kMaxLifetimeDays);
 }
 
 template <typename V>

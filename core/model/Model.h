@@ -87,10 +87,26 @@ struct Sandbox {
     QString accelerator; ///< kvm | tcg, as chosen at create
     QString overlayPath;
     QString hostPublicKey; ///< the SSH host key Fluid injected (OpenSSH line); clients pin it
+    /// The principal its sshd accepts for root (sandboxPrincipal()); empty for sandboxes made before
+    /// principals had a namespace of their own, whose principal is their name.
+    QString principal;
     QString error;
     QDateTime createdAt;
     QDateTime updatedAt;
 };
+
+/// The SSH principal of sandbox `sandboxId`: in Fluid's own namespace, never the chosen name, so a sandbox
+/// called "production" yields nothing a production host would accept.
+inline QString sandboxPrincipal(const QString& sandboxId)
+{
+    return QStringLiteral("fluid-sbx-") + sandboxId;
+}
+
+/// The principal `s`'s sshd accepts (its name for a sandbox made before principals had a namespace).
+inline QString principalOf(const Sandbox& s)
+{
+    return s.principal.isEmpty() ? s.name : s.principal;
+}
 
 /// Why a snapshot was taken: the baseline an agent session starts from, by a person, or by Fluid (a diff
 /// against "now").

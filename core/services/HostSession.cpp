@@ -49,7 +49,8 @@ HostSession::setupFor(const config::Settings& settings, const config::HostSettin
     setup.host = host;
     setup.database = database;
     setup.manager = managerOptions(settings);
-    setup.manager.issueIdentity = lazyIdentityIssuer(loadCa);
+    setup.manager.issueIdentity =
+        lazyIdentityIssuer(loadCa, std::chrono::hours(24) * settings.sandbox.maxLifetimeDays);
     setup.createDefaults = services::createDefaults(settings, host, {});
     setup.loadCa = std::move(loadCa);
     setup.loadLoginKey = std::move(loadLoginKey);

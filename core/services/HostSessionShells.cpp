@@ -36,6 +36,7 @@ Result<ssh::SandboxEndpoint> HostSession::sandboxEndpoint(const model::Sandbox& 
     ssh::SandboxEndpoint endpoint;
     endpoint.sandboxId = sandbox.id;
     endpoint.sandboxName = sandbox.name;
+    endpoint.principal = model::principalOf(sandbox);
     endpoint.host = sandbox.ip;
     endpoint.hostKey = *key;
     return endpoint;
@@ -141,6 +142,10 @@ void HostSession::openShell(const QString& sandboxId, const model::Actor& actor,
             QMutexLocker lock(&m_mutex);
             options.certificateValidity = m_setup.certificateValidity;
         }
+        // Fluid reaches a sandbox from the host's side of its bridge (locally, or through the remote host):
+        // the certificate works from the gateway address only. (A custom endpoint is somewhere else.)
+        if (!m_setup.shellEndpoint)
+            options.sourceAddresses = {m_setup.manager.network.gatewayAddress};
         // The last owner may be the GUI thread: closing joins the connection's thread, so it happens on a
         // worker.
         std::shared_ptr<ssh::SandboxShell> shell(

@@ -291,7 +291,7 @@ namespace {
 
 CaSummary summarize(const ssh::CertificateAuthority& ca)
 {
-    return {ca.userCaOpenSshLine(), ca.hostCaKnownHostsLine(QStringLiteral("*")),
+    return {ca.userCaOpenSshLine(), ca.hostCaKnownHostsLine(QStringLiteral("fluid-sbx-*")),
             ca.userCaPublicKey().fingerprint(), ca.hostCaPublicKey().fingerprint()};
 }
 

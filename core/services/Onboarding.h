@@ -97,7 +97,9 @@ QString remedyFor(const Error& error);
 /// Fluid's SSH CA public lines, after creating or importing it.
 struct CaSummary {
     QString userCaLine; ///< "ssh-ed25519 AAAA... fluid-user-ca"
-    QString hostCaLine; ///< "@cert-authority * ssh-ed25519 AAAA... fluid-host-ca"
+    /// "@cert-authority fluid-sbx-* ssh-ed25519 AAAA... fluid-host-ca": trusts sandbox host certificates only
+    /// (they name only the sandbox's principal; clients use it as HostKeyAlias), never any other host.
+    QString hostCaLine;
     QString userCaFingerprint;
     QString hostCaFingerprint;
 };

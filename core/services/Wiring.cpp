@@ -147,21 +147,25 @@ virt::ManagerOptions managerOptions(const config::Settings& settings)
     return o;
 }
 
-virt::IdentityIssuer identityIssuer(std::shared_ptr<const ssh::CertificateAuthority> ca)
+virt::IdentityIssuer identityIssuer(std::shared_ptr<const ssh::CertificateAuthority> ca,
+                                    std::chrono::seconds hostCertificateValidity)
 {
-    return [ca](const QString& name) -> Result<virt::SandboxIdentity> {
+    return [ca, hostCertificateValidity](const QString& name,
+                                         const QString& principal) -> Result<virt::SandboxIdentity> {
         auto key = ssh::KeyPair::generate(name);
         if (!key)
             return key.error();
         ssh::HostCertificateRequest request;
         request.key = key->publicKey();
         request.sandboxName = name;
+        request.principal = principal;
+        request.validity = hostCertificateValidity;
         auto cert = ca->issueHostCertificate(request);
         if (!cert)
             return cert.error();
         return virt::SandboxIdentity{key->toOpenSshPrivateKey(), key->publicKey().toOpenSshLine(name),
                                      cert->toOpenSshLine(name).toUtf8() + '\n',
-                                     ca->userCaOpenSshLine().toUtf8() + '\n', name};
+                                     ca->userCaOpenSshLine().toUtf8() + '\n', principal};
     };
 }
 
@@ -186,13 +190,14 @@ CaLoader cachedCaLoader(CaLoader loadCa)
     };
 }
 
-virt::IdentityIssuer lazyIdentityIssuer(CaLoader loadCa)
+virt::IdentityIssuer lazyIdentityIssuer(CaLoader loadCa, std::chrono::seconds hostCertificateValidity)
 {
-    return [load = cachedCaLoader(std::move(loadCa))](const QString& name) -> Result<virt::SandboxIdentity> {
+    return [load = cachedCaLoader(std::move(loadCa)), hostCertificateValidity](
+               const QString& name, const QString& principal) -> Result<virt::SandboxIdentity> {
         auto ca = load();
         if (!ca)
             return ca.error();
-        return identityIssuer(std::move(*ca))(name);
+        return identityIssuer(std::move(*ca), hostCertificateValidity)(name, principal);
     };
 }
 

@@ -63,8 +63,11 @@ Result<model::Host> ensureHostRow(store::Database& db, const config::HostSetting
 virt::ManagerOptions managerOptions(const config::Settings& settings);
 
 /// Issues each new sandbox's identity from Fluid's SSH CA: a fresh Ed25519 host key, its host certificate
-/// (principal = the sandbox name), the user CA to trust, and the sandbox name as the one root principal.
-virt::IdentityIssuer identityIssuer(std::shared_ptr<const ssh::CertificateAuthority> ca);
+/// (naming only the sandbox's principal, valid for `hostCertificateValidity`: a sandbox's maximum lifetime),
+/// the user CA to trust, and the principal as the one root principal.
+virt::IdentityIssuer identityIssuer(std::shared_ptr<const ssh::CertificateAuthority> ca,
+                                    std::chrono::seconds hostCertificateValidity = std::chrono::hours(24 *
+                                                                                                      7));
 
 /// How a front end gets the SSH CA when it first needs it (a secret store read, which blocks).
 using CaLoader = std::function<Result<std::shared_ptr<const ssh::CertificateAuthority>>()>;
@@ -76,7 +79,9 @@ CaLoader cachedCaLoader(CaLoader loadCa);
 /// manager's worker, never the GUI thread), and cached for every later one. A failed load is not cached:
 /// the next create tries again (a keychain that was locked may be open by then). Thread-safe; concurrent
 /// first issues wait for one load.
-virt::IdentityIssuer lazyIdentityIssuer(CaLoader loadCa);
+virt::IdentityIssuer lazyIdentityIssuer(CaLoader loadCa,
+                                        std::chrono::seconds hostCertificateValidity = std::chrono::hours(24 *
+                                                                                                          7));
 
 /// A CaLoader over the configured secret store (CertificateAuthority::loadOrCreate).
 CaLoader secretStoreCaLoader(const config::Settings& settings, const QString& passphrase);

@@ -161,6 +161,9 @@ Result<Certificate> CertificateAuthority::issueHostCertificate(const HostCertifi
                          QStringLiteral("A host certificate needs a positive validity."));
     if (auto r = checkName(QStringLiteral("sandbox name"), request.sandboxName); !r)
         return r.error();
+    const QString principal = request.principal.isEmpty() ? request.sandboxName : request.principal;
+    if (auto r = checkName(QStringLiteral("host principal"), principal); !r)
+        return r.error();
     for (const QString& p : request.extraPrincipals)
         if (auto r = checkName(QStringLiteral("host principal"), p); !r)
             return r.error();
@@ -168,7 +171,7 @@ Result<Certificate> CertificateAuthority::issueHostCertificate(const HostCertifi
     cert.type = CertificateType::Host;
     cert.key = request.key;
     cert.keyId = QStringLiteral("fluid sandbox-host=%1").arg(request.sandboxName);
-    cert.principals = QStringList{request.sandboxName} + request.extraPrincipals;
+    cert.principals = QStringList{principal} + request.extraPrincipals;
     return issue(std::move(cert), request.validity, m_hostCa);
 }
 

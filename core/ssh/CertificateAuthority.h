@@ -25,13 +25,17 @@ struct UserCertificateRequest {
     QStringList sourceAddresses;
 };
 
-/// What a sandbox host certificate is for: principal = the sandbox name (plus optional extra names, such as
-/// its address), so OpenSSH clients verify the injected host key through `@cert-authority`.
+/// What a sandbox host certificate is for: it names only the sandbox's own principal
+/// (model::sandboxPrincipal; the sandbox name when empty), so OpenSSH clients verify the injected host key
+/// through
+/// `@cert-authority fluid-sbx-*` with that principal as HostKeyAlias. Valid no longer than a sandbox may
+/// live (sandbox.max_lifetime_days).
 struct HostCertificateRequest {
     PublicKey key;
     QString sandboxName;
+    QString principal;
     QStringList extraPrincipals;
-    std::chrono::seconds validity = std::chrono::hours(24 * 30);
+    std::chrono::seconds validity = std::chrono::hours(24 * 7);
 };
 
 /// Fluid's SSH certificate authority: an Ed25519 user CA that signs short-lived user certificates for

@@ -44,6 +44,7 @@ Result<SandboxShell::Slot> SandboxShell::startConnection()
     UserCertificateRequest req;
     req.key = key->publicKey();
     req.sandboxName = m_endpoint.sandboxName;
+    req.principal = m_endpoint.principal;
     req.sessionId = m_options.sessionId;
     req.validity = m_options.certificateValidity;
     req.sourceAddresses = m_options.sourceAddresses;

@@ -13,7 +13,8 @@ namespace fluid::ssh {
 /// Where a sandbox's sshd is and which host key Fluid injected into it.
 struct SandboxEndpoint {
     QString sandboxId;   ///< model::Sandbox::id, for the audit log and the commands table
-    QString sandboxName; ///< the certificate principal and host certificate name
+    QString sandboxName; ///< for messages and the certificate's key id
+    QString principal;   ///< the certificate principal (model::principalOf); empty: the sandbox name
     QString host;        ///< address as seen from here, or from the jump host when `jump` is set
     int port = 22;
     QString user = QStringLiteral("root");

@@ -173,6 +173,14 @@ const QList<Migration>& migrations()
          },
          {},
          {}},
+        {8,
+         QStringLiteral(
+             "sandbox SSH principals in Fluid's own namespace (empty for older sandboxes: their name)"),
+         {
+             QStringLiteral("ALTER TABLE sandboxes ADD COLUMN principal TEXT NOT NULL DEFAULT ''"),
+         },
+         {},
+         {}},
     };
     return list;
 }

@@ -208,7 +208,8 @@ const TableDef<Sandbox>& table()
          col("domain_name", &Sandbox::domainName), enumCol("state", &Sandbox::state, SandboxState::Error),
          col("ip", &Sandbox::ip), col("memory_mib", &Sandbox::memoryMib), col("vcpus", &Sandbox::vcpus),
          col("accelerator", &Sandbox::accelerator), col("overlay_path", &Sandbox::overlayPath),
-         col("host_public_key", &Sandbox::hostPublicKey, Verbatim), col("error", &Sandbox::error),
+         col("host_public_key", &Sandbox::hostPublicKey, Verbatim),
+         col("principal", &Sandbox::principal, Verbatim), col("error", &Sandbox::error),
          col("created_at", &Sandbox::createdAt), col("updated_at", &Sandbox::updatedAt)}};
     return d;
 }

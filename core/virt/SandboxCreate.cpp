@@ -439,7 +439,8 @@ Result<void> SandboxManager::injectIdentity(const CreatePlan& plan, Created& mad
     if (!m_options.issueIdentity)
         return {};
     const QString& name = made.row.name;
-    auto id = m_options.issueIdentity(name);
+    made.row.principal = model::sandboxPrincipal(made.row.id);
+    auto id = m_options.issueIdentity(name, made.row.principal);
     if (!id)
         return id.error();
     made.row.hostPublicKey = id->hostPublicKey;

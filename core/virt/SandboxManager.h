@@ -26,7 +26,9 @@ struct SandboxIdentity {
     QByteArray userCaPublicKey;
     QString principal;
 };
-using IdentityIssuer = std::function<Result<SandboxIdentity>(const QString& sandboxName)>;
+/// Issues a sandbox's identity: its name (the hostname) and the one principal its sshd accepts for root.
+using IdentityIssuer =
+    std::function<Result<SandboxIdentity>(const QString& sandboxName, const QString& principal)>;
 
 /// Tells whether a sandbox at `ip` answers (the SSH banner). Runs on the manager's thread, may block up to
 /// the time it is given.

@@ -162,6 +162,7 @@ std::unique_ptr<ssh::SandboxShell> shellFor(const std::shared_ptr<ssh::Certifica
     ssh::SandboxEndpoint endpoint;
     endpoint.sandboxId = s.id;
     endpoint.sandboxName = s.name;
+    endpoint.principal = model::principalOf(s);
     endpoint.host = s.ip;
     endpoint.hostKey = must(ssh::PublicKey::fromOpenSshLine(s.hostPublicKey));
     return std::make_unique<ssh::SandboxShell>(ca, endpoint);

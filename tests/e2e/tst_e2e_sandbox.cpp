@@ -108,7 +108,9 @@ private Q_SLOTS:
         const QStringList fwLines = lines(r);
         QCOMPARE(fwLines.value(0), QStringLiteral("e2e-fw"));
         QCOMPARE(fwLines.value(1), QStringLiteral("0"));
-        QCOMPARE(fwLines.value(2), QStringLiteral("e2e-fw"));
+        // The principal is in Fluid's namespace, never the chosen name.
+        QCOMPARE(fwLines.value(2), QStringLiteral("fluid-sbx-") + m_fw->id);
+        QCOMPARE(m_fw->principal, fwLines.value(2));
         QVERIFY2(QRegularExpression(QStringLiteral("^[0-9a-f]{32}$")).match(fwLines.value(3)).hasMatch(),
                  qPrintable(fwLines.value(3)));
         QCOMPARE(fwLines.value(4), QStringLiteral("active"));
@@ -121,7 +123,7 @@ private Q_SLOTS:
         QVERIFY2(r.succeeded(), qPrintable(describe(r)));
         const QStringList ciLines = lines(r);
         QCOMPARE(ciLines.value(0), QStringLiteral("e2e-ci"));
-        QCOMPARE(ciLines.value(1), QStringLiteral("e2e-ci"));
+        QCOMPARE(ciLines.value(1), QStringLiteral("fluid-sbx-") + m_ci->id);
         QVERIFY2(ciLines.value(2) != fwLines.value(3), "two clones share a machine-id");
         QVERIFY2(ciLines.last().contains(QLatin1String("status: done")),
                  qPrintable(ciLines.join(QLatin1Char('\n'))));
@@ -144,6 +146,7 @@ private Q_SLOTS:
         ssh::SandboxEndpoint endpoint;
         endpoint.sandboxId = m_fw->id;
         endpoint.sandboxName = m_fw->name;
+        endpoint.principal = m_fw->principal;
         endpoint.host = m_fw->ip;
         endpoint.hostKey = must(ssh::KeyPair::generate()).publicKey();
         ssh::SandboxShell shell(m_bed.ca, endpoint);
@@ -161,26 +164,28 @@ private Q_SLOTS:
         const ssh::PublicKey hostKey = must(ssh::PublicKey::fromOpenSshLine(m_fw->hostPublicKey));
         const ssh::KeyPair key = must(ssh::KeyPair::generate());
 
-        const auto wrong =
-            loginWith(m_fw->ip, 22, hostKey, key, userCert(*m_bed.ca, key, QStringLiteral("e2e-ci")));
-        QVERIFY(!wrong);
-        QCOMPARE(wrong.error().code, ErrorCode::Refused);
+        // Another sandbox's principal, and the sandbox's own chosen name: neither is its principal.
+        for (const QString& principal : {m_ci->principal, m_fw->name}) {
+            const auto wrong = loginWith(m_fw->ip, 22, hostKey, key, userCert(*m_bed.ca, key, principal));
+            QVERIFY(!wrong);
+            QCOMPARE(wrong.error().code, ErrorCode::Refused);
+        }
 
         // The same CA keys on a clock an hour behind: a certificate that expired 55 minutes ago.
         ManualClock past(QDateTime::currentDateTimeUtc().addSecs(-3600));
         const ssh::CertificateAuthority pastCa(m_bed.userCaKey, m_bed.hostCaKey, past);
-        const auto expired = loginWith(m_fw->ip, 22, hostKey, key, userCert(pastCa, key, m_fw->name));
+        const auto expired = loginWith(m_fw->ip, 22, hostKey, key, userCert(pastCa, key, m_fw->principal));
         QVERIFY(!expired);
         QCOMPARE(expired.error().code, ErrorCode::Refused);
 
         Bed other;
         makeCa(other);
-        const auto foreign = loginWith(m_fw->ip, 22, hostKey, key, userCert(*other.ca, key, m_fw->name));
+        const auto foreign = loginWith(m_fw->ip, 22, hostKey, key, userCert(*other.ca, key, m_fw->principal));
         QVERIFY(!foreign);
         QCOMPARE(foreign.error().code, ErrorCode::Refused);
 
         // A valid certificate still works, and the guest's sshd refused the others for the right reasons.
-        QVERIFY(loginWith(m_fw->ip, 22, hostKey, key, userCert(*m_bed.ca, key, m_fw->name)));
+        QVERIFY(loginWith(m_fw->ip, 22, hostKey, key, userCert(*m_bed.ca, key, m_fw->principal)));
         auto shell = shellFor(m_bed.ca, *m_fw);
         const ssh::ExecResult journal = execIn(*shell, "journalctl -b -u ssh.service --no-pager -o cat");
         const QByteArray text = journal.stdoutData.text();
@@ -374,8 +379,10 @@ private Q_SLOTS:
 
         QVERIFY(loginWith(host, port, hostKey, key,
                           userCert(*m_bed.ca, key, m_bed.value("FLUID_TESTBED_PROD_PRINCIPAL"))));
-        // A sandbox's certificate (principal = the sandbox name) does not open production.
-        const auto sandboxCert = loginWith(host, port, hostKey, key, userCert(*m_bed.ca, key, m_fw->name));
+        // A sandbox's certificate (principal fluid-sbx-<id>, whatever the sandbox is called) does not open
+        // production.
+        const auto sandboxCert =
+            loginWith(host, port, hostKey, key, userCert(*m_bed.ca, key, m_fw->principal));
         QVERIFY(!sandboxCert);
         QCOMPARE(sandboxCert.error().code, ErrorCode::Refused);
     }

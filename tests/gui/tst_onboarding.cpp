@@ -248,7 +248,9 @@ private Q_SLOTS:
         QVERIFY(ca->summary());
         const QString shown = test::child<QPlainTextEdit>(ca, "caPublicKeys")->toPlainText();
         QVERIFY(shown.contains(QStringLiteral("fluid-user-ca")));
-        QVERIFY(shown.contains(QStringLiteral("@cert-authority * ssh-ed25519 ")));
+        // Trust for sandbox hosts only, never every host.
+        QVERIFY(shown.contains(QStringLiteral("@cert-authority fluid-sbx-* ssh-ed25519 ")));
+        QVERIFY(!shown.contains(QStringLiteral("@cert-authority * ")));
         {
             auto store = test::must(secrets::openSecretStore({}));
             auto pem = test::must(store->read(QString::fromLatin1(secrets::keys::kSshUserCa)));

@@ -151,17 +151,22 @@ private Q_SLOTS:
     {
         ssh::HostCertificateRequest req;
         req.key = ssh::KeyPair::generate()->publicKey();
-        req.sandboxName = QStringLiteral("sbx-host");
-        req.extraPrincipals = {QStringLiteral("192.168.122.10")};
+        req.sandboxName = QStringLiteral("production");
+        req.principal = QStringLiteral("fluid-sbx-0b6e");
         auto cert = m_ca->issueHostCertificate(req);
         QVERIFY(cert.ok());
-        const KeygenListing l = list(*cert);
+        KeygenListing l = list(*cert);
         QCOMPARE(l.type, QStringLiteral("ssh-ed25519-cert-v01@openssh.com host certificate"));
-        QCOMPARE(l.principals, (QStringList{QStringLiteral("sbx-host"), QStringLiteral("192.168.122.10")}));
+        // Only the sandbox's own principal, never its chosen name; valid for a sandbox's maximum lifetime
+        // (7 days unless sandbox.max_lifetime_days says otherwise), not 30 days.
+        QCOMPARE(l.principals, QStringList{QStringLiteral("fluid-sbx-0b6e")});
         QVERIFY(l.signingCa.contains(m_ca->hostCaPublicKey().fingerprint()));
         QVERIFY(l.criticalOptions.isEmpty());
         QVERIFY(l.extensions.isEmpty());
-        QCOMPARE(l.validTo, keygenTime(m_clock.now().addDays(30)));
+        QCOMPARE(l.validTo, keygenTime(m_clock.now().addDays(7)));
+        req.validity = std::chrono::hours(24 * 2);
+        l = list(*m_ca->issueHostCertificate(req));
+        QCOMPARE(l.validTo, keygenTime(m_clock.now().addDays(2)));
     }
 
     void privateKeyFilesLoadInOpenSsh()

@@ -205,6 +205,7 @@ class TestSandboxManager : public QObject {
     QString m_files;
     int m_identityCalls = 0;
     bool m_identityFails = false;
+    QString m_lastPrincipal;
 
     ManagerOptions options()
     {
@@ -212,15 +213,16 @@ class TestSandboxManager : public QObject {
         o.localFileDir = m_files;
         o.poolName = QStringLiteral("default-pool");
         o.poolPath = QStringLiteral("/default-pool");
-        o.issueIdentity = [this](const QString& name) -> Result<SandboxIdentity> {
+        o.issueIdentity = [this](const QString& name, const QString& principal) -> Result<SandboxIdentity> {
             ++m_identityCalls;
+            m_lastPrincipal = principal;
             if (m_identityFails)
                 return makeError(ErrorCode::Crypto, QStringLiteral("injected failure in the CA"));
             return SandboxIdentity{"-----BEGIN OPENSSH PRIVATE KEY-----\nkey of " + name.toUtf8() +
                                        "\n-----END OPENSSH PRIVATE KEY-----\n",
                                    QStringLiteral("ssh-ed25519 AAAAhost ") + name,
                                    "ssh-ed25519-cert-v01@openssh.com AAAA " + name.toUtf8(),
-                                   "ssh-ed25519 AAAA ca", name};
+                                   "ssh-ed25519 AAAA ca", principal};
         };
         // No network is touched from unit tests: the probe never answers.
         o.probe = [](const QString&, int) {
@@ -427,12 +429,18 @@ private Q_SLOTS:
         QCOMPARE(m_identityCalls, 1);
         QCOMPARE(must(store::SandboxRepository(*m_db).get(s.id)).hostPublicKey,
                  QStringLiteral("ssh-ed25519 AAAAhost web-1"));
+        // Its principal is in Fluid's namespace, never its name; the row keeps it for later logins.
+        QCOMPARE(m_lastPrincipal, QStringLiteral("fluid-sbx-") + s.id);
+        QCOMPARE(must(store::SandboxRepository(*m_db).get(s.id)).principal, m_lastPrincipal);
 
         // The domain is the derived sandbox: overlay disk, isolated NIC, fw_cfg identity files.
         const QString xml = must(m_hv->domainXml(s.domainName));
         QVERIFY(xml.contains(s.overlayPath));
         QVERIFY(xml.contains(QLatin1String("network='fluid-sandbox'")));
         QVERIFY(xml.contains(QLatin1String("opt/fluid/host_key")));
+        QVERIFY(xml.contains(QStringLiteral("fluid-sbx-") + s.id));
+        QVERIFY(xml.contains(QLatin1String("opt/fluid/proxy")) &&
+                xml.contains(QLatin1String("http://10.213.0.1:3128/")));
         QVERIFY(!xml.contains(QLatin1String("/default-pool/golden.img'")));
         // The test driver cannot upload volumes: identity files are private local files.
         const QStringList files = QDir(m_files).entryList(QDir::Files);

@@ -126,7 +126,8 @@ void CaPage::run()
             m_summary = *result;
             m_publicKeys->setPlainText(
                 tr("# User CA (%1): each sandbox's sshd trusts it (TrustedUserCAKeys)\n%2\n\n"
-                   "# Host CA (%3): add to known_hosts to reach sandboxes with your own ssh\n%4\n")
+                   "# Host CA (%3): add to known_hosts to reach sandboxes with your own ssh. It vouches for\n"
+                   "# sandboxes only: connect with -o HostKeyAlias=fluid-sbx-<sandbox id>.\n%4\n")
                     .arg(result->userCaFingerprint, result->userCaLine, result->hostCaFingerprint,
                          result->hostCaLine));
             m_message->setText(tr("The CA keys are in the %1. Press Next.")
