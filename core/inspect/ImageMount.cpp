@@ -223,9 +223,14 @@ FsMountArguments fsMountArguments(const Partition& p)
 {
     FsMountArguments a;
     a.type = p.fs == FsKind::Xfs ? QStringLiteral("xfs") : QStringLiteral("ext4");
-    a.options = (p.fs == FsKind::Xfs ? QStringLiteral("ro,norecovery,nouuid,loop,offset=%1")
-                                     : QStringLiteral("ro,noload,loop,offset=%1"))
-                    .arg(p.offset);
+    // The guest's file system is not trusted: nothing on it runs or opens a device (nosuid, nodev,
+    // noexec), and a corrupt ext file system is read on rather than remounted or panicking the host
+    // (errors=continue). XFS has no errors= option; norecovery (no log replay, read-only only) is the
+    // most it offers.
+    a.options =
+        (p.fs == FsKind::Xfs ? QStringLiteral("ro,nosuid,nodev,noexec,norecovery,nouuid,loop,offset=%1")
+                             : QStringLiteral("ro,nosuid,nodev,noexec,noload,errors=continue,loop,offset=%1"))
+            .arg(p.offset);
     if (p.scheme != QLatin1String("none"))
         a.options += QStringLiteral(",sizelimit=%1").arg(p.size);
     return a;

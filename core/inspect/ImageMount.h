@@ -27,7 +27,7 @@ struct MountOptions {
 /// One disk image (optionally at an internal snapshot) mounted read-only on the host:
 ///   qemu-nbd (unix socket, read-only, snapshot loaded, file locking off so a running VM's disk can be
 ///   read) -> qemu-storage-daemon FUSE export of the raw disk -> the root file system found in it (bare,
-///   MBR or GPT) mounted `ro,noload,loop,offset=N`.
+///   MBR or GPT) mounted `ro,nosuid,nodev,noexec,noload,errors=continue,loop,offset=N`.
 /// The object owns all of it: destruction unmounts and stops the helpers in reverse order, and so does a
 /// failure half-way through open(). A state file in the runtime folder names every mount and process, so
 /// cleanupLeftovers() can undo what a crashed Fluid left behind. Needs root (mount) and /dev/fuse.
@@ -92,8 +92,8 @@ QString nbdSnapshotArgument(const QString& snapshotName);
 /// qemu's option-value escaping (a comma is written twice).
 QString escapeQemuOption(QString value);
 
-/// `mount -t TYPE -o OPTIONS` for one file system of a raw disk: read-only, no journal replay, a loop
-/// device at the partition's offset.
+/// `mount -t TYPE -o OPTIONS` for one file system of a raw disk: read-only, no journal replay, no
+/// set-uid, devices or execution, errors read past (ext), a loop device at the partition's offset.
 struct FsMountArguments {
     QString type;
     QString options;

@@ -29,10 +29,11 @@ struct RemoteMountOptions {
 /// One disk state mounted read-only on a remote hypervisor host, over an SSH connection to that host
 /// (root, as libvirt's qemu+ssh usually is): the same pipeline as ImageMount — qemu-nbd, a
 /// qemu-storage-daemon FUSE export, the root file system found in the partition table (parsed here, reading
-/// the disk over the connection) and loop-mounted `ro,noload` — run on the host by a small POSIX sh
-/// program sent with each command. The walk runs `find` and `sha256sum` there; only the listing, the
-/// hashes and the contents of changed text files cross the connection. The host needs: qemu-utils,
-/// qemu-system-common (qemu-storage-daemon), fuse3 and /dev/fuse, util-linux, findutils, coreutils.
+/// the disk over the connection) and loop-mounted `ro,nosuid,nodev,noexec,noload` — run on the host by a
+/// small POSIX sh program sent with each command. The walk runs `find` and `sha256sum` there; only the
+/// listing, the hashes and the contents of changed text files cross the connection. The host needs:
+/// qemu-utils, qemu-system-common (qemu-storage-daemon), fuse3 and /dev/fuse, util-linux, findutils,
+/// coreutils.
 ///
 /// Every exit path unmounts and stops the helpers (close(), the destructor, a failure half-way); each work
 /// folder records its owner (mountOwnerTag()), so cleanupLeftovers() removes what a crashed Fluid left.

@@ -3,6 +3,7 @@
 // partition, GPT), dpkg status and version order, excludes, line hunks with intra-line spans, binary
 // detection, and the whole diff engine over two plain directory trees (every change kind and layer).
 #include "inspect/DiffEngine.h"
+#include "inspect/ImageMount.h"
 #include "inspect/PartitionTable.h"
 #include "inspect/Semantic.h"
 #include "inspect/TextDiff.h"
@@ -64,6 +65,29 @@ void putMbrEntry(QByteArray& b, int at, int slot, uchar type, quint32 startLba, 
 class TstInspectUnit : public QObject {
     Q_OBJECT
 private slots:
+    // A guest file system is mounted so nothing on it runs, opens a device or gains set-uid, and an ext
+    // error is read past; ImageMount and RemoteMount both build their mount line here.
+    void mountOptionsDistrustTheGuest()
+    {
+        Partition ext;
+        ext.fs = FsKind::Ext;
+        ext.offset = 1048576;
+        ext.size = 2097152;
+        ext.scheme = QStringLiteral("gpt");
+        const auto e = fsMountArguments(ext);
+        QCOMPARE(e.type, QStringLiteral("ext4"));
+        QCOMPARE(e.options,
+                 QStringLiteral(
+                     "ro,nosuid,nodev,noexec,noload,errors=continue,loop,offset=1048576,sizelimit=2097152"));
+
+        Partition xfs = ext;
+        xfs.fs = FsKind::Xfs;
+        xfs.scheme = QStringLiteral("none");
+        const auto x = fsMountArguments(xfs);
+        QCOMPARE(x.type, QStringLiteral("xfs"));
+        QCOMPARE(x.options, QStringLiteral("ro,nosuid,nodev,noexec,norecovery,nouuid,loop,offset=1048576"));
+    }
+
     void bareFileSystem()
     {
         QByteArray disk(64 * 1024, '\0');
