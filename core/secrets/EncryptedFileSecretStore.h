@@ -10,7 +10,8 @@ namespace fluid::secrets {
 
 /// The explicit opt-in fallback for machines without a keychain (`secrets.backend: encrypted-file` in
 /// config.yaml): all entries in one file, encrypted with AES-256-GCM under a key derived from a passphrase
-/// with scrypt (N=2^15, r=8, p=1).
+/// with scrypt (N=2^18, r=8, p=1: 256 MiB). A file written with weaker parameters (an earlier Fluid's
+/// N=2^15) is re-encrypted with today's when it is next unlocked.
 ///
 /// File format (version 1), big-endian integers:
 ///   "FLUIDSEC" | u16 version | u32 scrypt N | u32 r | u32 p | 16-byte salt | 12-byte nonce   (50 bytes)
@@ -54,6 +55,7 @@ private:
     Result<void> checkPassphrase() const;
     Result<Entries> loadLocked();
     Result<void> saveLocked(Entries entries);
+    void upgradeLocked();
     Result<void> deriveKeyLocked(const QByteArray& salt, const KdfParams& params);
     void wipeKeyLocked();
     Error decryptError() const;

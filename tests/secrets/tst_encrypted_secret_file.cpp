@@ -9,9 +9,13 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
+#include <QtEndian>
 #include <QThread>
 #include <QtTest>
 #include <QUuid>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <atomic>
 #include <memory>
@@ -44,6 +48,50 @@ QString errorText(const Error& error)
 {
     return error.toString();
 }
+
+quint32 headerField(const QByteArray& file, int offset)
+{
+    return qFromBigEndian<quint32>(file.constData() + offset);
+}
+
+/// A version-1 file written the way an earlier Fluid wrote it (scrypt N=2^14), built here from the format
+/// in EncryptedFileSecretStore.h with OpenSSL directly, not with the class under test.
+QByteArray earlierFile(const QByteArray& passphrase, const QByteArray& json)
+{
+    const quint32 n = 1u << 14, r = 8, p = 1;
+    QByteArray salt(16, '\0'), nonce(kNonceSize, '\0'), key(32, '\0');
+    RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), 16);
+    RAND_bytes(reinterpret_cast<unsigned char*>(nonce.data()), kNonceSize);
+    if (EVP_PBE_scrypt(passphrase.constData(), size_t(passphrase.size()),
+                       reinterpret_cast<const unsigned char*>(salt.constData()), 16, n, r, p, 64u << 20,
+                       reinterpret_cast<unsigned char*>(key.data()), 32) != 1)
+        return {};
+    QByteArray header("FLUIDSEC");
+    char field[4];
+    qToBigEndian<quint16>(1, field);
+    header.append(field, 2);
+    for (quint32 v : {n, r, p}) {
+        qToBigEndian<quint32>(v, field);
+        header.append(field, 4);
+    }
+    header += salt + nonce;
+    QByteArray out(json.size(), '\0'), tag(16, '\0');
+    EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+    int len = 0;
+    const bool ok =
+        EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, kNonceSize, nullptr) == 1 &&
+        EVP_EncryptInit_ex(ctx, nullptr, nullptr, reinterpret_cast<const unsigned char*>(key.constData()),
+                           reinterpret_cast<const unsigned char*>(nonce.constData())) == 1 &&
+        EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(header.constData()),
+                          int(header.size())) == 1 &&
+        EVP_EncryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data()), &len,
+                          reinterpret_cast<const unsigned char*>(json.constData()), int(json.size())) == 1 &&
+        EVP_EncryptFinal_ex(ctx, nullptr, &len) == 1 &&
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag.data()) == 1;
+    EVP_CIPHER_CTX_free(ctx);
+    return ok && header.size() == kHeaderSize ? header + out + tag : QByteArray();
+}
 } // namespace
 
 class TstEncryptedSecretFile : public QObject {
@@ -65,6 +113,7 @@ private slots:
     void valuesAreRedacted();
     void concurrentWriters();
     void openSecretStoreEncryptedFile();
+    void weakerFileIsReencryptedWhenUnlocked();
     void openSecretStoreKeychainWithoutKeychain();
 
 private:
@@ -99,7 +148,7 @@ void TstEncryptedSecretFile::roundTripAcrossInstances()
         QElapsedTimer timer;
         timer.start();
         QVERIFY(store.write(QStringLiteral("llm/openai/api-key"), "sk-first-value").ok());
-        qInfo("first write (scrypt N=2^15 r=8 p=1 + AES-GCM + atomic save) took %lld ms", timer.elapsed());
+        qInfo("first write (scrypt N=2^18 r=8 p=1 + AES-GCM + atomic save) took %lld ms", timer.elapsed());
         timer.restart();
         QVERIFY(store.write(QStringLiteral("ssh/user-ca"), binary).ok());
         qInfo("second write (key cached) took %lld ms", timer.elapsed());
@@ -393,6 +442,39 @@ void TstEncryptedSecretFile::openSecretStoreKeychainWithoutKeychain()
     QVERIFY(!opened.ok());
     QCOMPARE(opened.error().code, ErrorCode::Unavailable);
     QCOMPARE(opened.error().message, KeychainSecretStore::unavailableMessage());
+}
+
+void TstEncryptedSecretFile::weakerFileIsReencryptedWhenUnlocked()
+{
+    const QString path = test::makeTempDir(QStringLiteral("weaker")) + QStringLiteral("/secrets.bin");
+    const QByteArray earlier =
+        earlierFile(kPassphrase.toUtf8(), QByteArray(R"({"llm/openai/api-key":")") +
+                                              QByteArray("sk-earlier").toBase64() + QByteArray(R"("})"));
+    QVERIFY(!earlier.isEmpty());
+    QVERIFY(writeBytes(path, earlier));
+    QCOMPARE(headerField(earlier, 10), 1u << 14);
+
+    // Unlocking it (a read) is enough: the file now has today's parameters, a new salt, the same secrets.
+    {
+        EncryptedFileSecretStore store(path, kPassphrase);
+        const Result<QByteArray> read = store.read(QStringLiteral("llm/openai/api-key"));
+        QVERIFY2(read.ok(), qPrintable(read.ok() ? QString() : errorText(read.error())));
+        QCOMPARE(*read, QByteArray("sk-earlier"));
+    }
+    const QByteArray upgraded = fileBytes(path);
+    QCOMPARE(headerField(upgraded, 10), 1u << 18);
+    QCOMPARE(headerField(upgraded, 14), 8u);
+    QCOMPARE(headerField(upgraded, 18), 1u);
+    QVERIFY(upgraded.mid(22, 16) != earlier.mid(22, 16));
+    QCOMPARE(QFileInfo(path).permissions() & ~(QFileDevice::ReadUser | QFileDevice::WriteUser),
+             QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+
+    // A new reader opens the re-encrypted file, and it is not rewritten again.
+    EncryptedFileSecretStore again(path, kPassphrase);
+    const Result<QByteArray> read = again.read(QStringLiteral("llm/openai/api-key"));
+    QVERIFY(read.ok());
+    QCOMPARE(*read, QByteArray("sk-earlier"));
+    QCOMPARE(fileBytes(path), upgraded);
 }
 
 QTEST_GUILESS_MAIN(TstEncryptedSecretFile)
