@@ -43,9 +43,20 @@ QJsonObject entryJson(const FileEntry& e)
         o[QStringLiteral("target")] = e.linkTarget;
     if (e.type == FileType::Regular && !e.sha256.isEmpty())
         o[QStringLiteral("sha256")] = QString::fromLatin1(e.sha256);
+    if (e.unhashed)
+        o[QStringLiteral("unhashed")] = true;
     if (e.rdev)
         o[QStringLiteral("rdev")] = qint64(e.rdev);
     return o;
+}
+
+/// Whether two regular files differ in content: by hash and size, or by size and mtime when either side was
+/// too large to hash (WalkOptions::maxHashBytes).
+bool contentDiffers(const FileEntry& a, const FileEntry& b)
+{
+    if (a.unhashed || b.unhashed)
+        return a.size != b.size || a.mtime != b.mtime || a.unhashed != b.unhashed;
+    return a.sha256 != b.sha256 || a.size != b.size;
 }
 
 QStringList aspectsBetween(const FileEntry& a, const FileEntry& b)
@@ -55,7 +66,7 @@ QStringList aspectsBetween(const FileEntry& a, const FileEntry& b)
         out << QStringLiteral("type");
         return out;
     }
-    if (a.type == FileType::Regular && (a.sha256 != b.sha256 || a.size != b.size))
+    if (a.type == FileType::Regular && contentDiffers(a, b))
         out << QStringLiteral("content");
     if (a.mode != b.mode)
         out << QStringLiteral("mode");
@@ -132,7 +143,7 @@ void addContent(QJsonObject& change, const FileEntry* a, const FileEntry* b, con
         return;
     }
     const QString path = (b ? b : a)->path;
-    if (fileA && fileB && a->sha256 == b->sha256 && a->size == b->size) {
+    if (fileA && fileB && !contentDiffers(*a, *b)) {
         change[QStringLiteral("content")] = QStringLiteral("none");
         return;
     }
@@ -151,8 +162,14 @@ void addContent(QJsonObject& change, const FileEntry* a, const FileEntry* b, con
         change[QStringLiteral("content")] = QStringLiteral("binary");
         return;
     }
+    const std::optional<QList<Hunk>> hunks = diffText(oldText, newText, options.contextLines);
+    if (!hunks) {
+        // Changed throughout: more than the text diff's work budget (hashes and sizes still show it).
+        change[QStringLiteral("content")] = QStringLiteral("too-large");
+        return;
+    }
     change[QStringLiteral("content")] = QStringLiteral("text");
-    change[QStringLiteral("hunks")] = hunksJson(diffText(oldText, newText, options.contextLines));
+    change[QStringLiteral("hunks")] = hunksJson(*hunks);
 }
 
 // ---- semantic layers -------------------------------------------------------------------------------
@@ -211,10 +228,14 @@ void appendPackageChanges(QJsonArray& changes, const QString& manager, const QMa
     }
 }
 
+/// Far more than any real dpkg status file (a few MiB for thousands of packages): what the guest wrote
+/// beyond it is not parsed.
+constexpr qint64 kMaxDpkgStatusBytes = 64 * 1024 * 1024;
+
 QMap<QString, PackageState> dpkgPackages(const TreeSide& side, const QString& status)
 {
     QMap<QString, PackageState> out;
-    const auto parsed = parseDpkgStatus(readFile(side, status, 256 * 1024 * 1024));
+    const auto parsed = parseDpkgStatus(readFile(side, status, kMaxDpkgStatusBytes));
     for (auto it = parsed.cbegin(); it != parsed.cend(); ++it)
         out.insert(it.key(),
                    {it->name, it->architecture, it->version, it->installed() ? QString() : it->status});
@@ -301,8 +322,19 @@ QJsonObject packagesLayer(const TreeSide& before, const TreeSide& after)
     const bool dpkg = findEntry(*before.tree, status) || findEntry(*after.tree, status);
     if (dpkg) {
         managers.append(QStringLiteral("dpkg"));
-        appendPackageChanges(changes, QStringLiteral("dpkg"), dpkgPackages(before, status),
-                             dpkgPackages(after, status), compareDebianVersions);
+        const auto oversized = [&](const TreeSide& side) {
+            const FileEntry* e = findEntry(*side.tree, status);
+            return e && e->size > kMaxDpkgStatusBytes;
+        };
+        if (oversized(before) || oversized(after))
+            notes.append(QStringLiteral("%1 is larger than %2 MiB on one side, far beyond any real system's: "
+                                        "dpkg package changes are not shown; the file itself is in the "
+                                        "path changes.")
+                             .arg(status)
+                             .arg(kMaxDpkgStatusBytes / (1024 * 1024)));
+        else
+            appendPackageChanges(changes, QStringLiteral("dpkg"), dpkgPackages(before, status),
+                                 dpkgPackages(after, status), compareDebianVersions);
     }
     bool rpmDb = false;
     for (const QString& file : rpmDatabaseFiles())

@@ -31,7 +31,8 @@ struct DiffOptions {
 /// Computes the diff document between two walked trees. Pure apart from reading files under the two
 /// roots; any thread. The document (format "fluid.snapshot-diff/1", documented in docs/inspect.md):
 ///   paths[]:    {path, change: added|removed|modified, aspects[]: type|content|mode|owner|target|device,
-///                before/after: {type, mode "0644", uid, gid, size, target, sha256, mtime},
+///                before/after: {type, mode "0644", uid, gid, size, target, sha256 (or unhashed: true for
+///                a file over the hashing cap, then compared by size and mtime), mtime},
 ///                content: text|binary|too-large|sensitive|none, hunks[]: {oldStart, oldCount, newStart,
 ///                newCount, lines[]: {kind " "|"-"|"+", old, new, text, noNewline?, spans[[start,len]]}}}
 ///   packages:   {managers[], notes[], changes[]: {name, arch, change: installed|removed|upgraded|

@@ -6,6 +6,7 @@
 #include "ssh/RemoteShell.h"
 
 #include <QRegularExpression>
+#include <QThread>
 #include <QUuid>
 
 #include <sys/sysmacros.h>
@@ -367,7 +368,11 @@ Result<FileTree> RemoteImageMount::walk(const WalkOptions& options) const
 
     std::vector<FileEntry*> files;
     for (FileEntry& e : *tree) {
-        if (e.type == FileType::Regular)
+        if (e.type != FileType::Regular)
+            continue;
+        if (e.size > options.maxHashBytes)
+            e.unhashed = true; // never handed to sha256sum: a huge or sparse file must not pin the diff
+        else
             files.push_back(&e);
     }
     const qint64 total = qint64(files.size());
@@ -412,7 +417,14 @@ Result<FileTree> RemoteImageMount::walk(const WalkOptions& options) const
             batch.future.cancel();
             continue;
         }
-        batch.future.waitForFinished();
+        // Waited for in slices, so that a cancel answers within a fraction of a second even while the host
+        // hashes a large file.
+        while (!batch.future.isFinished() && !cancelled())
+            QThread::msleep(50);
+        if (cancelled()) {
+            batch.future.cancel();
+            continue;
+        }
         if (batch.future.isCanceled() || batch.future.resultCount() == 0)
             return makeError(ErrorCode::Cancelled, QStringLiteral("Hashing on the host was cancelled"));
         auto result = batch.future.result();

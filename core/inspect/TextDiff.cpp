@@ -39,11 +39,55 @@ Lines splitLines(const QByteArray& content, QHash<QByteArray, int>& ids)
     return out;
 }
 
+/// Myers' greedy forward pass: the edit distance (insertions + deletions) between a and b when it is at
+/// most maxD, otherwise -1. Time O((n + m) x D), memory O(maxD); nothing else is kept.
+template <typename T>
+int editDistanceAtMost(const T* a, qsizetype n, const T* b, qsizetype m, qsizetype maxD)
+{
+    maxD = std::min(maxD, n + m);
+    std::vector<qsizetype> v(size_t(2 * maxD + 3), 0);
+    const qsizetype offset = maxD + 1;
+    for (qsizetype d = 0; d <= maxD; ++d) {
+        for (qsizetype k = -d; k <= d; k += 2) {
+            qsizetype x = (k == -d || (k != d && v[size_t(offset + k - 1)] < v[size_t(offset + k + 1)]))
+                              ? v[size_t(offset + k + 1)]
+                              : v[size_t(offset + k - 1)] + 1;
+            qsizetype y = x - k;
+            while (x < n && y < m && a[x] == b[y]) {
+                ++x;
+                ++y;
+            }
+            v[size_t(offset + k)] = x;
+            if (x >= n && y >= m)
+                return int(d);
+        }
+    }
+    return -1;
+}
+
+/// Charges the work of diffing sequences of n and m items against the budget: false (nothing charged) when
+/// their edit distance would need more than is left.
+template <typename T>
+bool withinBudget(const T* a, qsizetype n, const T* b, qsizetype m, qint64& budget)
+{
+    const qint64 width = qint64(n + m) + 1;
+    const qint64 maxD = budget / width - 1;
+    if (maxD < 0)
+        return false;
+    const int d = editDistanceAtMost(a, n, b, m, qsizetype(maxD));
+    if (d < 0)
+        return false;
+    budget -= width * (qint64(d) + 1);
+    return true;
+}
+
 /// Character spans that differ between two lines (dtl over UTF-16 units), merged into ranges.
-void intraLine(DiffLine& removed, DiffLine& added)
+void intraLine(DiffLine& removed, DiffLine& added, qint64& budget)
 {
     constexpr int kMaxLine = 4000;
-    if (removed.text.size() > kMaxLine || added.text.size() > kMaxLine) {
+    if (removed.text.size() > kMaxLine || added.text.size() > kMaxLine ||
+        !withinBudget(removed.text.utf16(), removed.text.size(), added.text.utf16(), added.text.size(),
+                      budget)) {
         removed.spans = {{0, int(removed.text.size())}};
         added.spans = {{0, int(added.text.size())}};
         return;
@@ -67,7 +111,7 @@ void intraLine(DiffLine& removed, DiffLine& added)
 }
 
 /// Pairs the i-th removed line with the i-th added line of each change block.
-void pairChangeBlocks(QList<DiffLine>& lines)
+void pairChangeBlocks(QList<DiffLine>& lines, qint64& budget)
 {
     qsizetype i = 0;
     while (i < lines.size()) {
@@ -84,7 +128,7 @@ void pairChangeBlocks(QList<DiffLine>& lines)
         const qsizetype dels = addStart - delStart;
         const qsizetype adds = i - addStart;
         for (qsizetype k = 0; k < std::min(dels, adds); ++k)
-            intraLine(lines[delStart + k], lines[addStart + k]);
+            intraLine(lines[delStart + k], lines[addStart + k], budget);
     }
 }
 
@@ -99,11 +143,15 @@ bool isBinary(const QByteArray& content)
     return decoder.hasError();
 }
 
-QList<Hunk> diffText(const QByteArray& before, const QByteArray& after, int context)
+std::optional<QList<Hunk>> diffText(const QByteArray& before, const QByteArray& after, int context,
+                                    qint64 workBudget)
 {
     QHash<QByteArray, int> ids;
     const Lines a = splitLines(before, ids);
     const Lines b = splitLines(after, ids);
+    qint64 budget = workBudget;
+    if (!withinBudget(a.ids.data(), qsizetype(a.ids.size()), b.ids.data(), qsizetype(b.ids.size()), budget))
+        return std::nullopt;
     dtl::Diff<int, std::vector<int>> d(a.ids, b.ids);
     d.compose();
 
@@ -189,11 +237,11 @@ QList<Hunk> diffText(const QByteArray& before, const QByteArray& after, int cont
                 before = all[k].newLine;
             h.newStart = before;
         }
-        pairChangeBlocks(h.lines);
+        pairChangeBlocks(h.lines, budget);
         hunks.append(h);
         i = stop;
     }
-    return hunks;
+    return std::optional<QList<Hunk>>(std::move(hunks));
 }
 
 QByteArray hunksToUnified(const QList<Hunk>& hunks)

@@ -5,6 +5,8 @@
 #include <QList>
 #include <QString>
 
+#include <optional>
+
 namespace fluid::inspect {
 
 /// A changed character range inside one line, in QString (UTF-16) units.
@@ -35,10 +37,18 @@ struct Hunk {
 /// Whether content is binary for diffing: it has a NUL byte or is not valid UTF-8.
 bool isBinary(const QByteArray& content);
 
+/// How much work one text diff may do, in steps of about (lines before + lines after) x edit distance: 50
+/// million is well under a second here, and covers a few hundred changed lines in a 100,000-line file or
+/// any change to a file of a few thousand lines.
+inline constexpr qint64 kTextDiffWorkBudget = 50'000'000;
+
 /// Line hunks between two texts (dtl's shortest edit script; `context` lines around each change), with
 /// intra-line spans for each pair of removed/added lines in a change block, for a side-by-side view.
+/// nullopt when the texts differ too much to diff within `workBudget` (found out by a bounded pass before
+/// any real work: "changed, too large to show"); intra-line spans beyond the budget mark the whole line.
 /// Pure; any thread.
-QList<Hunk> diffText(const QByteArray& before, const QByteArray& after, int context = 3);
+std::optional<QList<Hunk>> diffText(const QByteArray& before, const QByteArray& after, int context = 3,
+                                    qint64 workBudget = kTextDiffWorkBudget);
 
 /// The hunks as unified-diff text (hunk headers and lines, no file headers).
 QByteArray hunksToUnified(const QList<Hunk>& hunks);

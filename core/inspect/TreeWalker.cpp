@@ -118,7 +118,8 @@ struct Walker {
     }
 };
 
-QByteArray hashFile(const QByteArray& absPath, QString* error)
+/// sha256 of a file, read a MiB at a time; gives up (empty, no error) as soon as `cancel` is set.
+QByteArray hashFile(const QByteArray& absPath, const CancelToken& cancel, QString* error)
 {
     const int fd = ::open(absPath.constData(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
@@ -129,6 +130,10 @@ QByteArray hashFile(const QByteArray& absPath, QString* error)
     QCryptographicHash h(QCryptographicHash::Sha256);
     static thread_local QByteArray buffer(1 << 20, Qt::Uninitialized);
     for (;;) {
+        if (cancel.isCancelled()) {
+            ::close(fd);
+            return {};
+        }
         const ssize_t n = ::read(fd, buffer.data(), buffer.size());
         if (n == 0)
             break;
@@ -242,7 +247,11 @@ Result<FileTree> walkTree(const QString& root, const WalkOptions& options)
     if (options.hash) {
         std::vector<FileEntry*> files;
         for (FileEntry& e : w.tree) {
-            if (e.type == FileType::Regular)
+            if (e.type != FileType::Regular)
+                continue;
+            if (e.size > options.maxHashBytes)
+                e.unhashed = true;
+            else
                 files.push_back(&e);
         }
         std::atomic<size_t> next{0};
@@ -257,7 +266,7 @@ Result<FileTree> walkTree(const QString& root, const WalkOptions& options)
                 if (i >= files.size() || failed || options.cancel.isCancelled())
                     return;
                 QString err;
-                files[i]->sha256 = hashFile(rootBytes + files[i]->path.toUtf8(), &err);
+                files[i]->sha256 = hashFile(rootBytes + files[i]->path.toUtf8(), options.cancel, &err);
                 if (!err.isEmpty()) {
                     std::lock_guard<std::mutex> g(errorLock);
                     if (!failed.exchange(true))

@@ -28,7 +28,10 @@ struct FileEntry {
     qint64 mtime = 0;   ///< seconds; reported, never compared (restoring a snapshot changes it)
     quint64 rdev = 0;   ///< device number for device nodes
     QString linkTarget; ///< symlinks only
-    QByteArray sha256;  ///< hex, regular files only (empty when hashing was off)
+    QByteArray sha256;  ///< hex, regular files only (empty when hashing was off or the file is unhashed)
+    /// A regular file larger than WalkOptions::maxHashBytes (a 16 TiB sparse file, a disk image): not read,
+    /// compared by size and mtime only.
+    bool unhashed = false;
 };
 
 /// A walked file system: entries sorted by path (QString order).
@@ -42,12 +45,17 @@ QStringList defaultExcludes();
 /// "/var/cache/apt/*.bin" drops the pkgcache files only.
 bool isExcluded(const QString& path, const QStringList& patterns);
 
-/// How to walk: excludes, hashing, progress and cancel (checked between files).
+/// Regular files larger than this are not hashed (WalkOptions::maxHashBytes): 1 GiB takes a few seconds.
+inline constexpr qint64 kMaxHashBytes = 1LL << 30;
+
+/// How to walk: excludes, hashing, progress and cancel (checked between files, and every MiB inside one).
 struct WalkOptions {
     QStringList excludes = defaultExcludes();
     bool hash =
         true; ///< sha256 of every regular file (correctness over speed: a root agent can forge mtimes)
     int hashThreads = 2;
+    qint64 maxHashBytes = kMaxHashBytes; ///< larger regular files are marked unhashed instead
+
     CancelToken cancel;
     std::function<void(qint64 done, qint64 total)> hashProgress;
 };

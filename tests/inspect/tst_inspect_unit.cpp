@@ -12,6 +12,8 @@
 #include "TestSupport.h"
 
 #include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -19,7 +21,13 @@
 #include <QStandardPaths>
 #include <QtEndian>
 #include <QTest>
+#include <QThread>
 
+#include <optional>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace fluid;
@@ -312,7 +320,7 @@ private slots:
             b += (i == 4 ? QByteArray("line four\n") : "line " + QByteArray::number(i) + "\n");
         }
         b += "tail";
-        const auto hunks = diffText(a, b, 3);
+        const QList<Hunk> hunks = diffText(a, b, 3).value();
         QCOMPARE(hunks.size(), 2);
         QCOMPARE(hunks[0].oldStart, 1);
         QCOMPARE(hunks[0].oldCount, 7);
@@ -346,9 +354,48 @@ private slots:
         QVERIFY(unified.endsWith("+tail\n\\ No newline at end of file\n"));
     }
 
+    void textDiffStaysWithinItsBudget()
+    {
+        // Two 256 KiB texts without a line in common: a shortest edit script would take billions of steps
+        // (minutes); the bounded pass gives up at once, and the diff shows "too large".
+        QByteArray a, b;
+        for (int i = 0; a.size() < 256 * 1024; ++i) {
+            a += "a" + QByteArray::number(i) + "\n";
+            b += "b" + QByteArray::number(i) + "\n";
+        }
+        QElapsedTimer timer;
+        timer.start();
+        QVERIFY(!diffText(a, b).has_value());
+        qInfo("256 KiB vs 256 KiB, nothing in common: refused in %lld ms", timer.elapsed());
+
+        // A 100,000-line text with two changed lines is still diffed line by line.
+        QByteArray big, edited;
+        for (int i = 0; i < 100000; ++i) {
+            big += "line " + QByteArray::number(i) + "\n";
+            edited +=
+                (i == 500 || i == 99000 ? QByteArray("changed\n") : "line " + QByteArray::number(i) + "\n");
+        }
+        timer.restart();
+        const std::optional<QList<Hunk>> hunks = diffText(big, edited);
+        QVERIFY(hunks.has_value());
+        QCOMPARE(hunks->size(), 2);
+        QCOMPARE(hunks->at(0).oldStart, 498);
+        qInfo("100,000 lines, 2 changed: %lld ms", timer.elapsed());
+
+        // The budget counts intra-line work too: when it runs out, the paired lines are marked whole.
+        const QByteArray oldLine = QByteArray(3000, 'x') + "\n";
+        const QByteArray newLine = QByteArray(3000, 'y') + "\n";
+        const std::optional<QList<Hunk>> tight = diffText(oldLine, newLine, 3, 100);
+        QVERIFY(tight.has_value());
+        QCOMPARE(tight->at(0).lines.at(0).spans.size(), 1);
+        QCOMPARE(tight->at(0).lines.at(0).spans.at(0).length, 3000);
+        // ... and a budget too small for the lines themselves gives "too large".
+        QVERIFY(!diffText("a\nb\nc\n", "x\ny\nz\n", 3, 10).has_value());
+    }
+
     void addedFileHunk()
     {
-        const auto hunks = diffText(QByteArray(), "a\nb\n");
+        const QList<Hunk> hunks = diffText(QByteArray(), "a\nb\n").value();
         QCOMPARE(hunks.size(), 1);
         QCOMPARE(hunks[0].oldStart, 0);
         QCOMPARE(hunks[0].oldCount, 0);
@@ -363,6 +410,92 @@ private slots:
         QVERIFY(isBinary(QByteArray("\xff\xfe bad utf8")));
         QVERIFY(!isBinary(QByteArray("plain text \xc3\xa9\n")));
         QVERIFY(!isBinary(QByteArray()));
+    }
+
+    /// A 1 TiB sparse file: the walk does not read it (it is over the hashing cap), and the diff still
+    /// notices when it changes (size or mtime).
+    void hugeSparseFileDoesNotPinTheWalk()
+    {
+        const QString base = fluid::test::makeTempDir(QStringLiteral("inspect-sparse"));
+        const QString a = base + QStringLiteral("/a");
+        QVERIFY(QDir().mkpath(a));
+        QFile big(a + QStringLiteral("/big.img"));
+        QVERIFY(big.open(QIODevice::WriteOnly));
+        QVERIFY(big.resize(1LL << 40));
+        big.close();
+        QFile small(a + QStringLiteral("/small"));
+        QVERIFY(small.open(QIODevice::WriteOnly) && small.write("x") == 1);
+        small.close();
+        QElapsedTimer timer;
+        timer.start();
+        const FileTree ta = must(walkTree(a));
+        qInfo("walked a tree with a 1 TiB sparse file in %lld ms", timer.elapsed());
+        const FileEntry* e = findEntry(ta, QStringLiteral("/big.img"));
+        QVERIFY(e);
+        QVERIFY(e->unhashed);
+        QVERIFY(e->sha256.isEmpty());
+        QCOMPARE(e->size, 1LL << 40);
+        QVERIFY(!findEntry(ta, QStringLiteral("/small"))->unhashed);
+        QCOMPARE(findEntry(ta, QStringLiteral("/small"))->sha256.size(), 64);
+
+        // Unchanged: no change. A new mtime (content cannot be compared): modified, content aspect.
+        const FileTree same = must(walkTree(a));
+        QVERIFY(diffTrees({a, &ta, {}, {}}, {a, &same, {}, {}})
+                    .value(QStringLiteral("paths"))
+                    .toArray()
+                    .isEmpty());
+        const struct timespec times[2] = {{0, UTIME_OMIT}, {1000000, 0}};
+        QVERIFY(::utimensat(AT_FDCWD, QFile::encodeName(big.fileName()).constData(), times, 0) == 0);
+        const FileTree touched = must(walkTree(a));
+        const QJsonObject doc = diffTrees({a, &ta, {}, {}}, {a, &touched, {}, {}});
+        const QJsonObject change = byPath(doc, QStringLiteral("/big.img"));
+        QCOMPARE(change.value(QStringLiteral("aspects")).toArray(), QJsonArray{QStringLiteral("content")});
+        QCOMPARE(change.value(QStringLiteral("content")).toString(), QStringLiteral("too-large"));
+        QVERIFY(change.value(QStringLiteral("after")).toObject().value(QStringLiteral("unhashed")).toBool());
+
+        // A dpkg status file the guest blew up is not parsed (bounded memory), and the diff says so.
+        QVERIFY(QDir().mkpath(a + QStringLiteral("/var/lib/dpkg")));
+        QFile status(a + QStringLiteral("/var/lib/dpkg/status"));
+        QVERIFY(status.open(QIODevice::WriteOnly));
+        QVERIFY(status.resize(65LL << 20));
+        status.close();
+        const FileTree blown = must(walkTree(a));
+        const QJsonArray notes = diffTrees({a, &touched, {}, {}}, {a, &blown, {}, {}})
+                                     .value(QStringLiteral("packages"))
+                                     .toObject()
+                                     .value(QStringLiteral("notes"))
+                                     .toArray();
+        QCOMPARE(notes.size(), 1);
+        QVERIFY2(notes.at(0).toString().contains(QLatin1String("larger than 64 MiB")),
+                 qPrintable(notes.at(0).toString()));
+        QDir(base).removeRecursively();
+    }
+
+    /// Cancel is checked inside a file too: a walk hashing a 1 GiB file (several seconds here) stops within
+    /// a second of the cancel.
+    void cancelAnswersInsideALargeFile()
+    {
+        const QString base = fluid::test::makeTempDir(QStringLiteral("inspect-cancel"));
+        QFile file(base + QStringLiteral("/almost-a-gib"));
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        QVERIFY(file.resize(kMaxHashBytes - (1 << 20)));
+        file.close();
+        WalkOptions options;
+        options.hashThreads = 1;
+        std::optional<Result<FileTree>> result;
+        std::thread walker([&] { result = walkTree(base, options); });
+        QThread::msleep(300);
+        QElapsedTimer timer;
+        timer.start();
+        options.cancel.cancel();
+        walker.join();
+        const qint64 answeredMs = timer.elapsed();
+        qInfo("cancel answered in %lld ms", answeredMs);
+        QVERIFY(result.has_value());
+        QVERIFY(!result->ok());
+        QCOMPARE(result->error().code, ErrorCode::Cancelled);
+        QVERIFY2(answeredMs < 1000, qPrintable(QString::number(answeredMs)));
+        QDir(base).removeRecursively();
     }
 
     /// The whole engine over two directories (walkTree works on any directory tree).
