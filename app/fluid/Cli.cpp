@@ -26,8 +26,11 @@ Options:
   --config FILE           Use FILE instead of the default config.yaml.
 
 Commands:
-  audit verify            Check the audit log's hash chain. Exit 0 when intact, 1 when broken
-                          (the first broken row is named).
+  audit verify            Check the audit log's hash chain and its checkpoint outside the
+                          database. Exit 0 when intact, 1 when broken (the first broken row, or
+                          the rows the checkpoint misses, are named).
+  audit reanchor          After you looked at a broken or missing checkpoint: start a new one
+                          at the newest row (only when every row verifies).
   audit list [--limit N] [--sandbox ID] [--kind PREFIX]
                           Print the newest audit events.
   config check            Validate config.yaml; print warnings and the effective settings.
@@ -70,13 +73,37 @@ int auditVerify(const Parsed& p)
         return cannotRun(report.error());
     if (report->intact()) {
         out() << "Audit chain intact: " << report->rowsChecked << " row(s) verified in " << db->describe()
-              << "\n";
+              << "\nCheckpoint: " << report->anchorNote << "\n";
         return Ok;
     }
-    out() << "Audit chain BROKEN at row " << *report->firstBrokenSeq << ": " << report->reason << "\n"
-          << "Rows before " << *report->firstBrokenSeq << " verify; this row and every later one cannot be "
-          << "trusted. Store: " << db->describe() << "\n";
+    if (report->firstBrokenSeq) {
+        out() << "Audit chain BROKEN at row " << *report->firstBrokenSeq << ": " << report->reason << "\n"
+              << "Rows before " << *report->firstBrokenSeq << " verify; this row and every later one cannot "
+              << "be trusted. Store: " << db->describe() << "\n";
+        return Failed;
+    }
+    out() << "Audit chain BROKEN: its " << report->rowsChecked << " row(s) verify among themselves, but not "
+          << "against the checkpoint outside the database: " << *report->anchorBroken << "\n"
+          << "Store: " << db->describe() << ". When you have looked and trust the log as it now is, `fluid "
+          << "audit reanchor` starts a new checkpoint at its newest row.\n";
     return Failed;
+}
+
+int auditReanchor(const Parsed& p)
+{
+    auto context = openStore(p, true);
+    if (!context)
+        return cannotRun(context.error());
+    auto report = store::AuditLog(*context->db).reanchor();
+    if (!report)
+        return cannotRun(report.error());
+    if (report->firstBrokenSeq) {
+        out() << "Not anchored: row " << *report->firstBrokenSeq << " does not verify (" << report->reason
+              << "), so there is no head to trust.\n";
+        return Failed;
+    }
+    out() << "Audit log " << report->anchorNote << ", " << report->rowsChecked << " row(s) verified.\n";
+    return Ok;
 }
 
 int auditList(const Parsed& p, const QStringList& rest)
@@ -169,6 +196,9 @@ int Cli::run(const QStringList& arguments)
     } else if (p.words.value(0) == QLatin1String("audit") && p.words.value(1) == QLatin1String("verify")) {
         code = p.words.size() == 2 ? auditVerify(p)
                                    : usageError(QStringLiteral("audit verify takes no arguments"));
+    } else if (p.words.value(0) == QLatin1String("audit") && p.words.value(1) == QLatin1String("reanchor")) {
+        code = p.words.size() == 2 ? auditReanchor(p)
+                                   : usageError(QStringLiteral("audit reanchor takes no arguments"));
     } else if (p.words.value(0) == QLatin1String("audit") && p.words.value(1) == QLatin1String("list")) {
         code = auditList(p, p.words.mid(2));
     } else if (p.words.value(0) == QLatin1String("config") && p.words.value(1) == QLatin1String("check")) {

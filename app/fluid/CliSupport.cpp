@@ -140,6 +140,7 @@ Result<std::unique_ptr<services::Services>> openServices(const Parsed& p)
     options.passphrase = services::passphraseFromEnvironment();
     // `fluid sandbox create|start` start the host's egress gate too: this executable runs it.
     options.egressGateProgram = QCoreApplication::applicationFilePath();
+    options.anchorAudit = true;
     return std::make_unique<services::Services>(std::move(options));
 }
 

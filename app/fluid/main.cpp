@@ -107,6 +107,7 @@ int runWindow(int argc, char** argv, const QStringList& arguments)
     options.passphrase = passphrase;
     // This very executable runs local hosts' egress gates (`fluid egress serve`).
     options.egressGateProgram = QCoreApplication::applicationFilePath();
+    options.anchorAudit = true;
     fluid::services::Services services(std::move(options));
     // The window goes before the services: each host session waits for its workers as it is destroyed,
     // closes its terminals' shells and waits until their audit records (pty.close) are stored.

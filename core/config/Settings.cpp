@@ -75,6 +75,41 @@ QString toName(HostLogin value)
     return {};
 }
 
+QString toName(PgSslMode value)
+{
+    switch (value) {
+    case PgSslMode::Auto:
+        return QStringLiteral("auto");
+    case PgSslMode::Disable:
+        return QStringLiteral("disable");
+    case PgSslMode::Prefer:
+        return QStringLiteral("prefer");
+    case PgSslMode::Require:
+        return QStringLiteral("require");
+    case PgSslMode::VerifyCa:
+        return QStringLiteral("verify-ca");
+    case PgSslMode::VerifyFull:
+        return QStringLiteral("verify-full");
+    }
+    return {};
+}
+
+template <>
+QList<PgSslMode> allValues<PgSslMode>()
+{
+    return {PgSslMode::Auto,    PgSslMode::Disable,  PgSslMode::Prefer,
+            PgSslMode::Require, PgSslMode::VerifyCa, PgSslMode::VerifyFull};
+}
+
+PgSslMode PostgresqlSettings::effectiveSslMode() const
+{
+    if (sslMode != PgSslMode::Auto)
+        return sslMode;
+    const bool local = host.startsWith(QLatin1Char('/')) || host == QLatin1String("localhost") ||
+                       host == QLatin1String("::1") || host.startsWith(QLatin1String("127."));
+    return local ? PgSslMode::Prefer : PgSslMode::VerifyFull;
+}
+
 template <>
 QList<StoreBackend> allValues<StoreBackend>()
 {

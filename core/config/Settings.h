@@ -15,6 +15,10 @@ enum class StoreBackend { Sqlite, Postgresql };
 /// How sandbox VMs are accelerated. Auto uses KVM when the host offers it and TCG (software) otherwise.
 enum class Accelerator { Auto, Kvm, Tcg };
 
+/// How the connection to a PostgreSQL store is protected (libpq's sslmode). Auto is verify-full for a
+/// server on another machine and prefer for one on this machine (a loopback address or a socket folder).
+enum class PgSslMode { Auto, Disable, Prefer, Require, VerifyCa, VerifyFull };
+
 /// Which LLM API the agent talks to.
 enum class AgentProvider { OpenAi, Anthropic, OpenRouter, Ollama, Vllm };
 
@@ -36,6 +40,7 @@ QString toName(Accelerator value);
 QString toName(AgentProvider value);
 QString toName(SecretsBackend value);
 QString toName(HostLogin value);
+QString toName(PgSslMode value);
 
 /// Every value of an enum above, in declaration order (for combo boxes and "must be one of" messages).
 template <typename E>
@@ -50,6 +55,8 @@ template <>
 QList<SecretsBackend> allValues<SecretsBackend>();
 template <>
 QList<HostLogin> allValues<HostLogin>();
+template <>
+QList<PgSslMode> allValues<PgSslMode>();
 
 /// The YAML spellings of every value of E, in declaration order.
 template <typename E>
@@ -103,6 +110,13 @@ struct PostgresqlSettings {
     int port = 5432;
     QString database = QStringLiteral("fluid");
     QString user = QStringLiteral("fluid");
+    PgSslMode sslMode = PgSslMode::Auto;
+    /// The CA certificate(s) that verify-ca/verify-full check the server against; empty: libpq's default
+    /// (~/.postgresql/root.crt).
+    QString sslRootCert;
+
+    /// The sslmode given to libpq: Auto resolved by where host is.
+    PgSslMode effectiveSslMode() const;
 
     bool operator==(const PostgresqlSettings&) const = default;
 };

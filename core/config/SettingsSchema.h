@@ -37,6 +37,8 @@ void visitFields(V& v, PostgresqlSettings& s)
     v.integer("port", s.port, bounds::kPostgresqlPort);
     v.text("database", s.database, TextRule::ServerName);
     v.text("user", s.user, TextRule::ServerName);
+    v.choice("sslmode", s.sslMode);
+    v.text("ssl_root_cert", s.sslRootCert, TextRule::AbsolutePathOrEmpty);
 }
 
 template <typename V>

@@ -25,6 +25,11 @@ QString hostLoginKey(const QString& hostName)
 {
     return QString::fromLatin1(kHostLoginKeyPattern).arg(hostName.toLower());
 }
+
+QString auditAnchorKey(const QString& storeId)
+{
+    return QString::fromLatin1(kAuditAnchorKeyPattern).arg(storeId.toLower());
+}
 } // namespace keys
 
 Result<void> SecretStore::validateKey(const QString& key)

@@ -25,6 +25,8 @@ inline constexpr char kHostPasswordPattern[] = "host/%1/password";
 /// "host/<name>/ssh-key": the private key Fluid logs into a hypervisor host over SSH with, by its host name
 /// (hosts[].login_key: keychain).
 inline constexpr char kHostLoginKeyPattern[] = "host/%1/ssh-key";
+/// "audit/<store id>/anchor-key": the HMAC key that signs the audit chain's checkpoint of one store.
+inline constexpr char kAuditAnchorKeyPattern[] = "audit/%1/anchor-key";
 
 /// "llm/<provider>/api-key" with the provider name lower-cased.
 QString llmApiKey(const QString& provider);
@@ -32,6 +34,8 @@ QString llmApiKey(const QString& provider);
 QString hostPassword(const QString& hostName);
 /// "host/<name>/ssh-key" with the host name lower-cased.
 QString hostLoginKey(const QString& hostName);
+/// "audit/<store id>/anchor-key" with the store id lower-cased.
+QString auditAnchorKey(const QString& storeId);
 } // namespace keys
 
 /// Where Fluid keeps secrets (LLM API keys, CA private keys, host and database passwords): never in the

@@ -36,7 +36,8 @@ HostSession::HostSession(Setup setup, QObject* parent)
             return connectHypervisor(uri, knownHosts, loadKey);
         };
     if (!m_setup.connectHost)
-        m_setup.connectHost = hostShellConnector(m_setup.knownHostsFile, m_setup.loadLoginKey);
+        m_setup.connectHost =
+            hostShellConnector(m_setup.knownHostsFile, m_setup.loadLoginKey, m_audit.sink());
 }
 
 HostSession::Setup

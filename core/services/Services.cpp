@@ -20,6 +20,7 @@ Services::Services(Options options, QObject* parent)
     , m_approvalPollMs(options.approvalPollMs)
     , m_adjustHostSetup(std::move(options.adjustHostSetup))
     , m_egressGateProgram(options.egressGateProgram)
+    , m_anchorAudit(options.anchorAudit)
     , m_operations(std::make_unique<OperationRegistry>(m_clock))
     , m_approvals(std::make_unique<approval::ApprovalBroker>(m_clock, m_approvalPollMs))
 {
@@ -28,8 +29,10 @@ Services::Services(Options options, QObject* parent)
     m_loadCa = cachedCaLoader(secretStoreCaLoader(m_config.settings, m_passphrase));
     const config::Settings settings = m_config.settings;
     const QString passphrase = m_passphrase;
-    m_storeWorker = std::make_unique<store::StoreWorker>(
-        [settings, passphrase]() { return resolveDatabaseOptions(settings, passphrase); });
+    const bool anchorAudit = m_anchorAudit;
+    m_storeWorker = std::make_unique<store::StoreWorker>([settings, passphrase, anchorAudit]() {
+        return resolveDatabaseOptions(settings, passphrase, anchorAudit);
+    });
     connect(m_storeWorker.get(), &store::StoreWorker::opened, this, [this](bool ok, const QString& message) {
         if (ok)
             storeReady(*m_storeWorker->databaseOptions());
@@ -68,7 +71,7 @@ Result<store::Database*> Services::openStoreHere(bool mustExist)
 {
     if (m_here)
         return m_here.get();
-    auto options = resolveDatabaseOptions(m_config.settings, m_passphrase);
+    auto options = resolveDatabaseOptions(m_config.settings, m_passphrase, m_anchorAudit);
     if (!options)
         return options.error();
     if (mustExist && options->backend == store::Backend::Sqlite && !QFileInfo::exists(options->sqlitePath))

@@ -51,6 +51,9 @@ public:
         /// The fluid executable that runs local hosts' egress gates (`fluid egress serve`); empty: Fluid
         /// starts none (sandboxes then reach nothing outside).
         QString egressGateProgram;
+        /// Keep the audit chain's head outside the database too (services::auditAnchor()): the front ends
+        /// do; tests that do not look at it leave it off so that they never reach a keychain.
+        bool anchorAudit = false;
         /// Changes each host session's setup before the session is made (tests: libvirt's test driver).
         std::function<void(HostSession::Setup&)> adjustHostSetup;
     };
@@ -113,6 +116,7 @@ private:
     const int m_approvalPollMs;
     std::function<void(HostSession::Setup&)> m_adjustHostSetup;
     QString m_egressGateProgram;
+    bool m_anchorAudit = false;
     CaLoader m_loadCa;
     std::optional<store::DatabaseOptions> m_database;
     // Destroyed bottom-up: the hosts (whose destructors wait for their workers) go before what they use.

@@ -6,10 +6,12 @@
 #include "ssh/CertificateAuthority.h"
 #include "ssh/LoginKey.h"
 #include "ssh/SshConnection.h"
+#include "store/AuditAnchor.h"
 #include "store/Queries.h"
 #include "store/Repository.h"
 #include "virt/LibvirtHypervisor.h"
 
+#include <QCryptographicHash>
 #include <QDir>
 #include <QMutex>
 #include <QUrl>
@@ -69,6 +71,8 @@ Result<store::DatabaseOptions> databaseOptions(const config::Settings& settings,
     o.pgPort = pg.port;
     o.pgDatabase = pg.database;
     o.pgUser = pg.user;
+    o.pgSslMode = config::toName(pg.effectiveSslMode());
+    o.pgSslRootCert = pg.sslRootCert;
     if (!secrets) {
         return makeError(
             ErrorCode::Unavailable,
@@ -91,14 +95,51 @@ Result<store::DatabaseOptions> databaseOptions(const config::Settings& settings,
 }
 
 Result<store::DatabaseOptions> resolveDatabaseOptions(const config::Settings& settings,
-                                                      const QString& passphrase)
+                                                      const QString& passphrase, bool anchorAudit)
 {
-    if (!storeNeedsSecrets(settings))
-        return databaseOptions(settings, nullptr);
-    auto secretStore = secrets::openSecretStore(secretStoreOptions(settings, passphrase));
-    if (!secretStore)
-        return secretStore.error();
-    return databaseOptions(settings, secretStore->get());
+    Result<store::DatabaseOptions> options = databaseOptions(settings, nullptr);
+    if (storeNeedsSecrets(settings)) {
+        auto secretStore = secrets::openSecretStore(secretStoreOptions(settings, passphrase));
+        if (!secretStore)
+            return secretStore.error();
+        options = databaseOptions(settings, secretStore->get());
+    }
+    if (options && anchorAudit)
+        options->auditAnchor = auditAnchor(settings, *options, passphrase);
+    return options;
+}
+
+std::shared_ptr<store::AuditAnchor>
+auditAnchor(const config::Settings& settings, const store::DatabaseOptions& store, const QString& passphrase)
+{
+    QString path;
+    if (store.backend == store::Backend::Sqlite) {
+        path = store.sqlitePath + QStringLiteral(".audit-anchor");
+    } else {
+        const QByteArray server = QStringLiteral("%1:%2/%3/%4")
+                                      .arg(store.pgHost)
+                                      .arg(store.pgPort)
+                                      .arg(store.pgDatabase, store.pgUser)
+                                      .toUtf8();
+        path = paths::dataDir() + QStringLiteral("/audit-anchor-pg-") +
+               QString::fromLatin1(
+                   QCryptographicHash::hash(server, QCryptographicHash::Sha256).toHex().left(16));
+    }
+    const secrets::SecretStoreOptions secretOptions = secretStoreOptions(settings, passphrase);
+    store::AnchorKeyStore keys;
+    keys.read = [secretOptions](const QString& storeId) -> Result<QByteArray> {
+        auto opened = secrets::openSecretStore(secretOptions);
+        if (!opened)
+            return Error{ErrorCode::Unavailable, opened.error().message, opened.error().detail};
+        return (*opened)->read(secrets::keys::auditAnchorKey(storeId));
+    };
+    keys.write = [secretOptions](const QString& storeId, const QByteArray& key) -> Result<void> {
+        auto opened = secrets::openSecretStore(secretOptions);
+        if (!opened)
+            return opened.error();
+        return (*opened)->write(secrets::keys::auditAnchorKey(storeId), key);
+    };
+    return std::make_shared<store::AuditAnchor>(path, std::move(keys));
 }
 
 Result<config::HostSettings> hostSettings(const config::Settings& settings, const QString& name)
@@ -358,8 +399,10 @@ Result<std::unique_ptr<virt::Hypervisor>> connectHypervisor(const QString& uri, 
     return hv;
 }
 
-Result<std::shared_ptr<ssh::SshConnection>>
-connectHostShell(const QString& uri, const QString& knownHostsFile, const QByteArray& loginKey)
+Result<std::shared_ptr<ssh::SshConnection>> connectHostShell(const QString& uri,
+                                                             const QString& knownHostsFile,
+                                                             const QByteArray& loginKey,
+                                                             ssh::AuditSink auditSink)
 {
     const QUrl url(uri);
     if (!config::isOverSsh(uri) || url.host().isEmpty())
@@ -367,6 +410,10 @@ connectHostShell(const QString& uri, const QString& knownHostsFile, const QByteA
                          QStringLiteral("%1 is not a libvirt host reached over SSH").arg(uri));
     ssh::ConnectionOptions options = hostSshOptions(url, knownHostsFile);
     options.loginKey = loginKey;
+    options.audit.target =
+        QStringLiteral("%1@%2 (hypervisor host)")
+            .arg(url.userName().isEmpty() ? QStringLiteral("root") : url.userName(), url.host());
+    options.auditSink = std::move(auditSink);
     const QString keyFile = QUrlQuery(url).queryItemValue(QStringLiteral("keyfile"), QUrl::FullyDecoded);
     if (options.loginKey.isEmpty() && !keyFile.isEmpty()) {
         auto text = ssh::readPrivateKeyFile(keyFile);
@@ -383,9 +430,11 @@ connectHostShell(const QString& uri, const QString& knownHostsFile, const QByteA
     return connection;
 }
 
-inspect::HostConnector hostShellConnector(const QString& knownHostsFile, LoginKeyLoader loadLoginKey)
+inspect::HostConnector hostShellConnector(const QString& knownHostsFile, LoginKeyLoader loadLoginKey,
+                                          ssh::AuditSink auditSink)
 {
-    return [knownHostsFile, loadLoginKey](const QString& uri) -> Result<std::shared_ptr<ssh::RemoteShell>> {
+    return [knownHostsFile, loadLoginKey,
+            auditSink](const QString& uri) -> Result<std::shared_ptr<ssh::RemoteShell>> {
         QByteArray key;
         if (loadLoginKey) {
             auto loaded = loadLoginKey();
@@ -393,7 +442,7 @@ inspect::HostConnector hostShellConnector(const QString& knownHostsFile, LoginKe
                 return loaded.error();
             key = std::move(*loaded);
         }
-        auto connection = connectHostShell(uri, knownHostsFile, key);
+        auto connection = connectHostShell(uri, knownHostsFile, key, auditSink);
         key.fill('\0');
         if (!connection)
             return connection.error();

@@ -5,6 +5,7 @@
 #include "config/Config.h"
 #include "inspect/SnapshotInspector.h"
 #include "secrets/SecretStore.h"
+#include "ssh/CommandAudit.h"
 #include "store/Database.h"
 #include "virt/SandboxManager.h"
 
@@ -48,9 +49,17 @@ bool storeNeedsSecrets(const config::Settings& settings);
 Result<store::DatabaseOptions> databaseOptions(const config::Settings& settings,
                                                secrets::SecretStore* secrets);
 
-/// databaseOptions() with the secret store opened on demand (only for PostgreSQL).
+/// databaseOptions() with the secret store opened on demand (only for PostgreSQL). With anchorAudit, the
+/// options carry the audit checkpoint (auditAnchor()).
 Result<store::DatabaseOptions> resolveDatabaseOptions(const config::Settings& settings,
-                                                      const QString& passphrase);
+                                                      const QString& passphrase, bool anchorAudit = false);
+
+/// The audit chain's checkpoint outside the database for `store`: a file beside the SQLite database, or in
+/// fluid::paths::dataDir() for a PostgreSQL server (one per server, database and user); its key is the
+/// secret secrets::keys::auditAnchorKey(store id) in the configured secret store, opened when first
+/// needed.
+std::shared_ptr<store::AuditAnchor>
+auditAnchor(const config::Settings& settings, const store::DatabaseOptions& store, const QString& passphrase);
 
 /// The configured host named `name` (the first one when empty); NotFound lists the names there are.
 Result<config::HostSettings> hostSettings(const config::Settings& settings, const QString& name);
@@ -117,13 +126,17 @@ Result<QString> trustHypervisorHost(const QString& uri, const QString& confirmed
 /// libvirt's own transport would be (user and port from the URI, ~/.ssh/config and the ssh-agent or default
 /// keys, the host key strictly against `knownHostsFile`), for work libvirt cannot do, such as reading a
 /// sandbox's disk there. The key is `loginKey` when given, else the URI's keyfile when it names one, else
-/// the automatic ones. A local URI is InvalidArgument. Blocks until ready.
-Result<std::shared_ptr<ssh::SshConnection>>
-connectHostShell(const QString& uri, const QString& knownHostsFile = {}, const QByteArray& loginKey = {});
+/// the automatic ones. A local URI is InvalidArgument. Blocks until ready. Every command it runs (root
+/// commands on a hypervisor host: the inspection pipeline) goes to `auditSink` as command.run /
+/// command.error, with the target "<user>@<host> (hypervisor host)".
+Result<std::shared_ptr<ssh::SshConnection>> connectHostShell(const QString& uri,
+                                                             const QString& knownHostsFile = {},
+                                                             const QByteArray& loginKey = {},
+                                                             ssh::AuditSink auditSink = {});
 /// connectHostShell() as the snapshot inspector's way to reach remote hosts; `loadLoginKey`, when set,
-/// gives the login key for each connection.
+/// gives the login key for each connection; `auditSink` receives every command's record.
 inspect::HostConnector hostShellConnector(const QString& knownHostsFile = {},
-                                          LoginKeyLoader loadLoginKey = {});
+                                          LoginKeyLoader loadLoginKey = {}, ssh::AuditSink auditSink = {});
 /// CreateOptions defaults from config for a host (memory, vCPUs, accelerator, limits, ready timeout).
 virt::CreateOptions createDefaults(const config::Settings& settings, const config::HostSettings& host,
                                    const QString& hostRowId);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "AuditLog.h"
 
+#include "AuditAnchor.h"
 #include "base/Redact.h"
+#include "Queries.h"
 
 #include <QCryptographicHash>
 #include <QJsonArray>
@@ -104,7 +106,35 @@ Result<AuditEvent> AuditLog::append(AuditEvent event)
     });
     if (!done)
         return done.error();
+    if (Result<void> anchored = advanceAnchor(event); !anchored)
+        return Error{anchored.error().code,
+                     QStringLiteral("the audit event %1 was stored, but the checkpoint outside the database "
+                                    "could not follow it: %2")
+                         .arg(event.seq)
+                         .arg(anchored.error().message),
+                     anchored.error().detail};
     return event;
+}
+
+Result<std::optional<QString>> AuditLog::hashAt(qint64 seq)
+{
+    auto q = m_db.exec(QStringLiteral("SELECT hash FROM audit_events WHERE seq = ?"), {seq});
+    if (!q)
+        return q.error();
+    if (!q->next())
+        return std::optional<QString>();
+    return std::optional<QString>(q->value(0).toString());
+}
+
+Result<void> AuditLog::advanceAnchor(const AuditEvent& stored)
+{
+    const std::shared_ptr<AuditAnchor> anchor = m_db.options().auditAnchor;
+    if (!anchor)
+        return {};
+    Result<QString> id = storeId(m_db);
+    if (!id)
+        return id.error();
+    return anchor->advance(*id, stored.seq, stored.hash, [this](qint64 seq) { return hashAt(seq); });
 }
 
 Result<AuditEvent> AuditLog::append(const QString& actor, const QString& kind, const QString& summary,
@@ -200,7 +230,51 @@ Result<AuditVerifyReport> AuditLog::verify()
         expectedPrev = e.hash;
         ++expectedSeq;
     }
+    const std::shared_ptr<AuditAnchor> anchor = m_db.options().auditAnchor;
+    if (!anchor) {
+        report.anchorNote = QStringLiteral("no checkpoint outside the database is configured for this store");
+        return report;
+    }
+    Result<QString> id = storeId(m_db);
+    if (!id)
+        return id.error();
+    Result<AnchorCheck> checked =
+        anchor->check(*id, expectedSeq - 1, [this](qint64 seq) { return hashAt(seq); });
+    if (!checked)
+        return checked.error();
+    report.anchorBroken = checked->broken;
+    report.anchorNote = checked->note;
     return report;
+}
+
+Result<AuditVerifyReport> AuditLog::reanchor()
+{
+    const std::shared_ptr<AuditAnchor> anchor = m_db.options().auditAnchor;
+    if (!anchor)
+        return makeError(ErrorCode::Unavailable,
+                         QStringLiteral("no checkpoint outside the database is configured for this store"));
+    Result<AuditVerifyReport> report = verify();
+    if (!report)
+        return report.error();
+    if (report->firstBrokenSeq)
+        return *report; // the rows themselves do not verify: nothing to anchor
+    Result<QString> id = storeId(m_db);
+    if (!id)
+        return id.error();
+    auto q = m_db.exec(QStringLiteral("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"));
+    if (!q)
+        return q.error();
+    if (!q->next()) {
+        report->anchorNote = QStringLiteral("the log is empty: its first event starts the checkpoint");
+        report->anchorBroken.reset();
+        return *report;
+    }
+    const qint64 seq = q->value(0).toLongLong();
+    if (Result<void> reset = anchor->reset(*id, seq, q->value(1).toString()); !reset)
+        return reset.error();
+    report->anchorBroken.reset();
+    report->anchorNote = QStringLiteral("anchored anew at row %1 (%2)").arg(seq).arg(anchor->path());
+    return *report;
 }
 
 } // namespace fluid::store

@@ -19,15 +19,22 @@ struct AuditFilter {
 
 struct AuditVerifyReport {
     qint64 rowsChecked = 0;
-    std::optional<qint64> firstBrokenSeq; ///< empty when the chain is intact
+    std::optional<qint64> firstBrokenSeq; ///< set when a row in the database does not verify
     QString reason;
-    bool intact() const { return !firstBrokenSeq.has_value(); }
+    /// Set when the rows verify among themselves but not against the checkpoint outside the database
+    /// (AuditAnchor): the newest rows were removed, or the chain was rewritten with new hashes.
+    std::optional<QString> anchorBroken;
+    QString anchorNote; ///< where the chain is anchored, or why it is not
+    bool intact() const { return !firstBrokenSeq.has_value() && !anchorBroken.has_value(); }
 };
 
 /// The append-only, hash-chained audit log. Each row stores hash = sha256(prev_hash + canonical event),
 /// so editing, removing or reordering any row breaks the chain at that row. Appends are serialised
 /// (SQLite write lock / PostgreSQL table lock), so concurrent writers still form one chain. Summaries and
-/// data are redacted before they are hashed and stored. Lives on the Database's thread.
+/// data are redacted before they are hashed and stored. When the Database's options carry an AuditAnchor,
+/// each append then moves the checkpoint outside the database, and an append whose checkpoint cannot be
+/// moved fails (the caller does not go on with what it was about to record). Lives on the Database's
+/// thread.
 class AuditLog {
 public:
     explicit AuditLog(Database& db, const Clock& clock = Clock::system());
@@ -44,6 +51,9 @@ public:
     Result<qint64> latestSeq();
     /// Walks the whole chain in order; names the first row that does not verify.
     Result<AuditVerifyReport> verify();
+    /// After a person looked at a broken or missing checkpoint: checks that the rows verify among
+    /// themselves, then anchors the chain's current head. Unavailable when no anchor is configured.
+    Result<AuditVerifyReport> reanchor();
 
     /// The bytes hashed for an event (its fields in a fixed order as a compact JSON array of strings).
     static QByteArray canonical(const model::AuditEvent& event, const QString& dataText);
@@ -51,6 +61,9 @@ public:
     static QString genesisHash();
 
 private:
+    Result<std::optional<QString>> hashAt(qint64 seq);
+    Result<void> advanceAnchor(const model::AuditEvent& stored);
+
     Database& m_db;
     const Clock& m_clock;
 };

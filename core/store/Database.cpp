@@ -161,16 +161,28 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options)
         db.setDatabaseName(options.pgDatabase);
         db.setUserName(options.pgUser);
         db.setPassword(options.pgPassword);
-        db.setConnectOptions(QStringLiteral("connect_timeout=10"));
+        // sslmode comes from config's fixed spellings; a path that could break out of Qt's "k=v;k=v"
+        // option list (or libpq's own quoting) is refused rather than escaped.
+        static const QRegularExpression plainPath(QStringLiteral("^/[A-Za-z0-9._/+-]*$"));
+        if (!options.pgSslRootCert.isEmpty() && !plainPath.match(options.pgSslRootCert).hasMatch())
+            return makeError(ErrorCode::InvalidArgument,
+                             QStringLiteral("store.postgresql.ssl_root_cert %1 has characters Fluid does not "
+                                            "pass to libpq (use letters, digits and . _ / + -)")
+                                 .arg(options.pgSslRootCert));
+        QString connectOptions = QStringLiteral("connect_timeout=10;sslmode=") + options.pgSslMode;
+        if (!options.pgSslRootCert.isEmpty())
+            connectOptions += QStringLiteral(";sslrootcert=") + options.pgSslRootCert;
+        db.setConnectOptions(connectOptions);
         if (!db.open()) {
             return makeError(
                 ErrorCode::Unavailable,
-                QStringLiteral("Cannot connect to PostgreSQL at %1:%2, database %3, user %4. Check "
-                               "store.postgresql in config.yaml and the password stored in the "
-                               "keychain as store/postgresql.")
+                QStringLiteral("Cannot connect to PostgreSQL at %1:%2, database %3, user %4, sslmode %5. "
+                               "Check store.postgresql in config.yaml (sslmode verify-full needs the "
+                               "server's CA in ssl_root_cert or ~/.postgresql/root.crt) and the password "
+                               "stored in the keychain as store/postgresql.")
                     .arg(options.pgHost)
                     .arg(options.pgPort)
-                    .arg(options.pgDatabase, options.pgUser),
+                    .arg(options.pgDatabase, options.pgUser, options.pgSslMode),
                 driverText(db.lastError()));
         }
         auto r = database->exec(QStringLiteral("SET client_min_messages TO WARNING"));

@@ -14,6 +14,7 @@
 namespace fluid::store {
 
 enum class Backend { Sqlite, Postgresql };
+class AuditAnchor;
 
 /// Where the store lives. SQLite is the embedded default; PostgreSQL is for teams.
 struct DatabaseOptions {
@@ -23,7 +24,11 @@ struct DatabaseOptions {
     int pgPort = 5432;
     QString pgDatabase = QStringLiteral("fluid");
     QString pgUser = QStringLiteral("fluid");
-    QString pgPassword; ///< from the keychain (store/postgresql), never from config
+    QString pgPassword;                           ///< from the keychain (store/postgresql), never from config
+    QString pgSslMode = QStringLiteral("prefer"); ///< libpq's sslmode: disable ... verify-full
+    QString pgSslRootCert;                        ///< empty: libpq's default
+    /// Where AuditLog keeps the chain's head outside the database; none: not anchored (tests, tools).
+    std::shared_ptr<AuditAnchor> auditAnchor;
 
     bool operator==(const DatabaseOptions&) const = default;
 };

@@ -133,6 +133,53 @@ private Q_SLOTS:
         QVERIFY2(r.out.contains(QLatin1String("BROKEN at row 5")), qPrintable(r.out));
     }
 
+    void auditCheckpointCatchesARemovedTail()
+    {
+        // The real thing end to end: the CLI keeps the checkpoint's key in the configured secret store
+        // (here the encrypted file, unlocked by FLUID_SECRETS_PASSPHRASE) and the checkpoint beside the
+        // database; removing the newest rows leaves a chain that verifies by itself but not against it.
+        const QByteArray config = "secrets:\n  backend: encrypted-file\n";
+        qputenv("FLUID_SECRETS_PASSPHRASE", "audit anchor test passphrase");
+        const auto unset = qScopeGuard([] { qunsetenv("FLUID_SECRETS_PASSPHRASE"); });
+        {
+            store::DatabaseOptions o;
+            o.sqlitePath = sqlitePath();
+            auto db = store::openAndMigrate(o);
+            QVERIFY(db.ok());
+            store::AuditLog audit(**db);
+            for (int i = 1; i <= 6; ++i)
+                QVERIFY(
+                    audit.append(QStringLiteral("system"), QStringLiteral("k"), QStringLiteral("e%1").arg(i))
+                        .ok());
+        }
+        Run r = fluid({QStringLiteral("audit"), QStringLiteral("verify")}, config);
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains(QLatin1String("not anchored yet")), qPrintable(r.out + r.err));
+
+        r = fluid({QStringLiteral("audit"), QStringLiteral("reanchor")}, config);
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains(QLatin1String("anchored anew at row 6")), qPrintable(r.out + r.err));
+        QVERIFY(QFile::exists(sqlitePath() + QStringLiteral(".audit-anchor")));
+        QVERIFY(QFile::exists(m_dir + QStringLiteral("/data/secrets.enc")));
+
+        r = fluid({QStringLiteral("audit"), QStringLiteral("verify")}, config);
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains(QLatin1String("anchored at row 6")), qPrintable(r.out));
+
+        {
+            store::DatabaseOptions o;
+            o.sqlitePath = sqlitePath();
+            auto db = store::Database::open(o);
+            QVERIFY(db.ok());
+            QVERIFY((*db)->exec(QStringLiteral("DROP TRIGGER audit_events_no_delete")).ok());
+            QVERIFY((*db)->exec(QStringLiteral("DELETE FROM audit_events WHERE seq >= 5")).ok());
+        }
+        r = fluid({QStringLiteral("audit"), QStringLiteral("verify")}, config);
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.out.contains(QLatin1String("4 row(s) verify among themselves")), qPrintable(r.out));
+        QVERIFY2(r.out.contains(QLatin1String("newest rows were removed")), qPrintable(r.out));
+    }
+
     void configCheckReportsLineAndKey()
     {
         Run r = fluid({QStringLiteral("config"), QStringLiteral("check")},

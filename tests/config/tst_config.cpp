@@ -42,6 +42,8 @@ store:
     port: 5433
     database: fluid_prod
     user: fluid_app
+    sslmode: verify-ca
+    ssl_root_cert: /etc/fluid/pg-ca.crt
 hosts:
   - name: local
     uri: qemu:///system
@@ -127,6 +129,19 @@ void TstConfig::defaultsFromMissingFile()
     QCOMPARE(s.store.postgresql.port, 5432);
     QCOMPARE(s.store.postgresql.database, QStringLiteral("fluid"));
     QCOMPARE(s.store.postgresql.user, QStringLiteral("fluid"));
+    // auto: a server on this machine prefers TLS, one elsewhere must prove who it is.
+    QCOMPARE(s.store.postgresql.sslMode, PgSslMode::Auto);
+    QCOMPARE(s.store.postgresql.effectiveSslMode(), PgSslMode::Prefer);
+    for (const char* local : {"localhost", "127.0.0.1", "::1", "/run/postgresql"}) {
+        PostgresqlSettings pg;
+        pg.host = QString::fromLatin1(local);
+        QCOMPARE(pg.effectiveSslMode(), PgSslMode::Prefer);
+    }
+    for (const char* remote : {"db.example.com", "192.0.2.7", "localhost.example.com"}) {
+        PostgresqlSettings pg;
+        pg.host = QString::fromLatin1(remote);
+        QCOMPARE(pg.effectiveSslMode(), PgSslMode::VerifyFull);
+    }
     QCOMPARE(s.hosts.size(), 1);
     QCOMPARE(s.hosts[0].name, QStringLiteral("local"));
     QCOMPARE(s.hosts[0].uri, QStringLiteral("qemu:///system"));
@@ -187,6 +202,9 @@ void TstConfig::fullValidFile()
     QCOMPARE(s.store.postgresql.port, 5433);
     QCOMPARE(s.store.postgresql.database, QStringLiteral("fluid_prod"));
     QCOMPARE(s.store.postgresql.user, QStringLiteral("fluid_app"));
+    QCOMPARE(s.store.postgresql.sslMode, PgSslMode::VerifyCa);
+    QCOMPARE(s.store.postgresql.effectiveSslMode(), PgSslMode::VerifyCa);
+    QCOMPARE(s.store.postgresql.sslRootCert, QStringLiteral("/etc/fluid/pg-ca.crt"));
     QCOMPARE(s.hosts.size(), 2);
     QCOMPARE(s.hosts[0].name, QStringLiteral("local"));
     QCOMPARE(s.hosts[0].uri, QStringLiteral("qemu:///system"));
@@ -272,6 +290,10 @@ void TstConfig::invalidValues_data()
         "must be one of sqlite, postgresql (found \"postgres\"); did you mean \"postgresql\"?");
     row("store backend far", "store:\n  backend: mysql\n", 2, "store.backend",
         "must be one of sqlite, postgresql (found \"mysql\")");
+    row("postgres sslmode", "store:\n  postgresql:\n    sslmode: verify_full\n", 3,
+        "store.postgresql.sslmode",
+        "must be one of auto, disable, prefer, require, verify-ca, verify-full (found \"verify_full\"); did "
+        "you mean \"verify-full\"?");
     row("sandbox accelerator", "sandbox:\n  accelerator: kmv\n", 2, "sandbox.accelerator",
         "must be one of auto, kvm, tcg (found \"kmv\"); did you mean \"kvm\"?");
     row("host accelerator", "hosts:\n  - name: local\n    uri: qemu:///system\n    accelerator: hvf\n", 4,

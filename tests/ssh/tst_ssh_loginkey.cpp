@@ -4,12 +4,15 @@
 // in-memory key file hands them to OpenSSH's own tools without touching a file system, and Fluid's libssh
 // connection logs into a real sshd with them.
 
+#include "services/Wiring.h"
+#include "ssh/CommandAudit.h"
 #include "ssh/LoginKey.h"
 #include "ssh/SshConnection.h"
 #include "SshTestEnv.h"
 
 #include <QFile>
 #include <QFileInfo>
+#include <QMutex>
 #include <QtTest>
 
 #include <sys/stat.h>
@@ -233,6 +236,49 @@ private Q_SLOTS:
         QVERIFY(!refused);
         QCOMPARE(refused.error().code, ErrorCode::Refused);
         QVERIFY2(refused.error().message.contains(stranger.fingerprint), qPrintable(refused.error().message));
+        sshd.stop();
+    }
+    /// Root commands Fluid runs on a hypervisor host (the inspection pipeline) reach the audit log: the
+    /// connection services make for a remote host hands every command to the session's audit sink.
+    void hostShellCommandsAreAudited()
+    {
+        requireLoopbackSshd();
+        const auto login = must(ssh::generateLoginKey(QStringLiteral("fluid-host-login")));
+        LoopbackSshd::Options o;
+        o.sandboxName = QStringLiteral("hypervisor");
+        o.authorizedKeyLines = {login.publicKeyLine};
+        LoopbackSshd sshd(makeTestCa(), o);
+        QVERIFY(sshd.start().ok());
+        const QString knownHosts = m_dir + QStringLiteral("/host_known_hosts");
+        QFile::remove(knownHosts);
+        QVERIFY(ssh::trustHostKey(knownHosts, sshd.host(), sshd.port(), sshd.hostKey().publicKey()).ok());
+
+        QMutex mutex;
+        QList<ssh::AuditRecord> records;
+        const ssh::AuditSink sink = [&](const ssh::AuditRecord& r) {
+            QMutexLocker lock(&mutex);
+            records.append(r);
+        };
+        const inspect::HostConnector connect = services::hostShellConnector(
+            knownHosts, [&]() -> Result<QByteArray> { return login.privateKey; }, sink);
+        auto shell = connect(QStringLiteral("qemu+ssh://root@127.0.0.1:%1/system").arg(sshd.port()));
+        QVERIFY2(shell.ok(), qPrintable(shell.ok() ? QString() : shell.error().toString()));
+        ssh::ExecRequest request = command("id -u");
+        request.auditLabel = QStringLiteral("snapshot inspection: test step");
+        auto ran = await((*shell)->exec(request));
+        QVERIFY2(ran.ok(), qPrintable(ran.ok() ? QString() : ran.error().toString()));
+        QCOMPARE(ran->stdoutData.head.trimmed(), QByteArray("0"));
+        QMutexLocker lock(&mutex);
+        QCOMPARE(records.size(), 1);
+        const model::AuditEvent& e = records.first().event;
+        QCOMPARE(e.kind, QStringLiteral("command.run"));
+        QCOMPARE(e.summary, QStringLiteral("snapshot inspection: test step"));
+        QCOMPARE(e.data.value(QStringLiteral("command")).toString(), QStringLiteral("id -u"));
+        QCOMPARE(e.data.value(QStringLiteral("exit_code")).toInt(), 0);
+        QVERIFY2(e.data.value(QStringLiteral("target"))
+                     .toString()
+                     .contains(QLatin1String("root@127.0.0.1 (hypervisor host)")),
+                 qPrintable(e.data.value(QStringLiteral("target")).toString()));
         sshd.stop();
     }
 };

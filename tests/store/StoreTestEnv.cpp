@@ -20,14 +20,9 @@ QString StoreTestEnv::backendName()
     return backend() == store::Backend::Postgresql ? QStringLiteral("postgresql") : QStringLiteral("sqlite");
 }
 
-store::DatabaseOptions StoreTestEnv::fresh()
+namespace {
+QHash<QString, QString> postgresEnv()
 {
-    store::DatabaseOptions o;
-    o.backend = backend();
-    if (o.backend == store::Backend::Sqlite) {
-        o.sqlitePath = makeTempDir(QStringLiteral("store")) + QStringLiteral("/fluid.sqlite");
-        return o;
-    }
     const QString envPath = qEnvironmentVariable("FLUID_TEST_PG_ENV");
     QFile f(envPath);
     if (envPath.isEmpty() || !f.open(QIODevice::ReadOnly)) {
@@ -41,6 +36,24 @@ store::DatabaseOptions StoreTestEnv::fresh()
         if (eq > 0)
             env.insert(QString::fromUtf8(line.left(eq)), QString::fromUtf8(line.mid(eq + 1)));
     }
+    return env;
+}
+} // namespace
+
+QString StoreTestEnv::postgresCa()
+{
+    return postgresEnv().value(QStringLiteral("FLUID_TEST_PG_CA"));
+}
+
+store::DatabaseOptions StoreTestEnv::fresh()
+{
+    store::DatabaseOptions o;
+    o.backend = backend();
+    if (o.backend == store::Backend::Sqlite) {
+        o.sqlitePath = makeTempDir(QStringLiteral("store")) + QStringLiteral("/fluid.sqlite");
+        return o;
+    }
+    const QHash<QString, QString> env = postgresEnv();
     o.pgHost = env.value(QStringLiteral("FLUID_TEST_PG_HOST"));
     o.pgPort = env.value(QStringLiteral("FLUID_TEST_PG_PORT")).toInt();
     o.pgUser = env.value(QStringLiteral("FLUID_TEST_PG_USER"));

@@ -14,6 +14,8 @@ public:
     static store::Backend backend();
     static QString backendName();
     static store::DatabaseOptions fresh();
+    /// The PostgreSQL test server's CA certificate (the fixture turns TLS on for 127.0.0.1 only).
+    static QString postgresCa();
 };
 
 } // namespace fluid::test

@@ -6,6 +6,7 @@
 #include "approval/ApprovalBroker.h"
 #include "base/Clock.h"
 #include "base/Worker.h"
+#include "store/AuditAnchor.h"
 #include "store/AuditLog.h"
 #include "store/Lease.h"
 #include "store/Migrations.h"
@@ -14,12 +15,16 @@
 #include "store/StoreWorker.h"
 
 #include <QElapsedTimer>
+#include <QFile>
+#include <QJsonDocument>
+#include <QProcess>
 #include <QRegularExpression>
 #include <QSignalSpy>
 #include <QSqlError>
 #include <QTest>
 #include <QThread>
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 
@@ -115,6 +120,61 @@ private Q_SLOTS:
         auto q = must(db->exec(QStringLiteral("SELECT COUNT(*) FROM schema_migrations")));
         QVERIFY(q.next());
         QCOMPARE(q.value(0).toInt(), migrations().size());
+    }
+
+    void postgresqlVerifiesTheServerWhenAsked()
+    {
+        if (StoreTestEnv::backend() != Backend::Postgresql)
+            QSKIP("PostgreSQL only: tst_store_postgresql runs this");
+        DatabaseOptions options = StoreTestEnv::fresh();
+        QCOMPARE(options.pgHost, QStringLiteral("127.0.0.1"));
+        const auto usesTls = [](Database& db) {
+            auto q =
+                must(db.exec(QStringLiteral("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")));
+            return q.next() && q.value(0).toBool();
+        };
+
+        // verify-full against the server's own CA: connected, over TLS.
+        options.pgSslMode = QStringLiteral("verify-full");
+        options.pgSslRootCert = StoreTestEnv::postgresCa();
+        QVERIFY(QFile::exists(options.pgSslRootCert));
+        {
+            auto db = must(Database::open(options));
+            QVERIFY(usesTls(*db));
+        }
+        // The same server under a name its certificate does not carry: refused, saying why.
+        DatabaseOptions otherName = options;
+        otherName.pgHost = QStringLiteral("localhost");
+        auto refused = Database::open(otherName);
+        QVERIFY(!refused.ok());
+        QVERIFY2(refused.error().toString().contains(QLatin1String("sslmode verify-full")),
+                 qPrintable(refused.error().toString()));
+        QVERIFY2(refused.error().toString().contains(QLatin1String("does not match host name")),
+                 qPrintable(refused.error().toString()));
+        // A CA that did not sign the server's certificate: refused.
+        const QString strangerCa = test::makeTempDir(QStringLiteral("pg-ca")) + QStringLiteral("/ca.crt");
+        QVERIFY(QProcess::execute(QStringLiteral("openssl"),
+                                  {QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"),
+                                   QStringLiteral("ec"), QStringLiteral("-pkeyopt"),
+                                   QStringLiteral("ec_paramgen_curve:prime256v1"), QStringLiteral("-nodes"),
+                                   QStringLiteral("-subj"), QStringLiteral("/CN=stranger"),
+                                   QStringLiteral("-keyout"), strangerCa + QStringLiteral(".key"),
+                                   QStringLiteral("-out"), strangerCa}) == 0);
+        DatabaseOptions stranger = options;
+        stranger.pgSslRootCert = strangerCa;
+        QVERIFY(!Database::open(stranger).ok());
+        // A path that could break out of the connect options never reaches libpq.
+        DatabaseOptions injected = options;
+        injected.pgSslRootCert = QStringLiteral("/tmp/ca.crt;sslmode=disable");
+        auto bad = Database::open(injected);
+        QVERIFY(!bad.ok());
+        QCOMPARE(bad.error().code, ErrorCode::InvalidArgument);
+        // disable: connected without TLS (the mode really reaches libpq).
+        DatabaseOptions plain = options;
+        plain.pgSslMode = QStringLiteral("disable");
+        plain.pgSslRootCert.clear();
+        auto db = must(Database::open(plain));
+        QVERIFY(!usesTls(*db));
     }
 
     void migratesFromPreviousVersion_data()
@@ -885,6 +945,161 @@ private Q_SLOTS:
         must(db->exec(QStringLiteral("DELETE FROM audit_events WHERE seq = 2")));
         const AuditVerifyReport report = must(audit.verify());
         QCOMPARE(report.firstBrokenSeq, std::optional<qint64>(3));
+    }
+
+    void auditAnchorCatchesWhatTheChainCannot()
+    {
+        // The key store is the seam to the keychain: a map here, reachable or not at will.
+        struct Keys {
+            QHash<QString, QByteArray> map;
+            bool reachable = false;
+        };
+        auto keys = std::make_shared<Keys>();
+        AnchorKeyStore keyStore;
+        keyStore.read = [keys](const QString& id) -> Result<QByteArray> {
+            if (!keys->reachable)
+                return makeError(ErrorCode::Unavailable, QStringLiteral("the keychain is locked"));
+            if (!keys->map.contains(id))
+                return makeError(ErrorCode::NotFound, QStringLiteral("no such secret"));
+            return keys->map.value(id);
+        };
+        keyStore.write = [keys](const QString& id, const QByteArray& key) -> Result<void> {
+            if (!keys->reachable)
+                return makeError(ErrorCode::Unavailable, QStringLiteral("the keychain is locked"));
+            keys->map.insert(id, key);
+            return {};
+        };
+        const QString checkpoint =
+            test::makeTempDir(QStringLiteral("anchor")) + QStringLiteral("/checkpoint");
+        DatabaseOptions options = StoreTestEnv::fresh();
+        // Each "process" is a connection with its own anchor object (its own cached key) on the same file.
+        auto process = [&]() {
+            DatabaseOptions o = options;
+            o.auditAnchor = std::make_shared<AuditAnchor>(checkpoint, keyStore);
+            auto db = must(Database::open(o));
+            must(db->migrate());
+            return db;
+        };
+        auto db = process();
+        AuditLog audit(*db);
+        auto append = [&](AuditLog& log, int i) {
+            return log.append(QStringLiteral("system"), QStringLiteral("k"), QStringLiteral("e%1").arg(i));
+        };
+
+        // No secret store to keep a key in: the log works, unanchored, and says so.
+        for (int i = 1; i <= 3; ++i)
+            QVERIFY(append(audit, i).ok());
+        QVERIFY(!QFile::exists(checkpoint));
+        AuditVerifyReport report = must(audit.verify());
+        QVERIFY(report.intact());
+        QVERIFY2(report.anchorNote.contains(QLatin1String("not anchored")), qPrintable(report.anchorNote));
+
+        // Reachable: the next event makes the key and the checkpoint, and every later one moves it.
+        keys->reachable = true;
+        for (int i = 4; i <= 6; ++i)
+            QVERIFY(append(audit, i).ok());
+        QVERIFY(QFile::exists(checkpoint));
+        QCOMPARE(keys->map.size(), 1);
+        QCOMPARE(QFileInfo(checkpoint).permissions() & ~(QFileDevice::ReadUser | QFileDevice::WriteUser),
+                 QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+        report = must(audit.verify());
+        QVERIFY(report.intact());
+        QVERIFY2(report.anchorNote.contains(QLatin1String("anchored at row 6")),
+                 qPrintable(report.anchorNote));
+
+        // A process whose checkpoint write comes after another's later one leaves the later one in place.
+        QFile file(checkpoint);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QByteArray checkpointAt6 = file.readAll();
+        file.close();
+        const QString id = must(storeId(*db));
+        const AuditEvent fifth = must(audit.list({QString(), QString(), {}, {}, 2})).at(1);
+        QCOMPARE(fifth.seq, 5);
+        auto other = process();
+        must(other->options().auditAnchor->advance(id, fifth.seq, fifth.hash, [&](qint64 seq) {
+            auto q = must(other->exec(QStringLiteral("SELECT hash FROM audit_events WHERE seq = ?"), {seq}));
+            return Result<std::optional<QString>>(q.next() ? std::optional<QString>(q.value(0).toString())
+                                                           : std::optional<QString>());
+        }));
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QCOMPARE(file.readAll(), checkpointAt6);
+        file.close();
+
+        // The newest row removed: every remaining row still verifies, the checkpoint does not.
+        dropAuditTriggers(*db);
+        must(db->exec(QStringLiteral("DELETE FROM audit_events WHERE seq = 6")));
+        report = must(AuditLog(*process()).verify());
+        QVERIFY(!report.intact());
+        QVERIFY(!report.firstBrokenSeq);
+        QVERIFY2(report.anchorBroken &&
+                     report.anchorBroken->contains(QLatin1String("newest rows were removed")),
+                 qPrintable(report.anchorBroken.value_or(QString())));
+        // ... and the next event is stored but refused: the checkpoint will not silently cover the gap.
+        Result<AuditEvent> refused = append(audit, 7);
+        QVERIFY(!refused.ok());
+        QCOMPARE(refused.error().code, ErrorCode::Tampered);
+
+        // A person looked: reanchor, and the log is whole again.
+        report = must(audit.reanchor());
+        QVERIFY(report.intact());
+        QVERIFY(append(audit, 8).ok());
+        QVERIFY(must(audit.verify()).intact());
+
+        // The chain rewritten with consistent hashes (one summary changed, every hash recomputed).
+        QList<AuditEvent> events = must(audit.list({}));
+        std::reverse(events.begin(), events.end());
+        QString prev = AuditLog::genesisHash();
+        for (AuditEvent e : events) {
+            if (e.seq == 2)
+                e.summary = QStringLiteral("nothing happened");
+            const QString dataText = QString::fromUtf8(QJsonDocument(e.data).toJson(QJsonDocument::Compact));
+            const QString hash = AuditLog::chainHash(prev, AuditLog::canonical(e, dataText));
+            must(db->exec(
+                QStringLiteral("UPDATE audit_events SET summary = ?, prev_hash = ?, hash = ? WHERE seq = ?"),
+                {e.summary, prev, hash, e.seq}));
+            prev = hash;
+        }
+        report = must(AuditLog(*process()).verify());
+        QVERIFY(!report.firstBrokenSeq);
+        QVERIFY2(report.anchorBroken && report.anchorBroken->contains(QLatin1String("rewritten")),
+                 qPrintable(report.anchorBroken.value_or(QString())));
+        must(audit.reanchor());
+
+        // A checkpoint edited by hand (moved back to row 2) does not verify without the key.
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QByteArray edited = file.readAll();
+        file.close();
+        edited.replace(QRegularExpression(QStringLiteral("\"seq\":\"[0-9]+\""))
+                           .match(QString::fromUtf8(edited))
+                           .captured(0)
+                           .toUtf8(),
+                       QByteArray("\"seq\":\"2\""));
+        QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        file.write(edited);
+        file.close();
+        report = must(AuditLog(*process()).verify());
+        QVERIFY2(report.anchorBroken && report.anchorBroken->contains(QLatin1String("does not verify")),
+                 qPrintable(report.anchorBroken.value_or(QString())));
+        must(audit.reanchor());
+
+        // The checkpoint file removed while its key exists: reported, and events are refused until a
+        // person reanchors.
+        QVERIFY(QFile::remove(checkpoint));
+        report = must(AuditLog(*process()).verify());
+        QVERIFY2(report.anchorBroken && report.anchorBroken->contains(QLatin1String("missing")),
+                 qPrintable(report.anchorBroken.value_or(QString())));
+        refused =
+            AuditLog(*process()).append(QStringLiteral("system"), QStringLiteral("k"), QStringLiteral("x"));
+        QVERIFY(!refused.ok());
+        QCOMPARE(refused.error().code, ErrorCode::Tampered);
+        must(audit.reanchor());
+
+        // Anchored, and the key cannot be read now: an event is not recorded as if nothing were wrong.
+        keys->reachable = false;
+        refused =
+            AuditLog(*process()).append(QStringLiteral("system"), QStringLiteral("k"), QStringLiteral("y"));
+        QVERIFY(!refused.ok());
+        QCOMPARE(refused.error().code, ErrorCode::Unavailable);
     }
 
     void auditConcurrentWritersFormOneChain()

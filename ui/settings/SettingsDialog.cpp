@@ -255,6 +255,14 @@ QWidget* SettingsDialog::storeTab()
                  line(QStringLiteral("store.postgresql.user"),
                       tr("Database user; its password lives in the keychain (store/postgresql).")));
     form->addRow(QString(), errorLabel(QStringLiteral("store.postgresql.user")));
+    form->addRow(tr("&TLS (sslmode):"),
+                 choice<config::PgSslMode>(
+                     QStringLiteral("store.postgresql.sslmode"),
+                     tr("auto: verify-full for a server on another machine, prefer for this machine.")));
+    form->addRow(tr("Server &CA file:"), line(QStringLiteral("store.postgresql.ssl_root_cert"),
+                                              tr("Empty: ~/.postgresql/root.crt; otherwise an absolute path "
+                                                 "to the CA that signed the server's certificate.")));
+    form->addRow(QString(), errorLabel(QStringLiteral("store.postgresql.ssl_root_cert")));
     form->addRow(
         tr("&Secrets backend:"),
         choice<config::SecretsBackend>(QStringLiteral("secrets.backend"),
@@ -369,6 +377,8 @@ void SettingsDialog::setSettings(const config::Settings& s)
     setValue("store.postgresql.port", s.store.postgresql.port);
     setText("store.postgresql.database", s.store.postgresql.database);
     setText("store.postgresql.user", s.store.postgresql.user);
+    setChoice("store.postgresql.sslmode", int(s.store.postgresql.sslMode));
+    setText("store.postgresql.ssl_root_cert", s.store.postgresql.sslRootCert);
     setChoice("secrets.backend", int(s.secrets.backend));
     setText("secrets.encrypted_file", s.secrets.encryptedFile);
     setValue("sandbox.default_vcpus", s.sandbox.defaultVcpus);
@@ -402,6 +412,8 @@ config::Settings SettingsDialog::settings() const
     s.store.postgresql.port = value("store.postgresql.port");
     s.store.postgresql.database = text("store.postgresql.database");
     s.store.postgresql.user = text("store.postgresql.user");
+    s.store.postgresql.sslMode = config::PgSslMode(pick("store.postgresql.sslmode"));
+    s.store.postgresql.sslRootCert = text("store.postgresql.ssl_root_cert");
     s.secrets.backend = config::SecretsBackend(pick("secrets.backend"));
     s.secrets.encryptedFile = text("secrets.encrypted_file");
     s.hosts = m_hosts;
