@@ -37,7 +37,7 @@ HostSession::HostSession(Setup setup, QObject* parent)
         };
     if (!m_setup.connectHost)
         m_setup.connectHost =
-            hostShellConnector(m_setup.knownHostsFile, m_setup.loadLoginKey, m_audit.sink());
+            hostShellConnector(m_setup.knownHostsFile, m_setup.loadLoginKey, m_audit.sink(), m_audit.gate());
 }
 
 HostSession::Setup

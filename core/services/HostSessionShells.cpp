@@ -138,6 +138,7 @@ void HostSession::openShell(const QString& sandboxId, const model::Actor& actor,
         ssh::SandboxShellOptions options;
         options.actor = actor;
         options.auditSink = m_audit.sink();
+        options.auditGate = m_audit.gate();
         {
             QMutexLocker lock(&m_mutex);
             options.certificateValidity = m_setup.certificateValidity;

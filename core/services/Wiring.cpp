@@ -399,10 +399,9 @@ Result<std::unique_ptr<virt::Hypervisor>> connectHypervisor(const QString& uri, 
     return hv;
 }
 
-Result<std::shared_ptr<ssh::SshConnection>> connectHostShell(const QString& uri,
-                                                             const QString& knownHostsFile,
-                                                             const QByteArray& loginKey,
-                                                             ssh::AuditSink auditSink)
+Result<std::shared_ptr<ssh::SshConnection>>
+connectHostShell(const QString& uri, const QString& knownHostsFile, const QByteArray& loginKey,
+                 ssh::AuditSink auditSink, ssh::AuditGate auditGate)
 {
     const QUrl url(uri);
     if (!config::isOverSsh(uri) || url.host().isEmpty())
@@ -414,6 +413,7 @@ Result<std::shared_ptr<ssh::SshConnection>> connectHostShell(const QString& uri,
         QStringLiteral("%1@%2 (hypervisor host)")
             .arg(url.userName().isEmpty() ? QStringLiteral("root") : url.userName(), url.host());
     options.auditSink = std::move(auditSink);
+    options.auditGate = std::move(auditGate);
     const QString keyFile = QUrlQuery(url).queryItemValue(QStringLiteral("keyfile"), QUrl::FullyDecoded);
     if (options.loginKey.isEmpty() && !keyFile.isEmpty()) {
         auto text = ssh::readPrivateKeyFile(keyFile);
@@ -431,10 +431,10 @@ Result<std::shared_ptr<ssh::SshConnection>> connectHostShell(const QString& uri,
 }
 
 inspect::HostConnector hostShellConnector(const QString& knownHostsFile, LoginKeyLoader loadLoginKey,
-                                          ssh::AuditSink auditSink)
+                                          ssh::AuditSink auditSink, ssh::AuditGate auditGate)
 {
-    return [knownHostsFile, loadLoginKey,
-            auditSink](const QString& uri) -> Result<std::shared_ptr<ssh::RemoteShell>> {
+    return [knownHostsFile, loadLoginKey, auditSink,
+            auditGate](const QString& uri) -> Result<std::shared_ptr<ssh::RemoteShell>> {
         QByteArray key;
         if (loadLoginKey) {
             auto loaded = loadLoginKey();
@@ -442,7 +442,7 @@ inspect::HostConnector hostShellConnector(const QString& knownHostsFile, LoginKe
                 return loaded.error();
             key = std::move(*loaded);
         }
-        auto connection = connectHostShell(uri, knownHostsFile, key, auditSink);
+        auto connection = connectHostShell(uri, knownHostsFile, key, auditSink, auditGate);
         key.fill('\0');
         if (!connection)
             return connection.error();

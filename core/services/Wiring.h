@@ -129,14 +129,15 @@ Result<QString> trustHypervisorHost(const QString& uri, const QString& confirmed
 /// the automatic ones. A local URI is InvalidArgument. Blocks until ready. Every command it runs (root
 /// commands on a hypervisor host: the inspection pipeline) goes to `auditSink` as command.run /
 /// command.error, with the target "<user>@<host> (hypervisor host)".
-Result<std::shared_ptr<ssh::SshConnection>> connectHostShell(const QString& uri,
-                                                             const QString& knownHostsFile = {},
-                                                             const QByteArray& loginKey = {},
-                                                             ssh::AuditSink auditSink = {});
+Result<std::shared_ptr<ssh::SshConnection>>
+connectHostShell(const QString& uri, const QString& knownHostsFile = {}, const QByteArray& loginKey = {},
+                 ssh::AuditSink auditSink = {}, ssh::AuditGate auditGate = {});
 /// connectHostShell() as the snapshot inspector's way to reach remote hosts; `loadLoginKey`, when set,
-/// gives the login key for each connection; `auditSink` receives every command's record.
+/// gives the login key for each connection; `auditSink` receives every command's record, and with
+/// `auditGate` no command starts before its start record is stored.
 inspect::HostConnector hostShellConnector(const QString& knownHostsFile = {},
-                                          LoginKeyLoader loadLoginKey = {}, ssh::AuditSink auditSink = {});
+                                          LoginKeyLoader loadLoginKey = {}, ssh::AuditSink auditSink = {},
+                                          ssh::AuditGate auditGate = {});
 /// CreateOptions defaults from config for a host (memory, vCPUs, accelerator, limits, ready timeout).
 virt::CreateOptions createDefaults(const config::Settings& settings, const config::HostSettings& host,
                                    const QString& hostRowId);

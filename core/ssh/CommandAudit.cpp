@@ -9,6 +9,7 @@
 
 #include <QCryptographicHash>
 #include <QMutex>
+#include <QPromise>
 #include <QThreadPool>
 
 namespace fluid::ssh {
@@ -27,6 +28,17 @@ QString firstLine(const QByteArray& command)
     return line;
 }
 
+/// The command as the audit log keeps it: cut after kAuditCommandChars, with its size and sha256.
+void describeCommand(QJsonObject& d, const QByteArray& command)
+{
+    const QString text = QString::fromUtf8(command);
+    d[QStringLiteral("command")] =
+        text.size() > kAuditCommandChars ? text.left(kAuditCommandChars) + QStringLiteral("[...]") : text;
+    d[QStringLiteral("command_bytes")] = qint64(command.size());
+    d[QStringLiteral("command_sha256")] =
+        QString::fromLatin1(QCryptographicHash::hash(command, QCryptographicHash::Sha256).toHex());
+}
+
 } // namespace
 
 AuditRecord auditRecord(const AuditContext& context, const QString& kind, const QString& summary,
@@ -42,6 +54,14 @@ AuditRecord auditRecord(const AuditContext& context, const QString& kind, const 
     data[QStringLiteral("target")] = context.target;
     e.data = std::move(data);
     return record;
+}
+
+AuditRecord commandStartRecord(const AuditContext& context, const ExecRequest& request)
+{
+    QJsonObject d;
+    describeCommand(d, request.command);
+    return auditRecord(context, QStringLiteral("command.start"),
+                       request.auditLabel.isEmpty() ? firstLine(request.command) : request.auditLabel, d);
 }
 
 AuditRecord commandAuditRecord(const AuditContext& context, const ExecRequest& request,
@@ -66,12 +86,7 @@ AuditRecord commandAuditRecord(const AuditContext& context, const ExecRequest& r
 
     QJsonObject d;
     d[QStringLiteral("command_id")] = cmd.id;
-    d[QStringLiteral("command")] = cmd.command.size() > kAuditCommandChars
-                                       ? cmd.command.left(kAuditCommandChars) + QStringLiteral("[...]")
-                                       : cmd.command;
-    d[QStringLiteral("command_bytes")] = qint64(request.command.size());
-    d[QStringLiteral("command_sha256")] =
-        QString::fromLatin1(QCryptographicHash::hash(request.command, QCryptographicHash::Sha256).toHex());
+    describeCommand(d, request.command);
     d[QStringLiteral("exit_code")] = result.exitCode ? QJsonValue(*result.exitCode) : QJsonValue();
     d[QStringLiteral("signal")] = result.signal;
     d[QStringLiteral("timed_out")] = result.timedOut;
@@ -171,6 +186,37 @@ AuditSink AuditWriter::sink() const
             if (auto stored = storeAuditRecord(**db, log, record); !stored)
                 warnNotStored(record, stored.error());
         });
+    };
+}
+
+AuditGate AuditWriter::gate() const
+{
+    return [gate = m_gate](const AuditRecord& record) -> QFuture<Result<void>> {
+        auto promise = std::make_shared<QPromise<Result<void>>>();
+        promise->start();
+        QFuture<Result<void>> answer = promise->future();
+        QMutexLocker lock(&gate->mutex);
+        if (!gate->thread) {
+            promise->addResult(
+                makeError(ErrorCode::Cancelled,
+                          QStringLiteral("the audit writer is closed: nothing more is recorded")));
+            promise->finish();
+            return answer;
+        }
+        gate->thread->start([database = gate->database, record, promise]() {
+            Result<void> stored = [&]() -> Result<void> {
+                auto db = store::Database::open(database);
+                if (!db)
+                    return db.error();
+                store::AuditLog log(**db);
+                return storeAuditRecord(**db, log, record);
+            }();
+            if (!stored)
+                warnNotStored(record, stored.error());
+            promise->addResult(std::move(stored));
+            promise->finish();
+        });
+        return answer;
     };
 }
 

@@ -6,6 +6,8 @@
 #include "model/Actor.h"
 #include "model/Model.h"
 
+#include <QFuture>
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -41,10 +43,18 @@ struct AuditRecord {
 /// thread-safe and must not block for long (hand the record to the store's thread).
 using AuditSink = std::function<void(const AuditRecord&)>;
 
+/// Stores a record before the action it describes starts, and answers whether it was stored: an action whose
+/// record could not be stored does not start. Thread-safe; the future may finish on any thread.
+using AuditGate = std::function<QFuture<Result<void>>(const AuditRecord&)>;
+
 /// A record of `kind` for `context`: who (context.actor.toString()), the sandbox, the session, `summary`, and
 /// `data` with the context's target added. Every audited SSH action (commands, files, terminals) starts here.
 AuditRecord auditRecord(const AuditContext& context, const QString& kind, const QString& summary,
                         QJsonObject data = {});
+
+/// The record that must be stored before a command starts (command.start): the command (cut like
+/// command.run's), its size and sha256.
+AuditRecord commandStartRecord(const AuditContext& context, const ExecRequest& request);
 
 /// The record for one finished (or failed) command. `error` is set when it could not run at all.
 AuditRecord commandAuditRecord(const AuditContext& context, const ExecRequest& request,
@@ -74,6 +84,9 @@ public:
 
     /// A sink for ConnectionOptions / SandboxShellOptions; valid for as long as anyone holds it.
     AuditSink sink() const;
+    /// A gate for ConnectionOptions / SandboxShellOptions: stores the record in order with the sink's, and
+    /// answers once it is stored (or could not be: the store is unreachable, the writer closed).
+    AuditGate gate() const;
     /// Takes no more records and waits until every record taken has been stored. The destructor calls it.
     void close();
 

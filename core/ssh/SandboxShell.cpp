@@ -71,6 +71,7 @@ Result<SandboxShell::Slot> SandboxShell::startConnection()
                          .arg(m_endpoint.user, m_endpoint.sandboxName, m_endpoint.host)
                          .arg(m_endpoint.port);
     o.auditSink = m_options.auditSink;
+    o.auditGate = m_options.auditGate;
     o.clock = m_ca->clock();
 
     Slot slot;

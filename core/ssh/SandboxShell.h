@@ -29,6 +29,7 @@ struct SandboxShellOptions {
     std::chrono::seconds certificateValidity = CertificateAuthority::kDefaultUserValidity;
     QStringList sourceAddresses; ///< optional source-address critical option
     AuditSink auditSink;
+    AuditGate auditGate; ///< see ConnectionOptions::auditGate
     int maxChannels = 10;
     std::chrono::milliseconds connectTimeout{15000};
     std::chrono::milliseconds killGrace{5000};

@@ -119,7 +119,27 @@ QFuture<Result<ExecResult>> SshConnection::exec(ExecRequest request)
     QPromise<Result<ExecResult>> promise;
     promise.start();
     auto future = promise.future();
-    d->post(detail::makeExecOp(std::move(request), std::move(promise), d->options()));
+    const AuditGate& gate = d->options().auditGate;
+    if (!gate) {
+        d->post(detail::makeExecOp(std::move(request), std::move(promise), d->options()));
+        return future;
+    }
+    // Nothing runs before its command.start record is stored.
+    auto held = std::make_shared<QPromise<Result<ExecResult>>>(std::move(promise));
+    gate(commandStartRecord(d->options().audit, request))
+        .then(QtFuture::Launch::Sync, [impl = d, held,
+                                       request = std::move(request)](Result<void> stored) mutable {
+            if (!stored) {
+                held->addResult(Error{stored.error().code,
+                                      QStringLiteral("The command was not run: its audit record could not be "
+                                                     "stored (%1)")
+                                          .arg(stored.error().message),
+                                      stored.error().detail});
+                held->finish();
+                return;
+            }
+            impl->post(detail::makeExecOp(std::move(request), std::move(*held), impl->options()));
+        });
     return future;
 }
 

@@ -61,6 +61,9 @@ struct ConnectionOptions {
     int keepaliveMisses = 2;
     AuditContext audit;
     AuditSink auditSink;
+    /// When set, a command starts only once its command.start record was stored through it; otherwise it
+    /// fails without running ("its audit record could not be stored").
+    AuditGate auditGate;
     /// Where commands' and terminals' start and finish times come from (ExecResult, audit records).
     /// Timeouts and durations are measured on a monotonic clock, not this one. Must outlive the connection.
     std::reference_wrapper<const Clock> clock = Clock::system();

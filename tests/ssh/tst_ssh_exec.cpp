@@ -13,6 +13,7 @@
 
 #include <QCryptographicHash>
 #include <QMutex>
+#include <QRandomGenerator>
 #include <QSet>
 #include <QSignalSpy>
 #include <QtTest>
@@ -495,6 +496,54 @@ private Q_SLOTS:
         }
         QCOMPARE(commands, qint64(1));
         QCOMPARE(events, qint64(1));
+    }
+    /// With an audit gate, a command starts only after its command.start record is stored: with the
+    /// store unreachable it fails without running; with a working store the log has start then run.
+    void commandWhoseRecordCannotBeStoredDoesNotRun()
+    {
+        QString sandboxId;
+        store::DatabaseOptions dbo;
+        dbo.sqlitePath = storeWithSandbox(m_sshd->options().sandboxName, &sandboxId);
+        const QByteArray marker =
+            "/tmp/fluid-gate-" + QByteArray::number(QRandomGenerator::global()->generate());
+
+        // A store that cannot be opened: under a regular file, where no folder can be made.
+        store::DatabaseOptions broken;
+        broken.sqlitePath = dbo.sqlitePath + QStringLiteral("/not-a-folder/fluid.sqlite");
+        {
+            ssh::AuditWriter writer(broken);
+            ssh::SandboxShellOptions o;
+            o.auditSink = writer.sink();
+            o.auditGate = writer.gate();
+            ssh::SandboxShell shell(m_ca, m_sshd->endpoint(sandboxId), o);
+            auto r = await(shell.exec(command("touch " + marker)));
+            QVERIFY(!r.ok());
+            QVERIFY2(r.error().message.contains(
+                         QLatin1String("was not run: its audit record could not be stored")),
+                     qPrintable(r.error().toString()));
+            // Checked over a shell without a gate: the file was never made.
+            const QByteArray seen = runOk(*m_shell, "test -e " + marker + " && echo yes || echo no");
+            QCOMPARE(seen.trimmed(), QByteArray("no"));
+        }
+        {
+            ssh::AuditWriter writer(dbo);
+            ssh::SandboxShellOptions o;
+            o.auditSink = writer.sink();
+            o.auditGate = writer.gate();
+            ssh::SandboxShell shell(m_ca, m_sshd->endpoint(sandboxId), o);
+            QVERIFY(await(shell.exec(command("touch " + marker + " && rm " + marker))).ok());
+            shell.close();
+            writer.close();
+        }
+        auto db = store::Database::open(dbo);
+        QVERIFY(db.ok());
+        auto events = store::AuditLog(**db).list();
+        QVERIFY(events.ok());
+        QCOMPARE(events->size(), 2); // newest first
+        QCOMPARE(events->at(1).kind, QStringLiteral("command.start"));
+        QCOMPARE(events->at(0).kind, QStringLiteral("command.run"));
+        QCOMPARE(events->at(1).data.value(QStringLiteral("command_sha256")),
+                 events->at(0).data.value(QStringLiteral("command_sha256")));
     }
 };
 
