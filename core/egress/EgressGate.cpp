@@ -216,7 +216,7 @@ private:
             return;
         }
         if (approvalId.isEmpty()) {
-            auto filed = m_gate->requestApproval(m_sandboxId, m_sandboxName, m_dest, &m_hash);
+            auto filed = m_gate->requestApproval(m_sandboxId, m_sandboxName, m_dest);
             if (!filed) {
                 fail(
                     503,
@@ -444,7 +444,6 @@ private:
     QString m_sandboxId;
     QString m_sandboxName;
     QString m_approvalId;
-    QString m_hash;
     QHostAddress m_address;
     CancelToken m_holdCancel;
     QTimer m_idle;
@@ -550,7 +549,7 @@ EgressGate::Decision EgressGate::decide(const QString& sandboxId, const Destinat
 }
 
 Result<QString> EgressGate::requestApproval(const QString& sandboxId, const QString& sandboxName,
-                                            const Destination& d, QString* hash)
+                                            const Destination& d)
 {
     model::Approval a;
     a.kind = QStringLiteral("egress");
@@ -562,8 +561,6 @@ Result<QString> EgressGate::requestApproval(const QString& sandboxId, const QStr
     auto filed = m_broker.request(m_db, a, model::Actor::system(), m_options.approvalTtlMs);
     if (!filed)
         return filed.error();
-    if (hash)
-        *hash = filed->contentHash;
     return filed->id;
 }
 

@@ -81,7 +81,7 @@ private:
     Decision decide(const QString& sandboxId, const Destination& d);
     /// Files (or finds) the pending request for `d` and returns it.
     Result<QString> requestApproval(const QString& sandboxId, const QString& sandboxName,
-                                    const Destination& d, QString* hash);
+                                    const Destination& d);
     /// After a hold: what became of request `approvalId` (approved: a grant is made).
     Decision afterHold(const QString& sandboxId, const Destination& d, const QString& approvalId);
     void audit(const QString& kind, const QString& summary, const QJsonObject& data,

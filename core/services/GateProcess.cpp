@@ -18,6 +18,20 @@
 namespace fluid::services {
 namespace {
 
+/// Whether `pid` still runs: alive, and not a zombie (the detached gate is not our child, but a front end
+/// whose init does not reap, such as a container's, would otherwise see it as running until the timeout).
+bool processRuns(qint64 pid)
+{
+    if (::kill(pid_t(pid), 0) != 0)
+        return false;
+    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return true; // no /proc (macOS): kill() is all there is
+    const QByteArray line = stat.readAll();
+    const qsizetype paren = line.lastIndexOf(')');
+    return paren < 0 || line.mid(paren + 2, 1) != "Z";
+}
+
 bool answers(const QHostAddress& address, quint16 port)
 {
     QTcpSocket s;
@@ -35,6 +49,21 @@ QString logTail(const QString& path)
 }
 
 } // namespace
+
+GateLaunch gateLaunchFor(const virt::NetworkSpec& network, const QString& program, const QString& configPath,
+                         const QString& hostName)
+{
+    GateLaunch launch;
+    launch.program = program;
+    launch.configPath = configPath;
+    launch.hostName = hostName;
+    launch.address = QHostAddress(network.gatewayAddress);
+    launch.port = quint16(network.gatePort);
+    const auto subnet =
+        QHostAddress::parseSubnet(network.gatewayAddress + QLatin1Char('/') + network.netmask);
+    launch.subnet = subnet.first.toString() + QLatin1Char('/') + QString::number(subnet.second);
+    return launch;
+}
 
 QString gateLockFile(const QString& hostName)
 {
@@ -93,7 +122,7 @@ Result<void> ensureEgressGate(const GateLaunch& launch)
     while (t.elapsed() < launch.startTimeoutMs) {
         if (answers(launch.address, launch.port))
             return {};
-        if (::kill(pid_t(pid), 0) != 0) {
+        if (!processRuns(pid)) {
             // It ended: another front end's gate may have won the lock meanwhile, or it failed.
             if (answers(launch.address, launch.port))
                 return {};

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "base/Result.h"
+#include "virt/Hypervisor.h"
 
 #include <QHostAddress>
 #include <QString>
@@ -18,6 +19,11 @@ struct GateLaunch {
     QString subnet; ///< the sandbox network, CIDR
     int startTimeoutMs = 10000;
 };
+
+/// The launch of host `hostName`'s gate on its sandbox network: listening on the network's gateway at its
+/// gate port, serving its subnet.
+GateLaunch gateLaunchFor(const virt::NetworkSpec& network, const QString& program, const QString& configPath,
+                         const QString& hostName);
 
 /// The lock file a host's gate holds while it runs (in Fluid's data folder): one gate per host and store.
 QString gateLockFile(const QString& hostName);

@@ -115,15 +115,8 @@ HostSession::Setup Services::hostSetup(const config::HostSettings& host) const
     // The gate runs beside the hypervisor it serves: for a local host, a process here. (On a remote host it
     // would have to listen on that host's bridge: not done yet, so sandboxes there reach nothing outside.)
     if (!m_egressGateProgram.isEmpty() && host.uri.startsWith(QLatin1String("qemu:///"))) {
-        const virt::NetworkSpec& net = setup.manager.network;
-        GateLaunch launch;
-        launch.program = m_egressGateProgram;
-        launch.configPath = m_config.fromFile ? m_config.path : QString();
-        launch.hostName = host.name;
-        launch.address = QHostAddress(net.gatewayAddress);
-        launch.port = quint16(net.gatePort);
-        const auto subnet = QHostAddress::parseSubnet(net.gatewayAddress + QLatin1Char('/') + net.netmask);
-        launch.subnet = subnet.first.toString() + QLatin1Char('/') + QString::number(subnet.second);
+        const GateLaunch launch = gateLaunchFor(setup.manager.network, m_egressGateProgram,
+                                                m_config.fromFile ? m_config.path : QString(), host.name);
         setup.ensureEgressGate = [launch] {
             return ensureEgressGate(launch);
         };

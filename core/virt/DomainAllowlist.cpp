@@ -500,7 +500,7 @@ Result<QStringList> containSourceDomain(QDomDocument& doc)
     return Allowlist(doc).run();
 }
 
-Result<QStringList> checkSourceContainment(const QString& xml)
+Result<QDomDocument> parseDomainDocument(const QString& xml)
 {
     QDomDocument doc;
     QString message;
@@ -509,7 +509,17 @@ Result<QStringList> checkSourceContainment(const QString& xml)
         return makeError(ErrorCode::InvalidArgument, QStringLiteral("The domain XML cannot be read"),
                          QStringLiteral("line %1: %2").arg(line).arg(message));
     }
-    return containSourceDomain(doc);
+    if (doc.documentElement().tagName() != QLatin1String("domain"))
+        return makeError(ErrorCode::InvalidArgument, QStringLiteral("The XML is not a libvirt domain"));
+    return doc;
+}
+
+Result<QStringList> checkSourceContainment(const QString& xml)
+{
+    Result<QDomDocument> doc = parseDomainDocument(xml);
+    if (!doc)
+        return doc.error();
+    return containSourceDomain(*doc);
 }
 
 } // namespace fluid::virt

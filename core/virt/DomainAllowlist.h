@@ -15,6 +15,10 @@ namespace fluid::virt {
 /// with a note each; anything else, whether it can reach out or in or is simply unknown, refuses the
 /// source with an error naming the element. Pure functions; thread: any.
 
+/// Reads domain XML text (namespaces kept); InvalidArgument with the line when it is not XML or not a
+/// <domain>.
+Result<QDomDocument> parseDomainDocument(const QString& xml);
+
 /// Applies the allowlist to `doc` in place and returns the notes for what it removed. On refusal `doc`
 /// is left half-filtered: throw it away.
 Result<QStringList> containSourceDomain(QDomDocument& doc);

@@ -56,20 +56,6 @@ DiskInfo diskFrom(const QDomElement& disk)
     return d;
 }
 
-Result<QDomDocument> parse(const QString& xml)
-{
-    QDomDocument doc;
-    QString message;
-    int line = 0;
-    if (!doc.setContent(xml, true, &message, &line)) {
-        return makeError(ErrorCode::InvalidArgument, QStringLiteral("The domain XML cannot be read"),
-                         QStringLiteral("line %1: %2").arg(line).arg(message));
-    }
-    if (doc.documentElement().tagName() != QLatin1String("domain"))
-        return makeError(ErrorCode::InvalidArgument, QStringLiteral("The XML is not a libvirt domain"));
-    return doc;
-}
-
 } // namespace
 
 QList<DiskInfo> SourceDomain::writableDisks() const
@@ -84,7 +70,7 @@ QList<DiskInfo> SourceDomain::writableDisks() const
 
 Result<SourceDomain> parseDomainXml(const QString& xml)
 {
-    auto doc = parse(xml);
+    auto doc = parseDomainDocument(xml);
     if (!doc)
         return doc.error();
     const QDomElement root = doc->documentElement();
@@ -170,7 +156,7 @@ Result<DerivedXml> deriveSandboxXml(const QString& sourceXml, const SandboxXmlSp
         return parsedSource.error();
     if (auto ok = checkCloneable(*parsedSource); !ok)
         return ok.error();
-    auto parsed = parse(sourceXml);
+    auto parsed = parseDomainDocument(sourceXml);
     if (!parsed)
         return parsed.error();
     QDomDocument doc = *parsed;

@@ -216,6 +216,26 @@ private Q_SLOTS:
         QVERIFY(!onGuiThread);
     }
 
+    /// setupFor() takes the sandbox lifetime from settings: host certificates are valid that long and name
+    /// only the sandbox's principal.
+    void hostCertificatesLastAsLongAsASandboxMayLive()
+    {
+        config::Settings settings;
+        settings.sandbox.maxLifetimeDays = 3;
+        auto ca = std::make_shared<const ssh::CertificateAuthority>(must(ssh::KeyPair::generate()),
+                                                                    must(ssh::KeyPair::generate()));
+        const services::HostSession::Setup s = services::HostSession::setupFor(
+            settings, settings.hosts.value(0), test::migratedStore(m_dir),
+            [ca]() -> Result<std::shared_ptr<const ssh::CertificateAuthority>> { return ca; }, {});
+        const virt::SandboxIdentity identity = must(
+            s.manager.issueIdentity(QStringLiteral("web-1"), model::sandboxPrincipal(QStringLiteral("abc"))));
+        const ssh::Certificate cert =
+            must(ssh::Certificate::fromOpenSshLine(QString::fromLatin1(identity.hostCertificate)));
+        QCOMPARE(cert.principals, QStringList{model::sandboxPrincipal(QStringLiteral("abc"))});
+        const qint64 validFor = cert.validAfter.secsTo(cert.validBefore);
+        QVERIFY2(qAbs(validFor - 3 * 24 * 3600) <= 600, qPrintable(QString::number(validFor)));
+    }
+
     void unreachableHostSaysWhy()
     {
         services::HostSession::Setup s = setup();

@@ -225,8 +225,7 @@ int main(int argc, char** argv)
         return 1;
     }
     auto db = test::must(store::openAndMigrate(bed.dbOptions()));
-    const QString hostId =
-        test::must(services::ensureHostRow(*db, {QStringLiteral("testbed"), bed.hv->uri(), {}, {}, {}})).id;
+    const QString hostId = test::must(services::ensureHostRow(*db, bed.host())).id;
     virt::SandboxManager manager(*bed.hv, *db, bed.options());
     const QString golden = bed.value("FLUID_GOLDEN_CLOUDINIT_DOMAIN");
 

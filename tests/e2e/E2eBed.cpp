@@ -73,7 +73,7 @@ void EngineBed::start(const QString& dirPrefix)
         skipWholeTest(why);
     must(open(dirPrefix));
     db = must(store::openAndMigrate(dbOptions()));
-    hostId = must(services::ensureHostRow(*db, {QStringLiteral("testbed"), hv->uri(), {}, {}, {}})).id;
+    hostId = must(services::ensureHostRow(*db, host())).id;
     manager = std::make_unique<virt::SandboxManager>(*hv, *db, options());
     must(manager->reconcile(hostId));
 }
@@ -93,15 +93,8 @@ Result<void> EngineBed::startEgressGate(const QString& program, const QString& e
     f.close();
     qputenv("FLUID_DATA_DIR", dir.toUtf8());
     qputenv("FLUID_CONFIG_DIR", (dir + QStringLiteral("/config")).toUtf8());
-    services::GateLaunch launch;
-    launch.program = program;
-    launch.configPath = configFile();
-    launch.hostName = QStringLiteral("testbed");
-    launch.address = QHostAddress(o.network.gatewayAddress);
-    launch.port = quint16(o.network.gatePort);
-    const auto subnet =
-        QHostAddress::parseSubnet(o.network.gatewayAddress + QLatin1Char('/') + o.network.netmask);
-    launch.subnet = subnet.first.toString() + QLatin1Char('/') + QString::number(subnet.second);
+    const services::GateLaunch launch =
+        services::gateLaunchFor(o.network, program, configFile(), QStringLiteral("testbed"));
     if (auto r = services::ensureEgressGate(launch); !r)
         return r;
     QLockFile lock(services::gateLockFile(launch.hostName));
@@ -135,6 +128,14 @@ virt::ManagerOptions Bed::options() const
     o.issueIdentity = services::identityIssuer(ca);
     o.stopTimeoutS = 60;
     return o;
+}
+
+config::HostSettings Bed::host() const
+{
+    config::HostSettings h;
+    h.name = QStringLiteral("testbed");
+    h.uri = hv->uri();
+    return h;
 }
 
 store::DatabaseOptions Bed::dbOptions() const

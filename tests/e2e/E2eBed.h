@@ -2,6 +2,7 @@
 #pragma once
 // What the e2e tests and the create benchmark share: the test bed's env file, a hypervisor connection,
 // a throw-away SSH CA, a store in a temp folder, and SandboxManager set up the way the app sets it up.
+#include "config/Settings.h"
 #include "ssh/CertificateAuthority.h"
 #include "ssh/SandboxShell.h"
 #include "store/Database.h"
@@ -34,6 +35,8 @@ struct Bed {
     QString value(const char* key) const { return env.value(QString::fromLatin1(key)); }
     virt::ManagerOptions options() const;
     store::DatabaseOptions dbOptions() const;
+    /// The test bed's libvirt as a configured host named "testbed".
+    config::HostSettings host() const;
 };
 
 /// A Bed with the store and the manager an e2e test drives, set up the way the app starts: the host row,

@@ -97,8 +97,7 @@ private Q_SLOTS:
             virt::LibvirtHypervisor::connect(m_bed.env.value(QStringLiteral("FLUID_TESTBED_LIBVIRT_URI"))));
         m_bed.ca = makeCa();
         m_db = must(store::openAndMigrate(m_bed.dbOptions()));
-        m_hostId =
-            must(services::ensureHostRow(*m_db, {QStringLiteral("testbed"), m_bed.hv->uri(), {}, {}, {}})).id;
+        m_hostId = must(services::ensureHostRow(*m_db, m_bed.host())).id;
         // As the app does at start-up: whatever an earlier, crashed run left goes first.
         must(virt::SandboxManager(*m_bed.hv, *m_db, m_bed.options()).reconcile(m_hostId));
     }

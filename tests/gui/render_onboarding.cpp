@@ -151,11 +151,13 @@ int main(int argc, char** argv)
     wizard.hide();
 
     config::Settings settings;
-    settings.hosts.append({QStringLiteral("lab"),
-                           QStringLiteral("qemu+ssh://fluid@lab.internal/system"),
-                           config::Accelerator::Kvm,
-                           {65536, 16, 8},
-                           QStringLiteral("golden-debian12-fwcfg")});
+    config::HostSettings lab;
+    lab.name = QStringLiteral("lab");
+    lab.uri = QStringLiteral("qemu+ssh://fluid@lab.internal/system");
+    lab.accelerator = config::Accelerator::Kvm;
+    lab.limits = {65536, 16, 8};
+    lab.golden = QStringLiteral("golden-debian12-fwcfg");
+    settings.hosts.append(lab);
     settings.agent.model = QStringLiteral("anthropic/claude-sonnet-4");
     settings.agent.provider = config::AgentProvider::OpenRouter;
     ui::SettingsDialog dialog(tmp.filePath(QStringLiteral("settings.yaml")), settings);

@@ -45,11 +45,12 @@ private Q_SLOTS:
         const QString path = m_dir + QStringLiteral("/config.yaml");
         config::Settings start;
         start.hosts.first().uri = QStringLiteral("test:///default");
-        start.hosts.append({QStringLiteral("lab"),
-                            QStringLiteral("qemu+ssh://root@lab.example/system"),
-                            config::Accelerator::Tcg,
-                            {4096, 4, 3},
-                            {}});
+        config::HostSettings lab;
+        lab.name = QStringLiteral("lab");
+        lab.uri = QStringLiteral("qemu+ssh://root@lab.example/system");
+        lab.accelerator = config::Accelerator::Tcg;
+        lab.limits = {4096, 4, 3};
+        start.hosts.append(lab);
         start.sandbox.defaultVcpus = 2;
         start.agent.model = QStringLiteral("gpt-test");
         test::must(config::saveConfig(path, start));

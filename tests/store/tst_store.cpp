@@ -230,6 +230,9 @@ private Q_SLOTS:
         const Sandbox old = must(SandboxRepository(*db).get(QStringLiteral("s1")));
         QCOMPARE(old.state, SandboxState::Stopped);
         QCOMPARE(old.accelerator, QString());
+        // A sandbox from before principals (schema 8) keeps logging in by its name.
+        QCOMPARE(old.principal, QString());
+        QCOMPARE(principalOf(old), QStringLiteral("sbx-old"));
         QVERIFY(must(AuditLog(*db).verify()).intact());
         if (previous >= 2) {
             const Message m = must(MessageRepository(*db).get(QStringLiteral("m1")));
