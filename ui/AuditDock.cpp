@@ -161,11 +161,17 @@ void AuditDock::verifyChain()
                 text = tr("Cannot verify the audit log: %1").arg(report.error().toString());
             } else if (report->intact()) {
                 intact = true;
-                text = tr("Chain verified: %n row(s) intact", nullptr, int(report->rowsChecked));
+                text = tr("Chain verified: %n row(s) intact", nullptr, int(report->rowsChecked)) +
+                       QStringLiteral("; ") + report->anchorNote;
                 m_model->setBrokenSeq(std::nullopt);
-            } else {
+            } else if (report->firstBrokenSeq) {
                 text = tr("Chain broken at row %1: %2").arg(*report->firstBrokenSeq).arg(report->reason);
                 m_model->setBrokenSeq(report->firstBrokenSeq);
+            } else {
+                // Every row verifies, but not against the checkpoint outside the database.
+                text = tr("Chain broken: %1 (fluid audit reanchor once you have looked)")
+                           .arg(report->anchorBroken.value_or(QString()));
+                m_model->setBrokenSeq(std::nullopt);
             }
             m_chainLabel->setText(text);
             Q_EMIT chainVerified(intact, text);

@@ -7,6 +7,7 @@
 #include "base/Clock.h"
 #include "MainWindow.h"
 #include "services/Services.h"
+#include "services/Wiring.h"
 #include "store/AuditLog.h"
 #include "store/StoreWorker.h"
 #include "TestSupport.h"
@@ -76,6 +77,38 @@ private Q_SLOTS:
         QVERIFY(verified.wait(10000));
         QCOMPARE(verified.first().at(0).toBool(), false);
         QVERIFY2(window.auditDock()->chainStatus().startsWith(QLatin1String("Chain broken at row 2")),
+                 qPrintable(window.auditDock()->chainStatus()));
+    }
+
+    /// The window anchors the chain like the CLI: a store whose newest row was removed shows as broken even
+    /// though every remaining row verifies.
+    void auditDockReportsARemovedTail()
+    {
+        const QString dir = test::makeTempDir(QStringLiteral("gui-anchor"));
+        services::Services::Options o = test::storeServicesOptions({});
+        o.config.settings.store.sqlitePath = dir + QStringLiteral("/fluid.sqlite");
+        o.config.settings.secrets.backend = config::SecretsBackend::EncryptedFile;
+        o.config.settings.secrets.encryptedFile = dir + QStringLiteral("/secrets.enc");
+        o.passphrase = QStringLiteral("window anchor test");
+        o.anchorAudit = true;
+        {
+            store::DatabaseOptions d =
+                test::must(services::resolveDatabaseOptions(o.config.settings, o.passphrase, true));
+            QVERIFY(d.auditAnchor);
+            auto db = test::must(store::openAndMigrate(d));
+            for (int i = 1; i <= 3; ++i)
+                test::must(store::AuditLog(*db).append(QStringLiteral("person"), QStringLiteral("k"),
+                                                       QStringLiteral("e%1").arg(i)));
+            test::must(db->exec(QStringLiteral("DROP TRIGGER audit_events_no_delete")));
+            test::must(db->exec(QStringLiteral("DELETE FROM audit_events WHERE seq = 3")));
+        }
+        services::Services services(std::move(o));
+        ui::MainWindow window(services);
+        QSignalSpy verified(window.auditDock(), &ui::AuditDock::chainVerified);
+        services.start();
+        QVERIFY(verified.wait(20000));
+        QCOMPARE(verified.first().at(0).toBool(), false);
+        QVERIFY2(window.auditDock()->chainStatus().contains(QLatin1String("newest rows were removed")),
                  qPrintable(window.auditDock()->chainStatus()));
     }
 
