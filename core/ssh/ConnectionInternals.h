@@ -210,6 +210,8 @@ std::unique_ptr<Op> makePtyOp(PtyOptions options, std::shared_ptr<PtyShared> sha
                               const ConnectionOptions& connection);
 /// A direct-tcpip channel to host:port bridged to a local socket pair (ProxyJump).
 std::unique_ptr<Op> makeTunnelOp(QByteArray host, int port, QPromise<Result<int>> promise, qint64 timeoutMs);
+std::unique_ptr<Op> makeForwardListenOp(QByteArray address, int port, ForwardAccept accept,
+                                        QPromise<Result<int>> promise);
 /// SFTP work runs synchronously within one turn, with the session switched to blocking mode.
 std::unique_ptr<Op> makeSftpOp(std::function<void(ConnectionImpl&)> body,
                                std::function<void(const Error&)> abort);

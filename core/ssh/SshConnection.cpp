@@ -213,6 +213,15 @@ std::unique_ptr<PtySession> SshConnection::openPty(const PtyOptions& options)
     return session;
 }
 
+QFuture<Result<int>> SshConnection::listenForward(const QString& address, int port, ForwardAccept accept)
+{
+    QPromise<Result<int>> promise;
+    promise.start();
+    auto future = promise.future();
+    d->post(detail::makeForwardListenOp(address.toUtf8(), port, std::move(accept), std::move(promise)));
+    return future;
+}
+
 QFuture<Result<int>> SshConnection::openTunnel(const QString& host, int port)
 {
     QPromise<Result<int>> promise;

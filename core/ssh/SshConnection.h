@@ -71,6 +71,14 @@ struct ConnectionOptions {
     bool hostKeyOnly = false;
 };
 
+/// A connection the server accepted on a remote forward (SshConnection::listenForward()).
+struct ForwardedConnection {
+    int fd = -1; ///< one end of a local socket pair bridged to the forwarded channel; owned by the callee
+    QString originAddress; ///< the connecting peer, as the server reported it
+    int originPort = 0;
+};
+using ForwardAccept = std::function<void(ForwardedConnection)>;
+
 /// One authenticated SSH connection (libssh 0.10) and the thread that owns it. libssh sessions are not
 /// thread-safe, so the session and all its channels live on this connection's own thread, which drives them
 /// with non-blocking polling; callers on any thread post work through a thread-safe queue and get QFutures
@@ -119,6 +127,13 @@ public:
     /// of a local socket pair bridged to it (the caller owns and closes the descriptor). This is how
     /// ProxyJump works: the sandbox's connection runs its SSH session over that descriptor.
     QFuture<Result<int>> openTunnel(const QString& host, int port);
+
+    /// Remote forwarding (`ssh -R`): asks the server to listen on address:port on its side (port 0: any free
+    /// one; sshd binds loopback only unless its GatewayPorts allows more) and hands each connection it
+    /// accepts there to `accept`, on this connection's thread, as one end of a local socket pair bridged to
+    /// it (the callee owns the descriptor) with the peer's address as the server reported it. Resolves
+    /// with the port the server listens on; Refused when it will not. Lasts as long as the connection.
+    QFuture<Result<int>> listenForward(const QString& address, int port, ForwardAccept accept);
 
     /// Takes no new work; closes once the work in flight has finished. Used when a renewed connection takes
     /// over, so running commands are not cut.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// ProxyJump's half on the jump host's connection: a direct-tcpip channel bridged to one end of a local socket
-// pair, whose other end carries the sandbox connection's SSH session.
+// Channels bridged to local socket pairs: ProxyJump's half on the jump host's connection (a direct-tcpip
+// channel whose other end carries the sandbox connection's SSH session), and remote forwarding (the server
+// listens, each connection it accepts arrives as a forwarded-tcpip channel).
 
 #include "ChannelOp.h"
 
@@ -29,6 +30,18 @@ public:
         , m_promise(std::move(promise))
         , m_timeoutMs(timeoutMs)
     {
+    }
+    /// Bridges a channel that is already open (a forwarded connection) to `fd`; on the connection thread.
+    TunnelOp(ssh_channel open, int fd, ssh_event event)
+        : m_port(0)
+        , m_promiseDone(true)
+        , m_timeoutMs(0)
+        , m_channel(open)
+        , m_event(event)
+        , m_open(true)
+        , m_fd(fd)
+    {
+        ssh_event_add_fd(m_event, m_fd, POLLIN, noopFdCallback, nullptr);
     }
     ~TunnelOp() override { close(); }
     TunnelOp(const TunnelOp&) = delete;
@@ -197,7 +210,94 @@ private:
     bool m_shutWrite = false;
 };
 
+/// Remote forwarding: asks the server to listen, then turns every connection it accepts into a TunnelOp
+/// bridged to a fresh socket pair, whose other end goes to the accept callback.
+class ForwardListenOp final : public Op {
+public:
+    ForwardListenOp(QByteArray address, int port, ForwardAccept accept, QPromise<Result<int>> promise)
+        : m_address(std::move(address))
+        , m_port(port)
+        , m_accept(std::move(accept))
+        , m_promise(std::move(promise))
+    {
+    }
+
+    Step step(ConnectionImpl& c) override
+    {
+        if (!m_listening) {
+            int bound = 0;
+            const int rc = ssh_channel_listen_forward(c.session(), m_address.constData(), m_port, &bound);
+            if (rc == SSH_AGAIN)
+                return Step::Continue;
+            if (rc != SSH_OK) {
+                abort(makeError(ErrorCode::Refused,
+                                QStringLiteral("The server refused to listen on %1:%2 for this connection "
+                                               "(remote forwarding; check AllowTcpForwarding on it).")
+                                    .arg(QString::fromUtf8(m_address))
+                                    .arg(m_port),
+                                c.sessionError()));
+                return Step::Done;
+            }
+            m_listening = true;
+            m_promiseDone = true;
+            m_promise.addResult(Result<int>(bound ? bound : m_port));
+            m_promise.finish();
+        }
+        for (;;) {
+            int destinationPort = 0;
+            char* origin = nullptr;
+            int originPort = 0;
+            ssh_channel channel =
+                ssh_channel_open_forward_port(c.session(), 0, &destinationPort, &origin, &originPort);
+            if (!channel)
+                break;
+            ForwardedConnection accepted;
+            accepted.originAddress = QString::fromUtf8(origin ? origin : "");
+            accepted.originPort = originPort;
+            ssh_string_free_char(origin);
+            int sv[2];
+            if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+                ssh_channel_close(channel);
+                ssh_channel_free(channel);
+                continue;
+            }
+            ::fcntl(sv[0], F_SETFL, ::fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+            c.postInternal(std::make_unique<TunnelOp>(channel, sv[0], c.event()));
+            accepted.fd = sv[1];
+            m_accept(std::move(accepted));
+        }
+        return Step::Continue;
+    }
+
+    void abort(const Error& error) override
+    {
+        if (!m_promiseDone) {
+            m_promiseDone = true;
+            m_promise.addResult(Result<int>(error));
+            m_promise.finish();
+        }
+    }
+
+    int channels() const override { return 0; }
+    // Forwarded connections arrive as channel-open requests that a turn picks up.
+    qint64 wakeAt() const override { return steadyMs() + 100; }
+
+private:
+    QByteArray m_address;
+    int m_port;
+    ForwardAccept m_accept;
+    QPromise<Result<int>> m_promise;
+    bool m_promiseDone = false;
+    bool m_listening = false;
+};
+
 } // namespace
+
+std::unique_ptr<Op> makeForwardListenOp(QByteArray address, int port, ForwardAccept accept,
+                                        QPromise<Result<int>> promise)
+{
+    return std::make_unique<ForwardListenOp>(std::move(address), port, std::move(accept), std::move(promise));
+}
 
 std::unique_ptr<Op> makeTunnelOp(QByteArray host, int port, QPromise<Result<int>> promise, qint64 timeoutMs)
 {

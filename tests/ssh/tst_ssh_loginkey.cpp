@@ -10,9 +10,12 @@
 #include "ssh/SshConnection.h"
 #include "SshTestEnv.h"
 
+#include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
+#include <QLocalSocket>
 #include <QMutex>
+#include <QTcpSocket>
 #include <QtTest>
 
 #include <sys/stat.h>
@@ -279,6 +282,74 @@ private Q_SLOTS:
                      .toString()
                      .contains(QLatin1String("root@127.0.0.1 (hypervisor host)")),
                  qPrintable(e.data.value(QStringLiteral("target")).toString()));
+        sshd.stop();
+    }
+    /// Remote forwarding: the server listens on its loopback, and a connection made there arrives here as
+    /// a socket bridged both ways, with the peer's address as the server saw it.
+    void remoteForwardBringsConnectionsBack()
+    {
+        requireLoopbackSshd();
+        const auto login = must(ssh::generateLoginKey(QStringLiteral("fluid-forward")));
+        LoopbackSshd::Options o;
+        o.sandboxName = QStringLiteral("hypervisor");
+        o.authorizedKeyLines = {login.publicKeyLine};
+        LoopbackSshd sshd(makeTestCa(), o);
+        QVERIFY(sshd.start().ok());
+        const QString knownHosts = m_dir + QStringLiteral("/forward_known_hosts");
+        QFile::remove(knownHosts);
+        QVERIFY(ssh::trustHostKey(knownHosts, sshd.host(), sshd.port(), sshd.hostKey().publicKey()).ok());
+        ssh::ConnectionOptions c;
+        c.host = sshd.host();
+        c.port = sshd.port();
+        c.user = QStringLiteral("root");
+        c.hostKeyCheck = ssh::HostKeyCheck::knownHosts(knownHosts);
+        c.loginKey = login.privateKey;
+        auto connection = ssh::SshConnection::open(c);
+        QVERIFY(await(connection->ready()).ok());
+
+        QMutex mutex;
+        QList<ssh::ForwardedConnection> accepted;
+        const int port = must(
+            await(connection->listenForward(QStringLiteral("127.0.0.1"), 0, [&](ssh::ForwardedConnection f) {
+                QMutexLocker lock(&mutex);
+                accepted.append(std::move(f));
+            })));
+        QVERIFY(port > 0);
+
+        // A client on the server's side (the same machine here) connects to the forwarded port.
+        QTcpSocket client;
+        client.connectToHost(QHostAddress::LocalHost, quint16(port));
+        QVERIFY(client.waitForConnected(5000));
+        QTRY_VERIFY_WITH_TIMEOUT(([&] {
+                                     QMutexLocker lock(&mutex);
+                                     return !accepted.isEmpty();
+                                 }()),
+                                 10000);
+        ssh::ForwardedConnection f;
+        {
+            QMutexLocker lock(&mutex);
+            f = accepted.first();
+        }
+        QCOMPARE(f.originAddress, QStringLiteral("127.0.0.1"));
+        QCOMPARE(f.originPort, int(client.localPort()));
+        QLocalSocket here;
+        QVERIFY(here.setSocketDescriptor(f.fd));
+        const auto lineFrom = [](QIODevice& device) {
+            QElapsedTimer t;
+            t.start();
+            while (!device.canReadLine() && t.elapsed() < 10000)
+                device.waitForReadyRead(100);
+            return device.readLine();
+        };
+        client.write("from the far side\n");
+        QVERIFY(client.waitForBytesWritten(5000));
+        QCOMPARE(lineFrom(here), QByteArray("from the far side\n"));
+        here.write("and back\n");
+        QVERIFY(here.waitForBytesWritten(5000));
+        QCOMPARE(lineFrom(client), QByteArray("and back\n"));
+        client.close();
+        here.close();
+        connection->close();
         sshd.stop();
     }
 };
