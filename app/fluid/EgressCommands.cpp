@@ -5,12 +5,20 @@
 #include "egress/Destination.h"
 #include "egress/EgressGate.h"
 #include "services/GateProcess.h"
+#include "services/RemoteRelay.h"
+#include "services/Services.h"
+#include "services/Wiring.h"
+#include "ssh/CommandAudit.h"
+#include "ssh/SshConnection.h"
 #include "store/AuditLog.h"
 #include "store/Queries.h"
 #include "store/Repository.h"
 
 #include <QCoreApplication>
+#include <QFile>
 #include <QLockFile>
+#include <QSaveFile>
+#include <QScopeGuard>
 #include <QTimer>
 
 namespace fluid::app {
@@ -27,7 +35,9 @@ const char kEgressUsage[] = R"(
                           End what was allowed: new connections to HOST:PORT ask again.
   egress serve --host NAME --listen ADDRESS --port N --network CIDR
                           Run the host's egress gate (Fluid starts it on demand; it ends by itself
-                          after 10 minutes without a live sandbox on its host).
+                          after 10 minutes without a live sandbox on its host). For a host reached
+                          over SSH, ADDRESS is on that host: a relay started there over SSH passes
+                          connections back to this process (python3 on the host; nothing installed).
 )";
 
 namespace {
@@ -84,12 +94,53 @@ int serve(const Parsed& p, const Options& o)
     g.deny = settings.egress.deny;
     g.maxConnectionsPerSandbox = settings.egress.maxConnectionsPerSandbox;
     g.idleTimeoutMs = settings.egress.idleTimeoutS * 1000;
+    // A remote host: the gate runs here and takes its connections from a relay on the host's bridge.
+    const bool remote = config::isOverSsh(hostSettings->uri);
+    std::shared_ptr<ssh::SshConnection> hostShell;
+    std::unique_ptr<ssh::AuditWriter> hostAudit;
+    std::unique_ptr<services::RemoteRelay> relay;
+    if (remote) {
+        QByteArray key;
+        if (const services::LoginKeyLoader load = context->services->loginKeyLoader(*hostSettings)) {
+            auto loaded = load();
+            if (!loaded)
+                return cannotRun(loaded.error());
+            key = std::move(*loaded);
+        }
+        hostAudit = std::make_unique<ssh::AuditWriter>(*context->services->databaseOptions());
+        auto shell =
+            services::connectHostShell(hostSettings->uri, {}, key, hostAudit->sink(), hostAudit->gate());
+        key.fill('\0');
+        if (!shell)
+            return cannotRun(shell.error());
+        hostShell = *shell;
+    }
     egress::EgressGate gate(*context->db, *context->services->approvals(), g);
-    if (auto r = gate.listen(); !r)
-        return cannotRun(r.error());
-    out() << "egress gate of host " << hostName << " listening on " << address.toString() << ":"
-          << gate.port() << "\n";
+    if (remote) {
+        auto started =
+            services::RemoteRelay::start(hostShell, address, quint16(port), gate.relayedAcceptor());
+        if (!started)
+            return cannotRun(started.error());
+        relay = std::move(*started);
+        gate.setRelayToken(relay->token());
+        out() << "egress gate of host " << hostName << " serving " << address.toString() << ":" << port
+              << " on that host through a relay\n";
+    } else {
+        if (auto r = gate.listen(); !r)
+            return cannotRun(r.error());
+        out() << "egress gate of host " << hostName << " listening on " << address.toString() << ":"
+              << gate.port() << "\n";
+    }
     out().flush();
+    // Ready for whoever started it (services::ensureEgressGate); gone again when the gate ends.
+    const QString readyPath = services::gateReadyFile(hostName);
+    {
+        QSaveFile ready(readyPath);
+        if (!ready.open(QIODevice::WriteOnly) ||
+            ready.write(QByteArray::number(QCoreApplication::applicationPid())) < 0 || !ready.commit())
+            err() << "warning: cannot write " << readyPath << "\n";
+    }
+    const auto unready = qScopeGuard([readyPath] { QFile::remove(readyPath); });
 
     CancelToken stop;
     InterruptCancels interrupts(stop);
@@ -99,6 +150,12 @@ int serve(const Parsed& p, const Options& o)
     QObject::connect(&watch, &QTimer::timeout, [&] {
         if (stop.isCancelled()) {
             QCoreApplication::quit();
+            return;
+        }
+        if (relay && !relay->running()) {
+            out() << "the egress relay on host " << hostName << " ended (the connection to it was lost): the "
+                  << "egress gate ends; the next sandbox start begins it again\n";
+            QCoreApplication::exit(1);
             return;
         }
         auto live = store::liveSandboxes(*context->db, (*hostRow)->id);

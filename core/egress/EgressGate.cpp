@@ -8,14 +8,20 @@
 #include "store/Queries.h"
 #include "store/Repository.h"
 
+#include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QHostInfo>
 #include <QJsonObject>
+#include <QLocalSocket>
 #include <QPointer>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTimer>
 #include <QUrl>
+
+#include <openssl/crypto.h>
+
+#include <unistd.h>
 
 namespace fluid::egress {
 namespace {
@@ -60,18 +66,26 @@ bool hopByHop(const QByteArray& name)
 /// bytes both ways until either side closes or it idles out. Deletes itself when done.
 class EgressGate::Session : public QObject {
 public:
-    Session(EgressGate* gate, QTcpSocket* client)
+    /// `client` is a TCP connection from the sandbox network, or a relayed one from a remote host (a local
+    /// socket); `peer` is the sandbox's address (the TCP peer, or what the relay vouched for).
+    Session(EgressGate* gate, QIODevice* client, const QHostAddress& peer)
         : QObject(gate)
         , m_gate(gate)
         , m_client(client)
+        , m_peer(peer)
     {
         m_started.start();
         gate->m_sessions.insert(this, QString());
         client->setParent(this);
-        client->setReadBufferSize(kPumpBuffer);
-        connect(client, &QTcpSocket::readyRead, this, &Session::onClientData);
-        connect(client, &QTcpSocket::bytesWritten, this, &Session::pump);
-        connect(client, &QTcpSocket::disconnected, this, [this] { finish(); });
+        connect(client, &QIODevice::readyRead, this, &Session::onClientData);
+        connect(client, &QIODevice::bytesWritten, this, &Session::pump);
+        if (auto* tcp = qobject_cast<QAbstractSocket*>(client)) {
+            tcp->setReadBufferSize(kPumpBuffer);
+            connect(tcp, &QAbstractSocket::disconnected, this, [this] { finish(); });
+        } else if (auto* local = qobject_cast<QLocalSocket*>(client)) {
+            local->setReadBufferSize(kPumpBuffer);
+            connect(local, &QLocalSocket::disconnected, this, [this] { finish(); });
+        }
         m_idle.setSingleShot(true);
         connect(&m_idle, &QTimer::timeout, this, [this] {
             if (m_state == State::Tunnel)
@@ -166,7 +180,7 @@ private:
 
     void identifyAndDecide()
     {
-        QHostAddress peer = m_client->peerAddress();
+        QHostAddress peer = m_peer;
         bool mapped = false;
         if (const quint32 v4 = peer.toIPv4Address(&mapped); mapped)
             peer = QHostAddress(v4);
@@ -392,10 +406,28 @@ private:
                         "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
                         QByteArray::number(text.size()) + "\r\nConnection: close\r\n\r\n" + text);
         QTimer::singleShot(5000, this, [this] {
-            m_client->abort();
+            closeClient(true);
             finish();
         });
-        m_client->disconnectFromHost();
+        closeClient(false);
+    }
+
+    /// Closes the client connection: gracefully (what was written still goes out), or at once.
+    void closeClient(bool now)
+    {
+        if (auto* tcp = qobject_cast<QAbstractSocket*>(m_client)) {
+            if (now)
+                tcp->abort();
+            else if (tcp->state() != QAbstractSocket::UnconnectedState)
+                tcp->disconnectFromHost();
+        } else if (auto* local = qobject_cast<QLocalSocket*>(m_client)) {
+            if (now)
+                local->abort();
+            else if (local->state() != QLocalSocket::UnconnectedState)
+                local->disconnectFromServer();
+        } else {
+            m_client->close();
+        }
     }
 
     void finish(const QString& why = {})
@@ -423,15 +455,15 @@ private:
         }
         if (m_upstream)
             m_upstream->disconnectFromHost();
-        if (m_client->state() != QAbstractSocket::UnconnectedState)
-            m_client->disconnectFromHost();
+        closeClient(false);
         m_gate->m_sessions.remove(this);
         Q_EMIT m_gate->connectionEnded();
         deleteLater();
     }
 
     EgressGate* m_gate;
-    QTcpSocket* m_client;
+    QIODevice* m_client;
+    QHostAddress m_peer;
     QTcpSocket* m_upstream = nullptr;
     State m_state = State::Head;
     QByteArray m_head;
@@ -487,7 +519,66 @@ quint16 EgressGate::port() const
 void EgressGate::onNewConnection()
 {
     while (QTcpSocket* c = m_server->nextPendingConnection())
-        new Session(this, c); // owned by the gate, deletes itself when done
+        new Session(this, c, c->peerAddress()); // owned by the gate, deletes itself when done
+}
+
+std::function<void(int fd)> EgressGate::relayedAcceptor()
+{
+    QPointer<EgressGate> self(this);
+    return [self](int fd) {
+        QMetaObject::invokeMethod(
+            QCoreApplication::instance(),
+            [self, fd] {
+                if (self)
+                    self->acceptRelayed(fd);
+                else
+                    ::close(fd);
+            },
+            Qt::QueuedConnection);
+    };
+}
+
+void EgressGate::acceptRelayed(int fd)
+{
+    auto* socket = new QLocalSocket(this);
+    if (!socket->setSocketDescriptor(fd)) {
+        ::close(fd);
+        delete socket;
+        return;
+    }
+    // The first line is the relay's: "FLUID-RELAY <token> <sandbox address>". Only then is it a session.
+    auto* deadline = new QTimer(socket);
+    deadline->setSingleShot(true);
+    connect(deadline, &QTimer::timeout, socket, [socket] { socket->abort(); });
+    connect(socket, &QLocalSocket::disconnected, socket, &QObject::deleteLater);
+    deadline->start(m_options.headTimeoutMs);
+    auto vouch = std::make_shared<QMetaObject::Connection>();
+    *vouch = connect(socket, &QIODevice::readyRead, this, [this, socket, deadline, vouch] {
+        if (!socket->canReadLine()) {
+            if (socket->bytesAvailable() > 256)
+                socket->abort();
+            return;
+        }
+        const QList<QByteArray> words = socket->readLine(257).trimmed().split(' ');
+        const QHostAddress peer(QString::fromLatin1(words.value(2)));
+        const QByteArray token = words.value(1);
+        const QByteArray expected = m_options.relayToken;
+        const bool vouched =
+            words.size() == 3 && words.value(0) == "FLUID-RELAY" && !expected.isEmpty() &&
+            token.size() == expected.size() &&
+            CRYPTO_memcmp(token.constData(), expected.constData(), size_t(token.size())) == 0 &&
+            peer.protocol() == QAbstractSocket::IPv4Protocol;
+        QObject::disconnect(*vouch);
+        deadline->stop();
+        deadline->deleteLater();
+        if (!vouched) {
+            qCWarning(lcEgress) << "refused a relayed connection without the relay's token";
+            socket->abort();
+            return;
+        }
+        disconnect(socket, &QLocalSocket::disconnected, socket, &QObject::deleteLater);
+        new Session(this, socket, peer);
+    });
 }
 
 EgressGate::Decision EgressGate::decide(const QString& sandboxId, const Destination& d)

@@ -8,6 +8,8 @@
 #include <QHash>
 #include <QObject>
 
+#include <functional>
+
 class QTcpServer;
 
 namespace fluid::store {
@@ -34,6 +36,9 @@ struct GateOptions {
     int connectTimeoutMs = 15000;
     qint64 approvalTtlMs = 24LL * 3600 * 1000; ///< how long a request stays in the inbox
     bool allowLoopbackDestinations = false;    ///< tests only: their "outside" servers are on loopback
+    /// The secret a relay on a remote host puts in front of each connection it passes on (acceptRelayed());
+    /// empty: relayed connections are refused.
+    QByteArray relayToken;
 };
 
 /// Fluid's egress gate: the only way out of a sandbox (docs/security.md). An HTTP proxy on the host side
@@ -60,6 +65,16 @@ public:
     /// Starts listening; Unavailable (with the reason) when the address cannot be bound.
     Result<void> listen();
     quint16 port() const;
+    /// Takes a connection a relay on a remote host passed on (one end of a local socket pair; the gate owns
+    /// it from now on). It is served like a TCP client once its first line, "FLUID-RELAY <relayToken>
+    /// <sandbox IPv4 address>\n", arrives within the head timeout; anything else closes it. Call on the
+    /// gate's thread.
+    void acceptRelayed(int fd);
+    /// acceptRelayed() for callers on other threads (a relay's connection thread): the descriptor is
+    /// queued to the application's main thread, where the gate must live; closed if the gate is gone.
+    std::function<void(int fd)> relayedAcceptor();
+    /// Sets the relay's secret once it is known (the relay is started after the gate exists).
+    void setRelayToken(const QByteArray& token) { m_options.relayToken = token; }
     /// Client connections open now (held, connecting or tunnelling).
     int openConnections() const { return int(m_sessions.size()); }
 

@@ -48,12 +48,27 @@ QString logTail(const QString& path)
     return QString::fromUtf8(all.right(2000)).trimmed();
 }
 
+/// Whether the host's gate serves: a local one answers on its address; a remote one (whose address is on
+/// the host) has written the pid of a running process to its ready file.
+bool serving(const GateLaunch& launch)
+{
+    if (!launch.remote)
+        return answers(launch.address, launch.port);
+    QFile ready(paths::dataDir() + QStringLiteral("/egress-%1.ready").arg(launch.hostName));
+    if (!ready.open(QIODevice::ReadOnly))
+        return false;
+    bool ok = false;
+    const qint64 pid = ready.readAll().trimmed().toLongLong(&ok);
+    return ok && pid > 0 && processRuns(pid);
+}
+
 } // namespace
 
 GateLaunch gateLaunchFor(const virt::NetworkSpec& network, const QString& program, const QString& configPath,
-                         const QString& hostName)
+                         const QString& hostName, bool remote)
 {
     GateLaunch launch;
+    launch.remote = remote;
     launch.program = program;
     launch.configPath = configPath;
     launch.hostName = hostName;
@@ -70,6 +85,11 @@ QString gateLockFile(const QString& hostName)
     return paths::dataDir() + QStringLiteral("/egress-%1.lock").arg(hostName);
 }
 
+QString gateReadyFile(const QString& hostName)
+{
+    return paths::dataDir() + QStringLiteral("/egress-%1.ready").arg(hostName);
+}
+
 Result<void> ensureEgressGate(const GateLaunch& launch)
 {
     const QString lockPath = gateLockFile(launch.hostName);
@@ -78,14 +98,14 @@ Result<void> ensureEgressGate(const GateLaunch& launch)
         QLockFile probe(lockPath);
         if (!probe.tryLock(0)) {
             // A gate holds it (QLockFile treats the lock of a dead process as stale and takes it over).
-            if (answers(launch.address, launch.port))
+            if (serving(launch))
                 return {};
             qint64 pid = 0;
             QString host, app;
             probe.getLockInfo(&pid, &host, &app);
             return makeError(ErrorCode::Unavailable,
                              QStringLiteral("The egress gate of host %1 (pid %2) holds its lock but does not "
-                                            "answer on %3:%4")
+                                            "serve %3:%4")
                                  .arg(launch.hostName)
                                  .arg(pid)
                                  .arg(launch.address.toString())
@@ -120,11 +140,11 @@ Result<void> ensureEgressGate(const GateLaunch& launch)
     QElapsedTimer t;
     t.start();
     while (t.elapsed() < launch.startTimeoutMs) {
-        if (answers(launch.address, launch.port))
+        if (serving(launch))
             return {};
         if (!processRuns(pid)) {
             // It ended: another front end's gate may have won the lock meanwhile, or it failed.
-            if (answers(launch.address, launch.port))
+            if (serving(launch))
                 return {};
             return makeError(
                 ErrorCode::Unavailable,

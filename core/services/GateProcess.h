@@ -17,16 +17,22 @@ struct GateLaunch {
     QHostAddress address;
     quint16 port = 3128;
     QString subnet; ///< the sandbox network, CIDR
-    int startTimeoutMs = 10000;
+    /// The host is reached over SSH: address:port is on that host, served by a relay the gate starts there
+    /// (services::RemoteRelay); the gate is ready once it says so in readyFile(), not when the address
+    /// answers here.
+    bool remote = false;
+    int startTimeoutMs = 20000;
 };
 
 /// The launch of host `hostName`'s gate on its sandbox network: listening on the network's gateway at its
 /// gate port, serving its subnet.
 GateLaunch gateLaunchFor(const virt::NetworkSpec& network, const QString& program, const QString& configPath,
-                         const QString& hostName);
+                         const QString& hostName, bool remote = false);
 
 /// The lock file a host's gate holds while it runs (in Fluid's data folder): one gate per host and store.
 QString gateLockFile(const QString& hostName);
+/// The file a host's gate writes its pid to once it serves (beside the lock), and removes when it ends.
+QString gateReadyFile(const QString& hostName);
 
 /// Makes sure the host's egress gate runs: when no process holds its lock, starts `fluid egress serve`
 /// detached (it outlives the front end that started it, so sandboxes keep their way out whichever front end

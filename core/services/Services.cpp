@@ -112,11 +112,14 @@ HostSession::Setup Services::hostSetup(const config::HostSettings& host) const
     setup.operations = m_operations.get();
     if (m_database)
         setup.admit = approvalGate(m_approvals.get(), *m_database);
-    // The gate runs beside the hypervisor it serves: for a local host, a process here. (On a remote host it
-    // would have to listen on that host's bridge: not done yet, so sandboxes there reach nothing outside.)
-    if (!m_egressGateProgram.isEmpty() && host.uri.startsWith(QLatin1String("qemu:///"))) {
-        const GateLaunch launch = gateLaunchFor(setup.manager.network, m_egressGateProgram,
-                                                m_config.fromFile ? m_config.path : QString(), host.name);
+    // The gate is a process here. For a local host it listens on the bridge; for a host reached over SSH it
+    // starts a relay on that host's bridge (RemoteRelay) that passes connections back through the SSH
+    // connection.
+    const bool local = host.uri.startsWith(QLatin1String("qemu:///"));
+    if (!m_egressGateProgram.isEmpty() && (local || config::isOverSsh(host.uri))) {
+        const GateLaunch launch =
+            gateLaunchFor(setup.manager.network, m_egressGateProgram,
+                          m_config.fromFile ? m_config.path : QString(), host.name, !local);
         setup.ensureEgressGate = [launch] {
             return ensureEgressGate(launch);
         };

@@ -110,7 +110,7 @@ QByteArray execWrapper(const ExecRequest& request, const QByteArray& marker)
     // `$(cat; printf .)` then stripping the dot keeps trailing newlines that $(...) would drop.
     const QByteArray read = "s=$(cat; printf .); s=${s%.}";
     QByteArray w = "printf '%s %s\\n' " + marker + " \"$$\"; ";
-    if (request.command.size() <= kMaxArgumentCommand)
+    if (request.command.size() <= kMaxArgumentCommand && !request.hideFromProcessList)
         w += read + "; " + run + " -c \"$s\" 0</dev/null";
     else
         w += run + " -c " + shellQuote(read + "; exec 0</dev/null; eval \"$s\"");

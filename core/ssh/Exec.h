@@ -30,6 +30,9 @@ struct ExecRequest {
     QString shell;
     /// Short text for the audit log instead of the command's first line (for example a tool's name).
     QString auditLabel;
+    /// Keep the command text out of every process list on the remote machine (it carries a secret): it
+    /// stays in a shell variable and runs through eval instead of being an argument of `sh -c`.
+    bool hideFromProcessList = false;
 };
 
 /// What was kept of one output stream: the first and last bytes, and how much there was in all.

@@ -6,64 +6,23 @@
 #include "approval/ApprovalBroker.h"
 #include "egress/Destination.h"
 #include "egress/EgressGate.h"
+#include "GateSockets.h"
 #include "store/AuditLog.h"
 #include "store/Database.h"
 #include "store/Queries.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
 
+#include <QLocalSocket>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
 
+#include <sys/socket.h>
+
 using namespace fluid;
 using namespace fluid::egress;
-using test::must;
-
-namespace {
-
-const QHostAddress kSandboxIp(QStringLiteral("127.0.0.2"));
-const QHostAddress kOutsideIp(QStringLiteral("127.0.0.3"));
-
-/// Echoes what it receives; for an HTTP request, answers with the request head it saw.
-class Outside : public QObject {
-public:
-    explicit Outside(bool http = false)
-        : m_http(http)
-    {
-        QVERIFY(m_server.listen(kOutsideIp));
-        connect(&m_server, &QTcpServer::newConnection, this, [this] {
-            while (QTcpSocket* s = m_server.nextPendingConnection()) {
-                ++accepted;
-                connect(s, &QTcpSocket::readyRead, s, [this, s] {
-                    const QByteArray b = s->readAll();
-                    if (!m_http) {
-                        s->write(b);
-                        return;
-                    }
-                    seen += b;
-                    if (seen.contains("\r\n\r\n")) {
-                        const QByteArray body = seen;
-                        s->write("HTTP/1.1 200 OK\r\nContent-Length: " + QByteArray::number(body.size()) +
-                                 "\r\n\r\n" + body);
-                        s->disconnectFromHost();
-                    }
-                });
-                connect(s, &QTcpSocket::disconnected, s, &QObject::deleteLater);
-            }
-        });
-    }
-    quint16 port() const { return m_server.serverPort(); }
-    QString destination() const { return QStringLiteral("127.0.0.3:%1").arg(port()); }
-    int accepted = 0;
-    QByteArray seen;
-
-private:
-    bool m_http;
-    QTcpServer m_server;
-};
-
-} // namespace
+using namespace fluid::test;
 
 class TestEgressGate : public QObject {
     Q_OBJECT
@@ -97,34 +56,7 @@ class TestEgressGate : public QObject {
     /// A client connection from the sandbox's address (or `from`) that sends `request`.
     std::unique_ptr<QTcpSocket> send(const QByteArray& request, const QHostAddress& from = kSandboxIp)
     {
-        auto s = std::make_unique<QTcpSocket>();
-        if (!s->bind(from))
-            qFatal("cannot bind %s", qPrintable(from.toString()));
-        s->connectToHost(QHostAddress::LocalHost, m_gate->port());
-        s->write(request);
-        return s;
-    }
-
-    /// What the gate answered until it closed (or `marker` arrived), spinning the event loop.
-    static QByteArray answer(QTcpSocket& s, const QByteArray& marker = {}, int timeoutMs = 5000)
-    {
-        QByteArray got;
-        QElapsedTimer t;
-        t.start();
-        while (t.elapsed() < timeoutMs) {
-            QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-            got += s.readAll();
-            if (!marker.isEmpty() && got.contains(marker))
-                break;
-            if (marker.isEmpty() && s.state() == QAbstractSocket::UnconnectedState)
-                break;
-        }
-        return got + s.readAll();
-    }
-
-    QByteArray connectTo(const QString& destination)
-    {
-        return "CONNECT " + destination.toUtf8() + " HTTP/1.1\r\nHost: " + destination.toUtf8() + "\r\n\r\n";
+        return test::connectFrom(from, m_gate->port(), request);
     }
 
     void grant(const QString& destination, model::EgressScope scope = model::EgressScope::Sandbox,
@@ -176,22 +108,9 @@ private Q_SLOTS:
         m_dir = test::makeTempDir(QStringLiteral("egress"));
         m_store.sqlitePath = m_dir + QStringLiteral("/fluid.sqlite");
         m_db = must(store::openAndMigrate(m_store));
-        model::Host host{model::newId(),
-                         QStringLiteral("local"),
-                         QStringLiteral("test:///default"),
-                         {},
-                         QDateTime::currentDateTimeUtc()};
-        must(store::HostRepository(*m_db).insert(host));
-        m_hostId = host.id;
-        m_sandbox = {};
-        m_sandbox.id = model::newId();
-        m_sandbox.name = QStringLiteral("web-1");
-        m_sandbox.hostId = m_hostId;
-        m_sandbox.domainName = QStringLiteral("fluid-web-1");
-        m_sandbox.state = model::SandboxState::Running;
-        m_sandbox.ip = kSandboxIp.toString();
-        m_sandbox.createdAt = m_sandbox.updatedAt = QDateTime::currentDateTimeUtc();
-        must(store::SandboxRepository(*m_db).insert(m_sandbox));
+        m_sandbox = seedLiveSandbox(*m_db, QStringLiteral("local"), QStringLiteral("test:///default"),
+                                    QStringLiteral("web-1"));
+        m_hostId = m_sandbox.hostId;
         m_broker = std::make_unique<approval::ApprovalBroker>(m_store, Clock::system(), 100);
     }
 
@@ -436,6 +355,68 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(c->state(), QAbstractSocket::UnconnectedState, 5000);
         QTRY_COMPARE(audits(QStringLiteral("egress.connection")).size(), 1);
         QVERIFY(audits(QStringLiteral("egress.connection")).first().summary.contains(QLatin1String("idle")));
+    }
+
+    /// A relay on a remote host passes connections on as local sockets: with the relay's token and a
+    /// sandbox's address in front, it is served as that sandbox; without the token, or from no sandbox,
+    /// it is not.
+    void relayedConnectionsNeedTheRelaysToken()
+    {
+        Outside outside;
+        GateOptions o = options();
+        o.relayToken = "0123456789abcdef0123456789abcdef";
+        startGate(o);
+        grant(outside.destination());
+        const auto relayed = [&](const QByteArray& line) {
+            int sv[2];
+            if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+                qFatal("socketpair failed");
+            m_gate->acceptRelayed(sv[0]);
+            auto s = std::make_unique<QLocalSocket>();
+            s->setSocketDescriptor(sv[1]);
+            s->write(line + connectTo(outside.destination()));
+            return s;
+        };
+        const auto answerOf = [](QLocalSocket& s, const QByteArray& marker) {
+            QByteArray got;
+            QElapsedTimer t;
+            t.start();
+            while (t.elapsed() < 5000 && (marker.isEmpty() || !got.contains(marker))) {
+                QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+                got += s.readAll();
+                if (marker.isEmpty() && s.state() == QLocalSocket::UnconnectedState)
+                    break;
+            }
+            return got + s.readAll();
+        };
+
+        auto good = relayed("FLUID-RELAY " + o.relayToken + ' ' + kSandboxIp.toString().toLatin1() + '\n');
+        QVERIFY(answerOf(*good, "\r\n\r\n").startsWith("HTTP/1.1 200 Connection established"));
+        good->write("ping");
+        QCOMPARE(answerOf(*good, "ping"), QByteArray("ping"));
+        good->disconnectFromServer();
+        QTRY_COMPARE(m_gate->openConnections(), 0);
+        QCOMPARE(audits(QStringLiteral("egress.connection")).first().sandboxId, m_sandbox.id);
+
+        // A wrong token, a missing one, garbage: closed without an answer, and no session.
+        for (const QByteArray& bad : {QByteArray("FLUID-RELAY ffffffffffffffffffffffffffffffff ") +
+                                          kSandboxIp.toString().toLatin1() + '\n',
+                                      QByteArray("FLUID-RELAY ") + kSandboxIp.toString().toLatin1() + '\n',
+                                      QByteArray("GET / HTTP/1.1\n")}) {
+            auto s = relayed(bad);
+            QCOMPARE(answerOf(*s, {}), QByteArray());
+            QCOMPARE(m_gate->openConnections(), 0);
+        }
+        // The right token for an address that is no sandbox: served as that address, so refused.
+        auto stranger = relayed("FLUID-RELAY " + o.relayToken + " 10.213.0.99\n");
+        QVERIFY(answerOf(*stranger, {}).startsWith("HTTP/1.1 403"));
+
+        // A gate without a token takes no relayed connection at all.
+        m_gate.reset();
+        startGate(options());
+        auto untrusted =
+            relayed("FLUID-RELAY " + QByteArray() + ' ' + kSandboxIp.toString().toLatin1() + '\n');
+        QCOMPARE(answerOf(*untrusted, {}), QByteArray());
     }
 
     void garbageAndOversizedHeadsAreRefused()

@@ -142,6 +142,24 @@ private Q_SLOTS:
         QCOMPARE(r->exitCode, std::optional<int>(0));
     }
 
+    /// A command that carries a secret is kept out of the remote process list: the shell running it shows
+    /// only the fixed wrapper, while an ordinary short command is an argument of `sh -c`.
+    void hiddenCommandIsNotInTheProcessList()
+    {
+        ssh::ExecRequest visible = command("x=HIDDEN-42; tr '\\0' ' ' </proc/$$/cmdline");
+        visible.shell = QStringLiteral("/bin/sh");
+        auto shown = await(m_shell->exec(visible));
+        QVERIFY(shown.ok());
+        QVERIFY2(shown->stdoutData.head.contains("x=HIDDEN-42"), shown->stdoutData.head.constData());
+        ssh::ExecRequest hidden = visible;
+        hidden.hideFromProcessList = true;
+        auto ran = await(m_shell->exec(hidden));
+        QVERIFY(ran.ok());
+        QCOMPARE(ran->exitCode, std::optional<int>(0));
+        QVERIFY(!ran->stdoutData.head.isEmpty());
+        QVERIFY2(!ran->stdoutData.head.contains("HIDDEN-42"), ran->stdoutData.head.constData());
+    }
+
     void binaryOutput()
     {
         auto r = run("head -c 262144 /dev/urandom > /tmp/fluid-bin.$$; cat /tmp/fluid-bin.$$; "
