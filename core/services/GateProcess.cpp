@@ -5,6 +5,7 @@
 #include "base/Paths.h"
 #include "base/Process.h"
 
+#include <QCoreApplication>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
@@ -13,7 +14,9 @@
 #include <QTcpSocket>
 #include <QThread>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 
 namespace fluid::services {
 namespace {
@@ -159,6 +162,40 @@ Result<void> ensureEgressGate(const GateLaunch& launch)
                          .arg(launch.port)
                          .arg(launch.startTimeoutMs / 1000),
                      logTail(logPath));
+}
+
+Result<void> stopEgressGate(const QString& hostName, int timeoutMs)
+{
+    QLockFile lock(gateLockFile(hostName));
+    if (lock.tryLock(0))
+        return {}; // none runs (a dead one's stale lock was just taken over)
+    qint64 pid = 0;
+    QString host, app;
+    if (!lock.getLockInfo(&pid, &host, &app) || pid <= 0)
+        return makeError(ErrorCode::Unavailable,
+                         QStringLiteral("The egress gate of host %1 holds its lock, but the lock names no "
+                                        "process")
+                             .arg(hostName));
+    if (pid == QCoreApplication::applicationPid())
+        return {}; // this process holds the lock itself: there is no gate to stop
+    if (::kill(pid_t(pid), SIGTERM) != 0 && errno != ESRCH)
+        return makeError(ErrorCode::Unavailable,
+                         QStringLiteral("Cannot stop the egress gate of host %1 (pid %2): %3")
+                             .arg(hostName)
+                             .arg(pid)
+                             .arg(QString::fromLocal8Bit(strerror(errno))));
+    QElapsedTimer t;
+    t.start();
+    while (processRuns(pid)) {
+        if (t.elapsed() > timeoutMs)
+            return makeError(ErrorCode::Unavailable,
+                             QStringLiteral("The egress gate of host %1 (pid %2) did not end within %3 s")
+                                 .arg(hostName)
+                                 .arg(pid)
+                                 .arg(timeoutMs / 1000));
+        QThread::msleep(50);
+    }
+    return {};
 }
 
 } // namespace fluid::services

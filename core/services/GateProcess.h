@@ -41,4 +41,8 @@ QString gateReadyFile(const QString& hostName);
 /// a worker. Unavailable, with the gate's last log lines, when it does not come up.
 Result<void> ensureEgressGate(const GateLaunch& launch);
 
+/// Ends the host's egress gate, if one runs (the process holding its lock): SIGTERM, then waits up to
+/// `timeoutMs` for it to end (its relay on a remote host ends with it). Unavailable when it does not end.
+Result<void> stopEgressGate(const QString& hostName, int timeoutMs = 10000);
+
 } // namespace fluid::services

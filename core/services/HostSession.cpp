@@ -4,6 +4,7 @@
 #include "base/Logging.h"
 #include "inspect/RemoteMount.h"
 #include "inspect/SnapshotInspector.h"
+#include "ssh/SshConnection.h"
 #include "store/Queries.h"
 #include "store/Repository.h"
 #include "Wiring.h"
@@ -38,6 +39,12 @@ HostSession::HostSession(Setup setup, QObject* parent)
     if (!m_setup.connectHost)
         m_setup.connectHost =
             hostShellConnector(m_setup.knownHostsFile, m_setup.loadLoginKey, m_audit.sink(), m_audit.gate());
+    // Only a remote host reaches its sandbox network: ask for the guest's SSH banner through the host.
+    if (config::isOverSsh(m_setup.host.uri))
+        m_setup.manager.probe = [this](const QString& ip, int timeoutMs) {
+            auto host = jumpConnection();
+            return host && sshBannerThrough(**host, ip, 22, timeoutMs);
+        };
 }
 
 HostSession::Setup

@@ -13,11 +13,15 @@
 
 #include <QCryptographicHash>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QMutex>
 #include <QUrl>
 #include <QUrlQuery>
 
 #include <optional>
+
+#include <poll.h>
+#include <unistd.h>
 
 namespace fluid::services {
 
@@ -310,7 +314,9 @@ ssh::ConnectionOptions hostSshOptions(const QUrl& url, const QString& knownHosts
     o.port = url.port(0);
     o.user = url.userName();
     o.useSshConfig = true;
-    o.hostKeyCheck = ssh::HostKeyCheck::knownHosts(knownHostsFile);
+    // The URI's known_hosts (which libvirt's libssh transports honour too) unless the caller names a file.
+    const QString fromUri = QUrlQuery(url).queryItemValue(QStringLiteral("known_hosts"), QUrl::FullyDecoded);
+    o.hostKeyCheck = ssh::HostKeyCheck::knownHosts(knownHostsFile.isEmpty() ? fromUri : knownHostsFile);
     return o;
 }
 
@@ -340,7 +346,8 @@ Result<QString> trustHypervisorHost(const QString& uri, const QString& confirmed
                 .arg(url.host())
                 .arg(port)
                 .arg(key->fingerprint(), confirmedFingerprint.trimmed()));
-    if (auto r = ssh::trustHostKey(userKnownHosts(knownHostsFile), url.host(), port, *key); !r)
+    const QString file = hostSshOptions(url, knownHostsFile).hostKeyCheck.knownHostsFile;
+    if (auto r = ssh::trustHostKey(userKnownHosts(file), url.host(), port, *key); !r)
         return r.error();
     return key->fingerprint();
 }
@@ -428,6 +435,33 @@ connectHostShell(const QString& uri, const QString& knownHostsFile, const QByteA
     if (auto r = ready.result(); !r)
         return r.error();
     return connection;
+}
+
+bool sshBannerThrough(ssh::SshConnection& host, const QString& ip, int port, int timeoutMs)
+{
+    QElapsedTimer timer;
+    timer.start();
+    auto tunnel = host.openTunnel(ip, port);
+    tunnel.waitForFinished(); // the host's sshd answers once its own connect succeeded or failed
+    if (tunnel.resultCount() == 0)
+        return false;
+    const Result<int> fd = tunnel.result();
+    if (!fd)
+        return false;
+    QByteArray banner;
+    char buffer[256];
+    while (!banner.contains('\n') && banner.size() < 4096) {
+        const qint64 left = timeoutMs - timer.elapsed();
+        pollfd p{*fd, POLLIN, 0};
+        if (left <= 0 || ::poll(&p, 1, int(left)) <= 0)
+            break;
+        const ssize_t n = ::read(*fd, buffer, sizeof buffer);
+        if (n <= 0)
+            break;
+        banner.append(buffer, n);
+    }
+    ::close(*fd);
+    return banner.startsWith("SSH-2.0");
 }
 
 inspect::HostConnector hostShellConnector(const QString& knownHostsFile, LoginKeyLoader loadLoginKey,

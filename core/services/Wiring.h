@@ -124,14 +124,19 @@ Result<QString> trustHypervisorHost(const QString& uri, const QString& confirmed
                                     const QString& knownHostsFile = {});
 /// A root SSH connection to the hypervisor host of a remote libvirt URI, checked and authenticated as
 /// libvirt's own transport would be (user and port from the URI, ~/.ssh/config and the ssh-agent or default
-/// keys, the host key strictly against `knownHostsFile`), for work libvirt cannot do, such as reading a
-/// sandbox's disk there. The key is `loginKey` when given, else the URI's keyfile when it names one, else
-/// the automatic ones. A local URI is InvalidArgument. Blocks until ready. Every command it runs (root
-/// commands on a hypervisor host: the inspection pipeline) goes to `auditSink` as command.run /
-/// command.error, with the target "<user>@<host> (hypervisor host)".
+/// keys, the host key strictly against `knownHostsFile`, else the URI's known_hosts, else
+/// ~/.ssh/known_hosts), for work libvirt cannot do, such as reading a sandbox's disk there. The key is
+/// `loginKey` when given, else the URI's keyfile when it names one, else the automatic ones. A local URI is
+/// InvalidArgument. Blocks until ready. Every command it runs (root commands on a hypervisor host: the
+/// inspection pipeline) goes to `auditSink` as command.run / command.error, with the target "<user>@<host>
+/// (hypervisor host)".
 Result<std::shared_ptr<ssh::SshConnection>>
 connectHostShell(const QString& uri, const QString& knownHostsFile = {}, const QByteArray& loginKey = {},
                  ssh::AuditSink auditSink = {}, ssh::AuditGate auditGate = {});
+/// True when an SSH server answers on ip:port as seen from `host` (a direct-tcpip channel through it)
+/// within `timeoutMs`: how Fluid knows a sandbox on a remote host is up, since only the host reaches its
+/// sandbox network. Blocks.
+bool sshBannerThrough(ssh::SshConnection& host, const QString& ip, int port, int timeoutMs);
 /// connectHostShell() as the snapshot inspector's way to reach remote hosts; `loadLoginKey`, when set,
 /// gives the login key for each connection; `auditSink` receives every command's record, and with
 /// `auditGate` no command starts before its start record is stored.

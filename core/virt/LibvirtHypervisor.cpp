@@ -759,7 +759,10 @@ Result<VolumeInfo> LibvirtHypervisor::createOverlay(const QString& pool, const Q
     if (capacity <= 0) {
         return makeError(
             ErrorCode::NotFound,
-            QStringLiteral("The source disk %1 is not a volume libvirt knows on %2").arg(backingPath, m_uri),
+            QStringLiteral("The source disk %1 is not a volume libvirt knows on %2. Put its folder in a "
+                           "storage pool there (for example: virsh pool-define-as golden dir --target "
+                           "<folder>; virsh pool-start golden; virsh pool-autostart golden).")
+                .arg(backingPath, m_uri),
             sizeFailure);
     }
     const QString xml =

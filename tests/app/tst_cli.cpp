@@ -352,7 +352,7 @@ private Q_SLOTS:
         QString lockHost, lockApp;
         QVERIFY(!lock.tryLock(0));
         QVERIFY(lock.getLockInfo(&pid, &lockHost, &lockApp) && pid > 0);
-        const auto stopGate = qScopeGuard([pid] { ::kill(pid_t(pid), SIGTERM); });
+        const auto stopGate = qScopeGuard([] { (void)services::stopEgressGate(QStringLiteral("local")); });
         // Shared: a second ensure finds it, a second serve says it runs and leaves.
         test::must(services::ensureEgressGate(launch));
         const Run second =
@@ -414,6 +414,14 @@ private Q_SLOTS:
                        yaml)
                      .exitCode == 0);
         QCOMPARE(sandboxId.isEmpty(), false);
+
+        // Stopped by its lock's pid: the lock is free and the address closed.
+        test::must(services::stopEgressGate(QStringLiteral("local")));
+        QVERIFY(lock.tryLock(0));
+        lock.unlock();
+        QTcpSocket closed;
+        closed.connectToHost(QHostAddress::LocalHost, port);
+        QVERIFY(!closed.waitForConnected(1000));
     }
 };
 

@@ -13,7 +13,6 @@
 #include <QLockFile>
 #include <QNetworkInterface>
 
-#include <csignal>
 #include <unistd.h>
 
 namespace fluid::test {
@@ -78,38 +77,52 @@ void EngineBed::start(const QString& dirPrefix)
     must(manager->reconcile(hostId));
 }
 
-Result<void> EngineBed::startEgressGate(const QString& program, const QString& egressAllow, int holdSeconds)
+Result<void> EngineBed::writeConfig(const QString& egressAllow, int holdSeconds,
+                                    const QList<config::HostSettings>& more)
 {
-    const virt::ManagerOptions o = options();
-    if (auto r = hv->ensureNetwork(o.network); !r)
-        return r;
     QDir().mkpath(dir + QStringLiteral("/config"));
     QFile f(configFile());
-    const QByteArray yaml = "hosts:\n  - name: testbed\n    uri: " + hv->uri().toUtf8() +
-                            "\n    egress_allow: '" + egressAllow.toUtf8() +
-                            "'\negress:\n  hold_seconds: " + QByteArray::number(holdSeconds) + "\n";
+    QByteArray yaml = "hosts:\n  - name: testbed\n    uri: " + hv->uri().toUtf8() + "\n    egress_allow: '" +
+                      egressAllow.toUtf8() + "'\n";
+    for (const config::HostSettings& h : more)
+        yaml += "  - name: " + h.name.toUtf8() + "\n    uri: '" + h.uri.toUtf8() + "'\n";
+    yaml += "egress:\n  hold_seconds: " + QByteArray::number(holdSeconds) + "\n";
     if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate) || f.write(yaml) != yaml.size())
         return makeError(ErrorCode::Io, QStringLiteral("Cannot write %1").arg(configFile()));
     f.close();
     qputenv("FLUID_DATA_DIR", dir.toUtf8());
     qputenv("FLUID_CONFIG_DIR", (dir + QStringLiteral("/config")).toUtf8());
+    return {};
+}
+
+Result<void> EngineBed::launchEgressGate(const QString& program, const QString& hostName, bool remote)
+{
     const services::GateLaunch launch =
-        services::gateLaunchFor(o.network, program, configFile(), QStringLiteral("testbed"));
+        services::gateLaunchFor(options().network, program, configFile(), hostName, remote);
     if (auto r = services::ensureEgressGate(launch); !r)
         return r;
-    QLockFile lock(services::gateLockFile(launch.hostName));
-    QString h, a;
-    if (lock.tryLock(0) || !lock.getLockInfo(&gatePid, &h, &a))
+    gateHosts << hostName;
+    QLockFile lock(services::gateLockFile(hostName));
+    if (lock.tryLock(0))
         return makeError(ErrorCode::Unavailable, QStringLiteral("The egress gate runs but holds no lock"));
     return {};
 }
 
+Result<void> EngineBed::startEgressGate(const QString& program, const QString& egressAllow, int holdSeconds)
+{
+    if (auto r = hv->ensureNetwork(options().network); !r)
+        return r;
+    if (auto r = writeConfig(egressAllow, holdSeconds); !r)
+        return r;
+    return launchEgressGate(program, QStringLiteral("testbed"), false);
+}
+
 void EngineBed::removeLeftovers()
 {
-    if (gatePid > 0) {
-        ::kill(pid_t(gatePid), SIGTERM); // the gate this bed started, by its pid
-        gatePid = 0;
-    }
+    for (const QString& h : std::as_const(gateHosts)) // the gates this bed started, by their locks' pids
+        if (auto r = services::stopEgressGate(h); !r)
+            qWarning("%s", qPrintable(r.error().toString()));
+    gateHosts.clear();
     if (!manager)
         return;
     if (auto rows = store::liveSandboxes(*db, hostId)) {

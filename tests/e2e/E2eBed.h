@@ -49,17 +49,23 @@ struct EngineBed : Bed {
     /// Skips the whole test (exit 77) when the test bed cannot be used here; fails it when setup fails.
     void start(const QString& dirPrefix);
     /// Destroys every sandbox still alive and reconciles: for cleanupTestCase after a failed check (and stops
-    /// the egress gate started below).
+    /// the egress gates started below).
     void removeLeftovers();
 
     /// Starts the test bed host's egress gate the way the app does (services::ensureEgressGate, the fluid
     /// executable `program` as its own process) over this bed's store, after making sure Fluid's sandbox
     /// network exists (the gate listens on its gateway). `egressAllow` is the host's allow list,
     /// `holdSeconds` how long a connection waits for a decision. Writes the config the gate and `fluid`
-    /// commands read (configFile()) and points FLUID_DATA_DIR / FLUID_CONFIG_DIR at this bed.
+    /// commands read (writeConfig()) and points FLUID_DATA_DIR / FLUID_CONFIG_DIR at this bed.
     Result<void> startEgressGate(const QString& program, const QString& egressAllow, int holdSeconds);
+    /// configFile(): the test bed host (with `egressAllow`), `more` hosts, and the egress hold.
+    Result<void> writeConfig(const QString& egressAllow, int holdSeconds,
+                             const QList<config::HostSettings>& more = {});
+    /// Starts the gate of host `hostName` of configFile() (a relay on the host when `remote`); stopped by
+    /// removeLeftovers().
+    Result<void> launchEgressGate(const QString& program, const QString& hostName, bool remote);
     QString configFile() const { return dir + QStringLiteral("/config/config.yaml"); }
-    qint64 gatePid = 0;
+    QStringList gateHosts; ///< the hosts whose gates this bed started
 };
 
 /// A fresh CA; its keys are kept so tests can make a second CA object with the same keys on another clock.

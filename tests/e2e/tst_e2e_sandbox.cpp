@@ -4,17 +4,26 @@
 // connection - to sandboxes and to the production stand-in - goes through Fluid's libssh layer with
 // short-lived certificates and pinned host keys.
 #include "E2eBed.h"
+#include "LoopbackSshd.h"
+#include "services/GateProcess.h"
+#include "services/HostSession.h"
 #include "services/Wiring.h"
+#include "ssh/HostTrust.h"
+#include "ssh/LoginKey.h"
 #include "ssh/SshConnection.h"
+#include "SshTestEnv.h"
 #include "store/AuditLog.h"
 #include "store/Queries.h"
 #include "store/Repository.h"
 #include "TestSupport.h"
 
 #include <QFile>
+#include <QFileInfo>
 #include <QHostAddress>
 #include <QProcess>
 #include <QRegularExpression>
+#include <QScopeGuard>
+#include <QSignalSpy>
 #include <QTcpServer>
 #include <QTest>
 
@@ -68,6 +77,96 @@ class TestE2eSandbox : public QObject {
         req.sandboxName = m_fw->name;
         req.principal = principal;
         return must(ca.issueUserCertificate(req));
+    }
+
+    /// The attacker's view: root in a sandbox (`shell`), after adding a default route, probes everything it
+    /// might reach. Only the egress gate on the gateway answers. Nothing in the test bed filters: Fluid's own
+    /// network and filter do this (the namespace even routes, as many hosts do).
+    void checkReachesNothingButTheGate(ssh::RemoteShell& shell, const QString& otherSandbox)
+    {
+        const virt::NetworkSpec net = m_bed.options().network;
+        const QString gw = net.gatewayAddress;
+        // Services in the namespace: one on its loopback, two on the bridge address itself (one where
+        // PostgreSQL would listen).
+        QTcpServer onLoopback;
+        QTcpServer onBridge;
+        QTcpServer onPostgresPort;
+        QVERIFY(onLoopback.listen(QHostAddress::LocalHost));
+        QVERIFY(onBridge.listen(QHostAddress(gw)));
+        QVERIFY(onPostgresPort.listen(QHostAddress(gw), 5432));
+        const QString outside = m_bed.value("FLUID_TESTBED_OUTSIDE_IP");
+        const QList<QPair<QString, QString>> blocked = {
+            {gw, QString::number(onLoopback.serverPort())}, // a 127.0.0.1 service, via the bridge address
+            {gw, QString::number(onBridge.serverPort())},   // a service listening on the bridge address
+            {gw, QStringLiteral("5432")},
+            {gw, QStringLiteral("22")},
+            {gw, m_bed.value("FLUID_TESTBED_PROD_PORT")}, // the production stand-in's port
+            {gw, QStringLiteral("16509")},                // libvirt's TCP port
+            {otherSandbox, QStringLiteral("22")},         // the other sandbox's sshd
+            {outside, QStringLiteral("80")},              // the outside web server (the package source)
+            {QStringLiteral("10.213.1.1"), QStringLiteral("80")},  // beyond the bridge
+            {QStringLiteral("169.254.1.1"), QStringLiteral("80")}, // link-local beyond the bridge
+        };
+        QString probe =
+            QStringLiteral(
+                "import socket, struct, threading\n"
+                "out = {}\n"
+                "def tcp(h, p):\n"
+                "    s = socket.socket(); s.settimeout(5)\n"
+                "    try:\n"
+                "        s.connect((h, int(p))); out[(h, str(p))] = 'OPEN'\n"
+                "    except Exception as e:\n"
+                "        out[(h, str(p))] = 'blocked ' + type(e).__name__\n"
+                "    finally:\n"
+                "        s.close()\n"
+                "def dns(server):\n"
+                "    q = struct.pack('!HHHHHH', 7, 0x100, 1, 0, 0, 0) + "
+                "b'\\x07outside\\x05fluid\\x04test\\x00' "
+                "+ struct.pack('!HH', 1, 1)\n"
+                "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)\n"
+                "    try:\n"
+                "        s.sendto(q, (server, 53)); s.recv(512); out[('dns', server)] = 'ANSWERED'\n"
+                "    except Exception as e:\n"
+                "        out[('dns', server)] = 'blocked ' + type(e).__name__\n"
+                "def resolve():\n"
+                "    try:\n"
+                "        socket.getaddrinfo('%1', 80); out[('resolve', '%1')] = 'RESOLVED'\n"
+                "    except Exception as e:\n"
+                "        out[('resolve', '%1')] = 'blocked ' + type(e).__name__\n"
+                "jobs = [threading.Thread(target=resolve)]\n")
+                .arg(m_bed.value("FLUID_TESTBED_OUTSIDE_NAME"));
+        probe += QStringLiteral("jobs.append(threading.Thread(target=tcp, args=('%1', %2)))\n")
+                     .arg(gw, QString::number(net.gatePort));
+        for (const auto& [h, p] : blocked)
+            probe += QStringLiteral("jobs.append(threading.Thread(target=tcp, args=('%1', %2)))\n").arg(h, p);
+        for (const QString& server : {gw, m_bed.value("FLUID_TESTBED_OUTSIDE_DNS")})
+            probe += QStringLiteral("jobs.append(threading.Thread(target=dns, args=('%1',)))\n").arg(server);
+        probe += QStringLiteral("[j.start() for j in jobs]; [j.join() for j in jobs]\n"
+                                "for k in sorted(out): print(k[0], k[1], out[k])\n");
+        // As root in the sandbox, an agent could add a default route and a resolver: do both, so
+        // "blocked" is the host's doing and not just a missing route in the guest.
+        const ssh::ExecResult r = execIn(
+            shell,
+            QStringLiteral("ip route replace default via %1 && cp /etc/resolv.conf /tmp/resolv.saved; "
+                           "echo 'nameserver %2' > /etc/resolv.conf; python3 - <<'PROBE'\n%3PROBE\n"
+                           "rc=$?; ip route del default; cp /tmp/resolv.saved /etc/resolv.conf; exit $rc\n")
+                .arg(gw, m_bed.value("FLUID_TESTBED_OUTSIDE_DNS"), probe)
+                .toUtf8());
+        QVERIFY2(r.succeeded(), qPrintable(describe(r)));
+        const QStringList out = lines(r);
+        const QString all = out.join(QLatin1Char('\n'));
+        qInfo().noquote() << all;
+        QCOMPARE(out.size(), blocked.size() + 4);
+        // The control: the gate's port answers (the filter lets it through).
+        QVERIFY2(out.contains(QStringLiteral("%1 %2 OPEN").arg(gw).arg(net.gatePort)), qPrintable(all));
+        for (const auto& [h, p] : blocked)
+            QVERIFY2(out.filter(QStringLiteral("%1 %2 blocked").arg(h, p)).size() == 1, qPrintable(all));
+        QVERIFY2(out.filter(QLatin1String("dns ")).filter(QLatin1String(" blocked")).size() == 2,
+                 qPrintable(all));
+        QVERIFY2(out.filter(QLatin1String("resolve ")).filter(QLatin1String(" blocked")).size() == 1,
+                 qPrintable(all));
+        for (QTcpServer* server : {&onLoopback, &onBridge, &onPostgresPort})
+            QVERIFY(!server->waitForNewConnection(200) && !server->hasPendingConnections());
     }
 
 private Q_SLOTS:
@@ -269,96 +368,10 @@ private Q_SLOTS:
         QVERIFY(!unapproved.waitForNewConnection(200) && !unapproved.hasPendingConnections());
     }
 
-    /// The attacker's view: root in sandbox A, after adding a default route, probes everything it might
-    /// reach. Only the egress gate on the gateway answers. Nothing in the test bed filters: Fluid's own
-    /// network and filter do this (the namespace even routes, as many hosts do).
     void theSandboxReachesNothingButTheGate()
     {
         QVERIFY2(m_fw && m_ci, "the sandboxes did not come up");
-        const virt::NetworkSpec net = m_bed.options().network;
-        const QString gw = net.gatewayAddress;
-        // Services in the namespace: one on its loopback, two on the bridge address itself (one where
-        // PostgreSQL would listen).
-        QTcpServer onLoopback;
-        QTcpServer onBridge;
-        QTcpServer onPostgresPort;
-        QVERIFY(onLoopback.listen(QHostAddress::LocalHost));
-        QVERIFY(onBridge.listen(QHostAddress(gw)));
-        QVERIFY(onPostgresPort.listen(QHostAddress(gw), 5432));
-        const QString outside = m_bed.value("FLUID_TESTBED_OUTSIDE_IP");
-        const QList<QPair<QString, QString>> blocked = {
-            {gw, QString::number(onLoopback.serverPort())}, // a 127.0.0.1 service, via the bridge address
-            {gw, QString::number(onBridge.serverPort())},   // a service listening on the bridge address
-            {gw, QStringLiteral("5432")},
-            {gw, QStringLiteral("22")},
-            {gw, m_bed.value("FLUID_TESTBED_PROD_PORT")}, // the production stand-in's port
-            {gw, QStringLiteral("16509")},                // libvirt's TCP port
-            {m_ci->ip, QStringLiteral("22")},             // the other sandbox's sshd
-            {outside, QStringLiteral("80")},              // the outside web server (the package source)
-            {QStringLiteral("10.213.1.1"), QStringLiteral("80")},  // beyond the bridge
-            {QStringLiteral("169.254.1.1"), QStringLiteral("80")}, // link-local beyond the bridge
-        };
-        QString probe =
-            QStringLiteral(
-                "import socket, struct, threading\n"
-                "out = {}\n"
-                "def tcp(h, p):\n"
-                "    s = socket.socket(); s.settimeout(5)\n"
-                "    try:\n"
-                "        s.connect((h, int(p))); out[(h, str(p))] = 'OPEN'\n"
-                "    except Exception as e:\n"
-                "        out[(h, str(p))] = 'blocked ' + type(e).__name__\n"
-                "    finally:\n"
-                "        s.close()\n"
-                "def dns(server):\n"
-                "    q = struct.pack('!HHHHHH', 7, 0x100, 1, 0, 0, 0) + "
-                "b'\\x07outside\\x05fluid\\x04test\\x00' "
-                "+ struct.pack('!HH', 1, 1)\n"
-                "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)\n"
-                "    try:\n"
-                "        s.sendto(q, (server, 53)); s.recv(512); out[('dns', server)] = 'ANSWERED'\n"
-                "    except Exception as e:\n"
-                "        out[('dns', server)] = 'blocked ' + type(e).__name__\n"
-                "def resolve():\n"
-                "    try:\n"
-                "        socket.getaddrinfo('%1', 80); out[('resolve', '%1')] = 'RESOLVED'\n"
-                "    except Exception as e:\n"
-                "        out[('resolve', '%1')] = 'blocked ' + type(e).__name__\n"
-                "jobs = [threading.Thread(target=resolve)]\n")
-                .arg(m_bed.value("FLUID_TESTBED_OUTSIDE_NAME"));
-        probe += QStringLiteral("jobs.append(threading.Thread(target=tcp, args=('%1', %2)))\n")
-                     .arg(gw, QString::number(net.gatePort));
-        for (const auto& [h, p] : blocked)
-            probe += QStringLiteral("jobs.append(threading.Thread(target=tcp, args=('%1', %2)))\n").arg(h, p);
-        for (const QString& server : {gw, m_bed.value("FLUID_TESTBED_OUTSIDE_DNS")})
-            probe += QStringLiteral("jobs.append(threading.Thread(target=dns, args=('%1',)))\n").arg(server);
-        probe += QStringLiteral("[j.start() for j in jobs]; [j.join() for j in jobs]\n"
-                                "for k in sorted(out): print(k[0], k[1], out[k])\n");
-        // As root in the sandbox, an agent could add a default route and a resolver: do both, so
-        // "blocked" is the host's doing and not just a missing route in the guest.
-        auto shell = shellFor(m_bed.ca, *m_fw);
-        const ssh::ExecResult r = execIn(
-            *shell,
-            QStringLiteral("ip route replace default via %1 && cp /etc/resolv.conf /tmp/resolv.saved; "
-                           "echo 'nameserver %2' > /etc/resolv.conf; python3 - <<'PROBE'\n%3PROBE\n"
-                           "rc=$?; ip route del default; cp /tmp/resolv.saved /etc/resolv.conf; exit $rc\n")
-                .arg(gw, m_bed.value("FLUID_TESTBED_OUTSIDE_DNS"), probe)
-                .toUtf8());
-        QVERIFY2(r.succeeded(), qPrintable(describe(r)));
-        const QStringList out = lines(r);
-        const QString all = out.join(QLatin1Char('\n'));
-        qInfo().noquote() << all;
-        QCOMPARE(out.size(), blocked.size() + 4);
-        // The control: the gate's port answers (the filter lets it through).
-        QVERIFY2(out.contains(QStringLiteral("%1 %2 OPEN").arg(gw).arg(net.gatePort)), qPrintable(all));
-        for (const auto& [h, p] : blocked)
-            QVERIFY2(out.filter(QStringLiteral("%1 %2 blocked").arg(h, p)).size() == 1, qPrintable(all));
-        QVERIFY2(out.filter(QLatin1String("dns ")).filter(QLatin1String(" blocked")).size() == 2,
-                 qPrintable(all));
-        QVERIFY2(out.filter(QLatin1String("resolve ")).filter(QLatin1String(" blocked")).size() == 1,
-                 qPrintable(all));
-        for (QTcpServer* server : {&onLoopback, &onBridge, &onPostgresPort})
-            QVERIFY(!server->waitForNewConnection(200) && !server->hasPendingConnections());
+        checkReachesNothingButTheGate(*shellFor(m_bed.ca, *m_fw), m_ci->ip);
     }
 
     void productionStandInTrustsOnlyTheProductionPrincipal()
@@ -385,6 +398,173 @@ private Q_SLOTS:
             loginWith(host, port, hostKey, key, userCert(*m_bed.ca, key, m_fw->principal));
         QVERIFY(!sandboxCert);
         QCOMPARE(sandboxCert.error().code, ErrorCode::Refused);
+    }
+
+    /// The test bed's libvirt again, now as a remote host reached over SSH (a loopback sshd in the
+    /// namespace), driven the way every front end drives a host (services::HostSession): a sandbox created
+    /// there is up once its SSH answers through the host, is as contained as a local one (the same attacker's
+    /// probe), and goes out only through the gate, which serves it through a relay Fluid starts on the host
+    /// over SSH.
+    void aSandboxOnARemoteHostIsContainedAndGoesOutThroughTheRelay()
+    {
+        QVERIFY2(m_fw, "the fw_cfg sandbox did not come up");
+        // One gate per bridge address: the local host's gate makes way for the remote host's relay.
+        must(services::stopEgressGate(QStringLiteral("testbed")));
+        m_bed.gateHosts.removeAll(QStringLiteral("testbed"));
+
+        // A remote host knows a source disk only as a volume in one of its storage pools.
+        const QString golden = m_bed.value("FLUID_GOLDEN_FWCFG_DOMAIN");
+        const QRegularExpressionMatch disk = QRegularExpression(QStringLiteral("<source file='([^']+)'"))
+                                                 .match(must(m_bed.hv->domainXml(golden)));
+        QVERIFY2(disk.hasMatch(), "the golden VM names no disk file");
+        must(m_bed.hv->ensurePool(QStringLiteral("fluid-e2e-golden"),
+                                  QFileInfo(disk.captured(1)).absolutePath()));
+
+        const ssh::LoginKey login = must(ssh::generateLoginKey(QStringLiteral("fluid@e2e-far")));
+        LoopbackSshd::Options o;
+        o.sandboxName = QStringLiteral("far-host");
+        o.authorizedKeyLines = {login.publicKeyLine};
+        LoopbackSshd sshd(makeTestCa(), o);
+        QVERIFY(sshd.start().ok());
+        // Whatever fails below, the host's sshd and the gate with its relay there end with this test.
+        const auto stopFar = qScopeGuard([&sshd] {
+            if (auto r = services::stopEgressGate(QStringLiteral("far")); !r)
+                qWarning("%s", qPrintable(r.error().toString()));
+            sshd.stop();
+        });
+        const QString knownHosts = m_bed.dir + QStringLiteral("/far_known_hosts");
+        QVERIFY(ssh::trustHostKey(knownHosts, sshd.host(), sshd.port(), sshd.hostKey().publicKey()).ok());
+        const QString keyFile = m_bed.dir + QStringLiteral("/far_login_key");
+        {
+            QFile f(keyFile);
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            QVERIFY(f.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner));
+            QVERIFY(f.write(login.privateKey) == login.privateKey.size());
+        }
+        // config.yaml names the host with its key and known_hosts (what `fluid egress serve` reads);
+        // libvirt's own ssh gets the same through a wrapper (a `command` config.yaml may not name), set in
+        // code here.
+        config::HostSettings far;
+        far.name = QStringLiteral("far");
+        far.uri = QStringLiteral("qemu+ssh://root@127.0.0.1:%1/system?keyfile=%2&known_hosts=%3")
+                      .arg(sshd.port())
+                      .arg(keyFile, knownHosts);
+        // Over SSH, auto trusts libvirt's word that KVM works; a person sets TCG for a host whose KVM cannot
+        // run ordinary guests (this machine's PVM kernel, which Fluid itself detects only locally).
+        const auto here = m_bed.hv->hostInfo(virt::AcceleratorChoice::Auto);
+        QVERIFY(here.ok());
+        if (here->accelerator == virt::Accelerator::Tcg)
+            far.accelerator = config::Accelerator::Tcg;
+        QVERIFY(m_bed.writeConfig({}, 5, {far}).ok());
+        const QString wrapper = m_bed.dir + QStringLiteral("/far-ssh");
+        QVERIFY(writeIsolatedSshCommand(wrapper, knownHosts).ok());
+        config::HostSettings farForLibvirt = far;
+        farForLibvirt.uri =
+            QStringLiteral("qemu+ssh://root@127.0.0.1:%1/system?no_tty=1&command=%2&keyfile=%3")
+                .arg(sshd.port())
+                .arg(wrapper, keyFile);
+
+        config::Settings settings;
+        services::HostSession::Setup setup = services::HostSession::setupFor(
+            settings, farForLibvirt, m_bed.dbOptions(),
+            [ca = m_bed.ca]() -> Result<std::shared_ptr<const ssh::CertificateAuthority>> {
+                return std::shared_ptr<const ssh::CertificateAuthority>(ca);
+            },
+            {});
+        setup.knownHostsFile = knownHosts;
+        const virt::IdentityIssuer issuer = setup.manager.issueIdentity;
+        setup.manager = m_bed.options();
+        setup.manager.issueIdentity = issuer;
+        const services::GateLaunch launch = services::gateLaunchFor(
+            setup.manager.network, QStringLiteral(FLUID_BIN), m_bed.configFile(), far.name, true);
+        setup.ensureEgressGate = [launch] {
+            return services::ensureEgressGate(launch);
+        };
+        services::HostSession session(setup);
+        QSignalSpy opened(&session, &services::HostSession::opened);
+        session.open();
+        QVERIFY(opened.wait(120000) || !opened.isEmpty());
+        QVERIFY2(opened.first().at(0).toBool(), qPrintable(opened.first().at(1).toString()));
+
+        services::CreateRequest request;
+        request.source = golden;
+        request.name = QStringLiteral("e2e-far");
+        request.memoryMib = 512;
+        request.vcpus = 1;
+        QElapsedTimer t;
+        t.start();
+        auto created = session.create(request, model::Actor::localPerson()).future();
+        QTRY_VERIFY_WITH_TIMEOUT(created.isFinished(), 900000);
+        QVERIFY2(created.result().ok(),
+                 qPrintable(created.result().ok() ? QString() : created.result().error().toString()));
+        const model::Sandbox farSandbox = *created.result();
+        qInfo("a sandbox on the remote host, created and answering SSH through the host: %lld ms",
+              t.elapsed());
+        const auto destroyFar = qScopeGuard([&] {
+            auto gone = session.destroy(farSandbox.id, model::Actor::localPerson()).future();
+            gone.waitForFinished();
+        });
+        QVERIFY2(QFile::exists(services::gateReadyFile(far.name)), "the remote host's gate did not come up");
+
+        // Its shell, through the host (ProxyJump), as the app opens it.
+        std::shared_ptr<ssh::RemoteShell> shell;
+        QString shellError;
+        session.openShell(farSandbox.id, model::Actor::localPerson(), this,
+                          [&](Result<std::shared_ptr<ssh::RemoteShell>> r) {
+                              if (r)
+                                  shell = *r;
+                              else
+                                  shellError = r.error().toString();
+                          });
+        QTRY_VERIFY_WITH_TIMEOUT(shell || !shellError.isEmpty(), 120000);
+        QVERIFY2(shell, qPrintable(shellError));
+
+        // Contained: the same probe as on the local host, with the local host's sandbox as the neighbour.
+        checkReachesNothingButTheGate(*shell, m_fw->ip);
+        if (QTest::currentTestFailed())
+            return;
+
+        // Out only through the gate, by the relay on the host: held and refused until a person allows the
+        // destination, then connected.
+        QTcpServer outside;
+        QVERIFY(outside.listen(QHostAddress(m_bed.value("FLUID_TESTBED_OUTSIDE_IP"))));
+        const QString destination =
+            QStringLiteral("%1:%2").arg(m_bed.value("FLUID_TESTBED_OUTSIDE_IP")).arg(outside.serverPort());
+        const QByteArray ask =
+            QStringLiteral("python3 -c \"import socket; s = socket.create_connection(('%1', %2)); "
+                           "s.sendall(b'CONNECT %3 HTTP/1.1\\r\\n\\r\\n'); "
+                           "print(s.recv(200).split(b'\\r\\n')[0].decode())\"")
+                .arg(m_bed.options().network.gatewayAddress)
+                .arg(m_bed.options().network.gatePort)
+                .arg(destination)
+                .toUtf8();
+        ssh::ExecResult r = execIn(*shell, ask);
+        QVERIFY2(r.succeeded() && lines(r).value(0) == QLatin1String("HTTP/1.1 403 Forbidden"),
+                 qPrintable(describe(r)));
+        QVERIFY(!outside.waitForNewConnection(200) && !outside.hasPendingConnections());
+        QProcess cli;
+        cli.start(QStringLiteral(FLUID_BIN),
+                  {QStringLiteral("--config"), m_bed.configFile(), QStringLiteral("egress"),
+                   QStringLiteral("allow"), farSandbox.name, destination});
+        QVERIFY(cli.waitForFinished(60000));
+        QVERIFY2(cli.exitCode() == 0, cli.readAllStandardError().constData());
+        r = execIn(*shell, ask);
+        QVERIFY2(r.succeeded() && lines(r).value(0) == QLatin1String("HTTP/1.1 200 Connection established"),
+                 qPrintable(describe(r)));
+        QVERIFY(outside.waitForNewConnection(5000) || outside.hasPendingConnections());
+
+        // Audited as this sandbox's, like a local one's.
+        store::AuditFilter filter;
+        filter.sandboxId = farSandbox.id;
+        filter.kindPrefix = QStringLiteral("egress.");
+        QStringList kinds;
+        const auto events = store::AuditLog(*m_bed.db).list(filter);
+        QVERIFY(events.ok());
+        for (const model::AuditEvent& e : *events)
+            kinds << e.kind;
+        QVERIFY2(kinds.contains(QStringLiteral("egress.deny")) &&
+                     kinds.contains(QStringLiteral("egress.allow")),
+                 qPrintable(kinds.join(QLatin1Char(' '))));
     }
 
     void destroyLeavesNothingBehind()

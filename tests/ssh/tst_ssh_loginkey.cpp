@@ -15,6 +15,7 @@
 #include <QFileInfo>
 #include <QLocalSocket>
 #include <QMutex>
+#include <QTcpServer>
 #include <QTcpSocket>
 #include <QtTest>
 
@@ -73,6 +74,21 @@ private:
                         QStringLiteral("-f"), path + QStringLiteral(".pub")});
         key.fingerprint = QString::fromUtf8(fp.out).section(QLatin1Char(' '), 1, 1);
         return key;
+    }
+
+    /// A loopback sshd standing for a hypervisor host that lets in `keyLines`, listed in a fresh
+    /// `knownHosts` file; null when it cannot start.
+    static std::unique_ptr<LoopbackSshd> startHost(const QStringList& keyLines, const QString& knownHosts)
+    {
+        LoopbackSshd::Options o;
+        o.sandboxName = QStringLiteral("hypervisor");
+        o.authorizedKeyLines = keyLines;
+        auto sshd = std::make_unique<LoopbackSshd>(makeTestCa(), o);
+        QFile::remove(knownHosts);
+        if (!sshd->start().ok() ||
+            !ssh::trustHostKey(knownHosts, sshd->host(), sshd->port(), sshd->hostKey().publicKey()).ok())
+            return nullptr;
+        return sshd;
     }
 
 private Q_SLOTS:
@@ -207,14 +223,10 @@ private Q_SLOTS:
             QString(), false);
         const MadeKey ecdsa = makeKey(QStringLiteral("ecdsa-login"),
                                       {QStringLiteral("-t"), QStringLiteral("ecdsa")}, QString(), true);
-        LoopbackSshd::Options o;
-        o.sandboxName = QStringLiteral("hypervisor");
-        o.authorizedKeyLines = {rsa.publicLine, ecdsa.publicLine};
-        LoopbackSshd sshd(makeTestCa(), o);
-        QVERIFY(sshd.start().ok());
         const QString knownHosts = m_dir + QStringLiteral("/known_hosts");
-        QFile::remove(knownHosts);
-        QVERIFY(ssh::trustHostKey(knownHosts, sshd.host(), sshd.port(), sshd.hostKey().publicKey()).ok());
+        const auto hostSshd = startHost({rsa.publicLine, ecdsa.publicLine}, knownHosts);
+        QVERIFY(hostSshd);
+        LoopbackSshd& sshd = *hostSshd;
 
         auto login = [&](const QByteArray& key) {
             ssh::ConnectionOptions c;
@@ -247,14 +259,10 @@ private Q_SLOTS:
     {
         requireLoopbackSshd();
         const auto login = must(ssh::generateLoginKey(QStringLiteral("fluid-host-login")));
-        LoopbackSshd::Options o;
-        o.sandboxName = QStringLiteral("hypervisor");
-        o.authorizedKeyLines = {login.publicKeyLine};
-        LoopbackSshd sshd(makeTestCa(), o);
-        QVERIFY(sshd.start().ok());
         const QString knownHosts = m_dir + QStringLiteral("/host_known_hosts");
-        QFile::remove(knownHosts);
-        QVERIFY(ssh::trustHostKey(knownHosts, sshd.host(), sshd.port(), sshd.hostKey().publicKey()).ok());
+        const auto hostSshd = startHost({login.publicKeyLine}, knownHosts);
+        QVERIFY(hostSshd);
+        LoopbackSshd& sshd = *hostSshd;
 
         QMutex mutex;
         QList<ssh::AuditRecord> records;
@@ -284,20 +292,56 @@ private Q_SLOTS:
                  qPrintable(e.data.value(QStringLiteral("target")).toString()));
         sshd.stop();
     }
+    /// A remote host named only by its URI (keyfile= and known_hosts=, as `fluid egress serve` reaches it):
+    /// the connection checks the host key against that file, and through it Fluid asks whether an SSH server
+    /// answers on the host's side (how a sandbox on a remote host is known to be up).
+    void aHostUriNamesItsKeyAndKnownHostsAndReachesTheHostsSide()
+    {
+        requireLoopbackSshd();
+        const auto login = must(ssh::generateLoginKey(QStringLiteral("fluid-uri-login")));
+        const QString knownHosts = m_dir + QStringLiteral("/uri_known_hosts");
+        const auto hostSshd = startHost({login.publicKeyLine}, knownHosts);
+        QVERIFY(hostSshd);
+        LoopbackSshd& sshd = *hostSshd;
+        const QString keyFile = m_dir + QStringLiteral("/uri_login_key");
+        {
+            QFile f(keyFile);
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            QVERIFY(f.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner));
+            QVERIFY(f.write(login.privateKey) == login.privateKey.size());
+        }
+        const QString uri = QStringLiteral("qemu+ssh://root@127.0.0.1:%1/system?keyfile=%2&known_hosts=%3")
+                                .arg(sshd.port())
+                                .arg(keyFile, knownHosts);
+        auto host = services::connectHostShell(uri);
+        QVERIFY2(host.ok(), qPrintable(host.ok() ? QString() : host.error().toString()));
+        QVERIFY(services::sshBannerThrough(**host, QStringLiteral("127.0.0.1"), sshd.port(), 5000));
+        QTcpServer closed;
+        QVERIFY(closed.listen(QHostAddress::LocalHost));
+        const quint16 closedPort = closed.serverPort();
+        closed.close();
+        QVERIFY(!services::sshBannerThrough(**host, QStringLiteral("127.0.0.1"), closedPort, 5000));
+        (*host)->close();
+
+        // Another known_hosts file that does not list the host: refused, naming the key it presented.
+        const QString empty = m_dir + QStringLiteral("/uri_known_hosts_empty");
+        QFile(empty).open(QIODevice::WriteOnly | QIODevice::Truncate);
+        auto stranger = services::connectHostShell(QString(uri).replace(knownHosts, empty));
+        QVERIFY(!stranger.ok());
+        QVERIFY2(stranger.error().toString().contains(sshd.hostKey().publicKey().fingerprint()),
+                 qPrintable(stranger.error().toString()));
+        sshd.stop();
+    }
     /// Remote forwarding: the server listens on its loopback, and a connection made there arrives here as
     /// a socket bridged both ways, with the peer's address as the server saw it.
     void remoteForwardBringsConnectionsBack()
     {
         requireLoopbackSshd();
         const auto login = must(ssh::generateLoginKey(QStringLiteral("fluid-forward")));
-        LoopbackSshd::Options o;
-        o.sandboxName = QStringLiteral("hypervisor");
-        o.authorizedKeyLines = {login.publicKeyLine};
-        LoopbackSshd sshd(makeTestCa(), o);
-        QVERIFY(sshd.start().ok());
         const QString knownHosts = m_dir + QStringLiteral("/forward_known_hosts");
-        QFile::remove(knownHosts);
-        QVERIFY(ssh::trustHostKey(knownHosts, sshd.host(), sshd.port(), sshd.hostKey().publicKey()).ok());
+        const auto hostSshd = startHost({login.publicKeyLine}, knownHosts);
+        QVERIFY(hostSshd);
+        LoopbackSshd& sshd = *hostSshd;
         ssh::ConnectionOptions c;
         c.host = sshd.host();
         c.port = sshd.port();
