@@ -192,6 +192,9 @@ private:
     std::deque<std::unique_ptr<Op>> m_waiting;
     std::vector<std::unique_ptr<Op>> m_active;
     int m_channelLimit = 10;
+    // A server may refuse a channel while it still counts one that has just closed here: retry briefly.
+    qint64 m_lastChannelFreedMs = -1;
+    qint64 m_retryAtMs = 0;
     // Keepalive: libssh counts the packets on the wire here; a packet in means the server is alive.
     ssh_counter_struct m_wireCounter{};
     uint64_t m_packetsSeen = 0;

@@ -369,7 +369,8 @@ void ConnectionImpl::admit()
             ++it;
         }
     }
-    while (!m_waiting.empty() && channelsInUse() + m_waiting.front()->channels() <= m_channelLimit) {
+    while (!m_waiting.empty() && channelsInUse() + m_waiting.front()->channels() <= m_channelLimit &&
+           steadyMs() >= m_retryAtMs) {
         m_active.push_back(std::move(m_waiting.front()));
         m_waiting.pop_front();
     }
@@ -379,6 +380,7 @@ void ConnectionImpl::finishOp(std::size_t index)
 {
     m_active.erase(m_active.begin() + qsizetype(index));
     --m_inFlight;
+    m_lastChannelFreedMs = steadyMs();
 }
 
 void ConnectionImpl::loop()
@@ -452,6 +454,15 @@ bool ConnectionImpl::runTurn()
 bool ConnectionImpl::backOff(std::unique_ptr<Op> op)
 {
     if (openChannels() == 0) {
+        // Nothing open here, but the server may not have released a channel that just closed: try again
+        // shortly, for a little while.
+        constexpr qint64 kReleaseGraceMs = 2000;
+        const qint64 now = steadyMs();
+        if (m_lastChannelFreedMs >= 0 && now - m_lastChannelFreedMs < kReleaseGraceMs) {
+            m_retryAtMs = now + 50;
+            m_waiting.push_front(std::move(op));
+            return false;
+        }
         op->abort(makeError(ErrorCode::Refused,
                             QStringLiteral("%1 refused to open a channel.").arg(describe()), sessionError()));
         --m_inFlight;
@@ -489,6 +500,8 @@ qint64 ConnectionImpl::pollTimeout(bool admitted) const
     }
     if (const qint64 at = keepaliveDue(); at > 0)
         timeout = qMin(timeout, qMax<qint64>(0, at - now));
+    if (!m_waiting.empty() && m_retryAtMs > now)
+        timeout = qMin(timeout, m_retryAtMs - now);
     return timeout;
 }
 

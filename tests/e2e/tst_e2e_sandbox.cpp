@@ -500,9 +500,10 @@ private Q_SLOTS:
         const model::Sandbox farSandbox = *created.result();
         qInfo("a sandbox on the remote host, created and answering SSH through the host: %lld ms",
               t.elapsed());
+        bool destroyed = false;
         const auto destroyFar = qScopeGuard([&] {
-            auto gone = session.destroy(farSandbox.id, model::Actor::localPerson()).future();
-            gone.waitForFinished();
+            if (!destroyed)
+                session.destroy(farSandbox.id, model::Actor::localPerson()).future().waitForFinished();
         });
         QVERIFY2(QFile::exists(services::gateReadyFile(far.name)), "the remote host's gate did not come up");
 
@@ -565,6 +566,18 @@ private Q_SLOTS:
         QVERIFY2(kinds.contains(QStringLiteral("egress.deny")) &&
                      kinds.contains(QStringLiteral("egress.allow")),
                  qPrintable(kinds.join(QLatin1Char(' '))));
+
+        // Destroyed through the remote host: nothing of it stays there.
+        shell.reset();
+        destroyed = true;
+        auto gone = session.destroy(farSandbox.id, model::Actor::localPerson()).future();
+        QTRY_VERIFY_WITH_TIMEOUT(gone.isFinished(), 300000);
+        QVERIFY2(gone.result().ok(),
+                 qPrintable(gone.result().ok() ? QString() : gone.result().error().toString()));
+        const auto left = m_bed.hv->volumes(m_bed.options().poolName);
+        QVERIFY(left.ok());
+        for (const virt::VolumeInfo& v : *left)
+            QVERIFY2(!v.name.contains(QLatin1String("e2e-far")), qPrintable(v.name));
     }
 
     void destroyLeavesNothingBehind()
