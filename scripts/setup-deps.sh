@@ -11,6 +11,7 @@ PACKAGES=(
   libvirt-dev libssh-dev libyaml-cpp-dev libssl-dev libvterm-dev
   postgresql xvfb xauth x11-apps imagemagick fonts-dejavu-core libxkbcommon-dev
   openssh-client openssh-server
+  sudo  # the app as a person runs the snapshot inspection helper through sudo (packaging/sudoers.d)
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon-config-network
   qemu-system-x86 qemu-utils dnsmasq-base iptables iproute2 debootstrap e2fsprogs fdisk libdtl-dev
   ansible-core python3 python3-apt netcat-openbsd genisoimage cloud-image-utils dpkg-dev

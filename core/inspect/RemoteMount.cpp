@@ -3,6 +3,7 @@
 
 #include "base/Logging.h"
 #include "inspect/ImageMount.h"
+#include "inspect/InspectHelper.h"
 #include "ssh/RemoteShell.h"
 
 #include <QRegularExpression>
@@ -17,86 +18,6 @@
 namespace fluid::inspect {
 namespace {
 
-// Runs on the host with /bin/sh; each command sends this library followed by one call. Paths reach it
-// shell-quoted; work folders are checked against a plain pattern before use.
-constexpr const char* kHostLibrary = R"SH(set -eu
-umask 077
-fluid_fail() { printf '%s\n' "$*" >&2; exit 1; }
-fluid_mounted() { cut -d' ' -f5 /proc/self/mountinfo | grep -qxF -- "$1"; }
-fluid_running() { [ -d "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-# Stops a helper only while its command line still names the work folder (a recycled PID is left alone).
-fluid_stop() {
-  [ -s "$1" ] || return 0
-  pid=$(cat "$1")
-  case $pid in ''|*[!0-9]*) return 0 ;; esac
-  [ -r "/proc/$pid/cmdline" ] || return 0
-  tr '\0' '\n' < "/proc/$pid/cmdline" | grep -qF -- "$2" || return 0
-  kill "$pid" 2>/dev/null || return 0
-  i=0
-  while fluid_running "$pid" && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-  if fluid_running "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi
-}
-fluid_check() {
-  missing=
-  for t in qemu-nbd qemu-storage-daemon mount umount find sha256sum base64 dd xargs stat cut grep; do
-    command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
-  done
-  [ -c /dev/fuse ] || missing="$missing /dev/fuse"
-  [ "$(id -u)" = 0 ] || missing="$missing root"
-  [ -z "$missing" ] || fluid_fail "missing:$missing"
-}
-fluid_start() {
-  work=$1; owner=$2; t=$3; opts=$4; snap=$5
-  mkdir -p "$work/root"
-  printf '%s\n' "$owner" > "$work/owner"
-  : > "$work/disk.raw"
-  set --
-  if [ -n "$snap" ]; then set -- "$snap"; fi
-  qemu-nbd --fork --pid-file="$work/nbd.pid" --read-only --persistent --socket="$work/nbd.sock" "$@" \
-    --image-opts "$opts" > "$work/nbd.log" 2>&1 || fluid_fail "qemu-nbd could not open the disk: $(cat "$work/nbd.log")"
-  qemu-storage-daemon --daemonize --pidfile "$work/qsd.pid" \
-    --blockdev "driver=nbd,node-name=disk,server.type=unix,server.path=$work/nbd.sock,read-only=on" \
-    --export "type=fuse,id=export,node-name=disk,mountpoint=$work/disk.raw,writable=off" \
-    > "$work/qsd.log" 2>&1 || fluid_fail "qemu-storage-daemon could not export the disk over FUSE: $(cat "$work/qsd.log")"
-  i=0
-  until fluid_mounted "$work/disk.raw"; do
-    i=$((i + 1))
-    [ "$i" -le $((t * 10)) ] || fluid_fail "the FUSE export of the disk did not appear within $t s"
-    sleep 0.1
-  done
-  stat -c %s "$work/disk.raw"
-}
-fluid_read() { dd if="$1/disk.raw" bs=65536 iflag=skip_bytes,count_bytes skip="$2" count="$3" status=none; }
-fluid_mountfs() {
-  if ! out=$(mount -t "$2" -o "$3" "$1/disk.raw" "$1/root" 2>&1); then printf '%s\n' "$out" >&2; exit 4; fi
-  if [ -d "$1/root/etc" ]; then echo etc; else echo noetc; fi
-}
-fluid_umountfs() {
-  fluid_mounted "$1/root" || return 0
-  umount "$1/root" 2>/dev/null || { sleep 0.5; umount "$1/root" 2>/dev/null; } || umount -l "$1/root"
-}
-fluid_walk() { cd "$1/root" && find . -xdev -mindepth 1 -printf '%y %m %U %G %s %T@ %P\0%l\0'; }
-fluid_devices() { cd "$1/root" && find . -xdev -mindepth 1 \( -type c -o -type b \) -exec stat --printf '%t %T %n\0' {} +; }
-fluid_hash() { cd "$1/root" && base64 -d | xargs -0 -r sha256sum -z --; }
-fluid_close() {
-  work=$1
-  [ -d "$work" ] || return 0
-  fluid_umountfs "$work"
-  fluid_stop "$work/qsd.pid" "$work"
-  if fluid_mounted "$work/disk.raw"; then umount "$work/disk.raw" 2>/dev/null || umount -l "$work/disk.raw"; fi
-  fluid_stop "$work/nbd.pid" "$work"
-  if fluid_mounted "$work/root" || fluid_mounted "$work/disk.raw"; then fluid_fail "$work still has mounts"; fi
-  rm -rf -- "$work"
-}
-fluid_list() {
-  [ -d "$1" ] || return 0
-  for d in "$1"/*/; do
-    [ -d "$d" ] || continue
-    printf '%s %s\n' "$(basename "$d")" "$(cat "$d/owner" 2>/dev/null || true)"
-  done
-}
-)SH";
-
 constexpr qint64 kListingCap = 512LL * 1024 * 1024;
 constexpr int kHashBatch = 2000;
 
@@ -106,53 +27,47 @@ bool plainPath(const QString& path)
     return re.match(path).hasMatch() && !path.contains(QStringLiteral("/../"));
 }
 
-QByteArray call(const char* function, const QStringList& args)
+/// Runs one helper call and waits for it; a non-zero exit is an error with the call's stderr as detail.
+Result<QByteArray> runHelper(InspectHelper& helper, HelperCall c)
 {
-    QByteArray line(function);
-    for (const QString& a : args)
-        line += ' ' + ssh::shellQuote(a.toUtf8());
-    return line;
-}
-
-/// Runs one call of the library on the host and waits for it; a non-zero exit is an error with the
-/// call's stderr as detail.
-Result<QByteArray> runOnHost(ssh::RemoteShell& host, const QByteArray& callLine, int timeoutMs,
-                             const QString& what, qint64 stdoutCap = 4 * 1024 * 1024,
-                             const QByteArray& input = {})
-{
-    ssh::ExecRequest r;
-    r.command = QByteArray(kHostLibrary) + callLine;
-    if (!input.isNull()) {
-        // Data for the call's stdin as a here-document; base64 never contains the terminator line.
-        r.command += " <<'FLUID_INPUT_END'\n" + input.toBase64() + "\nFLUID_INPUT_END";
-    }
-    r.command += '\n';
-    r.shell = QStringLiteral("/bin/sh");
-    r.timeout = std::chrono::milliseconds(timeoutMs);
-    r.stdoutCap = stdoutCap;
-    r.auditLabel = QStringLiteral("snapshot inspection: %1").arg(what);
-    auto future = host.exec(std::move(r));
+    const QString what = c.what;
+    const int timeoutMs = c.timeoutMs;
+    const QString where = helper.where();
+    auto future = helper.call(std::move(c));
     future.waitForFinished();
     if (future.isCanceled() || future.resultCount() == 0)
-        return makeError(ErrorCode::Cancelled, QStringLiteral("%1 on the host was cancelled").arg(what));
+        return makeError(ErrorCode::Cancelled, QStringLiteral("%1 %2 was cancelled").arg(what, where));
     auto result = future.result();
     if (!result)
         return makeError(result.error().code,
-                         QStringLiteral("Cannot run %1 on the host: %2").arg(what, result.error().message),
+                         QStringLiteral("Cannot run %1 %2: %3").arg(what, where, result.error().message),
                          result.error().detail);
     if (result->timedOut)
         return makeError(
             ErrorCode::Timeout,
-            QStringLiteral("%1 on the host did not finish within %2 s").arg(what).arg(timeoutMs / 1000));
+            QStringLiteral("%1 %2 did not finish within %3 s").arg(what, where).arg(timeoutMs / 1000));
     if (result->stdoutData.truncated())
-        return makeError(ErrorCode::Io, QStringLiteral("%1 on the host produced more output than Fluid keeps "
-                                                       "(%2 bytes)")
-                                            .arg(what)
+        return makeError(ErrorCode::Io, QStringLiteral("%1 %2 produced more output than Fluid keeps "
+                                                       "(%3 bytes)")
+                                            .arg(what, where)
                                             .arg(result->stdoutData.totalBytes));
     if (!result->succeeded())
-        return makeError(ErrorCode::Unavailable, QStringLiteral("%1 failed on the host").arg(what),
+        return makeError(ErrorCode::Unavailable, QStringLiteral("%1 failed %2").arg(what, where),
                          QString::fromUtf8(result->stderrData.text()).trimmed());
     return result->stdoutData.head;
+}
+
+HelperCall helperCall(const QString& verb, const QStringList& args, const QString& baseDir, int timeoutMs,
+                      const QString& what, qint64 stdoutCap = 4 * 1024 * 1024)
+{
+    HelperCall c;
+    c.verb = verb;
+    c.args = args;
+    c.baseDir = baseDir;
+    c.timeoutMs = timeoutMs;
+    c.what = what;
+    c.stdoutCap = stdoutCap;
+    return c;
 }
 
 /// Splits the walk listing ("TYPE MODE UID GID SIZE MTIME PATH\0TARGET\0" per entry) into entries.
@@ -228,8 +143,8 @@ QString treePath(const QByteArray& dotted)
 
 } // namespace
 
-RemoteImageMount::RemoteImageMount(std::shared_ptr<ssh::RemoteShell> host, RemoteMountOptions options)
-    : m_host(std::move(host))
+RemoteImageMount::RemoteImageMount(std::shared_ptr<InspectHelper> helper, RemoteMountOptions options)
+    : m_helper(std::move(helper))
     , m_options(std::move(options))
 {
 }
@@ -242,13 +157,23 @@ RemoteImageMount::~RemoteImageMount()
 
 Result<void> RemoteImageMount::checkHost(ssh::RemoteShell& host)
 {
-    auto r = runOnHost(host, call("fluid_check", {}), 30000, QStringLiteral("the tool check"));
+    // A shell the caller keeps: wrapped without taking it over.
+    std::shared_ptr<ssh::RemoteShell> borrowed(&host, [](ssh::RemoteShell*) {});
+    return checkHost(*remoteInspectHelper(borrowed));
+}
+
+Result<void> RemoteImageMount::checkHost(InspectHelper& helper)
+{
+    auto r = runHelper(helper,
+                       helperCall(QStringLiteral("check"), {}, {}, 30000, QStringLiteral("the tool check")));
+    if (!r && r.error().code == ErrorCode::PermissionDenied)
+        return r.error();
     if (!r)
         return makeError(
             ErrorCode::Unavailable,
-            QStringLiteral("The host cannot mount snapshots: %1. Install qemu-utils, "
-                           "qemu-system-common, fuse3 and util-linux there, and connect as root.")
-                .arg(r.error().detail.isEmpty() ? r.error().message : r.error().detail));
+            QStringLiteral("Snapshots cannot be mounted %1: %2. Install qemu-utils, qemu-system-common, "
+                           "fuse3 and util-linux there, and connect as root.")
+                .arg(helper.where(), r.error().detail.isEmpty() ? r.error().message : r.error().detail));
     return {};
 }
 
@@ -257,6 +182,14 @@ Result<std::unique_ptr<RemoteImageMount>> RemoteImageMount::open(std::shared_ptr
 {
     if (!host)
         return makeError(ErrorCode::InvalidArgument, QStringLiteral("No connection to the host"));
+    return open(remoteInspectHelper(std::move(host)), options);
+}
+
+Result<std::unique_ptr<RemoteImageMount>> RemoteImageMount::open(std::shared_ptr<InspectHelper> helper,
+                                                                 const RemoteMountOptions& options)
+{
+    if (!helper)
+        return makeError(ErrorCode::InvalidArgument, QStringLiteral("No inspection helper"));
     if (!options.imagePath.startsWith(QLatin1Char('/')) || options.imagePath.contains(QLatin1Char('\n')) ||
         options.imagePath.contains(QChar(0)))
         return makeError(ErrorCode::InvalidArgument,
@@ -268,9 +201,9 @@ Result<std::unique_ptr<RemoteImageMount>> RemoteImageMount::open(std::shared_ptr
     if (options.format != QLatin1String("qcow2") && options.format != QLatin1String("raw"))
         return makeError(ErrorCode::InvalidArgument,
                          QStringLiteral("Unsupported disk format %1 (qcow2 or raw)").arg(options.format));
-    if (auto r = checkHost(*host); !r)
+    if (auto r = checkHost(*helper); !r)
         return r.error();
-    std::unique_ptr<RemoteImageMount> m(new RemoteImageMount(std::move(host), options));
+    std::unique_ptr<RemoteImageMount> m(new RemoteImageMount(std::move(helper), options));
     if (auto r = m->start(); !r) {
         if (auto closed = m->close(); !closed)
             qCWarning(lcInspect) << "cleanup after failed remote mount:" << closed.error().toString();
@@ -283,29 +216,31 @@ Result<void> RemoteImageMount::start()
 {
     m_workDir = m_options.baseDir + QLatin1Char('/') + QUuid::createUuid().toString(QUuid::Id128).left(12);
     const int timeoutS = std::max(1, m_options.helperTimeoutMs / 1000);
-    auto size = runOnHost(
-        *m_host,
-        call("fluid_start",
-             {m_workDir, mountOwnerTag(), QString::number(timeoutS),
-              nbdImageOptions(m_options.imagePath, m_options.format),
-              m_options.snapshotName.isEmpty() ? QString() : nbdSnapshotArgument(m_options.snapshotName)}),
-        m_options.helperTimeoutMs * 3, QStringLiteral("the disk export"));
+    auto size =
+        runHelper(*m_helper, helperCall(QStringLiteral("start"),
+                                        {m_workDir, mountOwnerTag(), QString::number(timeoutS),
+                                         m_options.format, m_options.imagePath, m_options.snapshotName},
+                                        m_options.baseDir, m_options.helperTimeoutMs * 3,
+                                        QStringLiteral("the disk export")));
     if (!size)
         return makeError(size.error().code,
-                         QStringLiteral("Cannot open %1%2 on the host")
+                         QStringLiteral("Cannot open %1%2 %3")
                              .arg(m_options.imagePath,
                                   m_options.snapshotName.isEmpty()
                                       ? QString()
-                                      : QStringLiteral(" at snapshot %1").arg(m_options.snapshotName)),
-                         size.error().detail);
+                                      : QStringLiteral(" at snapshot %1").arg(m_options.snapshotName),
+                                  m_helper->where()),
+                         size.error().detail.isEmpty() ? size.error().message : size.error().detail);
     const qint64 diskSize = size->trimmed().toLongLong();
     std::optional<Error> readError;
     const DiskReader read = [&](qint64 offset, qint64 length) -> QByteArray {
         if (offset < 0 || length <= 0 || readError)
             return {};
-        auto bytes = runOnHost(
-            *m_host, call("fluid_read", {m_workDir, QString::number(offset), QString::number(length)}),
-            m_options.helperTimeoutMs, QStringLiteral("reading the disk"), length + 1);
+        auto bytes =
+            runHelper(*m_helper, helperCall(QStringLiteral("read"),
+                                            {m_workDir, QString::number(offset), QString::number(length)},
+                                            m_options.baseDir, m_options.helperTimeoutMs,
+                                            QStringLiteral("reading the disk"), length + 1));
         if (!bytes) {
             readError = bytes.error();
             return {};
@@ -315,15 +250,16 @@ Result<void> RemoteImageMount::start()
     RootProbe probe;
     probe.mount = [this](const Partition& p) -> Result<bool> {
         const FsMountArguments a = fsMountArguments(p);
-        auto r = runOnHost(*m_host, call("fluid_mountfs", {m_workDir, a.type, a.options}),
-                           m_options.helperTimeoutMs, QStringLiteral("mount"));
+        auto r = runHelper(*m_helper,
+                           helperCall(QStringLiteral("mountfs"), {m_workDir, a.type, a.options},
+                                      m_options.baseDir, m_options.helperTimeoutMs, QStringLiteral("mount")));
         if (!r)
             return r.error();
         return r->trimmed() == "etc";
     };
     probe.unmount = [this]() -> Result<void> {
-        auto r = runOnHost(*m_host, call("fluid_umountfs", {m_workDir}), m_options.helperTimeoutMs,
-                           QStringLiteral("umount"));
+        auto r = runHelper(*m_helper, helperCall(QStringLiteral("umountfs"), {m_workDir}, m_options.baseDir,
+                                                 m_options.helperTimeoutMs, QStringLiteral("umount")));
         if (!r)
             return r.error();
         return {};
@@ -335,22 +271,23 @@ Result<void> RemoteImageMount::start()
         return chosen.error();
     m_partition = *chosen;
     qCInfo(lcInspect) << "mounted" << m_options.imagePath << "snapshot" << m_options.snapshotName
-                      << "on the host, partition" << m_partition.number << "at" << root();
+                      << m_helper->where() << ", partition" << m_partition.number << "at" << root();
     return {};
 }
 
 Result<FileTree> RemoteImageMount::walk(const WalkOptions& options) const
 {
     const int timeout = std::max(m_options.helperTimeoutMs, 10 * 60 * 1000);
-    auto listing = runOnHost(*m_host, call("fluid_walk", {m_workDir}), timeout,
-                             QStringLiteral("the file listing"), kListingCap);
+    auto listing = runHelper(*m_helper, helperCall(QStringLiteral("walk"), {m_workDir}, m_options.baseDir,
+                                                   timeout, QStringLiteral("the file listing"), kListingCap));
     if (!listing)
         return listing.error();
     auto tree = parseListing(*listing, options.excludes);
     if (!tree)
         return tree;
-    auto devices = runOnHost(*m_host, call("fluid_devices", {m_workDir}), timeout,
-                             QStringLiteral("the device listing"), kListingCap);
+    auto devices =
+        runHelper(*m_helper, helperCall(QStringLiteral("devices"), {m_workDir}, m_options.baseDir, timeout,
+                                        QStringLiteral("the device listing"), kListingCap));
     if (!devices)
         return devices.error();
     for (const QByteArray& rec : devices->split('\0')) {
@@ -393,14 +330,11 @@ Result<FileTree> RemoteImageMount::walk(const WalkOptions& options) const
         QByteArray list;
         for (size_t i = next; i < end; ++i)
             list += '.' + files[i]->path.toUtf8() + '\0';
-        ssh::ExecRequest r;
-        r.command = QByteArray(kHostLibrary) + call("fluid_hash", {m_workDir}) + " <<'FLUID_INPUT_END'\n" +
-                    list.toBase64() + "\nFLUID_INPUT_END\n";
-        r.shell = QStringLiteral("/bin/sh");
-        r.timeout = std::chrono::milliseconds(timeout);
-        r.stdoutCap = 64LL * 1024 * 1024;
-        r.auditLabel = QStringLiteral("snapshot inspection: hashing");
-        inFlight.push_back({next, end, m_host->exec(std::move(r))});
+        HelperCall c = helperCall(QStringLiteral("hash"), {m_workDir}, m_options.baseDir, timeout,
+                                  QStringLiteral("hashing"), 64LL * 1024 * 1024);
+        c.input = list;
+        c.cancel = options.cancel;
+        inFlight.push_back({next, end, m_helper->call(std::move(c))});
         next = end;
     };
     const auto cancelled = [&] {
@@ -465,14 +399,15 @@ Result<FileTree> RemoteImageMount::walk(const WalkOptions& options) const
 
 QByteArray RemoteImageMount::read(const QString& path, qint64 cap) const
 {
-    auto future = m_host->readFile(root() + path, cap);
-    future.waitForFinished();
-    if (future.isCanceled() || future.resultCount() == 0)
-        return {};
-    auto bytes = future.result();
+    // Through the helper, which reads only regular files that resolve inside the mounted tree (a guest's
+    // symlink to /etc/shadow never reaches the host's).
+    auto bytes =
+        runHelper(*m_helper, helperCall(QStringLiteral("cat"), {m_workDir, path, QString::number(cap)},
+                                        m_options.baseDir, m_options.helperTimeoutMs,
+                                        QStringLiteral("reading a file"), cap + 1));
     if (!bytes) {
-        qCWarning(lcInspect) << "cannot read" << path
-                             << "of the snapshot on the host:" << bytes.error().toString();
+        qCWarning(lcInspect) << "cannot read" << path << "of the snapshot" << m_helper->where() << ":"
+                             << bytes.error().toString();
         return {};
     }
     return *bytes;
@@ -482,26 +417,32 @@ Result<void> RemoteImageMount::close()
 {
     if (m_workDir.isEmpty())
         return {};
-    auto r = runOnHost(*m_host, call("fluid_close", {m_workDir}), m_options.helperTimeoutMs * 3,
-                       QStringLiteral("releasing the mount"));
+    auto r = runHelper(*m_helper,
+                       helperCall(QStringLiteral("close"), {m_workDir}, m_options.baseDir,
+                                  m_options.helperTimeoutMs * 3, QStringLiteral("releasing the mount")));
     if (!r)
-        return makeError(
-            r.error().code,
-            QStringLiteral("Could not fully release the mount of %1 on the host; Fluid retries at "
-                           "its next start")
-                .arg(m_options.imagePath),
-            r.error().detail);
+        return makeError(r.error().code,
+                         QStringLiteral("Could not fully release the mount of %1 %2; Fluid retries at "
+                                        "its next start")
+                             .arg(m_options.imagePath, m_helper->where()),
+                         r.error().detail);
     m_workDir.clear();
     return {};
 }
 
 Result<int> RemoteImageMount::cleanupLeftovers(ssh::RemoteShell& host, const QString& baseDir)
 {
+    std::shared_ptr<ssh::RemoteShell> borrowed(&host, [](ssh::RemoteShell*) {});
+    return cleanupLeftovers(*remoteInspectHelper(borrowed), baseDir);
+}
+
+Result<int> RemoteImageMount::cleanupLeftovers(InspectHelper& helper, const QString& baseDir)
+{
     if (!plainPath(baseDir))
-        return makeError(
-            ErrorCode::InvalidArgument,
-            QStringLiteral("The host's work folder %1 must be a plain absolute path").arg(baseDir));
-    auto list = runOnHost(host, call("fluid_list", {baseDir}), 60000, QStringLiteral("listing mounts"));
+        return makeError(ErrorCode::InvalidArgument,
+                         QStringLiteral("The work folder %1 must be a plain absolute path").arg(baseDir));
+    auto list = runHelper(
+        helper, helperCall(QStringLiteral("list"), {}, baseDir, 60000, QStringLiteral("listing mounts")));
     if (!list)
         return list.error();
     static const QRegularExpression nameRe(QStringLiteral("^[0-9a-f]{12}$"));
@@ -516,19 +457,19 @@ Result<int> RemoteImageMount::cleanupLeftovers(ssh::RemoteShell& host, const QSt
         if (!nameRe.match(name).hasMatch() || !mountOwnerGone(owner))
             continue;
         const QString work = baseDir + QLatin1Char('/') + name;
-        qCInfo(lcInspect) << "cleaning up leftover mount" << work << "on the host";
-        auto r = runOnHost(host, call("fluid_close", {work}), 120000,
-                           QStringLiteral("releasing a leftover mount"));
+        qCInfo(lcInspect) << "cleaning up leftover mount" << work << helper.where();
+        auto r = runHelper(helper, helperCall(QStringLiteral("close"), {work}, baseDir, 120000,
+                                              QStringLiteral("releasing a leftover mount")));
         if (!r)
             failures << r.error().message + QStringLiteral(": ") + r.error().detail;
         else
             ++cleaned;
     }
     if (!failures.isEmpty())
-        return makeError(ErrorCode::Io,
-                         QStringLiteral("Some leftover snapshot mounts on the host could not be "
-                                        "cleaned up"),
-                         failures.join(QLatin1Char('\n')));
+        return makeError(
+            ErrorCode::Io,
+            QStringLiteral("Some leftover snapshot mounts %1 could not be cleaned up").arg(helper.where()),
+            failures.join(QLatin1Char('\n')));
     return cleaned;
 }
 

@@ -15,6 +15,8 @@ class RemoteShell;
 
 namespace fluid::inspect {
 
+class InspectHelper;
+
 /// The folder on a hypervisor host where remote mounts live (tmpfs, gone after a reboot).
 inline constexpr const char* kRemoteInspectDir = "/run/fluid-inspect";
 
@@ -26,11 +28,12 @@ struct RemoteMountOptions {
     int helperTimeoutMs = 30000;
 };
 
-/// One disk state mounted read-only on a remote hypervisor host, over an SSH connection to that host
-/// (root, as libvirt's qemu+ssh usually is): the same pipeline as ImageMount — qemu-nbd, a
-/// qemu-storage-daemon FUSE export, the root file system found in the partition table (parsed here, reading
-/// the disk over the connection) and loop-mounted `ro,nosuid,nodev,noexec,noload` — run on the host by a
-/// small POSIX sh program sent with each command. The walk runs `find` and `sha256sum` there; only the
+/// One disk state mounted read-only by Fluid's inspection helper (InspectHelper: fluid-inspect-helper, a
+/// small POSIX sh program): on a remote hypervisor host over an SSH connection to it (root, as libvirt's
+/// qemu+ssh usually is; the program is sent with each call), or on this machine through sudo when Fluid runs
+/// as a person. The same pipeline as ImageMount — qemu-nbd, a qemu-storage-daemon FUSE export, the root file
+/// system found in the partition table (parsed here, reading the disk through the helper) and loop-mounted
+/// `ro,nosuid,nodev,noexec,noload`. The walk runs `find` and `sha256sum` there; only the
 /// listing, the hashes and the contents of changed text files cross the connection. The host needs:
 /// qemu-utils, qemu-system-common (qemu-storage-daemon), fuse3 and /dev/fuse, util-linux, findutils,
 /// coreutils.
@@ -41,6 +44,9 @@ struct RemoteMountOptions {
 class RemoteImageMount {
 public:
     static Result<std::unique_ptr<RemoteImageMount>> open(std::shared_ptr<ssh::RemoteShell> host,
+                                                          const RemoteMountOptions& options);
+    /// The same through any helper: on this machine, localInspectHelper() (sudo when Fluid is not root).
+    static Result<std::unique_ptr<RemoteImageMount>> open(std::shared_ptr<InspectHelper> helper,
                                                           const RemoteMountOptions& options);
     ~RemoteImageMount();
     RemoteImageMount(const RemoteImageMount&) = delete;
@@ -61,16 +67,19 @@ public:
 
     /// What the host lacks to mount images (tools, /dev/fuse, root); Unavailable naming them.
     static Result<void> checkHost(ssh::RemoteShell& host);
+    static Result<void> checkHost(InspectHelper& helper);
     /// Removes the work folders under baseDir whose owner (a Fluid on this machine) has ended: unmounts
     /// them and stops their helpers (only PIDs whose command line names that folder). Returns how many.
     static Result<int> cleanupLeftovers(ssh::RemoteShell& host,
                                         const QString& baseDir = QLatin1String(kRemoteInspectDir));
+    static Result<int> cleanupLeftovers(InspectHelper& helper,
+                                        const QString& baseDir = QLatin1String(kRemoteInspectDir));
 
 private:
-    RemoteImageMount(std::shared_ptr<ssh::RemoteShell> host, RemoteMountOptions options);
+    RemoteImageMount(std::shared_ptr<InspectHelper> helper, RemoteMountOptions options);
     Result<void> start();
 
-    std::shared_ptr<ssh::RemoteShell> m_host;
+    std::shared_ptr<InspectHelper> m_helper;
     RemoteMountOptions m_options;
     QString m_workDir;
     Partition m_partition;

@@ -7,8 +7,11 @@
 #include "store/Repository.h"
 
 #include <QElapsedTimer>
+#include <QFileInfo>
 #include <QJsonDocument>
 #include <QUrl>
+
+#include <unistd.h>
 
 namespace fluid::inspect {
 namespace {
@@ -90,15 +93,67 @@ SnapshotInspector::mount(const QString& diskPath, const QString& snapshotName, c
     return ImageMount::open(o);
 }
 
+bool SnapshotInspector::usesLocalHelper() const
+{
+    return m_options.localPrivilege == InspectorOptions::LocalPrivilege::Helper || ::geteuid() != 0;
+}
+
+std::shared_ptr<InspectHelper> SnapshotInspector::localHelper() const
+{
+    LocalHelperOptions o;
+    o.installedPath = m_options.helperPath;
+    return localInspectHelper(o);
+}
+
 Result<int> SnapshotInspector::cleanupLeftovers() const
 {
-    return ImageMount::cleanupLeftovers(m_options.runtimeDir);
+    int cleaned = 0;
+    if (::geteuid() == 0) {
+        auto r = ImageMount::cleanupLeftovers(m_options.runtimeDir);
+        if (!r)
+            return r;
+        cleaned += *r;
+    }
+    // What a helper mounted for a Fluid that has ended. Without root, only when the helper is installed
+    // (otherwise there can be none).
+    if (::geteuid() == 0 || QFileInfo::exists(m_options.helperPath)) {
+        auto r = RemoteImageMount::cleanupLeftovers(*localHelper(), QLatin1String(kRemoteInspectDir));
+        if (!r)
+            return r;
+        cleaned += *r;
+    }
+    return cleaned;
+}
+
+SnapshotInspector::Mounter SnapshotInspector::helperMounter(std::shared_ptr<InspectHelper> helper,
+                                                            const QString& diskPath, const QString& format,
+                                                            const QString& baseDir) const
+{
+    return [this, helper = std::move(helper), diskPath, format,
+            baseDir](const QString& snapshot) -> Result<std::unique_ptr<detail::MountedState>> {
+        RemoteMountOptions o;
+        o.imagePath = diskPath;
+        o.snapshotName = snapshot;
+        o.format = format;
+        o.helperTimeoutMs = m_options.helperTimeoutMs;
+        o.baseDir = baseDir;
+        auto m = RemoteImageMount::open(helper, o);
+        if (!m)
+            return m.error();
+        return std::unique_ptr<detail::MountedState>(new MountState<RemoteImageMount>(std::move(*m)));
+    };
 }
 
 Result<QJsonObject> SnapshotInspector::diffDisk(const QString& diskPath, const QString& fromSnapshot,
                                                 const QString& toSnapshot, const QString& format,
                                                 const ProgressSink& progress, const CancelToken& cancel) const
 {
+    if (usesLocalHelper()) {
+        // Not root: the installed helper does the privileged steps, the way a remote host does them (under
+        // sudo the helper's folder is always kRemoteInspectDir).
+        return diffStates(helperMounter(localHelper(), diskPath, format, QLatin1String(kRemoteInspectDir)),
+                          diskPath, fromSnapshot, toSnapshot, progress, cancel);
+    }
     const Mounter mountLocal = [&](const QString& snapshot) -> Result<std::unique_ptr<detail::MountedState>> {
         auto m = mount(diskPath, snapshot, format);
         if (!m)
@@ -114,20 +169,11 @@ Result<QJsonObject> SnapshotInspector::diffRemoteDisk(std::shared_ptr<ssh::Remot
                                                       const ProgressSink& progress,
                                                       const CancelToken& cancel) const
 {
-    const Mounter mountRemote =
-        [&](const QString& snapshot) -> Result<std::unique_ptr<detail::MountedState>> {
-        RemoteMountOptions o;
-        o.imagePath = diskPath;
-        o.snapshotName = snapshot;
-        o.format = format;
-        o.helperTimeoutMs = m_options.helperTimeoutMs;
-        o.baseDir = m_options.remoteRuntimeDir;
-        auto m = RemoteImageMount::open(host, o);
-        if (!m)
-            return m.error();
-        return std::unique_ptr<detail::MountedState>(new MountState<RemoteImageMount>(std::move(*m)));
-    };
-    return diffStates(mountRemote, diskPath, fromSnapshot, toSnapshot, progress, cancel);
+    if (!host)
+        return makeError(ErrorCode::InvalidArgument, QStringLiteral("No connection to the host"));
+    return diffStates(
+        helperMounter(remoteInspectHelper(std::move(host)), diskPath, format, m_options.remoteRuntimeDir),
+        diskPath, fromSnapshot, toSnapshot, progress, cancel);
 }
 
 Result<QJsonObject> SnapshotInspector::diffStates(const Mounter& mountState, const QString& diskPath,

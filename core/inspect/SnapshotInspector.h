@@ -6,6 +6,7 @@
 #include "base/Result.h"
 #include "inspect/DiffEngine.h"
 #include "inspect/ImageMount.h"
+#include "inspect/InspectHelper.h"
 #include "inspect/RemoteMount.h"
 #include "model/Model.h"
 
@@ -35,14 +36,23 @@ struct InspectorOptions {
     int hashThreads = 2;
     DiffOptions diff;
     int helperTimeoutMs = 30000;
+    /// How a diff on this machine gets root for its mounts. Auto: in this process (ImageMount) when Fluid
+    /// runs as root, else through the installed fluid-inspect-helper (sudo -n, then pkexec). Helper: always
+    /// through the helper (run directly when root); the tests use it to cover the helper as root.
+    enum class LocalPrivilege { Auto, Helper };
+    LocalPrivilege localPrivilege = LocalPrivilege::Auto;
+    /// The installed helper that sudo runs (the path the sudoers rule names).
+    QString helperPath = installedHelperPath();
 };
 
 /// Reads sandbox disks on the host and diffs two states of one disk. Each diff mounts both states
 /// read-only, walks and hashes them, computes the document (diffTrees) and releases the mounts on every path
-/// out. On this machine it uses ImageMount; for a remote libvirt host (qemu+ssh://) the same pipeline runs on
-/// that host over an SSH connection (RemoteImageMount), which then needs qemu-utils, qemu-system-common,
-/// fuse3 (/dev/fuse), util-linux, findutils and coreutils, and a root login (docs/inspect.md). Blocking: run
-/// it on a worker thread; one object may serve several threads (it holds only options).
+/// out. On this machine it uses ImageMount when Fluid runs as root, else the installed privileged helper
+/// through sudo (InspectorOptions::localPrivilege, docs/inspect.md); for a remote libvirt host (qemu+ssh://)
+/// the same pipeline runs on that host over an SSH connection (RemoteImageMount), which then needs
+/// qemu-utils, qemu-system-common, fuse3 (/dev/fuse), util-linux, findutils and coreutils, and a root login
+/// (docs/inspect.md). Blocking: run it on a worker thread; one object may serve several threads (it holds
+/// only options).
 class SnapshotInspector {
 public:
     explicit SnapshotInspector(InspectorOptions options = {});
@@ -77,6 +87,11 @@ private:
     Result<QJsonObject> diffStates(const Mounter& mount, const QString& diskPath, const QString& fromSnapshot,
                                    const QString& toSnapshot, const ProgressSink& progress,
                                    const CancelToken& cancel) const;
+
+    Mounter helperMounter(std::shared_ptr<InspectHelper> helper, const QString& diskPath,
+                          const QString& format, const QString& baseDir) const;
+    bool usesLocalHelper() const;
+    std::shared_ptr<InspectHelper> localHelper() const;
 
     InspectorOptions m_options;
 };

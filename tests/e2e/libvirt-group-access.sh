@@ -30,3 +30,13 @@ if out=$(runuser -u "$outsider" -- virsh -c "$uri" list --all --name 2>&1); then
 fi
 grep -qi "permission denied" <<<"$out" || { echo "FAIL: $outsider refused for another reason: $out"; exit 1; }
 echo "ok: $outsider is refused ($(head -n 1 <<<"$out"))"
+# The snapshot inspection helper through the shipped sudoers rule: the person may run it, the outsider not.
+helper=${FLUID_INSPECT_HELPER_PATH:-/usr/local/libexec/fluid/fluid-inspect-helper}
+if ! out=$(runuser -u "$person" -- sudo -n -- "$helper" check 2>&1); then
+    echo "FAIL: $person cannot run $helper through sudo: $out"; exit 1
+fi
+echo "ok: $person runs the inspection helper through sudo"
+if out=$(runuser -u "$outsider" -- sudo -n -- "$helper" check 2>&1); then
+    echo "FAIL: $outsider (not in group libvirt) could run $helper through sudo"; exit 1
+fi
+echo "ok: $outsider may not run the inspection helper ($(head -n 1 <<<"$out"))"

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "InspectFixture.h"
 
+#include <QJsonDocument>
+
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -351,6 +353,23 @@ bool hasEntry(const QJsonArray& items, const QJsonObject& wanted)
             return true;
     }
     return false;
+}
+
+QString documentDifference(const QJsonObject& expected, const QJsonObject& actual)
+{
+    const auto text = [](const QString& key, const QJsonObject& doc) {
+        return QString::fromUtf8(
+            QJsonDocument(QJsonObject{{key, doc.value(key)}}).toJson(QJsonDocument::Compact).left(3000));
+    };
+    for (const QString& key : expected.keys()) {
+        if (expected.value(key) != actual.value(key))
+            return QStringLiteral("%1 differs:\nexpected: %2\nactual:   %3")
+                .arg(key, text(key, expected), text(key, actual));
+    }
+    if (expected.keys() != actual.keys())
+        return QStringLiteral("keys differ: %1 vs %2")
+            .arg(expected.keys().join(QLatin1Char(',')), actual.keys().join(QLatin1Char(',')));
+    return {};
 }
 
 QStringList changedPaths(const QJsonObject& document)

@@ -45,6 +45,9 @@ struct ImageBuilder {
 /// Mounts under `dir`, and qemu processes whose command line names it: what clean-up must leave at zero.
 QStringList mountLeftoversUnder(const QString& dir);
 
+/// Empty when two diff documents are equal; else the first top-level key that differs, with both values
+/// (cut), for a test's failure message.
+QString documentDifference(const QJsonObject& expected, const QJsonObject& actual);
 /// The sorted paths a diff document lists.
 QStringList changedPaths(const QJsonObject& document);
 

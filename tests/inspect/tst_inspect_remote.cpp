@@ -129,19 +129,8 @@ private slots:
             [&](const Progress& p) { stages << p.stage; }));
         QCOMPARE(changedPaths(remote), InspectFixture::expectedChangedPaths(true));
         // Every path with its metadata, hashes, hunks and spans, and every semantic layer, as read locally.
-        for (const QString& key : local.keys()) {
-            if (local.value(key) != remote.value(key))
-                QFAIL(
-                    qPrintable(QStringLiteral("%1 differs:\nlocal:  %2\nremote: %3")
-                                   .arg(key,
-                                        QString::fromUtf8(QJsonDocument(QJsonObject{{key, local.value(key)}})
-                                                              .toJson(QJsonDocument::Compact)
-                                                              .left(3000)),
-                                        QString::fromUtf8(QJsonDocument(QJsonObject{{key, remote.value(key)}})
-                                                              .toJson(QJsonDocument::Compact)
-                                                              .left(3000)))));
-        }
-        QCOMPARE(remote.keys(), local.keys());
+        const QString difference = test::documentDifference(local, remote);
+        QVERIFY2(difference.isEmpty(), qPrintable(difference));
         QVERIFY(!remote.value(QStringLiteral("packages"))
                      .toObject()
                      .value(QStringLiteral("changes"))
