@@ -6,6 +6,7 @@
 #include "ssh/RemoteShell.h"
 
 #include <QAtomicInt>
+#include <QDateTime>
 #include <QPromise>
 #include <QStandardPaths>
 #include <QThreadPool>
@@ -114,7 +115,44 @@ public:
     QString where() const override { return QStringLiteral("on this machine"); }
 
 private:
+    /// One call, audited as a root command on this machine when a sink and gate are set.
     Result<ssh::ExecResult> run(const HelperCall& c)
+    {
+        ssh::AuditContext context;
+        context.target = QStringLiteral("root@localhost (this machine, fluid-inspect-helper)");
+        ssh::ExecRequest audited;
+        audited.command = "fluid-inspect-helper " + quoted(c.verb);
+        for (const QString& a : c.args)
+            audited.command += ' ' + quoted(a);
+        audited.auditLabel = QStringLiteral("snapshot inspection: %1").arg(c.what);
+        if (m_options.auditGate) {
+            auto stored = m_options.auditGate(ssh::commandStartRecord(context, audited));
+            stored.waitForFinished();
+            const Result<void> ok =
+                stored.resultCount() > 0
+                    ? stored.result()
+                    : Result<void>(
+                          makeError(ErrorCode::Unavailable, QStringLiteral("the audit log did not answer")));
+            if (!ok)
+                return makeError(
+                    ErrorCode::Unavailable,
+                    QStringLiteral("The command was not run: its audit record could not be stored"),
+                    ok.error().message);
+        }
+        const QDateTime started = QDateTime::currentDateTimeUtc();
+        auto result = runUnaudited(c);
+        if (m_options.auditSink) {
+            ssh::ExecResult logged = result ? *result : ssh::ExecResult{};
+            logged.startedAt = started;
+            logged.finishedAt = QDateTime::currentDateTimeUtc();
+            logged.durationMs = started.msecsTo(logged.finishedAt);
+            const Error* error = result ? nullptr : &result.error();
+            m_options.auditSink(ssh::commandAuditRecord(context, audited, logged, error));
+        }
+        return result;
+    }
+
+    Result<ssh::ExecResult> runUnaudited(const HelperCall& c)
     {
         ProcessSpec spec;
         spec.timeoutMs = c.timeoutMs;

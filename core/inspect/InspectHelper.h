@@ -3,6 +3,7 @@
 
 #include "base/Cancel.h"
 #include "base/Result.h"
+#include "ssh/CommandAudit.h"
 #include "ssh/Exec.h"
 
 #include <QFuture>
@@ -59,6 +60,11 @@ struct LocalHelperOptions {
     };
     Mode mode = Mode::Auto;
     QString installedPath = installedHelperPath();
+    /// Root commands on this machine are audited like those on a remote host: each call's command.start
+    /// record must pass the gate before it runs (else it does not run), and its command.run record goes to
+    /// the sink. Unset: not audited (tests).
+    ssh::AuditSink auditSink;
+    ssh::AuditGate auditGate;
 };
 /// The helper on this machine.
 std::shared_ptr<InspectHelper> localInspectHelper(LocalHelperOptions options = {});

@@ -166,7 +166,9 @@ Result<void> RemoteImageMount::checkHost(InspectHelper& helper)
 {
     auto r = runHelper(helper,
                        helperCall(QStringLiteral("check"), {}, {}, 30000, QStringLiteral("the tool check")));
-    if (!r && r.error().code == ErrorCode::PermissionDenied)
+    // Only the helper's own "missing: ..." answer means tools are missing; anything else (not allowed to run,
+    // not audited, no connection) is passed on as it is.
+    if (!r && !r.error().detail.startsWith(QLatin1String("missing:")))
         return r.error();
     if (!r)
         return makeError(

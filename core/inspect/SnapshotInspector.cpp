@@ -102,6 +102,8 @@ std::shared_ptr<InspectHelper> SnapshotInspector::localHelper() const
 {
     LocalHelperOptions o;
     o.installedPath = m_options.helperPath;
+    o.auditSink = m_options.auditSink;
+    o.auditGate = m_options.auditGate;
     return localInspectHelper(o);
 }
 

@@ -43,6 +43,9 @@ struct InspectorOptions {
     LocalPrivilege localPrivilege = LocalPrivilege::Auto;
     /// The installed helper that sudo runs (the path the sudoers rule names).
     QString helperPath = installedHelperPath();
+    /// Where the helper's root commands on this machine are audited (LocalHelperOptions); unset: not audited.
+    ssh::AuditSink auditSink;
+    ssh::AuditGate auditGate;
 };
 
 /// Reads sandbox disks on the host and diffs two states of one disk. Each diff mounts both states

@@ -132,8 +132,9 @@ QFuture<Result<QString>> HostSession::open()
     m_pool.start([this, answer]() {
         // Snapshot mounts a crashed Fluid left behind (their owner process is gone) go first, once.
         static std::once_flag leftovers;
-        std::call_once(leftovers, [] {
-            if (auto cleaned = inspect::SnapshotInspector().cleanupLeftovers(); cleaned && *cleaned > 0)
+        std::call_once(leftovers, [this] {
+            if (auto cleaned = inspect::SnapshotInspector(inspectorOptions()).cleanupLeftovers();
+                cleaned && *cleaned > 0)
                 qCInfo(lcInspect) << "cleaned up" << *cleaned << "snapshot mount(s) left by an earlier run";
         });
         auto hv = m_setup.connect(m_setup.host.uri);
@@ -361,6 +362,15 @@ Error HostSession::notConnectedError() const
 {
     return makeError(ErrorCode::Unavailable,
                      QStringLiteral("%1 is not connected yet.").arg(m_setup.host.name));
+}
+
+inspect::InspectorOptions HostSession::inspectorOptions() const
+{
+    // The inspection helper's root commands on this machine go to the audit log like a remote host's.
+    inspect::InspectorOptions o;
+    o.auditSink = m_audit.sink();
+    o.auditGate = m_audit.gate();
+    return o;
 }
 
 } // namespace fluid::services

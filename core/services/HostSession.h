@@ -205,6 +205,8 @@ Q_SIGNALS:
     void closed();
 
 private:
+    /// Inspector options whose local helper calls are audited through m_audit.
+    inspect::InspectorOptions inspectorOptions() const;
     using WorkerFn = std::function<void(virt::SandboxManager&, store::Database&)>;
     /// Runs fn on a worker with its thread's store connection and a manager over it; false (fn not run) when
     /// the session is closing or not connected. On `pool` when given, else on the general pool.

@@ -291,7 +291,7 @@ Operation<model::Diff> HostSession::diff(const QString& sandboxId, const QString
             auto sandbox = store::SandboxRepository(manager.database()).get(sandboxId);
             if (!sandbox)
                 return sandbox.error();
-            const inspect::SnapshotInspector inspector;
+            const inspect::SnapshotInspector inspector(inspectorOptions());
             auto d = diffSandbox(manager, manager.database(), inspector, *sandbox, fromSnapshot, toSnapshot,
                                  actor, self.progressSink(), self.cancelToken(), m_setup.connectHost);
             if (!d) {

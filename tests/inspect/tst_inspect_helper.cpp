@@ -15,6 +15,8 @@
 #include <QDir>
 #include <QFile>
 #include <QJsonDocument>
+#include <QMutex>
+#include <QPromise>
 #include <QScopeGuard>
 #include <QTest>
 
@@ -127,6 +129,64 @@ private slots:
         QVERIFY(stages.contains(QStringLiteral("hashing after")));
         QCOMPARE(mountLeftoversUnder(QLatin1String(kRemoteInspectDir)), QStringList());
         QCOMPARE(mountLeftoversUnder(m_base), QStringList());
+    }
+
+    // Its root commands are audited like a remote host's, and one whose start record cannot be stored never
+    // runs (nothing is mounted).
+    void helperCallsAreAuditedAndNeverRunUnaudited()
+    {
+        QMutex mutex;
+        QList<ssh::AuditRecord> starts;
+        QList<ssh::AuditRecord> done;
+        bool storeWorks = true;
+        InspectorOptions o;
+        o.localPrivilege = InspectorOptions::LocalPrivilege::Helper;
+        o.auditSink = [&](const ssh::AuditRecord& r) {
+            QMutexLocker lock(&mutex);
+            done << r;
+        };
+        o.auditGate = [&](const ssh::AuditRecord& r) {
+            QMutexLocker lock(&mutex);
+            starts << r;
+            QPromise<Result<void>> stored;
+            stored.start();
+            stored.addResult(storeWorks
+                                 ? Result<void>{}
+                                 : Result<void>(makeError(ErrorCode::Io, QStringLiteral("disk full"))));
+            stored.finish();
+            return stored.future();
+        };
+        must(SnapshotInspector(o).diffDisk(m_gptImage, QStringLiteral("before"), QStringLiteral("after")));
+        QVERIFY(!done.isEmpty());
+        QCOMPARE(starts.size(), done.size());
+        QStringList summaries;
+        for (const ssh::AuditRecord& r : done) {
+            QCOMPARE(r.event.kind, QStringLiteral("command.run"));
+            QVERIFY(r.event.data.value(QStringLiteral("target"))
+                        .toString()
+                        .contains(QLatin1String("fluid-inspect-helper")));
+            summaries << r.event.summary;
+        }
+        QVERIFY2(summaries.contains(QStringLiteral("snapshot inspection: the disk export")),
+                 qPrintable(summaries.join(QLatin1Char('\n'))));
+        QVERIFY2(summaries.contains(QStringLiteral("snapshot inspection: releasing the mount")),
+                 qPrintable(summaries.join(QLatin1Char('\n'))));
+        QVERIFY(done.first()
+                    .event.data.value(QStringLiteral("command"))
+                    .toString()
+                    .startsWith(QLatin1String("fluid-inspect-helper 'check'")));
+
+        storeWorks = false;
+        starts.clear();
+        done.clear();
+        auto refused =
+            SnapshotInspector(o).diffDisk(m_gptImage, QStringLiteral("before"), QStringLiteral("after"));
+        QVERIFY(!refused);
+        QVERIFY2(refused.error().toString().contains(QLatin1String("audit record could not be stored")),
+                 qPrintable(refused.error().toString()));
+        QCOMPARE(starts.size(), 1);
+        QCOMPARE(done.size(), 0); // it never ran
+        QCOMPARE(mountLeftoversUnder(QLatin1String(kRemoteInspectDir)), QStringList());
     }
 
     void underSudoOnlyFluidsOwnVerbsAndWorkFolders()
